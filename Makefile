@@ -1,0 +1,36 @@
+# Two set-up-free targets for a fresh machine: `make demo` and `make test`.
+# Both create .venv, install embsim with its test extras, build the Cython
+# kernels, and run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= demo_out
+
+.PHONY: install build test demo bench clean
+
+$(STAMP): setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Rebuild changed .pyx kernels in place (a no-op when nothing changed).
+build: install
+	$(PY) setup.py -q build_ext --inplace
+
+test: build
+	$(PY) -m pytest -q -n 2 tests
+
+demo: build
+	$(VENV)/bin/embsim demo -o $(DEMO_DIR) --force
+
+bench: build
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf build $(VENV) embsim.egg-info
+	find embsim -name '*.so' -delete
+	find embsim -name '*.c' -path '*/embsim/*' -newer setup.py -delete

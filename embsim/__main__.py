@@ -1,0 +1,3 @@
+from embsim.explorer.cli import run
+
+run()

@@ -1,0 +1,111 @@
+"""ShardingPlan: where each table lives, in which representation, and what that costs.
+
+Rows of a table are ordered by *hot rank* (most accessed first).  A shard
+holds the rows whose hot rank, as a fraction of the table's rows, lies in
+``[rank_lo, rank_hi)``, on one (device, tier) slot, and serves
+``access_share`` of the table's lookups.  So "the hottest 1% of rows of t3 in
+SRAM of csd0" is ``Shard("csd0", "sram", 0.0, 0.01, 0.31)``.  For an SoC a
+shard also names the core and the single-core lookup strategy.
+
+JSON keeps units in keys (``makespan_s``, ``bytes``).
+"""
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+from ..errors import InputError
+from ..fileio import write_text
+
+
+@dataclass
+class Representation:
+    """How a table is stored: dense in a dtype, or tensor-train with ranks."""
+
+    kind: str = "dense"              # dense | tt
+    dtype: str = "fp32"              # dense dtype (fp32, fp16, int8, int4); TT cores' dtype
+    tt_ranks: Optional[list] = None  # [1, r1, r2, 1] for kind == "tt"
+    tt_row_factors: Optional[list] = None
+    tt_dim_factors: Optional[list] = None
+    bytes: float = 0.0               # whole table in this representation
+    row_bytes: float = 0.0           # bytes read per lookup
+    macs_per_lookup: float = 0.0     # reconstruction work per lookup (TT)
+
+    @property
+    def label(self):
+        if self.kind == "tt":
+            return f"tt(r={self.tt_ranks[1]})"
+        return self.dtype
+
+
+@dataclass
+class Shard:
+    device: str
+    tier: str
+    rank_lo: float
+    rank_hi: float
+    access_share: float
+    core: Optional[int] = None
+    strategy: Optional[str] = None
+
+
+@dataclass
+class TablePlan:
+    table: str
+    representation: Representation
+    shards: list
+
+
+@dataclass
+class ShardingPlan:
+    model: str
+    system: str
+    tables: list
+    device_time_s: dict = field(default_factory=dict)
+    makespan_s: float = 0.0
+    best_bound_s: Optional[float] = None
+    gap: Optional[float] = None
+    objective: Optional[float] = None
+    solver: str = ""
+    solve_time_s: float = 0.0
+    status: str = ""
+    baselines: dict = field(default_factory=dict)    # name -> {"makespan_s": ...}
+    notes: list = field(default_factory=list)
+
+    def table(self, name):
+        for t in self.tables:
+            if t.table == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self):
+        return asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def save(self, path, force=False):
+        write_text(path, self.to_json() + "\n", force=force)
+
+    @classmethod
+    def from_dict(cls, d, source="plan"):
+        try:
+            tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
+                                shards=[Shard(**s) for s in t["shards"]]) for t in d["tables"]]
+            rest = {k: v for k, v in d.items() if k != "tables"}
+            return cls(tables=tables, **rest)
+        except (KeyError, TypeError) as e:
+            raise InputError(f"{source}: not a valid sharding plan ({e.__class__.__name__}: {e})") from None
+
+
+def load_plan(path):
+    """Read a plan JSON written by ShardingPlan.save."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such plan file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: expected a JSON object (a sharding plan)")
+    return ShardingPlan.from_dict(d, source=str(path))

@@ -1,0 +1,88 @@
+"""The ``embsim`` command line.
+
+Each command group lives in its own module here and is imported only when
+used, so ``embsim hw list`` does not pay for pandas or dask.  The error
+contract (DESIGN.md): bad input exits 2 with one line ``error: ...`` on
+stderr and no output file; a bug exits 1 with its traceback.
+"""
+import importlib
+import sys
+
+import click
+
+from ...errors import InputError
+
+# command name -> (module, attribute, one-line help)
+COMMANDS = {
+    "trace": ("trace", "trace", "Generate, import, fit and inspect embedding access traces."),
+    "replay": ("replay", "replay", "Replay a trace through a cache and count hits and misses."),
+    "hw": ("hw", "hw", "List and show hardware presets."),
+    "calibrate": ("hw", "calibrate", "Measure this host and write a cpu_dram preset for it."),
+    "shard": ("shard", "shard", "Solve a sharding plan for a model on a system."),
+    "simulate": ("simulate", "simulate", "Simulate queries through a system and report throughput, latency, energy."),
+    "explore": ("explore", "explore", "Sweep a design space into a SQLite result store."),
+    "report": ("explore", "report", "Write a self-contained HTML design report."),
+    "demo": ("demo", "demo", "Run the headline experiment and write its report."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        mod = importlib.import_module(f"{__name__}.{module}")
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="embsim")
+def cli():
+    """embsim: where should a recommendation model's embedding tables live, and what does it cost?"""
+
+
+def main(argv=None):
+    """Entry point: run the CLI with the exit-code contract."""
+    try:
+        rv = cli.main(args=argv, prog_name="embsim", standalone_mode=False)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        return 2
+    except click.exceptions.NoSuchOption as e:
+        hint = f"; did you mean {e.possibilities[0]}?" if e.possibilities else ""
+        click.echo(f"error: {e.format_message().rstrip('?.')}{hint} (see --help)", err=True)
+        return 2
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "embsim"
+        click.echo(f"error: {e.format_message()} (see '{cmd} --help')", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 2
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def run():
+    sys.exit(main())
+
+
+force_option = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")

@@ -1,0 +1,53 @@
+"""Writing outputs safely: whole files or nothing, and never over a user's file.
+
+Every output goes to a temporary file beside its target and is renamed into
+place only when complete, so a crash or a bad input never leaves a
+half-written file.  An existing target is refused unless ``force=True``: a
+user's work is never overwritten by surprise.
+"""
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+
+def check_output(path, force=False):
+    """Raise InputError if ``path`` cannot be written (exists without force, no folder)."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise InputError(f"{path}: already exists; choose another name or pass --force to replace it")
+    if not path.parent.exists():
+        raise InputError(f"{path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file name")
+
+
+@contextlib.contextmanager
+def atomic_output(path, force=False, mode="wb"):
+    """Open a temporary file beside ``path``; rename it to ``path`` on success.
+
+    With ``mode=None`` yields the temporary *path* instead of an open file, for
+    writers that want a file name (numpy.savez, sqlite, plotly).
+    """
+    path = Path(path)
+    check_output(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if mode is None:
+            yield Path(tmp)
+        else:
+            with open(tmp, mode) as f:
+                yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path, text, force=False):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_output(path, force, mode="w") as f:
+        f.write(text)
