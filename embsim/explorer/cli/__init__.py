@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from ... import __version__
 from ...errors import InputError
 
 # command name -> (module, attribute, one-line help)
@@ -46,7 +47,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="embsim")
+@click.version_option(version=__version__, prog_name="embsim")
 def cli():
     """embsim: where should a recommendation model's embedding tables live, and what does it cost?"""
 
