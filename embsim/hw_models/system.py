@@ -72,6 +72,9 @@ class DeviceLoad:
     bytes: dict = field(default_factory=dict)          # tier -> bytes moved at the tier's granularity
     cache_hits: dict = field(default_factory=dict)     # cache level -> hits
     cache_lookups: dict = field(default_factory=dict)  # cache level -> lookups
+    table_work: list = field(default_factory=list)     # per table shard: dict(table, tier, strategy, rows,
+                                                       #   row_bytes, lookups, unique_rows); Ascend strategies
+                                                       #   cost by table size, not only by lookups
     tt_macs: float = 0.0                               # tensor-train reconstruction work
     pooled_bytes_out: float = 0.0                      # pooled vectors sent to the dense stage
 
