@@ -18,6 +18,10 @@ as L2 misses (conservative: an embedding gather over tables much larger than
 
 Four single-core lookup strategies
 ----------------------------------
+The strategies are those of Ruggeri, Andri, Jahier Pagliari and Cavigelli,
+"Deep Recommender Models Inference: Automatic Asymmetric Data Flow
+Optimization" (ICCD 2025, arXiv:2507.01676); the cost functions below are
+this model's, built from the CANN platform figures, not taken from the paper.
 A table *part* (the rows of one table a core serves) is looked up by one of
 four strategies, each with its own cost function and feasibility rule
 (``strategy_cost`` / ``strategy_feasible``).  ``a`` is the row size rounded

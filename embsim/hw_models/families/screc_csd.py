@@ -48,9 +48,17 @@ simulator agree when caches are off.
 
 Stages (``batch_cost``): host (indices down each device's port,
 ``csd{k}.pcie_down``), embedding (``csd{k}``, ``host``, plus the port in the
-p2p-off ablation), transfer (pooled vectors up, ``csd{k}.pcie_up``), dense
-(the MLP on the host cores, resource ``host``).  The response to clients
-crosses a network these presets do not describe, so no response work.
+p2p-off ablation), transfer (pooled vectors up, ``csd{k}.pcie_up``), dense,
+response.  Where the MLP runs is the setting ``dense_on``:
+
+- ``csd`` (SCRec's design, arXiv:2504.00520: TT and MLP cores on the FPGA):
+  the batch is split evenly over the K devices (data parallel); each gets
+  its share of all pooled vectors back over ``pcie_down`` and runs its share
+  of the MLP on its compute-centric cores (the same resource, ``csd{k}``,
+  as its TT reconstruction), then returns one fp32 score per sample over
+  ``pcie_up`` (response stage).
+- ``host``: the MLP runs on the host cores (resource ``host``); no response
+  work (the client network is not part of these presets).
 
 ``Cost.energy_J`` = dynamic energy + the device's static power x time.
 Static power is charged per device (the SmartSSD's 18 W idle covers its
@@ -67,6 +75,7 @@ from ..system import BatchCost, Cost, StageWork, Slot, System, register_family
 from ._sourced_params import describe_rows, num
 
 INDEX_BYTES = 8.0   # row ids sent to a device are int64, as in the Trace format
+SCORE_BYTES = 4.0   # one fp32 score per sample (a model fact, not hardware)
 TIERS = ("sram", "dram", "flash")
 
 
@@ -137,6 +146,7 @@ class Links(Schema):
 class Csd(Schema):
     count: num("count")
     p2p: bool
+    dense_on: Literal["csd", "host"]
     flash: Flash
     dram: FpgaDram
     sram: Sram
@@ -461,8 +471,25 @@ class ScrecCSD(System):
             work.append(StageWork("transfer", f"{device}.pcie_up", dl.pooled_bytes_out / link))
             merge(actions, {(f"{device}.pcie", "transfer_B"): idx_B + dl.pooled_bytes_out})
             merge(moved, {f"{device}.pcie_down": idx_B, f"{device}.pcie_up": dl.pooled_bytes_out})
-        work.append(StageWork("dense", "host", load.dense_macs / self.host_mac_rate()))
-        merge(actions, {("host.cpu", "mac"): load.dense_macs})
+        if self.p.csd.dense_on == "host":
+            work.append(StageWork("dense", "host", load.dense_macs / self.host_mac_rate()))
+            merge(actions, {("host.cpu", "mac"): load.dense_macs})
+            return BatchCost(work=work, actions=actions, bytes=moved)
+        # Data-parallel MLP on the devices: scatter each device's share of all pooled vectors,
+        # compute its share of the MLP, return its scores.
+        k = self.n_devices
+        link = c.links.pcie.value
+        scatter_B = sum(dl.pooled_bytes_out for dl in load.devices.values()) / k
+        macs = load.dense_macs / k
+        score_B = load.batch_size * SCORE_BYTES / k
+        for i in range(k):
+            d = f"csd{i}"
+            t_scatter = scatter_B / link
+            work.append(StageWork("dense", d, t_scatter + macs / self.mac_rate()))
+            work.append(StageWork("dense", f"{d}.pcie_down", t_scatter))
+            work.append(StageWork("response", f"{d}.pcie_up", score_B / link))
+            merge(actions, {(f"{d}.compute_cores", "mac"): macs, (f"{d}.pcie", "transfer_B"): scatter_B + score_B})
+            merge(moved, {f"{d}.pcie_down": scatter_B, f"{d}.pcie_up": score_B})
         return BatchCost(work=work, actions=actions, bytes=moved)
 
     def resources(self):
@@ -515,4 +542,6 @@ class ScrecCSD(System):
         rows = describe_rows(self.p, "")
         rows.append(("csd", "p2p", self.p2p, "flag",
                      "setting: flash reaches the FPGA peer to peer (false: through host DRAM, the ablation)"))
+        rows.append(("csd", "dense_on", self.p.csd.dense_on, "choice",
+                     "setting: where the MLP runs (csd: compute-centric cores, SCRec's design; host: host cores)"))
         return rows
