@@ -102,6 +102,21 @@ def test_flash_throughput_is_bounded_by_channels_dies_and_tR(ch, dies, tr, rate,
         assert cost(faster, "flash", row).time_s <= cost(s, "flash", row).time_s
 
 
+def test_littles_law_for_flash_reads(csd):
+    """A read takes at least tR; to keep every die busy at the die-bound rate, channels x dies reads must be
+    in flight (L = lambda x W), and a lone read never beats its own latency."""
+    fl = csd.p.csd.flash
+    dies = fl.channels.value * fl.dies_per_channel.value
+    die_bound = system(csd__flash__max_read_iops=10**8)          # the dies, not the controller, bind here
+    for row in (64, 128, 4096):
+        lat = die_bound.flash_read_latency_s(row)
+        assert lat >= fl.read_latency.value
+        assert die_bound.flash_lookups_per_s(row) == pytest.approx(dies / fl.read_latency.value)
+        assert die_bound.flash_reads_in_flight(row) >= dies
+        assert cost(die_bound, "flash", row).time_s <= lat        # amortised cost below one read's latency
+    assert system(csd__p2p=False).flash_read_latency_s(128) > csd.flash_read_latency_s(128)
+
+
 @pytest.mark.parametrize("row", [32, 64, 128, 256, 512, 1024])
 def test_sram_faster_than_dram_faster_than_flash(csd, row):
     t = [cost(csd, tier, row).time_s for tier in ("sram", "dram", "flash")]

@@ -274,6 +274,20 @@ class ScrecCSD(System):
         """Rows per second one device serves from flash at full concurrency."""
         return 1.0 / self._tier_work("flash", row_bytes)[0]
 
+    def flash_read_latency_s(self, row_bytes):
+        """Latency of ONE flash row read with nothing queued: sense the pages, shift the sectors out
+        over one channel, cross the link (twice without p2p).  Batch costs are throughput costs
+        (amortised at full concurrency) and do not include this floor; a batch with few flash
+        lookups takes at least this long."""
+        c = self.p.csd
+        xfer = self.flash_transfer_B(row_bytes)
+        hops = xfer / c.links.p2p.value if self.p2p else 2 * xfer / c.links.pcie.value
+        return self.pages_per_row(row_bytes) * c.flash.read_latency.value + xfer / c.flash.channel_rate.value + hops
+
+    def flash_reads_in_flight(self, row_bytes):
+        """Reads a device must keep outstanding to reach ``flash_lookups_per_s`` (Little's law: L = rate x latency)."""
+        return self.flash_lookups_per_s(row_bytes) * self.flash_read_latency_s(row_bytes)
+
     def gather_s(self, row_bytes):
         """Time the memory-centric cores spend on one row (amortised over all of them)."""
         f = self.p.csd.fpga
