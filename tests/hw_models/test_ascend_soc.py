@@ -128,6 +128,9 @@ def test_unknown_strategy_and_bad_arguments(soc):
         soc.strategy_cost("UB", 10, 128, 1)
     with pytest.raises(ValueError):
         soc.strategy_cost("GM", 10, 128, 5, unique_rows=6)
+    with pytest.raises(ValueError):
+        soc.strategy_cost("GM", 0, 128, 5)                  # lookups into an empty part
+    assert soc.strategy_cost("GM-UB", 0, 128, 0).time_s == 0   # an empty part with no lookups is free
 
 
 # --------------------------------------------------- the published crossover ---

@@ -249,8 +249,9 @@ class AscendSoC(System):
     def _strategy_work(self, strategy, rows, row_bytes, lookups, unique_rows=None):
         """(time_s, actions) of one table part on one core; actions use core-local part names."""
         self._check_strategy(strategy)
-        if rows < 1 or row_bytes <= 0 or lookups < 0:
-            raise ValueError(f"need rows >= 1, row_bytes > 0, lookups >= 0; got {rows}, {row_bytes}, {lookups}")
+        if rows < 0 or row_bytes <= 0 or lookups < 0 or (lookups > 0 and rows < 1):
+            raise ValueError(f"need rows >= 1 (0 only without lookups), row_bytes > 0, lookups >= 0; "
+                             f"got rows={rows}, row_bytes={row_bytes}, lookups={lookups}")
         if unique_rows is not None and not 0 <= unique_rows <= min(lookups, rows):
             raise ValueError(f"unique_rows {unique_rows} outside [0, min(lookups={lookups}, rows={rows})]")
         if not self.strategy_feasible(strategy, rows, row_bytes):
