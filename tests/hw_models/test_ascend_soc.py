@@ -20,7 +20,7 @@ def S(value, source="test"):
 TOY = {
     "family": "ascend_soc", "name": "toy", "source": "hand-made test system",
     "params": {
-        "chip": {"cores": S(4), "clock": S("1 GHz"), "l2_capacity": S("4 MiB")},
+        "chip": {"cores": S(4), "clock": S("1 GHz"), "l2_capacity": S("4 MiB"), "tdp": S("100 W")},
         "core": {
             "l1_capacity": S("256 KiB"), "ub_capacity": S("64 KiB"),
             "gm_read_B_per_cycle": S(32), "l1_to_ub_B_per_cycle": S(128), "ub_to_gm_B_per_cycle": S(64),
@@ -195,6 +195,16 @@ def test_preload_into_l1_is_a_one_time_cost_not_charged_per_batch(soc):
                                      lookups=100, unique_rows=None)])
     bc = soc.batch_cost(BatchLoad(1, {"core0": dl}, 0.0))
     assert ("hbm", "read_B") not in bc.actions          # L1 lookups never touch HBM per batch
+
+
+def test_all_cores_streaming_stay_within_the_chip_power(soc):
+    """Every core busy with the most power-hungry strategy must fit the 350 W design power."""
+    worst = 0.0
+    for strategy, rows in (("GM", 10**6), ("GM-UB", 10**5), ("L1-UB", 4000), ("L1", 4000)):
+        c = soc.strategy_cost(strategy, rows, 128, 10**4)
+        worst = max(worst, c.energy_J / c.time_s)          # one core's dynamic + its static power
+    chip = soc.n_cores * worst + soc.static_power_W()["uncore"] + soc.static_power_W()["hbm"]
+    assert chip <= soc.p.chip.tdp.value
 
 
 # ------------------------------------------------------------- batch_cost ---

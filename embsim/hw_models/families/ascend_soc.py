@@ -94,6 +94,7 @@ class Chip(Schema):
     cores: num("count")
     clock: num("frequency")
     l2_capacity: num("bytes")
+    tdp: num("power")         # design power (a bound the tests check, not enforced)
 
 
 class Core(Schema):

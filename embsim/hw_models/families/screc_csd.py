@@ -145,6 +145,7 @@ class Links(Schema):
 
 class Csd(Schema):
     count: num("count")
+    power_limit: num("power")    # the most a device may draw (a bound the tests check, not enforced)
     p2p: bool
     dense_on: Literal["csd", "host"]
     flash: Flash
