@@ -64,12 +64,17 @@ Stages of a batch (``batch_cost``)
 ----------------------------------
 host       indices to the SoC over the host link (resource ``pcie_down``)
 embedding  every core in parallel: sum of ``strategy_cost`` over its
-           ``DeviceLoad.table_work`` entries, plus ``compute_cost(core,
-           tt_macs)`` (resource ``core{i}``).  Without table_work, a tier's
+           ``DeviceLoad.table_work`` entries (an entry without a strategy
+           is costed GM on hbm, L1 on l1), plus ``compute_cost(core,
+           tt_macs)``, TT reconstruction on the core's vector unit
+           (resource ``core{i}``).  Without table_work, a tier's
            lookups are costed row by row (GM for hbm, L1 for l1) with
            ``row_bytes = bytes[tier] / lookups[tier]`` (the raw row size).
 transfer   each core writes its pooled vectors to GM (``core{i}``)
-dense      the MLP on the cube units of all cores (resource ``cube``)
+dense      the MLP on the cube units of all cores at ``cube_efficiency`` of
+           peak (resource ``cube``: a core's cube and vector pipes run
+           concurrently, so the MLP of one batch overlaps the lookups of
+           the next)
 response   one fp32 score per sample back over the host link (``pcie_up``)
 
 ``Cost.energy_J`` of a lookup or a strategy = its dynamic energy plus the
