@@ -1,6 +1,5 @@
 """screc_csd: flash page physics, tiers, p2p ablation, the FPGA resource split, TT cost and energy."""
 import functools
-import math
 
 import numpy as np
 import pytest

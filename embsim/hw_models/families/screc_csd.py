@@ -207,7 +207,8 @@ class ScrecCSD(System):
                 raise InputError(f"{src}: params.{path}: expected a whole number, got {v:g}")
         if self.memory_cores < 1:
             raise InputError(f"{src}: params.csd.fpga.compute_share: {self.p.csd.fpga.compute_share.value:g} leaves "
-                             f"no LUTs for one memory-centric core ({self.p.csd.fpga.luts_per_memory_core.value:g} LUTs)")
+                             "no LUTs for one memory-centric core "
+                             f"({self.p.csd.fpga.luts_per_memory_core.value:g} LUTs)")
         if self.macs_per_cycle < 1:
             raise InputError(f"{src}: params.csd.fpga.compute_share: {self.p.csd.fpga.compute_share.value:g} leaves "
                              f"too few DSP slices for one MAC ({self.p.csd.fpga.dsps_per_mac.value:g} DSPs)")
