@@ -483,4 +483,20 @@ class AscendSoC(System):
         return out
 
     def describe(self):
-        return describe_rows(self.p, "")
+        """Every preset number with its source, then the figures derived from them (part "derived")."""
+        c = self.p.core
+        derived = [
+            ("gm_rate_per_core", self.gm_rate_Bps, "bandwidth",
+             "[D] min(gm_read_B_per_cycle x clock, hbm.bandwidth / cores)"),
+            ("l1_rate_per_core", self.l1_rate_Bps, "bandwidth", "[D] l1_to_ub_B_per_cycle x clock"),
+            ("ub_chunk_buffer", self.chunk_B, "bytes", "[D] ub_capacity x ub_table_share / gm_buffers"),
+            ("gm_lookup_time_128B", self.strategy_cost("GM", 1, 128, 1).time_s, "time",
+             "[D] GM strategy, one 128 B row: dma_setup + max(copy, (gm_latency + copy) / gm_buffers)"),
+            ("l1_lookup_time_128B", self.strategy_cost("L1", 1, 128, 1).time_s, "time",
+             "[D] L1 strategy, one 128 B row"),
+            ("vector_mac_rate_per_core", c.vector_macs_per_cycle.value * self.clock_Hz, "rate",
+             "[D] vector_macs_per_cycle x clock (TT reconstruction)"),
+            ("dense_mac_rate", self._dense_rate(), "rate",
+             "[D] cores x cube_macs_per_cycle x clock x cube_efficiency"),
+        ]
+        return describe_rows(self.p, "") + [("derived", n, v, k, s) for n, v, k, s in derived]

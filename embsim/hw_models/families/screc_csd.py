@@ -555,9 +555,26 @@ class ScrecCSD(System):
         return out
 
     def describe(self):
+        """Every preset number and setting with its source, then derived figures (part "derived")."""
         rows = describe_rows(self.p, "")
         rows.append(("csd", "p2p", self.p2p, "flag",
                      "setting: flash reaches the FPGA peer to peer (false: through host DRAM, the ablation)"))
         rows.append(("csd", "dense_on", self.p.csd.dense_on, "choice",
                      "setting: where the MLP runs (csd: compute-centric cores, SCRec's design; host: host cores)"))
-        return rows
+        derived = [
+            ("memory_cores", self.memory_cores, "count",
+             "[D] floor((1 - compute_share) x luts / luts_per_memory_core)"),
+            ("gather_rate", self.gather_rate_Bps(), "bandwidth", "[D] memory_cores x memory_core_beat x fpga clock"),
+            ("mac_rate", self.mac_rate(), "rate", "[D] floor(compute_share x dsps / dsps_per_mac) x fpga clock"),
+            ("flash_pages_per_s", self.flash_pages_per_s(), "rate",
+             "[D] min(channels x dies / tR, channels x channel_rate / page)"),
+            ("flash_lookups_per_s_128B", self.flash_lookups_per_s(128), "rate",
+             "[D] 1 / flash lookup_cost: max of dies, channels, IOPS, link and DRAM bounds"),
+            ("flash_read_latency_128B", self.flash_read_latency_s(128), "time",
+             "[D] tR + sector / channel_rate + sector / link (one read, nothing queued)"),
+            ("flash_reads_in_flight_128B", self.flash_reads_in_flight(128), "count",
+             "[D] Little's law: flash_lookups_per_s x flash_read_latency"),
+            ("host_mac_rate", self.host_mac_rate(), "rate",
+             "[D] cores x macs_per_cycle_per_core x clock x dense_efficiency"),
+        ]
+        return rows + [("derived", n, v, k, s) for n, v, k, s in derived]
