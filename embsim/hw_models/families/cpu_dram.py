@@ -40,14 +40,14 @@ Stages and resources: ``host`` (query parsing) and ``response`` on the
 resource ``host``; ``embedding`` and ``dense`` on ``socketN``; ``transfer`` on
 ``socketN.upi`` (absent with one socket).
 """
+from typing import Literal
+
 import networkx as nx
 
 from ...config import Schema
 from ..params import describe_params, expected_lines, param
-from ..system import BatchCost, Cost, StageWork, System, register_family
+from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
 from .common import shard_rows
-
-from typing import Literal
 
 
 # ------------------------------------------------------------------ schema ---
@@ -151,7 +151,6 @@ class CpuDram(System):
         return [f"socket{i}" for i in range(int(self.params.params.sockets.value))]
 
     def slots(self):
-        from ..system import Slot
         return [Slot(d, "dram", self.p.dram.capacity.value, 0) for d in self.devices]
 
     def resources(self):
