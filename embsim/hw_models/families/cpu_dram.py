@@ -305,3 +305,18 @@ class CpuDram(System):
 
     def describe(self):
         return describe_params(self.p)
+
+    def derived_figures(self):
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
+        p = self.p
+        peak = self._dram_peak()
+        rnd = self.random_bandwidth_Bps()
+        return [
+            ("dram", "peak_bandwidth", peak, "bandwidth", "channels x transfer_rate x bus_width, per socket"),
+            ("dram", "random_bandwidth", rnd, "bandwidth",
+             f"min(peak, cores x lines_in_flight x line / latency) per socket = {rnd / peak:.0%} of peak"),
+            ("llc", "random_bandwidth", self.random_bandwidth_Bps("llc"), "bandwidth",
+             "min(llc bandwidth, cores x lines_in_flight x line / llc latency) per socket"),
+            ("dram", "lookup_time_256B", self.gather_time_s(256), "time", "one 256-B row at full socket concurrency"),
+            ("core", "mlp_flops", self._flop_rate(), "rate", "cores x frequency x flops_per_cycle x mlp_efficiency, per socket"),
+        ]

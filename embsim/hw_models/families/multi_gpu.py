@@ -342,3 +342,16 @@ class MultiGpu(System):
 
     def describe(self):
         return describe_params(self.p)
+
+    def derived_figures(self):
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
+        d = self.devices[0]
+        return [
+            ("hbm", "gather_bandwidth", self.hbm_gather_Bps(), "bandwidth", "bandwidth x gather_efficiency, per GPU"),
+            ("host_ddr", "gather_bandwidth", self.host_gather_Bps(), "bandwidth",
+             "min(pcie bandwidth x efficiency, host_ddr bandwidth / gpus), per GPU"),
+            ("hbm", "lookup_time_256B", self.lookup_cost(self.slot(d, "hbm"), 256).time_s, "time", "one 256-B row"),
+            ("host_ddr", "lookup_time_256B", self.lookup_cost(self.slot(d, "host_ddr"), 256).time_s, "time",
+             "one 256-B row over PCIe"),
+            ("compute", "mlp_flops", self._flop_rate(), "rate", "peak_flops x mlp_efficiency, per GPU"),
+        ]
