@@ -212,6 +212,11 @@ class CpuDram(System):
         e = self._row_bytes_moved(row_bytes) * 8 * self.p.dram.read_energy.value
         return Cost(self.gather_time_s(row_bytes, 1.0, "dram"), e)
 
+    def cache_levels(self):
+        """The LLC of every socket, in front of its DRAM (the replay simulates it)."""
+        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=self.p.llc.capacity.value, above_tier="dram")
+                for d in self.devices]
+
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row gather served by cache ``level`` ("llc") of ``device``."""
         if level != self.CACHE_LEVEL or device not in self.devices:

@@ -221,6 +221,13 @@ class MultiGpu(System):
             return Cost(b / self.host_gather_Bps(), b * 8 * (p.host_ddr.read_energy.value + p.pcie.energy.value))
         raise ValueError(f"{self.name}: no slot {slot.key}")
 
+    def cache_levels(self):
+        """The HBM software cache of every GPU in front of host DDR, if its capacity is above zero."""
+        cap = self.p.hbm_cache.capacity.value
+        if cap <= 0:
+            return []
+        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=cap, above_tier="host_ddr") for d in self.devices]
+
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row read served by the HBM software cache (an HBM gather)."""
         if level != self.CACHE_LEVEL or device not in self.devices:
