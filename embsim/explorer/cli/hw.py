@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ...units import format_quantity
+from ...units import KINDS as UNIT_KINDS, format_quantity
 from . import force_option, json_option
 
 
@@ -53,6 +53,8 @@ _DECIMAL_BYTES = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
 
 def display(value, kind, name=""):
     """A value as a preset would write it: '80 GB' stays '80 GB', '32 MiB' stays '32 MiB'."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or kind not in UNIT_KINDS:
+        return str(value)                        # a setting (flag, choice) rather than a quantity
     if kind == "bytes":
         binary = format_quantity(value, "bytes")
         for scale, unit in _DECIMAL_BYTES:
