@@ -61,13 +61,13 @@ class Settings:
 
     table_bytes: int = 512 * MiB
     lookups: int = 1 << 17
-    repeats: int = 7
+    repeats: int = 15
     chase_steps: int = 200_000
 
     @classmethod
     def pick(cls, quick):
         if quick:
-            return cls(table_bytes=256 * MiB, lookups=1 << 16, repeats=9, chase_steps=100_000)
+            return cls(table_bytes=256 * MiB, lookups=1 << 16, repeats=15, chase_steps=100_000)
         return cls()
 
 
