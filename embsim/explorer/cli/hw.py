@@ -34,7 +34,7 @@ def hw():
 @hw.command("list")
 @json_option
 def list_(as_json):
-    """Presets with their family (use a name with --system or 'embsim hw show')."""
+    """Presets and their family."""
     rows = _presets()
     if as_json:
         click.echo(json.dumps({"systems": rows}, indent=2))
@@ -91,7 +91,7 @@ def _show_data(system):
 @click.argument("system")
 @json_option
 def show(system, as_json):
-    """Parameters of SYSTEM (preset name or YAML path), each with its source."""
+    """Parameters of SYSTEM (preset or YAML) with their sources."""
     from ...hw_models.loader import load_system
     s = load_system(system)
     data = _show_data(s)
@@ -147,7 +147,7 @@ def _grouped(peaks):
 @click.command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Preset YAML to write.")
 @force_option
-@click.option("--quick", is_flag=True, help="Shorter measurement (about 15 s instead of about 40 s).")
+@click.option("--quick", is_flag=True, help="Fewer lookups and a smaller table: about half the measuring time.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random row indices.")
 @json_option
 def calibrate(output, force, quick, seed, as_json):
