@@ -271,13 +271,16 @@ def achieved_histogram(params, batches=1, seed=0):
 
 
 def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluations=None,
-                 sample_min_indices=SAMPLE_MIN_INDICES, progress=False):
+                 sample_min_indices=None, progress=False):
     """Fit ``generator``'s parameters to the access shares of a locality_stats.txt.
 
     Returns a FitResult; with ``sample=True`` (default) it holds the sample
-    trace (>= ``sample_min_indices`` lookups, whole batches of 2^20) made with
-    the fitted parameters, and ``tvd`` is measured on it.
+    trace (>= ``sample_min_indices`` lookups, default ``SAMPLE_MIN_INDICES`` =
+    10M, in whole batches of 2^20) made with the fitted parameters, and
+    ``tvd`` is measured on it.
     """
+    if sample_min_indices is None:
+        sample_min_indices = SAMPLE_MIN_INDICES
     if generator not in _NAMES:
         raise InputError(f"generator '{generator}': the fit supports {', '.join(_NAMES)}")
     stats = read_locality_stats(path) if not isinstance(path, LocalityStats) else path
