@@ -57,9 +57,9 @@ GENERATORS = ("uniform", "zipf", "stackdist", "drift")
 # Values used when a table's access spec leaves a generator parameter out.
 DEFAULTS = {
     # stackdist: fitted to Meta's dlrm_datasets 2021 locality_stats.txt by
-    # `embsim trace fit` (see fit.py and presets/dlrm_datasets_like.yaml).
-    "reuse_p": 0.52,
-    "stack_alpha": 1.70,
+    # `embsim trace fit` (seed 0; see fit.py and presets/dlrm_datasets_like.yaml).
+    "reuse_p": 0.5996,
+    "stack_alpha": 1.7856,
     # drift: assumption: one move per batch replacing 10% of the hot set, a
     # moderate churn between the stationary case (0) and a full reshuffle (1).
     "drift_every": 1,
