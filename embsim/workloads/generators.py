@@ -24,7 +24,9 @@ Access generators (a table's ``access.kind``, or one name for all tables):
 - ``stackdist``: temporal locality from an LRU stack.  Each access, with
   probability ``reuse_p``, re-uses the row at LRU stack depth d, with
   P(d) ~ d^-stack_alpha on 1..m (m = distinct rows seen so far in this table;
-  depth 1 is the row just used); otherwise it is a *fresh draw* from the
+  depth 1 is the row just used; d is the floor of a continuous power law on
+  [1, m+1), drawn by inverse CDF, so stack_alpha <= 1 is allowed too);
+  otherwise it is a *fresh draw* from the
   table's Zipf(alpha) popularity (alpha = 0: uniform).  The re-use clusters
   make the short-range locality, the Zipf draws the long-tailed popularity
   (a pure stack model with uniform fresh draws has no heavy head: its
