@@ -262,36 +262,46 @@ class _RowCounts:
         return ids[start], np.add.reduceat(cnt, start) if cnt.size else cnt
 
 
-def _batch_chunks(trace, max_indices=None):
-    """Yield (b0, b1, start, stop): runs of whole batches of about max_indices indices.
+def _segment_runs(trace, max_indices=None):
+    """Yield (s0, s1, start, stop): runs of whole (batch, table) groups of about max_indices indices.
 
-    The run length is also capped so that (batch in run) x total_rows fits an int64 key.
+    A group larger than max_indices is a run of its own (its column sizes
+    need all of it).  Runs are also capped so that (group in run) x (rows of
+    the largest table) fits an int64 key.
     """
     max_indices = int(max_indices or _trace.CHUNK_INDICES)
-    bounds = trace.batch_bounds()
-    max_batches = max(1, (1 << 62) // max(trace.total_rows, 1))
-    b = 0
-    while b < trace.n_batches:
-        e = int(np.searchsorted(bounds, bounds[b] + max_indices, side="right")) - 1
-        e = min(max(e, b + 1), b + max_batches, trace.n_batches)
-        yield b, e, int(bounds[b]), int(bounds[e])
-        b = e
+    seg_off = trace.segment_offsets()
+    n_seg = seg_off.size - 1
+    max_groups = max(1, (1 << 62) // max(int(trace.table_rows.max(initial=1)), 1))
+    s = 0
+    while s < n_seg:
+        e = int(np.searchsorted(seg_off, seg_off[s] + max_indices, side="right")) - 1
+        e = min(max(e, s + 1), s + max_groups, n_seg)
+        yield s, e, int(seg_off[s]), int(seg_off[e])
+        s = e
 
 
-def _chunk_global_ids(trace, b0, b1, start, stop, offsets):
-    per = trace.lengths[b0:b1].sum(axis=2, dtype=np.int64)          # [nb, T]
-    ids = trace.indices[start:stop] + np.repeat(np.tile(offsets, b1 - b0), per.ravel())
-    return ids, per
+def _run_keys(trace, s0, s1, start, stop):
+    """Per index of the run: key = (group in run) * max_rows + row, and max_rows."""
+    m = int(trace.table_rows.max(initial=1))
+    seg_len = trace.lengths.reshape(-1, trace.batch_size)[s0:s1].sum(axis=1, dtype=np.int64)
+    key = np.repeat(np.arange(s1 - s0, dtype=np.int64) * m, seg_len)
+    key += trace.indices[start:stop]
+    return key, m
 
 
 def row_frequencies(trace, show_progress=None):
     """Per table: (rows ascending, access counts) of the rows accessed at least once."""
     offsets = trace.row_offsets
+    T = trace.n_tables
     acc = _RowCounts(trace.total_rows, trace.n_indices)
     with progress(total=trace.n_indices, desc="counting rows", unit="idx", enabled=show_progress) as bar:
-        for b0, b1, start, stop in _batch_chunks(trace):
-            ids, _ = _chunk_global_ids(trace, b0, b1, start, stop, offsets)
-            acc.add_ids(ids)
+        for s0, s1, start, stop in _segment_runs(trace):
+            key, m = _run_keys(trace, s0, s1, start, stop)
+            group = key // m
+            key -= group * m                        # the row
+            key += offsets[(group + s0) % T]        # the global id
+            acc.add_ids(key)
             bar.update(stop - start)
     return _split_by_table(*acc.result(), offsets)
 
@@ -371,32 +381,35 @@ def _merge_curves(xs, ys, rows, accesses):
 def trace_stats(trace, show_progress=None):
     """Measure a Trace: per-table and overall locality (a TraceStats).
 
-    One pass over the trace, a few million indices at a time: within each
-    run of batches, np.unique on (batch, global id) gives each row's column
-    size in its batch (the reuse histogram and unique rows per batch), and
+    One pass over the trace in runs of whole (batch, table) groups of a few
+    million indices: np.unique on (group, row) gives each row's column size
+    in its batch (the reuse histogram and unique rows per batch; tables
+    never share a global id, so a batch's column sizes are its groups'), and
     the run's (id, count) pairs accumulate into whole-trace counts (the
-    coverage curves).
+    coverage curves).  Memory: the trace, a few times the largest run, and
+    16 bytes per distinct (batch, row) pair for the whole-trace counts.
     """
     T, nb = trace.n_tables, trace.n_batches
     offsets = trace.row_offsets
-    R = max(trace.total_rows, 1)
     rows_hist = np.zeros((T, N_BINS), dtype=np.float64)
     acc_hist = np.zeros((T, N_BINS), dtype=np.float64)
     uniq_batch = np.zeros(T, dtype=np.float64)
     counter = _RowCounts(trace.total_rows, trace.n_indices)
     with progress(total=trace.n_indices, desc="trace stats", unit="idx", enabled=show_progress) as bar:
-        for b0, b1, start, stop in _batch_chunks(trace):
-            ids, per = _chunk_global_ids(trace, b0, b1, start, stop, offsets)
-            batch = np.repeat(np.arange(b1 - b0, dtype=np.int64), per.sum(axis=1))
-            key, cnt = np.unique(batch * R + ids, return_counts=True)
-            del ids, batch
-            gid = key % R
-            tab = np.searchsorted(offsets, gid, side="right") - 1
+        for s0, s1, start, stop in _segment_runs(trace):
+            # a row's column size in its batch = its count within its (batch, table) group,
+            # since tables are disjoint in global ids
+            key, m = _run_keys(trace, s0, s1, start, stop)
+            key, cnt = np.unique(key, return_counts=True)
+            group = key // m
+            tab = (group + s0) % T
+            gid = key - group * m + offsets[tab]
+            del key, group
             uniq_batch += np.bincount(tab, minlength=T)
             k = tab * N_BINS + column_size_bins(cnt)
             rows_hist += np.bincount(k, minlength=T * N_BINS).reshape(T, N_BINS)
             acc_hist += np.bincount(k, weights=cnt, minlength=T * N_BINS).reshape(T, N_BINS)
-            del key, tab, k
+            del tab, k
             # whole-trace counts: the same row in several batches of the run is merged later
             counter.add_unique(gid, cnt)
             bar.update(stop - start)
