@@ -499,22 +499,28 @@ def _reuse_bins(p, w, n):
     f_at = np.minimum(edges, n)[None, :]
     g_at = np.minimum(edges - 1, n - 1)[None, :]       # -1, 0, 1, 3, ..., 32767
     exact = p >= _POISSON_P
-    for sel, cdf in ((exact, lambda k, m, q: special.bdtr(k, m, q)),
-                     (~exact, lambda k, m, q: special.pdtr(k, m * q))):
-        if not sel.any():
-            continue
-        q = p[sel][:, None]
-        F = np.concatenate([cdf(f_at, n, q), np.ones((q.shape[0], 1))], axis=1)   # ..., F(inf) = 1
-        rows_p = np.diff(F, axis=1)
-        if n > 1:
-            G = np.where(g_at >= 0, cdf(np.maximum(g_at, 0), n - 1, q), 0.0)
-            G = np.concatenate([G, np.ones((q.shape[0], 1))], axis=1)
-            acc_p = n * q * np.diff(G, axis=1)
-        else:
-            acc_p = np.zeros_like(rows_p)
-            acc_p[:, 0] = q[:, 0]
-        rows_bins += w[sel] @ rows_p
-        acc_bins += w[sel] @ acc_p
+    laws = ((exact, lambda k, m, q: special.bdtr(k, m, q)), (~exact, lambda k, m, q: special.pdtr(k, m * q)))
+    for sel, cdf in laws:
+        idx = np.flatnonzero(sel)
+        for b in range(0, idx.size, 128):
+            # a block's cdf is 1 (to ~1e-20) past mean + 10 sd + 40: evaluate only the edges below that
+            blk = idx[b:b + 128]
+            q = p[blk][:, None]
+            lam = n * float(q.max())
+            ncol = max(1, int(np.searchsorted(edges, lam + 10 * np.sqrt(lam) + 40, side="right")))
+            F = np.ones((q.shape[0], N_BINS + 1))
+            F[:, :ncol] = cdf(f_at[:, :ncol], n, q)
+            rows_p = np.diff(F, axis=1)
+            if n > 1:
+                G = np.ones((q.shape[0], N_BINS + 1))
+                G[:, 0] = 0.0                                   # G(-1) = 0
+                G[:, 1:ncol] = cdf(g_at[:, 1:ncol], n - 1, q)
+                acc_p = n * q * np.diff(G, axis=1)
+            else:
+                acc_p = np.zeros_like(rows_p)
+                acc_p[:, 0] = q[:, 0]
+            rows_bins += w[blk] @ rows_p
+            acc_bins += w[blk] @ acc_p
     return np.clip(rows_bins, 0, None), np.clip(acc_bins, 0, None)
 
 
