@@ -36,31 +36,38 @@ executable specification; the tests require identical counters):
 
 Data structures and their memory (the README quotes these):
 
-* Slot map, direct mapped: for every cache depth ``d`` an int32 array over all
-  table rows giving the slot of row ``g`` in the depth-``d`` cache of ``g``'s
-  location, or -1.  A row lives at exactly one location, so one array per
-  depth serves every location.  Cost: **4 bytes per table row per cache
-  depth**.  A direct map costs one array access per probe (no hashing, no
-  collisions) and, for the 1% caches of interest, is within a few x of an
-  open-addressing hash table (about 24 B x 2 per cached row at load 0.5),
-  while being simpler and faster.  It limits total rows to what fits in
-  memory at 4 B each (100M rows = 400 MB per depth).
-* Batch stamps for ``unique_rows``: for every level (caches and the backing
-  tier) an int32 array over all table rows holding the last batch in which
-  the row reached that level.  Cost: **4 bytes per table row per level**.
-* LRU slots: key int64 + prev int32 + next int32 = **16 bytes per cached
-  row**, an array-based doubly linked list (head = least recently used).
-* LFU slots: the 16 bytes above + bucket int32, plus a bucket pool of
-  capacity+1 buckets (freq int64, head, tail, prev, next int32) =
-  **44 bytes per cached row**.
-* static: nothing per cached row beyond the slot map (a pinned row is marked
-  in it).
+* Row state, direct mapped: for every table row and every level depth
+  ``d`` (caches and the backing tier, up to the deepest location), two int32:
+  the row's slot in the depth-``d`` cache of its location (or -1) and the
+  last batch in which the row reached depth ``d`` (for ``unique_rows``).  A
+  row's state for all its levels sits side by side, so one lookup touches one
+  cache line of it; a row lives at exactly one location, so one array serves
+  every location.  Cost: **8 bytes per table row per level** (16 B per row
+  for one cache over a tier, 32 B for three caches over a tier).  A direct
+  map costs one array access per probe (no hashing, no collisions, no
+  resizing); its price is memory proportional to the rows of the tables
+  rather than to the cache (100M rows with one cache: 1.6 GB).
+  The slot number of an evicted row is left in place (stale) and recognised
+  by ``key[slot] != row``: writing it would cost one more random memory
+  access per miss.
+* LRU slots: key int64 + prev/next int32 side by side = **16 bytes per
+  cached row**, an array-based doubly linked list (head = least recently used).
+* LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
+  buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
+  bytes per cached row**.
+* static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
+* The caller's global-id array: 8 bytes per lookup (int64).
 
-So the single shared LRU of ``embsim replay`` costs 12 B per table row
-(slot map + stamps of cache and backing tier) and 16 B per cached row, on top
-of the 8 B per lookup of the global-id array itself.
+So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
+16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
+over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
+
+Speed: the loop is bound by the latency of one random access to a row's state
+per lookup (like ``np.bincount``), so it prefetches the row state of the id
+``prefetch_rows`` lookups ahead, and the LRU links of the row half as far
+ahead, to keep several memory accesses in flight.
 """
 cimport cython
 import numpy as np
