@@ -1,0 +1,585 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython kernels of the cache replay (public API: ``embsim.sim.replay``).
+
+One :class:`ReplayState` holds every cache of every location of a replay and
+walks the global row-id stream in order, batch by batch, without the GIL and
+without creating a Python object per lookup.  ``run(b0, b1)`` replays batches
+``[b0, b1)`` and can be called again with the next range, so the caller can
+draw a progress bar between chunks; the cache state carries over.
+
+Semantics (the pure-Python reference ``embsim.sim.reference`` is the
+executable specification; the tests require identical counters):
+
+* A lookup of global row ``g`` goes to its location ``row_location[g]`` and
+  probes that location's caches top (fastest) first.  The first level that
+  holds the row *serves* it (a hit there); every level above it counts a
+  miss.  If no cache holds it, the backing tier serves it (the backing tier
+  always holds every row of the location).
+* A hit updates the serving level only (LRU recency, LFU frequency).
+* Fill, bottom up: the row is then inserted into every missed ``lru``/``lfu``
+  level, from the lowest missed level up to the top, as data returning from
+  below would.  A full level first evicts its victim.
+* Inclusion by back-invalidation: a row evicted from a level is also removed
+  from every level above it at that location (what inclusive hardware caches
+  do), so an upper level never holds a row its lower dynamic levels do not.
+  ``static`` and ``none`` levels never evict, so they never back-invalidate.
+* ``lru``: evict the least recently used row (recency = last hit or fill).
+* ``lfu``: evict the row with the fewest accesses since it was filled; ties go
+  to the least recently used among them.  A fill counts as access 1 and every
+  hit adds 1.  Counts do NOT persist after eviction: they live only while the
+  row is cached (a re-filled row starts again at 1).  O(1) per operation with
+  frequency buckets (a list of buckets in increasing frequency, each a list of
+  rows in recency order).
+* ``static``: a pinned set of global row ids; a pinned row always hits, any
+  other row always misses; nothing is ever filled or evicted.
+* ``none``: every lookup misses (a pass-through level that only counts).
+
+Data structures and their memory (the README quotes these):
+
+* Row state, direct mapped: for every table row and every level depth
+  ``d`` (caches and the backing tier, up to the deepest location), two int32:
+  the row's slot in the depth-``d`` cache of its location (or -1) and the
+  last batch in which the row reached depth ``d`` (for ``unique_rows``).  A
+  row's state for all its levels sits side by side, so one lookup touches one
+  cache line of it; a row lives at exactly one location, so one array serves
+  every location.  Cost: **8 bytes per table row per level** (16 B per row
+  for one cache over a tier, 32 B for three caches over a tier).  A direct
+  map costs one array access per probe (no hashing, no collisions, no
+  resizing); its price is memory proportional to the rows of the tables
+  rather than to the cache (100M rows with one cache: 1.6 GB).
+  The slot number of an evicted row is left in place (stale) and recognised
+  by ``key[slot] != row``: writing it would cost one more random memory
+  access per miss.
+* LRU slots: key int64 + prev/next int32 side by side = **16 bytes per
+  cached row**, an array-based doubly linked list (head = least recently used).
+* LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
+  buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
+  bytes per cached row**.
+* static: nothing per cached row (a pinned row is marked in the row state).
+* Counters: 5 int64 per (batch, location, level) and 3 int64 per
+  (table, location, level).
+* The caller's global-id array: 8 bytes per lookup (int64).
+
+So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
+16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
+over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
+
+Speed: the loop is bound by the latency of one random access to a row's state
+per lookup (like ``np.bincount``), so it prefetches the row state of the id
+``prefetch_rows`` lookups ahead, and the LRU links of the row half as far
+ahead, to keep several memory accesses in flight.
+"""
+cimport cython
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #define EMBSIM_PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3)
+    """
+    void EMBSIM_PREFETCH(const void *p) noexcept nogil
+
+# How far ahead in the id stream the loop prefetches a row's state (and, half
+# as far ahead, the list links of its top-level slot).  The replay is bound by
+# the latency of one random memory access per lookup; prefetching lets many
+# be in flight at once, as they are in np.bincount.
+DEF_PREFETCH_ROWS = 16
+
+# Policy codes shared with replay.py.
+cdef enum:
+    P_NONE = 0
+    P_LRU = 1
+    P_LFU = 2
+    P_STATIC = 3
+
+POLICY_CODES = {"none": P_NONE, "lru": P_LRU, "lfu": P_LFU, "static": P_STATIC}
+
+
+cdef struct Level:
+    int policy
+    int depth
+    int64_t cap          # capacity in rows
+    int64_t size         # rows cached now
+    int64_t used         # slots of [base, base+cap) handed out at least once
+    int64_t base         # first slot of this level in the shared slot arrays
+    int64_t bbase        # first bucket of this level in the shared bucket arrays (lfu)
+    int64_t bused
+    int32_t head         # LRU: least recently used slot; -1 if empty
+    int32_t tail         # LRU: most recently used slot
+    int32_t free         # free-slot list (after back-invalidation), linked through lnk
+    int32_t bhead        # LFU: bucket of the lowest frequency
+    int32_t bfree        # LFU: free-bucket list, linked through Bucket.next
+    int32_t *rs          # row state at this depth: rs[g * rstride] = slot or -1, [+1] = batch stamp
+
+
+cdef struct Bucket:
+    int64_t freq         # access count of the rows in this bucket
+    int32_t head         # least recently used row (slot) of the bucket
+    int32_t tail         # most recently used row
+    int32_t prev         # bucket of the next lower frequency, or -1
+    int32_t next         # bucket of the next higher frequency, or -1
+
+
+cdef struct Arrays:
+    # shared slot arrays (all dynamic levels, each in its own [base, base+cap) range)
+    int64_t *key         # row held by each slot
+    int32_t *lnk         # [2 s] previous and [2 s + 1] next slot in its list (one cache line)
+    int32_t *sbucket     # LFU: bucket of each slot
+    Bucket *bk           # shared LFU bucket pool
+    int64_t rstride      # int32 entries per row in the row-state array (2 x levels)
+
+
+# ---------------------------------------------------------------- LRU ---
+cdef inline void list_unlink(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t p = A.lnk[2 * (s)], n = A.lnk[2 * (s) + 1]
+    if p >= 0:
+        A.lnk[2 * (p) + 1] = n
+    else:
+        L.head = n
+    if n >= 0:
+        A.lnk[2 * (n)] = p
+    else:
+        L.tail = p
+
+
+cdef inline void list_append(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    A.lnk[2 * (s)] = L.tail
+    A.lnk[2 * (s) + 1] = -1
+    if L.tail >= 0:
+        A.lnk[2 * (L.tail) + 1] = s
+    else:
+        L.head = s
+    L.tail = s
+
+
+cdef inline int32_t new_slot(Arrays *A, Level *L) noexcept nogil:
+    cdef int32_t s
+    if L.free >= 0:
+        s = L.free
+        L.free = A.lnk[2 * (s) + 1]
+    else:
+        s = <int32_t> (L.base + L.used)
+        L.used += 1
+    return s
+
+
+# ---------------------------------------------------------------- LFU ---
+cdef inline int32_t new_bucket(Arrays *A, Level *L, int64_t freq) noexcept nogil:
+    cdef int32_t b
+    if L.bfree >= 0:
+        b = L.bfree
+        L.bfree = A.bk[b].next
+    else:
+        b = <int32_t> (L.bbase + L.bused)
+        L.bused += 1
+    A.bk[b].freq = freq
+    A.bk[b].head = -1
+    A.bk[b].tail = -1
+    return b
+
+
+cdef inline void bucket_drop(Arrays *A, Level *L, int32_t b) noexcept nogil:
+    """Unlink empty bucket b from the bucket list and free it."""
+    cdef int32_t p = A.bk[b].prev, n = A.bk[b].next
+    if p >= 0:
+        A.bk[p].next = n
+    else:
+        L.bhead = n
+    if n >= 0:
+        A.bk[n].prev = p
+    A.bk[b].next = L.bfree
+    L.bfree = b
+
+
+cdef inline void bucket_row_unlink(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t b = A.sbucket[s], p = A.lnk[2 * (s)], n = A.lnk[2 * (s) + 1]
+    if p >= 0:
+        A.lnk[2 * (p) + 1] = n
+    else:
+        A.bk[b].head = n
+    if n >= 0:
+        A.lnk[2 * (n)] = p
+    else:
+        A.bk[b].tail = p
+    if A.bk[b].head < 0:
+        bucket_drop(A, L, b)
+
+
+cdef inline void bucket_row_append(Arrays *A, int32_t b, int32_t s) noexcept nogil:
+    cdef int32_t t = A.bk[b].tail
+    A.lnk[2 * (s)] = t
+    A.lnk[2 * (s) + 1] = -1
+    if t >= 0:
+        A.lnk[2 * (t) + 1] = s
+    else:
+        A.bk[b].head = s
+    A.bk[b].tail = s
+    A.sbucket[s] = b
+
+
+cdef inline void lfu_hit(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t b = A.sbucket[s], nb = A.bk[b].next
+    cdef int64_t f = A.bk[b].freq
+    if nb < 0 or A.bk[nb].freq != f + 1:
+        if A.bk[b].head == s and A.bk[b].tail == s:
+            # alone in its bucket and no bucket f+1: bump in place (order kept)
+            A.bk[b].freq = f + 1
+            return
+        nb = new_bucket(A, L, f + 1)
+        A.bk[nb].prev = b
+        A.bk[nb].next = A.bk[b].next
+        if A.bk[b].next >= 0:
+            A.bk[A.bk[b].next].prev = nb
+        A.bk[b].next = nb
+    bucket_row_unlink(A, L, s)
+    bucket_row_append(A, nb, s)
+
+
+# --------------------------------------------------- probe / fill / evict ---
+cdef inline bint probe(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """True if level L holds g; on a hit update its recency/frequency."""
+    cdef int32_t s = L.rs[g * A.rstride]
+    if s < 0 or L.policy == P_NONE:
+        return False
+    if L.policy == P_STATIC:
+        return True
+    if A.key[s] != g:
+        return False           # a stale slot: g was evicted and the slot reused
+    if L.policy == P_LRU:
+        if s != L.tail:
+            list_unlink(A, L, s)
+            list_append(A, L, s)
+    elif L.policy == P_LFU:
+        lfu_hit(A, L, s)
+    return True
+
+
+cdef inline int64_t fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """Insert g into dynamic level L; return the evicted row or -1."""
+    cdef int32_t s, b
+    cdef int64_t victim = -1
+    if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
+        return -1
+    if L.size == L.cap:
+        if L.policy == P_LRU:
+            s = L.head
+            list_unlink(A, L, s)
+        else:
+            s = A.bk[L.bhead].head
+            bucket_row_unlink(A, L, s)
+        victim = A.key[s]
+        # the victim's row state keeps its stale slot number: probe() sees key[s] != victim.
+        # Not writing it saves a random memory access per miss.
+    else:
+        s = new_slot(A, L)
+        L.size += 1
+    A.key[s] = g
+    L.rs[g * A.rstride] = s
+    if L.policy == P_LRU:
+        list_append(A, L, s)
+    else:
+        b = L.bhead
+        if b < 0 or A.bk[b].freq != 1:
+            b = new_bucket(A, L, 1)
+            A.bk[b].prev = -1
+            A.bk[b].next = L.bhead
+            if L.bhead >= 0:
+                A.bk[L.bhead].prev = b
+            L.bhead = b
+        bucket_row_append(A, b, s)
+    return victim
+
+
+cdef inline void invalidate(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """Remove g from dynamic level L if present (back-invalidation)."""
+    cdef int32_t s
+    if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
+        return
+    s = L.rs[g * A.rstride]
+    if s < 0 or A.key[s] != g:
+        return
+    if L.policy == P_LRU:
+        list_unlink(A, L, s)
+    else:
+        bucket_row_unlink(A, L, s)
+    A.key[s] = -1
+    A.lnk[2 * (s) + 1] = L.free
+    L.free = s
+    L.size -= 1
+
+
+cdef inline int find_table(const int64_t *offs, int n_tables, int64_t g, int t) noexcept nogil:
+    """Table of global row g; t is a guess (the previous lookup's table)."""
+    cdef int lo, hi, mid
+    if offs[t] <= g < offs[t + 1]:
+        return t
+    lo = 0
+    hi = n_tables - 1
+    while lo < hi:  # largest t with offs[t] <= g
+        mid = (lo + hi + 1) >> 1
+        if offs[mid] <= g:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@cython.final
+cdef class ReplayState:
+    """Every cache of a replay, and the counters it fills.
+
+    Built by ``embsim.sim.replay.replay``; not meant to be built by hand.
+    Arrays are owned by this object (numpy) and reached through raw pointers
+    inside the nogil loop.
+    """
+    cdef Level *levels
+    cdef Arrays A
+    cdef object _keep            # numpy arrays the raw pointers point into
+    cdef int n_loc, max_levels, n_tables
+    cdef int64_t n_batches
+    cdef public int64_t prefetch_rows
+    cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
+    cdef int64_t total_rows
+    cdef bint has_rowloc
+    cdef const int64_t *gids
+    cdef const int64_t *bounds
+    cdef const int32_t *rowloc
+    cdef int32_t *n_cache
+    cdef int32_t *level_of           # [loc, depth]
+    cdef int32_t *rs                 # [level depth, total_rows, 2]
+    cdef int64_t *offs               # row_offsets + [total_rows]
+    cdef int64_t *rbytes             # [table, loc, level]
+    cdef int64_t *c_look
+    cdef int64_t *c_uniq
+    cdef int64_t *c_hit
+    cdef int64_t *c_miss
+    cdef int64_t *c_bytes
+    cdef int64_t *ct_look
+    cdef int64_t *ct_hit
+    cdef int64_t *ct_miss
+    cdef public object lookups, unique_rows, hits, misses, bytes_
+    cdef public object t_lookups, t_hits, t_misses
+
+    def __cinit__(self):
+        self.levels = NULL
+
+    def __init__(self, gids, bounds, rowloc, int64_t total_rows, row_offsets, rbytes,
+                 policies, capacities, depths, loc_of_level, n_cache, pinned):
+        """Allocate the state.
+
+        ``policies``, ``capacities``, ``depths``, ``loc_of_level``: one entry
+        per cache level (all locations, location by location, top first);
+        ``n_cache``: caches per location; ``pinned``: per cache level, an
+        int64 array of pinned global ids (static) or None.
+        """
+        cdef Py_ssize_t i, j, nc = len(policies)
+        cdef int64_t nslots = 0, nbuckets = 0, cap, g
+        keep = {}
+
+        def own(name, arr):
+            """Keep ``arr`` alive and return it (C contiguous, at least 1 element)."""
+            arr = np.ascontiguousarray(arr).reshape(-1)  # a view: counters stay shared
+            if arr.size == 0:
+                arr = np.zeros(1, dtype=arr.dtype)
+            keep[name] = arr
+            return arr
+
+        cdef const int64_t[::1] v64c
+        cdef int64_t[::1] v64
+        cdef int32_t[::1] v32
+        cdef const int32_t[::1] v32c
+        cdef cnp.uint8_t[::1] lb
+
+        v64c = own("gids", np.asarray(gids, dtype=np.int64)); self.gids = &v64c[0]
+        v64c = own("bounds", np.asarray(bounds, dtype=np.int64)); self.bounds = &v64c[0]
+        self.has_rowloc = rowloc is not None
+        v32c = own("rowloc", np.asarray(rowloc if rowloc is not None else [0], dtype=np.int32)); self.rowloc = &v32c[0]
+        self.total_rows = total_rows
+        ncache = np.asarray(n_cache, dtype=np.int32)
+        v32 = own("n_cache", ncache.copy()); self.n_cache = &v32[0]
+        self.n_loc = len(ncache)
+        self.max_levels = int(ncache.max()) + 1
+        offs = np.asarray(row_offsets, dtype=np.int64)
+        self.n_tables = len(offs)
+        v64 = own("offs", np.concatenate([offs, [total_rows]]).astype(np.int64)); self.offs = &v64[0]
+        v64 = own("rbytes", np.asarray(rbytes, dtype=np.int64).copy()); self.rbytes = &v64[0]
+        lvl_of = np.full((self.n_loc, self.max_levels), -1, dtype=np.int32)
+        # row state: slot and batch stamp of each row, side by side, per depth
+        rs = np.empty((total_rows, self.max_levels, 2), dtype=np.int32)
+        rs.fill(-1)
+        v32 = own("rs", rs)
+        self.rs = &v32[0]
+        self.A.rstride = 2 * self.max_levels
+
+        self._keep = keep
+        lb = own("levels", np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8))
+        self.levels = <Level *> &lb[0]
+        any_lfu = False
+        for i in range(nc):
+            cap = capacities[i]
+            self.levels[i].policy = policies[i]
+            self.levels[i].depth = depths[i]
+            self.levels[i].cap = cap
+            self.levels[i].size = 0
+            self.levels[i].used = 0
+            self.levels[i].head = -1
+            self.levels[i].tail = -1
+            self.levels[i].free = -1
+            self.levels[i].bhead = -1
+            self.levels[i].bfree = -1
+            self.levels[i].bused = 0
+            self.levels[i].base = nslots
+            self.levels[i].bbase = nbuckets
+            self.levels[i].rs = self.rs + 2 * <int> depths[i]
+            lvl_of[loc_of_level[i], depths[i]] = i
+            if policies[i] == P_LRU or policies[i] == P_LFU:
+                nslots += cap
+            if policies[i] == P_LFU:
+                nbuckets += cap + 1
+                any_lfu = True
+        if nslots + nbuckets >= 2 ** 31 - 1:
+            raise ValueError(f"caches hold {nslots} rows in all; this kernel addresses at most 2^31 - 1")
+        v32 = own("level_of", lvl_of); self.level_of = &v32[0]
+        v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
+        v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
+        v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
+        lb = own("buckets", np.zeros(max(nbuckets, 1) * sizeof(Bucket), dtype=np.uint8))
+        self.A.bk = <Bucket *> &lb[0]
+
+        # static levels: mark the pinned rows that live at the level's location (slot 0)
+        cdef int64_t[::1] pin
+        for i in range(nc):
+            if policies[i] == P_STATIC and pinned[i] is not None:
+                pin = np.ascontiguousarray(pinned[i], dtype=np.int64)
+                for j in range(pin.shape[0]):
+                    g = pin[j]
+                    if (not self.has_rowloc) or self.rowloc[g] == loc_of_level[i]:
+                        self.levels[i].rs[g * self.A.rstride] = 0
+
+        B = len(bounds) - 1
+        self.n_batches = B
+        self.prefetch_rows = DEF_PREFETCH_ROWS
+        self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
+        shape = (B, self.n_loc, self.max_levels)
+        tshape = (self.n_tables, self.n_loc, self.max_levels)
+        self.lookups = np.zeros(shape, np.int64)
+        self.unique_rows = np.zeros(shape, np.int64)
+        self.hits = np.zeros(shape, np.int64)
+        self.misses = np.zeros(shape, np.int64)
+        self.bytes_ = np.zeros(shape, np.int64)
+        self.t_lookups = np.zeros(tshape, np.int64)
+        self.t_hits = np.zeros(tshape, np.int64)
+        self.t_misses = np.zeros(tshape, np.int64)
+        v64 = own("c_look", self.lookups.reshape(-1)); self.c_look = &v64[0]
+        v64 = own("c_uniq", self.unique_rows.reshape(-1)); self.c_uniq = &v64[0]
+        v64 = own("c_hit", self.hits.reshape(-1)); self.c_hit = &v64[0]
+        v64 = own("c_miss", self.misses.reshape(-1)); self.c_miss = &v64[0]
+        v64 = own("c_bytes", self.bytes_.reshape(-1)); self.c_bytes = &v64[0]
+        v64 = own("ct_look", self.t_lookups.reshape(-1)); self.ct_look = &v64[0]
+        v64 = own("ct_hit", self.t_hits.reshape(-1)); self.ct_hit = &v64[0]
+        v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
+
+    def run(self, int64_t b0, int64_t b1):
+        """Replay batches [b0, b1) (call with consecutive ranges, starting at 0).
+
+        The loop counts lookups at level 0 and hits at every level; misses
+        and the lookups of lower levels follow from them (a level's misses
+        are its lookups less its hits, and are the next level's lookups), so
+        ``finish()`` derives them once at the end instead of per lookup.
+        """
+        cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int32_t s2
+        cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
+        cdef int n_tables = self.n_tables
+        cdef int32_t bb
+        cdef int32_t *st
+        cdef Arrays *A = &self.A
+        # local copies: the compiler may keep them in registers (stores through
+        # the counter pointers could otherwise alias the fields of self)
+        cdef const int64_t *gids = self.gids
+        cdef const int64_t *bounds = self.bounds
+        cdef const int32_t *rowloc = self.rowloc
+        cdef bint has_rowloc = self.has_rowloc, top_dynamic = self.top_dynamic
+        cdef int32_t *rs = self.rs
+        cdef int32_t *lnk = self.A.lnk
+        cdef int64_t *key = self.A.key
+        cdef int32_t *n_cache = self.n_cache
+        cdef int32_t *level_of = self.level_of
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        cdef Level *levels = self.levels
+        cdef Level *top = self.levels
+        with nogil:
+            for b in range(b0, b1):
+                bb = <int32_t> b
+                for i in range(bounds[b], bounds[b + 1]):
+                    g = gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
+                    if top_dynamic:
+                        if i + pf2 < n_ids:
+                            s2 = rs[gids[i + pf2] * R]
+                            if s2 >= 0:
+                                EMBSIM_PREFETCH(lnk + 2 * s2)
+                                EMBSIM_PREFETCH(key + s2)
+                        if i + pf4 < n_ids:
+                            # its list neighbours, unlinked on a hit
+                            s2 = rs[gids[i + pf4] * R]
+                            if s2 >= 0:
+                                if lnk[2 * s2] >= 0:
+                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
+                                if lnk[2 * s2 + 1] >= 0:
+                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
+                    if has_rowloc:
+                        loc = rowloc[g]
+                    t = find_table(offs, n_tables, g, t)
+                    nlev = n_cache[loc]
+                    served = nlev
+                    cb = (b * NL + loc) * M          # counters of (batch, location)
+                    ct = (<int64_t> t * NL + loc) * M  # counters of (table, location)
+                    c_look[cb] += 1
+                    ct_look[ct] += 1
+                    st = rs + g * R
+                    for d in range(nlev + 1):
+                        if st[2 * d + 1] != bb:
+                            st[2 * d + 1] = bb
+                            c_uniq[cb + d] += 1
+                        if d == nlev or probe(A, &levels[level_of[loc * M + d]], g):
+                            served = d
+                            c_hit[cb + d] += 1
+                            ct_hit[ct + d] += 1
+                            c_bytes[cb + d] += rbytes[ct + d]
+                            break
+                    # fill bottom up; an eviction at depth d back-invalidates depths < d
+                    d = served - 1
+                    while d >= 0:
+                        v = fill(A, &levels[level_of[loc * M + d]], g)
+                        if v >= 0:
+                            for e in range(d):
+                                invalidate(A, &levels[level_of[loc * M + e]], v)
+                        d -= 1
+                    if top_dynamic and top.head >= 0:
+                        # the next victim's slot (its key and links are read at the next miss)
+                        EMBSIM_PREFETCH(key + top.head)
+                        EMBSIM_PREFETCH(lnk + 2 * top.head)
+
+    def finish(self):
+        """Derive misses and the lookups of lower levels (call once, after the last run)."""
+        look, hit, miss = self.lookups, self.hits, self.misses
+        tlook, thit, tmiss = self.t_lookups, self.t_hits, self.t_misses
+        for loc in range(self.n_loc):
+            for d in range(self.n_cache[loc]):
+                miss[:, loc, d] = look[:, loc, d] - hit[:, loc, d]
+                look[:, loc, d + 1] = miss[:, loc, d]
+                tmiss[:, loc, d] = tlook[:, loc, d] - thit[:, loc, d]
+                tlook[:, loc, d + 1] = tmiss[:, loc, d]
