@@ -1,0 +1,67 @@
+"""``embsim explore`` and ``embsim report``."""
+from pathlib import Path
+
+import click
+
+from . import force_option
+
+
+@click.command("explore")
+@click.argument("space_file", metavar="SPACE.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite result store; created if absent, resumed if present.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: all cores; 1 runs in this process).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786): run on that cluster instead of locally.")
+@click.option("--sampler", type=click.Choice(["grid", "random", "lhs"]), default=None,
+              help="Override the space's sampler.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=None, help="Override the number of points (random, lhs).")
+@click.option("--seed", type=int, default=None, help="Override the sampler's seed.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the HTML report of the whole store here.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also export the store as CSV.")
+@force_option
+def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, csv_path, force):
+    """Sweep the design space SPACE.yaml into the result store --db.
+
+    Every finished point is committed at once; re-running the same command
+    skips stored points, so a killed sweep resumes where it stopped.
+    """
+    from ...fileio import check_output
+    from ..space import DesignSpace
+    from ..store import ResultStore
+    from ..sweep import run_sweep
+
+    space = DesignSpace.from_yaml(space_file)
+    points = space.points(kind=sampler, n=n, seed=seed)
+    for out in (report_path, csv_path):
+        if out is not None:
+            check_output(out, force)
+    with ResultStore(db) as store:
+        summary = run_sweep(space, store, workers=workers, scheduler=scheduler, points=points)
+        click.echo(summary.line(), err=True)
+        if summary.errors:
+            last = summary.first_error.strip().splitlines()[-1] if summary.first_error else ""
+            click.echo(f"warning: {summary.errors} points failed (re-run to retry them); first: {last}", err=True)
+        if csv_path is not None:
+            store.export(csv_path, force=force)
+    if report_path is not None:
+        from ..report import write_report
+        write_report([db], report_path, force=force)
+        click.echo(f"report: {report_path}", err=True)
+    return 1 if summary.errors else 0
+
+
+@click.command("report")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML report to write.")
+@click.option("--title", default="embsim design report", help="Title of the report.")
+@force_option
+def report(inputs, output, title, force):
+    """Write one self-contained HTML report from result stores (.sqlite) and SimResult / plan JSON files."""
+    from ..report import write_report
+    write_report(list(inputs), output, force=force, title=title)
+    click.echo(f"report: {output}", err=True)
