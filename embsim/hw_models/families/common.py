@@ -1,0 +1,68 @@
+"""Helpers shared by the cpu_dram and multi_gpu families.
+
+``shard_rows`` reads one device's load as a list of row-gather groups, each of
+one row size on one tier, with the hits its cache levels served.  Families
+cost each group with their own ``lookup_cost`` / ``cache_hit_cost``, so the
+simulator's embedding time is exactly the sum the cost model predicts.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RowGroup:
+    """``lookups`` row reads of ``row_bytes`` that reached ``tier``; ``hits`` level -> reads served by a cache above it."""
+
+    tier: str
+    row_bytes: float
+    lookups: float
+    hits: dict = field(default_factory=dict)
+
+
+def shard_rows(system, device, load):
+    """RowGroups of one DeviceLoad.
+
+    Conventions (documented for the engine and the cost model):
+
+    * ``load.table_work`` (preferred): one dict per table shard with at least
+      ``tier``, ``row_bytes`` and ``lookups`` (row reads that reached the tier,
+      after any cache), optionally ``cache_hits`` {level: hits}.
+    * Without ``table_work``: ``load.lookups[tier]`` reads with a mean row size
+      of ``load.bytes[tier] / load.lookups[tier]`` (the bytes the lookups asked
+      for); exact when a tier holds one row size.
+    * Device-level ``load.cache_hits[level]`` not given per shard are spread
+      over the groups in proportion to their lookups.
+    """
+    tiers = {s.tier for s in system.slots() if s.device == device}
+    groups = []
+    if load.table_work:
+        for w in load.table_work:
+            tier = w.get("tier")
+            if tier not in tiers:
+                raise ValueError(f"{system.name}: {device}: table_work names tier {tier!r}; "
+                                 f"this device has {sorted(tiers)}")
+            if "row_bytes" not in w or "lookups" not in w:
+                raise ValueError(f"{system.name}: {device}: table_work entry {w!r} needs row_bytes and lookups")
+            groups.append(RowGroup(tier, float(w["row_bytes"]), float(w["lookups"]),
+                                   dict(w.get("cache_hits") or {})))
+    else:
+        for tier, n in load.lookups.items():
+            if tier not in tiers:
+                raise ValueError(f"{system.name}: {device}: load names tier {tier!r}; this device has {sorted(tiers)}")
+            if n <= 0:
+                continue
+            if tier not in load.bytes:
+                raise ValueError(f"{system.name}: {device}.{tier}: lookups without bytes; give table_work "
+                                 f"or bytes[tier] so the row size is known")
+            groups.append(RowGroup(tier, load.bytes[tier] / n, float(n)))
+    # Device-level hits not already given per shard: spread pro rata over lookups.
+    for level, hits in (load.cache_hits or {}).items():
+        given = sum(g.hits.get(level, 0.0) for g in groups)
+        rest = hits - given
+        if rest <= 0:
+            continue
+        total = sum(g.lookups for g in groups)
+        if total <= 0:
+            raise ValueError(f"{system.name}: {device}: {hits} cache hits at {level!r} but no lookups give their row size")
+        for g in groups:
+            g.hits[level] = g.hits.get(level, 0.0) + rest * g.lookups / total
+    return groups
