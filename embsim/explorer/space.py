@@ -31,8 +31,10 @@ range without a step.  ``unit`` names the quantity kind (bytes, bandwidth,
 time ...) when min/max are unit strings; values are then SI numbers.  Integer
 ranges (min, max and step all integers) give integers.
 
-Constraints are expressions over knob names, evaluated by a small whitelist
-evaluator (numbers, names, arithmetic, comparisons, and/or/not, and the
+``derived`` metrics (a cost model, say) are expressions over knob and metric
+names, computed when results are loaded (``ResultStore.dataframe``), so a
+changed price needs no re-simulation.  Constraints are expressions over knob
+names.  Both are evaluated by a small whitelist evaluator (numbers, names, arithmetic, comparisons, and/or/not, and the
 functions min, max, abs, log2, log10, sqrt): never Python's ``eval``.
 
 Samplers, all seeded and deterministic:
@@ -84,15 +86,20 @@ class SimSettings(config.Schema):
 class PlanSettings(config.Schema):
     """How each point gets its sharding plan (knobs may vary them as ``plan.<name>``).
 
-    ``mode: solve`` solves the MIP for every point (the plan depends on the
-    hardware); a baseline name (``round_robin``, ``size_greedy``,
-    ``cost_greedy``) uses that baseline's plan instead; ``none`` lets
-    ``simulate`` pick its default placement.
+    ``mode: solve`` solves the sharding MIP (``solve_plan``) for every point,
+    since the plan depends on the hardware and model the point describes;
+    ``none`` lets ``simulate`` use its default placement.  ``representations``
+    lists the allowed table representations (``"fp32,int8"``); ``tt_rank``
+    adds tensor-train at that rank to them (a TT-rank knob).
     """
 
-    mode: str = "solve"
+    mode: Literal["solve", "none"] = "solve"
     solver: Literal["cbc", "highs"] = "cbc"
     time_limit_s: float = Field(10.0, gt=0)
+    objective: Literal["makespan", "makespan+energy"] = "makespan"
+    energy_weight: float = Field(0.0, ge=0)
+    representations: Optional[str] = None
+    tt_rank: Optional[PositiveInt] = None
 
 
 Number = Union[int, float]
@@ -162,6 +169,9 @@ class SpaceSchema(config.Schema):
     knobs: dict[str, KnobSchema] = Field(min_length=1)
     constraints: list[str] = []
     objectives: dict[str, Literal["max", "min"]] = Field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
+    derived: dict[str, str] = Field(default_factory=dict, description=(
+        "metrics computed from knobs and other metrics after the sweep, e.g. a cost model: "
+        "cost_usd: '2000 * n_ssd + 4 * dram / 2**30'"))
     sampler: SamplerSchema = SamplerSchema()
 
     @field_validator("knobs")
@@ -292,14 +302,14 @@ class Constraint:
             self.tree = ast.parse(text, mode="eval").body
         except SyntaxError as e:
             raise InputError(f"{where}: not a valid expression {text!r} ({e.msg})") from None
-        self._check(self.tree, set(names), where)
+        self._check(self.tree, None if names is None else set(names), where)
 
     def _check(self, node, names, where):
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, (int, float, str, bool)):
                 raise InputError(f"{where}: constant {node.value!r} not allowed in {self.text!r}")
         elif isinstance(node, ast.Name):
-            if node.id not in names:
+            if names is not None and node.id not in names:
                 raise InputError(f"{where}: unknown name '{node.id}'{config._suggest(node.id, names)} in "
                                  f"{self.text!r} (knobs: {', '.join(sorted(names))})")
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
@@ -325,6 +335,10 @@ class Constraint:
 
     def __call__(self, values):
         return bool(self._eval(self.tree, values))
+
+    def value(self, values):
+        """The expression's value (not cast to bool), for derived metrics."""
+        return self._eval(self.tree, values)
 
     def _eval(self, node, env):
         if isinstance(node, ast.Constant):
@@ -385,6 +399,8 @@ class DesignSpace:
         self.constraints = [Constraint(c, schema.knobs, f"{self.source}: constraints[{i}]")
                             for i, c in enumerate(schema.constraints)]
         self.objectives = dict(schema.objectives)
+        # Derived metrics may use any metric name (known only after evaluation) and any knob.
+        self.derived = {n: Constraint(e, None, f"{self.source}: derived.{n}").text for n, e in schema.derived.items()}
         self.sampler = schema.sampler
         self._system = self._base("system", schema.system)
         self._model = self._base("model", schema.model)

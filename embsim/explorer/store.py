@@ -21,6 +21,7 @@ sample) go to ``artifacts`` and are read only on request
 (``artifacts(key)``), so loading a big sweep as a DataFrame stays fast.
 """
 import datetime
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -56,10 +57,25 @@ CREATE TABLE IF NOT EXISTS spaces (
     name        TEXT PRIMARY KEY,
     objectives  TEXT NOT NULL,
     knobs       TEXT NOT NULL,
-    source      TEXT NOT NULL
+    source      TEXT NOT NULL,
+    derived     TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
+
+@functools.lru_cache(maxsize=256)
+def _compiled(expr):
+    from .space import Constraint
+    return Constraint(expr, None, "derived")
+
+
+def _derive(expr, row):
+    try:
+        v = _compiled(expr).value(row)
+        return float(v)
+    except (KeyError, TypeError, ValueError, ArithmeticError, InputError):
+        return float("nan")
+
 
 # Columns of the DataFrame that are not knobs or metrics.
 BOOK_COLUMNS = ["key", "space", "idx", "status", "error", "elapsed_s", "finished_at", "version"]
@@ -103,8 +119,9 @@ class ResultStore:
     def register_space(self, space):
         """Remember a space's knobs and objectives (the report uses them)."""
         knobs = [{"name": k.name, "path": k.path} for k in space.knobs]
-        self.conn.execute("INSERT OR REPLACE INTO spaces VALUES (?, ?, ?, ?)",
-                          (space.name, json.dumps(space.objectives), json.dumps(knobs), space.source))
+        self.conn.execute("INSERT OR REPLACE INTO spaces VALUES (?, ?, ?, ?, ?)",
+                          (space.name, json.dumps(space.objectives), json.dumps(knobs), space.source,
+                           json.dumps(getattr(space, "derived", {}))))
 
     def add(self, point, status, metrics=None, error=None, elapsed_s=None, artifacts=None, space=""):
         """Commit one finished point at once (replacing an earlier 'error' row of the same key)."""
@@ -134,8 +151,8 @@ class ResultStore:
         return self.conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
 
     def spaces(self):
-        return {n: {"objectives": json.loads(o), "knobs": json.loads(k), "source": s}
-                for n, o, k, s in self.conn.execute("SELECT * FROM spaces")}
+        return {n: {"objectives": json.loads(o), "knobs": json.loads(k), "source": s, "derived": json.loads(d)}
+                for n, o, k, s, d in self.conn.execute("SELECT name, objectives, knobs, source, derived FROM spaces")}
 
     def config(self, key):
         row = self.conn.execute("SELECT config FROM points WHERE key=?", (key,)).fetchone()
@@ -152,7 +169,9 @@ class ResultStore:
         """All points as a DataFrame: bookkeeping columns, one column per knob, one per metric.
 
         Knob columns are the knob names; metric columns the evaluator's keys
-        (a metric that shares a knob's name gets a ``metric.`` prefix).  Rows
+        (a metric that shares a knob's name gets a ``metric.`` prefix), then
+        the space's ``derived`` metrics, computed now from the row (NaN where
+        a name is missing or the expression fails, and on rows not ``ok``).  Rows
         are ordered by space, then the point's sample index, so equal sweeps
         give equal frames whatever order the points finished in.
         """
@@ -162,6 +181,7 @@ class ResultStore:
             q += " WHERE space=?"
             args = (space,)
         rows = self.conn.execute(q + " ORDER BY space, idx, key", args).fetchall()
+        derived = {n: s["derived"] for n, s in self.spaces().items()}
         records, knob_names = [], []
         for r in rows:
             rec = dict(zip(BOOK_COLUMNS, r[:8]))
@@ -172,6 +192,8 @@ class ResultStore:
             rec.update(knobs)
             for m, v in (json.loads(r[9]) if r[9] else {}).items():
                 rec[f"metric.{m}" if m in knobs or m in BOOK_COLUMNS else m] = v
+            for name, expr in derived.get(rec["space"], {}).items():
+                rec[name] = _derive(expr, rec) if rec["status"] == "ok" else float("nan")
             records.append(rec)
         df = pd.DataFrame.from_records(records)
         if df.empty:
