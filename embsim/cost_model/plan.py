@@ -3,7 +3,9 @@
 Rows of a table are ordered by *hot rank* (most accessed first).  A shard
 holds the rows whose hot rank, as a fraction of the table's rows, lies in
 ``[rank_lo, rank_hi)``, on one (device, tier) slot, and serves
-``access_share`` of the table's lookups.  So "the hottest 1% of rows of t3 in
+``access_share`` of the table's lookups.  A table sharded row-wise over
+devices has ``parts`` > 1: part ``p`` holds the rows whose id is ``p`` mod
+``parts``; its shards' hot ranks are ranks within the part.  So "the hottest 1% of rows of t3 in
 SRAM of csd0" is ``Shard("csd0", "sram", 0.0, 0.01, 0.31)``.  For an SoC a
 shard also names the core and the single-core lookup strategy.
 
@@ -29,6 +31,7 @@ class Representation:
     bytes: float = 0.0               # whole table in this representation
     row_bytes: float = 0.0           # bytes read per lookup
     macs_per_lookup: float = 0.0     # reconstruction work per lookup (TT)
+    memory_saving: float = 0.0       # 1 - bytes / bytes of the table in its own dtype
 
     @property
     def label(self):
@@ -46,6 +49,8 @@ class Shard:
     access_share: float
     core: Optional[int] = None
     strategy: Optional[str] = None
+    part: int = 0                    # row-wise part: rows with id % parts == part (hot ranks within the part)
+    parts: int = 1
 
 
 @dataclass
@@ -70,6 +75,11 @@ class ShardingPlan:
     status: str = ""
     baselines: dict = field(default_factory=dict)    # name -> {"makespan_s": ...}
     notes: list = field(default_factory=list)
+    batch_size: int = 1                                # times are per batch of this many samples
+    method: str = ""                                   # full | decomposed | core_mapping | baseline
+    energy_J: Optional[float] = None                   # predicted lookup energy per batch
+    pool_used_B: dict = field(default_factory=dict)    # memory pool ("device.tier" or shared pool) -> bytes
+    pool_capacity_B: dict = field(default_factory=dict)
 
     def table(self, name):
         for t in self.tables:

@@ -1,0 +1,143 @@
+"""The sharding instance: what the planner's stages (enumerate, estimate, propose, partition) share.
+
+An :class:`Instance` is the model, seen through statistics, laid against the
+system, seen through its slots:
+
+- *items*: a table, or one row-wise part of a large or very hot table.  Part
+  ``p`` of ``P`` holds the rows whose id is ``p`` mod ``P`` (TorchRec's
+  row-wise sharding by id), so every part has 1/P of the rows, 1/P of the
+  lookups and, statistically, the table's own coverage curve;
+- candidate representations per item and their bytes;
+- per-lookup time and energy of each (item, representation, slot), from
+  ``System.lookup_cost`` and ``System.compute_cost`` (linear in the work,
+  so one call per distinct row size is enough).
+
+Splitting rule (``split=True``): a table is cut into the fewest parts such
+that each part of its smallest candidate fits in half of the smallest
+device's memory, and each part carries at most half a device's fair share
+of the lookups (total / devices); never more parts than rows, and, for load,
+never more than the number of devices.
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from .coverage import table_access
+from .representations import candidates
+
+SPLIT_CAPACITY_SHARE = 0.5
+SPLIT_LOAD_FACTOR = 0.5
+
+
+@dataclass
+class Item:
+    table: int                 # index in model.tables
+    name: str
+    part: int
+    parts: int
+    rows: float                # rows of this part
+    accesses: float            # lookups of this part per batch
+    curve: object              # CoverageCurve
+    reps: list                 # Representation of the whole table
+    bytes: list = field(default_factory=list)   # per rep: bytes of this part
+
+    @property
+    def label(self):
+        return self.name if self.parts == 1 else f"{self.name}[{self.part}/{self.parts}]"
+
+
+class Instance:
+    """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
+
+    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True):
+        self.model, self.system, self.batch_size = model, system, batch_size
+        self.slots = list(system.slots())
+        if not self.slots:
+            raise InputError(f"system '{system.name}': has no slots to place tables in")
+        self.devices = list(dict.fromkeys(s.device for s in self.slots))
+        self.dev_index = {d: k for k, d in enumerate(self.devices)}
+        # slots of each device, fastest first
+        self.dev_slots = {d: sorted([k for k, s in enumerate(self.slots) if s.device == d],
+                                    key=lambda k: self.slots[k].rank) for d in self.devices}
+        self.pools = {}
+        for s in self.slots:
+            if s.pool_key in self.pools and abs(self.pools[s.pool_key] - s.capacity_B) > 1e-6 * s.capacity_B:
+                raise InputError(f"system '{system.name}': pool {s.pool_key} has slots with different capacities")
+            self.pools[s.pool_key] = float(s.capacity_B)
+        self.pool_slots = {p: [k for k, s in enumerate(self.slots) if s.pool_key == p] for p in self.pools}
+        access = table_access(model, stats, batch_size)
+        self.items = self._make_items(access, representations, split)
+        self._cost_cache = {}
+        self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
+        self.energy = []
+        for it in self.items:
+            t = np.zeros((len(it.reps), len(self.slots)))
+            e = np.zeros_like(t)
+            for r, rep in enumerate(it.reps):
+                for k, s in enumerate(self.slots):
+                    c = self._lookup(k, rep.row_bytes)
+                    cc = self._compute(s.device, rep.macs_per_lookup)
+                    t[r, k] = c.time_s + cc.time_s
+                    e[r, k] = c.energy_J + cc.energy_J
+            self.time.append(t)
+            self.energy.append(e)
+
+    # ----------------------------------------------------------- estimate
+    def _lookup(self, k, row_bytes):
+        key = ("l", k, row_bytes)
+        if key not in self._cost_cache:
+            c = self.system.lookup_cost(self.slots[k], row_bytes)
+            if not (c.time_s >= 0 and math.isfinite(c.time_s)):
+                raise InputError(f"system '{self.system.name}': slot {self.slots[k].key}: lookup time {c.time_s} "
+                                 f"(expected a finite time >= 0)")
+            self._cost_cache[key] = c
+        return self._cost_cache[key]
+
+    def _compute(self, device, macs):
+        if macs == 0:
+            from ..hw_models.system import Cost
+            return Cost(0.0, 0.0)
+        key = ("c", device, macs)
+        if key not in self._cost_cache:
+            self._cost_cache[key] = self.system.compute_cost(device, macs)
+        return self._cost_cache[key]
+
+    def _device_capacity(self, d):
+        """Memory a device can call its own: its private slots plus its share of shared pools."""
+        total = 0.0
+        for k in self.dev_slots[d]:
+            p = self.slots[k].pool_key
+            sharers = {self.slots[j].device for j in self.pool_slots[p]}
+            total += self.pools[p] / len(sharers)
+        return total
+
+    def _make_items(self, access, allowed, split):
+        tables = self.model.tables
+        total_acc = sum(a.accesses for a in access) or 1.0
+        n_dev = len(self.devices)
+        min_cap = min(self._device_capacity(d) for d in self.devices)
+        items = []
+        for ti, (t, a) in enumerate(zip(tables, access)):
+            reps = candidates(t, allowed)
+            parts = 1
+            if split and n_dev > 1:
+                smallest = min(r.bytes for r in reps if r.kind == "dense") if any(r.kind == "dense" for r in reps) \
+                    else min(r.bytes for r in reps)
+                by_cap = math.ceil(smallest / (SPLIT_CAPACITY_SHARE * min_cap)) if min_cap > 0 else 1
+                by_load = min(n_dev, math.ceil(a.accesses / (SPLIT_LOAD_FACTOR * total_acc / n_dev)))
+                parts = int(max(1, min(t.rows, max(by_cap, by_load))))
+            for p in range(parts):
+                # TT cores are shared by all rows: a part of a TT table still needs all of them
+                b = [r.bytes / parts if r.kind == "dense" else r.bytes for r in reps]
+                items.append(Item(ti, t.name, p, parts, t.rows / parts, a.accesses / parts, a.coverage, reps, b))
+        return items
+
+    # ---------------------------------------------------------- helpers
+    @property
+    def total_accesses(self):
+        return sum(it.accesses for it in self.items)
+
+    def describe_capacity(self):
+        return sum(self.pools.values())

@@ -1,0 +1,132 @@
+"""A placement and its cost: items to (representation, device), rows to tiers, time per device.
+
+A :class:`Placement` is the planner's working form of a plan: for every item
+its representation index, device, and per slot of that device the hot-rank
+range ``[lo, hi)`` it holds.  Every stage ends here, and every makespan the
+planner reports (baselines and MIP alike) is computed by :func:`evaluate` from
+the coverage curves, so they are comparable.
+
+:func:`fill_tiers` decides the tier split of a given assignment greedily:
+cut every dense item's coverage curve into its segments, and fill the
+fastest tier of each device (each pool, when devices share one) with the
+segments that save the most time per byte, then the next tier, and so on.
+Within an item the segments keep their hot-first order because the curve is
+concave.  With two tiers and private pools this is exact (a fractional
+knapsack over segments); with more tiers it is a good heuristic, which the
+MIP improves on.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass
+class Placement:
+    rep: list                  # per item: representation index
+    device: list               # per item: device name
+    ranges: list = field(default_factory=list)   # per item: list of (slot index, lo, hi)
+
+
+def fill_tiers(inst, rep, device, reserve=None):
+    """Greedy tier split for an assignment; returns Placement, or raises InputError when it does not fit."""
+    left = dict(inst.pools) if reserve is None else dict(reserve)
+    ranges = [[] for _ in inst.items]
+    segs = []     # (key, item, lo, hi, bytes) for dense items
+    tt = []
+    for i, it in enumerate(inst.items):
+        r, d = rep[i], device[i]
+        r_obj = it.reps[r]
+        slots = inst.dev_slots[d]
+        t = inst.time[i][r]
+        gain = max(t[slots[-1]] - t[slots[0]], 1e-30)
+        if r_obj.kind != "dense":
+            tt.append((it.bytes[r], i))
+            continue
+        f = np.asarray(it.curve.f)
+        for j, (w, s) in enumerate(it.curve.segments()):
+            b = w * it.bytes[r]
+            key = it.accesses * s * gain / b if b > 0 else np.inf
+            segs.append((key, i, f[j], f[j + 1], b))
+    # TT cores (whole, not splittable) take the fastest tier with room, largest first
+    for b, i in sorted(tt, key=lambda x: -x[0]):
+        for k in inst.dev_slots[device[i]]:
+            p = inst.slots[k].pool_key
+            if left[p] >= b - 1e-9:
+                left[p] -= b
+                ranges[i].append((k, 0.0, 1.0))
+                break
+        else:
+            raise InputError(f"{inst.items[i].label}: tensor-train cores ({b:.3g} B) fit in no tier of {device[i]}")
+    segs.sort(key=lambda x: (-x[0], x[1], x[2]))
+    pending = segs
+    max_rank = max(len(v) for v in inst.dev_slots.values())
+    for level in range(max_rank):
+        nxt = []
+        for key, i, lo, hi, b in pending:
+            slots = inst.dev_slots[device[i]]
+            if level >= len(slots):
+                nxt.append((key, i, lo, hi, b))
+                continue
+            k = slots[level]
+            p = inst.slots[k].pool_key
+            room = left[p]
+            last = level == len(slots) - 1
+            if room >= b * (1 - 1e-12) or (last and room >= b - 1e-6 * max(b, 1.0)):
+                left[p] = max(0.0, room - b)
+                _add(ranges[i], k, lo, hi)
+            elif room > 0 and b > 0:
+                cut = lo + (hi - lo) * room / b
+                left[p] = 0.0
+                _add(ranges[i], k, lo, cut)
+                nxt.append((key, i, cut, hi, b - room))
+            else:
+                nxt.append((key, i, lo, hi, b))
+        pending = nxt
+        if not pending:
+            break
+    if pending:
+        over = sum(x[4] for x in pending)
+        devs = sorted({device[x[1]] for x in pending})
+        raise InputError(f"assignment does not fit: {over / 1e9:.3g} GB left over on {', '.join(devs)}")
+    return Placement(list(rep), list(device), ranges)
+
+
+def _add(rl, k, lo, hi):
+    if hi - lo <= 0:
+        return
+    if rl and rl[-1][0] == k and abs(rl[-1][2] - lo) < 1e-15:
+        rl[-1] = (k, rl[-1][1], hi)
+    else:
+        rl.append((k, lo, hi))
+
+
+def item_shares(inst, i, rng):
+    """Access share (of the item's lookups) of each (slot, lo, hi) range."""
+    it = inst.items[i]
+    return [float(it.curve(hi) - it.curve(lo)) for _, lo, hi in rng]
+
+
+def evaluate(inst, pl):
+    """Per-device time per batch (s), total energy per batch (J), makespan (s)."""
+    t = {d: 0.0 for d in inst.devices}
+    energy = 0.0
+    for i, it in enumerate(inst.items):
+        r = pl.rep[i]
+        for (k, lo, hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
+            n = it.accesses * share
+            t[inst.slots[k].device] += n * inst.time[i][r, k]
+            energy += n * inst.energy[i][r, k]
+    return t, energy, max(t.values())
+
+
+def used_bytes(inst, pl):
+    """Bytes used per pool."""
+    used = {p: 0.0 for p in inst.pools}
+    for i, it in enumerate(inst.items):
+        r = pl.rep[i]
+        for k, lo, hi in pl.ranges[i]:
+            b = it.bytes[r] if it.reps[r].kind != "dense" else (hi - lo) * it.bytes[r]
+            used[inst.slots[k].pool_key] += b
+    return used

@@ -1,0 +1,406 @@
+"""The sharding MIP: items to devices and representations, hot rows to tiers, minimising the makespan.
+
+Full formulation (``method="full"``), for every item i, candidate
+representation r, device d and slot k of d (slots of a device ordered
+fastest first):
+
+    x[i,r,d] in {0,1}      item i, as r, lives on d          sum_{r,d} x = 1
+    y[i,r,k] in [0,1]      share of i's rows in slot k       sum_{k in d} y = x[i,r,d]
+    u[i,r,k] in [0,1]      share of i's lookups served by k  sum_{k in d} u = x[i,r,d]
+    hot rows first:        for every prefix P of d's slots (all but the full one) and every
+                           segment line (a, b) of i's concave coverage curve:
+                           sum_{k in P} u <= a * sum_{k in P} y + b * x[i,r,d]
+                           (the prefix serves at most what its rows can: coverage(rows) = min of lines)
+    capacity, per pool:    sum y[i,r,k] * bytes(i,r) <= capacity(pool)
+    device time:           T_d = sum_{i,r,k in d} accesses_i * u[i,r,k] * t(i,r,k)   (t: lookup + TT compute)
+    makespan:              M >= T_d
+    objective:             M + energy_weight * sum accesses * u * e(i,r,k)
+
+A tensor-train item keeps its cores whole in one slot: binary z[i,r,k]
+replaces x, y and u.  Symmetry breaking: devices whose slots and costs are
+identical for every item form a class; within a class, the j-th item may only
+use the first j+1 devices (any plan can be relabelled so), which removes the
+D! copies of every plan.
+
+Decomposed formulation (``method="decomposed"``, for hundreds of tables):
+
+1. *aggregate LP*: pool the devices of each class into one device with the
+   summed tier capacities; split every item's coverage curve into segments
+   and send each segment to a (class, tier rank), minimising the total lookup
+   time.  Its optimum / D is a valid lower bound on the makespan (the D
+   device times sum to at most D x makespan, and pooling only relaxes
+   capacity); so is the time of the single slowest item on its best device.
+2. *assignment MIP*: with the LP's tier shares fixed, each item has a cost
+   per device and bytes per tier rank; assign items to devices (binary x),
+   tier bytes within each tier's capacity, minimising the makespan, warm
+   started from LPT on the same costs.
+3. *refill*: re-split each device's items over its tiers with the greedy
+   hot-rows-first fill and score the plan exactly.
+
+The reported bound is the bound of step 1 (for the whole problem, not the
+restricted one), so the reported gap is honest even though step 2 fixes the
+tier shares.
+"""
+import math
+import time
+
+import numpy as np
+import pulp
+
+from ..errors import InputError
+from .placement import Placement, evaluate, fill_tiers
+from .solvers import solve
+
+FULL_MAX_PAIRS = 2500          # items x devices up to which method="auto" solves the full MIP
+LP_CAPACITY_SLACK = 0.99       # the aggregate LP keeps 1% of every fast tier free so items pack
+
+
+def device_classes(inst):
+    """Lists of device names whose slots, capacities, pools-sharing and costs are identical."""
+    classes = []
+    for d in inst.devices:
+        sd = inst.dev_slots[d]
+        for cls in classes:
+            e = cls[0]
+            se = inst.dev_slots[e]
+            if len(se) != len(sd):
+                continue
+            if any(inst.slots[a].tier != inst.slots[b].tier or inst.slots[a].capacity_B != inst.slots[b].capacity_B
+                   or inst.slots[a].rank != inst.slots[b].rank for a, b in zip(sd, se)):
+                continue
+            if all(np.array_equal(inst.time[i][:, sd], inst.time[i][:, se]) and
+                   np.array_equal(inst.energy[i][:, sd], inst.energy[i][:, se]) for i in range(len(inst.items))):
+                cls.append(d)
+                break
+        else:
+            classes.append([d])
+    return classes
+
+
+def _symmetry_allowed(inst, order):
+    """allowed[i] = set of devices item i may use after symmetry breaking."""
+    allowed = [set(inst.devices) for _ in inst.items]
+    for cls in device_classes(inst):
+        if len(cls) < 2:
+            continue
+        for j, i in enumerate(order):
+            allowed[i] -= set(cls[j + 1:])
+    return allowed
+
+
+def _item_order(inst):
+    """Items by decreasing size x load (largest first, for symmetry breaking and LPT)."""
+    return sorted(range(len(inst.items)), key=lambda i: (-inst.items[i].accesses * max(1.0, inst.items[i].bytes[0]), i))
+
+
+# ------------------------------------------------------------------ full ---
+def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
+    """The full MIP; time and energy coefficients are divided by ``scale`` (seconds) so that the
+    objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them."""
+    w = 1.0 / scale
+    prob = pulp.LpProblem("sharding", pulp.LpMinimize)
+    M = pulp.LpVariable("makespan", lowBound=0)
+    allowed = _symmetry_allowed(inst, _item_order(inst)) if symmetry else [set(inst.devices)] * len(inst.items)
+    V = {"x": {}, "y": {}, "u": {}, "z": {}}
+    dev_time = {d: [] for d in inst.devices}
+    pool_use = {p: [] for p in inst.pools}
+    energy = []
+    for i, it in enumerate(inst.items):
+        choose = []
+        for r, rep in enumerate(it.reps):
+            for d in inst.devices:
+                if d not in allowed[i]:
+                    continue
+                slots = inst.dev_slots[d]
+                if rep.kind != "dense":
+                    for k in slots:
+                        z = pulp.LpVariable(f"z_{i}_{r}_{k}", cat="Binary")
+                        V["z"][i, r, k] = z
+                        choose.append(z)
+                        dev_time[d].append(w * it.accesses * inst.time[i][r, k] * z)
+                        energy.append(w * it.accesses * inst.energy[i][r, k] * z)
+                        pool_use[inst.slots[k].pool_key].append(it.bytes[r] * z)
+                    continue
+                x = pulp.LpVariable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
+                V["x"][i, r, d] = x
+                choose.append(x)
+                ys = [pulp.LpVariable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
+                us = [pulp.LpVariable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
+                for k, y, u in zip(slots, ys, us):
+                    V["y"][i, r, k], V["u"][i, r, k] = y, u
+                    dev_time[d].append(w * it.accesses * inst.time[i][r, k] * u)
+                    energy.append(w * it.accesses * inst.energy[i][r, k] * u)
+                    pool_use[inst.slots[k].pool_key].append(it.bytes[r] * y)
+                prob += pulp.lpSum(ys) == x
+                prob += pulp.lpSum(us) == x
+                for j in range(len(slots) - 1):
+                    ucum, ycum = pulp.lpSum(us[:j + 1]), pulp.lpSum(ys[:j + 1])
+                    for a, b in it.curve.tangents():
+                        prob += ucum <= a * ycum + b * x
+        prob += pulp.lpSum(choose) == 1
+    # the parts of one table share its representation (a plan gives one per table)
+    first = {}
+    for i, it in enumerate(inst.items):
+        if it.parts > 1 and len(it.reps) > 1:
+            if it.table not in first:
+                first[it.table] = i
+                continue
+            i0 = first[it.table]
+            for r in range(len(it.reps)):
+                prob += _rep_sum(V, i, r) == _rep_sum(V, i0, r)
+    for d, terms in dev_time.items():
+        prob += pulp.lpSum(terms) <= M, f"time_{inst.dev_index[d]}"
+    for p, terms in pool_use.items():
+        if terms:
+            prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{len(prob.constraints)}"
+    prob += M + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
+    return prob, V, M, allowed
+
+
+def _rep_sum(V, i, r):
+    return pulp.lpSum([v for (ii, rr, _), v in V["x"].items() if ii == i and rr == r] +
+                      [v for (ii, rr, _), v in V["z"].items() if ii == i and rr == r])
+
+
+def warm_full(inst, V, M, pl, scale=1.0):
+    """Set the full MIP's initial values from a Placement (the best baseline)."""
+    for v in list(V["x"].values()) + list(V["y"].values()) + list(V["u"].values()) + list(V["z"].values()):
+        v.setInitialValue(0)
+    for i, it in enumerate(inst.items):
+        r, d = pl.rep[i], pl.device[i]
+        if it.reps[r].kind != "dense":
+            for k, lo, hi in pl.ranges[i]:
+                V["z"][i, r, k].setInitialValue(1)
+            continue
+        V["x"][i, r, d].setInitialValue(1)
+        for k, lo, hi in pl.ranges[i]:
+            V["y"][i, r, k].setInitialValue(V["y"][i, r, k].varValue + (hi - lo))
+            V["u"][i, r, k].setInitialValue(V["u"][i, r, k].varValue + float(it.curve(hi) - it.curve(lo)))
+    M.setInitialValue(evaluate(inst, pl)[2] / scale)
+
+
+def warm_start_compatible(inst, pl, allowed):
+    """Relabel a placement's devices within classes so it satisfies the symmetry-breaking rule."""
+    dev = list(pl.device)
+    for cls in device_classes(inst):
+        if len(cls) < 2:
+            continue
+        mapping, nxt = {}, 0
+        for i in _item_order(inst):
+            if dev[i] in cls and dev[i] not in mapping:
+                mapping[dev[i]] = cls[nxt]
+                nxt += 1
+        for d in cls:
+            if d not in mapping:
+                mapping[d] = cls[nxt]
+                nxt += 1
+        dev = [mapping.get(d, d) for d in dev]
+    slot_map = {}
+    for d_old, d_new in zip(pl.device, dev):
+        for a, b in zip(inst.dev_slots[d_old], inst.dev_slots[d_new]):
+            slot_map[a] = b
+    ranges = [[(slot_map[k], lo, hi) for k, lo, hi in rl] for rl in pl.ranges]
+    out = Placement(list(pl.rep), dev, ranges)
+    assert all(out.device[i] in allowed[i] for i in range(len(inst.items)))
+    return out
+
+
+def extract_full(inst, V):
+    rep, dev, ranges = [], [], []
+    for i, it in enumerate(inst.items):
+        best = None
+        for (ii, r, d), x in V["x"].items():
+            if ii == i and (x.varValue or 0) > 0.5:
+                best = (r, d)
+        for (ii, r, k), z in V["z"].items():
+            if ii == i and (z.varValue or 0) > 0.5:
+                best = (r, inst.slots[k].device)
+                ranges.append([(k, 0.0, 1.0)])
+        if best is None:
+            raise RuntimeError(f"MIP solution places no representation of {it.label}")
+        r, d = best
+        rep.append(r)
+        dev.append(d)
+        if it.reps[r].kind == "dense":
+            rl, lo = [], 0.0
+            slots = inst.dev_slots[d]
+            for n, k in enumerate(slots):
+                y = max(0.0, V["y"][i, r, k].varValue or 0.0)
+                hi = 1.0 if n == len(slots) - 1 else min(1.0, lo + y)
+                if hi - lo > 1e-12:
+                    rl.append((k, lo, hi))
+                lo = hi
+            ranges.append(rl)
+    return Placement(rep, dev, ranges)
+
+
+def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):
+    _, e0, m0 = evaluate(inst, start)
+    scale = (m0 + energy_weight * e0) or 1.0
+    prob, V, M, allowed = build_full(inst, energy_weight, scale=scale)
+    warm = warm_start_compatible(inst, start, allowed)
+    warm_full(inst, V, M, warm, scale)
+    rep = _rescale(solve(prob, solver, time_limit_s, gap_rel=gap_rel, warm=True), scale)
+    pl = extract_full(inst, V) if rep.objective is not None else None
+    return pl, rep
+
+
+# ------------------------------------------------------------ decomposed ---
+def _rescale(rep, scale):
+    rep.objective = rep.objective * scale if rep.objective is not None else None
+    rep.best_bound = rep.best_bound * scale if rep.best_bound is not None else None
+    return rep
+
+
+def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
+    """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound."""
+    classes = device_classes(inst)
+    prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
+    total = []
+    cap_terms = {}
+    item_vars = []
+    for i, it in enumerate(inst.items):
+        xs = []
+        vars_i = []
+        for r, rep in enumerate(it.reps):
+            xr = pulp.LpVariable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 else 1
+            xs.append(xr)
+            segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
+            for j, (w, s) in enumerate(segs):
+                vs = []
+                for c, cls in enumerate(classes):
+                    d0 = cls[0]
+                    for n, k in enumerate(inst.dev_slots[d0]):
+                        v = pulp.LpVariable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
+                        vs.append(v)
+                        cost = it.accesses * s * (inst.time[i][r, k] + energy_weight * inst.energy[i][r, k]) / scale
+                        total.append(cost * v)
+                        cap_terms.setdefault((c, n), []).append(w * it.bytes[r] * v)
+                        vars_i.append((r, c, n, s, w, v))
+                prob += pulp.lpSum(vs) == xr
+        if len(it.reps) > 1:
+            prob += pulp.lpSum(xs) == 1
+        item_vars.append(vars_i)
+    for (c, n), terms in cap_terms.items():
+        pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
+        cap = sum(inst.pools[p] for p in pools)
+        prob += pulp.lpSum(terms) <= cap * LP_CAPACITY_SLACK
+    prob += pulp.lpSum(total)
+    rep = _rescale(solve(prob, solver, time_limit_s), scale * len(inst.devices))
+    if rep.status != "optimal":
+        return None, rep
+    out = []
+    for i, it in enumerate(inst.items):
+        by_rep = {}
+        for r, c, n, s, w, v in item_vars[i]:
+            val = v.varValue or 0.0
+            by_rep.setdefault(r, 0.0)
+            by_rep[r] += val * w
+        r_best = max(by_rep, key=lambda r: (by_rep[r], -r))
+        shares, rows = {}, {}
+        norm = sum((v.varValue or 0.0) * s for r, c, n, s, w, v in item_vars[i] if r == r_best) or 1.0
+        for r, c, n, s, w, v in item_vars[i]:
+            if r == r_best:
+                shares[n] = shares.get(n, 0.0) + (v.varValue or 0.0) * s / norm
+                rows[n] = rows.get(n, 0.0) + (v.varValue or 0.0) * w / norm
+        out.append((r_best, shares, rows))
+    return out, rep
+
+
+def lower_bound(inst, lp_objective):
+    """max(aggregate LP / D, slowest single item on its best device alone) (seconds)."""
+    lb = lp_objective / len(inst.devices) if lp_objective is not None else 0.0
+    for i, it in enumerate(inst.items):
+        best = math.inf
+        for r, rep in enumerate(it.reps):
+            for d in inst.devices:
+                k0 = inst.dev_slots[d][0]
+                best = min(best, it.accesses * inst.time[i][r, k0]) if rep.kind != "dense" else \
+                    min(best, it.accesses * min(inst.time[i][r, k] for k in inst.dev_slots[d]))
+        lb = max(lb, best)
+    return lb
+
+
+def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-3):
+    t0 = time.perf_counter()
+    _, e0, m0 = evaluate(inst, start) if start is not None else (None, 0.0, 1.0)
+    scale = (m0 + energy_weight * e0) or 1.0
+    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.4 * time_limit_s), energy_weight, scale / len(inst.devices))
+    if agg is None:
+        return None, lp_rep, None
+    bound = lower_bound(inst, lp_rep.objective)
+    first = {}
+    for i, it in enumerate(inst.items):        # identical parts of one table: one representation
+        first.setdefault(it.table, i)
+        agg[i] = agg[first[it.table]]
+    n_items, devs = len(inst.items), inst.devices
+    cost = np.zeros((n_items, len(devs)))
+    rank_bytes = {}
+    for i, (r, shares, rows) in enumerate(agg):
+        for di, d in enumerate(devs):
+            slots = inst.dev_slots[d]
+            cost[i, di] = inst.items[i].accesses * sum(
+                sh * inst.time[i][r, slots[min(n, len(slots) - 1)]] for n, sh in shares.items())
+        for n, w in rows.items():
+            if w > 1e-12:
+                rank_bytes[i, n] = w * inst.items[i].bytes[r]
+    reps = [a[0] for a in agg]
+    # LPT on the same costs: the warm start
+    order = sorted(range(n_items), key=lambda i: (-cost[i].min(), i))
+    load = np.zeros(len(devs))
+    lpt_dev = [None] * n_items
+    for i in order:
+        di = int(np.argmin(load + cost[i]))
+        load[di] += cost[i, di]
+        lpt_dev[i] = di
+    prob = pulp.LpProblem("assignment", pulp.LpMinimize)
+    M = pulp.LpVariable("makespan", lowBound=0)
+    allowed = _symmetry_allowed(inst, order)
+    x = {}
+    for i in range(n_items):
+        vs = []
+        for di, d in enumerate(devs):
+            if d in allowed[i]:
+                x[i, di] = pulp.LpVariable(f"x_{i}_{di}", cat="Binary")
+                vs.append(x[i, di])
+        prob += pulp.lpSum(vs) == 1
+    for di, d in enumerate(devs):
+        prob += pulp.lpSum(cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x) <= M
+    # capacity per (device, rank) pool: the fixed tier bytes of the items placed there
+    pool_terms = {}
+    for (i, n), b in rank_bytes.items():
+        for di, d in enumerate(devs):
+            if (i, di) in x:
+                slots = inst.dev_slots[d]
+                p = inst.slots[slots[min(n, len(slots) - 1)]].pool_key
+                pool_terms.setdefault(p, []).append(b * x[i, di])
+    for p, terms in pool_terms.items():
+        prob += pulp.lpSum(terms) <= inst.pools[p]
+    prob += M
+    # warm start: LPT relabelled to satisfy symmetry breaking
+    warm_pl = Placement(reps, [devs[di] for di in lpt_dev], [[] for _ in range(n_items)])
+    warm_pl = warm_start_compatible(inst, warm_pl, allowed) if _warm_ok(inst, warm_pl) else None
+    if warm_pl is not None:
+        for v in x.values():
+            v.setInitialValue(0)
+        for i, d in enumerate(warm_pl.device):
+            x[i, inst.dev_index[d]].setInitialValue(1)
+        M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
+                              for dd in devs) / scale)
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
+    pl = None
+    if rep.objective is not None:
+        dev = [None] * n_items
+        for (i, di), v in x.items():
+            if (v.varValue or 0) > 0.5:
+                dev[i] = devs[di]
+        try:
+            pl = fill_tiers(inst, reps, dev)
+        except InputError:
+            pl = None
+    return pl, rep, {"bound": bound, "lp": lp_rep}
+
+
+def _warm_ok(inst, pl):
+    return all(d is not None for d in pl.device)

@@ -1,0 +1,200 @@
+"""solve_plan: the sharding planner's entry point (enumerate, estimate, propose, partition).
+
+    plan = solve_plan(model, system)                        # stats from the model's access distributions
+    plan = solve_plan(model, system, stats=trace_stats(t))  # or from a trace
+    plan.makespan_s, plan.gap, plan.baselines["size_greedy"]["makespan_s"]
+
+Stages, as in TorchRec's planner:
+
+1. *enumerate*: items (tables, or row-wise parts of large or very hot
+   tables) and their candidate representations (:mod:`.representations`);
+2. *estimate*: per-lookup time and energy of every (item, representation,
+   slot) from ``System.lookup_cost`` / ``compute_cost`` (:mod:`.instance`);
+3. *propose*: the baselines (:mod:`.baselines`), each scored exactly;
+4. *partition*: the MIP (:mod:`.sharding_mip`), warm-started from the best
+   baseline.  ``method="auto"`` solves the full MIP when items x devices <=
+   FULL_MAX_PAIRS, and the decomposed one (aggregate LP, assignment MIP,
+   greedy tier refill) beyond.
+
+The returned plan is never worse than the best baseline: if the solver
+returns nothing better within its time limit, the plan is that baseline
+(status says so).  Times are per batch of ``batch_size`` samples; the
+objective is ``makespan_s + energy_weight * energy_J`` (energy_weight in
+seconds per joule).
+
+Infeasible instances raise InputError with one line naming the binding
+constraint, e.g. "tables need 104.5 GB at fp32, the system holds 64.0 GB;
+allow int8 or add devices".
+"""
+import math
+import time
+
+from ..errors import InputError
+from .baselines import BASELINES
+from .instance import Instance
+from .placement import evaluate, used_bytes
+from .plan import Shard, ShardingPlan, TablePlan
+from .representations import parse_allowed, saving
+from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
+from .solvers import SOLVERS
+
+DEFAULT_BATCH_SIZE = 1024
+OBJECTIVES = ("makespan", "makespan+energy")
+
+
+def _gb(b):
+    return f"{b / 1e9:.1f} GB" if b >= 1e8 else f"{b / 1e6:.3g} MB"
+
+
+def explain_infeasible(inst):
+    """One line naming the binding constraint, or None if no simple constraint binds."""
+    cap = sum(inst.pools.values())
+    first = sum(it.bytes[0] for it in inst.items)
+    smallest = sum(min(it.bytes) for it in inst.items)
+    labels = sorted({it.reps[0].label for it in inst.items})
+    allowed_small = sorted({it.reps[min(range(len(it.reps)), key=lambda r: it.bytes[r])].label for it in inst.items})
+    sysname = f"system '{inst.system.name}'"
+    if smallest > cap:
+        if smallest == first:
+            return (f"tables of model '{inst.model.name}' need {_gb(first)} at {'/'.join(labels)}, {sysname} holds "
+                    f"{_gb(cap)}; allow smaller representations (--representations fp32,int8) or add devices")
+        return (f"tables of model '{inst.model.name}' need {_gb(smallest)} even at the smallest allowed "
+                f"representations ({'/'.join(allowed_small)}), {sysname} holds {_gb(cap)}; "
+                f"allow int4/tt or add devices")
+    for i, it in enumerate(inst.items):
+        best = max(inst._device_capacity(d) for d in inst.devices)
+        if min(it.bytes) > best:
+            return (f"table '{it.label}' needs {_gb(min(it.bytes))}, the largest device of {sysname} holds "
+                    f"{_gb(best)}; let the planner split tables (split=True) or add memory")
+    return None
+
+
+def _to_plan(inst, pl, model, system, **info):
+    tables = []
+    by_table = {}
+    for i, it in enumerate(inst.items):
+        by_table.setdefault(it.table, []).append(i)
+    for ti, t in enumerate(model.tables):
+        idx = by_table[ti]
+        rep = inst.items[idx[0]].reps[pl.rep[idx[0]]]
+        rep.memory_saving = saving(t, rep)
+        shards = []
+        for i in idx:
+            it = inst.items[i]
+            for k, lo, hi in pl.ranges[i]:
+                s = inst.slots[k]
+                share = float(it.curve(hi) - it.curve(lo)) if rep.kind == "dense" else 1.0
+                shards.append(Shard(s.device, s.tier, float(lo), float(hi), share / it.parts,
+                                    part=it.part, parts=it.parts))
+        tables.append(TablePlan(t.name, rep, shards))
+    dev_t, energy, makespan = evaluate(inst, pl)
+    return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
+                        makespan_s=makespan, energy_J=energy, batch_size=inst.batch_size,
+                        pool_used_B=used_bytes(inst, pl), pool_capacity_B=dict(inst.pools), **info)
+
+
+def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
+               time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
+               split=True, gap_rel=None):
+    """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
+
+    representations: None (each table's own dtype), a comma string or list of
+    fp32, fp16, int8, int4, tt, tt<rank>.  method: auto | full | decomposed.
+    """
+    if solver not in SOLVERS:
+        raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective: unknown objective '{objective}' (expected one of {', '.join(OBJECTIVES)})")
+    if objective == "makespan":
+        energy_weight = 0.0
+    if not (time_limit_s and time_limit_s > 0 and math.isfinite(time_limit_s)):
+        raise InputError(f"time limit: {time_limit_s} s (expected a finite number of seconds > 0)")
+    if not (isinstance(batch_size, int) and batch_size > 0):
+        raise InputError(f"batch size: {batch_size} (expected a positive integer)")
+    if method not in ("auto", "full", "decomposed"):
+        raise InputError(f"method: unknown method '{method}' (expected auto, full or decomposed)")
+    if energy_weight < 0:
+        raise InputError(f"energy weight: {energy_weight} (expected >= 0)")
+    t0 = time.perf_counter()
+    allowed = parse_allowed(representations)
+    inst = Instance(model, system, stats, batch_size, allowed, split)
+    why = explain_infeasible(inst)
+    if why:
+        raise InputError(why)
+
+    def score(pl):
+        _, e, m = evaluate(inst, pl)
+        return m + energy_weight * e
+
+    baselines, best = {}, None
+    for name, fn in BASELINES.items():
+        try:
+            pl = fn(inst)
+        except InputError as e:
+            baselines[name] = {"makespan_s": None, "infeasible": str(e)}
+            continue
+        dev_t, e, m = evaluate(inst, pl)
+        baselines[name] = {"makespan_s": float(m), "energy_J": float(e), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
+                           if sum(dev_t.values()) > 0 else 1.0}
+        if best is None or score(pl) < score(best[1]):
+            best = (name, pl)
+    if method == "auto":
+        method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
+             f"{len(inst.devices)} devices, {len(inst.slots)} slots",
+             "representations other than a table's own dtype change model accuracy, which embsim does not model"]
+    if method == "full":
+        start = best[1] if best else None
+        if start is None:
+            raise InputError(f"no baseline fits model '{model.name}' on system '{system.name}': "
+                             + "; ".join(v["infeasible"] for v in baselines.values()))
+        pl, rep = solve_full(inst, start, solver, left, energy_weight, gap_rel or 1e-4)
+        bound = rep.best_bound
+        status = rep.status
+    else:
+        pl, rep, extra = solve_decomposed(inst, best[1] if best else None, solver, left, energy_weight,
+                                          gap_rel or 1e-3)
+        bound = extra["bound"] if extra else None
+        status = rep.status
+        if extra:
+            notes.append(f"decomposed: aggregate LP {extra['lp'].solve_time_s:.2f} s, assignment MIP "
+                         f"{rep.solve_time_s:.2f} s ({rep.status}); bound = max(aggregate LP / devices, "
+                         f"slowest item alone), valid for the whole problem")
+            if energy_weight:
+                bound = None
+                notes.append("with an energy weight the decomposed bound is not reported")
+    if rep.note:
+        notes.append(rep.note)
+    if status == "infeasible" and best is None:
+        raise InputError(f"model '{model.name}' fits system '{system.name}' in total but cannot be packed onto "
+                         f"its devices and tiers (the MIP is infeasible); add memory or allow smaller representations")
+    chosen = pl
+    if pl is None or (best is not None and score(best[1]) < score(pl) - 1e-15):
+        if best is None:
+            raise InputError(f"no plan found for model '{model.name}' on system '{system.name}' within "
+                             f"{time_limit_s:g} s (solver status {status}); raise --time-limit")
+        chosen = best[1]
+        notes.append(f"the solver found nothing better than the {best[0]} baseline within the time limit; "
+                     f"the plan is that baseline")
+        status = f"{status} (baseline {best[0]} kept)"
+        method_used = "baseline"
+    else:
+        method_used = method
+    obj = score(chosen)
+    if bound is not None:
+        bound = min(bound, obj)
+    gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
+    if bound is None:
+        notes.append("best bound unknown: the solver did not report one")
+    return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
+                    solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
+                    method=method_used)
+
+
+def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True):
+    """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
+    return Instance(model, system, stats, batch_size, parse_allowed(representations), split)
+
+
+__all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

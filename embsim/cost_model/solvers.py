@@ -1,0 +1,148 @@
+"""Run a PuLP problem on CBC or HiGHS with a time limit, a warm start, and an honest report.
+
+Both solvers report status, objective, best bound and gap:
+
+- CBC (PuLP's bundled binary) is asked for a log file; its closing summary
+  ("Objective value:", "Lower bound:", "Gap:") gives the bound when it stops
+  early; when it proves optimality the bound is the objective.  If the log
+  does not say, the bound is reported as unknown (None), never invented.
+- HiGHS runs through PuLP's highspy interface; the bound is
+  ``Highs.getInfo().mip_dual_bound``.  PuLP's interface has no warm start for
+  HiGHS, so :class:`_HighsWarm` hands the start to ``Highs.setSolution``.
+"""
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import pulp
+
+from ..errors import InputError
+
+SOLVERS = ("cbc", "highs")
+
+
+@dataclass
+class SolveReport:
+    status: str                    # optimal | feasible | infeasible | no_solution
+    objective: Optional[float]
+    best_bound: Optional[float]
+    gap: Optional[float]
+    solve_time_s: float
+    solver: str
+    note: str = ""
+
+
+class _HighsWarm(pulp.HiGHS):
+    """PuLP's HiGHS interface plus a MIP start from the variables' initial values."""
+
+    def createAndConfigureSolver(self, lp):
+        with _quiet_stdout():       # highspy prints its banner on construction, before output_flag is set
+            super().createAndConfigureSolver(lp)
+
+    def callSolver(self, lp):
+        import highspy
+        vals = [v.varValue if v.varValue is not None else 0.0 for v in lp.variables()]
+        if self.optionsDict.get("warmStart") and any(v.varValue is not None for v in lp.variables()):
+            sol = highspy.HighsSolution()
+            sol.col_value = vals
+            sol.value_valid = True
+            lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence file descriptor 1 (C++ libraries write there, below Python's sys.stdout)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _cbc_summary(text):
+    def grab(label):
+        m = re.search(rf"^{label}:\s*([-+0-9.eE]+|inf)", text, re.M)
+        return float(m.group(1)) if m else None
+    result = re.search(r"^Result - (.*)$", text, re.M)
+    return result.group(1).strip() if result else "", grab("Objective value"), grab("Lower bound"), grab("Gap")
+
+
+def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None):
+    """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards."""
+    if solver not in SOLVERS:
+        raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
+    if not (time_limit_s > 0):
+        raise InputError(f"time limit: {time_limit_s} s (expected > 0)")
+    t0 = time.perf_counter()
+    is_mip = any(v.cat == pulp.LpInteger for v in prob.variables())
+    if solver == "cbc":
+        fd, log = tempfile.mkstemp(prefix="embsim_cbc_", suffix=".log")
+        os.close(fd)
+        try:
+            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
+                                    logPath=log, threads=threads)
+            prob.solve(cmd)
+            with open(log, errors="replace") as f:
+                text = f.read()
+        finally:
+            if os.path.exists(log):
+                os.unlink(log)
+        result, obj_log, bound, _ = _cbc_summary(text)
+        status = pulp.LpStatus[prob.status]
+        sol = prob.sol_status
+        obj = pulp.value(prob.objective)
+        note = ""
+        if status == "Infeasible" or "infeasible" in result.lower():
+            st = "infeasible"
+        elif sol == pulp.LpSolutionOptimal or result.startswith("Optimal"):
+            st = "optimal"
+        elif obj is not None and sol in (pulp.LpSolutionIntegerFeasible,) or (obj is not None and "Stopped" in result):
+            st = "feasible"
+        else:
+            st = "no_solution"
+        if st == "optimal":
+            bound = obj if bound is None or not is_mip else bound
+        elif bound is None and st == "feasible":
+            note = "CBC's log gave no lower bound for this stop; bound unknown"
+    else:
+        cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads)
+        prob.solve(cmd)
+        h = prob.solverModel
+        info = h.getInfo()
+        import highspy
+        ms = h.getModelStatus()
+        obj = pulp.value(prob.objective)
+        note = ""
+        if ms == highspy.HighsModelStatus.kOptimal:
+            st = "optimal"
+        elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            st = "infeasible"
+        elif info.primal_solution_status == 2:   # kSolutionStatusFeasible
+            st = "feasible"
+        else:
+            st = "no_solution"
+        if is_mip:
+            bound = float(info.mip_dual_bound) if abs(info.mip_dual_bound) < 1e300 else None
+        else:
+            bound = obj if st == "optimal" else None
+    if st in ("infeasible", "no_solution"):
+        obj = None
+    gap = None
+    if obj is not None and bound is not None:
+        gap = max(0.0, (obj - bound) / abs(obj)) if obj else 0.0
+    return SolveReport(st, obj, bound, gap, time.perf_counter() - t0, solver, note)

@@ -1,0 +1,60 @@
+"""SyntheticSystem: a System given directly by its slots' costs, for tests, benchmarks and what-ifs.
+
+Not one of the four hardware families (it is not registered and has no
+preset): it exists so the planner can be checked on small hand-made
+machines, and so a user can ask "what if a device had these tiers" without
+writing a family.  It implements only the cost model's side of the System
+interface (``devices``, ``slots``, ``lookup_cost``, ``compute_cost``).
+
+A lookup from a tier costs ``per_lookup_s + row_bytes / bandwidth_Bps``
+seconds (amortised over the device's concurrency) and ``row_bytes *
+energy_per_B_J`` joules; ``macs`` of tensor-train reconstruction cost
+``macs / macs_per_s`` seconds and ``macs * energy_per_mac_J``.
+
+    SyntheticSystem("toy", {
+        "dev0": {"tiers": [dict(tier="sram", capacity_B=1e6, per_lookup_s=1e-9, bandwidth_Bps=1e11),
+                           dict(tier="dram", capacity_B=1e9, per_lookup_s=1e-8, bandwidth_Bps=1e10)],
+                 "macs_per_s": 1e11},
+        ...})
+
+A tier may name a ``pool`` shared with other devices' tiers (host DDR).
+"""
+from ..errors import InputError
+from ..hw_models.system import Cost, Slot, System
+
+
+class SyntheticSystem(System):
+    family = "synthetic"
+
+    def __init__(self, name, devices):
+        self.name, self.params, self.source_file, self.graph = name, devices, None, None
+        self._slots = []
+        for d, spec in devices.items():
+            for rank, t in enumerate(spec["tiers"]):
+                for key in ("tier", "capacity_B", "per_lookup_s", "bandwidth_Bps"):
+                    if key not in t:
+                        raise InputError(f"synthetic system '{name}': {d}.tiers[{rank}].{key}: missing")
+                self._slots.append(Slot(d, t["tier"], float(t["capacity_B"]), rank, t.get("pool")))
+        self._tiers = {(d, t["tier"]): t for d, spec in devices.items() for t in spec["tiers"]}
+
+    @property
+    def devices(self):
+        return list(self.params)
+
+    def slots(self):
+        return list(self._slots)
+
+    def lookup_cost(self, slot, row_bytes):
+        t = self._tiers[slot.device, slot.tier]
+        return Cost(t["per_lookup_s"] + row_bytes / t["bandwidth_Bps"], row_bytes * t.get("energy_per_B_J", 0.0))
+
+    def compute_cost(self, device, macs):
+        spec = self.params[device]
+        if "macs_per_s" not in spec:
+            raise InputError(f"synthetic system '{self.name}': {device}.macs_per_s: missing (needed for tensor-train)")
+        return Cost(macs / spec["macs_per_s"], macs * spec.get("energy_per_mac_J", 0.0))
+
+
+def uniform_devices(n, tiers, macs_per_s=1e12, prefix="dev"):
+    """``n`` identical devices with the given tier dicts (a helper for tests and benchmarks)."""
+    return {f"{prefix}{k}": {"tiers": [dict(t) for t in tiers], "macs_per_s": macs_per_s} for k in range(n)}
