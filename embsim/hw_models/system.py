@@ -199,3 +199,26 @@ class System:
         static = {part: w * elapsed_s for part, w in self.static_power_W().items()}
         return {"dynamic": dynamic, "static": static,
                 "total_J": sum(dynamic.values()) + sum(static.values())}
+
+    def check_fits(self, placed_B, tables=None):
+        """Raise InputError unless the bytes placed in each slot (and pool) fit its capacity.
+
+        ``placed_B`` maps ``(device, tier)`` or ``"device.tier"`` to bytes;
+        ``tables`` optionally maps the same keys to the table names placed
+        there, for the message.  Slots sharing a pool are checked together.
+        """
+        slots = {s.key: s for s in self.slots()}
+        per_pool, names, cap = {}, {}, {}
+        for key, b in placed_B.items():
+            k = key if isinstance(key, str) else f"{key[0]}.{key[1]}"
+            if k not in slots:
+                raise InputError(f"system '{self.name}': no slot {k} (slots: {', '.join(slots)})")
+            pool = slots[k].pool_key
+            per_pool[pool] = per_pool.get(pool, 0.0) + b
+            cap[pool] = slots[k].capacity_B
+            names.setdefault(pool, []).extend((tables or {}).get(key, []))
+        for pool, b in per_pool.items():
+            if b > cap[pool]:
+                which = f" (tables: {', '.join(map(str, names[pool]))})" if names[pool] else ""
+                raise InputError(f"system '{self.name}': {pool} holds {cap[pool] / 1e9:.4g} GB, but the placement "
+                                 f"puts {b / 1e9:.4g} GB there{which}")

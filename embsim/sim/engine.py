@@ -27,7 +27,8 @@ same as a batch of ten.
 
 What is measured
 ----------------
-The first ``warmup_queries`` queries (rounded up to whole batches) warm the
+The first ``warmup_queries`` queries (rounded up to whole batches; in closed
+loop at least the ``in_flight`` batches sent at time 0) warm the
 pipeline and are left out of every figure.  The *measurement window* runs
 from the arrival of the first measured query to the arrival of the last
 query; the drain after it (the last batches emptying the pipeline) is left
@@ -296,6 +297,10 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
     nb = bounds.size - 1
     warmup_batches = int(np.searchsorted(bounds, int(warmup_queries), side="left"))
+    if closed:
+        # The first in_flight batches all start at time 0, before the pipeline has
+        # reached its steady state: they always count as warm-up.
+        warmup_batches = max(warmup_batches, min(in_flight, nb))
     if warmup_batches >= nb - 1:
         raise InputError(f"queries: {queries} queries make {nb} batches of up to {batch_size}, "
                          f"and {warmup_batches} of them warm up; expected at least 2 batches after the warm-up")

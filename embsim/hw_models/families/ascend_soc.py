@@ -58,7 +58,7 @@ over cores can exceed the HBM peak.
 
 Stages of a batch (``batch_cost``)
 ----------------------------------
-host       indices to the SoC over the host link (resource ``pcie``)
+host       indices to the SoC over the host link (resource ``pcie_down``)
 embedding  every core in parallel: sum of ``strategy_cost`` over its
            ``DeviceLoad.table_work`` entries, plus ``compute_cost(core,
            tt_macs)`` (resource ``core{i}``).  Without table_work, a tier's
@@ -66,7 +66,7 @@ embedding  every core in parallel: sum of ``strategy_cost`` over its
            ``row_bytes = bytes[tier] / lookups[tier]`` (the raw row size).
 transfer   each core writes its pooled vectors to GM (``core{i}``)
 dense      the MLP on the cube units of all cores (resource ``cube``)
-response   one fp32 score per sample back over the host link (``pcie``)
+response   one fp32 score per sample back over the host link (``pcie_up``)
 
 ``Cost.energy_J`` of a lookup or a strategy = its dynamic energy plus the
 core's static power times its time (what the work costs the device).
@@ -351,9 +351,10 @@ class AscendSoC(System):
         def add(t, acts, what):
             nonlocal time_s
             if math.isinf(t):
-                raise InputError(f"system '{self.name}': {what} on {core} is infeasible "
-                                 f"(an L1 strategy needs the part in L1 = {self.l1_capacity_B:.0f} B; "
-                                 f"a UB strategy needs a row within a UB chunk of {self.chunk_B:.0f} B)")
+                raise InputError(f"system '{self.name}': {what} on {core} is infeasible (L1 strategies need "
+                                 f"the part within L1 = {self.l1_capacity_B:.0f} B, UB strategies a row within "
+                                 f"a UB chunk buffer of {self.chunk_B:.0f} B; rows are padded to "
+                                 f"{self.p.core.dma_block.value:.0f} B)")
             time_s += t
             for k, v in acts.items():
                 actions[k] = actions.get(k, 0.0) + v
@@ -415,23 +416,25 @@ class AscendSoC(System):
                 move("hbm", dl.pooled_bytes_out)
         index_B *= p.core.index_bytes.value
         link = p.host_link.bandwidth.value
-        work.append(StageWork("host", "pcie", index_B / link))
+        work.append(StageWork("host", "pcie_down", index_B / link))
         count(("pcie", "transfer_B"), index_B)
         work.append(StageWork("dense", "cube", load.dense_macs / self._dense_rate()))
         count(("cube", "mac"), load.dense_macs)
         resp_B = load.batch_size * RESPONSE_BYTES_PER_SAMPLE
-        work.append(StageWork("response", "pcie", resp_B / link))
+        work.append(StageWork("response", "pcie_up", resp_B / link))
         count(("pcie", "transfer_B"), resp_B)
-        move("pcie", index_B + resp_B)
+        move("pcie_down", index_B)
+        move("pcie_up", resp_B)
         return BatchCost(work=work, actions=actions, bytes=moved)
 
     def resources(self):
         out = {core: 1 for core in self.devices}
-        out.update({"cube": 1, "pcie": 1})
+        out.update({"cube": 1, "pcie_down": 1, "pcie_up": 1})
         return out
 
     def peak_bandwidth_Bps(self):
-        out = {"hbm": self.p.hbm.bandwidth.value, "pcie": self.p.host_link.bandwidth.value}
+        link = self.p.host_link.bandwidth.value    # per direction; the link is full duplex
+        out = {"hbm": self.p.hbm.bandwidth.value, "pcie_down": link, "pcie_up": link}
         for core in self.devices:
             out[f"{core}.hbm"] = self.gm_rate_Bps
             out[f"{core}.l1"] = self.l1_rate_Bps

@@ -1,0 +1,113 @@
+"""An independent check of a ShardingPlan against its system (and model): does the plan make sense?
+
+It shares no code with the planner on purpose: it re-derives bytes from the
+plan's own representations and ranges, so a planner bug cannot hide.
+
+Checks:
+
+- every shard's (device, tier) is a slot of the system; on an SoC plan, its
+  core exists and its strategy is one of the system's;
+- completeness: the model's tables appear exactly once; the shards of each
+  table (of each row-wise part) cover hot ranks [0, 1) exactly once, with
+  no gap and no overlap; a tensor-train table's part is one shard [0, 1);
+- access shares lie in [0, 1] and sum to 1 per table;
+- capacity: the bytes placed in each memory pool (a dense shard holds
+  (rank_hi - rank_lo) x bytes / parts; a TT shard holds all the cores) do
+  not exceed the pool's capacity; on an SoC, a table part served with an L1
+  strategy must satisfy ``strategy_feasible``.
+
+``plan_problems`` returns the problems as one-line strings; ``check_plan``
+raises InputError with the first of them (and how many there are).
+"""
+from collections import defaultdict
+
+from ..errors import InputError
+
+TOL = 1e-9
+# MIP solvers meet constraints to a feasibility tolerance (1e-7 .. 1e-6 relative), so a pool may be
+# over-filled by a few bytes in a million; more is a real violation.
+CAPACITY_RTOL = 1e-6
+
+
+def plan_problems(plan, system, model=None):
+    out = []
+    slots = {(s.device, s.tier): s for s in system.slots()}
+    used = defaultdict(float)
+    cap = {}
+    for s in slots.values():
+        cap[s.pool_key] = s.capacity_B
+    names = [t.table for t in plan.tables]
+    if model is not None:
+        want = [t.name for t in model.tables]
+        for n in sorted(set(want) - set(names)):
+            out.append(f"table '{n}': missing from the plan")
+        for n in sorted(set(names) - set(want)):
+            out.append(f"table '{n}': not a table of model '{model.name}'")
+    for n in sorted({n for n in names if names.count(n) > 1}):
+        out.append(f"table '{n}': appears more than once")
+    n_cores = getattr(system, "n_cores", None)
+    strategies = getattr(system, "STRATEGIES", None)
+    for t in plan.tables:
+        rep = t.representation
+        if not t.shards:
+            out.append(f"table '{t.table}': has no shards")
+            continue
+        if not (rep.bytes >= 0 and rep.row_bytes > 0):
+            out.append(f"table '{t.table}': representation bytes {rep.bytes} / row bytes {rep.row_bytes} "
+                       f"(expected >= 0 and > 0)")
+        parts = {s.parts for s in t.shards}
+        if len(parts) != 1 or min(parts) < 1:
+            out.append(f"table '{t.table}': shards disagree on the number of row-wise parts ({sorted(parts)})")
+            continue
+        P = parts.pop()
+        by_part = defaultdict(list)
+        share = 0.0
+        for s in t.shards:
+            if not 0 <= s.part < P:
+                out.append(f"table '{t.table}': shard part {s.part} outside 0..{P - 1}")
+            if not (-TOL <= s.access_share <= 1 + TOL):
+                out.append(f"table '{t.table}': access share {s.access_share} outside [0, 1]")
+            share += s.access_share
+            slot = slots.get((s.device, s.tier))
+            if slot is None:
+                out.append(f"table '{t.table}': slot {s.device}.{s.tier} does not exist in system '{system.name}'")
+            else:
+                b = rep.bytes if rep.kind == "tt" else (s.rank_hi - s.rank_lo) * rep.bytes / P
+                used[slot.pool_key] += b
+            if s.core is not None and n_cores is not None and not 0 <= s.core < n_cores:
+                out.append(f"table '{t.table}': core {s.core} outside 0..{n_cores - 1}")
+            if s.strategy is not None and strategies is not None and s.strategy not in strategies:
+                out.append(f"table '{t.table}': strategy '{s.strategy}' is not one of {', '.join(strategies)}")
+            by_part[s.part].append(s)
+        if abs(share - 1.0) > 1e-6:
+            out.append(f"table '{t.table}': access shares sum to {share:.9g}, expected 1")
+        for p in range(P):
+            sh = sorted(by_part.get(p, []), key=lambda s: (s.rank_lo, s.rank_hi))
+            if not sh:
+                out.append(f"table '{t.table}': part {p} has no shards")
+                continue
+            if rep.kind == "tt" and len(sh) != 1 and all(s.core is None for s in sh):
+                out.append(f"table '{t.table}': tensor-train cores split over {len(sh)} shards (expected 1)")
+            at = 0.0
+            for s in sh:
+                if s.rank_hi <= s.rank_lo:
+                    out.append(f"table '{t.table}': empty or reversed hot-rank range [{s.rank_lo}, {s.rank_hi})")
+                if abs(s.rank_lo - at) > TOL:
+                    kind = "gap" if s.rank_lo > at else "overlap"
+                    out.append(f"table '{t.table}': part {p}: hot ranks have a {kind} at {min(at, s.rank_lo):.6g}")
+                at = max(at, s.rank_hi)
+            if abs(at - 1.0) > TOL:
+                out.append(f"table '{t.table}': part {p}: hot ranks end at {at:.9g}, expected 1")
+    for p, b in used.items():
+        if b > cap[p] * (1 + CAPACITY_RTOL) + 1e-6:
+            out.append(f"pool {p}: plan places {b / 1e9:.6g} GB, capacity {cap[p] / 1e9:.6g} GB")
+    return out
+
+
+def check_plan(plan, system, model=None):
+    """Raise InputError naming the first problem of ``plan``; return the plan if it is sound."""
+    probs = plan_problems(plan, system, model)
+    if probs:
+        more = f" (and {len(probs) - 1} more problems)" if len(probs) > 1 else ""
+        raise InputError(f"plan for system '{system.name}': {probs[0]}{more}")
+    return plan

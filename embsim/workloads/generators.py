@@ -1,0 +1,285 @@
+"""Synthetic embedding access traces: ``generate_trace(model, batches, batch_size)``.
+
+Every table draws its own stream of rows, with its own random stream (a child
+of ``SeedSequence(seed)``), so a table's accesses do not change when another
+table is added or edited, and the same inputs and seed give the same trace
+bit for bit.
+
+Pooling (lookups per sample, the bag length) per table:
+
+- ``fixed``: the mean itself; a fractional mean is rounded up or down at
+  random so that the average is kept (2.25 -> 2 or 3, 25% threes);
+- ``poisson``: Poisson(mean);
+- ``lognormal``: exp(N(mu, sigma^2)) with mu = ln(mean) - sigma^2/2, so its
+  mean is the table's mean, then randomly rounded as above
+  (``pooling_sigma`` is sigma).
+
+Access generators (a table's ``access.kind``, or one name for all tables):
+
+- ``uniform``: every row equally likely, independently.
+- ``zipf``: P(rank k) ~ k^-alpha over k = 1..rows (``ZipfSampler``: exact
+  head, integral tail), ranks mapped to rows by a per-table random
+  permutation, so the hot rows are scattered, not rows 0..k.
+- ``stackdist``: temporal locality from an LRU stack.  Each access, with
+  probability ``reuse_p``, re-uses the row at LRU stack depth d, with
+  P(d) ~ d^-stack_alpha on 1..m (m = distinct rows seen so far in this table;
+  depth 1 is the row just used); otherwise it is a *fresh draw* from the
+  table's Zipf(alpha) popularity (alpha = 0: uniform).  The re-use clusters
+  make the short-range locality, the Zipf draws the long-tailed popularity
+  (a pure stack model with uniform fresh draws has no heavy head: its
+  per-batch counts are near geometric).  Sequential by nature, so the stack
+  walk is a Cython kernel (``_reuse.StackGenerator``, O(log n) per access).
+- ``drift``: Zipf(alpha) whose rank -> row map moves over time.  Every
+  ``drift_every`` batches, each rank of the hot set (the 65,536 most popular
+  ranks, or all rows of a smaller table) independently with probability
+  ``drift_fraction`` trades its row with a random colder rank (in a table
+  not larger than the hot set, the chosen ranks trade rows among
+  themselves).  So ``drift_fraction`` of the hot set is replaced per move
+  while the shape of the popularity law stays the same (non-stationary
+  traffic as CAFE and HSTU describe production recommendation traces).
+
+Parameters a table's access spec leaves out take the values in
+``DEFAULTS`` below (calibrated or assumed, each labelled); they are recorded
+in ``trace.meta``.
+"""
+import numpy as np
+
+from ..errors import InputError
+from ..progress import progress as progress_bar
+from . import model as model_mod
+from ._reuse import StackGenerator
+from .trace import Trace
+from .zipf import HEAD, ZipfSampler
+
+GENERATORS = ("uniform", "zipf", "stackdist", "drift")
+
+# Values used when a table's access spec leaves a generator parameter out.
+DEFAULTS = {
+    # stackdist: fitted to Meta's dlrm_datasets 2021 locality_stats.txt by
+    # `embsim trace fit` (see fit.py and presets/dlrm_datasets_like.yaml).
+    "reuse_p": 0.52,
+    "stack_alpha": 1.70,
+    # drift: assumption: one move per batch replacing 10% of the hot set, a
+    # moderate churn between the stationary case (0) and a full reshuffle (1).
+    "drift_every": 1,
+    "drift_fraction": 0.1,
+}
+
+# Indices generated per call of a table's stream (bounds the memory of the
+# random numbers to a few times this many 8-byte values).
+CHUNK = 1 << 22
+
+
+# ------------------------------------------------------------ pooling ---
+def _random_round(x, rng):
+    """Round each value down or up at random so the expectation is kept."""
+    lo = np.floor(x)
+    return (lo + (rng.random(x.shape) < (x - lo))).astype(np.int64)
+
+
+def draw_lengths(table, shape, rng):
+    """int32 lookups per sample for ``table`` (shape [batches, batch_size])."""
+    mean = float(table.pooling)
+    dist = table.pooling_dist
+    if dist == "fixed":
+        if mean == int(mean):
+            out = np.full(shape, int(mean), dtype=np.int64)
+        else:
+            out = _random_round(np.full(shape, mean), rng)
+    elif dist == "poisson":
+        out = rng.poisson(mean, size=shape)
+    elif dist == "lognormal":
+        s = float(table.pooling_sigma)
+        out = _random_round(rng.lognormal(np.log(mean) - 0.5 * s * s, s, size=shape), rng)
+    else:
+        raise InputError(f"table '{table.name}': pooling_dist '{dist}': expected fixed, poisson or lognormal")
+    if out.max(initial=0) > np.iinfo(np.int32).max:
+        raise InputError(f"table '{table.name}': pooling draws exceed int32 lookups per sample")
+    return out.astype(np.int32)
+
+
+# ------------------------------------------------------ access streams ---
+def _permutation(rows, rng):
+    """A random permutation of the table's rows (rank -> row), int32 when it fits."""
+    perm = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
+    rng.shuffle(perm)
+    return perm
+
+
+class _Uniform:
+    def __init__(self, table, params, rng):
+        self.rows, self.rng = table.rows, rng
+
+    def __call__(self, n, batch):
+        return self.rng.integers(0, self.rows, size=n, dtype=np.int64)
+
+
+class _Zipf:
+    def __init__(self, table, params, rng):
+        self.rng = rng
+        self.sampler = ZipfSampler(table.rows, params["alpha"])
+        self.perm = _permutation(table.rows, rng)
+
+    def __call__(self, n, batch):
+        ranks = self.sampler.sample(self.rng, n)
+        return self.perm[ranks].astype(np.int64, copy=False)
+
+
+class _StackDist:
+    def __init__(self, table, params, rng, total):
+        self.rng = rng
+        self.zipf = _Zipf(table, params, rng)
+        self.stack = StackGenerator(total, table.rows, params["reuse_p"], params["stack_alpha"])
+
+    def __call__(self, n, batch):
+        cold = self.zipf(n, batch)
+        out = np.empty(n, dtype=np.int64)
+        self.stack.step(self.rng.random(n), self.rng.random(n), cold, out)
+        return out
+
+
+class _Drift:
+    def __init__(self, table, params, rng):
+        self.rng = rng
+        self.rows = table.rows
+        self.sampler = ZipfSampler(table.rows, params["alpha"])
+        self.perm = _permutation(table.rows, rng)
+        self.every = int(params["drift_every"])
+        self.fraction = float(params["drift_fraction"])
+        self.epoch = 0
+
+    def _move(self):
+        hot = min(self.rows, HEAD)
+        chosen = np.flatnonzero(self.rng.random(hot) < self.fraction)
+        if chosen.size == 0:
+            return
+        if self.rows <= hot:
+            # small table: the chosen ranks trade rows among themselves
+            self.perm[chosen] = self.perm[self.rng.permutation(chosen)]
+            return
+        k = min(chosen.size, self.rows - hot)
+        chosen = chosen[:k]
+        colder = hot + self.rng.choice(self.rows - hot, size=k, replace=False)
+        a = self.perm[chosen].copy()
+        self.perm[chosen] = self.perm[colder]
+        self.perm[colder] = a
+
+    def __call__(self, n, batch):
+        epoch = batch // self.every
+        while self.epoch < epoch:
+            self._move()
+            self.epoch += 1
+        return self.perm[self.sampler.sample(self.rng, n)].astype(np.int64, copy=False)
+
+
+def access_params(table, kind, alpha=None):
+    """The generator parameters one table uses (its spec, overrides, then DEFAULTS)."""
+    acc = table.access
+    p = {"kind": kind}
+    if kind in ("zipf", "stackdist", "drift"):
+        p["alpha"] = float(acc.alpha if alpha is None else alpha)
+    if kind == "stackdist":
+        p["reuse_p"] = float(acc.reuse_p if acc.reuse_p is not None else DEFAULTS["reuse_p"])
+        p["stack_alpha"] = float(acc.stack_alpha if acc.stack_alpha is not None else DEFAULTS["stack_alpha"])
+    if kind == "drift":
+        p["drift_every"] = int(acc.drift_every if acc.drift_every is not None else DEFAULTS["drift_every"])
+        p["drift_fraction"] = float(acc.drift_fraction if acc.drift_fraction is not None else DEFAULTS["drift_fraction"])
+    return p
+
+
+# ------------------------------------------------------------- driver ---
+def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=0, progress=False):
+    """A seeded synthetic ``Trace`` of ``batches`` x ``batch_size`` samples of ``model``.
+
+    ``model`` is a ModelSpec, or a preset name / YAML path for ``load_model``.
+    ``generator=None`` uses each table's own ``access.kind``; a name from
+    ``GENERATORS`` overrides every table.  ``alpha`` overrides every table's
+    Zipf exponent (the popularity law of zipf, drift and stackdist's fresh
+    draws).  ``progress=True`` shows a bar on a terminal.
+    """
+    if not isinstance(model, model_mod.ModelSpec):
+        model = model_mod.load_model(model)
+    batches, batch_size = _positive_int(batches, "batches"), _positive_int(batch_size, "batch_size")
+    if generator is not None and generator not in GENERATORS:
+        raise InputError(f"generator '{generator}': expected one of {', '.join(GENERATORS)}")
+    if alpha is not None:
+        try:
+            alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise InputError(f"alpha {alpha!r}: expected a number >= 0") from None
+        if not np.isfinite(alpha) or alpha < 0:
+            raise InputError(f"alpha {alpha!r}: expected a number >= 0")
+    seed = int(seed)
+    T = model.n_tables
+    children = np.random.SeedSequence(seed).spawn(T)
+    pool_rngs = [np.random.default_rng(c.spawn(2)[0]) for c in children]
+    lengths = np.empty((batches, T, batch_size), dtype=np.int32)
+    for t, table in enumerate(model.tables):
+        lengths[:, t, :] = draw_lengths(table, (batches, batch_size), pool_rngs[t])
+    per_seg = lengths.sum(axis=2, dtype=np.int64)           # [batches, tables]
+    starts = np.concatenate([[0], np.cumsum(per_seg.ravel())]).astype(np.int64)
+    indices = np.empty(int(starts[-1]), dtype=np.int64)
+    params = []
+    with progress_bar(total=int(starts[-1]), desc="generating", unit="idx",
+                      enabled=None if progress else False) as bar:
+        for t, table in enumerate(model.tables):
+            kind = generator or table.access.kind
+            p = access_params(table, kind, alpha)
+            params.append(p)
+            rng = np.random.default_rng(children[t].spawn(2)[1])
+            total_t = int(per_seg[:, t].sum())
+            if kind == "uniform":
+                stream = _Uniform(table, p, rng)
+            elif kind == "zipf":
+                stream = _Zipf(table, p, rng)
+            elif kind == "stackdist":
+                stream = _StackDist(table, p, rng, total_t)
+            else:
+                stream = _Drift(table, p, rng)
+            _fill(indices, starts, per_seg, t, T, stream, bar)
+    meta = {
+        "source": "generated",
+        "model": model.name,
+        "generator": generator or "per-table",
+        "alpha_override": alpha,
+        "seed": seed,
+        "batches": batches,
+        "batch_size": batch_size,
+        "tables": [dict(name=tb.name, pooling=tb.pooling, pooling_dist=tb.pooling_dist,
+                        **({"pooling_sigma": tb.pooling_sigma} if tb.pooling_dist == "lognormal" else {}), **p)
+                   for tb, p in zip(model.tables, params)],
+    }
+    return Trace(lengths=lengths, indices=indices, table_rows=model.table_rows,
+                 table_names=[tb.name for tb in model.tables], meta=meta)
+
+
+def _fill(indices, starts, per_seg, t, T, stream, bar):
+    """Write table ``t``'s stream into its segment of every batch, a few batches per call."""
+    B = per_seg.shape[0]
+    b = 0
+    while b < B:
+        # group batches until the group holds about CHUNK indices (at least one batch)
+        e, n = b + 1, int(per_seg[b, t])
+        while e < B and n + per_seg[e, t] <= CHUNK and not isinstance(stream, _Drift):
+            n += int(per_seg[e, t])
+            e += 1
+        rows = stream(n, b) if n else np.empty(0, dtype=np.int64)
+        pos = 0
+        for bb in range(b, e):
+            s, k = int(starts[bb * T + t]), int(per_seg[bb, t])
+            indices[s:s + k] = rows[pos:pos + k]
+            pos += k
+        bar.update(n)
+        b = e
+
+
+def _positive_int(x, name):
+    try:
+        v = int(x)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} {x!r}: expected a positive integer") from None
+    if v != x and not (isinstance(x, str) and str(v) == x.strip()):
+        raise InputError(f"{name} {x!r}: expected a positive integer")
+    if v <= 0:
+        raise InputError(f"{name} {v}: expected a positive integer (> 0)")
+    return v
