@@ -63,6 +63,32 @@ def capacity_metrics(model, system):
             "capacity_ratio": cap / emb if emb else float("nan")}
 
 
+_TRACES = {}   # per worker process: (model, batch, queries, seed) -> Trace; see trace_for
+
+
+def trace_for(model, config):
+    """The synthetic trace ``simulate`` would generate, cached per worker process.
+
+    Points that differ only in hardware share one trace, and generating it
+    (a random row permutation per table) can cost more than the simulation.
+    The call is the one ``simulate`` makes itself, so results are identical.
+    """
+    from ..sim.simulate import DEFAULT_BATCHES
+    from ..workloads.generators import generate_trace
+    from .space import config_key
+    sim = config["sim"]
+    size = int(sim["batch_size"])
+    n = DEFAULT_BATCHES * size if sim["queries"] is None else int(sim["queries"])
+    batches = max(2, -(-n // size))
+    key = config_key({"model": config["model"], "model_overrides": config.get("model_overrides"),
+                      "batches": batches, "batch_size": size, "seed": sim["seed"]})
+    if key not in _TRACES:
+        if len(_TRACES) >= 2:
+            _TRACES.pop(next(iter(_TRACES)))
+        _TRACES[key] = generate_trace(model, batches=batches, batch_size=size, seed=sim["seed"])
+    return _TRACES[key]
+
+
 def evaluate(config):
     """Flat metrics of one design point (see the module docstring); InputError if it cannot run."""
     from ..sim.simulate import simulate
@@ -74,7 +100,7 @@ def evaluate(config):
         kwargs["qps"] = sim["qps"]
     elif sim["arrival"] == "poisson":
         raise InputError("sim.qps: poisson arrivals need a rate (set simulation.qps or a sim.qps knob)")
-    result = simulate(model, system, plan=plan, **kwargs)
+    result = simulate(model, system, plan=plan, trace=trace_for(model, config), **kwargs)
     d = result.to_dict()
     out = sim_metrics(d)
     out.update(capacity_metrics(model, system))

@@ -299,7 +299,7 @@ def section_pareto(inp):
                              marker={"size": 14, "symbol": "circle-open", "color": "crimson", "line": {"width": 2}},
                              line={"dash": "dot", "color": "crimson"}, text=hover(fs), hoverinfo="text"))
     fig.update_layout(xaxis_title=f"{x} ({sense[x]})", yaxis_title=f"{y} ({sense[y]})", height=480,
-                      margin={"t": 30})
+                      margin={"t": 40}, legend={"orientation": "h", "y": 1.08, "x": 0})
     note = f"<p>{len(front)} of {len(ok)} designs are Pareto-optimal over {', '.join(objs)}."
     if len(objs) > 2:
         note += f" Colour: {html.escape(objs[2])}."

@@ -16,6 +16,8 @@ A design space is a YAML file::
     objectives: {throughput_qps: max, energy_per_query_J: min, cost_usd: min}
     sampler: {kind: lhs, n: 24, seed: 0}
 
+``overrides`` fixes settings for every point with the same paths as knobs
+(``model.tables.0.rows: 100000`` to shrink a preset for a quick study).
 A knob's ``path`` starts with where it points:
 
 - ``system.<dotted path>`` into the system YAML (``params.devices.count``),
@@ -166,6 +168,8 @@ class SpaceSchema(config.Schema):
     model: str = Field(min_length=1)
     simulation: SimSettings = SimSettings()
     plan: PlanSettings = PlanSettings()
+    overrides: dict[str, Any] = Field(default_factory=dict, description=(
+        "fixed dotted overrides applied to every point, same paths as knobs (model.tables.0.rows: 100000)"))
     knobs: dict[str, KnobSchema] = Field(min_length=1)
     constraints: list[str] = []
     objectives: dict[str, Literal["max", "min"]] = Field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
@@ -432,9 +436,17 @@ class DesignSpace:
         return {"name": path.stem, "data": config.load_yaml(path)}
 
     def _check_paths(self):
-        """Every knob path must exist in its target, so a typo fails at load, not mid-sweep."""
-        for k in self.knobs:
-            where = f"{self.source}: knobs.{k.name}.path"
+        """Every knob and override path must exist in its target, so a typo fails at load, not mid-sweep."""
+        fixed = []
+        for path in self.schema.overrides:
+            head = str(path).split(".", 1)[0]
+            if head not in TARGETS or "." not in str(path):
+                raise InputError(f"{self.source}: overrides.{path}: expected a path starting with one of "
+                                 f"{', '.join(t + '.' for t in TARGETS)}")
+            fixed.append(Knob(str(path), str(path), choices=(0,)))
+        for k in list(self.knobs) + fixed:
+            where = (f"{self.source}: knobs.{k.name}.path" if k.name in self.schema.knobs
+                     else f"{self.source}: overrides.{k.path}")
             if k.target in ("sim", "plan"):
                 schema = SimSettings if k.target == "sim" else PlanSettings
                 if k.subpath not in schema.model_fields:
@@ -452,6 +464,9 @@ class DesignSpace:
     def configuration(self, values):
         """The full JSON configuration of a point with knob ``values`` (name -> value)."""
         over = {t: {} for t in TARGETS}
+        for path, v in self.schema.overrides.items():
+            head, sub = str(path).split(".", 1)
+            over[head][sub] = _plain(v)
         for k in self.knobs:
             over[k.target][k.subpath] = _plain(values[k.name])
         sim = {**self.schema.simulation.model_dump(), **over["sim"]}
