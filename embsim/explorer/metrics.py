@@ -36,6 +36,8 @@ BANDWIDTH_PREFIXES = ("bandwidth_Bps.", "achieved_bandwidth_Bps.", "bandwidth.")
 
 # Keys that are samples or bulky, not metrics: kept out of the flat row.
 SAMPLE_KEYS = ("latency_sample_s", "latency_samples_s", "latencies_s", "latency_cdf")
+# Bookkeeping of a SimResult that is not a property of the design (the full result keeps it).
+NOT_METRICS = ("provenance", "notes", "format", "config")
 
 
 def flatten(d, prefix="", out=None):
@@ -69,7 +71,7 @@ def headline(flat):
 
 def sim_metrics(result):
     """Flat metrics of a SimResult dict (its ``to_dict()``), with the canonical names."""
-    return headline(flatten({k: v for k, v in result.items() if k not in SAMPLE_KEYS}))
+    return headline(flatten({k: v for k, v in result.items() if k not in SAMPLE_KEYS + NOT_METRICS}))
 
 
 def latency_sample(result):

@@ -22,8 +22,10 @@ from . import force_option
               help="Also write the HTML report of the whole store here.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also export the store as CSV.")
+@click.option("--evaluator", default=None, metavar="MODULE:FUNCTION",
+              help="Evaluate points with your own function(config) -> metrics dict (default: simulate).")
 @force_option
-def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, csv_path, force):
+def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, csv_path, evaluator, force):
     """Sweep the design space SPACE.yaml into the result store --db.
 
     Every finished point is committed at once; re-running the same command
@@ -32,15 +34,16 @@ def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, c
     from ...fileio import check_output
     from ..space import DesignSpace
     from ..store import ResultStore
-    from ..sweep import run_sweep
+    from ..sweep import resolve_evaluator, run_sweep
 
+    evaluator = resolve_evaluator(evaluator)
     space = DesignSpace.from_yaml(space_file)
     points = space.points(kind=sampler, n=n, seed=seed)
     for out in (report_path, csv_path):
         if out is not None:
             check_output(out, force)
     with ResultStore(db) as store:
-        summary = run_sweep(space, store, workers=workers, scheduler=scheduler, points=points)
+        summary = run_sweep(space, store, evaluate=evaluator, workers=workers, scheduler=scheduler, points=points)
         click.echo(summary.line(), err=True)
         if summary.errors:
             last = summary.first_error.strip().splitlines()[-1] if summary.first_error else ""
