@@ -13,7 +13,6 @@ _EXPORTS = {
     "run_sweep": "sweep", "SweepSummary": "sweep",
     "pareto_front": "pareto", "pareto_mask": "pareto",
     "write_report": "report",
-    "evaluate": "evaluate",
 }
 
 __all__ = list(_EXPORTS)

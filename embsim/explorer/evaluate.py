@@ -24,15 +24,20 @@ The plan and the full SimResult go to ``artifacts`` (stored beside the
 metrics, used by the report).  The plan's wall-clock solve time is left out
 of the metrics so that equal configurations give equal rows.
 """
+# Imported at module level (not lazily) so that forked pool workers inherit them ready.
 from .. import config as cfg
+from ..cost_model.solve import solve_plan
 from ..errors import InputError
+from ..hw_models.loader import system_from_dict
+from ..sim.simulate import DEFAULT_BATCHES, simulate
+from ..workloads.generators import generate_trace
+from ..workloads.model import model_from_dict
 from .metrics import sim_metrics
+from .space import config_key
 
 
 def build(config):
     """(ModelSpec, System) of a point configuration, overrides applied and checked."""
-    from ..hw_models.loader import system_from_dict
-    from ..workloads.model import model_from_dict
     m, s = config["model"], config["system"]
     mdata = cfg.apply_overrides(m["data"], config.get("model_overrides"), source=f"model '{m['name']}'")
     sdata = cfg.apply_overrides(s["data"], config.get("system_overrides"), source=f"system '{s['name']}'")
@@ -45,7 +50,6 @@ def plan_for(model, system, plan_settings, batch_size):
     p = plan_settings
     if p["mode"] == "none":
         return None
-    from ..cost_model.solve import solve_plan
     reps = p.get("representations")
     if p.get("tt_rank"):
         reps = ",".join(x for x in ((reps or "fp32"), f"tt{p['tt_rank']}") if x)
@@ -73,9 +77,6 @@ def trace_for(model, config):
     (a random row permutation per table) can cost more than the simulation.
     The call is the one ``simulate`` makes itself, so results are identical.
     """
-    from ..sim.simulate import DEFAULT_BATCHES
-    from ..workloads.generators import generate_trace
-    from .space import config_key
     sim = config["sim"]
     size = int(sim["batch_size"])
     n = DEFAULT_BATCHES * size if sim["queries"] is None else int(sim["queries"])
@@ -91,7 +92,6 @@ def trace_for(model, config):
 
 def evaluate(config):
     """Flat metrics of one design point (see the module docstring); InputError if it cannot run."""
-    from ..sim.simulate import simulate
     model, system = build(config)
     sim = config["sim"]
     plan = plan_for(model, system, config["plan"], sim["batch_size"])

@@ -46,6 +46,32 @@ def full_report(tmp_path, store):
     return out
 
 
+@pytest.fixture(scope="module")
+def real_report(tmp_path_factory):
+    """A report of a real sweep: a reduced examples/spaces/quick.yaml through the real evaluator."""
+    import yaml
+    quick = Path(__file__).parents[2] / "examples" / "spaces" / "quick.yaml"
+    data = yaml.safe_load(quick.read_text())
+    data["overrides"]["model.tables.0.rows"] = 20000
+    data["simulation"]["queries"] = 1024
+    data["knobs"]["n_ssd"]["values"] = [1, 2]
+    data["knobs"]["batch"]["values"] = [64, 128]
+    space = DesignSpace.from_dict(data, source="quick-small", base_dir=quick.parent)
+    d = tmp_path_factory.mktemp("real")
+    with ResultStore(d / "q.sqlite") as st:
+        assert run_sweep(space, st, workers=1).ok == 4
+    return write_report([d / "q.sqlite"], d / "report.html")
+
+
+def test_real_report_has_a_chart_in_every_chart_section(real_report):
+    text = real_report.read_text()
+    assert "class='missing'" not in text, re.findall(r"Not available: [^<]*", text)
+    ids = plot_ids(text)
+    for sid in ("pareto", "designs", "bandwidth", "latency", "plan", "topology"):
+        assert f"plot-{sid}-0" in ids
+    assert "screc_4x_smartssd" in text and "SmartSSD product brief" in text    # sources from System.describe()
+
+
 def plot_ids(text):
     return re.findall(r"<div class='plot' id='([^']+)'>", text)
 
@@ -139,12 +165,12 @@ needs_chromium = pytest.mark.skipif(_chromium() is None,
 
 
 @needs_chromium
-def test_report_renders_in_headless_chromium(full_report, tmp_path):
-    """Open the report offline in headless chromium: every chart draws an SVG, no console errors."""
-    dom, errors = open_in_chromium(full_report, tmp_path)
+def test_report_renders_in_headless_chromium(real_report, tmp_path):
+    """Open a real sweep's report offline in headless chromium: every chart draws an SVG, no console errors."""
+    dom, errors = open_in_chromium(real_report, tmp_path)
     assert not errors, errors
-    ids = plot_ids(full_report.read_text())
-    assert len(ids) >= 5 and not unrendered(dom, ids)
+    ids = plot_ids(real_report.read_text())
+    assert len(ids) >= 6 and not unrendered(dom, ids)
 
 
 @needs_chromium

@@ -1,0 +1,77 @@
+"""Sweep throughput: points per minute with 1 and 2 local workers and on a Dask LocalCluster.
+
+    python bench/sweep.py [--points 12] [--rows 50000] [--queries 2048]
+
+The evaluator is the real one (model, system, a sharding plan solved per
+point, simulate) on a reduced copy of examples/spaces/quick.yaml: the
+SmartSSD count and the batch size vary, tables are shrunk to --rows rows.
+Each executor sweeps the same points into a fresh store:
+
+- 1 worker: in this process, one point after the other (``--workers 1``);
+- 2 workers: a local process pool (``--workers 2``);
+- Dask: a LocalCluster of 2 single-threaded worker processes on loopback
+  (``--scheduler tcp://127.0.0.1:...``).
+
+Printed: wall time, points per minute, and the speed-up over 1 worker
+(goal: at least 1.7x with 2 workers on 2 free cores).  A loaded machine
+lowers the ratios; the script measures, it does not assert.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from embsim.explorer.space import DesignSpace  # noqa: E402
+from embsim.explorer.store import ResultStore  # noqa: E402
+from embsim.explorer.sweep import run_sweep  # noqa: E402
+
+
+def space(points, rows, queries):
+    data = yaml.safe_load((ROOT / "examples" / "spaces" / "quick.yaml").read_text())
+    data["overrides"]["model.tables.0.rows"] = rows
+    data["simulation"]["queries"] = queries
+    data["knobs"] = {"n_ssd": {"path": "system.params.csd.count", "values": [1, 2]},
+                     "batch": {"path": "sim.batch_size", "values": [64, 128, 256]},
+                     "seed": {"path": "sim.seed", "values": list(range(max(1, -(-points // 6))))}}
+    s = DesignSpace.from_dict(data, source="bench-sweep", base_dir=ROOT / "examples" / "spaces")
+    return s, s.points()[:points]
+
+
+def timed(label, sp, pts, **kw):
+    with tempfile.TemporaryDirectory() as d, ResultStore(Path(d) / "b.sqlite") as st:
+        t0 = time.perf_counter()
+        s = run_sweep(sp, st, points=pts, progress_bar=False, **kw)
+        dt = time.perf_counter() - t0
+    if s.evaluated != len(pts) or s.errors:
+        raise SystemExit(f"{label}: {s.line()}\n{s.first_error}")
+    print(f"{label:<28} {dt:8.1f} s  {60 * len(pts) / dt:8.1f} points/min   ({s.ok} ok, {s.infeasible} infeasible)")
+    return dt
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=12)
+    ap.add_argument("--rows", type=int, default=50000)
+    ap.add_argument("--queries", type=int, default=2048)
+    a = ap.parse_args()
+    sp, pts = space(a.points, a.rows, a.queries)
+    print(f"real evaluator, {len(pts)} points of a reduced quick.yaml ({a.rows} rows per table, "
+          f"{a.queries} queries); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    t1 = timed("1 worker (in process)", sp, pts, workers=1)
+    t2 = timed("2 local workers", sp, pts, workers=2)
+    from dask.distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        td = timed("Dask LocalCluster, 2 procs", sp, pts, scheduler=cluster.scheduler_address)
+    print(f"speed-up with 2 local workers: {t1 / t2:.2f}x (goal >= 1.7x); Dask LocalCluster: {t1 / td:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
