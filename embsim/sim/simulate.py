@@ -541,3 +541,28 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
                      caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
+
+
+def compare_with_plan(sim, queries=None):
+    """The simulated per-batch embedding time beside the plan's prediction, device by device.
+
+    Runs a closed loop with one batch in flight (no queueing), so the
+    embedding stage of a batch lasts as long as its slowest device.  Returns
+    {"predicted_makespan_s", "simulated_embedding_s", "ratio", "devices":
+    {device: {"predicted_s", "simulated_s"}}}; the simulated figures are means
+    over the measured batches.  With caches off and the same batch size, a
+    hardware model whose batch cost follows its per-lookup costs agrees with
+    the cost model up to the trace's deviation from the plan's statistics.
+    """
+    r = sim.run("closed", queries=queries, in_flight=1)
+    per = {}
+    for b in range(sim.trace.n_batches):
+        for w in sim.system.batch_cost(sim.batch_load(b)).work:
+            if w.stage == "embedding":
+                per.setdefault(w.resource, []).append(w.time_s)
+    devices = {d: {"predicted_s": float(sim.plan.device_time_s.get(d, 0.0)),
+                   "simulated_s": float(np.mean(per[d])) if d in per else 0.0}
+               for d in sorted(set(per) | set(sim.plan.device_time_s))}
+    emb = r.stage_time_s["embedding"]
+    return {"predicted_makespan_s": float(sim.plan.makespan_s), "simulated_embedding_s": emb,
+            "ratio": emb / sim.plan.makespan_s if sim.plan.makespan_s else math.inf, "devices": devices}
