@@ -61,6 +61,7 @@ ARRIVALS = ("closed", "poisson", "trace")
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_BATCHES = 32                 # queries default to this many batches
 DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up
+MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
                     "page_size", "dma_block", "burst_bytes")
@@ -80,6 +81,8 @@ class ShardInfo:
     macs_per_lookup: float
     strategy: str = None
     core: int = None
+    part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
+    parts: int = 1
     location: int = -1
 
     @property
@@ -144,16 +147,18 @@ class Simulation:
             raise InputError(f"batch_size: {batch_size}: expected a positive number of queries")
         n = DEFAULT_BATCHES * size if queries is None else int(queries)
         batches = max(2, -(-n // size))
+        per_batch = max(1.0, size * m.lookups_per_sample)
+        batches = max(2, min(batches, int(MAX_GENERATED_LOOKUPS // per_batch)))
         tr = generate_trace(m, batches=batches, batch_size=size, seed=self.seed)
         self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
         return tr
 
     def _solve(self, solver, time_limit_s):
-        from ..cost_model import solve_plan
+        from ..cost_model.solve import solve_plan
         plan = solve_plan(self.model, self.system, solver=solver, time_limit_s=time_limit_s,
-                          batch_size=self.batch_size)
-        self.notes.append(f"plan solved by the cost model ({plan.solver}, status {plan.status}, "
-                          f"predicted makespan {plan.makespan_s:.6g} s per batch)")
+                          batch_size=int(self.batch_size))
+        self.notes.append(f"plan solved by the cost model from the model's access distributions ({plan.solver}, "
+                          f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
     def _check_plan(self):
@@ -166,7 +171,6 @@ class Simulation:
                 raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
-            R = spec.rows
             for i, s in enumerate(tp.shards):
                 if (s.device, s.tier) not in slots:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
@@ -174,15 +178,26 @@ class Simulation:
                 if not 0.0 <= s.rank_lo <= s.rank_hi <= 1.0 + 1e-9:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: rank range [{s.rank_lo}, {s.rank_hi}) "
                                      "outside [0, 1] or reversed")
+                parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
+                if not 0 <= part < parts:
+                    raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
+                R = part_rows(spec.rows, part, parts)
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core))
-            covered = sorted((x.lo, x.hi) for x in self.shards if x.table == t)
-            ends = [0] + [h for _, h in covered]
-            if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != R:
-                raise InputError(f"plan: table '{spec.name}': shards cover hot ranks {covered} of {R} rows; "
-                                 "expected [0, 1) covered exactly once")
+                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+            mine = [x for x in self.shards if x.table == t]
+            parts = {x.parts for x in mine}
+            if len(parts) != 1:
+                raise InputError(f"plan: table '{spec.name}': shards disagree on the number of row-wise parts "
+                                 f"({sorted(parts)}); expected one value")
+            P = parts.pop()
+            for p in range(P):
+                covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
+                ends = [0] + [h for _, h in covered]
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                    raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
+                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -206,7 +221,8 @@ class Simulation:
         """Map every lookup to its shard's location and replay, in a compact id space."""
         tr = self.trace
         locs = self._locations()
-        by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: s.lo) for t in range(tr.n_tables)]
+        by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
+                    for t in range(tr.n_tables)]
         compact, row_location, offsets = compact_rows(tr, by_table)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
@@ -343,6 +359,11 @@ class Simulation:
 
 
 # ------------------------------------------------- lookups to locations ---
+def part_rows(rows, part, parts):
+    """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
+    return (rows - part + parts - 1) // parts
+
+
 def compact_rows(trace, shards_by_table):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
@@ -352,7 +373,8 @@ def compact_rows(trace, shards_by_table):
     ``offsets[t] ..`` in increasing row order, plus one spare id so every
     table owns at least one.  A row's hot rank is its place by falling access
     count in the trace, ties to the lower row; the shard whose hot-rank range
-    ``[lo, hi)`` holds that rank holds the row.  The relabelling is one-to-one
+    ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
+    ``parts`` parts ranks its rows within their part (row id mod parts).  The relabelling is one-to-one
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
@@ -383,13 +405,21 @@ def compact_rows(trace, shards_by_table):
             rows = s[first]
             counts = np.diff(np.append(first, s.size))
             local = np.searchsorted(rows, idx)
-        rank = np.empty(rows.size, dtype=np.int64)
-        rank[np.argsort(-counts, kind="stable")] = np.arange(rows.size)  # rows ascend, so ties keep row order
         mine = shards_by_table[t]
-        his = np.array([s.hi for s in mine])
-        where = np.array([s.location for s in mine], dtype=np.int32)
-        row_location.append(where[np.searchsorted(his, rank, side="right")])
-        row_location.append(where[:1])                                  # the spare row
+        P = mine[0].parts
+        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
+        order = np.lexsort((-counts, part))        # by part, then falling count; rows ascend, so ties keep row order
+        rank = np.empty(rows.size, dtype=np.int64)
+        part_start = np.searchsorted(part[order], np.arange(P))
+        rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+        where = np.empty(rows.size, dtype=np.int32)
+        for p in range(P):
+            sh = [s for s in mine if s.part == p]
+            sel = part == p
+            his = np.array([s.hi for s in sh])
+            where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+        row_location.append(where)
+        row_location.append(np.array([mine[0].location], dtype=np.int32))   # the spare row
         local += base
         k = 0
         for a, b in parts:
@@ -511,3 +541,28 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
                      caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
+
+
+def compare_with_plan(sim, queries=None):
+    """The simulated per-batch embedding time beside the plan's prediction, device by device.
+
+    Runs a closed loop with one batch in flight (no queueing), so the
+    embedding stage of a batch lasts as long as its slowest device.  Returns
+    {"predicted_makespan_s", "simulated_embedding_s", "ratio", "devices":
+    {device: {"predicted_s", "simulated_s"}}}; the simulated figures are means
+    over the measured batches.  With caches off and the same batch size, a
+    hardware model whose batch cost follows its per-lookup costs agrees with
+    the cost model up to the trace's deviation from the plan's statistics.
+    """
+    r = sim.run("closed", queries=queries, in_flight=1)
+    per = {}
+    for b in range(sim.trace.n_batches):
+        for w in sim.system.batch_cost(sim.batch_load(b)).work:
+            if w.stage == "embedding":
+                per.setdefault(w.resource, []).append(w.time_s)
+    devices = {d: {"predicted_s": float(sim.plan.device_time_s.get(d, 0.0)),
+                   "simulated_s": float(np.mean(per[d])) if d in per else 0.0}
+               for d in sorted(set(per) | set(sim.plan.device_time_s))}
+    emb = r.stage_time_s["embedding"]
+    return {"predicted_makespan_s": float(sim.plan.makespan_s), "simulated_embedding_s": emb,
+            "ratio": emb / sim.plan.makespan_s if sim.plan.makespan_s else math.inf, "devices": devices}
