@@ -33,12 +33,14 @@ from scipy import special
 
 from ..progress import progress
 from .locality import BIN_LABELS, N_BINS, column_size_bins
-from .trace import CHUNK_INDICES
+from . import trace as _trace
 
 # Fractions of the hottest rows shown in tables and in to_dict()["...coverage"].
 COVERAGE_FRACTIONS = (0.0001, 0.001, 0.01, 0.1, 0.5)
 # to_dict() keeps at most this many coverage breakpoints per table (chords: a lower bound).
 JSON_BREAKPOINTS = 33
+# Whole-trace row counts use a dense array when total rows <= indices + this (else sparse).
+DENSE_EXTRA_ROWS = 1 << 24
 # Tables shown by format_table() before it summarises the rest.
 TABLE_ROWS_SHOWN = 40
 
@@ -227,7 +229,7 @@ class _RowCounts:
 
     def __init__(self, total_rows, n_indices):
         self.total_rows = total_rows
-        self.dense = total_rows <= n_indices + (1 << 24)
+        self.dense = total_rows <= n_indices + DENSE_EXTRA_ROWS
         self.counts = np.zeros(total_rows, dtype=np.int64) if self.dense else None
         self.parts = []
 
@@ -260,11 +262,12 @@ class _RowCounts:
         return ids[start], np.add.reduceat(cnt, start) if cnt.size else cnt
 
 
-def _batch_chunks(trace, max_indices=CHUNK_INDICES):
+def _batch_chunks(trace, max_indices=None):
     """Yield (b0, b1, start, stop): runs of whole batches of about max_indices indices.
 
     The run length is also capped so that (batch in run) x total_rows fits an int64 key.
     """
+    max_indices = int(max_indices or _trace.CHUNK_INDICES)
     bounds = trace.batch_bounds()
     max_batches = max(1, (1 << 62) // max(trace.total_rows, 1))
     b = 0
@@ -357,9 +360,9 @@ def _merge_curves(xs, ys, rows, accesses):
     order = np.lexsort((np.arange(density.size), -density))
     x = np.concatenate([[0.0], np.cumsum(seg_rows[order]) / total_rows])
     y = np.concatenate([[0.0], np.cumsum(seg_acc[order]) / total_acc])
-    # segments of equal density are collinear: keep their ends only
+    # segments of equal density (to rounding) are collinear: keep their ends only
     d = density[order]
-    last = np.append(d[1:] != d[:-1], True)
+    last = np.append(~np.isclose(d[1:], d[:-1], rtol=1e-12, atol=0), True)
     x, y = np.concatenate([[0.0], x[1:][last]]), np.concatenate([[0.0], y[1:][last]])
     x[-1], y[-1] = 1.0, 1.0
     return x, y
@@ -401,7 +404,9 @@ def trace_stats(trace, show_progress=None):
     accesses = trace.lookups_per_table()
     xs, ys = zip(*[_curve_from_counts(c, int(trace.table_rows[t])) for t, (_, c) in enumerate(per_table)]) \
         if T else ((), ())
-    ox, oy = _merge_curves(xs, ys, trace.table_rows, accesses) if T else (np.array([0.0, 1.0]),) * 2
+    # overall: the same exact construction over every row's count, keyed by global id
+    ox, oy = _curve_from_counts(np.concatenate([c for _, c in per_table]) if T else np.zeros(0, np.int64),
+                                max(trace.total_rows, 1))
     src = trace.meta.get("source", "trace") if isinstance(trace.meta, dict) else "trace"
     return TraceStats(
         table_names=list(trace.table_names), table_rows=trace.table_rows.copy(),
