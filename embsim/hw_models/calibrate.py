@@ -67,7 +67,7 @@ class Settings:
     @classmethod
     def pick(cls, quick):
         if quick:
-            return cls(table_bytes=256 * MiB, lookups=1 << 16, repeats=5, chase_steps=100_000)
+            return cls(table_bytes=256 * MiB, lookups=1 << 16, repeats=9, chase_steps=100_000)
         return cls()
 
 

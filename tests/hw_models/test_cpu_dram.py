@@ -160,3 +160,8 @@ def test_table_larger_than_socket_dram_is_refused(cpu):
     with pytest.raises(InputError, match=r"socket0\.dram holds 16 GB, but the placement puts 20 GB there \(tables: big\)"):
         cpu.check_fits({("socket0", "dram"): 20e9}, tables={("socket0", "dram"): ["big"]})
     cpu.check_fits({("socket0", "dram"): 15e9, ("socket1", "dram"): 16e9})
+
+
+def test_cache_levels_are_the_llcs(cpu):
+    assert [(c["device"], c["level"], c["capacity_B"], c["above_tier"]) for c in cpu.cache_levels()] == \
+        [("socket0", "llc", 8 * 2**20, "dram"), ("socket1", "llc", 8 * 2**20, "dram")]

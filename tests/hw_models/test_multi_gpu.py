@@ -142,3 +142,10 @@ def test_faster_links_never_slower(gpu):
         new = {(w.stage, w.resource): w.time_s for w in faster.batch_cost(load).work}
         assert all(new[k] <= base[k] + 1e-18 for k in base)
         assert sum(new.values()) < sum(base.values())
+
+
+def test_cache_levels_follow_the_cache_capacity(gpu):
+    assert gpu.cache_levels() == []
+    cached = hand(hbm_cache__capacity="2 GB")
+    assert [(c["device"], c["level"], c["capacity_B"], c["above_tier"]) for c in cached.cache_levels()] == \
+        [("gpu0", "hbm_cache", 2e9, "host_ddr"), ("gpu1", "hbm_cache", 2e9, "host_ddr")]

@@ -228,3 +228,13 @@ def test_uncounted_action_is_an_error_not_zero(system):
 def test_presets_folder_is_what_hw_list_shows():
     assert sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) == PRESETS
     assert {"cpu_2s_spr_ddr5", "gpu_8x_a100_80g", "gpu_8x_h100_80g"} <= set(PRESETS)
+
+
+def test_cache_hits_cost_no_more_than_the_tier_below(system):
+    for c in system.cache_levels():
+        assert c["capacity_B"] > 0 and c["device"] in system.devices
+        below = system.slot(c["device"], c["above_tier"])
+        for rb in ROW_BYTES:
+            hit = system.cache_hit_cost(c["device"], c["level"], rb)
+            assert 0 < hit.time_s <= system.lookup_cost(below, rb).time_s
+            assert 0 < hit.energy_J <= system.lookup_cost(below, rb).energy_J

@@ -6,6 +6,7 @@ bandwidths no reported figure may exceed.  ``--json`` prints the same as one
 object, units in the keys.
 """
 import json
+import re
 import sys
 
 import click
@@ -75,6 +76,9 @@ def _show_data(system):
     return {"name": system.name, "family": system.family, "file": system.source_file,
             "description": " ".join(str(getattr(system.params, "description", "")).split()),
             "parameters": rows, "slots": slots,
+            "derived": [{"part": part, "figure": name, "value": value, "unit_kind": kind,
+                         "display": display(value, kind, name), "formula": formula}
+                        for part, name, value, kind, formula in getattr(system, "derived_figures", lambda: [])()],
             "peak_bandwidth_Bps": system.peak_bandwidth_Bps(),
             "static_power_W": system.static_power_W(),
             "energy_per_action_J": [{"part": p, "action": a, "energy_J": e}
@@ -105,12 +109,37 @@ def show(system, as_json):
         click.echo(f"{r['part']:<{wp}}  {r['parameter']:<{wn}}  {r['display']:>{wv}}  {r['source']}")
     click.echo("")
     click.echo("slots (derived from the parameters above):")
+    lines = {}
     for sl in data["slots"]:
-        pool = f"  pool {sl['pool']}" if sl["pool"] != f"{sl['device']}.{sl['tier']}" else ""
-        click.echo(f"  {sl['device']}.{sl['tier']:<10} rank {sl['rank']}  "
-                   f"{display(sl['capacity_B'], 'bytes')}{pool}")
-    click.echo("peak bandwidths (derived): " + ", ".join(
-        f"{k} {format_quantity(v, 'bandwidth')}" for k, v in data["peak_bandwidth_Bps"].items()))
+        pool = f"  shared pool {sl['pool']}" if sl["pool"] != f"{sl['device']}.{sl['tier']}" else ""
+        text = (f"  {re.sub(r'[0-9]+', 'N', sl['device'])}.{sl['tier']:<10} rank {sl['rank']}  "
+                f"{display(sl['capacity_B'], 'bytes')}{pool}")
+        lines.setdefault(text, []).append(sl["device"])
+    for text, devs in lines.items():
+        click.echo(text + (f"  (x{len(devs)}: {devs[0]} .. {devs[-1]})" if len(devs) > 1 else f"  ({devs[0]})"))
+    if data["derived"]:
+        click.echo("derived figures:")
+        wd = max(len(f"{r['part']}.{r['figure']}") for r in data["derived"])
+        for r in data["derived"]:
+            click.echo(f"  {r['part'] + '.' + r['figure']:<{wd}}  {r['display']:>11}  = {r['formula']}")
+    click.echo("peak bandwidths: " + ", ".join(_grouped(data["peak_bandwidth_Bps"])))
+
+
+def _grouped(peaks):
+    """'gpu0.hbm 2 TB/s, gpu1.hbm 2 TB/s, ...' -> 'gpuN.hbm 2 TB/s (x8)' when every copy is equal."""
+    groups = {}
+    for k, v in peaks.items():
+        groups.setdefault((re.sub(r"\d+", "N", k), v), []).append(k)
+    counts = {}
+    for (pattern, _), keys in groups.items():
+        counts[pattern] = counts.get(pattern, 0) + 1
+    out = []
+    for (pattern, v), keys in groups.items():
+        if len(keys) > 1 and counts[pattern] == 1:
+            out.append(f"{pattern} {format_quantity(v, 'bandwidth')} (x{len(keys)})")
+        else:
+            out += [f"{k} {format_quantity(v, 'bandwidth')}" for k in keys]
+    return out
 
 
 @click.command()
