@@ -11,7 +11,7 @@ DEMO_DIR ?= demo_out
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel cython numpy
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
