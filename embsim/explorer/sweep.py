@@ -191,3 +191,31 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
     finally:
         if isinstance(scheduler, str):
             client.close()
+
+
+def explore_file(space_file, db, workers=None, scheduler=None, report=None, csv=None, force=False,
+                 evaluate=None, sampler=None, n=None, seed=None, progress_bar=None):
+    """What ``embsim explore`` does, for scripts (``embsim demo`` ends with it): returns a SweepSummary.
+
+    Sweeps the space file into the store ``db`` (resuming it), then exports
+    ``csv`` and writes the HTML ``report`` of the whole store if given.
+    Outputs are checked before any work, so a refused ``report`` costs nothing.
+    """
+    from ..fileio import check_output
+    from .space import DesignSpace
+    from .store import ResultStore
+    evaluate = resolve_evaluator(evaluate)
+    space = DesignSpace.from_yaml(space_file)
+    points = space.points(kind=sampler, n=n, seed=seed)
+    for out in (report, csv):
+        if out is not None:
+            check_output(out, force)
+    with ResultStore(db) as store:
+        summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
+                            progress_bar=progress_bar)
+        if csv is not None:
+            store.export(csv, force=force)
+    if report is not None:
+        from .report import write_report
+        write_report([db], report, force=force)
+    return summary

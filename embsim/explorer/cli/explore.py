@@ -31,28 +31,14 @@ def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, c
     Every finished point is committed at once; re-running the same command
     skips stored points, so a killed sweep resumes where it stopped.
     """
-    from ...fileio import check_output
-    from ..space import DesignSpace
-    from ..store import ResultStore
-    from ..sweep import resolve_evaluator, run_sweep
-
-    evaluator = resolve_evaluator(evaluator)
-    space = DesignSpace.from_yaml(space_file)
-    points = space.points(kind=sampler, n=n, seed=seed)
-    for out in (report_path, csv_path):
-        if out is not None:
-            check_output(out, force)
-    with ResultStore(db) as store:
-        summary = run_sweep(space, store, evaluate=evaluator, workers=workers, scheduler=scheduler, points=points)
-        click.echo(summary.line(), err=True)
-        if summary.errors:
-            last = summary.first_error.strip().splitlines()[-1] if summary.first_error else ""
-            click.echo(f"warning: {summary.errors} points failed (re-run to retry them); first: {last}", err=True)
-        if csv_path is not None:
-            store.export(csv_path, force=force)
+    from ..sweep import explore_file
+    summary = explore_file(space_file, db, workers=workers, scheduler=scheduler, report=report_path, csv=csv_path,
+                           force=force, evaluate=evaluator, sampler=sampler, n=n, seed=seed)
+    click.echo(summary.line(), err=True)
+    if summary.errors:
+        last = summary.first_error.strip().splitlines()[-1] if summary.first_error else ""
+        click.echo(f"warning: {summary.errors} points failed (re-run to retry them); first: {last}", err=True)
     if report_path is not None:
-        from ..report import write_report
-        write_report([db], report_path, force=force)
         click.echo(f"report: {report_path}", err=True)
     return 1 if summary.errors else 0
 
