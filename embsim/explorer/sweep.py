@@ -162,16 +162,18 @@ def _run_pool(todo, evaluate, workers, record, start_bar):
     # __main__ runs the CLI).  The pool forks all its workers on the first submit, so the
     # progress bar (which may start a monitor thread) is started after that.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    try:
         futures = {pool.submit(evaluate_safely, evaluate, p.config): p for p in todo}
         start_bar()
-        try:
-            for fut in as_completed(futures):
-                record(futures[fut], fut.result())
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        for fut in as_completed(futures):
+            record(futures[fut], fut.result())
+    except BaseException:
+        # Ctrl-C or a store error: drop queued points now instead of finishing them first;
+        # what is already committed stays, and a re-run resumes from there.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
