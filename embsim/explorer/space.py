@@ -7,12 +7,15 @@ A design space is a YAML file::
     model: rm1
     simulation: {queries: 2000, batch_size: 256, arrival: closed, seed: 0}
     plan: {mode: solve, solver: cbc, time_limit_s: 10}
+    overrides: {model.tables.0.rows: 1000000}
     knobs:
-      n_ssd:   {path: system.params.devices.count, values: [1, 2, 4, 8]}
-      dram:    {path: system.params.fpga_dram.capacity, min: "4 GiB", max: "16 GiB", log: true, unit: bytes, levels: 3}
+      n_ssd:   {path: system.params.csd.count, values: [1, 2, 4, 8]}
+      dram:    {path: system.params.csd.dram.capacity, min: "4 GiB", max: "16 GiB", log: true, unit: bytes, levels: 3}
+      tt_rank: {path: plan.tt_rank, values: [8, 16, 32]}
       batch:   {path: sim.batch_size, min: 64, max: 512, step: 64}
     constraints:
       - "n_ssd * dram <= 64 * 2**30"
+    derived: {cost_usd: "10000 + 2500 * n_ssd"}
     objectives: {throughput_qps: max, energy_per_query_J: min, cost_usd: min}
     sampler: {kind: lhs, n: 24, seed: 0}
 

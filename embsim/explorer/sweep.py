@@ -183,6 +183,11 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
     except (OSError, TimeoutError) as e:
         raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({e})") from None
     try:
+        # Import the evaluator's module on every worker at once, before the points arrive: a fresh
+        # worker process otherwise pays the imports (numpy, simpy, PuLP, embsim) inside its first point.
+        module = getattr(evaluate, "__module__", None)
+        if module and module != "__main__":
+            client.run(importlib.import_module, module)
         # The point key as the Dask key: resubmitting a point the cluster already holds is a no-op.
         futures = [client.submit(evaluate_safely, evaluate, p.config, key=f"embsim-point-{p.key}", pure=False)
                    for p in todo]
@@ -195,12 +200,12 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
             client.close()
 
 
-def explore_file(space_file, db, workers=None, scheduler=None, report=None, csv=None, force=False,
+def explore_file(space_file, db, workers=None, scheduler=None, report=None, export=None, force=False,
                  evaluate=None, sampler=None, n=None, seed=None, progress_bar=None):
     """What ``embsim explore`` does, for scripts (``embsim demo`` ends with it): returns a SweepSummary.
 
     Sweeps the space file into the store ``db`` (resuming it), then exports
-    ``csv`` and writes the HTML ``report`` of the whole store if given.
+    ``export`` (.csv or .json) and writes the HTML ``report`` of the whole store if given.
     Outputs are checked before any work, so a refused ``report`` costs nothing.
     """
     from ..fileio import check_output
@@ -209,14 +214,14 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, csv=
     evaluate = resolve_evaluator(evaluate)
     space = DesignSpace.from_yaml(space_file)
     points = space.points(kind=sampler, n=n, seed=seed)
-    for out in (report, csv):
+    for out in (report, export):
         if out is not None:
             check_output(out, force)
     with ResultStore(db) as store:
         summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
                             progress_bar=progress_bar)
-        if csv is not None:
-            store.export(csv, force=force)
+        if export is not None:
+            store.export(export, force=force)
     if report is not None:
         from .report import write_report
         write_report([db], report, force=force)

@@ -14,10 +14,10 @@ def test_explore_then_resume_then_report(tmp_path, run_cli):
     space = write_space(tmp_path)
     db = tmp_path / "r.sqlite"
     r = run_cli("explore", space, "--db", db, "--workers", 1, "--evaluator", FAKE,
-                "--report", tmp_path / "r.html", "--csv", tmp_path / "r.csv")
+                "--report", tmp_path / "r.html", "--export", tmp_path / "r.csv")
     assert r.code == 0, r
     assert "16 points: 0 already stored, 16 evaluated (15 ok, 1 infeasible, 0 errors)" in r.err
-    assert (tmp_path / "r.html").is_file() and (tmp_path / "r.csv").is_file()
+    assert (tmp_path / "r.html").is_file() and len((tmp_path / "r.csv").read_text().splitlines()) == 17
     r = run_cli("explore", space, "--db", db, "--workers", 1, "--evaluator", FAKE)
     assert r.code == 0 and "16 already stored, 0 evaluated" in r.err
     r = run_cli("explore", space, "--db", db, "--workers", 1, "--evaluator", FAKE, "--sampler", "random", "-n", 5,

@@ -20,8 +20,8 @@ from . import force_option
 @click.option("--seed", type=int, default=None, help="Override the sampler's seed.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the HTML report of the whole store here.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also export the store as CSV.")
+@click.option("--export", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also export the whole store as .csv or .json (by the suffix).")
 @click.option("--evaluator", default=None, metavar="MODULE:FUNCTION",
               help="Evaluate points with your own function(config) -> metrics dict (default: simulate).")
 @force_option
@@ -32,7 +32,7 @@ def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, c
     skips stored points, so a killed sweep resumes where it stopped.
     """
     from ..sweep import explore_file
-    summary = explore_file(space_file, db, workers=workers, scheduler=scheduler, report=report_path, csv=csv_path,
+    summary = explore_file(space_file, db, workers=workers, scheduler=scheduler, report=report_path, export=csv_path,
                            force=force, evaluate=evaluator, sampler=sampler, n=n, seed=seed)
     click.echo(summary.line(), err=True)
     if summary.errors:
