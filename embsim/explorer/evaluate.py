@@ -90,12 +90,26 @@ def trace_for(model, config):
     return _TRACES[key]
 
 
+def caches_of(sim):
+    """simulate's ``caches`` from the settings, with ``cache_rows`` applied to every listed cache."""
+    caches = sim.get("caches")
+    if not caches:
+        if sim.get("cache_rows"):
+            raise InputError("sim.cache_rows: set simulation.caches to say which tier the cache sits in front of")
+        return None
+    if sim.get("cache_rows"):
+        caches = {where: [{**{k: v for k, v in c.items() if k != "capacity_B"}, "capacity_rows": sim["cache_rows"]}
+                          for c in levels] for where, levels in caches.items()}
+    return caches
+
+
 def evaluate(config):
     """Flat metrics of one design point (see the module docstring); InputError if it cannot run."""
     model, system = build(config)
     sim = config["sim"]
     plan = plan_for(model, system, config["plan"], sim["batch_size"])
-    kwargs = dict(arrival=sim["arrival"], queries=sim["queries"], batch_size=sim["batch_size"], seed=sim["seed"])
+    kwargs = dict(arrival=sim["arrival"], queries=sim["queries"], batch_size=sim["batch_size"], seed=sim["seed"],
+                  in_flight=sim.get("in_flight"), batch_timeout_s=sim.get("batch_timeout_s"), caches=caches_of(sim))
     if sim.get("qps") is not None:
         kwargs["qps"] = sim["qps"]
     elif sim["arrival"] == "poisson":

@@ -84,8 +84,12 @@ class SimSettings(config.Schema):
     arrival: Literal["closed", "poisson"] = "closed"
     qps: Optional[float] = Field(None, gt=0)
     seed: int = 0
-    trace_batches: Optional[PositiveInt] = Field(
-        None, description="batches of the synthetic trace (default: enough for the queries)")
+    in_flight: Optional[PositiveInt] = Field(None, description="closed loop: batches in flight (simulate's default)")
+    batch_timeout_s: Optional[float] = Field(None, gt=0, description="close a batch after this wait")
+    caches: Optional[dict[str, Any]] = Field(None, description=(
+        "simulate's caches: {'tier' or 'device.tier': [{name, policy, capacity_B or capacity_rows}]}; "
+        "a knob 'sim.cache_rows' sets capacity_rows of every cache listed here"))
+    cache_rows: Optional[PositiveInt] = Field(None, description="capacity_rows of every cache in 'caches'")
 
 
 class PlanSettings(config.Schema):

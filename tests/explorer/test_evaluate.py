@@ -66,3 +66,11 @@ def test_a_design_that_cannot_hold_the_tables_is_infeasible(small_quick):
     cfg = {**cfg, "model_overrides": {**cfg["model_overrides"], "tables.0.rows": 10**10}}
     with pytest.raises(InputError):
         ev.evaluate(cfg)
+
+
+def test_cache_rows_knob_sets_every_listed_cache():
+    sim = {"caches": {"host.dram": [{"name": "c", "policy": "lru", "capacity_B": 1e6}]}, "cache_rows": 500}
+    assert ev.caches_of(sim) == {"host.dram": [{"name": "c", "policy": "lru", "capacity_rows": 500}]}
+    assert ev.caches_of({"caches": None}) is None
+    with pytest.raises(InputError, match="set simulation.caches"):
+        ev.caches_of({"caches": None, "cache_rows": 10})
