@@ -193,6 +193,17 @@ def _fmt(x):
     return str(x)
 
 
+def _quantity(value, kind):
+    """'80 GB'-style text for a value in SI units of a known kind, else the value as is."""
+    from .. import units
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind in getattr(units, "_DISPLAY", {}):
+        try:
+            return units.format_quantity(float(value), kind)
+        except (KeyError, ValueError, TypeError):
+            return value
+    return value
+
+
 def _table_html(df, max_rows=20):
     if df is None or not len(df):
         return "<p class='missing'>no rows</p>"
@@ -471,8 +482,10 @@ def section_sources(inp):
         raise Missing(f"no system whose sources to list ({why})")
     parts = []
     for label, system in inp.systems[:2]:
-        rows = system.describe()
-        df = pd.DataFrame([list(r) if not isinstance(r, dict) else list(r.values()) for r in rows])
+        rows = [list(r) if not isinstance(r, dict) else list(r.values()) for r in system.describe()]
+        if rows and all(len(r) == 5 for r in rows):
+            rows = [[part, param, _quantity(value, kind), kind, source] for part, param, value, kind, source in rows]
+        df = pd.DataFrame(rows)
         if len(df.columns) == 5:
             df.columns = ["part", "parameter", "value", "unit kind", "source"]
         parts.append(f"<h3>{html.escape(system.name)} ({html.escape(str(system.source_file or label))})</h3>"
