@@ -490,7 +490,7 @@ def summarise(run, sim, config, seed, notes):
         model=sim.model.name, system=system.name, family=system.family, config=config,
         window={"start_s": t0, "end_s": t1, "duration_s": T, "warmup_queries": int(run.first_measured_query),
                 "warmup_batches": int(run.warmup_batches), "measured_queries": int(lat.size),
-                "completed_queries": n_done, "batches": int(run.n_batches),
+                "completed_queries": n_done, "simulated_batches": int(run.n_batches),
                 "note": ("figures cover the window from the first measured arrival to the last arrival; "
                          "warm-up excluded, drain excluded from throughput; bytes_B cover every batch")},
         throughput={"queries_per_s": n_done / T, "lookups_per_s": lookups_done / T,
@@ -554,7 +554,9 @@ def compare_with_plan(sim, queries=None):
     hardware model whose batch cost follows its per-lookup costs agrees with
     the cost model up to the trace's deviation from the plan's statistics.
     """
-    r = sim.run("closed", queries=queries, in_flight=1)
+    B = sim.batch_size
+    queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
     per = {}
     for b in range(sim.trace.n_batches):
         for w in sim.system.batch_cost(sim.batch_load(b)).work:
