@@ -45,6 +45,7 @@ import hashlib
 import json
 import math
 import platform
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -123,9 +124,12 @@ class Simulation:
         self.batch_size = self.trace.batch_size
         self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
         self.caches = caches or {}
+        self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self._check_plan()
         self._map_and_replay(progress)
+        t = time.perf_counter()
         self._loads()
+        self.timings_s["loads"] = time.perf_counter() - t
 
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
@@ -223,10 +227,14 @@ class Simulation:
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        t = time.perf_counter()
         compact, row_location, offsets = compact_rows(tr, by_table)
+        self.timings_s["map"] = time.perf_counter() - t
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        t = time.perf_counter()
         self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
                                progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+        self.timings_s["replay"] = time.perf_counter() - t
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -346,8 +354,10 @@ class Simulation:
         def cost_of(b, n):
             return system.batch_cost(self.batch_load(b % nt, n))
 
+        t = time.perf_counter()
         run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
                          in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+        self.timings_s["engine"] = time.perf_counter() - t
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
@@ -355,7 +365,10 @@ class Simulation:
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
-        return summarise(run, self, config, seed, notes)
+        t = time.perf_counter()
+        result = summarise(run, self, config, seed, notes)
+        self.timings_s["summarise"] = time.perf_counter() - t
+        return result
 
 
 # ------------------------------------------------- lookups to locations ---
