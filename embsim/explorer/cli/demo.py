@@ -60,8 +60,13 @@ def _tier_bandwidth(result, devices):
 
 
 def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_limit_s=TIME_LIMIT_S, seed=0,
-             systems=SYSTEMS, echo=print):
-    """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}."""
+             systems=SYSTEMS, model=MODEL, echo=print):
+    """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
+
+    ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
+    preset, representations).  Speed-ups are against the systems labelled
+    "CPU-DRAM" and "multi-GPU" (n/a if absent).
+    """
     from ...cost_model.solve import solve_plan
     from ...hw_models.loader import load_system
     from ...sim.simulate import Simulation
@@ -76,16 +81,21 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         check_output(t, force)
 
     t0 = time.perf_counter()
-    model = load_model(MODEL)
+    model = load_model(model) if isinstance(model, str) else model
     trace = generate_trace(model, batches=batches, batch_size=batch_size, seed=seed)
     echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:.1f} GB at fp32, "
          f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
-    rows, results = [], {}
+    rows, results, failed = [], {}, []
     for label, preset, reps in systems:
         t1 = time.perf_counter()
         system = load_system(preset)
-        plan = solve_plan(model, system, batch_size=batch_size, time_limit_s=time_limit_s, representations=reps)
+        try:
+            plan = solve_plan(model, system, batch_size=batch_size, time_limit_s=time_limit_s, representations=reps)
+        except Exception as e:      # the demo goes on with the other systems and says why this one is missing
+            failed.append((label, preset, f"{type(e).__name__}: {e}"))
+            echo(f"  {label:<11} no plan: {type(e).__name__}: {e}")
+            continue
         sim = Simulation(model, system, plan, trace, seed=seed)
         peak = sim.run("closed")
         loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
@@ -104,20 +114,24 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         })
         echo(f"  {label:<11} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
              f"simulated in {time.perf_counter() - t1:.0f} s")
+    if not rows:
+        raise InputError("demo: no system could be planned: " + "; ".join(f"{l}: {w}" for l, _, w in failed))
     _ratios(rows)
-    table = format_table(rows)
+    table = format_table(rows, failed)
     echo("")
     echo(table)
 
-    for label, preset, _ in systems:
-        results[label].save(out / "results" / f"{preset}.json", force=force)
-    write_text(out / "demo.json", json.dumps({"model": MODEL, "batch_size": batch_size, "batches": batches,
-                                              "seed": seed, "open_loop_load": OPEN_LOOP_LOAD, "rows": rows},
+    for r in rows:
+        results[r["system"]].save(out / "results" / f"{r['preset']}.json", force=force)
+    write_text(out / "demo.json", json.dumps({"model": model.name, "batch_size": batch_size, "batches": batches,
+                                              "seed": seed, "open_loop_load": OPEN_LOOP_LOAD, "rows": rows,
+                                              "not_planned": [{"system": l, "preset": p, "why": w}
+                                                              for l, p, w in failed]},
                                              indent=2) + "\n", force=force)
     write_html(out / "demo.html", rows, table, force=force)
-    echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'} and {len(systems)} results in {out / 'results'} "
+    echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'} and {len(rows)} results in {out / 'results'} "
          f"({time.perf_counter() - t0:.0f} s in all)")
-    return {"rows": rows, "results": results, "table": table}
+    return {"rows": rows, "results": results, "table": table, "not_planned": failed}
 
 
 def _ratios(rows):
@@ -131,12 +145,12 @@ def _ratios(rows):
                                                 if b and r["energy_per_query_J"] else None)
 
 
-def _fmt(x, unit, scale=1.0, digits=3):
-    return "n/a" if x is None else f"{x * scale:.{digits}g} {unit}".strip()
+def _x(ratio):
+    return "n/a" if ratio is None else f"{ratio:.3g}x"
 
 
-def format_table(rows):
-    """The terminal table of the demo."""
+def format_table(rows, failed=()):
+    """The terminal table of the demo (systems without a plan are listed with the reason)."""
     tiers = sorted({k for r in rows for k in r["bandwidth_Bps"]})
     head = (f"{'system':<11} {'queries/s':>10} {'p99@70%':>9} {'J/query':>9} {'vs CPU':>7} {'vs GPU':>7} "
             f"{'eff. vs CPU':>11} {'eff. vs GPU':>11}  bottleneck")
@@ -144,8 +158,10 @@ def format_table(rows):
     for r in rows:
         lines.append(
             f"{r['system']:<11} {r['queries_per_s']:>10.4g} {r['p99_s'] * 1e3:>7.3g}ms {r['energy_per_query_J'] * 1e3:>7.3g}mJ "
-            f"{r['speedup_vs_cpu']:>6.3g}x {r['speedup_vs_gpu']:>6.3g}x {r['energy_efficiency_vs_cpu']:>10.3g}x "
-            f"{r['energy_efficiency_vs_gpu']:>10.3g}x  {r['bottleneck']} ({r['bottleneck_utilisation']:.0%})")
+            f"{_x(r['speedup_vs_cpu']):>7} {_x(r['speedup_vs_gpu']):>7} {_x(r['energy_efficiency_vs_cpu']):>11} "
+            f"{_x(r['energy_efficiency_vs_gpu']):>11}  {r['bottleneck']} ({r['bottleneck_utilisation']:.0%})")
+    for label, _, why in failed:
+        lines.append(f"{label:<11} not planned: {why[:150]}")
     lines += ["", "achieved bandwidth per tier and link (GB/s, closed loop):",
               f"{'system':<11} " + " ".join(f"{t[:12]:>12}" for t in tiers)]
     for r in rows:
