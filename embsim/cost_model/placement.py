@@ -29,13 +29,18 @@ class Placement:
     ranges: list = field(default_factory=list)   # per item: list of (slot index, lo, hi)
 
 
-def fill_tiers(inst, rep, device, reserve=None):
-    """Greedy tier split for an assignment; returns Placement, or raises InputError when it does not fit."""
+def fill_tiers(inst, rep, device, reserve=None, subset=None):
+    """Greedy tier split for an assignment; returns Placement, or raises InputError when it does not fit.
+
+    ``subset``: fill only these items (their devices' pools must not be shared with other items' devices);
+    the other items get empty ranges.
+    """
     left = dict(inst.pools) if reserve is None else dict(reserve)
     ranges = [[] for _ in inst.items]
     segs = []     # (key, item, lo, hi, bytes) for dense items
     tt = []
-    for i, it in enumerate(inst.items):
+    for i in (range(len(inst.items)) if subset is None else subset):
+        it = inst.items[i]
         r, d = rep[i], device[i]
         r_obj = it.reps[r]
         slots = inst.dev_slots[d]
@@ -130,3 +135,4 @@ def used_bytes(inst, pl):
             b = it.bytes[r] if it.reps[r].kind != "dense" else (hi - lo) * it.bytes[r]
             used[inst.slots[k].pool_key] += b
     return used
+

@@ -35,7 +35,9 @@ Decomposed formulation (``method="decomposed"``, for hundreds of tables):
    tier bytes within each tier's capacity, minimising the makespan, warm
    started from LPT on the same costs.
 3. *refill*: re-split each device's items over its tiers with the greedy
-   hot-rows-first fill and score the plan exactly.
+   hot-rows-first fill and score the plan exactly;
+4. *polish*: move items off the slowest device while that helps, every
+   move scored exactly (:mod:`.local_search`), until the time limit.
 
 The reported bound is the bound of step 1 (for the whole problem, not the
 restricted one), so the reported gap is honest even though step 2 fixes the
@@ -49,10 +51,11 @@ import pulp
 
 from ..errors import InputError
 from .placement import Placement, evaluate, fill_tiers
+from .local_search import polish
 from .solvers import solve
 
 FULL_MAX_PAIRS = 2500          # items x devices up to which method="auto" solves the full MIP
-LP_CAPACITY_SLACK = 0.99       # the aggregate LP keeps 1% of every fast tier free so items pack
+ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%; the refill moves the excess down
 
 
 def device_classes(inst):
@@ -179,14 +182,14 @@ def warm_full(inst, V, M, pl, scale=1.0):
     M.setInitialValue(evaluate(inst, pl)[2] / scale)
 
 
-def warm_start_compatible(inst, pl, allowed):
+def warm_start_compatible(inst, pl, allowed, order=None):
     """Relabel a placement's devices within classes so it satisfies the symmetry-breaking rule."""
     dev = list(pl.device)
     for cls in device_classes(inst):
         if len(cls) < 2:
             continue
         mapping, nxt = {}, 0
-        for i in _item_order(inst):
+        for i in (order or _item_order(inst)):
             if dev[i] in cls and dev[i] not in mapping:
                 mapping[dev[i]] = cls[nxt]
                 nxt += 1
@@ -284,9 +287,9 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     for (c, n), terms in cap_terms.items():
         pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
         cap = sum(inst.pools[p] for p in pools)
-        prob += pulp.lpSum(terms) <= cap * LP_CAPACITY_SLACK
+        prob += pulp.lpSum(terms) <= cap          # full capacity: the LP must stay a relaxation
     prob += pulp.lpSum(total)
-    rep = _rescale(solve(prob, solver, time_limit_s), scale * len(inst.devices))
+    rep = _rescale(solve(prob, solver, time_limit_s), scale)
     if rep.status != "optimal":
         return None, rep
     out = []
@@ -325,7 +328,8 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     t0 = time.perf_counter()
     _, e0, m0 = evaluate(inst, start) if start is not None else (None, 0.0, 1.0)
     scale = (m0 + energy_weight * e0) or 1.0
-    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.4 * time_limit_s), energy_weight, scale / len(inst.devices))
+    deadline = t0 + time_limit_s
+    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.3 * time_limit_s), energy_weight, scale / len(inst.devices))
     if agg is None:
         return None, lp_rep, None
     bound = lower_bound(inst, lp_rep.objective)
@@ -367,19 +371,33 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     for di, d in enumerate(devs):
         prob += pulp.lpSum(cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x) <= M
     # capacity per (device, rank) pool: the fixed tier bytes of the items placed there
-    pool_terms = {}
+    # Fast tiers (all but a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's
+    # shares fill them exactly, which whole items rarely pack into; the greedy refill then moves the
+    # coldest rows down.  All of a device's bytes must fit in all of its tiers together.
+    pool_terms, dev_terms = {}, {}
     for (i, n), b in rank_bytes.items():
         for di, d in enumerate(devs):
             if (i, di) in x:
                 slots = inst.dev_slots[d]
-                p = inst.slots[slots[min(n, len(slots) - 1)]].pool_key
-                pool_terms.setdefault(p, []).append(b * x[i, di])
+                if n < len(slots) - 1:
+                    p = inst.slots[slots[n]].pool_key
+                    pool_terms.setdefault(p, []).append(b * x[i, di])
+                dev_terms.setdefault(d, []).append(b * x[i, di])
     for p, terms in pool_terms.items():
-        prob += pulp.lpSum(terms) <= inst.pools[p]
+        prob += pulp.lpSum(terms) <= inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)
+    for d, terms in dev_terms.items():
+        if all(inst.slots[k].pool is None for k in inst.dev_slots[d]):
+            prob += pulp.lpSum(terms) <= sum(inst.slots[k].capacity_B for k in inst.dev_slots[d])
+    shared = {inst.slots[k].pool_key for d in devs for k in inst.dev_slots[d] if inst.slots[k].pool is not None}
+    for p in shared:     # a shared pool holds what its devices' private tiers cannot
+        ds = [d for d in devs if any(inst.slots[k].pool_key == p for k in inst.dev_slots[d])]
+        private = sum(inst.pools[inst.slots[k].pool_key] for d in ds for k in inst.dev_slots[d]
+                      if inst.slots[k].pool is None)
+        prob += pulp.lpSum(t for d in ds for t in dev_terms.get(d, [])) <= inst.pools[p] + private
     prob += M
     # warm start: LPT relabelled to satisfy symmetry breaking
     warm_pl = Placement(reps, [devs[di] for di in lpt_dev], [[] for _ in range(n_items)])
-    warm_pl = warm_start_compatible(inst, warm_pl, allowed) if _warm_ok(inst, warm_pl) else None
+    warm_pl = warm_start_compatible(inst, warm_pl, allowed, order) if _warm_ok(inst, warm_pl) else None
     if warm_pl is not None:
         for v in x.values():
             v.setInitialValue(0)
@@ -387,7 +405,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
             x[i, inst.dev_index[d]].setInitialValue(1)
         M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
                               for dd in devs) / scale)
-    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    left = max(1.0, 0.6 * (deadline - time.perf_counter()))
     rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
     pl = None
     if rep.objective is not None:
@@ -399,7 +417,10 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
             pl = fill_tiers(inst, reps, dev)
         except InputError:
             pl = None
-    return pl, rep, {"bound": bound, "lp": lp_rep}
+    moves = 0
+    if pl is not None and energy_weight == 0:
+        pl, moves = polish(inst, pl, deadline - 0.5)
+    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
 
 
 def _warm_ok(inst, pl):

@@ -140,7 +140,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
             best = (name, pl)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
-    left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+    # keep ~5% (at least 0.5 s) for solver start-up overrun and writing the plan
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0) - max(0.5, 0.05 * time_limit_s))
     notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
              f"{len(inst.devices)} devices, {len(inst.slots)} slots",
              "representations other than a table's own dtype change model accuracy, which embsim does not model"]
@@ -159,7 +160,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         status = rep.status
         if extra:
             notes.append(f"decomposed: aggregate LP {extra['lp'].solve_time_s:.2f} s, assignment MIP "
-                         f"{rep.solve_time_s:.2f} s ({rep.status}); bound = max(aggregate LP / devices, "
+                         f"{rep.solve_time_s:.2f} s ({rep.status}), {extra['moves']} polishing moves; bound = max(aggregate LP / devices, "
                          f"slowest item alone), valid for the whole problem")
             if energy_weight:
                 bound = None

@@ -177,6 +177,15 @@ class System:
         """Rows (part, parameter, value, unit kind, source) for 'embsim hw show'."""
         raise NotImplementedError
 
+    # -- optional: families with hardware- or software-managed caches ------
+    def cache_levels(self):
+        """list of dict(device, level, capacity_B, above_tier): caches the replay simulates (none by default)."""
+        return []
+
+    def cache_hit_cost(self, device, level, row_bytes):
+        """Cost of one row read served by cache ``level`` of ``device`` (families with caches override)."""
+        raise ValueError(f"system '{self.name}': no cache {device}.{level}")
+
     # -- shared ----------------------------------------------------------
     def slot(self, device, tier):
         for s in self.slots():

@@ -16,7 +16,7 @@ its old slot and marks the new one.
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport pow, floor, exp, log
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cnp.import_array()
 
@@ -115,15 +115,19 @@ cdef class StackGenerator:
 
     ``step(u_reuse, u_depth, cold_rows, out)`` writes one chunk of rows.  For
     access i: if the stack is empty or ``u_reuse[i] >= reuse_p`` the access is
-    *cold* and takes row ``cold_rows[i]`` (drawn by the caller from the
-    table's popularity law); otherwise it re-uses the row at LRU depth
+    *cold* and takes the next row of ``cold_rows`` (drawn by the caller from
+    the table's popularity law, one per cold access: the caller counts them
+    first, so no draw is wasted on re-uses); otherwise it re-uses the row at LRU depth
     d ~ d^-stack_alpha on 1..m (m = distinct rows in the stack so far), drawn
     from ``u_depth[i]`` by inverse CDF.  Either way the row moves to the top.
     Chunks continue the same stream, so memory for randomness stays one chunk.
     """
     cdef int32_t[::1] tree
     cdef int64_t[::1] row_at
-    cdef int64_t[::1] last
+    cdef int64_t[::1] last      # direct: slot of each row; hashed: slot per hash cell
+    cdef int64_t[::1] hkeys     # hashed mode: row held by each cell (-1 empty)
+    cdef bint hashed
+    cdef uint64_t hmask
     cdef Py_ssize_t n, top
     cdef int64_t t, m
     cdef double reuse_p, a
@@ -133,27 +137,57 @@ cdef class StackGenerator:
         self.top = _top(max(total, 1))
         self.tree = np.zeros(total + 1, dtype=np.int32)
         self.row_at = np.zeros(total + 1, dtype=np.int64)
-        self.last = np.zeros(rows, dtype=np.int64)   # 0 = not in the stack
+        # A row's latest slot (0 = not in the stack): a direct array when the
+        # table is not much larger than the stream, else an open-addressing
+        # hash table sized to the stream (a 10^9-row table must not cost 8 GB).
+        cdef uint64_t cap = 1
+        self.hashed = rows > 4 * total + 1024
+        if self.hashed:
+            while cap < <uint64_t>(2 * total + 16):
+                cap <<= 1
+            self.hmask = cap - 1
+            self.last = np.zeros(cap, dtype=np.int64)
+            self.hkeys = np.full(cap, -1, dtype=np.int64)
+        else:
+            self.last = np.zeros(rows, dtype=np.int64)
+            self.hkeys = np.zeros(1, dtype=np.int64)
         self.t = 0
         self.m = 0
         self.reuse_p = reuse_p
         self.a = stack_alpha
 
+    cdef inline Py_ssize_t _cell(self, int64_t row) noexcept nogil:
+        """Index into ``last`` for ``row`` (inserting it into the hash table if new)."""
+        cdef uint64_t h
+        if not self.hashed:
+            return row
+        h = (<uint64_t>row * <uint64_t>0x9E3779B97F4A7C15ULL) >> 17
+        h &= self.hmask
+        while self.hkeys[h] != row and self.hkeys[h] != -1:
+            h = (h + 1) & self.hmask
+        self.hkeys[h] = row
+        return h
+
     def step(self, const double[::1] u_reuse, const double[::1] u_depth, const int64_t[::1] cold_rows,
              int64_t[::1] out):
-        cdef Py_ssize_t i, c = out.shape[0], slot
+        cdef Py_ssize_t i, c = out.shape[0], slot, ci = 0, nc = cold_rows.shape[0], done = 0
         cdef int64_t row, p, d
+        cdef Py_ssize_t cell
         if self.t + c > self.n:
             raise ValueError("more accesses than the generator was sized for")
         with nogil:
             for i in range(c):
                 if self.m == 0 or u_reuse[i] >= self.reuse_p:
-                    row = cold_rows[i]
+                    if ci >= nc:
+                        break
+                    row = cold_rows[ci]
+                    ci += 1
                 else:
                     d = _depth(u_depth[i], self.m, self.a)
                     slot = _find(self.tree, self.n, self.top, self.m - d + 1)
                     row = self.row_at[slot]
-                p = self.last[row]
+                cell = self._cell(row)
+                p = self.last[cell]
                 if p > 0:
                     _add(self.tree, self.n, p, -1)
                 else:
@@ -161,8 +195,11 @@ cdef class StackGenerator:
                 self.t += 1
                 _add(self.tree, self.n, self.t, 1)
                 self.row_at[self.t] = row
-                self.last[row] = self.t
+                self.last[cell] = self.t
                 out[i] = row
+                done += 1
+        if ci != nc or done != c:
+            raise ValueError(f"cold_rows holds {nc} rows but the chunk has a different number of cold accesses")
 
     @property
     def distinct(self):

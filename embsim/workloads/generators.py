@@ -18,8 +18,9 @@ Access generators (a table's ``access.kind``, or one name for all tables):
 
 - ``uniform``: every row equally likely, independently.
 - ``zipf``: P(rank k) ~ k^-alpha over k = 1..rows (``ZipfSampler``: exact
-  head, integral tail), ranks mapped to rows by a per-table random
-  permutation, so the hot rows are scattered, not rows 0..k.
+  head, integral tail), ranks mapped to rows by a per-table seeded
+  pseudo-random permutation (``RowPermutation``), so the hot rows are
+  scattered, not rows 0..k.
 - ``stackdist``: temporal locality from an LRU stack.  Each access, with
   probability ``reuse_p``, re-uses the row at LRU stack depth d, with
   P(d) ~ d^-stack_alpha on 1..m (m = distinct rows seen so far in this table;
@@ -49,21 +50,24 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from ._reuse import StackGenerator
 from .trace import Trace
-from .zipf import HEAD, ZipfSampler
+from .zipf import ZipfSampler
 
 GENERATORS = ("uniform", "zipf", "stackdist", "drift")
 
 # Values used when a table's access spec leaves a generator parameter out.
 DEFAULTS = {
     # stackdist: fitted to Meta's dlrm_datasets 2021 locality_stats.txt by
-    # `embsim trace fit` (see fit.py and presets/dlrm_datasets_like.yaml).
-    "reuse_p": 0.52,
-    "stack_alpha": 1.70,
+    # `embsim trace fit` (seed 0; see fit.py and presets/dlrm_datasets_like.yaml).
+    "reuse_p": 0.5996,
+    "stack_alpha": 1.7856,
     # drift: assumption: one move per batch replacing 10% of the hot set, a
     # moderate churn between the stationary case (0) and a full reshuffle (1).
     "drift_every": 1,
     "drift_fraction": 0.1,
 }
+
+# drift: the hot set whose rows move is the HOT_SET most popular ranks.
+HOT_SET = 1 << 16
 
 # Indices generated per call of a table's stream (bounds the memory of the
 # random numbers to a few times this many 8-byte values).
@@ -99,11 +103,45 @@ def draw_lengths(table, shape, rng):
 
 
 # ------------------------------------------------------ access streams ---
-def _permutation(rows, rng):
-    """A random permutation of the table's rows (rank -> row), int32 when it fits."""
-    perm = np.arange(rows, dtype=np.int32 if rows < 2**31 else np.int64)
-    rng.shuffle(perm)
-    return perm
+class RowPermutation:
+    """A seeded pseudo-random permutation of 0..rows-1 (rank -> row) in O(1) memory.
+
+    A 4-round Feistel network on the smallest even-bit domain 2^(2h) >= rows,
+    with cycle walking (re-apply until the value falls below ``rows``; the
+    domain is < 4x rows, so a few rounds on a shrinking remainder).  It is a
+    true bijection, costs a few vectorised integer operations per draw, and
+    needs no 40M-entry shuffled array per table (a shuffle of a 40M-row table
+    takes seconds and 160 MB).
+    """
+
+    _C1 = np.uint64(0x9E3779B97F4A7C15)
+    _C2 = np.uint64(0xBF58476D1CE4E5B9)
+
+    def __init__(self, rows, rng):
+        self.rows = int(rows)
+        bits = max(2, int(self.rows - 1).bit_length())
+        self.h = np.uint64((bits + 1) // 2)
+        self.mask = np.uint64((1 << int(self.h)) - 1)
+        self.keys = [np.uint64(k) for k in rng.integers(0, 2**63, size=4, dtype=np.int64)]
+
+    def _round_trip(self, x):
+        left, right = x >> self.h, x & self.mask
+        for k in self.keys:
+            f = (right * self._C1) ^ k
+            f ^= f >> np.uint64(29)
+            f *= self._C2
+            f = (f >> np.uint64(32)) & self.mask
+            left, right = right, left ^ f
+        return (left << self.h) | right
+
+    def __call__(self, ranks):
+        """int64 rows of 0-based ``ranks``."""
+        y = self._round_trip(np.asarray(ranks, dtype=np.uint64))
+        bad = np.flatnonzero(y >= self.rows)
+        while bad.size:
+            y[bad] = self._round_trip(y[bad])
+            bad = bad[y[bad] >= self.rows]
+        return y.astype(np.int64)
 
 
 class _Uniform:
@@ -118,23 +156,26 @@ class _Zipf:
     def __init__(self, table, params, rng):
         self.rng = rng
         self.sampler = ZipfSampler(table.rows, params["alpha"])
-        self.perm = _permutation(table.rows, rng)
+        self.perm = RowPermutation(table.rows, rng)
 
     def __call__(self, n, batch):
-        ranks = self.sampler.sample(self.rng, n)
-        return self.perm[ranks].astype(np.int64, copy=False)
+        return self.perm(self.sampler.sample(self.rng, n))
 
 
 class _StackDist:
     def __init__(self, table, params, rng, total):
         self.rng = rng
         self.zipf = _Zipf(table, params, rng)
+        self.reuse_p = params["reuse_p"]
         self.stack = StackGenerator(total, table.rows, params["reuse_p"], params["stack_alpha"])
 
     def __call__(self, n, batch):
-        cold = self.zipf(n, batch)
+        u_reuse, u_depth = self.rng.random(n), self.rng.random(n)
+        if self.stack.distinct == 0 and n:
+            u_reuse[0] = 1.0            # the first access of a table is cold (its stack is empty)
+        cold = self.zipf(int(np.count_nonzero(u_reuse >= self.reuse_p)), batch)
         out = np.empty(n, dtype=np.int64)
-        self.stack.step(self.rng.random(n), self.rng.random(n), cold, out)
+        self.stack.step(u_reuse, u_depth, cold, out)
         return out
 
 
@@ -143,13 +184,15 @@ class _Drift:
         self.rng = rng
         self.rows = table.rows
         self.sampler = ZipfSampler(table.rows, params["alpha"])
-        self.perm = _permutation(table.rows, rng)
+        self.base = RowPermutation(table.rows, rng)
+        # rank -> rank map that the moves edit (identity at first); row = base(sigma[rank])
+        self.perm = np.arange(table.rows, dtype=np.int32 if table.rows < 2**31 else np.int64)
         self.every = int(params["drift_every"])
         self.fraction = float(params["drift_fraction"])
         self.epoch = 0
 
     def _move(self):
-        hot = min(self.rows, HEAD)
+        hot = min(self.rows, HOT_SET)
         chosen = np.flatnonzero(self.rng.random(hot) < self.fraction)
         if chosen.size == 0:
             return
@@ -169,7 +212,7 @@ class _Drift:
         while self.epoch < epoch:
             self._move()
             self.epoch += 1
-        return self.perm[self.sampler.sample(self.rng, n)].astype(np.int64, copy=False)
+        return self.base(self.perm[self.sampler.sample(self.rng, n)])
 
 
 def access_params(table, kind, alpha=None):

@@ -39,6 +39,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +97,8 @@ def import_movielens(path, batch_size):
 
 def _read_udata(path):
     """u.data: four tab separated numbers per line, no header."""
-    df = _read_table(path, header_lines=0, names=None, str_columns=())
-    if df.shape[1] != 4:
-        raise InputError(f"{path}: line 1: {df.shape[1]} tab separated fields; expected 4 "
-                         f"({', '.join(UDATA_FIELDS)}) as in MovieLens u.data, or a RecBole header ({RECBOLE_EXAMPLE})")
-    df.columns = list(UDATA_FIELDS)
+    df = _read_table(path, header_lines=0, names=UDATA_FIELDS, str_columns=(),
+                     hint=f" as in MovieLens u.data, or a RecBole header ({RECBOLE_EXAMPLE})")
     lines = df.index.to_numpy() + 1
     cols = {}
     for name in UDATA_FIELDS:
@@ -151,33 +149,48 @@ def _read_recbole(path, header):
     return df["user_id"].to_numpy(dtype=object), df["item_id"].to_numpy(dtype=object), ts, "recbole .inter"
 
 
-def _read_table(path, header_lines, names, str_columns):
-    """Tab separated values with pandas' C parser; blank lines skipped, line numbers kept in the index."""
+def _read_table(path, header_lines, names, str_columns, hint=""):
+    """Tab separated values with pandas' C parser, columns ``names``; blank lines skipped.
+
+    The frame's index is the 0-based line number after the header, so that
+    errors name file lines.  Columns in ``str_columns`` stay text (tokens);
+    the others are parsed as numbers where they can be (checked later).
+    """
     import pandas as pd
-    dtype = {c: str for c in str_columns} or None
+    pos = {c: j for j, c in enumerate(names)}
     try:
-        df = pd.read_csv(path, sep="\t", header=None, names=names, skiprows=header_lines, dtype=dtype,
+        df = pd.read_csv(path, sep="\t", header=None, skiprows=header_lines,
+                         dtype={pos[c]: str for c in str_columns} or None,
                          skip_blank_lines=False, quoting=csv.QUOTE_NONE, keep_default_na=False,
-                         na_values=[""] if not str_columns else {c: [""] for c in (names or []) if c not in str_columns},
+                         na_values={j: [""] for c, j in pos.items() if c not in str_columns},
                          engine="c", encoding="utf-8", encoding_errors="strict")
     except pd.errors.ParserError as e:
-        expected = f"{len(names)} ({', '.join(names)})" if names else f"4 ({', '.join(UDATA_FIELDS)})"
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         if m:  # pandas counts lines from the first one it read, after the header
             msg = f"line {int(m.group(2)) + header_lines}: {m.group(3)} tab separated fields"
         else:
             msg = str(e).split("C error: ")[-1].strip().rstrip(".")
-        raise InputError(f"{path}: {msg}; expected {expected} per line") from None
+        raise InputError(f"{path}: {msg}; expected {len(names)} ({', '.join(names)}) per line{hint}") from None
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: no data lines; expected tab separated interactions") from None
+        after = " after the header line" if header_lines else ""
+        raise InputError(f"{path}: no interactions{after}; expected tab separated lines of "
+                         f"{', '.join(names)}") from None
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text at byte {e.start}; expected a tab separated text file") from None
-    if str_columns:
-        for c in str_columns:
-            df[c] = df[c].fillna("")
-    blank = df.isna().all(axis=1) if not str_columns else (df[list(str_columns)] == "").all(axis=1) & \
-        df.drop(columns=list(str_columns)).isna().all(axis=1)
-    return df[~blank.to_numpy()]
+    text = [pos[c] for c in str_columns if pos[c] < df.shape[1]]
+    for j in text:
+        df[j] = df[j].fillna("")
+    blank = df.drop(columns=text).isna().all(axis=1)
+    for j in text:
+        blank &= df[j] == ""
+    df = df[~blank.to_numpy()]
+    if df.shape[1] != len(names) and df.shape[0]:
+        # pandas takes the width from the first line; later lines that differ are caught above
+        line = int(df.index[0]) + 1 + header_lines
+        raise InputError(f"{path}: line {line}: {df.shape[1]} tab separated fields; expected {len(names)} "
+                         f"({', '.join(names)}){hint}")
+    df.columns = list(names)
+    return df
 
 
 def _numeric(path, col, name, lines):
@@ -216,11 +229,13 @@ def import_dlrm_datasets(path, batch_size=None):
         except (OSError, EOFError) as e:
             raise InputError(f"{path}: gzip data is damaged ({e}); expected a gzipped torch .pt file") from None
     try:
-        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError ...)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise InputError(f"{path}: not a readable torch .pt file ({first[:160]}); expected the tuple "
-                         f"(indices, offsets, lengths) saved with torch.save") from None
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: keep the CLI to one line
+            warnings.simplefilter("ignore")
+            # weights_only: tensors and containers only, never arbitrary code from a pickle
+            obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, KeyError, EOFError ...)
+        raise InputError(f"{path}: not a readable torch .pt file of tensors ({_torch_reason(e)}); expected the "
+                         f"tuple (indices, offsets, lengths) saved with torch.save") from None
     del raw
     if not isinstance(obj, (tuple, list)) or len(obj) != 3 or not all(isinstance(a, torch.Tensor) for a in obj):
         what = f"a {type(obj).__name__}" + (f" of {len(obj)} items" if isinstance(obj, (tuple, list)) else "")
@@ -311,6 +326,16 @@ def _check_file(path):
 def _check_batch_size(batch_size, path):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise InputError(f"{path}: batch size {batch_size!r}; expected a positive integer")
+
+
+def _torch_reason(e):
+    """The useful part of a torch.load error, on one short line."""
+    text = str(e)
+    m = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\s*\n|Check the documentation|$)", text, re.S)
+    if m:
+        return "unpickling refused: " + " ".join(m.group(1).split())[:120]
+    first = " ".join(text.split())[:120]
+    return f"{e.__class__.__name__}: {first}" if first else e.__class__.__name__
 
 
 def _show(value):

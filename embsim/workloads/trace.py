@@ -120,13 +120,14 @@ class Trace:
         """int64 [tables]: accesses of each table over the whole trace."""
         return self.lengths.sum(axis=(0, 2), dtype=np.int64)
 
-    def iter_segment_chunks(self, max_indices=CHUNK_INDICES):
-        """Walk the trace in pieces of about ``max_indices`` indices.
+    def iter_segment_chunks(self, max_indices=None):
+        """Walk the trace in pieces of about ``max_indices`` indices (default ``CHUNK_INDICES``).
 
         Yields ``(start, stop, table)``: ``indices[start:stop]`` and the int32
         table of each of those indices.  Pieces end on (batch, table) group
         boundaries, except that one huge group is cut into several pieces.
         """
+        max_indices = int(max_indices or CHUNK_INDICES)
         seg_len = self.segment_lengths()
         seg_off = np.concatenate([[0], np.cumsum(seg_len)])
         n_seg = seg_len.size

@@ -20,7 +20,7 @@ def S(value, source="test"):
 TOY = {
     "family": "ascend_soc", "name": "toy", "source": "hand-made test system",
     "params": {
-        "chip": {"cores": S(4), "clock": S("1 GHz"), "l2_capacity": S("4 MiB")},
+        "chip": {"cores": S(4), "clock": S("1 GHz"), "l2_capacity": S("4 MiB"), "tdp": S("100 W")},
         "core": {
             "l1_capacity": S("256 KiB"), "ub_capacity": S("64 KiB"),
             "gm_read_B_per_cycle": S(32), "l1_to_ub_B_per_cycle": S(128), "ub_to_gm_B_per_cycle": S(64),
@@ -128,6 +128,9 @@ def test_unknown_strategy_and_bad_arguments(soc):
         soc.strategy_cost("UB", 10, 128, 1)
     with pytest.raises(ValueError):
         soc.strategy_cost("GM", 10, 128, 5, unique_rows=6)
+    with pytest.raises(ValueError):
+        soc.strategy_cost("GM", 0, 128, 5)                  # lookups into an empty part
+    assert soc.strategy_cost("GM-UB", 0, 128, 0).time_s == 0   # an empty part with no lookups is free
 
 
 # --------------------------------------------------- the published crossover ---
@@ -176,7 +179,8 @@ def test_more_work_is_never_cheaper(strategy, rows, row_bytes, lookups):
 def test_more_hbm_bandwidth_is_never_slower(strategy):
     slow, fast = toy(hbm__bandwidth="64 GB/s"), toy(hbm__bandwidth="1 TB/s")
     for rows, lookups in [(100, 1000), (10**5, 10), (5000, 5000)]:
-        assert fast.strategy_cost(strategy, rows, 128, lookups).time_s <= slow.strategy_cost(strategy, rows, 128, lookups).time_s
+        t_fast = fast.strategy_cost(strategy, rows, 128, lookups).time_s
+        assert t_fast <= slow.strategy_cost(strategy, rows, 128, lookups).time_s
 
 
 def test_lookup_cost_is_the_row_by_row_strategy(soc):
@@ -192,6 +196,16 @@ def test_preload_into_l1_is_a_one_time_cost_not_charged_per_batch(soc):
                                      lookups=100, unique_rows=None)])
     bc = soc.batch_cost(BatchLoad(1, {"core0": dl}, 0.0))
     assert ("hbm", "read_B") not in bc.actions          # L1 lookups never touch HBM per batch
+
+
+def test_all_cores_streaming_stay_within_the_chip_power(soc):
+    """Every core busy with the most power-hungry strategy must fit the 350 W design power."""
+    worst = 0.0
+    for strategy, rows in (("GM", 10**6), ("GM-UB", 10**5), ("L1-UB", 4000), ("L1", 4000)):
+        c = soc.strategy_cost(strategy, rows, 128, 10**4)
+        worst = max(worst, c.energy_J / c.time_s)          # one core's dynamic + its static power
+    chip = soc.n_cores * worst + soc.static_power_W()["uncore"] + soc.static_power_W()["hbm"]
+    assert chip <= soc.p.chip.tdp.value
 
 
 # ------------------------------------------------------------- batch_cost ---
@@ -274,7 +288,8 @@ def _leaves(d):
 def test_preset_lists_a_source_for_every_number(soc):
     rows = soc.describe()
     raw = config.load_yaml(PRESET_DIR / "ascend_910.yaml")
-    assert len(rows) == _leaves(raw["params"])
+    assert len([r for r in rows if r[0] != "derived"]) == _leaves(raw["params"])
+    assert {r[1] for r in rows if r[0] == "derived"} >= {"gm_rate_per_core", "ub_chunk_buffer"}
     for part, param, value, kind, source in rows:
         assert source.strip() and math.isfinite(value) and value > 0, (part, param)
     assert any("secondary" in r[4] for r in rows if r[1] == "bandwidth" and r[0] == "hbm")

@@ -18,6 +18,10 @@ as L2 misses (conservative: an embedding gather over tables much larger than
 
 Four single-core lookup strategies
 ----------------------------------
+The strategies are those of Ruggeri, Andri, Jahier Pagliari and Cavigelli,
+"Deep Recommender Models Inference: Automatic Asymmetric Data Flow
+Optimization" (ICCD 2025, arXiv:2507.01676); the cost functions below are
+this model's, built from the CANN platform figures, not taken from the paper.
 A table *part* (the rows of one table a core serves) is looked up by one of
 four strategies, each with its own cost function and feasibility rule
 (``strategy_cost`` / ``strategy_feasible``).  ``a`` is the row size rounded
@@ -60,12 +64,17 @@ Stages of a batch (``batch_cost``)
 ----------------------------------
 host       indices to the SoC over the host link (resource ``pcie_down``)
 embedding  every core in parallel: sum of ``strategy_cost`` over its
-           ``DeviceLoad.table_work`` entries, plus ``compute_cost(core,
-           tt_macs)`` (resource ``core{i}``).  Without table_work, a tier's
+           ``DeviceLoad.table_work`` entries (an entry without a strategy
+           is costed GM on hbm, L1 on l1), plus ``compute_cost(core,
+           tt_macs)``, TT reconstruction on the core's vector unit
+           (resource ``core{i}``).  Without table_work, a tier's
            lookups are costed row by row (GM for hbm, L1 for l1) with
            ``row_bytes = bytes[tier] / lookups[tier]`` (the raw row size).
 transfer   each core writes its pooled vectors to GM (``core{i}``)
-dense      the MLP on the cube units of all cores (resource ``cube``)
+dense      the MLP on the cube units of all cores at ``cube_efficiency`` of
+           peak (resource ``cube``: a core's cube and vector pipes run
+           concurrently, so the MLP of one batch overlaps the lookups of
+           the next)
 response   one fp32 score per sample back over the host link (``pcie_up``)
 
 ``Cost.energy_J`` of a lookup or a strategy = its dynamic energy plus the
@@ -90,6 +99,7 @@ class Chip(Schema):
     cores: num("count")
     clock: num("frequency")
     l2_capacity: num("bytes")
+    tdp: num("power")         # design power (a bound the tests check, not enforced)
 
 
 class Core(Schema):
@@ -245,8 +255,9 @@ class AscendSoC(System):
     def _strategy_work(self, strategy, rows, row_bytes, lookups, unique_rows=None):
         """(time_s, actions) of one table part on one core; actions use core-local part names."""
         self._check_strategy(strategy)
-        if rows < 1 or row_bytes <= 0 or lookups < 0:
-            raise ValueError(f"need rows >= 1, row_bytes > 0, lookups >= 0; got {rows}, {row_bytes}, {lookups}")
+        if rows < 0 or row_bytes <= 0 or lookups < 0 or (lookups > 0 and rows < 1):
+            raise ValueError(f"need rows >= 1 (0 only without lookups), row_bytes > 0, lookups >= 0; "
+                             f"got rows={rows}, row_bytes={row_bytes}, lookups={lookups}")
         if unique_rows is not None and not 0 <= unique_rows <= min(lookups, rows):
             raise ValueError(f"unique_rows {unique_rows} outside [0, min(lookups={lookups}, rows={rows})]")
         if not self.strategy_feasible(strategy, rows, row_bytes):
@@ -472,4 +483,20 @@ class AscendSoC(System):
         return out
 
     def describe(self):
-        return describe_rows(self.p, "")
+        """Every preset number with its source, then the figures derived from them (part "derived")."""
+        c = self.p.core
+        derived = [
+            ("gm_rate_per_core", self.gm_rate_Bps, "bandwidth",
+             "[D] min(gm_read_B_per_cycle x clock, hbm.bandwidth / cores)"),
+            ("l1_rate_per_core", self.l1_rate_Bps, "bandwidth", "[D] l1_to_ub_B_per_cycle x clock"),
+            ("ub_chunk_buffer", self.chunk_B, "bytes", "[D] ub_capacity x ub_table_share / gm_buffers"),
+            ("gm_lookup_time_128B", self.strategy_cost("GM", 1, 128, 1).time_s, "time",
+             "[D] GM strategy, one 128 B row: dma_setup + max(copy, (gm_latency + copy) / gm_buffers)"),
+            ("l1_lookup_time_128B", self.strategy_cost("L1", 1, 128, 1).time_s, "time",
+             "[D] L1 strategy, one 128 B row"),
+            ("vector_mac_rate_per_core", c.vector_macs_per_cycle.value * self.clock_Hz, "rate",
+             "[D] vector_macs_per_cycle x clock (TT reconstruction)"),
+            ("dense_mac_rate", self._dense_rate(), "rate",
+             "[D] cores x cube_macs_per_cycle x clock x cube_efficiency"),
+        ]
+        return describe_rows(self.p, "") + [("derived", n, v, k, s) for n, v, k, s in derived]

@@ -40,14 +40,14 @@ Stages and resources: ``host`` (query parsing) and ``response`` on the
 resource ``host``; ``embedding`` and ``dense`` on ``socketN``; ``transfer`` on
 ``socketN.upi`` (absent with one socket).
 """
+from typing import Literal
+
 import networkx as nx
 
 from ...config import Schema
 from ..params import describe_params, expected_lines, param
-from ..system import BatchCost, Cost, StageWork, System, register_family
+from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
 from .common import shard_rows
-
-from typing import Literal
 
 
 # ------------------------------------------------------------------ schema ---
@@ -151,7 +151,6 @@ class CpuDram(System):
         return [f"socket{i}" for i in range(int(self.params.params.sockets.value))]
 
     def slots(self):
-        from ..system import Slot
         return [Slot(d, "dram", self.p.dram.capacity.value, 0) for d in self.devices]
 
     def resources(self):
@@ -212,6 +211,11 @@ class CpuDram(System):
             raise ValueError(f"{self.name}: no slot {slot.key}")
         e = self._row_bytes_moved(row_bytes) * 8 * self.p.dram.read_energy.value
         return Cost(self.gather_time_s(row_bytes, 1.0, "dram"), e)
+
+    def cache_levels(self):
+        """The LLC of every socket, in front of its DRAM (the replay simulates it)."""
+        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=self.p.llc.capacity.value, above_tier="dram")
+                for d in self.devices]
 
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row gather served by cache ``level`` ("llc") of ``device``."""
@@ -306,3 +310,18 @@ class CpuDram(System):
 
     def describe(self):
         return describe_params(self.p)
+
+    def derived_figures(self):
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
+        p = self.p
+        peak = self._dram_peak()
+        rnd = self.random_bandwidth_Bps()
+        return [
+            ("dram", "peak_bandwidth", peak, "bandwidth", "channels x transfer_rate x bus_width, per socket"),
+            ("dram", "random_bandwidth", rnd, "bandwidth",
+             f"min(peak, cores x lines_in_flight x line / latency) per socket = {rnd / peak:.0%} of peak"),
+            ("llc", "random_bandwidth", self.random_bandwidth_Bps("llc"), "bandwidth",
+             "min(llc bandwidth, cores x lines_in_flight x line / llc latency) per socket"),
+            ("dram", "lookup_time_256B", self.gather_time_s(256), "time", "one 256-B row at full socket concurrency"),
+            ("core", "mlp_flops", self._flop_rate(), "rate", "cores x frequency x flops_per_cycle x mlp_efficiency, per socket"),
+        ]

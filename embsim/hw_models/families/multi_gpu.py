@@ -221,6 +221,13 @@ class MultiGpu(System):
             return Cost(b / self.host_gather_Bps(), b * 8 * (p.host_ddr.read_energy.value + p.pcie.energy.value))
         raise ValueError(f"{self.name}: no slot {slot.key}")
 
+    def cache_levels(self):
+        """The HBM software cache of every GPU in front of host DDR, if its capacity is above zero."""
+        cap = self.p.hbm_cache.capacity.value
+        if cap <= 0:
+            return []
+        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=cap, above_tier="host_ddr") for d in self.devices]
+
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row read served by the HBM software cache (an HBM gather)."""
         if level != self.CACHE_LEVEL or device not in self.devices:
@@ -342,3 +349,16 @@ class MultiGpu(System):
 
     def describe(self):
         return describe_params(self.p)
+
+    def derived_figures(self):
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
+        d = self.devices[0]
+        return [
+            ("hbm", "gather_bandwidth", self.hbm_gather_Bps(), "bandwidth", "bandwidth x gather_efficiency, per GPU"),
+            ("host_ddr", "gather_bandwidth", self.host_gather_Bps(), "bandwidth",
+             "min(pcie bandwidth x efficiency, host_ddr bandwidth / gpus), per GPU"),
+            ("hbm", "lookup_time_256B", self.lookup_cost(self.slot(d, "hbm"), 256).time_s, "time", "one 256-B row"),
+            ("host_ddr", "lookup_time_256B", self.lookup_cost(self.slot(d, "host_ddr"), 256).time_s, "time",
+             "one 256-B row over PCIe"),
+            ("compute", "mlp_flops", self._flop_rate(), "rate", "peak_flops x mlp_efficiency, per GPU"),
+        ]

@@ -48,9 +48,17 @@ simulator agree when caches are off.
 
 Stages (``batch_cost``): host (indices down each device's port,
 ``csd{k}.pcie_down``), embedding (``csd{k}``, ``host``, plus the port in the
-p2p-off ablation), transfer (pooled vectors up, ``csd{k}.pcie_up``), dense
-(the MLP on the host cores, resource ``host``).  The response to clients
-crosses a network these presets do not describe, so no response work.
+p2p-off ablation), transfer (pooled vectors up, ``csd{k}.pcie_up``), dense,
+response.  Where the MLP runs is the setting ``dense_on``:
+
+- ``csd`` (SCRec's design, arXiv:2504.00520: TT and MLP cores on the FPGA):
+  the batch is split evenly over the K devices (data parallel); each gets
+  its share of all pooled vectors back over ``pcie_down`` and runs its share
+  of the MLP on its compute-centric cores (the same resource, ``csd{k}``,
+  as its TT reconstruction), then returns one fp32 score per sample over
+  ``pcie_up`` (response stage).
+- ``host``: the MLP runs on the host cores (resource ``host``); no response
+  work (the client network is not part of these presets).
 
 ``Cost.energy_J`` = dynamic energy + the device's static power x time.
 Static power is charged per device (the SmartSSD's 18 W idle covers its
@@ -67,6 +75,7 @@ from ..system import BatchCost, Cost, StageWork, Slot, System, register_family
 from ._sourced_params import describe_rows, num
 
 INDEX_BYTES = 8.0   # row ids sent to a device are int64, as in the Trace format
+SCORE_BYTES = 4.0   # one fp32 score per sample (a model fact, not hardware)
 TIERS = ("sram", "dram", "flash")
 
 
@@ -136,7 +145,9 @@ class Links(Schema):
 
 class Csd(Schema):
     count: num("count")
+    power_limit: num("power")    # the most a device may draw (a bound the tests check, not enforced)
     p2p: bool
+    dense_on: Literal["csd", "host"]
     flash: Flash
     dram: FpgaDram
     sram: Sram
@@ -196,7 +207,8 @@ class ScrecCSD(System):
                 raise InputError(f"{src}: params.{path}: expected a whole number, got {v:g}")
         if self.memory_cores < 1:
             raise InputError(f"{src}: params.csd.fpga.compute_share: {self.p.csd.fpga.compute_share.value:g} leaves "
-                             f"no LUTs for one memory-centric core ({self.p.csd.fpga.luts_per_memory_core.value:g} LUTs)")
+                             "no LUTs for one memory-centric core "
+                             f"({self.p.csd.fpga.luts_per_memory_core.value:g} LUTs)")
         if self.macs_per_cycle < 1:
             raise InputError(f"{src}: params.csd.fpga.compute_share: {self.p.csd.fpga.compute_share.value:g} leaves "
                              f"too few DSP slices for one MAC ({self.p.csd.fpga.dsps_per_mac.value:g} DSPs)")
@@ -263,6 +275,20 @@ class ScrecCSD(System):
     def flash_lookups_per_s(self, row_bytes):
         """Rows per second one device serves from flash at full concurrency."""
         return 1.0 / self._tier_work("flash", row_bytes)[0]
+
+    def flash_read_latency_s(self, row_bytes):
+        """Latency of ONE flash row read with nothing queued: sense the pages, shift the sectors out
+        over one channel, cross the link (twice without p2p).  Batch costs are throughput costs
+        (amortised at full concurrency) and do not include this floor; a batch with few flash
+        lookups takes at least this long."""
+        c = self.p.csd
+        xfer = self.flash_transfer_B(row_bytes)
+        hops = xfer / c.links.p2p.value if self.p2p else 2 * xfer / c.links.pcie.value
+        return self.pages_per_row(row_bytes) * c.flash.read_latency.value + xfer / c.flash.channel_rate.value + hops
+
+    def flash_reads_in_flight(self, row_bytes):
+        """Reads a device must keep outstanding to reach ``flash_lookups_per_s`` (Little's law: L = rate x latency)."""
+        return self.flash_lookups_per_s(row_bytes) * self.flash_read_latency_s(row_bytes)
 
     def gather_s(self, row_bytes):
         """Time the memory-centric cores spend on one row (amortised over all of them)."""
@@ -461,8 +487,25 @@ class ScrecCSD(System):
             work.append(StageWork("transfer", f"{device}.pcie_up", dl.pooled_bytes_out / link))
             merge(actions, {(f"{device}.pcie", "transfer_B"): idx_B + dl.pooled_bytes_out})
             merge(moved, {f"{device}.pcie_down": idx_B, f"{device}.pcie_up": dl.pooled_bytes_out})
-        work.append(StageWork("dense", "host", load.dense_macs / self.host_mac_rate()))
-        merge(actions, {("host.cpu", "mac"): load.dense_macs})
+        if self.p.csd.dense_on == "host":
+            work.append(StageWork("dense", "host", load.dense_macs / self.host_mac_rate()))
+            merge(actions, {("host.cpu", "mac"): load.dense_macs})
+            return BatchCost(work=work, actions=actions, bytes=moved)
+        # Data-parallel MLP on the devices: scatter each device's share of all pooled vectors,
+        # compute its share of the MLP, return its scores.
+        k = self.n_devices
+        link = c.links.pcie.value
+        scatter_B = sum(dl.pooled_bytes_out for dl in load.devices.values()) / k
+        macs = load.dense_macs / k
+        score_B = load.batch_size * SCORE_BYTES / k
+        for i in range(k):
+            d = f"csd{i}"
+            t_scatter = scatter_B / link
+            work.append(StageWork("dense", d, t_scatter + macs / self.mac_rate()))
+            work.append(StageWork("dense", f"{d}.pcie_down", t_scatter))
+            work.append(StageWork("response", f"{d}.pcie_up", score_B / link))
+            merge(actions, {(f"{d}.compute_cores", "mac"): macs, (f"{d}.pcie", "transfer_B"): scatter_B + score_B})
+            merge(moved, {f"{d}.pcie_down": scatter_B, f"{d}.pcie_up": score_B})
         return BatchCost(work=work, actions=actions, bytes=moved)
 
     def resources(self):
@@ -512,7 +555,26 @@ class ScrecCSD(System):
         return out
 
     def describe(self):
+        """Every preset number and setting with its source, then derived figures (part "derived")."""
         rows = describe_rows(self.p, "")
         rows.append(("csd", "p2p", self.p2p, "flag",
                      "setting: flash reaches the FPGA peer to peer (false: through host DRAM, the ablation)"))
-        return rows
+        rows.append(("csd", "dense_on", self.p.csd.dense_on, "choice",
+                     "setting: where the MLP runs (csd: compute-centric cores, SCRec's design; host: host cores)"))
+        derived = [
+            ("memory_cores", self.memory_cores, "count",
+             "[D] floor((1 - compute_share) x luts / luts_per_memory_core)"),
+            ("gather_rate", self.gather_rate_Bps(), "bandwidth", "[D] memory_cores x memory_core_beat x fpga clock"),
+            ("mac_rate", self.mac_rate(), "rate", "[D] floor(compute_share x dsps / dsps_per_mac) x fpga clock"),
+            ("flash_pages_per_s", self.flash_pages_per_s(), "rate",
+             "[D] min(channels x dies / tR, channels x channel_rate / page)"),
+            ("flash_lookups_per_s_128B", self.flash_lookups_per_s(128), "rate",
+             "[D] 1 / flash lookup_cost: max of dies, channels, IOPS, link and DRAM bounds"),
+            ("flash_read_latency_128B", self.flash_read_latency_s(128), "time",
+             "[D] tR + sector / channel_rate + sector / link (one read, nothing queued)"),
+            ("flash_reads_in_flight_128B", self.flash_reads_in_flight(128), "count",
+             "[D] Little's law: flash_lookups_per_s x flash_read_latency"),
+            ("host_mac_rate", self.host_mac_rate(), "rate",
+             "[D] cores x macs_per_cycle_per_core x clock x dense_efficiency"),
+        ]
+        return rows + [("derived", n, v, k, s) for n, v, k, s in derived]

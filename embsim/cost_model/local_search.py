@@ -1,0 +1,75 @@
+"""Polish a placement by moving items off the slowest device, each move scored exactly.
+
+After the decomposed MIP's refill, device times differ a little from what
+the assignment MIP predicted (it priced items at fixed tier shares).  This
+pass takes the slowest device and tries to move one of its items to another
+device, re-splitting both devices' tiers with the greedy fill and keeping the
+move that lowers the larger of the two times the most.  It stops when no move
+helps or at the deadline.  Only for systems whose pools are private to one
+device (a shared pool couples every device's fill).
+"""
+import time
+
+from ..errors import InputError
+from .placement import Placement, fill_tiers
+
+CANDIDATES = 12      # items tried per target device and round
+
+
+def private_pools(inst):
+    return all(len({inst.slots[k].device for k in ks}) == 1 for ks in inst.pool_slots.values())
+
+
+def _time_of(inst, pl, items):
+    t = 0.0
+    for i in items:
+        it, r = inst.items[i], pl.rep[i]
+        for k, lo, hi in pl.ranges[i]:
+            t += it.accesses * float(it.curve(hi) - it.curve(lo)) * inst.time[i][r, k]
+    return t
+
+
+def polish(inst, pl, deadline, est=None):
+    """Return an improved Placement (or ``pl``) and the number of moves made."""
+    if not private_pools(inst) or len(inst.devices) < 2:
+        return pl, 0
+    pl = Placement(list(pl.rep), list(pl.device), [list(r) for r in pl.ranges])
+    on = {d: [i for i, dd in enumerate(pl.device) if dd == d] for d in inst.devices}
+    times = {d: _time_of(inst, pl, on[d]) for d in inst.devices}
+    moves = 0
+    while time.perf_counter() < deadline:
+        d_max = max(times, key=times.get)
+        best = None
+        for d_to in sorted(times, key=times.get):
+            if d_to == d_max or time.perf_counter() > deadline:
+                continue
+            room = times[d_max] - times[d_to]
+            own = {i: _time_of(inst, pl, [i]) for i in on[d_max]}
+            cand = sorted((i for i in on[d_max] if 0 < own[i] < room), key=lambda i: abs(own[i] - room / 2))
+            for i in cand[:CANDIDATES]:
+                dev = list(pl.device)
+                dev[i] = d_to
+                a = [j for j in on[d_max] if j != i]
+                b = on[d_to] + [i]
+                try:
+                    fa = fill_tiers(inst, pl.rep, dev, subset=a)
+                    fb = fill_tiers(inst, pl.rep, dev, subset=b)
+                except InputError:
+                    continue
+                ta, tb = _time_of(inst, fa, a), _time_of(inst, fb, b)
+                if max(ta, tb) < times[d_max] * (1 - 1e-9) and (best is None or max(ta, tb) < best[0]):
+                    best = (max(ta, tb), i, d_to, fa, fb, a, b, ta, tb)
+            if best is not None:
+                break            # take the first target device that improves (the least loaded first)
+        if best is None:
+            break
+        _, i, d_to, fa, fb, a, b, ta, tb = best
+        pl.device[i] = d_to
+        for j in a:
+            pl.ranges[j] = fa.ranges[j]
+        for j in b:
+            pl.ranges[j] = fb.ranges[j]
+        on[d_max], on[d_to] = a, b
+        times[d_max], times[d_to] = ta, tb
+        moves += 1
+    return pl, moves

@@ -1,0 +1,99 @@
+"""``embsim trace``: generate, import, fit and inspect embedding access traces.
+
+    embsim trace import FILE --format movielens|dlrm-datasets [--batch-size B] -o T.npz [--force]
+    embsim trace stats T.npz [--json]
+
+``gen`` and ``fit`` live in ``trace_gen.py`` and, like every subcommand, are
+imported only when invoked (``embsim trace stats`` does not load the
+generators, nor ``import`` torch unless the format needs it).
+"""
+import importlib
+import json
+
+import click
+
+from ...errors import InputError
+from ...fileio import check_output
+from . import force_option, json_option
+
+# subcommand -> (module under embsim.explorer.cli, attribute, one-line help)
+SUBCOMMANDS = {
+    "gen": ("trace_gen", "gen", "Generate a synthetic trace for a model (uniform, zipf, stackdist, drift)."),
+    "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
+    "stats": ("trace", "stats", "Print a trace's locality: coverage, reuse histogram, unique rows."),
+    "fit": ("trace_gen", "fit", "Fit generator parameters to a dlrm_datasets locality_stats.txt."),
+}
+
+# default --batch-size when the user gives none
+MOVIELENS_BATCH_SIZE = 256
+
+
+class LazyTraceGroup(click.Group):
+    """Subcommands imported on first use (the same idea as the top-level group)."""
+
+    def list_commands(self, ctx):
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr, _ = SUBCOMMANDS[name]
+        mod = importlib.import_module(f"{__package__}.{module}")
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in SUBCOMMANDS.items()])
+
+
+@click.group(cls=LazyTraceGroup)
+def trace():
+    """Generate, import, fit and inspect embedding access traces (.npz)."""
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--format", "fmt", required=True, type=click.Choice(["movielens", "dlrm-datasets"]),
+              help="movielens: u.data or RecBole .inter; dlrm-datasets: FBGEMM (indices, offsets, lengths) .pt[.gz].")
+@click.option("--batch-size", type=int, default=None,
+              help=f"Samples per batch (movielens default {MOVIELENS_BATCH_SIZE}; dlrm-datasets default: "
+                   f"all samples of the file in one batch). A trailing partial batch is dropped.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Trace file to write (.npz).")
+@force_option
+def import_cmd(file, fmt, batch_size, output, force):
+    """Import a log FILE as an embsim trace."""
+    from ...workloads import importers
+
+    if batch_size is not None and batch_size <= 0:
+        raise InputError(f"--batch-size: {batch_size}; expected a positive number of samples")
+    if not output.endswith(".npz"):
+        raise InputError(f"{output}: trace files end in .npz")
+    check_output(output, force)  # refuse early, before a long import
+    if fmt == "movielens":
+        tr = importers.import_movielens(file, MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
+    else:
+        tr = importers.import_dlrm_datasets(file, batch_size)
+    tr.save(output, force=force)
+    click.echo(f"wrote {output}: {tr.n_batches} batches x {tr.n_tables} tables x batch size {tr.batch_size}, "
+               f"{tr.n_indices} indices, rows {', '.join(map(str, tr.table_rows[:8]))}"
+               f"{' ...' if tr.n_tables > 8 else ''}", err=True)
+
+
+@click.command("stats")
+@click.argument("trace_file", metavar="T.npz", type=click.Path(path_type=str))
+@json_option
+def stats(trace_file, as_json):
+    """Print the locality statistics of a trace: per table and over all tables."""
+    from ...workloads.stats import trace_stats
+    from ...workloads.trace import load_trace
+
+    tr = load_trace(trace_file)
+    st = trace_stats(tr)
+    st.source = trace_file
+    if as_json:
+        out = st.to_dict()
+        out["trace_meta"] = tr.meta
+        click.echo(json.dumps(out))
+    else:
+        click.echo(st.format_table())

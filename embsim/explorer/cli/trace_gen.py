@@ -1,0 +1,91 @@
+"""``embsim trace gen`` and ``embsim trace fit``.
+
+The ``trace`` group (``trace.py``) maps its ``gen`` and ``fit`` subcommands to
+the two click commands here.
+"""
+import json
+
+import click
+
+from ...errors import InputError
+from ...fileio import check_output
+from . import force_option, json_option
+
+
+def _number(value, name, lo=None):
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except ValueError:
+        raise InputError(f"--{name} {value!r}: expected a number") from None
+    if v != v or (lo is not None and v < lo):
+        raise InputError(f"--{name} {value!r}: expected a number >= {lo}")
+    return v
+
+
+@click.command("gen")
+@click.option("--model", "-m", "model_name", required=True, help="Model preset name or YAML path.")
+@click.option("--batches", "-n", required=True, type=int, help="Number of batches (> 0).")
+@click.option("--batch-size", "-b", required=True, type=int, help="Samples per batch (> 0).")
+@click.option("--generator", "-g", type=click.Choice(["uniform", "zipf", "stackdist", "drift"]), default=None,
+              help="One generator for every table (default: each table's own access.kind).")
+@click.option("--alpha", default=None, help="Zipf exponent for every table (overrides the model).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output trace .npz.")
+@force_option
+def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
+    """Generate a synthetic trace of a model."""
+    from ...workloads.generators import generate_trace
+    from ...workloads.model import load_model
+
+    if batches <= 0:
+        raise InputError(f"--batches {batches}: expected a positive integer (> 0)")
+    if batch_size <= 0:
+        raise InputError(f"--batch-size {batch_size}: expected a positive integer (> 0)")
+    alpha = _number(alpha, "alpha", lo=0.0)
+    if not str(output).endswith(".npz"):
+        raise InputError(f"{output}: trace files end in .npz")
+    check_output(output, force)          # refuse before spending time generating
+    model = load_model(model_name)
+    tr = generate_trace(model, batches, batch_size, generator=generator, alpha=alpha, seed=seed, progress=True)
+    tr.save(output, force=force)
+    click.echo(f"wrote {output}: {tr.n_indices:,} lookups, {tr.n_batches} batches x {tr.batch_size} samples, "
+               f"{tr.n_tables} tables ({model.name}, generator {tr.meta['generator']}, seed {seed})", err=True)
+
+
+@click.command("fit")
+@click.argument("locality_stats", type=click.Path(dir_okay=False))
+@click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf"]), default="stackdist", show_default=True,
+              help="Generator whose parameters are fitted.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@json_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Sample trace .npz (>= 10M lookups) made with the fitted parameters.")
+@force_option
+def fit(locality_stats, generator, seed, as_json, output, force):
+    """Fit generator parameters to a dlrm_datasets locality_stats.txt and write a sample trace."""
+    from ...workloads.fit import fit_locality
+    from ...workloads.locality import BIN_LABELS
+
+    if not str(output).endswith(".npz"):
+        raise InputError(f"{output}: trace files end in .npz")
+    check_output(output, force)
+    res = fit_locality(locality_stats, generator=generator, seed=seed, progress=True)
+    res.trace.save(output, force=force)
+    d = res.to_dict()
+    d["output"] = str(output)
+    if as_json:
+        click.echo(json.dumps(d, sort_keys=True))
+        return
+    p = res.params
+    click.echo(f"fit of {generator} to {locality_stats} ({res.blocks} block(s) averaged, "
+               f"{res.evaluations} trial traces)")
+    click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
+               + f"  (one table, {d['batch_size']} samples x pooling {d['pooling']} = "
+                 f"{d['lookups_per_batch']:,} lookups per batch)")
+    click.echo(f"{'column size':>16} {'target':>8} {'achieved':>9}")
+    for lab, a, b in zip(BIN_LABELS, res.target, res.achieved):
+        click.echo(f"{lab:>16} {a:8.3f} {b:9.3f}")
+    click.echo(f"total variation distance: {res.tvd:.4f} (on the sample trace)")
+    click.echo(f"wrote {output}: {res.trace.n_indices:,} lookups")
