@@ -159,9 +159,10 @@ class Simulation:
 
     def _solve(self, solver, time_limit_s):
         from ..cost_model.solve import solve_plan
-        plan = solve_plan(self.model, self.system, solver=solver, time_limit_s=time_limit_s,
-                          batch_size=int(self.batch_size))
-        self.notes.append(f"plan solved by the cost model from the model's access distributions ({plan.solver}, "
+        from ..workloads.stats import trace_stats
+        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
+                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
+        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 

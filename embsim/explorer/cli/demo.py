@@ -7,7 +7,8 @@ preset of each family (a two-socket DDR5 server, 8 x A100, an Ascend 910-class
 SoC, SCRec-style storage with four SmartSSD-like devices):
 
 1. generate one seeded trace (every system sees the same lookups);
-2. solve a sharding plan with the MIP cost model for each system;
+2. solve a sharding plan with the MIP cost model for each system, from the
+   trace's statistics;
 3. simulate a closed loop (peak throughput, bandwidth, energy per query) and
    Poisson arrivals at 70% of that peak (the p99 latency a service would see);
 4. print a table with the speed-up and energy-efficiency ratios against the
@@ -72,6 +73,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     from ...sim.simulate import Simulation
     from ...workloads.generators import generate_trace
     from ...workloads.model import load_model
+    from ...workloads.stats import trace_stats
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,12 +88,14 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:.1f} GB at fp32, "
          f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
+    stats = trace_stats(trace)
     rows, results, failed = [], {}, []
     for label, preset, reps in systems:
         t1 = time.perf_counter()
         system = load_system(preset)
         try:
-            plan = solve_plan(model, system, batch_size=batch_size, time_limit_s=time_limit_s, representations=reps)
+            plan = solve_plan(model, system, stats=stats, batch_size=batch_size, time_limit_s=time_limit_s,
+                              representations=reps)
         except Exception as e:      # the demo goes on with the other systems and says why this one is missing
             failed.append((label, preset, f"{type(e).__name__}: {e}"))
             echo(f"  {label:<11} no plan: {type(e).__name__}: {e}")
