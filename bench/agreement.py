@@ -1,7 +1,8 @@
 """Does the simulator agree with the cost model?  Per-batch embedding time, side by side.
 
 For each preset family on DCNv2 and RM2: solve a plan with the cost model
-(caches off; the plan's makespan is its predicted per-batch embedding time),
+from the trace's statistics (caches off; the plan's makespan is its
+predicted per-batch embedding time),
 simulate a closed loop with one batch in flight on a trace generated from the
 model, and print the plan's makespan beside the simulated embedding stage.
 The check: within 10%.  Row-wise table parts (``split``) are solved with and
@@ -21,6 +22,7 @@ from embsim.hw_models.loader import load_system
 from embsim.sim.simulate import Simulation, compare_with_plan
 from embsim.workloads.generators import generate_trace
 from embsim.workloads.model import load_model
+from embsim.workloads.stats import trace_stats
 
 MODELS = ["dlrm_dcnv2_criteo1tb", "rm2"]
 PRESETS = ["cpu_2s_spr_ddr5", "gpu_8x_a100_80g", "ascend_910", "screc_4x_smartssd"]
@@ -42,12 +44,13 @@ def main(argv=None):
         model = load_model(mname)
         t = time.perf_counter()
         trace = generate_trace(model, batches=a.batches, batch_size=a.batch_size, seed=0)
+        stats = trace_stats(trace)
         print(f"# {mname}: trace of {trace.n_indices:,} lookups generated in {time.perf_counter() - t:.1f} s", flush=True)
         for sname in PRESETS:
             system = load_system(sname)
             for split in (False, True):
                 try:
-                    plan = solve_plan(model, system, batch_size=a.batch_size, time_limit_s=a.time_limit,
+                    plan = solve_plan(model, system, stats=stats, batch_size=a.batch_size, time_limit_s=a.time_limit,
                                       representations=REPRESENTATIONS.get(sname), split=split)
                     cmp = compare_with_plan(Simulation(model, system, plan, trace))
                 except (InputError, AssertionError) as e:

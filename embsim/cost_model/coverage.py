@@ -162,6 +162,8 @@ def table_access(model, stats=None, batch_size=1):
     """
     if stats is None:
         return [TableAccess(t.name, t.pooling * batch_size, curve_from_access(t)) for t in model.tables]
+    if hasattr(stats, "coverage_breakpoints") and hasattr(stats, "accesses_per_batch"):
+        return _from_trace_stats(model, stats, batch_size)
     per = getattr(stats, "tables", None)
     if per is None:
         per = getattr(stats, "per_table", None)
@@ -187,4 +189,25 @@ def table_access(model, stats=None, batch_size=1):
         else:
             curve = curve_from_points(get("coverage_f"), get("coverage_c"))
         out.append(TableAccess(t.name, acc, curve))
+    return out
+
+
+MAX_MEASURED_BREAKPOINTS = 32     # a measured curve is thinned to this many points (chords stay below it)
+
+
+def _from_trace_stats(model, stats, batch_size):
+    """From embsim.workloads.stats.TraceStats: tables matched by name, accesses scaled from the
+    trace's batch size to ``batch_size``, curves thinned to MAX_MEASURED_BREAKPOINTS."""
+    per_batch = stats.accesses_per_batch
+    scale = batch_size / stats.batch_size if getattr(stats, "batch_size", None) else 1.0
+    out = []
+    for t in model.tables:
+        try:
+            i = stats.table_index(t.name)
+        except (KeyError, IndexError):
+            raise InputError(f"stats ({getattr(stats, 'source', '') or 'trace'}): no table '{t.name}' of model "
+                             f"'{model.name}' (the trace has {stats.n_tables} tables: "
+                             f"{', '.join(stats.table_names[:5])}{', ...' if stats.n_tables > 5 else ''})") from None
+        x, y = stats.coverage_breakpoints(i, max_points=MAX_MEASURED_BREAKPOINTS)
+        out.append(TableAccess(t.name, float(per_batch[i]) * scale, curve_from_points(x[1:-1], y[1:-1])))
     return out

@@ -111,7 +111,7 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
             st = "infeasible"
         elif sol == pulp.LpSolutionOptimal or result.startswith("Optimal"):
             st = "optimal"
-        elif obj is not None and sol in (pulp.LpSolutionIntegerFeasible,) or (obj is not None and "Stopped" in result):
+        elif obj is not None and sol == pulp.LpSolutionIntegerFeasible:
             st = "feasible"
         else:
             st = "no_solution"

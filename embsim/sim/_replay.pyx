@@ -62,11 +62,24 @@ So the single shared LRU of ``embsim replay`` costs 12 B per table row
 (slot map + stamps of cache and backing tier) and 16 B per cached row, on top
 of the 8 B per lookup of the global-id array itself.
 """
+cimport cython
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t
 
 cnp.import_array()
+
+cdef extern from *:
+    """
+    #define EMBSIM_PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3)
+    """
+    void EMBSIM_PREFETCH(const void *p) noexcept nogil
+
+# How far ahead in the id stream the loop prefetches a row's state (and, half
+# as far ahead, the list links of its top-level slot).  The replay is bound by
+# the latency of one random memory access per lookup; prefetching lets many
+# be in flight at once, as they are in np.bincount.
+DEF_PREFETCH_ROWS = 16
 
 # Policy codes shared with replay.py.
 cdef enum:
@@ -89,12 +102,225 @@ cdef struct Level:
     int64_t bused
     int32_t head         # LRU: least recently used slot; -1 if empty
     int32_t tail         # LRU: most recently used slot
-    int32_t free         # free-slot list (after back-invalidation), linked through nxt
+    int32_t free         # free-slot list (after back-invalidation), linked through lnk
     int32_t bhead        # LFU: bucket of the lowest frequency
-    int32_t bfree        # LFU: free-bucket list, linked through bnxt
-    int32_t *smap        # slot map of this level's depth: smap[g] = slot or -1
+    int32_t bfree        # LFU: free-bucket list, linked through Bucket.next
+    int32_t *rs          # row state at this depth: rs[g * rstride] = slot or -1, [+1] = batch stamp
 
 
+cdef struct Bucket:
+    int64_t freq         # access count of the rows in this bucket
+    int32_t head         # least recently used row (slot) of the bucket
+    int32_t tail         # most recently used row
+    int32_t prev         # bucket of the next lower frequency, or -1
+    int32_t next         # bucket of the next higher frequency, or -1
+
+
+cdef struct Arrays:
+    # shared slot arrays (all dynamic levels, each in its own [base, base+cap) range)
+    int64_t *key         # row held by each slot
+    int32_t *lnk         # [2 s] previous and [2 s + 1] next slot in its list (one cache line)
+    int32_t *sbucket     # LFU: bucket of each slot
+    Bucket *bk           # shared LFU bucket pool
+    int64_t rstride      # int32 entries per row in the row-state array (2 x levels)
+
+
+# ---------------------------------------------------------------- LRU ---
+cdef inline void list_unlink(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t p = A.lnk[2 * (s)], n = A.lnk[2 * (s) + 1]
+    if p >= 0:
+        A.lnk[2 * (p) + 1] = n
+    else:
+        L.head = n
+    if n >= 0:
+        A.lnk[2 * (n)] = p
+    else:
+        L.tail = p
+
+
+cdef inline void list_append(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    A.lnk[2 * (s)] = L.tail
+    A.lnk[2 * (s) + 1] = -1
+    if L.tail >= 0:
+        A.lnk[2 * (L.tail) + 1] = s
+    else:
+        L.head = s
+    L.tail = s
+
+
+cdef inline int32_t new_slot(Arrays *A, Level *L) noexcept nogil:
+    cdef int32_t s
+    if L.free >= 0:
+        s = L.free
+        L.free = A.lnk[2 * (s) + 1]
+    else:
+        s = <int32_t> (L.base + L.used)
+        L.used += 1
+    return s
+
+
+# ---------------------------------------------------------------- LFU ---
+cdef inline int32_t new_bucket(Arrays *A, Level *L, int64_t freq) noexcept nogil:
+    cdef int32_t b
+    if L.bfree >= 0:
+        b = L.bfree
+        L.bfree = A.bk[b].next
+    else:
+        b = <int32_t> (L.bbase + L.bused)
+        L.bused += 1
+    A.bk[b].freq = freq
+    A.bk[b].head = -1
+    A.bk[b].tail = -1
+    return b
+
+
+cdef inline void bucket_drop(Arrays *A, Level *L, int32_t b) noexcept nogil:
+    """Unlink empty bucket b from the bucket list and free it."""
+    cdef int32_t p = A.bk[b].prev, n = A.bk[b].next
+    if p >= 0:
+        A.bk[p].next = n
+    else:
+        L.bhead = n
+    if n >= 0:
+        A.bk[n].prev = p
+    A.bk[b].next = L.bfree
+    L.bfree = b
+
+
+cdef inline void bucket_row_unlink(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t b = A.sbucket[s], p = A.lnk[2 * (s)], n = A.lnk[2 * (s) + 1]
+    if p >= 0:
+        A.lnk[2 * (p) + 1] = n
+    else:
+        A.bk[b].head = n
+    if n >= 0:
+        A.lnk[2 * (n)] = p
+    else:
+        A.bk[b].tail = p
+    if A.bk[b].head < 0:
+        bucket_drop(A, L, b)
+
+
+cdef inline void bucket_row_append(Arrays *A, int32_t b, int32_t s) noexcept nogil:
+    cdef int32_t t = A.bk[b].tail
+    A.lnk[2 * (s)] = t
+    A.lnk[2 * (s) + 1] = -1
+    if t >= 0:
+        A.lnk[2 * (t) + 1] = s
+    else:
+        A.bk[b].head = s
+    A.bk[b].tail = s
+    A.sbucket[s] = b
+
+
+cdef inline void lfu_hit(Arrays *A, Level *L, int32_t s) noexcept nogil:
+    cdef int32_t b = A.sbucket[s], nb = A.bk[b].next
+    cdef int64_t f = A.bk[b].freq
+    if nb < 0 or A.bk[nb].freq != f + 1:
+        if A.bk[b].head == s and A.bk[b].tail == s:
+            # alone in its bucket and no bucket f+1: bump in place (order kept)
+            A.bk[b].freq = f + 1
+            return
+        nb = new_bucket(A, L, f + 1)
+        A.bk[nb].prev = b
+        A.bk[nb].next = A.bk[b].next
+        if A.bk[b].next >= 0:
+            A.bk[A.bk[b].next].prev = nb
+        A.bk[b].next = nb
+    bucket_row_unlink(A, L, s)
+    bucket_row_append(A, nb, s)
+
+
+# --------------------------------------------------- probe / fill / evict ---
+cdef inline bint probe(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """True if level L holds g; on a hit update its recency/frequency."""
+    cdef int32_t s = L.rs[g * A.rstride]
+    if s < 0 or L.policy == P_NONE:
+        return False
+    if L.policy == P_STATIC:
+        return True
+    if A.key[s] != g:
+        return False           # a stale slot: g was evicted and the slot reused
+    if L.policy == P_LRU:
+        if s != L.tail:
+            list_unlink(A, L, s)
+            list_append(A, L, s)
+    elif L.policy == P_LFU:
+        lfu_hit(A, L, s)
+    return True
+
+
+cdef inline int64_t fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """Insert g into dynamic level L; return the evicted row or -1."""
+    cdef int32_t s, b
+    cdef int64_t victim = -1
+    if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
+        return -1
+    if L.size == L.cap:
+        if L.policy == P_LRU:
+            s = L.head
+            list_unlink(A, L, s)
+        else:
+            s = A.bk[L.bhead].head
+            bucket_row_unlink(A, L, s)
+        victim = A.key[s]
+        # the victim's row state keeps its stale slot number: probe() sees key[s] != victim.
+        # Not writing it saves a random memory access per miss.
+    else:
+        s = new_slot(A, L)
+        L.size += 1
+    A.key[s] = g
+    L.rs[g * A.rstride] = s
+    if L.policy == P_LRU:
+        list_append(A, L, s)
+    else:
+        b = L.bhead
+        if b < 0 or A.bk[b].freq != 1:
+            b = new_bucket(A, L, 1)
+            A.bk[b].prev = -1
+            A.bk[b].next = L.bhead
+            if L.bhead >= 0:
+                A.bk[L.bhead].prev = b
+            L.bhead = b
+        bucket_row_append(A, b, s)
+    return victim
+
+
+cdef inline void invalidate(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """Remove g from dynamic level L if present (back-invalidation)."""
+    cdef int32_t s
+    if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
+        return
+    s = L.rs[g * A.rstride]
+    if s < 0 or A.key[s] != g:
+        return
+    if L.policy == P_LRU:
+        list_unlink(A, L, s)
+    else:
+        bucket_row_unlink(A, L, s)
+    A.key[s] = -1
+    A.lnk[2 * (s) + 1] = L.free
+    L.free = s
+    L.size -= 1
+
+
+cdef inline int find_table(const int64_t *offs, int n_tables, int64_t g, int t) noexcept nogil:
+    """Table of global row g; t is a guess (the previous lookup's table)."""
+    cdef int lo, hi, mid
+    if offs[t] <= g < offs[t + 1]:
+        return t
+    lo = 0
+    hi = n_tables - 1
+    while lo < hi:  # largest t with offs[t] <= g
+        mid = (lo + hi + 1) >> 1
+        if offs[mid] <= g:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@cython.final
 cdef class ReplayState:
     """Every cache of a replay, and the counters it fills.
 
@@ -103,42 +329,32 @@ cdef class ReplayState:
     inside the nogil loop.
     """
     cdef Level *levels
-    cdef object _levels_buf
-    # per location: number of caches and index of its depth-d cache in levels
-    cdef int32_t[::1] n_cache
-    cdef int32_t[:, ::1] level_of
+    cdef Arrays A
+    cdef object _keep            # numpy arrays the raw pointers point into
     cdef int n_loc, max_levels, n_tables
+    cdef int64_t n_batches
+    cdef public int64_t prefetch_rows
+    cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef int64_t total_rows
-    # inputs
-    cdef const int64_t[::1] gids
-    cdef const int64_t[::1] bounds
-    cdef const int32_t[::1] rowloc
     cdef bint has_rowloc
-    cdef int64_t[::1] offsets_ext         # row_offsets + [total_rows]
-    cdef int64_t[:, :, ::1] rbytes        # [table, loc, level] rounded bytes per access
-    # state
-    cdef int32_t[:, ::1] smap             # [depth, total_rows]
-    cdef int32_t[:, ::1] stamp            # [level, total_rows]
-    cdef int64_t[::1] key
-    cdef int32_t[::1] prv
-    cdef int32_t[::1] nxt
-    cdef int32_t[::1] sbucket
-    cdef int64_t[::1] bfreq
-    cdef int32_t[::1] bhd
-    cdef int32_t[::1] btl
-    cdef int32_t[::1] bprv
-    cdef int32_t[::1] bnxt
-    # counters
+    cdef const int64_t *gids
+    cdef const int64_t *bounds
+    cdef const int32_t *rowloc
+    cdef int32_t *n_cache
+    cdef int32_t *level_of           # [loc, depth]
+    cdef int32_t *rs                 # [level depth, total_rows, 2]
+    cdef int64_t *offs               # row_offsets + [total_rows]
+    cdef int64_t *rbytes             # [table, loc, level]
+    cdef int64_t *c_look
+    cdef int64_t *c_uniq
+    cdef int64_t *c_hit
+    cdef int64_t *c_miss
+    cdef int64_t *c_bytes
+    cdef int64_t *ct_look
+    cdef int64_t *ct_hit
+    cdef int64_t *ct_miss
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
-    cdef int64_t[:, :, ::1] c_look
-    cdef int64_t[:, :, ::1] c_uniq
-    cdef int64_t[:, :, ::1] c_hit
-    cdef int64_t[:, :, ::1] c_miss
-    cdef int64_t[:, :, ::1] c_bytes
-    cdef int64_t[:, :, ::1] ct_look
-    cdef int64_t[:, :, ::1] ct_hit
-    cdef int64_t[:, :, ::1] ct_miss
 
     def __cinit__(self):
         self.levels = NULL
@@ -152,27 +368,47 @@ cdef class ReplayState:
         ``n_cache``: caches per location; ``pinned``: per cache level, an
         int64 array of pinned global ids (static) or None.
         """
-        cdef Py_ssize_t i, nc = len(policies)
-        cdef int64_t nslots = 0, nbuckets = 0, cap
-        self.gids = gids
-        self.bounds = bounds
+        cdef Py_ssize_t i, j, nc = len(policies)
+        cdef int64_t nslots = 0, nbuckets = 0, cap, g
+        keep = {}
+
+        def own(name, arr):
+            """Keep ``arr`` alive and return it (C contiguous, at least 1 element)."""
+            arr = np.ascontiguousarray(arr).reshape(-1)  # a view: counters stay shared
+            if arr.size == 0:
+                arr = np.zeros(1, dtype=arr.dtype)
+            keep[name] = arr
+            return arr
+
+        cdef const int64_t[::1] v64c
+        cdef int64_t[::1] v64
+        cdef int32_t[::1] v32
+        cdef const int32_t[::1] v32c
+        cdef cnp.uint8_t[::1] lb
+
+        v64c = own("gids", np.asarray(gids, dtype=np.int64)); self.gids = &v64c[0]
+        v64c = own("bounds", np.asarray(bounds, dtype=np.int64)); self.bounds = &v64c[0]
         self.has_rowloc = rowloc is not None
-        self.rowloc = rowloc if rowloc is not None else np.zeros(1, np.int32)
+        v32c = own("rowloc", np.asarray(rowloc if rowloc is not None else [0], dtype=np.int32)); self.rowloc = &v32c[0]
         self.total_rows = total_rows
-        self.n_cache = np.ascontiguousarray(n_cache, dtype=np.int32)
-        self.n_loc = len(n_cache)
-        self.max_levels = int(np.max(n_cache)) + 1
+        ncache = np.asarray(n_cache, dtype=np.int32)
+        v32 = own("n_cache", ncache.copy()); self.n_cache = &v32[0]
+        self.n_loc = len(ncache)
+        self.max_levels = int(ncache.max()) + 1
         offs = np.asarray(row_offsets, dtype=np.int64)
         self.n_tables = len(offs)
-        self.offsets_ext = np.concatenate([offs, [total_rows]]).astype(np.int64)
-        self.rbytes = np.ascontiguousarray(rbytes, dtype=np.int64)
-        n_depth = self.max_levels - 1
-        self.level_of = np.full((self.n_loc, max(n_depth, 1)), -1, dtype=np.int32)
-        self.smap = np.full((max(n_depth, 1), total_rows if n_depth else 1), -1, dtype=np.int32)
-        self.stamp = np.full((self.max_levels, total_rows), -1, dtype=np.int32)
+        v64 = own("offs", np.concatenate([offs, [total_rows]]).astype(np.int64)); self.offs = &v64[0]
+        v64 = own("rbytes", np.asarray(rbytes, dtype=np.int64).copy()); self.rbytes = &v64[0]
+        lvl_of = np.full((self.n_loc, self.max_levels), -1, dtype=np.int32)
+        # row state: slot and batch stamp of each row, side by side, per depth
+        rs = np.empty((total_rows, self.max_levels, 2), dtype=np.int32)
+        rs.fill(-1)
+        v32 = own("rs", rs)
+        self.rs = &v32[0]
+        self.A.rstride = 2 * self.max_levels
 
-        self._levels_buf = np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8)
-        cdef cnp.uint8_t[::1] lb = self._levels_buf
+        self._keep = keep
+        lb = own("levels", np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8))
         self.levels = <Level *> &lb[0]
         any_lfu = False
         for i in range(nc):
@@ -190,8 +426,8 @@ cdef class ReplayState:
             self.levels[i].bused = 0
             self.levels[i].base = nslots
             self.levels[i].bbase = nbuckets
-            self.levels[i].smap = &self.smap[depths[i], 0]
-            self.level_of[loc_of_level[i], depths[i]] = i
+            self.levels[i].rs = self.rs + 2 * <int> depths[i]
+            lvl_of[loc_of_level[i], depths[i]] = i
             if policies[i] == P_LRU or policies[i] == P_LFU:
                 nslots += cap
             if policies[i] == P_LFU:
@@ -199,19 +435,14 @@ cdef class ReplayState:
                 any_lfu = True
         if nslots + nbuckets >= 2 ** 31 - 1:
             raise ValueError(f"caches hold {nslots} rows in all; this kernel addresses at most 2^31 - 1")
-        self.key = np.zeros(max(nslots, 1), dtype=np.int64)
-        self.prv = np.zeros(max(nslots, 1), dtype=np.int32)
-        self.nxt = np.zeros(max(nslots, 1), dtype=np.int32)
-        self.sbucket = np.zeros(max(nslots, 1) if any_lfu else 1, dtype=np.int32)
-        self.bfreq = np.zeros(max(nbuckets, 1), dtype=np.int64)
-        self.bhd = np.zeros(max(nbuckets, 1), dtype=np.int32)
-        self.btl = np.zeros(max(nbuckets, 1), dtype=np.int32)
-        self.bprv = np.zeros(max(nbuckets, 1), dtype=np.int32)
-        self.bnxt = np.zeros(max(nbuckets, 1), dtype=np.int32)
+        v32 = own("level_of", lvl_of); self.level_of = &v32[0]
+        v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
+        v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
+        v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
+        lb = own("buckets", np.zeros(max(nbuckets, 1) * sizeof(Bucket), dtype=np.uint8))
+        self.A.bk = <Bucket *> &lb[0]
 
-        # static levels: mark the pinned rows that live at the level's location
-        cdef int64_t g
-        cdef Py_ssize_t j
+        # static levels: mark the pinned rows that live at the level's location (slot 0)
         cdef int64_t[::1] pin
         for i in range(nc):
             if policies[i] == P_STATIC and pinned[i] is not None:
@@ -219,250 +450,91 @@ cdef class ReplayState:
                 for j in range(pin.shape[0]):
                     g = pin[j]
                     if (not self.has_rowloc) or self.rowloc[g] == loc_of_level[i]:
-                        self.levels[i].smap[g] = 0
+                        self.levels[i].rs[g * self.A.rstride] = 0
 
-        B = bounds.shape[0] - 1
+        B = len(bounds) - 1
+        self.n_batches = B
+        self.prefetch_rows = DEF_PREFETCH_ROWS
+        self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
         shape = (B, self.n_loc, self.max_levels)
+        tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.lookups = np.zeros(shape, np.int64)
         self.unique_rows = np.zeros(shape, np.int64)
         self.hits = np.zeros(shape, np.int64)
         self.misses = np.zeros(shape, np.int64)
         self.bytes_ = np.zeros(shape, np.int64)
-        tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.t_lookups = np.zeros(tshape, np.int64)
         self.t_hits = np.zeros(tshape, np.int64)
         self.t_misses = np.zeros(tshape, np.int64)
-        self.c_look = self.lookups
-        self.c_uniq = self.unique_rows
-        self.c_hit = self.hits
-        self.c_miss = self.misses
-        self.c_bytes = self.bytes_
-        self.ct_look = self.t_lookups
-        self.ct_hit = self.t_hits
-        self.ct_miss = self.t_misses
-
-    # ------------------------------------------------------------ probe ---
-    cdef inline bint probe(self, Level *L, int64_t g) noexcept nogil:
-        """True if level L holds g; on a hit update its recency/frequency."""
-        cdef int32_t s
-        if L.policy == P_NONE or L.cap == 0:
-            return False
-        s = L.smap[g]
-        if s < 0:
-            return False
-        if L.policy == P_LRU:
-            self.lru_touch(L, s)
-        elif L.policy == P_LFU:
-            self.lfu_hit(L, s)
-        return True
-
-    # -------------------------------------------------------------- LRU ---
-    cdef inline void list_unlink(self, Level *L, int32_t s) noexcept nogil:
-        cdef int32_t p = self.prv[s], n = self.nxt[s]
-        if p >= 0:
-            self.nxt[p] = n
-        else:
-            L.head = n
-        if n >= 0:
-            self.prv[n] = p
-        else:
-            L.tail = p
-
-    cdef inline void list_append(self, Level *L, int32_t s) noexcept nogil:
-        self.prv[s] = L.tail
-        self.nxt[s] = -1
-        if L.tail >= 0:
-            self.nxt[L.tail] = s
-        else:
-            L.head = s
-        L.tail = s
-
-    cdef inline void lru_touch(self, Level *L, int32_t s) noexcept nogil:
-        if s == L.tail:
-            return
-        self.list_unlink(L, s)
-        self.list_append(L, s)
-
-    cdef inline int32_t new_slot(self, Level *L) noexcept nogil:
-        cdef int32_t s
-        if L.free >= 0:
-            s = L.free
-            L.free = self.nxt[s]
-        else:
-            s = <int32_t> (L.base + L.used)
-            L.used += 1
-        return s
-
-    # -------------------------------------------------------------- LFU ---
-    cdef inline int32_t new_bucket(self, Level *L, int64_t freq) noexcept nogil:
-        cdef int32_t b
-        if L.bfree >= 0:
-            b = L.bfree
-            L.bfree = self.bnxt[b]
-        else:
-            b = <int32_t> (L.bbase + L.bused)
-            L.bused += 1
-        self.bfreq[b] = freq
-        self.bhd[b] = -1
-        self.btl[b] = -1
-        return b
-
-    cdef inline void bucket_drop(self, Level *L, int32_t b) noexcept nogil:
-        """Unlink empty bucket b from the bucket list and free it."""
-        cdef int32_t p = self.bprv[b], n = self.bnxt[b]
-        if p >= 0:
-            self.bnxt[p] = n
-        else:
-            L.bhead = n
-        if n >= 0:
-            self.bprv[n] = p
-        self.bnxt[b] = L.bfree
-        L.bfree = b
-
-    cdef inline void bucket_row_unlink(self, Level *L, int32_t s) noexcept nogil:
-        cdef int32_t b = self.sbucket[s], p = self.prv[s], n = self.nxt[s]
-        if p >= 0:
-            self.nxt[p] = n
-        else:
-            self.bhd[b] = n
-        if n >= 0:
-            self.prv[n] = p
-        else:
-            self.btl[b] = p
-        if self.bhd[b] < 0:
-            self.bucket_drop(L, b)
-
-    cdef inline void bucket_row_append(self, int32_t b, int32_t s) noexcept nogil:
-        cdef int32_t t = self.btl[b]
-        self.prv[s] = t
-        self.nxt[s] = -1
-        if t >= 0:
-            self.nxt[t] = s
-        else:
-            self.bhd[b] = s
-        self.btl[b] = s
-        self.sbucket[s] = b
-
-    cdef inline void lfu_hit(self, Level *L, int32_t s) noexcept nogil:
-        cdef int32_t b = self.sbucket[s], nb = self.bnxt[b]
-        cdef int64_t f = self.bfreq[b]
-        if nb < 0 or self.bfreq[nb] != f + 1:
-            if self.bhd[b] == s and self.btl[b] == s:
-                # alone in its bucket and no bucket f+1: bump in place (order kept)
-                self.bfreq[b] = f + 1
-                return
-            nb = self.new_bucket(L, f + 1)
-            self.bprv[nb] = b
-            self.bnxt[nb] = self.bnxt[b]
-            if self.bnxt[b] >= 0:
-                self.bprv[self.bnxt[b]] = nb
-            self.bnxt[b] = nb
-        self.bucket_row_unlink(L, s)
-        self.bucket_row_append(nb, s)
-
-    # ------------------------------------------------------ fill / evict ---
-    cdef inline int64_t fill(self, Level *L, int64_t g) noexcept nogil:
-        """Insert g into dynamic level L; return the evicted row or -1."""
-        cdef int32_t s, b
-        cdef int64_t victim = -1
-        if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
-            return -1
-        if L.size == L.cap:
-            if L.policy == P_LRU:
-                s = L.head
-                self.list_unlink(L, s)
-            else:
-                s = self.bhd[L.bhead]
-                self.bucket_row_unlink(L, s)
-            victim = self.key[s]
-            L.smap[victim] = -1
-        else:
-            s = self.new_slot(L)
-            L.size += 1
-        self.key[s] = g
-        L.smap[g] = s
-        if L.policy == P_LRU:
-            self.list_append(L, s)
-        else:
-            b = L.bhead
-            if b < 0 or self.bfreq[b] != 1:
-                b = self.new_bucket(L, 1)
-                self.bprv[b] = -1
-                self.bnxt[b] = L.bhead
-                if L.bhead >= 0:
-                    self.bprv[L.bhead] = b
-                L.bhead = b
-            self.bucket_row_append(b, s)
-        return victim
-
-    cdef inline void invalidate(self, Level *L, int64_t g) noexcept nogil:
-        """Remove g from dynamic level L if present (back-invalidation)."""
-        cdef int32_t s
-        if L.cap == 0 or (L.policy != P_LRU and L.policy != P_LFU):
-            return
-        s = L.smap[g]
-        if s < 0:
-            return
-        if L.policy == P_LRU:
-            self.list_unlink(L, s)
-        else:
-            self.bucket_row_unlink(L, s)
-        L.smap[g] = -1
-        self.nxt[s] = L.free
-        L.free = s
-        L.size -= 1
-
-    # ------------------------------------------------------------- loop ---
-    cdef inline int find_table(self, int64_t g, int t) noexcept nogil:
-        """Table of global row g; t is a guess (the previous lookup's table)."""
-        cdef int lo, hi, mid
-        if self.offsets_ext[t] <= g < self.offsets_ext[t + 1]:
-            return t
-        lo = 0
-        hi = self.n_tables - 1
-        while lo < hi:  # largest t with offsets[t] <= g
-            mid = (lo + hi + 1) >> 1
-            if self.offsets_ext[mid] <= g:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        v64 = own("c_look", self.lookups.reshape(-1)); self.c_look = &v64[0]
+        v64 = own("c_uniq", self.unique_rows.reshape(-1)); self.c_uniq = &v64[0]
+        v64 = own("c_hit", self.hits.reshape(-1)); self.c_hit = &v64[0]
+        v64 = own("c_miss", self.misses.reshape(-1)); self.c_miss = &v64[0]
+        v64 = own("c_bytes", self.bytes_.reshape(-1)); self.c_bytes = &v64[0]
+        v64 = own("ct_look", self.t_lookups.reshape(-1)); self.ct_look = &v64[0]
+        v64 = own("ct_hit", self.t_hits.reshape(-1)); self.ct_hit = &v64[0]
+        v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
 
     def run(self, int64_t b0, int64_t b1):
-        """Replay batches [b0, b1) (call with consecutive ranges)."""
-        cdef int64_t b, i, g, v
-        cdef int t = 0, loc = 0, nlev, d, served, e
+        """Replay batches [b0, b1) (call with consecutive ranges, starting at 0)."""
+        cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int32_t s2
+        cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
         cdef int32_t bb
+        cdef int32_t *st
         cdef Level *L
+        cdef Arrays *A = &self.A
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
                 for i in range(self.bounds[b], self.bounds[b + 1]):
                     g = self.gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(self.rs + self.gids[i + pf] * R)
+                    if i + pf2 < n_ids:
+                        s2 = self.rs[self.gids[i + pf2] * R]
+                        if s2 >= 0 and self.top_dynamic:
+                            EMBSIM_PREFETCH(A.lnk + 2 * s2)
+                            EMBSIM_PREFETCH(A.key + s2)
+                    if i + pf4 < n_ids and self.top_dynamic:
+                        # its list neighbours, unlinked on a hit
+                        s2 = self.rs[self.gids[i + pf4] * R]
+                        if s2 >= 0 and A.lnk[2 * s2] >= 0:
+                            EMBSIM_PREFETCH(A.lnk + 2 * A.lnk[2 * s2])
+                        if s2 >= 0 and A.lnk[2 * s2 + 1] >= 0:
+                            EMBSIM_PREFETCH(A.lnk + 2 * A.lnk[2 * s2 + 1])
                     if self.has_rowloc:
                         loc = self.rowloc[g]
-                    t = self.find_table(g, t)
+                    t = find_table(self.offs, self.n_tables, g, t)
                     nlev = self.n_cache[loc]
                     served = nlev
+                    cb = (b * NL + loc) * M          # counters of (batch, location)
+                    ct = (<int64_t> t * NL + loc) * M  # counters of (table, location)
                     for d in range(nlev + 1):
-                        self.c_look[b, loc, d] += 1
-                        self.ct_look[t, loc, d] += 1
-                        if self.stamp[d, g] != bb:
-                            self.stamp[d, g] = bb
-                            self.c_uniq[b, loc, d] += 1
-                        if d == nlev or self.probe(&self.levels[self.level_of[loc, d]], g):
+                        self.c_look[cb + d] += 1
+                        self.ct_look[ct + d] += 1
+                        st = self.rs + g * R + 2 * d
+                        if st[1] != bb:
+                            st[1] = bb
+                            self.c_uniq[cb + d] += 1
+                        if d == nlev or probe(A, &self.levels[self.level_of[loc * M + d]], g):
                             served = d
-                            self.c_hit[b, loc, d] += 1
-                            self.ct_hit[t, loc, d] += 1
-                            self.c_bytes[b, loc, d] += self.rbytes[t, loc, d]
+                            self.c_hit[cb + d] += 1
+                            self.ct_hit[ct + d] += 1
+                            self.c_bytes[cb + d] += self.rbytes[ct + d]
                             break
-                        self.c_miss[b, loc, d] += 1
-                        self.ct_miss[t, loc, d] += 1
+                        self.c_miss[cb + d] += 1
+                        self.ct_miss[ct + d] += 1
                     # fill bottom up; an eviction at depth d back-invalidates depths < d
                     d = served - 1
                     while d >= 0:
-                        v = self.fill(&self.levels[self.level_of[loc, d]], g)
+                        v = fill(A, &self.levels[self.level_of[loc * M + d]], g)
                         if v >= 0:
                             for e in range(d):
-                                self.invalidate(&self.levels[self.level_of[loc, e]], v)
+                                invalidate(A, &self.levels[self.level_of[loc * M + e]], v)
                         d -= 1
+                    if self.top_dynamic and self.levels[0].head >= 0:
+                        # the next victim's slot (its key and links are read at the next miss)
+                        EMBSIM_PREFETCH(A.key + self.levels[0].head)
+                        EMBSIM_PREFETCH(A.lnk + 2 * self.levels[0].head)

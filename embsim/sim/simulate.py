@@ -45,6 +45,7 @@ import hashlib
 import json
 import math
 import platform
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -123,9 +124,12 @@ class Simulation:
         self.batch_size = self.trace.batch_size
         self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
         self.caches = caches or {}
+        self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self._check_plan()
         self._map_and_replay(progress)
+        t = time.perf_counter()
         self._loads()
+        self.timings_s["loads"] = time.perf_counter() - t
 
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
@@ -155,9 +159,10 @@ class Simulation:
 
     def _solve(self, solver, time_limit_s):
         from ..cost_model.solve import solve_plan
-        plan = solve_plan(self.model, self.system, solver=solver, time_limit_s=time_limit_s,
-                          batch_size=int(self.batch_size))
-        self.notes.append(f"plan solved by the cost model from the model's access distributions ({plan.solver}, "
+        from ..workloads.stats import trace_stats
+        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
+                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
+        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
@@ -223,10 +228,14 @@ class Simulation:
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        t = time.perf_counter()
         compact, row_location, offsets = compact_rows(tr, by_table)
+        self.timings_s["map"] = time.perf_counter() - t
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        t = time.perf_counter()
         self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
                                progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+        self.timings_s["replay"] = time.perf_counter() - t
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -346,8 +355,10 @@ class Simulation:
         def cost_of(b, n):
             return system.batch_cost(self.batch_load(b % nt, n))
 
+        t = time.perf_counter()
         run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
                          in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+        self.timings_s["engine"] = time.perf_counter() - t
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
@@ -355,7 +366,10 @@ class Simulation:
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
-        return summarise(run, self, config, seed, notes)
+        t = time.perf_counter()
+        result = summarise(run, self, config, seed, notes)
+        self.timings_s["summarise"] = time.perf_counter() - t
+        return result
 
 
 # ------------------------------------------------- lookups to locations ---
@@ -490,7 +504,7 @@ def summarise(run, sim, config, seed, notes):
         model=sim.model.name, system=system.name, family=system.family, config=config,
         window={"start_s": t0, "end_s": t1, "duration_s": T, "warmup_queries": int(run.first_measured_query),
                 "warmup_batches": int(run.warmup_batches), "measured_queries": int(lat.size),
-                "completed_queries": n_done, "batches": int(run.n_batches),
+                "completed_queries": n_done, "simulated_batches": int(run.n_batches),
                 "note": ("figures cover the window from the first measured arrival to the last arrival; "
                          "warm-up excluded, drain excluded from throughput; bytes_B cover every batch")},
         throughput={"queries_per_s": n_done / T, "lookups_per_s": lookups_done / T,
@@ -554,7 +568,9 @@ def compare_with_plan(sim, queries=None):
     hardware model whose batch cost follows its per-lookup costs agrees with
     the cost model up to the trace's deviation from the plan's statistics.
     """
-    r = sim.run("closed", queries=queries, in_flight=1)
+    B = sim.batch_size
+    queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
     per = {}
     for b in range(sim.trace.n_batches):
         for w in sim.system.batch_cost(sim.batch_load(b)).work:

@@ -115,8 +115,9 @@ cdef class StackGenerator:
 
     ``step(u_reuse, u_depth, cold_rows, out)`` writes one chunk of rows.  For
     access i: if the stack is empty or ``u_reuse[i] >= reuse_p`` the access is
-    *cold* and takes row ``cold_rows[i]`` (drawn by the caller from the
-    table's popularity law); otherwise it re-uses the row at LRU depth
+    *cold* and takes the next row of ``cold_rows`` (drawn by the caller from
+    the table's popularity law, one per cold access: the caller counts them
+    first, so no draw is wasted on re-uses); otherwise it re-uses the row at LRU depth
     d ~ d^-stack_alpha on 1..m (m = distinct rows in the stack so far), drawn
     from ``u_depth[i]`` by inverse CDF.  Either way the row moves to the top.
     Chunks continue the same stream, so memory for randomness stays one chunk.
@@ -169,7 +170,7 @@ cdef class StackGenerator:
 
     def step(self, const double[::1] u_reuse, const double[::1] u_depth, const int64_t[::1] cold_rows,
              int64_t[::1] out):
-        cdef Py_ssize_t i, c = out.shape[0], slot
+        cdef Py_ssize_t i, c = out.shape[0], slot, ci = 0, nc = cold_rows.shape[0], done = 0
         cdef int64_t row, p, d
         cdef Py_ssize_t cell
         if self.t + c > self.n:
@@ -177,7 +178,10 @@ cdef class StackGenerator:
         with nogil:
             for i in range(c):
                 if self.m == 0 or u_reuse[i] >= self.reuse_p:
-                    row = cold_rows[i]
+                    if ci >= nc:
+                        break
+                    row = cold_rows[ci]
+                    ci += 1
                 else:
                     d = _depth(u_depth[i], self.m, self.a)
                     slot = _find(self.tree, self.n, self.top, self.m - d + 1)
@@ -193,6 +197,9 @@ cdef class StackGenerator:
                 self.row_at[self.t] = row
                 self.last[cell] = self.t
                 out[i] = row
+                done += 1
+        if ci != nc or done != c:
+            raise ValueError(f"cold_rows holds {nc} rows but the chunk has a different number of cold accesses")
 
     @property
     def distinct(self):

@@ -55,6 +55,7 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import InputError
+from ..progress import progress as progress_bar
 from . import locality
 from .generators import generate_trace
 from .model import AccessSpec, DenseSpec, ModelSpec, TableSpec
@@ -271,13 +272,16 @@ def achieved_histogram(params, batches=1, seed=0):
 
 
 def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluations=None,
-                 sample_min_indices=SAMPLE_MIN_INDICES, progress=False):
+                 sample_min_indices=None, progress=False):
     """Fit ``generator``'s parameters to the access shares of a locality_stats.txt.
 
     Returns a FitResult; with ``sample=True`` (default) it holds the sample
-    trace (>= ``sample_min_indices`` lookups, whole batches of 2^20) made with
-    the fitted parameters, and ``tvd`` is measured on it.
+    trace (>= ``sample_min_indices`` lookups, default ``SAMPLE_MIN_INDICES`` =
+    10M, in whole batches of 2^20) made with the fitted parameters, and
+    ``tvd`` is measured on it.
     """
+    if sample_min_indices is None:
+        sample_min_indices = SAMPLE_MIN_INDICES
     if generator not in _NAMES:
         raise InputError(f"generator '{generator}': the fit supports {', '.join(_NAMES)}")
     stats = read_locality_stats(path) if not isinstance(path, LocalityStats) else path
@@ -292,8 +296,10 @@ def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluatio
         if key not in seen:
             _, acc, _ = achieved_histogram(_params(generator, x), batches=1, seed=seed)
             seen[key] = tvd(acc, target)
+            bar.update(1)
         return seen[key]
 
+    bar = progress_bar(total=budget + 1, desc="fitting", unit="trace", enabled=None if progress else False)
     x0 = np.array(_START[generator], dtype=float)
     simplex = [x0] + [x0 + np.eye(len(x0))[i] * _STEP[n] for i, n in enumerate(_NAMES[generator])]
     res = optimize.minimize(objective, x0, method="Nelder-Mead",
@@ -311,4 +317,5 @@ def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluatio
     result.achieved, result.achieved_rows = acc, rows
     result.tvd = tvd(acc, target)
     result.trace = tr if sample else None
+    bar.close()
     return result

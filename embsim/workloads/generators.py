@@ -50,21 +50,24 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from ._reuse import StackGenerator
 from .trace import Trace
-from .zipf import HEAD, ZipfSampler
+from .zipf import ZipfSampler
 
 GENERATORS = ("uniform", "zipf", "stackdist", "drift")
 
 # Values used when a table's access spec leaves a generator parameter out.
 DEFAULTS = {
     # stackdist: fitted to Meta's dlrm_datasets 2021 locality_stats.txt by
-    # `embsim trace fit` (see fit.py and presets/dlrm_datasets_like.yaml).
-    "reuse_p": 0.52,
-    "stack_alpha": 1.70,
+    # `embsim trace fit` (seed 0; see fit.py and presets/dlrm_datasets_like.yaml).
+    "reuse_p": 0.5996,
+    "stack_alpha": 1.7856,
     # drift: assumption: one move per batch replacing 10% of the hot set, a
     # moderate churn between the stationary case (0) and a full reshuffle (1).
     "drift_every": 1,
     "drift_fraction": 0.1,
 }
+
+# drift: the hot set whose rows move is the HOT_SET most popular ranks.
+HOT_SET = 1 << 16
 
 # Indices generated per call of a table's stream (bounds the memory of the
 # random numbers to a few times this many 8-byte values).
@@ -163,12 +166,16 @@ class _StackDist:
     def __init__(self, table, params, rng, total):
         self.rng = rng
         self.zipf = _Zipf(table, params, rng)
+        self.reuse_p = params["reuse_p"]
         self.stack = StackGenerator(total, table.rows, params["reuse_p"], params["stack_alpha"])
 
     def __call__(self, n, batch):
-        cold = self.zipf(n, batch)
+        u_reuse, u_depth = self.rng.random(n), self.rng.random(n)
+        if self.stack.distinct == 0 and n:
+            u_reuse[0] = 1.0            # the first access of a table is cold (its stack is empty)
+        cold = self.zipf(int(np.count_nonzero(u_reuse >= self.reuse_p)), batch)
         out = np.empty(n, dtype=np.int64)
-        self.stack.step(self.rng.random(n), self.rng.random(n), cold, out)
+        self.stack.step(u_reuse, u_depth, cold, out)
         return out
 
 
@@ -185,7 +192,7 @@ class _Drift:
         self.epoch = 0
 
     def _move(self):
-        hot = min(self.rows, HEAD)
+        hot = min(self.rows, HOT_SET)
         chosen = np.flatnonzero(self.rng.random(hot) < self.fraction)
         if chosen.size == 0:
             return

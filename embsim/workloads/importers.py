@@ -39,6 +39,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -228,11 +229,13 @@ def import_dlrm_datasets(path, batch_size=None):
         except (OSError, EOFError) as e:
             raise InputError(f"{path}: gzip data is damaged ({e}); expected a gzipped torch .pt file") from None
     try:
-        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError ...)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise InputError(f"{path}: not a readable torch .pt file ({first[:160]}); expected the tuple "
-                         f"(indices, offsets, lengths) saved with torch.save") from None
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: keep the CLI to one line
+            warnings.simplefilter("ignore")
+            # weights_only: tensors and containers only, never arbitrary code from a pickle
+            obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, KeyError, EOFError ...)
+        raise InputError(f"{path}: not a readable torch .pt file of tensors ({_torch_reason(e)}); expected the "
+                         f"tuple (indices, offsets, lengths) saved with torch.save") from None
     del raw
     if not isinstance(obj, (tuple, list)) or len(obj) != 3 or not all(isinstance(a, torch.Tensor) for a in obj):
         what = f"a {type(obj).__name__}" + (f" of {len(obj)} items" if isinstance(obj, (tuple, list)) else "")
@@ -323,6 +326,16 @@ def _check_file(path):
 def _check_batch_size(batch_size, path):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise InputError(f"{path}: batch size {batch_size!r}; expected a positive integer")
+
+
+def _torch_reason(e):
+    """The useful part of a torch.load error, on one short line."""
+    text = str(e)
+    m = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\s*\n|Check the documentation|$)", text, re.S)
+    if m:
+        return "unpickling refused: " + " ".join(m.group(1).split())[:120]
+    first = " ".join(text.split())[:120]
+    return f"{e.__class__.__name__}: {first}" if first else e.__class__.__name__
 
 
 def _show(value):

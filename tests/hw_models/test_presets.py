@@ -24,17 +24,23 @@ def system(request):
     return load_system(request.param)
 
 
-def device_load(system, device, lookups, row_bytes, tiers=None, pooled=0.0, tt_macs=0.0):
+def device_load(system, device, lookups, row_bytes, tiers=None, pooled=0.0, tt_macs=0.0, unique_share=0.5):
+    """One table shard per tier of ``device``; each fits its slot (an SoC's L1 holds a few thousand
+    rows, not a million), and ``unique_share`` of the lookups are distinct rows (at most all rows)."""
     slots = [s for s in system.slots() if s.device == device and (tiers is None or s.tier in tiers)]
-    work = [dict(table=f"t_{s.tier}", tier=s.tier, strategy=None, rows=10**6, row_bytes=row_bytes,
-                 lookups=lookups, unique_rows=lookups) for s in slots]
-    return DeviceLoad(lookups={s.tier: lookups for s in slots}, unique_rows={s.tier: lookups for s in slots},
-                      bytes={s.tier: lookups * row_bytes for s in slots}, table_work=work,
+    work = []
+    for s in slots:
+        rows = max(1, min(10**6, int(s.capacity_B // (4 * row_bytes))))
+        work.append(dict(table=f"t_{s.tier}", tier=s.tier, strategy=None, rows=rows, row_bytes=row_bytes,
+                         lookups=lookups, unique_rows=min(rows, lookups * unique_share)))
+    return DeviceLoad(lookups={w["tier"]: lookups for w in work}, unique_rows={w["tier"]: w["unique_rows"] for w in work},
+                      bytes={w["tier"]: lookups * row_bytes for w in work}, table_work=work,
                       tt_macs=tt_macs, pooled_bytes_out=pooled)
 
 
-def one_slot_load(system, slot, lookups, row_bytes, batch=64):
-    return BatchLoad(batch, {slot.device: device_load(system, slot.device, lookups, row_bytes, {slot.tier})}, 0.0)
+def one_slot_load(system, slot, lookups, row_bytes, batch=64, unique_share=0.5):
+    return BatchLoad(batch, {slot.device: device_load(system, slot.device, lookups, row_bytes, {slot.tier},
+                                                      unique_share=unique_share)}, 0.0)
 
 
 def full_load(system, lookups=1000, row_bytes=256, batch=64):
@@ -51,23 +57,27 @@ def test_every_parameter_has_a_source(system):
     rows = system.describe()
     assert rows
     for part, name, value, kind, source in rows:
-        assert isinstance(value, float) and math.isfinite(value), (part, name)
+        if isinstance(value, (int, float)):          # settings (flags, choices) may sit beside the numbers
+            assert math.isfinite(value), (part, name)
         assert source.strip(), (part, name)
         assert kind
 
 
 def test_every_number_in_the_file_is_described(system):
-    """No number of the YAML escapes 'hw show': count {value, source} entries both ways."""
-    def count(node):
+    """No number of the YAML escapes 'hw show': each {value, source} entry appears among describe()'s rows."""
+    def sources(node):
         if isinstance(node, dict):
             if set(node) == {"value", "source"}:
-                return 1
-            return sum(count(v) for v in node.values())
+                return [str(node["source"]).strip()]
+            return [s for v in node.values() for s in sources(v)]
         if isinstance(node, list):
-            return sum(count(v) for v in node)
-        return 0
-    data = yaml.safe_load(open(system.source_file))
-    assert count(data) == len(system.describe())
+            return [s for v in node for s in sources(v)]
+        return []
+    in_file = sources(yaml.safe_load(open(system.source_file)))
+    shown = [r[4] for r in system.describe()]
+    assert in_file
+    for src in set(in_file):
+        assert shown.count(src) >= in_file.count(src), src
 
 
 # ------------------------------------------------------------- structure ---
@@ -133,19 +143,26 @@ def test_embedding_time_is_the_sum_of_lookup_costs(system):
 
 
 def test_time_and_energy_scale_linearly_with_lookups(system):
+    """Each extra 200 lookups (and 50 distinct rows) add the same time and energy.
+
+    Affine, not proportional: a family may charge per-batch work that does not
+    depend on the lookups (an SoC's UB strategies stream the table itself).
+    """
     for slot in system.slots():
         c = system.lookup_cost(slot, 256)
         assert c.time_s > 0 and c.energy_J > 0, slot.key
-        a = system.batch_cost(one_slot_load(system, slot, 1000, 256))
-        b = system.batch_cost(one_slot_load(system, slot, 3000, 256))
-        ta, tb = times(a, "embedding"), times(b, "embedding")
-        assert tb[("embedding", slot.device)] == pytest.approx(3 * ta[("embedding", slot.device)], rel=1e-9)
-        ea = system.energy_J(a.actions, 0.0)["dynamic"]
-        eb = system.energy_J(b.actions, 0.0)["dynamic"]
-        assert sum(eb.values()) == pytest.approx(3 * sum(ea.values()), rel=1e-9)
+        t, e = [], []
+        for n in (200, 400, 600):
+            bc = system.batch_cost(one_slot_load(system, slot, n, 256, unique_share=0.25))
+            t.append(times(bc, "embedding")[("embedding", slot.device)])
+            e.append(sum(system.energy_J(bc.actions, 0.0)["dynamic"].values()))
+        for f in (t, e):
+            assert f[2] - f[1] == pytest.approx(f[1] - f[0], rel=1e-9), (slot.key, f)
+            assert f[1] > f[0], (slot.key, f)
     for d in system.devices:
         one, two = system.compute_cost(d, 1e6), system.compute_cost(d, 2e6)
-        assert two.time_s == pytest.approx(2 * one.time_s) and two.energy_J == pytest.approx(2 * one.energy_J)
+        assert two.time_s == pytest.approx(2 * one.time_s, rel=1e-9), d
+        assert two.energy_J == pytest.approx(2 * one.energy_J, rel=1e-9), d
         assert one.time_s > 0 and one.energy_J > 0
 
 

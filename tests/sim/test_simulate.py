@@ -144,3 +144,25 @@ def test_bad_plans_and_traces_are_explained(model, trace, cpu):
         Simulation(model, cpu, round_robin_plan(model, cpu), trace, batch_size=7)
     with pytest.raises(InputError, match="qps"):
         simulate(model, cpu, round_robin_plan(model, cpu), trace=trace, arrival="poisson")
+
+
+def test_caches_shared_per_device_tier_conserve_lookups(model, trace, cpu):
+    """An LLC in front of each socket's DRAM: hits + DRAM lookups = every lookup; a bigger LLC never hits less
+    and never slows the machine down."""
+    plan = round_robin_plan(model, cpu)
+    hits, qps = [], []
+    for rows in (0, 500, 5000):
+        caches = {"dram": [{"name": "llc", "policy": "lru", "capacity_rows": rows, "granularity_B": 64}]} if rows else None
+        sim = Simulation(model, cpu, plan, trace, caches=caches)
+        loads = [sim.batch_load(k) for k in range(trace.n_batches)]
+        tier = sum(dl.lookups["dram"] for ld in loads for dl in ld.devices.values())
+        hit = sum(dl.cache_hits.get("llc", 0.0) for ld in loads for dl in ld.devices.values())
+        assert tier + hit == pytest.approx(trace.n_indices)
+        # shards sharing a cached location split its counters; their table_work adds up to the device's
+        for ld in loads:
+            for dl in ld.devices.values():
+                assert sum(w["lookups"] for w in dl.table_work) == pytest.approx(dl.lookups["dram"])
+        hits.append(hit)
+        qps.append(sim.run("closed").qps)
+    assert hits[0] == 0 and hits[0] <= hits[1] <= hits[2] and hits[2] > 0
+    assert qps[0] <= qps[1] * (1 + 1e-9) and qps[1] <= qps[2] * (1 + 1e-9)

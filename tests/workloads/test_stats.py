@@ -359,3 +359,40 @@ def test_table_lookup_by_name_and_index():
         s.coverage(0.1, 5)
     assert s.coverage_table().shape == (2, len(COVERAGE_FRACTIONS))
     assert isinstance(s, TraceStats)
+
+
+def test_analytic_stats_match_the_zipf_generator():
+    """stats_from_model describes what generate_trace draws (same zipf law, pooling x batch size per batch)."""
+    gen = pytest.importorskip("embsim.workloads.generators")
+    m = model([{"name": "z", "rows": 20_000, "dim": 4, "pooling": 3, "access": {"kind": "zipf", "alpha": 0.9}},
+               {"name": "u", "rows": 500, "dim": 4, "pooling": 1, "access": {"kind": "uniform"}}])
+    tr = gen.generate_trace(m, 20, 256, seed=3)
+    got, want = trace_stats(tr), stats_from_model(m, 256, batches=20)
+    assert got.unique_rows_per_batch == pytest.approx(want.unique_rows_per_batch, rel=0.02)
+    assert got.unique_rows == pytest.approx(want.unique_rows, rel=0.02)
+    for t in (0, 1):
+        assert 0.5 * np.abs(got.reuse_row_share[t] - want.reuse_row_share[t]).sum() < 0.02
+    # the hottest rows have large counts, so their empirical share is close to the law
+    # (an empirical top-k over sparse counts is biased up, hence small fractions only)
+    assert got.coverage(0.001, 0) == pytest.approx(want.coverage(0.001, 0), abs=0.02)
+    assert got.coverage(0.01, 0) == pytest.approx(want.coverage(0.01, 0), abs=0.02)
+
+
+def test_temporal_tables_measured_on_request():
+    gen = pytest.importorskip("embsim.workloads.generators")
+    stack = {"name": "s", "rows": 20_000, "dim": 4, "pooling": 4,
+             "access": {"kind": "stackdist", "alpha": 1.0, "reuse_p": 0.5, "stack_alpha": 1.5}}
+    zipf = {"name": "z", "rows": 3000, "dim": 4, "pooling": 2, "access": {"kind": "zipf", "alpha": 1.0}}
+    m = model([zipf, stack])
+    approx = stats_from_model(m, 256, batches=10)
+    measured = stats_from_model(m, 256, batches=10, measure_temporal=True, seed=4)
+    ref = trace_stats(gen.generate_trace(model([stack]), 10, 256, seed=4))
+    assert measured.unique_rows[1] == ref.unique_rows[0]
+    assert np.array_equal(measured.coverage_x[1], ref.coverage_x[0])
+    assert np.allclose(measured.reuse_access_share[1], ref.reuse_access_share[0])
+    # the zipf table is untouched; the note says what was done
+    assert measured.unique_rows[0] == approx.unique_rows[0]
+    assert any("measured on a generated sample" in n for n in measured.notes)
+    # the documented direction of the approximation: stackdist re-uses more within a batch, flatter head
+    assert ref.unique_rows_per_batch[0] < approx.unique_rows_per_batch[1]
+    assert ref.coverage(0.001, 0) < approx.coverage(0.001, 1)

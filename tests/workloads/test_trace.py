@@ -307,3 +307,14 @@ def test_empty_trace_round_trips(tmp_path):
     back = load_trace(tmp_path / "e.npz")
     assert back.n_indices == 0 and back.n_batches == 2
     assert zipfile.is_zipfile(tmp_path / "e.npz")
+
+
+def test_saved_trace_has_the_usual_permissions(tmp_path, rng):
+    """Outputs are not left private (mode 0600) by the temporary-file dance."""
+    import os
+    umask = os.umask(0o022)
+    try:
+        make_trace(rng).save(tmp_path / "t.npz")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "t.npz").stat().st_mode & 0o777 == 0o644

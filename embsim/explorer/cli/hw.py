@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ...units import format_quantity
+from ...units import KINDS as UNIT_KINDS, format_quantity
 from . import force_option, json_option
 
 
@@ -34,7 +34,7 @@ def hw():
 @hw.command("list")
 @json_option
 def list_(as_json):
-    """Presets with their family (use a name with --system or 'embsim hw show')."""
+    """Presets and their family."""
     rows = _presets()
     if as_json:
         click.echo(json.dumps({"systems": rows}, indent=2))
@@ -53,6 +53,8 @@ _DECIMAL_BYTES = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
 
 def display(value, kind, name=""):
     """A value as a preset would write it: '80 GB' stays '80 GB', '32 MiB' stays '32 MiB'."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or kind not in UNIT_KINDS:
+        return str(value)                        # a setting (flag, choice) rather than a quantity
     if kind == "bytes":
         binary = format_quantity(value, "bytes")
         for scale, unit in _DECIMAL_BYTES:
@@ -89,7 +91,7 @@ def _show_data(system):
 @click.argument("system")
 @json_option
 def show(system, as_json):
-    """Parameters of SYSTEM (preset name or YAML path), each with its source."""
+    """Parameters of SYSTEM (preset or YAML) with their sources."""
     from ...hw_models.loader import load_system
     s = load_system(system)
     data = _show_data(s)
@@ -145,7 +147,7 @@ def _grouped(peaks):
 @click.command()
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Preset YAML to write.")
 @force_option
-@click.option("--quick", is_flag=True, help="Shorter measurement (about 15 s instead of about 40 s).")
+@click.option("--quick", is_flag=True, help="Fewer lookups and a smaller table: about half the measuring time.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random row indices.")
 @json_option
 def calibrate(output, force, quick, seed, as_json):

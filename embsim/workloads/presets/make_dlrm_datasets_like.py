@@ -16,8 +16,10 @@ Deterministic (seed 2021).  Choices, and where they come from:
   the tables hold several hundred million rows in all; 40M is the cap
   MLPerf DCNv2 uses for its largest tables).
 - dim 64, fp32: assumption (the release does not give embedding widths).
-- Access: stackdist with the parameters `embsim trace fit` finds for the
-  2021 locality_stats.txt (FIT below).
+- Access: stackdist with the parameters that
+  `embsim trace fit embsim/workloads/data/dlrm_datasets_2021_locality_stats.txt -o s.npz`
+  (seed 0) finds: TVD 0.085 on its 10.5M-lookup sample (FIT below; the
+  fitted row count describes the scaled-down fit table and is not used).
 """
 import sys
 from pathlib import Path
@@ -26,7 +28,7 @@ import numpy as np
 
 N_TABLES = 856
 LOOKUPS_PER_SAMPLE = 887_017_990 / 65_536
-FIT = {"kind": "stackdist", "reuse_p": 0.5211, "stack_alpha": 1.6966, "alpha": 0.9199}
+FIT = {"kind": "stackdist", "reuse_p": 0.5996, "stack_alpha": 1.7856, "alpha": 0.9308}
 OUT = Path(__file__).with_name("dlrm_datasets_like.yaml")
 
 

@@ -1,0 +1,151 @@
+"""``embsim shard``: solve a sharding plan for a model on a system and write it as JSON.
+
+    embsim shard --model dlrm_dcnv2_criteo1tb --system screc_4x_smartssd -o plan.json
+    embsim shard --model M --system S --trace T.npz --solver highs --time-limit 30 \\
+                 --representations fp32,int8,tt -o plan.json --json
+
+Prints, per device and tier, bytes used against capacity and the predicted
+time per batch with the imbalance; per table (the 20 most loaded, all with
+``--all-tables``), its placement, representation and hot share per tier; and
+the baselines' makespans beside the MIP's.  On an Ascend-style SoC
+(``ascend_soc``) the plan is the core mapping (tables to cores with a lookup
+strategy) instead.
+"""
+import json
+from collections import defaultdict
+
+import click
+
+from ...errors import InputError
+from . import force_option, json_option
+
+TABLES_SHOWN = 20
+
+
+def _gb(b):
+    if b >= 1e9:
+        return f"{b / 1e9:.2f} GB"
+    if b >= 1e6:
+        return f"{b / 1e6:.2f} MB"
+    return f"{b / 1e3:.1f} kB"
+
+
+def _us(s):
+    return "-" if s is None else f"{s * 1e6:.2f} us"
+
+
+def format_plan(plan, system, all_tables=False):
+    """The readable report of a plan (list of lines)."""
+    out = [f"plan for model '{plan.model}' on system '{plan.system}' (batch of {plan.batch_size} samples)",
+           f"  method {plan.method}, solver {plan.solver}, status {plan.status}, solve time {plan.solve_time_s:.2f} s"]
+    gap = "unknown" if plan.gap is None else f"{plan.gap * 100:.2f}%"
+    out.append(f"  makespan {_us(plan.makespan_s)} per batch, best bound {_us(plan.best_bound_s)}, gap {gap}")
+    for name, b in plan.baselines.items():
+        if b.get("makespan_s") is None:
+            out.append(f"  baseline {name:<12} infeasible: {b.get('infeasible', '')}")
+        else:
+            gain = 1 - plan.makespan_s / b["makespan_s"] if b["makespan_s"] else 0.0
+            out.append(f"  baseline {name:<12} makespan {_us(b['makespan_s'])}  (plan is {gain * 100:.1f}% lower)")
+    out.append("")
+    times = plan.device_time_s
+    mean = sum(times.values()) / len(times) if times else 0.0
+    out.append(f"  {'device':<10} {'tier':<10} {'used':>11} {'capacity':>11}  {'time/batch':>12}  load/mean")
+    for s in system.slots():
+        used = plan.pool_used_B.get(s.pool_key, 0.0)
+        cap = plan.pool_capacity_B.get(s.pool_key, s.capacity_B)
+        t = times.get(s.device)
+        shared = " (shared)" if s.pool else ""
+        first = s.rank == min(x.rank for x in system.slots() if x.device == s.device)
+        tcol = f"{_us(t):>12}  {t / mean:.3f}" if first and t is not None and mean > 0 else ""
+        out.append(f"  {s.device:<10} {s.tier:<10} {_gb(used):>11} {_gb(cap):>11}{shared}  {tcol}")
+    out.append(f"  imbalance (max / mean device time): {plan.makespan_s / mean:.3f}" if mean > 0 else "")
+    out.append("")
+    rows = []
+    for t in plan.tables:
+        per_tier = defaultdict(float)
+        devs = []
+        for s in t.shards:
+            key = s.tier if s.core is None else f"{s.tier}:{s.strategy}"
+            per_tier[key] += s.access_share
+            d = s.device if s.core is None else f"core{s.core}"
+            if d not in devs:
+                devs.append(d)
+        rows.append((t, devs, per_tier))
+    shown = rows if all_tables else rows[:TABLES_SHOWN]
+    out.append(f"  {'table':<14} {'repr':<9} {'saving':>6}  {'devices':<22} hot share per tier")
+    for t, devs, per_tier in shown:
+        r = t.representation
+        dv = ",".join(devs) if len(devs) <= 3 else f"{devs[0]},... ({len(devs)})"
+        tiers = "  ".join(f"{k} {v * 100:.1f}%" for k, v in per_tier.items())
+        out.append(f"  {t.table:<14} {r.label:<9} {r.memory_saving * 100:5.1f}%  {dv:<22} {tiers}")
+    if len(rows) > len(shown):
+        out.append(f"  ... {len(rows) - len(shown)} more tables (--all-tables to list them)")
+    for n in plan.notes:
+        out.append(f"  note: {n}")
+    return out
+
+
+@click.command("shard")
+@click.option("--model", "model_name", required=True, help="Model preset name or YAML path.")
+@click.option("--system", "system_name", required=True, help="System preset name or YAML path.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="Trace (.npz) whose measured statistics replace the model's access distributions.")
+@click.option("--solver", type=click.Choice(["cbc", "highs"]), default="cbc", show_default=True)
+@click.option("--time-limit", "time_limit_s", type=float, default=60.0, show_default=True,
+              help="Seconds for the whole solve.")
+@click.option("--representations", default=None,
+              help="Allowed representations, comma separated: fp32,fp16,int8,int4,tt (default: each table's own "
+                   "dtype; others change accuracy, which embsim does not model).")
+@click.option("--batch-size", type=int, default=None, help="Samples per batch (default: the trace's, else 1024).")
+@click.option("--objective", type=click.Choice(["makespan", "makespan+energy"]), default="makespan",
+              show_default=True)
+@click.option("--energy-weight", type=float, default=0.0, help="Seconds per joule added to the makespan objective.")
+@click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
+@force_option
+@json_option
+def shard(model_name, system_name, trace_path, solver, time_limit_s, representations, batch_size, objective,
+          energy_weight, all_tables, output, force, as_json):
+    """Solve a sharding plan for a model on a system."""
+    from ...cost_model.solve import DEFAULT_BATCH_SIZE, solve_plan
+    from ...cost_model.validate import check_plan
+    from ...fileio import check_output
+    from ...hw_models.loader import load_system
+    from ...workloads.model import load_model
+
+    check_output(output, force)          # refuse early, before minutes of solving
+    if time_limit_s <= 0:
+        raise InputError(f"--time-limit: {time_limit_s} (expected seconds > 0)")
+    if batch_size is not None and batch_size <= 0:
+        raise InputError(f"--batch-size: {batch_size} (expected a positive integer)")
+    model = load_model(model_name)
+    system = load_system(system_name)
+    stats = None
+    if trace_path is not None:
+        from ...workloads.stats import trace_stats
+        from ...workloads.trace import load_trace
+        trace = load_trace(trace_path)
+        stats = trace_stats(trace)
+        if batch_size is None:
+            batch_size = int(stats.batch_size)
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    if getattr(system, "family", None) == "ascend_soc":
+        from ...cost_model.core_mapping import solve_core_mapping
+        plan = solve_core_mapping(model, system, stats=stats, solver=solver, time_limit_s=time_limit_s,
+                                  batch_size=batch_size, representations=representations)
+    else:
+        plan = solve_plan(model, system, stats=stats, objective=objective, energy_weight=energy_weight,
+                          solver=solver, time_limit_s=time_limit_s, representations=representations,
+                          batch_size=batch_size)
+    check_plan(plan, system, model)
+    plan.save(output, force=force)
+    if as_json:
+        click.echo(json.dumps({"plan": output, "makespan_s": plan.makespan_s, "best_bound_s": plan.best_bound_s,
+                               "gap": plan.gap, "status": plan.status, "solver": plan.solver,
+                               "solve_time_s": plan.solve_time_s, "method": plan.method,
+                               "device_time_s": plan.device_time_s, "baselines": plan.baselines,
+                               "notes": plan.notes}, indent=2))
+    else:
+        for line in format_plan(plan, system, all_tables):
+            click.echo(line)
+        click.echo(f"wrote {output}")
