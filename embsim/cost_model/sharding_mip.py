@@ -26,10 +26,11 @@ Decomposed formulation (``method="decomposed"``, for hundreds of tables):
 
 1. *aggregate LP*: pool the devices of each class into one device with the
    summed tier capacities; split every item's coverage curve into segments
-   and send each segment to a (class, tier rank), minimising the total lookup
-   time.  Its optimum / D is a valid lower bound on the makespan (the D
-   device times sum to at most D x makespan, and pooling only relaxes
-   capacity); so is the time of the single slowest item on its best device.
+   and send each segment to a (class, tier rank), minimising M subject to
+   "the work sent to class c is at most |c| x M".  Its optimum is a valid
+   lower bound on the makespan (a class's device times sum to at most |c| x
+   makespan, and pooling only relaxes capacity); so is the time of the
+   single slowest item on its best device.
 2. *assignment MIP*: with the LP's tier shares fixed, each item has a cost
    per device and bytes per tier rank; assign items to devices (binary x),
    tier bytes within each tier's capacity, minimising the makespan, warm
@@ -259,7 +260,9 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound."""
     classes = device_classes(inst)
     prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
-    total = []
+    M = pulp.LpVariable("makespan", lowBound=0)
+    class_time = {c: [] for c in range(len(classes))}
+    energy = []
     cap_terms = {}
     item_vars = []
     for i, it in enumerate(inst.items):
@@ -276,8 +279,9 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
                     for n, k in enumerate(inst.dev_slots[d0]):
                         v = pulp.LpVariable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
                         vs.append(v)
-                        cost = it.accesses * s * (inst.time[i][r, k] + energy_weight * inst.energy[i][r, k]) / scale
-                        total.append(cost * v)
+                        class_time[c].append(it.accesses * s * inst.time[i][r, k] / scale * v)
+                        if energy_weight:
+                            energy.append(it.accesses * s * energy_weight * inst.energy[i][r, k] / scale * v)
                         cap_terms.setdefault((c, n), []).append(w * it.bytes[r] * v)
                         vars_i.append((r, c, n, s, w, v))
                 prob += pulp.lpSum(vs) == xr
@@ -288,7 +292,9 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
         pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
         cap = sum(inst.pools[p] for p in pools)
         prob += pulp.lpSum(terms) <= cap          # full capacity: the LP must stay a relaxation
-    prob += pulp.lpSum(total)
+    for c, terms in class_time.items():     # a class's devices share its work; none exceeds M
+        prob += pulp.lpSum(terms) <= len(classes[c]) * M
+    prob += M + pulp.lpSum(energy)
     rep = _rescale(solve(prob, solver, time_limit_s), scale)
     if rep.status != "optimal":
         return None, rep
@@ -311,8 +317,8 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
 
 
 def lower_bound(inst, lp_objective):
-    """max(aggregate LP / D, slowest single item on its best device alone) (seconds)."""
-    lb = lp_objective / len(inst.devices) if lp_objective is not None else 0.0
+    """max(aggregate LP optimum, slowest single item on its best device alone) (seconds)."""
+    lb = lp_objective if lp_objective is not None else 0.0
     for i, it in enumerate(inst.items):
         best = math.inf
         for r, rep in enumerate(it.reps):
@@ -329,7 +335,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     _, e0, m0 = evaluate(inst, start) if start is not None else (None, 0.0, 1.0)
     scale = (m0 + energy_weight * e0) or 1.0
     deadline = t0 + time_limit_s
-    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.3 * time_limit_s), energy_weight, scale / len(inst.devices))
+    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.3 * time_limit_s), energy_weight, scale)
     if agg is None:
         return None, lp_rep, None
     bound = lower_bound(inst, lp_rep.objective)
@@ -418,8 +424,12 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         except InputError:
             pl = None
     moves = 0
-    if pl is not None and energy_weight == 0:
-        pl, moves = polish(inst, pl, deadline - 0.5)
+    if energy_weight == 0:
+        # polish the better of the refilled MIP assignment and the best baseline
+        cands = [q for q in (pl, start) if q is not None]
+        if cands:
+            pl = min(cands, key=lambda q: evaluate(inst, q)[2])
+            pl, moves = polish(inst, pl, deadline - 0.5)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
 
 
