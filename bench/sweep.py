@@ -1,6 +1,6 @@
 """Sweep throughput: points per minute with 1 and 2 local workers and on a Dask LocalCluster.
 
-    python bench/sweep.py [--points 12] [--rows 50000] [--queries 2048]
+    python bench/sweep.py [--points 12] [--rows 50000] [--queries 2048] [--stand-in]
 
 The evaluator is the real one (model, system, a sharding plan solved per
 point, simulate) on a reduced copy of examples/spaces/quick.yaml: the
@@ -11,6 +11,9 @@ Each executor sweeps the same points into a fresh store:
 - 2 workers: a local process pool (``--workers 2``);
 - Dask: a LocalCluster of 2 single-threaded worker processes on loopback
   (``--scheduler tcp://127.0.0.1:...``).
+
+With ``--stand-in`` each point is a fixed amount of pure-Python CPU work
+instead, which measures the sweep machinery alone.
 
 Printed: wall time, points per minute, and the speed-up over 1 worker
 (goal: at least 1.7x with 2 workers on 2 free cores).  A loaded machine
@@ -44,10 +47,18 @@ def space(points, rows, queries):
     return s, s.points()[:points]
 
 
+def stand_in(config):
+    """CPU-bound stand-in evaluator: a fixed amount of pure-Python work per point (no simulation)."""
+    x, n = 0, int(config["sim"].get("in_flight") or 1) * 2_000_000
+    for i in range(n):
+        x = (x * 31 + i) % 1000003
+    return {"throughput_qps": float(x), "energy_per_query_J": 1.0}
+
+
 def timed(label, sp, pts, **kw):
     with tempfile.TemporaryDirectory() as d, ResultStore(Path(d) / "b.sqlite") as st:
         t0 = time.perf_counter()
-        s = run_sweep(sp, st, points=pts, progress_bar=False, **kw)
+        s = run_sweep(sp, st, points=pts, progress=False, **kw)
         dt = time.perf_counter() - t0
     if s.evaluated != len(pts) or s.errors:
         raise SystemExit(f"{label}: {s.line()}\n{s.first_error}")
@@ -60,16 +71,20 @@ def main():
     ap.add_argument("--points", type=int, default=12)
     ap.add_argument("--rows", type=int, default=50000)
     ap.add_argument("--queries", type=int, default=2048)
+    ap.add_argument("--stand-in", action="store_true",
+                    help="evaluate with a CPU-bound stand-in instead of simulate (measures the sweep machinery)")
     a = ap.parse_args()
     sp, pts = space(a.points, a.rows, a.queries)
-    print(f"real evaluator, {len(pts)} points of a reduced quick.yaml ({a.rows} rows per table, "
+    kind = "CPU-bound stand-in evaluator" if a.stand_in else "real evaluator"
+    ev = stand_in if a.stand_in else None
+    print(f"{kind}, {len(pts)} points of a reduced quick.yaml ({a.rows} rows per table, "
           f"{a.queries} queries); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    t1 = timed("1 worker (in process)", sp, pts, workers=1)
-    t2 = timed("2 local workers", sp, pts, workers=2)
+    t1 = timed("1 worker (in process)", sp, pts, workers=1, evaluate=ev)
+    t2 = timed("2 local workers", sp, pts, workers=2, evaluate=ev)
     from dask.distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        td = timed("Dask LocalCluster, 2 procs", sp, pts, scheduler=cluster.scheduler_address)
+        td = timed("Dask LocalCluster, 2 procs", sp, pts, scheduler=cluster.scheduler_address, evaluate=ev)
     print(f"speed-up with 2 local workers: {t1 / t2:.2f}x (goal >= 1.7x); Dask LocalCluster: {t1 / td:.2f}x")
 
 

@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from ..progress import progress
+from ..progress import progress as make_bar
 
 
 @dataclass
@@ -96,12 +96,12 @@ def evaluate_safely(evaluate, config):
     return "ok", out, artifacts, None, time.perf_counter() - t0
 
 
-def run_sweep(space, store, evaluate=None, workers=None, scheduler=None, progress_bar=None, points=None,
+def run_sweep(space, store, evaluate=None, workers=None, scheduler=None, progress=None, points=None,
               connect_timeout_s=20.0):
     """Evaluate every point of ``space`` not yet in ``store``; return a SweepSummary.
 
     ``points`` overrides the space's own sample (a list of ``Point``);
-    ``progress_bar`` forces the bar on or off (default: on a terminal only);
+    ``progress`` forces the bar on or off (default: on a terminal only);
     ``connect_timeout_s`` bounds the wait for a Dask scheduler.
     """
     evaluate = resolve_evaluator(evaluate)
@@ -117,7 +117,7 @@ def run_sweep(space, store, evaluate=None, workers=None, scheduler=None, progres
     bar = {"bar": None}   # the pool path starts its bar only after forking its workers
 
     def start_bar():
-        bar["bar"] = progress(total=len(todo), desc=f"explore {space.name}", unit="pt", enabled=progress_bar)
+        bar["bar"] = make_bar(total=len(todo), desc=f"explore {space.name}", unit="pt", enabled=progress)
 
     def record(point, outcome):
         status, metrics, artifacts, error, elapsed = outcome
@@ -201,7 +201,7 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
 
 
 def explore_file(space_file, db, workers=None, scheduler=None, report=None, export=None, force=False,
-                 evaluate=None, sampler=None, n=None, seed=None, progress_bar=None):
+                 evaluate=None, sampler=None, n=None, seed=None, progress=None):
     """What ``embsim explore`` does, for scripts (``embsim demo`` ends with it): returns a SweepSummary.
 
     Sweeps the space file into the store ``db`` (resuming it), then exports
@@ -219,7 +219,7 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
             check_output(out, force)
     with ResultStore(db) as store:
         summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
-                            progress_bar=progress_bar)
+                            progress=progress)
         if export is not None:
             store.export(export, force=force)
     if report is not None:

@@ -79,7 +79,7 @@ from embsim.explorer.sweep import run_sweep
 from explorer_helpers import fake_evaluate
 space = DesignSpace.from_yaml({space!r})
 with ResultStore({db!r}) as st:
-    s = run_sweep(space, st, evaluate=fake_evaluate, workers={workers}, progress_bar=False)
+    s = run_sweep(space, st, evaluate=fake_evaluate, workers={workers}, progress=False)
 print(s.line())
 """
 

@@ -75,3 +75,13 @@ def test_resolve_evaluator():
         resolve_evaluator("nomodule")
     with pytest.raises(InputError, match="cannot import"):
         resolve_evaluator("explorer_helpers:nothing")
+
+
+def test_progress_bar_shows_rate_when_forced_and_nothing_otherwise(tmp_path, toy, capsys):
+    with ResultStore(tmp_path / "a.sqlite") as st:
+        run_sweep(toy, st, evaluate=fake_evaluate, workers=1, progress=False)
+        assert capsys.readouterr().err == ""
+    with ResultStore(tmp_path / "b.sqlite") as st:
+        run_sweep(toy, st, evaluate=fake_evaluate, workers=1, progress=True)
+        err = capsys.readouterr().err
+    assert "explore toy" in err and "16" in err and "pt/s" in err and "<" in err   # total, rate, ETA
