@@ -94,7 +94,7 @@ def test_sigkill_mid_sweep_resumes_without_loss_or_duplicates(tmp_path, workers)
     space_file = write_space(tmp_path)
     n = len(DesignSpace.from_yaml(space_file).points())
     db = tmp_path / "killed.sqlite"
-    env = {**os.environ, "FAKE_EVAL_DELAY_S": "0.15"}
+    env = {**os.environ, "FAKE_EVAL_DELAY_S": "0.25"}
     proc = subprocess.Popen(_driver(tmp_path, space_file, db, workers), env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stored = 0
