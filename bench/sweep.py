@@ -56,6 +56,10 @@ def stand_in(config):
 
 
 def timed(label, sp, pts, **kw):
+    # Start every executor cold: forked pool workers would otherwise inherit the traces the
+    # in-process run cached (embsim.explorer.evaluate keeps one per worker process).
+    from embsim.explorer import evaluate as ev
+    ev._TRACES.clear()
     with tempfile.TemporaryDirectory() as d, ResultStore(Path(d) / "b.sqlite") as st:
         t0 = time.perf_counter()
         s = run_sweep(sp, st, points=pts, progress=False, **kw)
