@@ -243,23 +243,27 @@ class Simulation:
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
         c = self.counters
         n_loc = len(self.locations)
-        # Split each location's counters over its shards by the tables' lookups there.
+        # Split each location's counters over its shards by the tables' lookups there
+        # (shards of one table at one cached location share that table's part equally).
+        at = {}
+        for sh in self.shards:
+            at.setdefault(sh.location, []).append(sh.table)
         share = np.zeros(len(self.shards))
         for i, sh in enumerate(self.shards):
-            same = [s for s in self.shards if s.location == sh.location]
-            if len(same) == 1:
+            tables = at[sh.location]
+            if len(tables) == 1:
                 share[i] = 1.0
-            else:
-                tot = c.table_lookups[:, sh.location, 0].sum()
-                share[i] = c.table_lookups[sh.table, sh.location, 0] / tot if tot else 1.0 / len(same)
+                continue
+            tot = c.table_lookups[:, sh.location, 0].sum()
+            mine = c.table_lookups[sh.table, sh.location, 0] / tot if tot else 1.0 / len(set(tables))
+            share[i] = mine / tables.count(sh.table)
         self.shard_share = share
-        depth = np.array([len(self.locations[s.location].caches) for s in self.shards])
+        tier_level = np.array([len(self.locations[s.location].caches) for s in self.shards])   # the backing tier
         locs = np.array([s.location for s in self.shards], dtype=np.int64)
         nb = c.n_batches
-        tier_lvl = depth
-        self.tier_lookups = c.lookups[:, locs, tier_lvl] * share          # [batches, shards]
-        self.tier_unique = c.unique_rows[:, locs, tier_lvl] * share
-        self.tier_bytes = c.bytes[:, locs, tier_lvl] * share
+        self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
+        self.tier_unique = c.unique_rows[:, locs, tier_level] * share
+        self.tier_bytes = c.bytes[:, locs, tier_level] * share
         self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
@@ -289,8 +293,8 @@ class Simulation:
                 sh = self.shards[i]
                 look = float(self.tier_lookups[k, i]) * f
                 uniq = float(self.tier_unique[k, i]) * f
-                hits = {lv: float(self.cache_hits[(i, lv)][k]) * f
-                        for (j, lv) in self.cache_hits if j == i} if self.cache_hits else {}
+                hits = {lv.name: float(self.cache_hits[(i, lv.name)][k]) * f
+                        for lv in self.locations[sh.location].caches}
                 dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
                 dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
                 dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
