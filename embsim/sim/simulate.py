@@ -55,6 +55,7 @@ from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
+from ._compact import label_rows
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -396,44 +397,35 @@ def compact_rows(trace, shards_by_table):
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
-    Cost: O(lookups + rows) for tables the trace touches densely (a count per
-    row), O(lookups log lookups) for sparse ones (a sort).
+    Cost: one Cython pass per lookup (``_compact.label_rows``, no sort), then
+    a sort of the distinct rows only.
     """
     T = trace.n_tables
     seg = trace.segment_offsets().reshape(-1)            # start of each (batch, table) group of lookups
     starts, stops = seg[:-1].reshape(trace.n_batches, T), seg[1:].reshape(trace.n_batches, T)
     compact = np.empty(trace.n_indices, dtype=np.int64)
     row_location, offsets, base = [], [], 0
+    biggest = int(trace.table_rows.max())
+    stamp = np.full(biggest, -1, dtype=np.int32)         # first-touch labelling state, reused per table
+    label_of = np.empty(biggest, dtype=np.int64)
     for t in range(T):
         # Table t's lookups, batch after batch: contiguous copies, no gather.
         parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
         idx = (np.concatenate([trace.indices[a:b] for a, b in parts]) if parts
                else np.zeros(0, dtype=np.int64))
-        R = int(trace.table_rows[t])
-        if R <= 8 * idx.size:                         # dense: count per row
-            counts = np.bincount(idx, minlength=R)
-            rows = np.flatnonzero(counts)
-            counts = counts[rows]
-            rowmap = np.empty(R, dtype=np.int64)
-            rowmap[rows] = np.arange(rows.size)
-            local = rowmap[idx]
-        else:                                         # sparse: sort the lookups
-            s = np.sort(idx)
-            first = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]])) if s.size else np.zeros(0, np.int64)
-            rows = s[first]
-            counts = np.diff(np.append(first, s.size))
-            local = np.searchsorted(rows, idx)
+        local = np.empty(idx.size, dtype=np.int64)
+        rows, counts = label_rows(idx, stamp, label_of, t, local)   # labels in first-touch order
         mine = shards_by_table[t]
         P = mine[0].parts
         part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        order = np.lexsort((-counts, part))        # by part, then falling count; rows ascend, so ties keep row order
+        order = np.lexsort((rows, -counts, part))  # by part, then falling count, ties to the lower row
         rank = np.empty(rows.size, dtype=np.int64)
         part_start = np.searchsorted(part[order], np.arange(P))
         rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
         where = np.empty(rows.size, dtype=np.int32)
         for p in range(P):
             sh = [s for s in mine if s.part == p]
-            sel = part == p
+            sel = part == p if P > 1 else slice(None)
             his = np.array([s.hi for s in sh])
             where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
         row_location.append(where)
