@@ -383,6 +383,21 @@ def part_rows(rows, part, parts):
     return (rows - part + parts - 1) // parts
 
 
+def hot_order_of(rows, counts, part, parts, table_rows):
+    """Indices that sort rows by part, then falling count, ties to the lower row.
+
+    One int64 key and one sort where the key fits (it always does for tables
+    under a few billion rows x lookups), else numpy's three-key lexsort.
+    """
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    top = int(counts.max())
+    if parts * (top + 1) * table_rows < 2 ** 62:
+        key = (part * (top + 1) + (top - counts)) * table_rows + rows
+        return np.argsort(key)
+    return np.lexsort((rows, -counts, part))
+
+
 def compact_rows(trace, shards_by_table):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
@@ -406,19 +421,19 @@ def compact_rows(trace, shards_by_table):
     compact = np.empty(trace.n_indices, dtype=np.int64)
     row_location, offsets, base = [], [], 0
     biggest = int(trace.table_rows.max())
-    stamp = np.full(biggest, -1, dtype=np.int32)         # first-touch labelling state, reused per table
-    label_of = np.empty(biggest, dtype=np.int64)
+    label_of = np.full(biggest, -1, dtype=np.int32)      # first-touch labels, reset after each table
     for t in range(T):
         # Table t's lookups, batch after batch: contiguous copies, no gather.
         parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
         idx = (np.concatenate([trace.indices[a:b] for a, b in parts]) if parts
                else np.zeros(0, dtype=np.int64))
         local = np.empty(idx.size, dtype=np.int64)
-        rows, counts = label_rows(idx, stamp, label_of, t, local)   # labels in first-touch order
+        rows, counts = label_rows(idx, label_of, local)      # labels in first-touch order
+        label_of[rows] = -1
         mine = shards_by_table[t]
         P = mine[0].parts
         part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        order = np.lexsort((rows, -counts, part))  # by part, then falling count, ties to the lower row
+        order = hot_order_of(rows, counts, part, P, int(trace.table_rows[t]))
         rank = np.empty(rows.size, dtype=np.int64)
         part_start = np.searchsorted(part[order], np.arange(P))
         rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
