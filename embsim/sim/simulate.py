@@ -398,6 +398,22 @@ def hot_order_of(rows, counts, part, parts, table_rows):
     return np.lexsort((rows, -counts, part))
 
 
+def _locate(rows, counts, shards, P, table_rows):
+    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank."""
+    part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
+    order = hot_order_of(rows, counts, part, P, table_rows)
+    rank = np.empty(rows.size, dtype=np.int64)
+    part_start = np.searchsorted(part[order], np.arange(P))
+    rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+    where = np.empty(rows.size, dtype=np.int32)
+    for p in range(P):
+        sh = [s for s in shards if s.part == p]
+        sel = part == p if P > 1 else slice(None)
+        his = np.array([s.hi for s in sh])
+        where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+    return where
+
+
 def compact_rows(trace, shards_by_table):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
@@ -432,17 +448,10 @@ def compact_rows(trace, shards_by_table):
         label_of[rows] = -1
         mine = shards_by_table[t]
         P = mine[0].parts
-        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        order = hot_order_of(rows, counts, part, P, int(trace.table_rows[t]))
-        rank = np.empty(rows.size, dtype=np.int64)
-        part_start = np.searchsorted(part[order], np.arange(P))
-        rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
-        where = np.empty(rows.size, dtype=np.int32)
-        for p in range(P):
-            sh = [s for s in mine if s.part == p]
-            sel = part == p if P > 1 else slice(None)
-            his = np.array([s.hi for s in sh])
-            where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+        if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
+            where = np.full(rows.size, mine[0].location, dtype=np.int32)
+        else:
+            where = _locate(rows, counts, mine, P, int(trace.table_rows[t]))
         row_location.append(where)
         row_location.append(np.array([mine[0].location], dtype=np.int32))   # the spare row
         local += base
