@@ -100,9 +100,14 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
             failed.append((label, preset, f"{type(e).__name__}: {e}"))
             echo(f"  {label:<11} no plan: {type(e).__name__}: {e}")
             continue
-        sim = Simulation(model, system, plan, trace, seed=seed)
-        peak = sim.run("closed")
-        loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+        try:
+            sim = Simulation(model, system, plan, trace, seed=seed)
+            peak = sim.run("closed")
+            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+        except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
+            failed.append((label, preset, f"plan not runnable: {e}"))
+            echo(f"  {label:<11} plan {plan.status} ({plan.solver}) not runnable: {e}")
+            continue
         results[label] = peak
         reps_used = sorted({tp.representation.label for tp in plan.tables})
         rows.append({
@@ -167,10 +172,10 @@ def format_table(rows, failed=()):
     for label, _, why in failed:
         lines.append(f"{label:<11} not planned: {why[:150]}")
     lines += ["", "achieved bandwidth per tier and link (GB/s, closed loop):",
-              f"{'system':<11} " + " ".join(f"{t[:12]:>12}" for t in tiers)]
+              f"{'system':<11} " + " ".join(f"{t:>14}" for t in tiers)]
     for r in rows:
         lines.append(f"{r['system']:<11} " + " ".join(
-            f"{r['bandwidth_Bps'][t] / 1e9:>12.4g}" if t in r["bandwidth_Bps"] else f"{'-':>12}" for t in tiers))
+            f"{r['bandwidth_Bps'][t] / 1e9:>14.4g}" if t in r["bandwidth_Bps"] else f"{'-':>14}" for t in tiers))
     lines += ["", "speed-up = throughput ratio; eff. = queries per joule ratio; p99 under Poisson arrivals at "
                   f"{OPEN_LOOP_LOAD:.0%} of each system's peak"]
     return "\n".join(lines)
