@@ -1,0 +1,135 @@
+"""``embsim simulate``: queries through a system, with throughput, tail latency, bandwidth and energy.
+
+    embsim simulate --model M --system S [--plan PLAN.json] [--trace T.npz]
+                    [--qps Q | --closed-loop] [--queries N] [--batch-size B] [--seed S]
+                    [--json] [-o R.json] [--force]
+
+Without ``--plan`` the cost model solves one; without ``--trace`` a trace is
+generated from the model's access distributions (seeded).  ``--qps`` gives
+Poisson arrivals at that rate; the default, ``--closed-loop``, keeps a fixed
+number of batches in flight and finds the peak throughput.  A trace with
+timestamps can drive arrivals with ``--arrival trace``.
+"""
+import json
+
+import click
+
+from ...errors import InputError
+from ...fileio import check_output
+from . import force_option, json_option
+
+
+def _si(x, unit):
+    """A number with an SI prefix: 1.23 G{unit}."""
+    if x is None:
+        return "n/a"
+    for scale, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {p}{unit}"
+    return f"{x:.3g} {unit}"
+
+
+def summary_text(r):
+    """A readable summary of a SimResult."""
+    c, w = r.config, r.window
+    arrival = (f"closed loop, {c['in_flight_batches']} batches in flight" if c["arrival"] == "closed"
+               else f"Poisson at {c['qps_target']:g} queries/s" if c["arrival"] == "poisson" else "trace timestamps")
+    lines = [
+        f"{r.model} on {r.system} ({r.family}): {c['queries']} queries in batches of {c['batch_size']}, {arrival}",
+        f"  window {_si(w['duration_s'], 's')} after {w['warmup_queries']} warm-up queries; "
+        f"{w['completed_queries']} queries completed in it",
+        f"  throughput   {_si(r.throughput['queries_per_s'], 'queries/s')}   {_si(r.throughput['lookups_per_s'], 'lookups/s')}",
+        "  latency      " + "   ".join(f"{k[:-2]} {_si(r.latency[k], 's')}" for k in ("p50_s", "p95_s", "p99_s", "max_s")),
+        "  stage time   " + "   ".join(f"{k} {_si(v, 's')}" for k, v in r.stage_time_s.items() if v > 0),
+        f"  energy       {_si(r.energy['per_query_J'], 'J')}/query   average power {_si(r.energy['average_power_W'], 'W')}",
+        "",
+        f"  {'part / link':<22} {'moved':>12} {'bandwidth':>14} {'peak':>14} {'share':>7}",
+    ]
+    peak = r.peak_bandwidth_Bps
+    for k, bw in r.bandwidth_Bps.items():
+        p = peak.get(k)
+        share = f"{bw / p:7.1%}" if p else "       "
+        lines.append(f"  {k:<22} {_si(r.bytes_B['moved'][k], 'B'):>12} {_si(bw, 'B/s'):>14} "
+                     f"{_si(p, 'B/s') if p else '':>14} {share}")
+    lines += ["", f"  {'resource':<22} {'utilisation':>11}"]
+    for k, u in sorted(r.utilisation_fraction.items(), key=lambda kv: -kv[1])[:12]:
+        lines.append(f"  {k:<22} {u:>11.1%}")
+    if len(r.utilisation_fraction) > 12:
+        lines.append(f"  ... {len(r.utilisation_fraction) - 12} more resources (see --json)")
+    lines.append("")
+    lines.append(f"  bottleneck: {r.bottleneck[0]} ({r.bottleneck[1]:.1%} busy)")
+    for n in r.notes:
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)
+
+
+@click.command("simulate")
+@click.option("--model", "model_name", required=True, help="Model preset name or YAML file.")
+@click.option("--system", "system_name", required=True, help="System preset name or YAML file.")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
+              help="Sharding plan JSON (embsim shard); solved with the cost model if omitted.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="Trace .npz; generated from the model if omitted.")
+@click.option("--qps", type=float, default=None, help="Poisson arrivals at this rate (queries/s).")
+@click.option("--closed-loop", is_flag=True, help="A fixed number of batches in flight: peak throughput (default).")
+@click.option("--arrival", type=click.Choice(["closed", "poisson", "trace"]), default=None,
+              help="Arrival process; 'trace' uses the trace's timestamps.")
+@click.option("--in-flight", type=int, default=None, help="Batches in flight in closed loop (default: one per stage).")
+@click.option("--queries", type=int, default=None, help="Queries to simulate (default: 32 batches, or the whole trace).")
+@click.option("--batch-size", type=int, default=None, help="Queries per batch (default 1024, or the trace's).")
+@click.option("--batch-timeout", type=float, default=None,
+              help="Seconds a batch waits for more queries before it leaves (default: wait until full).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
+@click.option("--time-limit", type=float, default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
+@json_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
+@force_option
+def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
+             batch_size, batch_timeout, seed, time_limit, as_json, output, force):
+    """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
+    if qps is not None and closed_loop:
+        raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
+    if arrival is None:
+        arrival = "poisson" if qps is not None else "closed"
+    if arrival == "poisson" and qps is None:
+        raise InputError("--arrival poisson: needs --qps (queries per second)")
+    if arrival != "poisson" and qps is not None:
+        raise InputError(f"--qps: only with Poisson arrivals, not --arrival {arrival}")
+    if closed_loop and arrival != "closed":
+        raise InputError(f"--closed-loop and --arrival {arrival}: choose one")
+    for name, v in (("--queries", queries), ("--batch-size", batch_size), ("--in-flight", in_flight)):
+        if v is not None and v < 1:
+            raise InputError(f"{name}: {v}: expected a positive integer")
+    if qps is not None and not qps > 0:
+        raise InputError(f"--qps: {qps}: expected an arrival rate > 0 queries/s")
+    if batch_timeout is not None and not batch_timeout > 0:
+        raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
+    if output:
+        check_output(output, force)      # refuse before the work, not after
+
+    from ...cost_model.plan import load_plan
+    from ...hw_models.loader import load_system
+    from ...sim.simulate import simulate as run_simulation
+    from ...workloads.model import load_model
+    from ...workloads.trace import load_trace
+
+    model = load_model(model_name)
+    system = load_system(system_name)
+    plan = load_plan(plan_path) if plan_path else None
+    if plan is not None and plan.model != model.name:
+        raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
+    if plan is not None and plan.system != system.name:
+        raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
+    trace = load_trace(trace_path) if trace_path else None
+    result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
+                            batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
+                            time_limit_s=time_limit, progress=None)
+    if output:
+        result.save(output, force=force)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(summary_text(result))
+        if output:
+            click.echo(f"\nwrote {output}")
+    return 0

@@ -1,0 +1,604 @@
+"""simulate(): a model, a machine, a sharding plan and a trace, joined into one simulation.
+
+The pipeline, left to right::
+
+    trace  --(plan's shards + the trace's hot order)-->  where every lookup lands
+           --replay (Cython, once)-->  per-batch counters per shard and cache level
+           --DeviceLoad / BatchLoad-->  System.batch_cost  -->  StageWork per resource
+           --engine (simpy)-->  latency, throughput, utilisation  -->  SimResult
+
+Decisions a user should know
+----------------------------
+* **Batches.** The trace's batches are the simulation's batches (its batch
+  size is the batch size).  If more queries are asked than the trace holds,
+  the batches repeat in order and ``SimResult.notes`` says so.  A batch that
+  the batcher closes early (timeout) holds ``n < batch_size`` queries; its
+  work is that of the next trace batch scaled by ``n / batch_size``.
+* **Hot order.** A shard of a plan holds a range of hot ranks of its table.
+  Ranks come from the trace itself: rows by falling access count, ties to the
+  lower row (as ``workloads.stats.hot_order``).  Rows never accessed do not
+  matter to the replay and are not mapped, so a 40M-row table costs memory
+  only for the rows the trace touches.
+* **Locations.** Without caches every shard of the plan is its own replay
+  location, so each shard's lookups, unique rows and bytes are exact per
+  batch.  A cache is shared by every table of its (device, tier), so with
+  caches on the shards of one (device, tier) share one location and its
+  counters are split between them in proportion to each table's lookups
+  there over the whole replay (exact totals, proportional per batch).
+* **Work per device** (``DeviceLoad``): per tier, the lookups that reached it
+  (after any cache), unique rows and bytes at the tier's access granularity;
+  per cache level, hits and lookups; ``table_work`` with one entry per shard
+  (table, tier, strategy, core, rows, row_bytes, lookups, unique_rows,
+  cache_hits); ``tt_macs`` = lookups x the representation's MACs per lookup;
+  ``pooled_bytes_out`` = one fp32 pooled vector per sample per table the
+  device serves (a table split over devices sends a partial sum from each).
+* **Bytes.** ``bytes_B.requested`` are the replay's counters (per device and
+  level, every simulated batch): they equal the replay's bytes exactly.
+  ``bytes_B.moved`` are what the hardware model says moved (per part, tier or
+  link; a UB-streaming strategy moves a whole table part, for example).
+  Achieved bandwidth is ``moved`` inside the measurement window per second.
+* **Energy** is charged on the window: each batch's action counts, weighted
+  by the share of its service that fell in the window, plus static power x
+  window; per query = that energy / queries completed in the window.
+"""
+import hashlib
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import simpy
+
+from .. import __version__
+from ..errors import InputError
+from ..hw_models.system import BatchLoad, DeviceLoad
+from .engine import poisson_arrivals, run_engine, trace_arrivals
+from ._compact import label_rows
+from .replay import CacheLevel, Location, replay
+from .result import SimResult
+
+ARRIVALS = ("closed", "poisson", "trace")
+DEFAULT_BATCH_SIZE = 1024
+DEFAULT_BATCHES = 32                 # queries default to this many batches
+DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up
+MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
+POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
+GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
+                    "page_size", "dma_block", "burst_bytes")
+
+
+@dataclass
+class ShardInfo:
+    """One shard of the plan as the simulator uses it."""
+
+    table: int
+    table_name: str
+    device: str
+    tier: str
+    lo: int                 # hot-rank range [lo, hi) in rows
+    hi: int
+    row_bytes: float
+    macs_per_lookup: float
+    strategy: str = None
+    core: int = None
+    part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
+    parts: int = 1
+    location: int = -1
+
+    @property
+    def rows(self):
+        return self.hi - self.lo
+
+
+def _granularity_B(system, device, tier):
+    """Access granularity of a tier: from its graph node (line, sector, page ...), else 1 byte."""
+    for node in (f"{device}.{tier}", tier):
+        if node in system.graph.nodes:
+            attrs = system.graph.nodes[node]
+            for k in GRANULARITY_KEYS:
+                if attrs.get(k):
+                    return max(1, int(round(float(attrs[k]))))
+    return 1
+
+
+def _trace_digest(trace):
+    h = hashlib.blake2b(digest_size=16)
+    for a in (trace.lengths, trace.indices, trace.table_rows):
+        h.update(np.ascontiguousarray(a).view(np.uint8))
+    return h.hexdigest()
+
+
+class Simulation:
+    """A model on a system with a plan and a trace, replayed once; ``run()`` simulates arrivals.
+
+    Build it once and call ``run`` many times (as ``max_qps_under_sla`` does):
+    the replay, the costliest step, is not repeated.
+    """
+
+    def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
+                 caches=None, solver="cbc", time_limit_s=60, progress=False):
+        self.model, self.system, self.seed = model, system, int(seed)
+        self.notes = []
+        self.trace = self._trace(trace, batch_size, queries, progress)
+        self.batch_size = self.trace.batch_size
+        self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
+        self.caches = caches or {}
+        self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
+        self._check_plan()
+        self._map_and_replay(progress)
+        t = time.perf_counter()
+        self._loads()
+        self.timings_s["loads"] = time.perf_counter() - t
+
+    # -- inputs ------------------------------------------------------------------
+    def _trace(self, trace, batch_size, queries, progress):
+        m = self.model
+        if trace is not None:
+            if trace.n_tables != m.n_tables:
+                raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
+            if not np.array_equal(trace.table_rows, m.table_rows):
+                t = int(np.argmax(trace.table_rows != m.table_rows))
+                raise InputError(f"trace: table {t} has {trace.table_rows[t]} rows, but model '{m.name}' "
+                                 f"table '{m.tables[t].name}' has {m.tables[t].rows}")
+            if batch_size is not None and int(batch_size) != trace.batch_size:
+                raise InputError(f"batch_size: {batch_size}: the trace's batches hold {trace.batch_size} samples; "
+                                 "the trace's batches are the simulation's batches (omit batch_size)")
+            return trace
+        from ..workloads.generators import generate_trace
+        size = DEFAULT_BATCH_SIZE if batch_size is None else int(batch_size)
+        if size < 1:
+            raise InputError(f"batch_size: {batch_size}: expected a positive number of queries")
+        n = DEFAULT_BATCHES * size if queries is None else int(queries)
+        batches = max(2, -(-n // size))
+        per_batch = max(1.0, size * m.lookups_per_sample)
+        batches = max(2, min(batches, int(MAX_GENERATED_LOOKUPS // per_batch)))
+        tr = generate_trace(m, batches=batches, batch_size=size, seed=self.seed)
+        self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
+        return tr
+
+    def _solve(self, solver, time_limit_s):
+        from ..cost_model.solve import solve_plan
+        from ..workloads.stats import trace_stats
+        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
+                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
+        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
+                          f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
+        return plan
+
+    def _check_plan(self):
+        slots = {(s.device, s.tier) for s in self.system.slots()}
+        self.shards = []
+        for t, spec in enumerate(self.model.tables):
+            try:
+                tp = self.plan.table(spec.name)
+            except KeyError:
+                raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
+            rep = tp.representation
+            rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
+            for i, s in enumerate(tp.shards):
+                if (s.device, s.tier) not in slots:
+                    raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
+                                     f"system '{self.system.name}'")
+                if not 0.0 <= s.rank_lo <= s.rank_hi <= 1.0 + 1e-9:
+                    raise InputError(f"plan: table '{spec.name}': shards[{i}]: rank range [{s.rank_lo}, {s.rank_hi}) "
+                                     "outside [0, 1] or reversed")
+                parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
+                if not 0 <= part < parts:
+                    raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
+                R = part_rows(spec.rows, part, parts)
+                lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
+                if hi > lo:
+                    self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
+                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+            mine = [x for x in self.shards if x.table == t]
+            parts = {x.parts for x in mine}
+            if len(parts) != 1:
+                raise InputError(f"plan: table '{spec.name}': shards disagree on the number of row-wise parts "
+                                 f"({sorted(parts)}); expected one value")
+            P = parts.pop()
+            for p in range(P):
+                covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
+                ends = [0] + [h for _, h in covered]
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                    raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
+                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
+
+    # -- where lookups land, and the replay --------------------------------------------
+    def _locations(self):
+        """One replay location per shard; shards of a cached (device, tier) share one."""
+        locs, index = [], {}
+        for sh in self.shards:
+            cache = self.caches.get(f"{sh.device}.{sh.tier}", self.caches.get(sh.tier))
+            key = (sh.device, sh.tier) if cache else id(sh)
+            if key not in index:
+                index[key] = len(locs)
+                levels = []
+                for c in (cache or []):
+                    cap = c["capacity_B"] / sh.row_bytes if "capacity_B" in c else c["capacity_rows"]
+                    levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
+                                             int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
+                locs.append(Location(sh.device, sh.tier, _granularity_B(self.system, sh.device, sh.tier), levels))
+            sh.location = index[key]
+        return locs
+
+    def _map_and_replay(self, progress):
+        """Map every lookup to its shard's location and replay, in a compact id space."""
+        tr = self.trace
+        locs = self._locations()
+        by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
+                    for t in range(tr.n_tables)]
+        t = time.perf_counter()
+        compact, row_location, offsets = compact_rows(tr, by_table)
+        self.timings_s["map"] = time.perf_counter() - t
+        row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        t = time.perf_counter()
+        self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
+                               progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+        self.timings_s["replay"] = time.perf_counter() - t
+        self.locations = locs
+
+    # -- per-batch loads ---------------------------------------------------------
+    def _loads(self):
+        """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
+        c = self.counters
+        n_loc = len(self.locations)
+        # Split each location's counters over its shards by the tables' lookups there
+        # (shards of one table at one cached location share that table's part equally).
+        at = {}
+        for sh in self.shards:
+            at.setdefault(sh.location, []).append(sh.table)
+        share = np.zeros(len(self.shards))
+        for i, sh in enumerate(self.shards):
+            tables = at[sh.location]
+            if len(tables) == 1:
+                share[i] = 1.0
+                continue
+            tot = c.table_lookups[:, sh.location, 0].sum()
+            mine = c.table_lookups[sh.table, sh.location, 0] / tot if tot else 1.0 / len(set(tables))
+            share[i] = mine / tables.count(sh.table)
+        self.shard_share = share
+        tier_level = np.array([len(self.locations[s.location].caches) for s in self.shards])   # the backing tier
+        locs = np.array([s.location for s in self.shards], dtype=np.int64)
+        nb = c.n_batches
+        self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
+        self.tier_unique = c.unique_rows[:, locs, tier_level] * share
+        self.tier_bytes = c.bytes[:, locs, tier_level] * share
+        self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
+        self.cache_hits = {}        # (shard, level name) -> [batches]
+        self.cache_lookups = {}
+        for i, sh in enumerate(self.shards):
+            for j, lv in enumerate(self.locations[sh.location].caches):
+                self.cache_hits[(i, lv.name)] = c.hits[:, sh.location, j] * share[i]
+                self.cache_lookups[(i, lv.name)] = c.lookups[:, sh.location, j] * share[i]
+        self.device_shards = {}
+        for i, sh in enumerate(self.shards):
+            self.device_shards.setdefault(sh.device, []).append(i)
+        dims = {}
+        for sh in self.shards:
+            dims.setdefault(sh.device, set()).add(sh.table)
+        self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts) * POOLED_BYTES_PER_VALUE
+                                  for d, ts in dims.items()}
+        self.dense_macs_per_sample = float(self.model.dense_macs_per_sample())
+        assert self.tier_lookups.shape == (nb, len(self.shards))
+
+    def batch_load(self, k, n=None):
+        """BatchLoad of trace batch ``k`` holding ``n`` queries (default: a full batch)."""
+        n = self.batch_size if n is None else int(n)
+        f = n / self.batch_size
+        devices = {}
+        for dev, idx in self.device_shards.items():
+            dl = DeviceLoad()
+            for i in idx:
+                sh = self.shards[i]
+                look = float(self.tier_lookups[k, i]) * f
+                uniq = float(self.tier_unique[k, i]) * f
+                hits = {lv.name: float(self.cache_hits[(i, lv.name)][k]) * f
+                        for lv in self.locations[sh.location].caches}
+                dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
+                dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
+                dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
+                for lv, h in hits.items():
+                    dl.cache_hits[lv] = dl.cache_hits.get(lv, 0.0) + h
+                    dl.cache_lookups[lv] = dl.cache_lookups.get(lv, 0.0) + float(self.cache_lookups[(i, lv)][k]) * f
+                total = look + sum(hits.values())
+                dl.tt_macs += total * sh.macs_per_lookup
+                work = {"table": sh.table_name, "tier": sh.tier, "rows": sh.rows, "row_bytes": sh.row_bytes,
+                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows))}
+                if sh.strategy is not None:
+                    work["strategy"] = sh.strategy
+                if sh.core is not None:
+                    work["core"] = sh.core
+                if hits:
+                    work["cache_hits"] = hits
+                dl.table_work.append(work)
+            dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
+            devices[dev] = dl
+        return BatchLoad(batch_size=n, devices=devices, dense_macs=self.dense_macs_per_sample * n)
+
+    # -- a run --------------------------------------------------------------------
+    def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
+            warmup=DEFAULT_WARMUP, seed=None):
+        """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
+
+        ``arrival``: "closed" (``in_flight`` batches always in the system: peak
+        throughput), "poisson" (rate ``qps``), or "trace" (the trace's
+        timestamps).  ``warmup``: a share (< 1) of the queries or a number of
+        queries left out of the figures.  ``seed`` (default: the simulation's)
+        seeds the Poisson arrivals.
+        """
+        if arrival not in ARRIVALS:
+            raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
+        seed = self.seed if seed is None else int(seed)
+        tr, B = self.trace, self.batch_size
+        queries = tr.n_batches * B if queries is None else int(queries)
+        if queries < 1:
+            raise InputError(f"queries: {queries}: expected at least 1 query")
+        warmup_q = int(round(warmup * queries)) if warmup < 1 else int(warmup)
+        notes = list(self.notes)
+        if queries > tr.n_batches * B:
+            notes.append(f"{queries} queries asked, the trace holds {tr.n_batches * B}: "
+                         f"its {tr.n_batches} batches repeat in order")
+        arrival_s = None
+        if arrival == "poisson":
+            if qps is None:
+                raise InputError("qps: required with Poisson arrivals (queries per second)")
+            arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+        elif arrival == "trace":
+            if tr.timestamps_s is None:
+                raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
+                                 "(or use closed loop or Poisson arrivals)")
+            arrival_s = trace_arrivals(tr.timestamps_s, queries)
+        elif qps is not None:
+            raise InputError("qps: only with Poisson arrivals; closed loop finds the peak rate itself")
+        if arrival != "closed" and in_flight is not None:
+            raise InputError("in_flight: only for closed loop")
+        system = self.system
+        nt = tr.n_batches
+
+        def cost_of(b, n):
+            return system.batch_cost(self.batch_load(b % nt, n))
+
+        t = time.perf_counter()
+        run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
+                         in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+        self.timings_s["engine"] = time.perf_counter() - t
+        config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                  "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
+                  "warmup_queries": warmup_q, "caches": self.caches or None,
+                  "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
+                            "meta": tr.meta, "cycled": queries > nt * B},
+                  "plan": {"solver": self.plan.solver, "status": self.plan.status,
+                           "predicted_makespan_s": self.plan.makespan_s}}
+        t = time.perf_counter()
+        result = summarise(run, self, config, seed, notes)
+        self.timings_s["summarise"] = time.perf_counter() - t
+        return result
+
+
+# ------------------------------------------------- lookups to locations ---
+def part_rows(rows, part, parts):
+    """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
+    return (rows - part + parts - 1) // parts
+
+
+def hot_order_of(rows, counts, part, parts, table_rows):
+    """Indices that sort rows by part, then falling count, ties to the lower row.
+
+    One int64 key and one sort where the key fits (it always does for tables
+    under a few billion rows x lookups), else numpy's three-key lexsort.
+    """
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    top = int(counts.max())
+    if parts * (top + 1) * table_rows < 2 ** 62:
+        key = (part * (top + 1) + (top - counts)) * table_rows + rows
+        return np.argsort(key)
+    return np.lexsort((rows, -counts, part))
+
+
+def _locate(rows, counts, shards, P, table_rows):
+    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank."""
+    part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
+    order = hot_order_of(rows, counts, part, P, table_rows)
+    rank = np.empty(rows.size, dtype=np.int64)
+    part_start = np.searchsorted(part[order], np.arange(P))
+    rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+    where = np.empty(rows.size, dtype=np.int32)
+    for p in range(P):
+        sh = [s for s in shards if s.part == p]
+        sel = part == p if P > 1 else slice(None)
+        his = np.array([s.hi for s in sh])
+        where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+    return where
+
+
+def compact_rows(trace, shards_by_table):
+    """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
+
+    Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
+    in access order; ``row_location`` int32 per compact row; ``offsets`` the
+    first compact id of each table.  Table t's accessed rows get ids
+    ``offsets[t] ..`` in increasing row order, plus one spare id so every
+    table owns at least one.  A row's hot rank is its place by falling access
+    count in the trace, ties to the lower row; the shard whose hot-rank range
+    ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
+    ``parts`` parts ranks its rows within their part (row id mod parts).  The relabelling is one-to-one
+    within the trace, so a replay over compact ids counts exactly what a
+    replay over global ids would, with memory for the touched rows only.
+
+    Cost: one Cython pass per lookup (``_compact.label_rows``, no sort), then
+    a sort of the distinct rows only.
+    """
+    T = trace.n_tables
+    seg = trace.segment_offsets().reshape(-1)            # start of each (batch, table) group of lookups
+    starts, stops = seg[:-1].reshape(trace.n_batches, T), seg[1:].reshape(trace.n_batches, T)
+    compact = np.empty(trace.n_indices, dtype=np.int64)
+    row_location, offsets, base = [], [], 0
+    biggest = int(trace.table_rows.max())
+    label_of = np.full(biggest, -1, dtype=np.int32)      # first-touch labels, reset after each table
+    for t in range(T):
+        # Table t's lookups, batch after batch: contiguous copies, no gather.
+        parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
+        idx = (np.concatenate([trace.indices[a:b] for a, b in parts]) if parts
+               else np.zeros(0, dtype=np.int64))
+        local = np.empty(idx.size, dtype=np.int64)
+        rows, counts = label_rows(idx, label_of, local)      # labels in first-touch order
+        label_of[rows] = -1
+        mine = shards_by_table[t]
+        P = mine[0].parts
+        if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
+            where = np.full(rows.size, mine[0].location, dtype=np.int32)
+        else:
+            where = _locate(rows, counts, mine, P, int(trace.table_rows[t]))
+        row_location.append(where)
+        row_location.append(np.array([mine[0].location], dtype=np.int32))   # the spare row
+        local += base
+        k = 0
+        for a, b in parts:
+            compact[a:b] = local[k:k + b - a]
+            k += b - a
+        offsets.append(base)
+        base += rows.size + 1
+    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
+
+
+# ------------------------------------------------------------- figures ---
+def _resource_set(key, resources):
+    """The resources whose service moves the bytes of ``key`` (a part, tier or link)."""
+    if key in resources:
+        return (key,)
+    head = key.split(".")[0]
+    if head in resources:
+        return (head,)
+    return None
+
+
+def summarise(run, sim, config, seed, notes):
+    """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
+    system, nt = sim.system, sim.trace.n_batches
+    T = run.duration_s
+    t0, t1 = run.window_s
+    lat = run.latency_s()
+    done = run.completed_in_window()
+    n_done = int(run.batch_queries[done].sum())
+    trace_batch = np.arange(run.n_batches) % nt
+    scale = run.batch_queries / sim.batch_size
+    lookups_done = float((sim.batch_lookups[trace_batch] * scale)[done].sum())
+
+    # bytes: requested (replay counters, every simulated batch) and moved (the hardware model)
+    c = sim.counters
+    requested = {}
+    for li, loc in enumerate(sim.locations):
+        for lj, lvl in enumerate(c.level_names[li]):
+            per = c.bytes[trace_batch, li, lj] * scale
+            key = f"{loc.device}.{lvl}"
+            requested[key] = requested.get(key, 0.0) + float(per.sum())
+    moved, moved_window, actions = {}, {}, {}
+    shares = {}
+    full = run.window_share(None)
+    for b, cost in enumerate(run.costs):
+        for k, v in cost.bytes.items():
+            moved[k] = moved.get(k, 0.0) + v
+            rs = _resource_set(k, system.resources())
+            if rs not in shares:
+                shares[rs] = run.window_share(rs)
+            moved_window[k] = moved_window.get(k, 0.0) + v * shares[rs][b]
+        for k, v in cost.actions.items():
+            actions[k] = actions.get(k, 0.0) + v * full[b]
+    peak = system.peak_bandwidth_Bps()
+    bandwidth = {k: v / T for k, v in sorted(moved_window.items())}
+
+    energy = system.energy_J(actions, T)
+    by_part = {}
+    for (part, _), j in energy["dynamic"].items():
+        by_part[part] = by_part.get(part, 0.0) + j
+    for part, j in energy["static"].items():
+        by_part[part] = by_part.get(part, 0.0) + j
+    total_J = float(energy["total_J"])
+
+    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(lat.mean())
+    q = np.quantile(lat, [0.5, 0.95, 0.99])
+    result = SimResult(
+        model=sim.model.name, system=system.name, family=system.family, config=config,
+        window={"start_s": t0, "end_s": t1, "duration_s": T, "warmup_queries": int(run.first_measured_query),
+                "warmup_batches": int(run.warmup_batches), "measured_queries": int(lat.size),
+                "completed_queries": n_done, "simulated_batches": int(run.n_batches),
+                "note": ("figures cover the window from the first measured arrival to the last arrival; "
+                         "warm-up excluded, drain excluded from throughput; bytes_B cover every batch")},
+        throughput={"queries_per_s": n_done / T, "lookups_per_s": lookups_done / T,
+                    "batches_per_s": int(done.sum()) / T},
+        latency={"mean_s": W, "p50_s": float(q[0]), "p95_s": float(q[1]), "p99_s": float(q[2]),
+                 "max_s": float(lat.max())},
+        littles_law={"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
+                     "relative_error": abs(L - lam * W) / (lam * W) if lam * W > 0 else 0.0},
+        stage_time_s=run.stage_time_s(),
+        bytes_B={"requested": dict(sorted(requested.items())), "moved": dict(sorted(moved.items()))},
+        bandwidth_Bps=bandwidth,
+        peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
+        utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
+                "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
+                "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
+                "total_J": total_J, "per_query_J": total_J / n_done if n_done else None,
+                "average_power_W": total_J / T},
+        provenance={"seed": seed, "config_hash": config_hash(sim, config, seed),
+                    "versions": {"embsim": __version__, "numpy": np.__version__, "simpy": simpy.__version__,
+                                 "python": platform.python_version()}},
+        notes=notes)
+    return result
+
+
+def config_hash(sim, config, seed):
+    """sha256 of everything that decides the result: model, system, plan, trace, run settings, seed."""
+    params = sim.system.params
+    blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
+            "plan": sim.plan.to_dict(), "trace": _trace_digest(sim.trace), "config": config, "seed": seed}
+    text = json.dumps(blob, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
+             seed=0, caches=None, warmup=DEFAULT_WARMUP, batch_timeout_s=None, in_flight=None,
+             solver="cbc", time_limit_s=60, progress=False):
+    """Simulate ``model`` on ``system`` and return a SimResult.
+
+    Without ``plan`` the cost model solves one; without ``trace`` one is
+    generated from the model's access distributions (seeded by ``seed``).
+    ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
+    (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
+    "device.tier": [{"name", "policy", "capacity_B" or "capacity_rows",
+    "granularity_B"}]}, off by default.  See the module docstring.
+    """
+    sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
+    return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
+                   warmup=warmup, seed=seed)
+
+
+def compare_with_plan(sim, queries=None):
+    """The simulated per-batch embedding time beside the plan's prediction, device by device.
+
+    Runs a closed loop with one batch in flight (no queueing), so the
+    embedding stage of a batch lasts as long as its slowest device.  Returns
+    {"predicted_makespan_s", "simulated_embedding_s", "ratio", "devices":
+    {device: {"predicted_s", "simulated_s"}}}; the simulated figures are means
+    over the measured batches.  With caches off and the same batch size, a
+    hardware model whose batch cost follows its per-lookup costs agrees with
+    the cost model up to the trace's deviation from the plan's statistics.
+    """
+    B = sim.batch_size
+    queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
+    per = {}
+    for b in range(sim.trace.n_batches):
+        for w in sim.system.batch_cost(sim.batch_load(b)).work:
+            if w.stage == "embedding":
+                per.setdefault(w.resource, []).append(w.time_s)
+    devices = {d: {"predicted_s": float(sim.plan.device_time_s.get(d, 0.0)),
+                   "simulated_s": float(np.mean(per[d])) if d in per else 0.0}
+               for d in sorted(set(per) | set(sim.plan.device_time_s))}
+    emb = r.stage_time_s["embedding"]
+    return {"predicted_makespan_s": float(sim.plan.makespan_s), "simulated_embedding_s": emb,
+            "ratio": emb / sim.plan.makespan_s if sim.plan.makespan_s else math.inf, "devices": devices}

@@ -1,0 +1,33 @@
+"""The demo's machinery on a small model (the real demo runs in `make demo`)."""
+import json
+
+from embsim.explorer.cli.demo import run_demo
+
+from conftest import assert_input_error
+
+import sys, pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "sim"))
+from simtoys import small_model  # noqa: E402
+
+
+def test_run_demo_writes_table_page_and_results(tmp_path):
+    systems = [("CPU-DRAM", "cpu_2s_spr_ddr5", None), ("multi-GPU", "gpu_8x_a100_80g", None)]
+    out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
+                   echo=lambda *a: None)
+    rows = {r["system"]: r for r in out["rows"]}
+    assert rows["CPU-DRAM"]["speedup_vs_cpu"] == 1.0 and rows["multi-GPU"]["speedup_vs_gpu"] == 1.0
+    g = rows["multi-GPU"]
+    assert g["speedup_vs_cpu"] == g["queries_per_s"] / rows["CPU-DRAM"]["queries_per_s"]
+    page = (tmp_path / "d" / "demo.html").read_text()
+    assert "plotly" in page.lower() and len(page) > 1_000_000       # plotly.js embedded
+    assert 'src="http' not in page                                 # nothing fetched: opens offline
+    d = json.loads((tmp_path / "d" / "demo.json").read_text())
+    assert [r["system"] for r in d["rows"]] == ["CPU-DRAM", "multi-GPU"]
+    assert (tmp_path / "d" / "results" / "gpu_8x_a100_80g.json").exists()
+    assert "queries/s" in out["table"]
+
+
+def test_demo_refuses_to_overwrite_without_force(run_cli, tmp_path):
+    (tmp_path / "demo.html").write_text("mine")
+    assert_input_error(run_cli("demo", "-o", tmp_path), "already exists")
+    assert (tmp_path / "demo.html").read_text() == "mine"
