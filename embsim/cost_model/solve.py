@@ -160,11 +160,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         status = rep.status
         if extra:
             notes.append(f"decomposed: aggregate LP {extra['lp'].solve_time_s:.2f} s, assignment MIP "
-                         f"{rep.solve_time_s:.2f} s ({rep.status}), {extra['moves']} polishing moves; bound = max(aggregate LP / devices, "
-                         f"slowest item alone), valid for the whole problem")
-            if energy_weight:
-                bound = None
-                notes.append("with an energy weight the decomposed bound is not reported")
+                         f"{rep.solve_time_s:.2f} s ({rep.status}), {extra['moves']} polishing moves; bound = max(aggregate LP, slowest item "
+                         f"alone), valid for the whole problem")
     if rep.note:
         notes.append(rep.note)
     if status == "infeasible" and best is None:

@@ -1,0 +1,40 @@
+"""Solver wrapper: status, objective, bound and gap from CBC and HiGHS."""
+import pulp
+import pytest
+
+from embsim.cost_model.solvers import solve
+from embsim.errors import InputError
+
+
+def knapsack():
+    w = [12, 7, 11, 8, 9, 6, 14, 5]
+    v = [24, 13, 23, 15, 16, 11, 27, 9]
+    prob = pulp.LpProblem("k", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(len(w))]
+    prob += -pulp.lpSum(vi * xi for vi, xi in zip(v, x))
+    prob += pulp.lpSum(wi * xi for wi, xi in zip(w, x)) <= 26
+    return prob
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_optimal_with_bound(solver):
+    r = solve(knapsack(), solver, 10, gap_rel=0)
+    assert r.status == "optimal" and r.objective == pytest.approx(-51)
+    assert r.best_bound == pytest.approx(r.objective) and r.gap == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_infeasible(solver):
+    prob = pulp.LpProblem("i", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 1, cat="Binary")
+    prob += x
+    prob += x >= 2
+    r = solve(prob, solver, 5)
+    assert r.status == "infeasible" and r.objective is None
+
+
+def test_bad_solver_and_limit():
+    with pytest.raises(InputError, match="unknown solver"):
+        solve(knapsack(), "glpk", 1)
+    with pytest.raises(InputError, match="time limit"):
+        solve(knapsack(), "cbc", 0)
