@@ -119,7 +119,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         try:
             sim = Simulation(model, system, plan, trace, seed=seed)
             peak = sim.run("closed")
-            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps)
         except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
             failed.append((label, preset, f"plan not runnable: {e}"))
             echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")
