@@ -173,7 +173,22 @@ class EngineRun:
 
     @property
     def window_s(self):
-        """(start, end): arrival of the first measured query, arrival of the last query."""
+        """(start, end) of the measurement window.
+
+        Open loop: arrival of the first measured query to arrival of the last.
+        Closed loop: completions come in waves of ``in_flight`` batches (a
+        FIFO bottleneck serves the batches admitted together back to back),
+        so a window cut at arbitrary completions over- or under-counts up to
+        a wave.  The window runs from the completion of the last warm-up
+        batch over whole waves, and ends while the pipeline is still full
+        (the completion that admits the last batch at the latest).
+        """
+        if self.arrival == "closed":
+            i0 = self.warmup_batches - 1
+            last = self.n_batches - 1 - self.in_flight
+            waves = (last - i0) // self.in_flight
+            if waves >= 1:
+                return float(self.done_s[i0]), float(self.done_s[i0 + waves * self.in_flight])
         return float(self.arrival_s[self.first_measured_query]), float(self.arrival_s[-1])
 
     @property

@@ -62,8 +62,9 @@ from .result import SimResult
 ARRIVALS = ("closed", "poisson", "trace")
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_BATCHES = 32                 # queries default to this many batches
-DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up
-MIN_DEFAULT_BATCHES = 40     # default run length in batches: warm-up plus a steady-state window
+DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up (open loop)
+DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0, a longer transient
+MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
@@ -320,7 +321,7 @@ class Simulation:
 
     # -- a run --------------------------------------------------------------------
     def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
-            warmup=DEFAULT_WARMUP, seed=None):
+            warmup=None, seed=None):
         """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
 
         ``queries`` defaults to the trace's queries, and to at least
@@ -329,7 +330,7 @@ class Simulation:
         something.  ``arrival``: "closed" (``in_flight`` batches always in the system: peak
         throughput), "poisson" (rate ``qps``), or "trace" (the trace's
         timestamps).  ``warmup``: a share (< 1) of the queries or a number of
-        queries left out of the figures.  ``seed`` (default: the simulation's)
+        queries left out of the figures (default 0.2 in closed loop, 0.1 open).  ``seed`` (default: the simulation's)
         seeds the Poisson arrivals.
         """
         if arrival not in ARRIVALS:
@@ -342,6 +343,8 @@ class Simulation:
         queries = int(queries)
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
+        if warmup is None:
+            warmup = DEFAULT_WARMUP_CLOSED if arrival == "closed" else DEFAULT_WARMUP
         warmup_q = int(round(warmup * queries)) if warmup < 1 else int(warmup)
         notes = list(self.notes)
         if queries > tr.n_batches * B:
@@ -589,7 +592,7 @@ def config_hash(sim, config, seed):
 
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
-             seed=0, caches=None, warmup=DEFAULT_WARMUP, batch_timeout_s=None, in_flight=None,
+             seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
              solver="cbc", time_limit_s=60, progress=False):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
