@@ -24,7 +24,9 @@ Access generators (a table's ``access.kind``, or one name for all tables):
 - ``stackdist``: temporal locality from an LRU stack.  Each access, with
   probability ``reuse_p``, re-uses the row at LRU stack depth d, with
   P(d) ~ d^-stack_alpha on 1..m (m = distinct rows seen so far in this table;
-  depth 1 is the row just used); otherwise it is a *fresh draw* from the
+  depth 1 is the row just used; d is the floor of a continuous power law on
+  [1, m+1), drawn by inverse CDF, so stack_alpha <= 1 is allowed too);
+  otherwise it is a *fresh draw* from the
   table's Zipf(alpha) popularity (alpha = 0: uniform).  The re-use clusters
   make the short-range locality, the Zipf draws the long-tailed popularity
   (a pure stack model with uniform fresh draws has no heavy head: its
@@ -48,6 +50,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import progress as progress_bar
 from . import model as model_mod
+from . import _perm
 from ._reuse import StackGenerator
 from .trace import Trace
 from .zipf import ZipfSampler
@@ -123,6 +126,7 @@ class RowPermutation:
         self.h = np.uint64((bits + 1) // 2)
         self.mask = np.uint64((1 << int(self.h)) - 1)
         self.keys = [np.uint64(k) for k in rng.integers(0, 2**63, size=4, dtype=np.int64)]
+        self._keys = np.array(self.keys, dtype=np.uint64)
 
     def _round_trip(self, x):
         left, right = x >> self.h, x & self.mask
@@ -134,14 +138,21 @@ class RowPermutation:
             left, right = right, left ^ f
         return (left << self.h) | right
 
-    def __call__(self, ranks):
-        """int64 rows of 0-based ``ranks``."""
+    def reference(self, ranks):
+        """The same map in plain numpy (the tests check the kernel against it)."""
         y = self._round_trip(np.asarray(ranks, dtype=np.uint64))
         bad = np.flatnonzero(y >= self.rows)
         while bad.size:
             y[bad] = self._round_trip(y[bad])
             bad = bad[y[bad] >= self.rows]
         return y.astype(np.int64)
+
+    def __call__(self, ranks):
+        """int64 rows of 0-based ``ranks`` (Cython kernel, one pass)."""
+        ranks = np.ascontiguousarray(ranks, dtype=np.int64)
+        out = np.empty(ranks.shape[0], dtype=np.int64)
+        _perm.permute(ranks, out, self._keys, int(self.h), self.rows)
+        return out
 
 
 class _Uniform:

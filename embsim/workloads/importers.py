@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..progress import progress
 from .trace import CHUNK_INDICES, Trace
 
 UDATA_FIELDS = ("user", "item", "rating", "timestamp")
@@ -300,13 +301,15 @@ def _dlrm_to_trace(path, indices, offsets, lengths, batch_size):
     seg_out = np.concatenate([[0], np.cumsum(seg_len)])
     # gather a few million indices at a time: memory stays near the two index arrays
     s = 0
-    while s < seg_len.size:
-        e = max(int(np.searchsorted(seg_out, seg_out[s] + CHUNK_INDICES, side="right")) - 1, s + 1)
-        lens = seg_len[s:e]
-        # input position = segment start + (output position - segment's output start)
-        pos = np.repeat(starts[s:e] - seg_out[s:e], lens) + np.arange(seg_out[s], seg_out[e])
-        out[seg_out[s]:seg_out[e]] = indices[pos]
-        s = e
+    with progress(total=out.size, desc="reordering", unit="idx") as bar:
+        while s < seg_len.size:
+            e = max(int(np.searchsorted(seg_out, seg_out[s] + CHUNK_INDICES, side="right")) - 1, s + 1)
+            lens = seg_len[s:e]
+            # input position = segment start + (output position - segment's output start)
+            pos = np.repeat(starts[s:e] - seg_out[s:e], lens) + np.arange(seg_out[s], seg_out[e])
+            out[seg_out[s]:seg_out[e]] = indices[pos]
+            bar.update(int(seg_out[e] - seg_out[s]))
+            s = e
     meta = {"source": str(path), "format": "dlrm_datasets .pt (indices, offsets, lengths), table-major",
             "importer": "dlrm-datasets", "samples": int(B), "dropped_samples": int(B - keep),
             "batch_size": int(b),

@@ -51,9 +51,11 @@ def test_zipf_sampler_matches_its_pmf_in_head_and_tail():
 
 def test_hot_rows_are_scattered_and_permutation_is_a_bijection():
     rng = np.random.default_rng(5)
-    for n in (1, 2, 3, 1000, 12345):
-        p = RowPermutation(n, rng)(np.arange(n))
+    for n in (1, 2, 3, 1000, 12345, 2**20 + 7):
+        perm = RowPermutation(n, rng)
+        p = perm(np.arange(n))
         assert np.array_equal(np.sort(p), np.arange(n))
+        assert np.array_equal(p, perm.reference(np.arange(n)))     # kernel == numpy reference
     tr = generate_trace(one_table(), 1, 50_000, generator="zipf", seed=2)
     hot = np.argsort(np.bincount(tr.indices))[::-1][:20]
     assert hot.max() > 1000        # the 20 hottest rows are not rows 0..19

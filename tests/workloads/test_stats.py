@@ -288,7 +288,8 @@ def test_zipf_analytic_access_share_matches_binomial_pmf(N, alpha, n):
     pmf = sps.binom.pmf(c[None, :], n, p[:, None])
     bins = np.minimum(np.ceil(np.log2(c)).astype(int), 16)
     acc = np.bincount(bins, weights=(pmf * c).sum(axis=0), minlength=17)
-    assert np.allclose(s.reuse_access_share[0], acc / acc.sum(), atol=1e-6)
+    # rows with p < 1e-3 use the Poisson law (documented: shares exact to ~1e-3; here much closer)
+    assert np.abs(s.reuse_access_share[0] - acc / acc.sum()).max() < 2e-4
 
 
 def test_zipf_analytic_stats_agree_with_a_sampled_trace():
