@@ -55,6 +55,7 @@ from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
+from ._compact import label_rows
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -243,23 +244,27 @@ class Simulation:
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
         c = self.counters
         n_loc = len(self.locations)
-        # Split each location's counters over its shards by the tables' lookups there.
+        # Split each location's counters over its shards by the tables' lookups there
+        # (shards of one table at one cached location share that table's part equally).
+        at = {}
+        for sh in self.shards:
+            at.setdefault(sh.location, []).append(sh.table)
         share = np.zeros(len(self.shards))
         for i, sh in enumerate(self.shards):
-            same = [s for s in self.shards if s.location == sh.location]
-            if len(same) == 1:
+            tables = at[sh.location]
+            if len(tables) == 1:
                 share[i] = 1.0
-            else:
-                tot = c.table_lookups[:, sh.location, 0].sum()
-                share[i] = c.table_lookups[sh.table, sh.location, 0] / tot if tot else 1.0 / len(same)
+                continue
+            tot = c.table_lookups[:, sh.location, 0].sum()
+            mine = c.table_lookups[sh.table, sh.location, 0] / tot if tot else 1.0 / len(set(tables))
+            share[i] = mine / tables.count(sh.table)
         self.shard_share = share
-        depth = np.array([len(self.locations[s.location].caches) for s in self.shards])
+        tier_level = np.array([len(self.locations[s.location].caches) for s in self.shards])   # the backing tier
         locs = np.array([s.location for s in self.shards], dtype=np.int64)
         nb = c.n_batches
-        tier_lvl = depth
-        self.tier_lookups = c.lookups[:, locs, tier_lvl] * share          # [batches, shards]
-        self.tier_unique = c.unique_rows[:, locs, tier_lvl] * share
-        self.tier_bytes = c.bytes[:, locs, tier_lvl] * share
+        self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
+        self.tier_unique = c.unique_rows[:, locs, tier_level] * share
+        self.tier_bytes = c.bytes[:, locs, tier_level] * share
         self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
@@ -289,8 +294,8 @@ class Simulation:
                 sh = self.shards[i]
                 look = float(self.tier_lookups[k, i]) * f
                 uniq = float(self.tier_unique[k, i]) * f
-                hits = {lv: float(self.cache_hits[(i, lv)][k]) * f
-                        for (j, lv) in self.cache_hits if j == i} if self.cache_hits else {}
+                hits = {lv.name: float(self.cache_hits[(i, lv.name)][k]) * f
+                        for lv in self.locations[sh.location].caches}
                 dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
                 dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
                 dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
@@ -378,6 +383,37 @@ def part_rows(rows, part, parts):
     return (rows - part + parts - 1) // parts
 
 
+def hot_order_of(rows, counts, part, parts, table_rows):
+    """Indices that sort rows by part, then falling count, ties to the lower row.
+
+    One int64 key and one sort where the key fits (it always does for tables
+    under a few billion rows x lookups), else numpy's three-key lexsort.
+    """
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    top = int(counts.max())
+    if parts * (top + 1) * table_rows < 2 ** 62:
+        key = (part * (top + 1) + (top - counts)) * table_rows + rows
+        return np.argsort(key)
+    return np.lexsort((rows, -counts, part))
+
+
+def _locate(rows, counts, shards, P, table_rows):
+    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank."""
+    part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
+    order = hot_order_of(rows, counts, part, P, table_rows)
+    rank = np.empty(rows.size, dtype=np.int64)
+    part_start = np.searchsorted(part[order], np.arange(P))
+    rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+    where = np.empty(rows.size, dtype=np.int32)
+    for p in range(P):
+        sh = [s for s in shards if s.part == p]
+        sel = part == p if P > 1 else slice(None)
+        his = np.array([s.hi for s in sh])
+        where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+    return where
+
+
 def compact_rows(trace, shards_by_table):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
@@ -392,46 +428,30 @@ def compact_rows(trace, shards_by_table):
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
-    Cost: O(lookups + rows) for tables the trace touches densely (a count per
-    row), O(lookups log lookups) for sparse ones (a sort).
+    Cost: one Cython pass per lookup (``_compact.label_rows``, no sort), then
+    a sort of the distinct rows only.
     """
     T = trace.n_tables
     seg = trace.segment_offsets().reshape(-1)            # start of each (batch, table) group of lookups
     starts, stops = seg[:-1].reshape(trace.n_batches, T), seg[1:].reshape(trace.n_batches, T)
     compact = np.empty(trace.n_indices, dtype=np.int64)
     row_location, offsets, base = [], [], 0
+    biggest = int(trace.table_rows.max())
+    label_of = np.full(biggest, -1, dtype=np.int32)      # first-touch labels, reset after each table
     for t in range(T):
         # Table t's lookups, batch after batch: contiguous copies, no gather.
         parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
         idx = (np.concatenate([trace.indices[a:b] for a, b in parts]) if parts
                else np.zeros(0, dtype=np.int64))
-        R = int(trace.table_rows[t])
-        if R <= 8 * idx.size:                         # dense: count per row
-            counts = np.bincount(idx, minlength=R)
-            rows = np.flatnonzero(counts)
-            counts = counts[rows]
-            rowmap = np.empty(R, dtype=np.int64)
-            rowmap[rows] = np.arange(rows.size)
-            local = rowmap[idx]
-        else:                                         # sparse: sort the lookups
-            s = np.sort(idx)
-            first = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]])) if s.size else np.zeros(0, np.int64)
-            rows = s[first]
-            counts = np.diff(np.append(first, s.size))
-            local = np.searchsorted(rows, idx)
+        local = np.empty(idx.size, dtype=np.int64)
+        rows, counts = label_rows(idx, label_of, local)      # labels in first-touch order
+        label_of[rows] = -1
         mine = shards_by_table[t]
         P = mine[0].parts
-        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        order = np.lexsort((-counts, part))        # by part, then falling count; rows ascend, so ties keep row order
-        rank = np.empty(rows.size, dtype=np.int64)
-        part_start = np.searchsorted(part[order], np.arange(P))
-        rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
-        where = np.empty(rows.size, dtype=np.int32)
-        for p in range(P):
-            sh = [s for s in mine if s.part == p]
-            sel = part == p
-            his = np.array([s.hi for s in sh])
-            where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+        if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
+            where = np.full(rows.size, mine[0].location, dtype=np.int32)
+        else:
+            where = _locate(rows, counts, mine, P, int(trace.table_rows[t]))
         row_location.append(where)
         row_location.append(np.array([mine[0].location], dtype=np.int32))   # the spare row
         local += base
