@@ -34,7 +34,7 @@ Decomposed formulation (``method="decomposed"``, for hundreds of tables):
 2. *assignment MIP*: with the LP's tier shares fixed, each item has a cost
    per device and bytes per tier rank; assign items to devices (binary x),
    tier bytes within each tier's capacity, minimising the makespan, warm
-   started from LPT on the same costs.
+   started from a capacity-keeping LPT on the same costs.
 3. *refill*: re-split each device's items over its tiers with the greedy
    hot-rows-first fill and score the plan exactly;
 4. *polish*: move items off the slowest device while that helps, every
@@ -287,6 +287,15 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
                 prob += pulp.lpSum(vs) == xr
         if len(it.reps) > 1:
             prob += pulp.lpSum(xs) == 1
+        # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
+        per = {}
+        for r, c, n, s_, w, v in vars_i:
+            per.setdefault((c, n), []).append(w * it.bytes[r] * v)
+        for (c, n), terms in per.items():
+            k = inst.dev_slots[classes[c][0]][n]
+            cap1 = inst.pools[inst.slots[k].pool_key]
+            if max(it.bytes) > cap1:          # otherwise the cut is redundant
+                prob += pulp.lpSum(terms) <= cap1
         item_vars.append(vars_i)
     for (c, n), terms in cap_terms.items():
         pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
@@ -357,12 +366,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     reps = [a[0] for a in agg]
     # LPT on the same costs: the warm start
     order = sorted(range(n_items), key=lambda i: (-cost[i].min(), i))
-    load = np.zeros(len(devs))
-    lpt_dev = [None] * n_items
-    for i in order:
-        di = int(np.argmin(load + cost[i]))
-        load[di] += cost[i, di]
-        lpt_dev[i] = di
+    lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
     prob = pulp.LpProblem("assignment", pulp.LpMinimize)
     M = pulp.LpVariable("makespan", lowBound=0)
     allowed = _symmetry_allowed(inst, order)
@@ -389,8 +393,14 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
                     p = inst.slots[slots[n]].pool_key
                     pool_terms.setdefault(p, []).append(b * x[i, di])
                 dev_terms.setdefault(d, []).append(b * x[i, di])
+    over, over_var = [], {}
     for p, terms in pool_terms.items():
-        prob += pulp.lpSum(terms) <= inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)
+        # soft: over-booking beyond the slack is allowed at a price (a whole tier's worth costs one
+        # makespan), so a packing that cannot be exact still has a solution for the refill to repair
+        o = pulp.LpVariable(f"over_{len(over)}", lowBound=0)
+        over.append(o / inst.pools[p])
+        over_var[p] = o
+        prob += pulp.lpSum(terms) <= inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK) + o
     for d, terms in dev_terms.items():
         if all(inst.slots[k].pool is None for k in inst.dev_slots[d]):
             prob += pulp.lpSum(terms) <= sum(inst.slots[k].capacity_B for k in inst.dev_slots[d])
@@ -400,10 +410,12 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         private = sum(inst.pools[inst.slots[k].pool_key] for d in ds for k in inst.dev_slots[d]
                       if inst.slots[k].pool is None)
         prob += pulp.lpSum(t for d in ds for t in dev_terms.get(d, [])) <= inst.pools[p] + private
-    prob += M
+    prob += M + pulp.lpSum(over)
     # warm start: LPT relabelled to satisfy symmetry breaking
-    warm_pl = Placement(reps, [devs[di] for di in lpt_dev], [[] for _ in range(n_items)])
-    warm_pl = warm_start_compatible(inst, warm_pl, allowed, order) if _warm_ok(inst, warm_pl) else None
+    warm_pl = None
+    if lpt_dev is not None:
+        warm_pl = warm_start_compatible(inst, Placement(reps, [devs[di] for di in lpt_dev],
+                                                        [[] for _ in range(n_items)]), allowed, order)
     if warm_pl is not None:
         for v in x.values():
             v.setInitialValue(0)
@@ -411,9 +423,21 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
             x[i, inst.dev_index[d]].setInitialValue(1)
         M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
                               for dd in devs) / scale)
+        booked = {p: 0.0 for p in over_var}      # the start's over-booking, so the start is feasible
+        for (i, n), b in rank_bytes.items():
+            slots = inst.dev_slots[warm_pl.device[i]]
+            if n < len(slots) - 1:
+                booked[inst.slots[slots[n]].pool_key] += b
+        for p, o in over_var.items():
+            o.setInitialValue(max(0.0, booked[p] - inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)) * (1 + 1e-9))
     left = max(1.0, 0.6 * (deadline - time.perf_counter()))
     rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
     pl = None
+    if rep.objective is None and warm_pl is not None:      # no incumbent beyond the start: refill the start
+        try:
+            pl = fill_tiers(inst, reps, warm_pl.device)
+        except InputError:
+            pl = None
     if rep.objective is not None:
         dev = [None] * n_items
         for (i, di), v in x.items():
@@ -431,6 +455,46 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
             pl = min(cands, key=lambda q: evaluate(inst, q)[2])
             pl, moves = polish(inst, pl, deadline - 0.5)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+
+
+def _capacity_lpt(inst, order, cost, rank_bytes):
+    """LPT on the assignment costs that keeps the assignment MIP's capacity rows (so the warm start
+    is feasible): each item to the device finishing earliest among those with room."""
+    devs = inst.devices
+    by_item = {}
+    for (i, n), b in rank_bytes.items():
+        by_item.setdefault(i, []).append((n, b))
+    room = {}
+    for d in devs:
+        slots = inst.dev_slots[d]
+        for n, k in enumerate(slots[:-1]):
+            room[d, n] = inst.pools[inst.slots[k].pool_key] * (1 + ASSIGN_FAST_TIER_SLACK)
+        room[d, "all"] = sum(inst.slots[k].capacity_B for k in slots)
+    load = np.zeros(len(devs))
+    out = [None] * len(cost)
+    for i in order:
+        ok = []
+        for di, d in enumerate(devs):
+            nslots = len(inst.dev_slots[d])
+            need = {}
+            for n, b in by_item.get(i, []):
+                if n < nslots - 1:
+                    need[d, n] = need.get((d, n), 0.0) + b
+                need[d, "all"] = need.get((d, "all"), 0.0) + b
+            if all(room[key] >= v for key, v in need.items()):
+                ok.append((load[di] + cost[i, di], di, need))
+        if not ok:     # no fast-tier room anywhere: the soft rows take the excess; the total must fit
+            ok = [(load[di] + cost[i, di], di, need_all) for di, d in enumerate(devs)
+                  for need_all in [{(d, "all"): sum(b for _, b in by_item.get(i, []))}]
+                  if room[d, "all"] >= need_all[d, "all"]]
+        if not ok:
+            return None
+        _, di, need = min(ok)
+        for key, v in need.items():
+            room[key] -= v
+        load[di] += cost[i, di]
+        out[i] = di
+    return out
 
 
 def _warm_ok(inst, pl):

@@ -36,31 +36,38 @@ executable specification; the tests require identical counters):
 
 Data structures and their memory (the README quotes these):
 
-* Slot map, direct mapped: for every cache depth ``d`` an int32 array over all
-  table rows giving the slot of row ``g`` in the depth-``d`` cache of ``g``'s
-  location, or -1.  A row lives at exactly one location, so one array per
-  depth serves every location.  Cost: **4 bytes per table row per cache
-  depth**.  A direct map costs one array access per probe (no hashing, no
-  collisions) and, for the 1% caches of interest, is within a few x of an
-  open-addressing hash table (about 24 B x 2 per cached row at load 0.5),
-  while being simpler and faster.  It limits total rows to what fits in
-  memory at 4 B each (100M rows = 400 MB per depth).
-* Batch stamps for ``unique_rows``: for every level (caches and the backing
-  tier) an int32 array over all table rows holding the last batch in which
-  the row reached that level.  Cost: **4 bytes per table row per level**.
-* LRU slots: key int64 + prev int32 + next int32 = **16 bytes per cached
-  row**, an array-based doubly linked list (head = least recently used).
-* LFU slots: the 16 bytes above + bucket int32, plus a bucket pool of
-  capacity+1 buckets (freq int64, head, tail, prev, next int32) =
-  **44 bytes per cached row**.
-* static: nothing per cached row beyond the slot map (a pinned row is marked
-  in it).
+* Row state, direct mapped: for every table row and every level depth
+  ``d`` (caches and the backing tier, up to the deepest location), two int32:
+  the row's slot in the depth-``d`` cache of its location (or -1) and the
+  last batch in which the row reached depth ``d`` (for ``unique_rows``).  A
+  row's state for all its levels sits side by side, so one lookup touches one
+  cache line of it; a row lives at exactly one location, so one array serves
+  every location.  Cost: **8 bytes per table row per level** (16 B per row
+  for one cache over a tier, 32 B for three caches over a tier).  A direct
+  map costs one array access per probe (no hashing, no collisions, no
+  resizing); its price is memory proportional to the rows of the tables
+  rather than to the cache (100M rows with one cache: 1.6 GB).
+  The slot number of an evicted row is left in place (stale) and recognised
+  by ``key[slot] != row``: writing it would cost one more random memory
+  access per miss.
+* LRU slots: key int64 + prev/next int32 side by side = **16 bytes per
+  cached row**, an array-based doubly linked list (head = least recently used).
+* LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
+  buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
+  bytes per cached row**.
+* static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
+* The caller's global-id array: 8 bytes per lookup (int64).
 
-So the single shared LRU of ``embsim replay`` costs 12 B per table row
-(slot map + stamps of cache and backing tier) and 16 B per cached row, on top
-of the 8 B per lookup of the global-id array itself.
+So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
+16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
+over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
+
+Speed: the loop is bound by the latency of one random access to a row's state
+per lookup (like ``np.bincount``), so it prefetches the row state of the id
+``prefetch_rows`` lookups ahead, and the LRU links of the row half as far
+ahead, to keep several memory accesses in flight.
 """
 cimport cython
 import numpy as np
@@ -476,65 +483,103 @@ cdef class ReplayState:
         v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
 
     def run(self, int64_t b0, int64_t b1):
-        """Replay batches [b0, b1) (call with consecutive ranges, starting at 0)."""
+        """Replay batches [b0, b1) (call with consecutive ranges, starting at 0).
+
+        The loop counts lookups at level 0 and hits at every level; misses
+        and the lookups of lower levels follow from them (a level's misses
+        are its lookups less its hits, and are the next level's lookups), so
+        ``finish()`` derives them once at the end instead of per lookup.
+        """
         cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
         cdef int32_t s2
         cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
+        cdef int n_tables = self.n_tables
         cdef int32_t bb
         cdef int32_t *st
-        cdef Level *L
         cdef Arrays *A = &self.A
+        # local copies: the compiler may keep them in registers (stores through
+        # the counter pointers could otherwise alias the fields of self)
+        cdef const int64_t *gids = self.gids
+        cdef const int64_t *bounds = self.bounds
+        cdef const int32_t *rowloc = self.rowloc
+        cdef bint has_rowloc = self.has_rowloc, top_dynamic = self.top_dynamic
+        cdef int32_t *rs = self.rs
+        cdef int32_t *lnk = self.A.lnk
+        cdef int64_t *key = self.A.key
+        cdef int32_t *n_cache = self.n_cache
+        cdef int32_t *level_of = self.level_of
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        cdef Level *levels = self.levels
+        cdef Level *top = self.levels
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
-                for i in range(self.bounds[b], self.bounds[b + 1]):
-                    g = self.gids[i]
+                for i in range(bounds[b], bounds[b + 1]):
+                    g = gids[i]
                     if i + pf < n_ids:
-                        EMBSIM_PREFETCH(self.rs + self.gids[i + pf] * R)
-                    if i + pf2 < n_ids:
-                        s2 = self.rs[self.gids[i + pf2] * R]
-                        if s2 >= 0 and self.top_dynamic:
-                            EMBSIM_PREFETCH(A.lnk + 2 * s2)
-                            EMBSIM_PREFETCH(A.key + s2)
-                    if i + pf4 < n_ids and self.top_dynamic:
-                        # its list neighbours, unlinked on a hit
-                        s2 = self.rs[self.gids[i + pf4] * R]
-                        if s2 >= 0 and A.lnk[2 * s2] >= 0:
-                            EMBSIM_PREFETCH(A.lnk + 2 * A.lnk[2 * s2])
-                        if s2 >= 0 and A.lnk[2 * s2 + 1] >= 0:
-                            EMBSIM_PREFETCH(A.lnk + 2 * A.lnk[2 * s2 + 1])
-                    if self.has_rowloc:
-                        loc = self.rowloc[g]
-                    t = find_table(self.offs, self.n_tables, g, t)
-                    nlev = self.n_cache[loc]
+                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
+                    if top_dynamic:
+                        if i + pf2 < n_ids:
+                            s2 = rs[gids[i + pf2] * R]
+                            if s2 >= 0:
+                                EMBSIM_PREFETCH(lnk + 2 * s2)
+                                EMBSIM_PREFETCH(key + s2)
+                        if i + pf4 < n_ids:
+                            # its list neighbours, unlinked on a hit
+                            s2 = rs[gids[i + pf4] * R]
+                            if s2 >= 0:
+                                if lnk[2 * s2] >= 0:
+                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
+                                if lnk[2 * s2 + 1] >= 0:
+                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
+                    if has_rowloc:
+                        loc = rowloc[g]
+                    t = find_table(offs, n_tables, g, t)
+                    nlev = n_cache[loc]
                     served = nlev
                     cb = (b * NL + loc) * M          # counters of (batch, location)
                     ct = (<int64_t> t * NL + loc) * M  # counters of (table, location)
+                    c_look[cb] += 1
+                    ct_look[ct] += 1
+                    st = rs + g * R
                     for d in range(nlev + 1):
-                        self.c_look[cb + d] += 1
-                        self.ct_look[ct + d] += 1
-                        st = self.rs + g * R + 2 * d
-                        if st[1] != bb:
-                            st[1] = bb
-                            self.c_uniq[cb + d] += 1
-                        if d == nlev or probe(A, &self.levels[self.level_of[loc * M + d]], g):
+                        if st[2 * d + 1] != bb:
+                            st[2 * d + 1] = bb
+                            c_uniq[cb + d] += 1
+                        if d == nlev or probe(A, &levels[level_of[loc * M + d]], g):
                             served = d
-                            self.c_hit[cb + d] += 1
-                            self.ct_hit[ct + d] += 1
-                            self.c_bytes[cb + d] += self.rbytes[ct + d]
+                            c_hit[cb + d] += 1
+                            ct_hit[ct + d] += 1
+                            c_bytes[cb + d] += rbytes[ct + d]
                             break
-                        self.c_miss[cb + d] += 1
-                        self.ct_miss[ct + d] += 1
                     # fill bottom up; an eviction at depth d back-invalidates depths < d
                     d = served - 1
                     while d >= 0:
-                        v = fill(A, &self.levels[self.level_of[loc * M + d]], g)
+                        v = fill(A, &levels[level_of[loc * M + d]], g)
                         if v >= 0:
                             for e in range(d):
-                                invalidate(A, &self.levels[self.level_of[loc * M + e]], v)
+                                invalidate(A, &levels[level_of[loc * M + e]], v)
                         d -= 1
-                    if self.top_dynamic and self.levels[0].head >= 0:
+                    if top_dynamic and top.head >= 0:
                         # the next victim's slot (its key and links are read at the next miss)
-                        EMBSIM_PREFETCH(A.key + self.levels[0].head)
-                        EMBSIM_PREFETCH(A.lnk + 2 * self.levels[0].head)
+                        EMBSIM_PREFETCH(key + top.head)
+                        EMBSIM_PREFETCH(lnk + 2 * top.head)
+
+    def finish(self):
+        """Derive misses and the lookups of lower levels (call once, after the last run)."""
+        look, hit, miss = self.lookups, self.hits, self.misses
+        tlook, thit, tmiss = self.t_lookups, self.t_hits, self.t_misses
+        for loc in range(self.n_loc):
+            for d in range(self.n_cache[loc]):
+                miss[:, loc, d] = look[:, loc, d] - hit[:, loc, d]
+                look[:, loc, d + 1] = miss[:, loc, d]
+                tmiss[:, loc, d] = tlook[:, loc, d] - thit[:, loc, d]
+                tlook[:, loc, d + 1] = tmiss[:, loc, d]

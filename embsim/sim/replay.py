@@ -292,6 +292,7 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
             state.run(b, e)
             bar.update(int(bounds[e] - bounds[b]))
             b = e
+    state.finish()
 
     return ReplayCounters(
         location_names=[loc.name for loc in locations],

@@ -70,3 +70,17 @@ def test_bad_inputs_exit_2(run_cli, tmp_path, args, frag):
     r = run_cli("shard", *args, "-o", out)
     assert_input_error(r, frag)
     assert not out.exists()
+
+
+def test_shard_from_a_trace(run_cli, model_yaml, tmp_path):
+    trace = tmp_path / "t.npz"
+    r = run_cli("trace", "gen", "--model", model_yaml, "--batches", 3, "--batch-size", 32, "--generator", "zipf",
+                "--seed", 3, "-o", trace)
+    assert r.code == 0, r
+    out = tmp_path / "plan.json"
+    r = run_cli("shard", "--model", model_yaml, "--system", "cpu_2s_spr_ddr5", "--trace", trace,
+                "--time-limit", 5, "-o", out)
+    assert r.code == 0, r
+    plan = load_plan(out)
+    assert plan.batch_size == 32
+    assert plan_problems(plan, load_system("cpu_2s_spr_ddr5"), load_model(model_yaml)) == []

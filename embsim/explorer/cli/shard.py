@@ -31,7 +31,13 @@ def _gb(b):
 
 
 def _us(s):
-    return "-" if s is None else f"{s * 1e6:.2f} us"
+    """A time per batch in the unit that keeps three significant digits readable."""
+    if s is None:
+        return "-"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(s) >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
 
 
 def format_plan(plan, system, all_tables=False):

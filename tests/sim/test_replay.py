@@ -1,0 +1,294 @@
+"""The Cython replay against its pure-Python reference, and the bookkeeping laws of a cache hierarchy."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from embsim.cost_model.plan import Representation, ShardingPlan, Shard, TablePlan
+from embsim.errors import InputError
+from embsim.sim.reference import reference_replay
+from embsim.sim.replay import (COUNTERS, CacheLevel, Location, replay, replay_trace,
+                               row_location_from_plan)
+from embsim.workloads.trace import Trace
+
+ALL = COUNTERS + ("table_lookups", "table_hits", "table_misses")
+
+
+def assert_same(a, b):
+    for k in ALL:
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+
+
+def both(*args, **kw):
+    fast = replay(*args, **kw)
+    ref = reference_replay(*args, **kw)
+    assert_same(fast, ref)
+    return fast
+
+
+def assert_conservation(res, locations, row_bytes, row_offsets, gids, row_location=None):
+    L, H, M = res.lookups, res.hits, res.misses
+    assert (H + M == L).all()
+    assert (res.unique_rows <= L).all()
+    assert ((res.unique_rows > 0) == (L > 0)).all()
+    for li, loc in enumerate(locations):
+        n = len(loc.caches)
+        for d in range(n):
+            np.testing.assert_array_equal(L[:, li, d + 1], M[:, li, d])       # lower sees upper's misses
+        np.testing.assert_array_equal(H[:, li, n], L[:, li, n])              # the tier holds every row
+        assert (M[:, li, n] == 0).all()
+        assert (L[:, li, n + 1:] == 0).all()
+    # every lookup lands at exactly one location's level 0
+    at = np.zeros(len(locations), np.int64) if row_location is None else None
+    if row_location is None:
+        assert L[:, 0, 0].sum() == len(gids)
+    else:
+        np.testing.assert_array_equal(L[:, :, 0].sum(axis=0),
+                                      np.bincount(row_location[gids], minlength=len(locations)))
+    # bytes follow from hits per table and the level's granularity
+    for li, loc in enumerate(locations):
+        grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
+        for lj, gr in enumerate(grans):
+            per_row = np.ceil(np.asarray(row_bytes) / gr) * gr
+            assert res.bytes[:, li, lj].sum() == int((res.table_hits[:, li, lj] * per_row).sum())
+    # per-table totals add up to the per-batch totals
+    for k in ("lookups", "hits", "misses"):
+        np.testing.assert_array_equal(getattr(res, "table_" + k).sum(axis=0), getattr(res, k).sum(axis=0))
+
+
+# ------------------------------------------------------------ strategies ---
+policy = st.sampled_from(["lru", "lfu", "static", "none"])
+
+
+@st.composite
+def cases(draw):
+    n_tables = draw(st.integers(1, 3))
+    table_rows = draw(st.lists(st.integers(1, 12), min_size=n_tables, max_size=n_tables))
+    total = sum(table_rows)
+    n = draw(st.integers(0, 120))
+    # skewed ids: a few hot rows repeat often, so caches hit and evict
+    hot = draw(st.lists(st.integers(0, total - 1), min_size=1, max_size=4))
+    gids = draw(st.lists(st.one_of(st.sampled_from(hot), st.integers(0, total - 1)), min_size=n, max_size=n))
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
+    bounds = np.array([0] + cuts + [n], dtype=np.int64)
+    n_loc = draw(st.integers(1, 2))
+    locations = []
+    for li in range(n_loc):
+        caches = []
+        for ci in range(draw(st.integers(0, 3))):
+            p = draw(policy)
+            cap = draw(st.integers(0, 6))
+            pinned = None
+            if p == "static":
+                pinned = np.array(sorted(set(draw(st.lists(st.integers(0, total - 1), max_size=cap)))), dtype=np.int64)
+            caches.append(CacheLevel(f"c{ci}", p, cap, draw(st.sampled_from([1, 8, 64])), pinned))
+        locations.append(Location(f"dev{li}", "tier", draw(st.sampled_from([16, 64, 4096])), caches))
+    row_location = None
+    if n_loc > 1:
+        row_location = np.array(draw(st.lists(st.integers(0, n_loc - 1), min_size=total, max_size=total)), np.int32)
+    row_bytes = np.array(draw(st.lists(st.sampled_from([4.0, 64.0, 100.0, 128.5]), min_size=n_tables, max_size=n_tables)))
+    offs = np.concatenate([[0], np.cumsum(table_rows)[:-1]]).astype(np.int64)
+    return np.array(gids, dtype=np.int64), bounds, row_bytes, offs, locations, row_location, total
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_cython_equals_reference_and_conserves(case):
+    gids, bounds, rb, offs, locs, rowloc, total = case
+    res = both(gids, bounds, rb, offs, locs, rowloc, total_rows=total)
+    assert_conservation(res, locs, rb, offs, gids, rowloc)
+
+
+def test_random_larger_traces_equal_reference(rng):
+    """Longer traces with real evictions at every level, several locations and tables."""
+    for trial in range(4):
+        R, n = 400, 6000
+        g = (rng.zipf(1.2, n) * 7919 % R).astype(np.int64)
+        bounds = np.unique(np.concatenate([[0, n], rng.integers(0, n, 6)])).astype(np.int64)
+        offs, rb = np.array([0, 150, 300]), np.array([64.0, 96.0, 520.0])
+        rowloc = rng.integers(0, 3, R).astype(np.int32)
+        locs = [
+            Location("gpu0", "ddr", 64, [CacheLevel("hbm", "lru", 25, 128)]),
+            Location("csd0", "flash", 4096, [CacheLevel("sram", "lru", 8, 64), CacheLevel("dram", "lfu", 40, 512)]),
+            Location("soc0", "hbm", 512, [CacheLevel("pin", "static", 30, 64, pinned=rng.choice(R, 30, replace=False)),
+                                          CacheLevel("l2", "lfu", 20, 64), CacheLevel("llc", "lru", 50, 64)]),
+        ]
+        res = both(g, bounds, rb, offs, locs, rowloc, total_rows=R)
+        assert_conservation(res, locs, rb, offs, g, rowloc)
+        assert res.hits[:, :, 0].sum() > 0 and res.misses[:, :, 1].sum() > 0
+
+
+# -------------------------------------------------------------- policies ---
+def one(policy, cap, gids, pinned=None, bounds=None):
+    gids = np.asarray(gids, dtype=np.int64)
+    bounds = np.array([0, len(gids)]) if bounds is None else np.asarray(bounds)
+    locs = [Location("d", "dram", 64, [CacheLevel("c", policy, cap, 64, pinned)])]
+    return both(gids, bounds, [64.0], [0], locs, total_rows=int(max(gids.max(initial=0) + 1, 10)))
+
+
+def hit_pattern(policy, cap, gids, pinned=None):
+    """Per lookup: did it hit? (one batch per lookup)"""
+    res = one(policy, cap, gids, pinned, bounds=np.arange(len(gids) + 1))
+    return res.hits[:, 0, 0].tolist()
+
+
+def test_lru_hand_made():
+    # capacity 2: 1 2 1 3 (evicts 2) 2 (miss, evicts 1) 1 (miss)
+    assert hit_pattern("lru", 2, [1, 2, 1, 3, 2, 1]) == [0, 0, 1, 0, 0, 0]
+    assert hit_pattern("lru", 3, [1, 2, 1, 3, 2, 1]) == [0, 0, 1, 0, 1, 1]
+
+
+def test_lfu_evicts_least_frequent_then_least_recent():
+    # capacity 2. 1 1 2: freq {1:2, 2:1}; 3 evicts 2 (least frequent) -> {1:2, 3:1}
+    assert hit_pattern("lfu", 2, [1, 1, 2, 3, 1, 2]) == [0, 1, 0, 0, 1, 0]
+    # tie: 1 2 (both freq 1, 1 older); 3 evicts 1 (least recent of the tie); 2 hits, 1 misses
+    assert hit_pattern("lfu", 2, [1, 2, 3, 2, 1]) == [0, 0, 0, 1, 0]
+    # tie broken by last access, not by fill time: 1 2 1 2 -> both freq 2, 1 used less recently
+    assert hit_pattern("lfu", 2, [1, 2, 1, 2, 3, 2, 1]) == [0, 0, 1, 1, 0, 1, 0]
+
+
+def test_lfu_counts_do_not_survive_eviction():
+    # capacity 2: 1 x2 (count 2), 2 x3 (count 3); 3 evicts 1.  1 returns with count 1,
+    # not 3, so the next 3 evicts 1 again (a count that persisted would tie 1 with 2
+    # and evict 2, the least recent, and the final 1 would hit).  2 keeps its place.
+    pat = hit_pattern("lfu", 2, [1, 1, 2, 2, 2, 3, 1, 3, 1, 2])
+    assert pat == [0, 1, 0, 1, 1, 0, 0, 0, 0, 1]
+
+
+def test_static_never_evicts_and_none_never_hits(rng):
+    g = rng.integers(0, 50, 2000)
+    pinned = np.array([3, 7, 11, 40])
+    res = one("static", 4, g, pinned)
+    expect = np.isin(g, pinned).sum()
+    assert res.hits.sum(axis=0)[0, 0] == expect
+    # every access of a pinned row hits, no matter how many other rows pass by
+    pat = hit_pattern("static", 4, [3, 1, 2, 5, 6, 8, 9, 3, 40, 40], pinned)
+    assert pat == [1, 0, 0, 0, 0, 0, 0, 1, 1, 1]
+    res = one("none", 100, g)
+    assert res.hits[:, 0, 0].sum() == 0 and res.misses[:, 0, 0].sum() == len(g)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=300), st.integers(0, 12), st.integers(1, 10))
+def test_lru_inclusion_property(gids, cap, extra):
+    """A larger LRU never hits less than a smaller one on the same trace (stack property)."""
+    small = one("lru", cap, gids).hits[:, 0, 0].sum()
+    large = one("lru", cap + extra, gids).hits[:, 0, 0].sum()
+    assert large >= small
+
+
+def test_inclusion_by_back_invalidation():
+    """Evicting a row from a lower cache removes it from the caches above."""
+    locs = [Location("d", "dram", 64, [CacheLevel("top", "lru", 2, 64), CacheLevel("mid", "lru", 2, 64)])]
+    # 1 2 fill both levels; 3 misses both: mid evicts 1 (LRU in mid, as mid never saw 1's hits)
+    # and so top must drop 1 too.  1 1 hits top twice first to make 1 the MRU of top.
+    g = np.array([1, 2, 1, 1, 3, 1])
+    res = both(g, np.arange(len(g) + 1), [64.0], [0], locs, total_rows=5)
+    top_hits = res.hits[:, 0, 0].tolist()
+    assert top_hits == [0, 0, 1, 1, 0, 0]   # the last 1 missed top: back-invalidated
+    assert res.hits[5, 0, 2] == 1           # and was served by dram
+
+
+def test_unique_rows_and_bytes_by_hand():
+    locs = [Location("d", "flash", 4096, [CacheLevel("sram", "lru", 1, 64)])]
+    g = np.array([5, 5, 6, 5, 6, 6])
+    res = both(g, np.array([0, 3, 6]), [100.0], [0], locs, total_rows=10)
+    # batch 0: 5 miss, 5 hit, 6 miss(evicts 5); batch 1: 5 miss, 6 miss, 6 hit
+    assert res.lookups[:, 0, 0].tolist() == [3, 3]
+    assert res.unique_rows[:, 0, 0].tolist() == [2, 2]
+    assert res.hits[:, 0, 0].tolist() == [1, 1]
+    assert res.unique_rows[:, 0, 1].tolist() == [2, 2]
+    assert res.bytes[:, 0, 0].tolist() == [128, 128]     # 100 B row = 2 x 64 B lines
+    assert res.bytes[:, 0, 1].tolist() == [2 * 4096, 2 * 4096]
+    t = res.totals()["d/flash"]
+    assert t["sram"]["hit_rate"] == pytest.approx(2 / 6)
+    assert res.to_dict()["locations"][0]["levels"][1]["name"] == "flash"
+
+
+def test_chunked_replay_equals_one_pass(monkeypatch, rng):
+    """The progress chunks do not change any counter (state carries over)."""
+    import embsim.sim.replay as rp
+    g = rng.integers(0, 300, 5000)
+    bounds = np.arange(0, 5001, 250)
+    locs = [Location("d", "dram", 64, [CacheLevel("c", "lru", 30, 64), CacheLevel("c2", "lfu", 60, 64)])]
+    whole = rp.replay(g, bounds, [64.0], [0], locs, total_rows=300)
+    monkeypatch.setattr(rp, "CHUNK_LOOKUPS", 700)
+    parts = rp.replay(g, bounds, [64.0], [0], locs, total_rows=300)
+    assert_same(whole, parts)
+
+
+def test_replay_trace_and_row_bytes():
+    lengths = np.array([[[1, 2], [1, 0]], [[0, 1], [2, 1]]], dtype=np.int32)   # 2 batches, 2 tables, 2 samples
+    tr = Trace(lengths=lengths, indices=np.array([0, 1, 1, 4, 2, 3, 3, 0]), table_rows=np.array([3, 5]),
+               table_names=["users", "items"])
+    locs = [Location("h", "dram", 64, [CacheLevel("llc", "lru", 2, 64)])]
+    res = replay_trace(tr, locs, row_bytes=[32.0, 256.0])
+    assert res.lookups[:, 0, 0].tolist() == [4, 4]
+    assert res.table_names == ["users", "items"]
+    ref = reference_replay(tr.global_ids(), tr.batch_bounds(), [32.0, 256.0], tr.row_offsets, locs, total_rows=8)
+    for k in COUNTERS:
+        np.testing.assert_array_equal(getattr(res, k), getattr(ref, k))
+    with pytest.raises(InputError, match="row_bytes"):
+        replay_trace(tr, locs)
+    with pytest.raises(InputError, match="2 tables"):
+        replay_trace(tr, locs, row_bytes=[1.0, 2.0, 3.0])
+
+
+def test_bad_inputs():
+    g, b = np.array([0, 1, 2]), np.array([0, 3])
+    loc = lambda *c: [Location("d", "dram", 64, list(c))]
+    with pytest.raises(InputError, match="policy"):
+        replay(g, b, [4.0], [0], loc(CacheLevel("c", "fifo", 2, 64)))
+    with pytest.raises(InputError, match="capacity_rows"):
+        replay(g, b, [4.0], [0], loc(CacheLevel("c", "lru", -1, 64)))
+    with pytest.raises(InputError, match="pinned"):
+        replay(g, b, [4.0], [0], loc(CacheLevel("c", "static", 2, 64)))
+    with pytest.raises(InputError, match="capacity_rows = 1"):
+        replay(g, b, [4.0], [0], loc(CacheLevel("c", "static", 1, 64, pinned=np.array([0, 1]))))
+    with pytest.raises(InputError, match="global_ids"):
+        replay(np.array([0, 9]), np.array([0, 2]), [4.0], [0], loc(), total_rows=5)
+    with pytest.raises(InputError, match="batch_bounds"):
+        replay(g, np.array([0, 2]), [4.0], [0], loc())
+    with pytest.raises(InputError, match="row_location"):
+        replay(g, b, [4.0], [0], loc(), row_location=np.array([0, 1, 0], np.int32))
+
+
+# ------------------------------------------------------------- plan map ---
+def test_row_location_from_plan_puts_the_hot_rows_where_the_shards_say(rng):
+    table_rows = [100, 40]
+    names = ["a", "b"]
+    ids_a = rng.zipf(1.3, 5000) % 100
+    ids_b = rng.integers(0, 40, 3000)
+    hot = [np.argsort(-np.bincount(ids_a, minlength=100), kind="stable"),
+           np.argsort(-np.bincount(ids_b, minlength=40), kind="stable")]
+    locs = [Location("csd0", "sram", 64), Location("csd0", "dram", 64), Location("csd0", "flash", 4096)]
+    rep = Representation()
+    plan = ShardingPlan(model="m", system="s", tables=[
+        TablePlan("a", rep, [Shard("csd0", "sram", 0.0, 0.1, 0.5), Shard("csd0", "dram", 0.1, 0.35, 0.3),
+                             Shard("csd0", "flash", 0.35, 1.0, 0.2)]),
+        TablePlan("b", rep, [Shard("csd0", "flash", 0.0, 1.0, 1.0)]),
+    ])
+    m = row_location_from_plan(plan, names, table_rows, hot, locs)
+    assert m.dtype == np.int32 and m.shape == (140,)
+    assert set(m[hot[0][:10]]) == {0} and (m[:100] == 0).sum() == 10
+    assert set(m[hot[0][10:35]]) == {1} and (m[:100] == 1).sum() == 25
+    assert set(m[hot[0][35:]]) == {2}
+    assert (m[100:] == 2).all()
+    # and the replay with it sends every lookup of a row to its shard's location
+    gids = np.concatenate([ids_a, 100 + ids_b]).astype(np.int64)
+    res = replay(gids, np.array([0, len(gids)]), [64.0, 64.0], [0, 100], locs, row_location=m)
+    assert res.lookups[0, :, 0].tolist() == np.bincount(m[gids], minlength=3).tolist()
+
+
+def test_row_location_from_plan_rejects_gaps_and_unknown_slots():
+    locs = [Location("g0", "hbm", 64)]
+    rep = Representation()
+    hot = [np.arange(10)]
+    gap = ShardingPlan("m", "s", [TablePlan("a", rep, [Shard("g0", "hbm", 0.0, 0.5, 1.0)])])
+    with pytest.raises(InputError, match="no shard"):
+        row_location_from_plan(gap, ["a"], [10], hot, locs)
+    other = ShardingPlan("m", "s", [TablePlan("a", rep, [Shard("g1", "hbm", 0.0, 1.0, 1.0)])])
+    with pytest.raises(InputError, match="g1/hbm"):
+        row_location_from_plan(other, ["a"], [10], hot, locs)
+    with pytest.raises(InputError, match="not in the plan"):
+        row_location_from_plan(gap, ["zz"], [10], hot, locs)
