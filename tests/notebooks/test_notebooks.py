@@ -5,6 +5,7 @@ than none.  Each opens with a parameters cell (small sizes by default) that
 a user can raise; the tests run them as committed.
 """
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -35,6 +36,9 @@ def test_notebook_runs_and_draws(path, tmp_path):
     assert nb.cells[-1].cell_type == "markdown", f"{path.name} should end with what the numbers say"
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells), f"{path.name} needs a parameters cell"
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError on any failing cell
+    # The kernel runs in tmp_path, so a relative PYTHONPATH (PYTHONPATH=. in the Makefile) would not reach
+    # this checkout: put the repository root first, absolute.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    client.execute(env=env)  # raises CellExecutionError on any failing cell
     charts = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if PLOTLY_MIME in o.get("data", {}))
     assert charts >= 1, f"{path.name} produced no plotly chart"
