@@ -21,8 +21,10 @@ install: $(STAMP)
 build: install
 	$(PY) setup.py -q build_ext --inplace
 
+# Two workers for the suite; host measurements (calibration) run afterwards, alone.
 test: build
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 -m "not serial" tests
+	$(PY) -m pytest -q -m serial tests
 
 demo: build
 	$(VENV)/bin/embsim demo -o $(DEMO_DIR) --force

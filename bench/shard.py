@@ -90,9 +90,13 @@ def main():
     ap.add_argument("--small-limit", type=float, default=30.0, help="seconds per DCNv2 / core-mapping solve")
     ap.add_argument("--solvers", default="cbc,highs")
     ap.add_argument("--skip-856", action="store_true")
+    ap.add_argument("--sections", default="1,2,3", help="which parts to run, e.g. 3")
     a = ap.parse_args()
     solvers = a.solvers.split(",")
 
+    sections = set(a.sections.split(","))
+    if "1" not in sections:
+        a.skip_856 = True
     print("== 1. dlrm_datasets_like (856 tables) on screc_csd, K = 8 SmartSSDs (8 devices x 3 tiers + host)")
     big = load_model("dlrm_datasets_like")
     screc8 = load_system("screc_4x_smartssd", {"params.csd.count.value": 8})
@@ -112,7 +116,7 @@ def main():
 
     print("\n== 2. DLRM-DCNv2 (Criteo 1TB, zipf 1.05) on each family")
     dcn = load_model("dlrm_dcnv2_criteo1tb")
-    for name in FAMILY_PRESETS:
+    for name in (FAMILY_PRESETS if "2" in sections else []):
         system = load_system(name)
         for s in solvers:
             if getattr(system, "family", "") == "ascend_soc":
@@ -130,7 +134,7 @@ def main():
     soc = load_system("ascend_910")
     cases = [("criteo_kaggle (realistic)", load_model("criteo_kaggle")), ("rm2 (realistic)", load_model("rm2")),
              ("unbalanced (one table ~98% of lookups)", unbalanced_model())]
-    for label, m in cases:
+    for label, m in (cases if "3" in sections else []):
         for s in solvers:
             t = time.perf_counter()
             try:

@@ -17,7 +17,9 @@ instead, which measures the sweep machinery alone.
 
 Printed: wall time, points per minute, and the speed-up over 1 worker
 (goal: at least 1.7x with 2 workers on 2 free cores).  A loaded machine
-lowers the ratios; the script measures, it does not assert.
+lowers the ratios, so the script ends with a control: the speed-up a bare
+2-process pool gets on trivially parallel work at the same time.  It
+measures, it does not assert.
 """
 import argparse
 import os
@@ -55,6 +57,27 @@ def stand_in(config):
     return {"throughput_qps": float(x), "energy_per_query_J": 1.0}
 
 
+def _burn(_):
+    x = 0
+    for i in range(2_000_000):
+        x = (x * 31 + i) % 1000003
+    return x
+
+
+def control_ratio(tasks=12):
+    """Speed-up a bare 2-process pool gets on trivially parallel work right now (the machine's share)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    t0 = time.perf_counter()
+    for i in range(tasks):
+        _burn(i)
+    t1 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        list(pool.map(_burn, range(tasks)))
+    return t1 / (time.perf_counter() - t0)
+
+
 def timed(label, sp, pts, **kw):
     # Start every executor cold: forked pool workers would otherwise inherit the traces the
     # in-process run cached (embsim.explorer.evaluate keeps one per worker process).
@@ -90,6 +113,9 @@ def main():
                       dashboard_address=None) as cluster:
         td = timed("Dask LocalCluster, 2 procs", sp, pts, scheduler=cluster.scheduler_address, evaluate=ev)
     print(f"speed-up with 2 local workers: {t1 / t2:.2f}x (goal >= 1.7x); Dask LocalCluster: {t1 / td:.2f}x")
+    c = control_ratio()
+    print(f"control: a bare 2-process pool on trivially parallel work got {c:.2f}x just now, so the sweep "
+          f"reached {t1 / t2 / c:.0%} (local) and {t1 / td / c:.0%} (Dask) of the parallelism this machine offered")
 
 
 if __name__ == "__main__":

@@ -239,14 +239,17 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                 core_t[c] += sec
         method, status = "core_mapping", rep.status
     else:
-        for ti, t in enumerate(tables):
-            k = min(M_cores, t.rows)
-            shards_of[ti] = (k, "GM", list(range(k)))
-            sec = system.strategy_cost("GM", math.ceil(t.rows / k), t.row_bytes, lookups[ti] / k).time_s
-            for c in range(k):
+        # the MIP's start (the better of the default and the greedy mapping) is the plan
+        for ti, (o, on) in enumerate(start):
+            k, s, sec, l1b = opts[ti][o]
+            shards_of[ti] = (k, s, list(on))
+            for c in on:
                 core_t[c] += sec
-        method, status = "baseline", f"{rep.status} (default mapping kept)"
-        notes.append("the solver found nothing better than the default mapping within the time limit")
+        kept = "greedy" if start is greedy else "default"
+        method, status = "baseline", f"{rep.status} ({kept} mapping kept)"
+        notes.append(f"the solver found nothing better than the {kept} mapping within the time limit")
+        if rep.note:
+            notes.append(rep.note)
     tps = []
     for ti, t in enumerate(tables):
         k, s, on = shards_of[ti]

@@ -96,7 +96,15 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
         try:
             cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
                                     logPath=log, threads=threads)
-            prob.solve(cmd)
+            try:
+                prob.solve(cmd)
+            except pulp.PulpSolverError as e:
+                # the CBC binary died (it happens on some warm-started MIPs): report it, let the
+                # caller keep its baseline, never invent a solution
+                with open(log, errors="replace") as f:
+                    tail = " ".join(f.read().split()[-12:])
+                return SolveReport("error", None, None, None, time.perf_counter() - t0, solver,
+                                   f"CBC failed ({str(e).split(',')[0]}); log ends: {tail}")
             with open(log, errors="replace") as f:
                 text = f.read()
         finally:

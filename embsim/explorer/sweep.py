@@ -186,8 +186,12 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
         # Import the evaluator's module on every worker at once, before the points arrive: a fresh
         # worker process otherwise pays the imports (numpy, simpy, PuLP, embsim) inside its first point.
         module = getattr(evaluate, "__module__", None)
-        if module and module != "__main__":
-            client.run(importlib.import_module, module)
+        for name in (__name__, module):
+            if name and name != "__main__":
+                try:
+                    client.run(importlib.import_module, name)
+                except Exception:  # noqa: BLE001 - only a warm-up; a worker that cannot import it fails its points
+                    pass
         # The point key as the Dask key: resubmitting a point the cluster already holds is a no-op.
         futures = [client.submit(evaluate_safely, evaluate, p.config, key=f"embsim-point-{p.key}", pure=False)
                    for p in todo]
@@ -196,8 +200,7 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
             record(by_key[fut.key], fut.result())
             fut.release()
     finally:
-        if isinstance(scheduler, str):
-            client.close()
+        client.close()   # our own client; the cluster behind it keeps running
 
 
 def explore_file(space_file, db, workers=None, scheduler=None, report=None, export=None, force=False,

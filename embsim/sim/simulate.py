@@ -435,9 +435,32 @@ def compact_rows(trace, shards_by_table):
     seg = trace.segment_offsets().reshape(-1)            # start of each (batch, table) group of lookups
     starts, stops = seg[:-1].reshape(trace.n_batches, T), seg[1:].reshape(trace.n_batches, T)
     compact = np.empty(trace.n_indices, dtype=np.int64)
-    row_location, offsets, base = [], [], 0
-    biggest = int(trace.table_rows.max())
-    label_of = np.full(biggest, -1, dtype=np.int32)      # first-touch labels, reset after each table
+    row_location, offsets = [], []
+    label_of = _label_scratch(int(trace.table_rows.max()))   # all -1; every touched entry is reset below
+    try:
+        _compact_tables(trace, shards_by_table, starts, stops, label_of, compact, row_location, offsets)
+    except BaseException:
+        _SCRATCH["labels"] = None          # its entries may be left set: drop it
+        raise
+    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
+
+
+# One label array, kept between simulations: filling 4 bytes per row of a 40M-row
+# table costs a page fault per 4 KiB the first time, about a second on a busy host.
+_SCRATCH = {"labels": None}
+
+
+def _label_scratch(rows):
+    """An int32 array of at least ``rows`` entries, all -1 (reused between calls; callers reset what they set)."""
+    buf = _SCRATCH["labels"]
+    if buf is None or buf.size < rows:
+        buf = _SCRATCH["labels"] = np.full(rows, -1, dtype=np.int32)
+    return buf
+
+
+def _compact_tables(trace, shards_by_table, starts, stops, label_of, compact, row_location, offsets):
+    """The per-table loop of compact_rows (fills ``compact``, ``row_location``, ``offsets``)."""
+    T, base = trace.n_tables, 0
     for t in range(T):
         # Table t's lookups, batch after batch: contiguous copies, no gather.
         parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
@@ -461,7 +484,6 @@ def compact_rows(trace, shards_by_table):
             k += b - a
         offsets.append(base)
         base += rows.size + 1
-    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
 
 
 # ------------------------------------------------------------- figures ---

@@ -1,7 +1,7 @@
 """The demo's machinery on a small model (the real demo runs in `make demo`)."""
 import json
 
-from embsim.explorer.cli.demo import run_demo
+from embsim.explorer.cli.demo import SWEEP_SPACE, run_demo
 
 from conftest import assert_input_error
 
@@ -13,7 +13,7 @@ from simtoys import small_model  # noqa: E402
 def test_run_demo_writes_table_page_and_results(tmp_path):
     systems = [("CPU-DRAM", "cpu_2s_spr_ddr5", None), ("multi-GPU", "gpu_8x_a100_80g", None)]
     out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
-                   echo=lambda *a: None)
+                   echo=lambda *a: None, sweep_space=None)
     rows = {r["system"]: r for r in out["rows"]}
     assert rows["CPU-DRAM"]["speedup_vs_cpu"] == 1.0 and rows["multi-GPU"]["speedup_vs_gpu"] == 1.0
     g = rows["multi-GPU"]
@@ -31,3 +31,13 @@ def test_demo_refuses_to_overwrite_without_force(run_cli, tmp_path):
     (tmp_path / "demo.html").write_text("mine")
     assert_input_error(run_cli("demo", "-o", tmp_path), "already exists")
     assert (tmp_path / "demo.html").read_text() == "mine"
+
+
+def test_demo_ends_with_the_packaged_sweep_and_its_report(tmp_path):
+    systems = [("CPU-DRAM", "cpu_2s_spr_ddr5", None)]
+    out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
+                   echo=lambda *a: None, sweep_space=SWEEP_SPACE)
+    assert SWEEP_SPACE.is_file()                      # shipped inside the package, not only in examples/
+    assert out["sweep"].ok == out["sweep"].points > 0  # every design of the demo space was evaluated
+    report = (tmp_path / "d" / "demo_sweep.html").read_text()
+    assert "Pareto" in report and (tmp_path / "d" / "demo_sweep.sqlite").exists()

@@ -12,6 +12,9 @@ import yaml
 from embsim.hw_models import calibrate as cal
 from embsim.hw_models.loader import system_from_dict
 
+# Timing on a shared core would measure the neighbour: `make test` runs these alone.
+pytestmark = pytest.mark.serial
+
 HELD_OUT = [cal.GatherShape(r, L) for r, L in [(48, 16), (96, 64), (192, 16), (384, 64), (768, 16), (160, 24)]]
 
 

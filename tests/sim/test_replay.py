@@ -39,7 +39,6 @@ def assert_conservation(res, locations, row_bytes, row_offsets, gids, row_locati
         assert (M[:, li, n] == 0).all()
         assert (L[:, li, n + 1:] == 0).all()
     # every lookup lands at exactly one location's level 0
-    at = np.zeros(len(locations), np.int64) if row_location is None else None
     if row_location is None:
         assert L[:, 0, 0].sum() == len(gids)
     else:

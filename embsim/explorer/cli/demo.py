@@ -40,6 +40,7 @@ OPEN_LOOP_LOAD = 0.7          # p99 is measured at this share of the closed-loop
 BATCH_SIZE = 1024
 BATCHES = 12
 TIME_LIMIT_S = 15.0
+SWEEP_SPACE = Path(__file__).resolve().parents[1] / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
 
 
 def _tier_bandwidth(result, devices):
@@ -61,7 +62,7 @@ def _tier_bandwidth(result, devices):
 
 
 def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_limit_s=TIME_LIMIT_S, seed=0,
-             systems=SYSTEMS, model=MODEL, echo=print):
+             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE):
     """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
 
     ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
@@ -78,7 +79,8 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
-    targets = [out / "demo.html", out / "demo.json"] + [out / "results" / f"{p}.json" for _, p, _ in systems]
+    targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
+        [out / "results" / f"{p}.json" for _, p, _ in systems]
     for t in targets:
         check_output(t, force)
 
@@ -96,13 +98,18 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         try:
             plan = solve_plan(model, system, stats=stats, batch_size=batch_size, time_limit_s=time_limit_s,
                               representations=reps)
-        except Exception as e:      # the demo goes on with the other systems and says why this one is missing
+        except InputError as e:     # the demo goes on with the other systems and says why this one is missing
             failed.append((label, preset, f"{type(e).__name__}: {e}"))
             echo(f"  {label:<11} no plan: {type(e).__name__}: {e}")
             continue
-        sim = Simulation(model, system, plan, trace, seed=seed)
-        peak = sim.run("closed")
-        loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+        try:
+            sim = Simulation(model, system, plan, trace, seed=seed)
+            peak = sim.run("closed")
+            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+        except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
+            failed.append((label, preset, f"plan not runnable: {e}"))
+            echo(f"  {label:<11} plan {plan.status} ({plan.solver}) not runnable: {e}")
+            continue
         results[label] = peak
         reps_used = sorted({tp.representation.label for tp in plan.tables})
         rows.append({
@@ -133,9 +140,18 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
                                                               for l, p, w in failed]},
                                              indent=2) + "\n", force=force)
     write_html(out / "demo.html", rows, table, force=force)
-    echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'} and {len(rows)} results in {out / 'results'} "
-         f"({time.perf_counter() - t0:.0f} s in all)")
-    return {"rows": rows, "results": results, "table": table, "not_planned": failed}
+    sweep = None
+    if sweep_space is not None:
+        # The closing sweep: a small design space through the explorer, resumable in its store.
+        from ..sweep import explore_file
+        t2 = time.perf_counter()
+        echo(f"\nsweep {sweep_space.name}: into {out / 'demo_sweep.sqlite'} ...")
+        sweep = explore_file(sweep_space, out / "demo_sweep.sqlite", report=out / "demo_sweep.html", force=force)
+        echo(f"  {sweep} in {time.perf_counter() - t2:.0f} s")
+    echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'}, {len(rows)} results in {out / 'results'}"
+         + (f" and the sweep report {out / 'demo_sweep.html'}" if sweep is not None else "")
+         + f" ({time.perf_counter() - t0:.0f} s in all)")
+    return {"rows": rows, "results": results, "table": table, "not_planned": failed, "sweep": sweep}
 
 
 def _ratios(rows):
@@ -167,10 +183,10 @@ def format_table(rows, failed=()):
     for label, _, why in failed:
         lines.append(f"{label:<11} not planned: {why[:150]}")
     lines += ["", "achieved bandwidth per tier and link (GB/s, closed loop):",
-              f"{'system':<11} " + " ".join(f"{t[:12]:>12}" for t in tiers)]
+              f"{'system':<11} " + " ".join(f"{t:>14}" for t in tiers)]
     for r in rows:
         lines.append(f"{r['system']:<11} " + " ".join(
-            f"{r['bandwidth_Bps'][t] / 1e9:>12.4g}" if t in r["bandwidth_Bps"] else f"{'-':>12}" for t in tiers))
+            f"{r['bandwidth_Bps'][t] / 1e9:>14.4g}" if t in r["bandwidth_Bps"] else f"{'-':>14}" for t in tiers))
     lines += ["", "speed-up = throughput ratio; eff. = queries per joule ratio; p99 under Poisson arrivals at "
                   f"{OPEN_LOOP_LOAD:.0%} of each system's peak"]
     return "\n".join(lines)

@@ -162,6 +162,7 @@ class AscendParams(Schema):
 
 
 class AscendSocFile(Schema):
+    description: str = ""
     family: Literal["ascend_soc"]
     name: str
     source: str

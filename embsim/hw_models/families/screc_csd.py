@@ -181,6 +181,7 @@ class ScrecParams(Schema):
 
 
 class ScrecFile(Schema):
+    description: str = ""
     family: Literal["screc_csd"]
     name: str
     source: str
