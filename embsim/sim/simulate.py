@@ -63,6 +63,7 @@ ARRIVALS = ("closed", "poisson", "trace")
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_BATCHES = 32                 # queries default to this many batches
 DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up
+MIN_DEFAULT_BATCHES = 40     # default run length in batches: warm-up plus a steady-state window
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
@@ -322,7 +323,10 @@ class Simulation:
             warmup=DEFAULT_WARMUP, seed=None):
         """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
 
-        ``arrival``: "closed" (``in_flight`` batches always in the system: peak
+        ``queries`` defaults to the trace's queries, and to at least
+        ``MIN_DEFAULT_BATCHES`` batches (the trace repeats), so that the
+        measurement window after the warm-up holds enough batches to mean
+        something.  ``arrival``: "closed" (``in_flight`` batches always in the system: peak
         throughput), "poisson" (rate ``qps``), or "trace" (the trace's
         timestamps).  ``warmup``: a share (< 1) of the queries or a number of
         queries left out of the figures.  ``seed`` (default: the simulation's)
@@ -332,7 +336,10 @@ class Simulation:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
         seed = self.seed if seed is None else int(seed)
         tr, B = self.trace, self.batch_size
-        queries = tr.n_batches * B if queries is None else int(queries)
+        if queries is None:
+            # A steady-state window needs batches beyond the warm-up: a short trace repeats (and notes say so).
+            queries = max(tr.n_batches, MIN_DEFAULT_BATCHES) * B
+        queries = int(queries)
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
         warmup_q = int(round(warmup * queries)) if warmup < 1 else int(warmup)

@@ -30,17 +30,29 @@ from ...fileio import check_output, write_text
 from . import force_option
 
 MODEL = "dlrm_dcnv2_criteo1tb"
-SYSTEMS = [  # (label, preset, representations the planner may use)
+SYSTEMS = [  # (label, preset, representations the planner may use[, checked overrides of the preset])
     ("CPU-DRAM", "cpu_2s_spr_ddr5", None),
     ("multi-GPU", "gpu_8x_a100_80g", None),
     ("Ascend SoC", "ascend_910", "fp32,int8"),     # 32 GB of HBM holds no fp32 DCNv2 (104.5 GB)
     ("SCRec CSD", "screc_4x_smartssd", None),
+    # The same storage with the dense MLP on the host: shows how much of SCRec's time is
+    # DCNv2's large dense part on the FPGAs rather than embedding lookups.
+    ("SCRec, MLP on host", "screc_4x_smartssd", None, {"params.csd.dense_on": "host"}),
 ]
 OPEN_LOOP_LOAD = 0.7          # p99 is measured at this share of the closed-loop peak
 BATCH_SIZE = 1024
 BATCHES = 12
 TIME_LIMIT_S = 15.0
 SWEEP_SPACE = Path(__file__).resolve().parents[1] / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
+
+
+def _result_name(entry):
+    """File name of a system's SimResult: the preset, plus its overrides when it has any."""
+    preset = entry[1]
+    overrides = entry[3] if len(entry) > 3 else None
+    if not overrides:
+        return preset
+    return preset + "+" + "+".join(f"{k.split('.')[-1]}={v}" for k, v in sorted(overrides.items()))
 
 
 def _tier_bandwidth(result, devices):
@@ -66,7 +78,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
 
     ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
-    preset, representations).  Speed-ups are against the systems labelled
+    preset, representations[, overrides]).  Speed-ups are against the systems labelled
     "CPU-DRAM" and "multi-GPU" (n/a if absent).
     """
     from ...cost_model.solve import solve_plan
@@ -80,7 +92,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     out.mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
     targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
-        [out / "results" / f"{p}.json" for _, p, _ in systems]
+        [out / "results" / f"{_result_name(s)}.json" for s in systems]
     for t in targets:
         check_output(t, force)
 
@@ -92,28 +104,31 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
     stats = trace_stats(trace)
     rows, results, failed = [], {}, []
-    for label, preset, reps in systems:
+    for entry in systems:
+        label, preset, reps = entry[:3]
+        overrides = entry[3] if len(entry) > 3 else None
         t1 = time.perf_counter()
-        system = load_system(preset)
+        system = load_system(preset, overrides=overrides)
         try:
             plan = solve_plan(model, system, stats=stats, batch_size=batch_size, time_limit_s=time_limit_s,
                               representations=reps)
         except InputError as e:     # the demo goes on with the other systems and says why this one is missing
             failed.append((label, preset, f"{type(e).__name__}: {e}"))
-            echo(f"  {label:<11} no plan: {type(e).__name__}: {e}")
+            echo(f"  {label:<18} no plan: {type(e).__name__}: {e}")
             continue
         try:
             sim = Simulation(model, system, plan, trace, seed=seed)
             peak = sim.run("closed")
-            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps, queries=trace.n_batches * batch_size)
+            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps)
         except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
             failed.append((label, preset, f"plan not runnable: {e}"))
-            echo(f"  {label:<11} plan {plan.status} ({plan.solver}) not runnable: {e}")
+            echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")
             continue
         results[label] = peak
         reps_used = sorted({tp.representation.label for tp in plan.tables})
         rows.append({
-            "system": label, "preset": preset, "family": system.family,
+            "system": label, "preset": preset, "overrides": overrides or {}, "result": _result_name(entry),
+            "family": system.family,
             "queries_per_s": peak.qps, "lookups_per_s": peak.lookups_per_s,
             "p99_s": loaded.p99_s, "p99_at_qps": loaded.config["qps_target"],
             "energy_per_query_J": peak.energy_per_query_J, "average_power_W": peak.energy["average_power_W"],
@@ -123,7 +138,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
                      "gap": plan.gap, "representations": reps_used},
             "simulated_embedding_s": peak.stage_time_s["embedding"],
         })
-        echo(f"  {label:<11} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
+        echo(f"  {label:<18} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
              f"simulated in {time.perf_counter() - t1:.0f} s")
     if not rows:
         raise InputError("demo: no system could be planned: " + "; ".join(f"{l}: {w}" for l, _, w in failed))
@@ -133,7 +148,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     echo(table)
 
     for r in rows:
-        results[r["system"]].save(out / "results" / f"{r['preset']}.json", force=force)
+        results[r["system"]].save(out / "results" / f"{r['result']}.json", force=force)
     write_text(out / "demo.json", json.dumps({"model": model.name, "batch_size": batch_size, "batches": batches,
                                               "seed": seed, "open_loop_load": OPEN_LOOP_LOAD, "rows": rows,
                                               "not_planned": [{"system": l, "preset": p, "why": w}
@@ -172,20 +187,21 @@ def _x(ratio):
 def format_table(rows, failed=()):
     """The terminal table of the demo (systems without a plan are listed with the reason)."""
     tiers = sorted({k for r in rows for k in r["bandwidth_Bps"]})
-    head = (f"{'system':<11} {'queries/s':>10} {'p99@70%':>9} {'J/query':>9} {'vs CPU':>7} {'vs GPU':>7} "
+    w = max([len("system")] + [len(r["system"]) for r in rows] + [len(l) for l, *_ in failed])
+    head = (f"{'system':<{w}} {'queries/s':>10} {'p99@70%':>9} {'J/query':>9} {'vs CPU':>7} {'vs GPU':>7} "
             f"{'eff. vs CPU':>11} {'eff. vs GPU':>11}  bottleneck")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['system']:<11} {r['queries_per_s']:>10.4g} {r['p99_s'] * 1e3:>7.3g}ms {r['energy_per_query_J'] * 1e3:>7.3g}mJ "
+            f"{r['system']:<{w}} {r['queries_per_s']:>10.4g} {r['p99_s'] * 1e3:>7.3g}ms {r['energy_per_query_J'] * 1e3:>7.3g}mJ "
             f"{_x(r['speedup_vs_cpu']):>7} {_x(r['speedup_vs_gpu']):>7} {_x(r['energy_efficiency_vs_cpu']):>11} "
             f"{_x(r['energy_efficiency_vs_gpu']):>11}  {r['bottleneck']} ({r['bottleneck_utilisation']:.0%})")
     for label, _, why in failed:
-        lines.append(f"{label:<11} not planned: {why[:150]}")
+        lines.append(f"{label:<{w}} not planned: {why[:150]}")
     lines += ["", "achieved bandwidth per tier and link (GB/s, closed loop):",
-              f"{'system':<11} " + " ".join(f"{t:>14}" for t in tiers)]
+              f"{'system':<{w}} " + " ".join(f"{t:>14}" for t in tiers)]
     for r in rows:
-        lines.append(f"{r['system']:<11} " + " ".join(
+        lines.append(f"{r['system']:<{w}} " + " ".join(
             f"{r['bandwidth_Bps'][t] / 1e9:>14.4g}" if t in r["bandwidth_Bps"] else f"{'-':>14}" for t in tiers))
     lines += ["", "speed-up = throughput ratio; eff. = queries per joule ratio; p99 under Poisson arrivals at "
                   f"{OPEN_LOOP_LOAD:.0%} of each system's peak"]
