@@ -334,3 +334,12 @@ def test_a_missing_figure_is_an_error(tmp_path):
     bad.write_text("\n".join(l for l in text.splitlines() if "flash_page_read" not in l))
     with pytest.raises(InputError, match="energy.flash_page_read: missing required field"):
         load_system(bad)
+
+
+def test_tables_in_host_dram_switch_removes_the_host_slot():
+    from embsim.hw_models.loader import load_system as _load
+    on = _load("screc_4x_smartssd")
+    off = _load("screc_4x_smartssd", overrides={"params.host.tables_in_host_dram": False})
+    assert ("host", "dram") in {(s.device, s.tier) for s in on.slots()}
+    assert all(s.device.startswith("csd") for s in off.slots())
+    assert len(off.slots()) == len(on.slots()) - 1

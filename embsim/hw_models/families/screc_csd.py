@@ -16,9 +16,11 @@ Slots (the places a shard can live)::
     csd{k}.sram   rank 0   hottest rows (and TT cores)
     csd{k}.dram   rank 1   warm rows
     csd{k}.flash  rank 2   cold rows
-    host.dram     rank 0   the host's own DRAM (device "host"): the
-                           conventional placement SCRec is compared with, and
-                           a home for small tables; looked up by host cores.
+    host.dram     rank 0   the host's own DRAM (device "host"), unless
+                           ``host.tables_in_host_dram: false``: the
+                           conventional placement SCRec is compared with;
+                           looked up by host cores.  SCRec itself keeps
+                           every table on the devices (set it false).
 
 Cost of one row gather at full device concurrency (``lookup_cost``); every
 tier is bounded by the memory-centric cores (``gather_s``: the row's beats of
@@ -103,6 +105,8 @@ class Host(Schema):
     dram_bandwidth: num("bandwidth")
     dram_random_efficiency: num("count", le=1)
     cache_line: num("bytes")
+    # true lets the planner use host DRAM as one more slot; false is SCRec's own design (tables on the devices).
+    tables_in_host_dram: bool = True
 
 
 class Flash(Schema):
@@ -387,7 +391,7 @@ class ScrecCSD(System):
 
     def slots(self):
         c = self.p.csd
-        out = [Slot("host", "dram", self.p.host.dram_capacity.value, 0)]
+        out = [Slot("host", "dram", self.p.host.dram_capacity.value, 0)] if self.p.host.tables_in_host_dram else []
         for k in range(self.n_devices):
             d = f"csd{k}"
             out += [Slot(d, "sram", self._sram_B(), 0), Slot(d, "dram", c.dram.capacity.value, 1),
