@@ -161,15 +161,15 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     base = default_mapping(system, tables, lookups)
     scale = base or 1.0
     prob = pulp.LpProblem("core_mapping", pulp.LpMinimize)
-    M = pulp.LpVariable("makespan", lowBound=0)
+    M = prob.add_variable("makespan", lowBound=0)
     w, n = {}, {}
     core_time = {c: [] for c in cores}
     l1 = {c: [] for c in cores}
     for ti, ol in enumerate(opts):
         for o, (k, s, sec, l1b) in enumerate(ol):
-            w[ti, o] = pulp.LpVariable(f"w_{ti}_{o}", cat="Binary")
+            w[ti, o] = prob.add_variable(f"w_{ti}_{o}", cat="Binary")
             for c in cores:
-                v = pulp.LpVariable(f"n_{ti}_{o}_{c}", cat="Binary")
+                v = prob.add_variable(f"n_{ti}_{o}_{c}", cat="Binary")
                 n[ti, o, c] = v
                 prob += v <= w[ti, o]
                 core_time[c].append(sec / scale * v)

@@ -10,7 +10,7 @@ def knapsack():
     w = [12, 7, 11, 8, 9, 6, 14, 5]
     v = [24, 13, 23, 15, 16, 11, 27, 9]
     prob = pulp.LpProblem("k", pulp.LpMinimize)
-    x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(len(w))]
+    x = [prob.add_variable(f"x{i}", cat="Binary") for i in range(len(w))]
     prob += -pulp.lpSum(vi * xi for vi, xi in zip(v, x))
     prob += pulp.lpSum(wi * xi for wi, xi in zip(w, x)) <= 26
     return prob
@@ -26,7 +26,7 @@ def test_optimal_with_bound(solver):
 @pytest.mark.parametrize("solver", ["cbc", "highs"])
 def test_infeasible(solver):
     prob = pulp.LpProblem("i", pulp.LpMinimize)
-    x = pulp.LpVariable("x", 0, 1, cat="Binary")
+    x = prob.add_variable("x", cat="Binary")
     prob += x
     prob += x >= 2
     r = solve(prob, solver, 5)
