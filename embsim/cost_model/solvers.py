@@ -102,8 +102,11 @@ def _cbc_summary(text):
     return result.group(1).strip() if result else "", grab("Objective value"), grab("Lower bound"), grab("Gap")
 
 
-def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None):
-    """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards."""
+def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None, cbc_options=()):
+    """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards.
+
+    ``cbc_options`` are extra CBC command-line options (e.g. ``("preprocess off",)``), ignored by HiGHS.
+    """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     if not (time_limit_s > 0):
@@ -115,7 +118,7 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
         os.close(fd)
         try:
             cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
-                                    logPath=log, threads=threads)
+                                    logPath=log, threads=threads, options=list(cbc_options))
             try:
                 prob.solve(cmd)
             except pulp.PulpSolverError as e:
