@@ -27,10 +27,13 @@ Decomposed formulation (``method="decomposed"``, for hundreds of tables):
 1. *aggregate LP*: pool the devices of each class into one device with the
    summed tier capacities; split every item's coverage curve into segments
    and send each segment to a (class, tier rank), minimising M subject to
-   "the work sent to class c is at most |c| x M".  Its optimum is a valid
-   lower bound on the makespan (a class's device times sum to at most |c| x
-   makespan, and pooling only relaxes capacity); so is the time of the
-   single slowest item on its best device.
+   "the work sent to class c is at most |c| x M".  Every segment of an item
+   goes to each class in the same proportion (an item lives whole on one
+   device, so its hot and cold rows share a class; on a mixed system this is
+   what keeps the bound tight).  Its optimum is a valid lower bound on the
+   makespan (a class's device times sum to at most |c| x makespan, and
+   pooling only relaxes capacity); so is the time of the single slowest item
+   on its best device.
 2. *assignment MIP*: with the LP's tier shares fixed, each item has a cost
    per device and bytes per tier rank; assign items to devices (binary x),
    tier bytes within each tier's capacity, minimising the makespan, warm
@@ -272,19 +275,32 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
             xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 else 1
             xs.append(xr)
             segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
+            # the item's share on each class: every segment (hot or cold rows) follows it, since an
+            # item lives whole on one device (valid for every plan; without it the LP sends an item's
+            # hot rows to one class's fast tier and its cold rows to another class, which on a mixed
+            # system, e.g. SmartSSDs plus the host's DRAM, leaves a 20-30% gap)
+            xc = [prob.add_variable(f"xc_{i}_{r}_{c}", 0, 1) for c in range(len(classes))] \
+                if len(classes) > 1 else None
+            if xc is not None:
+                prob += pulp.lpSum(xc) == xr
             for j, (w, s) in enumerate(segs):
                 vs = []
                 for c, cls in enumerate(classes):
                     d0 = cls[0]
+                    vc = []
                     for n, k in enumerate(inst.dev_slots[d0]):
                         v = prob.add_variable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
                         vs.append(v)
+                        vc.append(v)
                         class_time[c].append(it.accesses * s * inst.time[i][r, k] / scale * v)
                         if energy_weight:
                             energy.append(it.accesses * s * energy_weight * inst.energy[i][r, k] / scale * v)
                         cap_terms.setdefault((c, n), []).append(w * it.bytes[r] * v)
                         vars_i.append((r, c, n, s, w, v))
-                prob += pulp.lpSum(vs) == xr
+                    if xc is not None:
+                        prob += pulp.lpSum(vc) == xc[c]
+                if xc is None:
+                    prob += pulp.lpSum(vs) == xr
         if len(it.reps) > 1:
             prob += pulp.lpSum(xs) == 1
         # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
