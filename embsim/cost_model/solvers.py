@@ -87,9 +87,11 @@ def cbc_path():
     if found:
         return found
     from pulp.apis import coin_api
-    bundled = coin_api.COIN_CMD.executableExtension(coin_api.pulp_cbc_path)
-    if os.path.isfile(bundled) and os.access(bundled, os.X_OK):
-        return bundled
+    bundled = getattr(coin_api, "pulp_cbc_path", None)      # PuLP 4 has none
+    if bundled:
+        bundled = coin_api.COIN_CMD.executableExtension(bundled)
+        if os.path.isfile(bundled) and os.access(bundled, os.X_OK):
+            return bundled
     raise InputError("solver: CBC not found (no 'cbc' on the PATH and none bundled with PuLP); "
                      "install it with 'pip install pulp[cbc]' or use --solver highs")
 

@@ -38,3 +38,21 @@ def test_bad_solver_and_limit():
         solve(knapsack(), "glpk", 1)
     with pytest.raises(InputError, match="time limit"):
         solve(knapsack(), "cbc", 0)
+
+
+def test_cbc_is_found_or_named(monkeypatch, tmp_path):
+    """CBC comes from the PATH, else PuLP 3's bundled binary; with neither, one line says how to get it."""
+    import shutil
+    from pulp.apis import coin_api
+    from embsim.cost_model import solvers
+    fake = tmp_path / "cbc"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake) if name == "cbc" else None)
+    assert solvers.cbc_path() == str(fake)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(coin_api, "pulp_cbc_path", str(tmp_path / "missing"))
+    with pytest.raises(InputError, match="pip install pulp\\[cbc\\]"):
+        solvers.cbc_path()
+    with pytest.raises(InputError, match="CBC not found"):
+        solve(knapsack(), "cbc", 1)
