@@ -174,8 +174,8 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                 n[ti, o, c] = v
                 prob += v <= w[ti, o]
                 core_time[c].append(sec / scale * v)
-                if l1b:     # in units of the L1 capacity: bytes (~1e6) beside times (~1e-3) upset CBC's numerics
-                    l1[c].append(l1b / system.l1_capacity_B * v)
+                if l1b:
+                    l1[c].append(l1b * v)
             prob += pulp.lpSum(n[ti, o, c] for c in cores) == k * w[ti, o]
         prob += pulp.lpSum(w[ti, o] for o in range(len(ol))) == 1
         # each part runs whole on one core: the slowest core is at least the chosen part time
@@ -186,7 +186,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
         T[c] = pulp.lpSum(core_time[c])
         prob += T[c] <= M
         if l1[c]:
-            prob += pulp.lpSum(l1[c]) <= 1
+            prob += pulp.lpSum(l1[c]) <= system.l1_capacity_B
     for c in list(cores)[:-1]:
         prob += T[c] >= T[c + 1]
     prob += M
@@ -218,8 +218,8 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     left = max(1.0, time_limit_s - (time.perf_counter() - t0) - 0.5)
     # CBC 2.10.3 (PuLP's) segfaults when its time limit expires while it is still completing the
     # MIP start on the preprocessed model, which happens on a few dozen tables x 32 cores (criteo_kaggle:
-    # the LP alone takes ~6 s).  Without preprocessing the same stop is clean, and on this model
-    # preprocessing only strengthens rows the symmetry order already implies.
+    # the LP alone takes ~6 s).  Without preprocessing the same stop is clean; it costs CBC's row
+    # strengthening, which on criteo_kaggle bought no search progress within 30 s anyway.
     rep = solve(prob, solver, left, gap_rel=gap_rel, warm=warm, cbc_options=CBC_OPTIONS)
     if rep.objective is not None:
         rep.objective *= scale
