@@ -38,7 +38,7 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "simpy>=4.0",
-        "pulp>=2.8",
+        "pulp>=3.3,<5",
         "highspy>=1.7",
         "networkx>=3.0",
         "plotly>=5.18",

@@ -27,10 +27,13 @@ Decomposed formulation (``method="decomposed"``, for hundreds of tables):
 1. *aggregate LP*: pool the devices of each class into one device with the
    summed tier capacities; split every item's coverage curve into segments
    and send each segment to a (class, tier rank), minimising M subject to
-   "the work sent to class c is at most |c| x M".  Its optimum is a valid
-   lower bound on the makespan (a class's device times sum to at most |c| x
-   makespan, and pooling only relaxes capacity); so is the time of the
-   single slowest item on its best device.
+   "the work sent to class c is at most |c| x M".  Every segment of an item
+   goes to each class in the same proportion (an item lives whole on one
+   device, so its hot and cold rows share a class; on a mixed system this is
+   what keeps the bound tight).  Its optimum is a valid lower bound on the
+   makespan (a class's device times sum to at most |c| x makespan, and
+   pooling only relaxes capacity); so is the time of the single slowest item
+   on its best device.
 2. *assignment MIP*: with the LP's tier shares fixed, each item has a cost
    per device and bytes per tier rank; assign items to devices (binary x),
    tier bytes within each tier's capacity, minimising the makespan, warm
@@ -103,7 +106,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them."""
     w = 1.0 / scale
     prob = pulp.LpProblem("sharding", pulp.LpMinimize)
-    M = pulp.LpVariable("makespan", lowBound=0)
+    M = prob.add_variable("makespan", lowBound=0)
     allowed = _symmetry_allowed(inst, _item_order(inst)) if symmetry else [set(inst.devices)] * len(inst.items)
     V = {"x": {}, "y": {}, "u": {}, "z": {}}
     dev_time = {d: [] for d in inst.devices}
@@ -118,18 +121,18 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                 slots = inst.dev_slots[d]
                 if rep.kind != "dense":
                     for k in slots:
-                        z = pulp.LpVariable(f"z_{i}_{r}_{k}", cat="Binary")
+                        z = prob.add_variable(f"z_{i}_{r}_{k}", cat="Binary")
                         V["z"][i, r, k] = z
                         choose.append(z)
                         dev_time[d].append(w * it.accesses * inst.time[i][r, k] * z)
                         energy.append(w * it.accesses * inst.energy[i][r, k] * z)
                         pool_use[inst.slots[k].pool_key].append(it.bytes[r] * z)
                     continue
-                x = pulp.LpVariable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
+                x = prob.add_variable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
                 V["x"][i, r, d] = x
                 choose.append(x)
-                ys = [pulp.LpVariable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
-                us = [pulp.LpVariable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
+                ys = [prob.add_variable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
+                us = [prob.add_variable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
                 for k, y, u in zip(slots, ys, us):
                     V["y"][i, r, k], V["u"][i, r, k] = y, u
                     dev_time[d].append(w * it.accesses * inst.time[i][r, k] * u)
@@ -154,9 +157,9 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                 prob += _rep_sum(V, i, r) == _rep_sum(V, i0, r)
     for d, terms in dev_time.items():
         prob += pulp.lpSum(terms) <= M, f"time_{inst.dev_index[d]}"
-    for p, terms in pool_use.items():
+    for n, (p, terms) in enumerate(pool_use.items()):
         if terms:
-            prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{len(prob.constraints)}"
+            prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{n}"
     prob += M + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
     return prob, V, M, allowed
 
@@ -260,7 +263,7 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound."""
     classes = device_classes(inst)
     prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
-    M = pulp.LpVariable("makespan", lowBound=0)
+    M = prob.add_variable("makespan", lowBound=0)
     class_time = {c: [] for c in range(len(classes))}
     energy = []
     cap_terms = {}
@@ -269,22 +272,35 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
         xs = []
         vars_i = []
         for r, rep in enumerate(it.reps):
-            xr = pulp.LpVariable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 else 1
+            xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 else 1
             xs.append(xr)
             segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
+            # the item's share on each class: every segment (hot or cold rows) follows it, since an
+            # item lives whole on one device (valid for every plan; without it the LP sends an item's
+            # hot rows to one class's fast tier and its cold rows to another class, which on a mixed
+            # system, e.g. SmartSSDs plus the host's DRAM, leaves a 20-30% gap)
+            xc = [prob.add_variable(f"xc_{i}_{r}_{c}", 0, 1) for c in range(len(classes))] \
+                if len(classes) > 1 else None
+            if xc is not None:
+                prob += pulp.lpSum(xc) == xr
             for j, (w, s) in enumerate(segs):
                 vs = []
                 for c, cls in enumerate(classes):
                     d0 = cls[0]
+                    vc = []
                     for n, k in enumerate(inst.dev_slots[d0]):
-                        v = pulp.LpVariable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
+                        v = prob.add_variable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
                         vs.append(v)
+                        vc.append(v)
                         class_time[c].append(it.accesses * s * inst.time[i][r, k] / scale * v)
                         if energy_weight:
                             energy.append(it.accesses * s * energy_weight * inst.energy[i][r, k] / scale * v)
                         cap_terms.setdefault((c, n), []).append(w * it.bytes[r] * v)
                         vars_i.append((r, c, n, s, w, v))
-                prob += pulp.lpSum(vs) == xr
+                    if xc is not None:
+                        prob += pulp.lpSum(vc) == xc[c]
+                if xc is None:
+                    prob += pulp.lpSum(vs) == xr
         if len(it.reps) > 1:
             prob += pulp.lpSum(xs) == 1
         # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
@@ -368,14 +384,14 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     order = sorted(range(n_items), key=lambda i: (-cost[i].min(), i))
     lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
     prob = pulp.LpProblem("assignment", pulp.LpMinimize)
-    M = pulp.LpVariable("makespan", lowBound=0)
+    M = prob.add_variable("makespan", lowBound=0)
     allowed = _symmetry_allowed(inst, order)
     x = {}
     for i in range(n_items):
         vs = []
         for di, d in enumerate(devs):
             if d in allowed[i]:
-                x[i, di] = pulp.LpVariable(f"x_{i}_{di}", cat="Binary")
+                x[i, di] = prob.add_variable(f"x_{i}_{di}", cat="Binary")
                 vs.append(x[i, di])
         prob += pulp.lpSum(vs) == 1
     for di, d in enumerate(devs):
@@ -397,7 +413,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     for p, terms in pool_terms.items():
         # soft: over-booking beyond the slack is allowed at a price (a whole tier's worth costs one
         # makespan), so a packing that cannot be exact still has a solution for the refill to repair
-        o = pulp.LpVariable(f"over_{len(over)}", lowBound=0)
+        o = prob.add_variable(f"over_{len(over)}", lowBound=0)
         over.append(o / inst.pools[p])
         over_var[p] = o
         prob += pulp.lpSum(terms) <= inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK) + o

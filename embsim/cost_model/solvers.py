@@ -2,7 +2,9 @@
 
 Both solvers report status, objective, best bound and gap:
 
-- CBC (PuLP's bundled binary) is asked for a log file; its closing summary
+- CBC runs through PuLP's ``COIN_CMD`` (``PULP_CBC_CMD`` is deprecated in PuLP 3.3
+  and gone in 4.0): a ``cbc`` on the PATH (``pip install pulp[cbc]``) is used,
+  else the binary PuLP 3 still bundles (see :func:`cbc_path`).  It is asked for a log file; its closing summary
   ("Objective value:", "Lower bound:", "Gap:") gives the bound when it stops
   early; when it proves optimality the bound is the objective.  If the log
   does not say, the bound is reported as unknown (None), never invented.
@@ -13,6 +15,7 @@ Both solvers report status, objective, best bound and gap:
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -74,6 +77,25 @@ def _quiet_stdout():
         os.close(saved)
 
 
+def cbc_path():
+    """The CBC executable: ``cbc`` on the PATH, else the one bundled with PuLP 3.
+
+    An installed CBC comes first because PuLP 4 ships none; the bundled binary
+    keeps PuLP 3 installs working without extra steps.
+    """
+    found = shutil.which("cbc")
+    if found:
+        return found
+    from pulp.apis import coin_api
+    bundled = getattr(coin_api, "pulp_cbc_path", None)      # PuLP 4 has none
+    if bundled:
+        bundled = coin_api.COIN_CMD.executableExtension(bundled)
+        if os.path.isfile(bundled) and os.access(bundled, os.X_OK):
+            return bundled
+    raise InputError("solver: CBC not found (no 'cbc' on the PATH and none bundled with PuLP); "
+                     "install it with 'pip install pulp[cbc]' or use --solver highs")
+
+
 def _cbc_summary(text):
     def grab(label):
         m = re.search(rf"^{label}:\s*([-+0-9.eE]+|inf)", text, re.M)
@@ -82,8 +104,11 @@ def _cbc_summary(text):
     return result.group(1).strip() if result else "", grab("Objective value"), grab("Lower bound"), grab("Gap")
 
 
-def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None):
-    """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards."""
+def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None, cbc_options=()):
+    """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards.
+
+    ``cbc_options`` are extra CBC command-line options (e.g. ``("preprocess off",)``), ignored by HiGHS.
+    """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     if not (time_limit_s > 0):
@@ -94,8 +119,8 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
         fd, log = tempfile.mkstemp(prefix="embsim_cbc_", suffix=".log")
         os.close(fd)
         try:
-            cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
-                                    logPath=log, threads=threads)
+            cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
+                                    logPath=log, threads=threads, options=list(cbc_options))
             try:
                 prob.solve(cmd)
             except pulp.PulpSolverError as e:

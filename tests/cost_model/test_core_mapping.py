@@ -116,3 +116,19 @@ def test_core_mapping_needs_an_soc():
     from cm_toys import toy_model, toy_system
     with pytest.raises(InputError, match="Ascend-style SoC"):
         solve_core_mapping(toy_model(2, 0), toy_system())
+
+
+def test_criteo_kaggle_core_mapping_solves_with_cbc():
+    """Regression: CBC 2.10.3 segfaulted ("status error") when its time limit ran out while it was
+    completing the MIP start on the preprocessed criteo_kaggle x ascend_910 model (26 tables x 32
+    cores).  A 10 s limit lands in that window (the root LP alone takes ~6 s); the solve must stop
+    cleanly with a feasible mapping from the solver itself."""
+    from embsim.hw_models.loader import load_system
+    from embsim.workloads.model import load_model
+    model, soc = load_model("criteo_kaggle"), load_system("ascend_910")
+    p = solve_core_mapping(model, soc, solver="cbc", time_limit_s=10, batch_size=256)
+    assert p.status in ("optimal", "feasible"), p.status
+    assert p.method == "core_mapping" and not any("CBC failed" in n for n in p.notes)
+    assert p.best_bound_s is not None and p.best_bound_s <= p.makespan_s
+    assert p.makespan_s <= p.baselines["default_gm_even"]["makespan_s"]
+    assert plan_problems(p, soc, model) == []

@@ -10,7 +10,7 @@ def knapsack():
     w = [12, 7, 11, 8, 9, 6, 14, 5]
     v = [24, 13, 23, 15, 16, 11, 27, 9]
     prob = pulp.LpProblem("k", pulp.LpMinimize)
-    x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(len(w))]
+    x = [prob.add_variable(f"x{i}", cat="Binary") for i in range(len(w))]
     prob += -pulp.lpSum(vi * xi for vi, xi in zip(v, x))
     prob += pulp.lpSum(wi * xi for wi, xi in zip(w, x)) <= 26
     return prob
@@ -26,7 +26,7 @@ def test_optimal_with_bound(solver):
 @pytest.mark.parametrize("solver", ["cbc", "highs"])
 def test_infeasible(solver):
     prob = pulp.LpProblem("i", pulp.LpMinimize)
-    x = pulp.LpVariable("x", 0, 1, cat="Binary")
+    x = prob.add_variable("x", cat="Binary")
     prob += x
     prob += x >= 2
     r = solve(prob, solver, 5)
@@ -38,3 +38,21 @@ def test_bad_solver_and_limit():
         solve(knapsack(), "glpk", 1)
     with pytest.raises(InputError, match="time limit"):
         solve(knapsack(), "cbc", 0)
+
+
+def test_cbc_is_found_or_named(monkeypatch, tmp_path):
+    """CBC comes from the PATH, else PuLP 3's bundled binary; with neither, one line says how to get it."""
+    import shutil
+    from pulp.apis import coin_api
+    from embsim.cost_model import solvers
+    fake = tmp_path / "cbc"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake) if name == "cbc" else None)
+    assert solvers.cbc_path() == str(fake)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(coin_api, "pulp_cbc_path", str(tmp_path / "missing"))
+    with pytest.raises(InputError, match="pip install pulp\\[cbc\\]"):
+        solvers.cbc_path()
+    with pytest.raises(InputError, match="CBC not found"):
+        solve(knapsack(), "cbc", 1)
