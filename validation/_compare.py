@@ -5,18 +5,7 @@ A row puts the model's prediction beside a reference figure and prints
 that demanded ratio == 1 would only reward typing the measurement into a preset.
 """
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def ensure_importable():
-    """Let ``python validation/<script>.py`` find embsim and this package from a checkout."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-
 
 @dataclass(frozen=True)
 class Row:
