@@ -1,0 +1,1 @@
+"""Validation: the models' predictions beside public measurements (see validation/README.md)."""
