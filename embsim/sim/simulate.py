@@ -130,6 +130,14 @@ class _Digest:
         self._value = _trace_digest(self._trace)
         self.cpu_s = time.thread_time() - t
 
+    def __getstate__(self):                # a Simulation stays picklable: send the value, not the thread
+        return {"_trace": None, "_value": self.value, "cpu_s": self.cpu_s}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._thread = threading.Thread()  # already done
+        self._thread.start()
+
     @property
     def value(self):
         self._thread.join()
