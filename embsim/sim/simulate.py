@@ -45,7 +45,9 @@ import hashlib
 import json
 import math
 import platform
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -55,7 +57,7 @@ from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
-from ._compact import label_rows
+from ._compact import label_segments
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -112,6 +114,40 @@ def _trace_digest(trace):
     return h.hexdigest()
 
 
+class _Digest:
+    """The trace's digest (for ``config_hash``), computed once, in a thread beside the map and replay.
+
+    hashlib releases the GIL on large buffers and the map and replay kernels
+    run without it, so on a machine with a free core the 8 bytes per lookup
+    are hashed at no cost in wall time.  ``value`` waits for the thread.
+    """
+
+    def __init__(self, trace):
+        self._trace, self._value, self.cpu_s = trace, None, 0.0
+        self._thread = threading.Thread(target=self._compute, name="embsim-trace-digest", daemon=True)
+        self._thread.start()
+
+    def _compute(self):
+        t = time.thread_time()
+        self._value = _trace_digest(self._trace)
+        self.cpu_s = time.thread_time() - t
+
+    def __getstate__(self):                # a Simulation stays picklable: send the value, not the thread
+        return {"_trace": None, "_value": self.value, "cpu_s": self.cpu_s}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._thread = threading.Thread()  # already done
+        self._thread.start()
+
+    @property
+    def value(self):
+        self._thread.join()
+        if self._value is None:            # the thread failed: compute here (and raise here)
+            self._compute()
+        return self._value
+
+
 class Simulation:
     """A model on a system with a plan and a trace, replayed once; ``run()`` simulates arrivals.
 
@@ -128,11 +164,20 @@ class Simulation:
         self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
+        self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
         self._check_plan()
+        self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
-        t = time.perf_counter()
-        self._loads()
-        self.timings_s["loads"] = time.perf_counter() - t
+        with self._timed("loads"):
+            self._loads()
+
+    @contextmanager
+    def _timed(self, step):
+        """Record the wall and CPU time of ``step`` in ``timings_s`` and ``cpu_s``."""
+        w, c = time.perf_counter(), time.thread_time()
+        yield
+        self.timings_s[step] = time.perf_counter() - w
+        self.cpu_s[step] = time.thread_time() - c
 
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
@@ -231,14 +276,12 @@ class Simulation:
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
-        t = time.perf_counter()
-        compact, row_location, offsets = compact_rows(tr, by_table)
-        self.timings_s["map"] = time.perf_counter() - t
+        with self._timed("map"):
+            compact, row_location, offsets = compact_rows(tr, by_table)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
-        t = time.perf_counter()
-        self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
-                               progress=progress, total_rows=row_location.size, table_names=tr.table_names)
-        self.timings_s["replay"] = time.perf_counter() - t
+        with self._timed("replay"):
+            self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
+                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names)
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -370,10 +413,9 @@ class Simulation:
         def cost_of(b, n):
             return system.batch_cost(self.batch_load(b % nt, n))
 
-        t = time.perf_counter()
-        run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
-                         in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
-        self.timings_s["engine"] = time.perf_counter() - t
+        with self._timed("engine"):
+            run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
+                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
@@ -381,9 +423,8 @@ class Simulation:
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
-        t = time.perf_counter()
-        result = summarise(run, self, config, seed, notes)
-        self.timings_s["summarise"] = time.perf_counter() - t
+        with self._timed("summarise"):
+            result = summarise(run, self, config, seed, notes)
         return result
 
 
@@ -409,18 +450,41 @@ def hot_order_of(rows, counts, part, parts, table_rows):
 
 
 def _locate(rows, counts, shards, P, table_rows):
-    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank."""
-    part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-    order = hot_order_of(rows, counts, part, P, table_rows)
-    rank = np.empty(rows.size, dtype=np.int64)
-    part_start = np.searchsorted(part[order], np.arange(P))
-    rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank.
+
+    No sort of all rows: rows of equal (part, count) hold a contiguous run of
+    ranks, which a histogram of counts places; only a run that a shard
+    boundary cuts needs its rows in increasing order (ties go to the lower
+    row), and there are at most as many such runs as shards.  The result
+    equals ranking with ``hot_order_of``.
+    """
+    part = rows % P if P > 1 else None
     where = np.empty(rows.size, dtype=np.int32)
     for p in range(P):
         sh = [s for s in shards if s.part == p]
-        sel = part == p if P > 1 else slice(None)
-        his = np.array([s.hi for s in sh])
-        where[sel] = np.array([s.location for s in sh], dtype=np.int32)[np.searchsorted(his, rank[sel], side="right")]
+        his = np.array([s.hi for s in sh], dtype=np.int64)
+        locs = np.array([s.location for s in sh], dtype=np.int32)
+        sel = np.flatnonzero(part == p) if P > 1 else None
+        r = rows if sel is None else rows[sel]
+        c = counts if sel is None else counts[sel]
+        if r.size == 0:
+            continue
+        down = int(c.max()) - c                          # 0 for the hottest count
+        size = np.bincount(down)                         # rows per count, hottest first
+        start = np.cumsum(size) - size                   # first rank of each count's run
+        first = start[down]
+        lo_shard = np.searchsorted(his, first, side="right")
+        hi_shard = np.searchsorted(his, first + size[down] - 1, side="right")
+        out = locs[lo_shard]
+        cut = np.flatnonzero(np.bincount(down[lo_shard != hi_shard], minlength=1))
+        for d in cut:                                    # runs a shard boundary cuts
+            m = np.flatnonzero(down == d)
+            rank = start[d] + np.searchsorted(np.sort(r[m]), r[m])
+            out[m] = locs[np.searchsorted(his, rank, side="right")]
+        if sel is None:
+            where[:] = out
+        else:
+            where[sel] = out
     return where
 
 
@@ -430,7 +494,7 @@ def compact_rows(trace, shards_by_table):
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
     in access order; ``row_location`` int32 per compact row; ``offsets`` the
     first compact id of each table.  Table t's accessed rows get ids
-    ``offsets[t] ..`` in increasing row order, plus one spare id so every
+    ``offsets[t] ..`` in order of first touch, plus one spare id so every
     table owns at least one.  A row's hot rank is its place by falling access
     count in the trace, ties to the lower row; the shard whose hot-rank range
     ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
@@ -438,62 +502,30 @@ def compact_rows(trace, shards_by_table):
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
-    Cost: one Cython pass per lookup (``_compact.label_rows``, no sort), then
-    a sort of the distinct rows only.
+    Cost: one Cython pass per lookup (``_compact.label_segments``: a hash map
+    sized to the table's distinct rows in the trace, not to its rows; no
+    sort, no copy of the lookups), then a histogram of the distinct rows'
+    counts per table (see ``_locate``).
     """
     T = trace.n_tables
-    seg = trace.segment_offsets().reshape(-1)            # start of each (batch, table) group of lookups
-    starts, stops = seg[:-1].reshape(trace.n_batches, T), seg[1:].reshape(trace.n_batches, T)
+    seg = trace.segment_offsets()                        # start of each (batch, table) group of lookups
+    starts = np.ascontiguousarray(seg[:-1].reshape(trace.n_batches, T).T)   # [table, batch]
+    stops = np.ascontiguousarray(seg[1:].reshape(trace.n_batches, T).T)
     compact = np.empty(trace.n_indices, dtype=np.int64)
-    row_location, offsets = [], []
-    label_of = _label_scratch(int(trace.table_rows.max()))   # all -1; every touched entry is reset below
-    try:
-        _compact_tables(trace, shards_by_table, starts, stops, label_of, compact, row_location, offsets)
-    except BaseException:
-        _SCRATCH["labels"] = None          # its entries may be left set: drop it
-        raise
-    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
-
-
-# One label array, kept between simulations: filling 4 bytes per row of a 40M-row
-# table costs a page fault per 4 KiB the first time, about a second on a busy host.
-_SCRATCH = {"labels": None}
-
-
-def _label_scratch(rows):
-    """An int32 array of at least ``rows`` entries, all -1 (reused between calls; callers reset what they set)."""
-    buf = _SCRATCH["labels"]
-    if buf is None or buf.size < rows:
-        buf = _SCRATCH["labels"] = np.full(rows, -1, dtype=np.int32)
-    return buf
-
-
-def _compact_tables(trace, shards_by_table, starts, stops, label_of, compact, row_location, offsets):
-    """The per-table loop of compact_rows (fills ``compact``, ``row_location``, ``offsets``)."""
-    T, base = trace.n_tables, 0
+    row_location, offsets, base = [], [], 0
     for t in range(T):
-        # Table t's lookups, batch after batch: contiguous copies, no gather.
-        parts = [(int(a), int(b)) for a, b in zip(starts[:, t], stops[:, t]) if b > a]
-        idx = (np.concatenate([trace.indices[a:b] for a, b in parts]) if parts
-               else np.zeros(0, dtype=np.int64))
-        local = np.empty(idx.size, dtype=np.int64)
-        rows, counts = label_rows(idx, label_of, local)      # labels in first-touch order
-        label_of[rows] = -1
+        rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
         mine = shards_by_table[t]
-        P = mine[0].parts
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
-            where = np.full(rows.size, mine[0].location, dtype=np.int32)
+            where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
         else:
-            where = _locate(rows, counts, mine, P, int(trace.table_rows[t]))
+            where = np.empty(rows.size + 1, dtype=np.int32)
+            where[:-1] = _locate(rows, counts, mine, mine[0].parts, int(trace.table_rows[t]))
+            where[-1] = mine[0].location                  # the spare row
         row_location.append(where)
-        row_location.append(np.array([mine[0].location], dtype=np.int32))   # the spare row
-        local += base
-        k = 0
-        for a, b in parts:
-            compact[a:b] = local[k:k + b - a]
-            k += b - a
         offsets.append(base)
         base += rows.size + 1
+    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
 
 
 # ------------------------------------------------------------- figures ---
@@ -586,7 +618,7 @@ def config_hash(sim, config, seed):
     """sha256 of everything that decides the result: model, system, plan, trace, run settings, seed."""
     params = sim.system.params
     blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": sim.plan.to_dict(), "trace": _trace_digest(sim.trace), "config": config, "seed": seed}
+            "plan": sim.plan.to_dict(), "trace": sim.trace_digest.value, "config": config, "seed": seed}
     text = json.dumps(blob, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 

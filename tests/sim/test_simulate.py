@@ -3,6 +3,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embsim.errors import InputError
 from embsim.hw_models.loader import load_system
@@ -166,3 +168,39 @@ def test_caches_shared_per_device_tier_conserve_lookups(model, trace, cpu):
         qps.append(sim.run("closed").qps)
     assert hits[0] == 0 and hits[0] <= hits[1] <= hits[2] and hits[2] > 0
     assert qps[0] <= qps[1] * (1 + 1e-9) and qps[1] <= qps[2] * (1 + 1e-9)
+
+
+def _locate_by_sorting(rows, counts, shards, P, table_rows):
+    """The definition: rank every row by one sort (hot_order_of), then find the shard holding the rank."""
+    from embsim.sim.simulate import hot_order_of
+    part = rows % P
+    order = hot_order_of(rows, counts, part, P, table_rows)
+    rank = np.empty(rows.size, dtype=np.int64)
+    part_start = np.searchsorted(part[order], np.arange(P))
+    rank[order] = np.arange(rows.size) - np.repeat(part_start, np.diff(np.append(part_start, rows.size)))
+    where = np.empty(rows.size, dtype=np.int32)
+    for p in range(P):
+        sh = [s for s in shards if s.part == p]
+        his = np.array([s.hi for s in sh])
+        where[part == p] = np.array([s.location for s in sh])[np.searchsorted(his, rank[part == p], side="right")]
+    return where
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 400), st.integers(1, 5), st.integers(0, 2 ** 32))
+def test_locate_by_count_runs_equals_locate_by_sorting(P, table_rows, n_shards, seed):
+    """_locate (histogram of counts, sorting only runs a shard boundary cuts) places rows as one full sort does."""
+    from embsim.sim.simulate import ShardInfo, _locate, part_rows
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(table_rows)[:rng.integers(1, table_rows + 1)].astype(np.int64)   # first-touch order
+    counts = rng.integers(1, 4, rows.size) ** rng.integers(1, 3, rows.size)                 # many ties
+    shards, loc = [], 0
+    for p in range(P):
+        R = part_rows(table_rows, p, P)
+        cuts = np.unique(np.concatenate([[0, R], rng.integers(0, R + 1, n_shards - 1)]))
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            shards.append(ShardInfo(0, "t", f"d{loc}", "hbm", int(lo), int(hi), 4.0, 0.0, part=p, parts=P,
+                                    location=loc))
+            loc += 1
+    assert np.array_equal(_locate(rows, counts, shards, P, table_rows),
+                          _locate_by_sorting(rows, counts, shards, P, table_rows))
