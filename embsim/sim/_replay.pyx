@@ -519,6 +519,7 @@ cdef class ReplayState:
         cdef int64_t *ct_hit = self.ct_hit
         cdef Level *levels = self.levels
         cdef Level *top = self.levels
+        cdef Level *lo
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
@@ -568,6 +569,17 @@ cdef class ReplayState:
                             for e in range(d):
                                 invalidate(A, &levels[level_of[loc * M + e]], v)
                         d -= 1
+                    # A full lower LRU level evicts its head at its next fill and then
+                    # back-invalidates the victim in the levels above, reading the
+                    # victim's row state: a cold row, so a random memory access.
+                    # Prefetch it (and the key of the victim after it) now.
+                    for d in range(1, nlev):
+                        lo = &levels[level_of[loc * M + d]]
+                        if lo.policy == P_LRU and lo.size == lo.cap and lo.head >= 0:
+                            EMBSIM_PREFETCH(rs + key[lo.head] * R)
+                            s2 = lnk[2 * lo.head + 1]
+                            if s2 >= 0:
+                                EMBSIM_PREFETCH(key + s2)
                     if top_dynamic and top.head >= 0:
                         # the next victim's slot (its key and links are read at the next miss)
                         EMBSIM_PREFETCH(key + top.head)
