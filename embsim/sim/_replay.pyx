@@ -342,6 +342,7 @@ cdef class ReplayState:
     cdef int64_t n_batches
     cdef public int64_t prefetch_rows
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
+    cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef int64_t total_rows
     cdef bint has_rowloc
     cdef const int64_t *gids
@@ -463,6 +464,7 @@ cdef class ReplayState:
         self.n_batches = B
         self.prefetch_rows = DEF_PREFETCH_ROWS
         self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
+        self.one_level = self.n_loc == 1 and nc == 1 and self.top_dynamic and capacities[0] > 0
         shape = (B, self.n_loc, self.max_levels)
         tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.lookups = np.zeros(shape, np.int64)
@@ -520,6 +522,9 @@ cdef class ReplayState:
         cdef Level *levels = self.levels
         cdef Level *top = self.levels
         cdef Level *lo
+        if self.one_level:
+            self._run_one_level(b0, b1)
+            return
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
@@ -584,6 +589,92 @@ cdef class ReplayState:
                         # the next victim's slot (its key and links are read at the next miss)
                         EMBSIM_PREFETCH(key + top.head)
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
+
+    cdef void _run_one_level(self, int64_t b0, int64_t b1) noexcept:
+        """``run`` for the common case: one location, one LRU/LFU cache over its tier.
+
+        Same counters as the general loop, with less work per lookup: no level
+        table or depth loop, the per-batch counters summed in locals and stored
+        once per batch (a lookup's counters would otherwise be four
+        read-modify-writes through memory), the tier's hits derived as lookups
+        less cache hits.
+        """
+        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int64_t nlook, h, u0, u1, by0, by1, ct
+        cdef int32_t s2, bb
+        cdef int32_t *st
+        cdef int t = 0, n_tables = self.n_tables
+        cdef Arrays *A = &self.A
+        cdef Level *L = self.levels
+        cdef bint lfu = L.policy == P_LFU
+        cdef const int64_t *gids = self.gids
+        cdef const int64_t *bounds = self.bounds
+        cdef int32_t *rs = self.rs
+        cdef int32_t *lnk = self.A.lnk
+        cdef int64_t *key = self.A.key
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        with nogil:
+            for b in range(b0, b1):
+                bb = <int32_t> b
+                nlook = bounds[b + 1] - bounds[b]
+                h = 0
+                u0 = 0
+                u1 = 0
+                by0 = 0
+                by1 = 0
+                for i in range(bounds[b], bounds[b + 1]):
+                    g = gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
+                    if i + pf2 < n_ids:
+                        s2 = rs[gids[i + pf2] * R]
+                        if s2 >= 0:
+                            EMBSIM_PREFETCH(lnk + 2 * s2)
+                            EMBSIM_PREFETCH(key + s2)
+                    if i + pf4 < n_ids:
+                        s2 = rs[gids[i + pf4] * R]
+                        if s2 >= 0:
+                            if lnk[2 * s2] >= 0:
+                                EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
+                            if lnk[2 * s2 + 1] >= 0:
+                                EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
+                    t = find_table(offs, n_tables, g, t)
+                    ct = <int64_t> t * 2                 # counters of (table, location 0): [cache, tier]
+                    ct_look[ct] += 1
+                    st = rs + g * R
+                    if st[1] != bb:
+                        st[1] = bb
+                        u0 += 1
+                    if probe(A, L, g):
+                        h += 1
+                        ct_hit[ct] += 1
+                        by0 += rbytes[ct]
+                    else:
+                        if st[3] != bb:
+                            st[3] = bb
+                            u1 += 1
+                        ct_hit[ct + 1] += 1
+                        by1 += rbytes[ct + 1]
+                        fill(A, L, g)                    # one level: the victim is not looked up
+                    if not lfu and L.head >= 0:
+                        EMBSIM_PREFETCH(key + L.head)
+                        EMBSIM_PREFETCH(lnk + 2 * L.head)
+                cb = b * 2
+                c_look[cb] += nlook
+                c_uniq[cb] += u0
+                c_uniq[cb + 1] += u1
+                c_hit[cb] += h
+                c_hit[cb + 1] += nlook - h
+                c_bytes[cb] += by0
+                c_bytes[cb + 1] += by1
 
     def finish(self):
         """Derive misses and the lookups of lower levels (call once, after the last run)."""
