@@ -64,10 +64,16 @@ So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
 16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
 over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
 
-Speed: the loop is bound by the latency of one random access to a row's state
-per lookup (like ``np.bincount``), so it prefetches the row state of the id
-``prefetch_rows`` lookups ahead, and the LRU links of the row half as far
-ahead, to keep several memory accesses in flight.
+Speed: each lookup makes one random access to its row's state (like
+``np.bincount``), so the loop prefetches the row state of the id
+``prefetch_rows`` lookups ahead, and the cache slot of the row half as far
+ahead, to keep several memory accesses in flight.  A lower LRU level's next
+victim has its row state prefetched too (its back-invalidation reads it).
+One location with one LRU/LFU cache (``embsim replay``) runs a specialised
+loop: per-batch counters summed in locals and stored once per batch,
+per-table counters stored when the table changes, no level table.  What is
+left is mostly instructions, not memory: the general loop costs more per
+lookup than its random accesses.
 """
 cimport cython
 import numpy as np
@@ -601,7 +607,9 @@ cdef class ReplayState:
         """
         cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
-        cdef int64_t nlook, h, u0, u1, by0, by1, ct
+        cdef int64_t nlook, h, u0, u1, by0, by1
+        # per-table counts of the current run of lookups in one table, stored when the table changes
+        cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
         cdef int32_t s2, bb
         cdef int32_t *st
         cdef int t = 0, n_tables = self.n_tables
@@ -639,30 +647,31 @@ cdef class ReplayState:
                         if s2 >= 0:
                             EMBSIM_PREFETCH(lnk + 2 * s2)
                             EMBSIM_PREFETCH(key + s2)
-                    if i + pf4 < n_ids:
-                        s2 = rs[gids[i + pf4] * R]
-                        if s2 >= 0:
-                            if lnk[2 * s2] >= 0:
-                                EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
-                            if lnk[2 * s2 + 1] >= 0:
-                                EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
-                    t = find_table(offs, n_tables, g, t)
-                    ct = <int64_t> t * 2                 # counters of (table, location 0): [cache, tier]
-                    ct_look[ct] += 1
+                    if not (offs[t] <= g < offs[t + 1]):
+                        # a new table: store the counts of the previous one
+                        ct_look[ct] += tl
+                        ct_hit[ct] += th
+                        ct_hit[ct + 1] += tl - th
+                        tl = 0
+                        th = 0
+                        t = find_table(offs, n_tables, g, t)
+                        ct = <int64_t> t * 2             # counters of (table, location 0): [cache, tier]
+                        rb0 = rbytes[ct]
+                        rb1 = rbytes[ct + 1]
+                    tl += 1
                     st = rs + g * R
                     if st[1] != bb:
                         st[1] = bb
                         u0 += 1
                     if probe(A, L, g):
                         h += 1
-                        ct_hit[ct] += 1
-                        by0 += rbytes[ct]
+                        th += 1
+                        by0 += rb0
                     else:
                         if st[3] != bb:
                             st[3] = bb
                             u1 += 1
-                        ct_hit[ct + 1] += 1
-                        by1 += rbytes[ct + 1]
+                        by1 += rb1
                         fill(A, L, g)                    # one level: the victim is not looked up
                     if not lfu and L.head >= 0:
                         EMBSIM_PREFETCH(key + L.head)
@@ -675,6 +684,9 @@ cdef class ReplayState:
                 c_hit[cb + 1] += nlook - h
                 c_bytes[cb] += by0
                 c_bytes[cb + 1] += by1
+            ct_look[ct] += tl
+            ct_hit[ct] += th
+            ct_hit[ct + 1] += tl - th
 
     def finish(self):
         """Derive misses and the lookups of lower levels (call once, after the last run)."""
