@@ -499,7 +499,7 @@ cdef class ReplayState:
         ``finish()`` derives them once at the end instead of per lookup.
         """
         cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
         cdef int32_t s2
         cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
         cdef int n_tables = self.n_tables
@@ -544,14 +544,6 @@ cdef class ReplayState:
                             if s2 >= 0:
                                 EMBSIM_PREFETCH(lnk + 2 * s2)
                                 EMBSIM_PREFETCH(key + s2)
-                        if i + pf4 < n_ids:
-                            # its list neighbours, unlinked on a hit
-                            s2 = rs[gids[i + pf4] * R]
-                            if s2 >= 0:
-                                if lnk[2 * s2] >= 0:
-                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
-                                if lnk[2 * s2 + 1] >= 0:
-                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
                     if has_rowloc:
                         loc = rowloc[g]
                     t = find_table(offs, n_tables, g, t)
@@ -606,7 +598,7 @@ cdef class ReplayState:
         less cache hits.
         """
         cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
         cdef int64_t nlook, h, u0, u1, by0, by1
         # per-table counts of the current run of lookups in one table, stored when the table changes
         cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
