@@ -64,10 +64,16 @@ So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
 16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
 over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
 
-Speed: the loop is bound by the latency of one random access to a row's state
-per lookup (like ``np.bincount``), so it prefetches the row state of the id
-``prefetch_rows`` lookups ahead, and the LRU links of the row half as far
-ahead, to keep several memory accesses in flight.
+Speed: each lookup makes one random access to its row's state (like
+``np.bincount``), so the loop prefetches the row state of the id
+``prefetch_rows`` lookups ahead, and the cache slot of the row half as far
+ahead, to keep several memory accesses in flight.  A lower LRU level's next
+victim has its row state prefetched too (its back-invalidation reads it).
+One location with one LRU/LFU cache (``embsim replay``) runs a specialised
+loop: per-batch counters summed in locals and stored once per batch,
+per-table counters stored when the table changes, no level table.  What is
+left is mostly instructions, not memory: the general loop costs more per
+lookup than its random accesses.
 """
 cimport cython
 import numpy as np
@@ -342,6 +348,7 @@ cdef class ReplayState:
     cdef int64_t n_batches
     cdef public int64_t prefetch_rows
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
+    cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef int64_t total_rows
     cdef bint has_rowloc
     cdef const int64_t *gids
@@ -463,6 +470,7 @@ cdef class ReplayState:
         self.n_batches = B
         self.prefetch_rows = DEF_PREFETCH_ROWS
         self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
+        self.one_level = self.n_loc == 1 and nc == 1 and self.top_dynamic and capacities[0] > 0
         shape = (B, self.n_loc, self.max_levels)
         tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.lookups = np.zeros(shape, np.int64)
@@ -491,7 +499,7 @@ cdef class ReplayState:
         ``finish()`` derives them once at the end instead of per lookup.
         """
         cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, pf4 = self.prefetch_rows // 4
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
         cdef int32_t s2
         cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
         cdef int n_tables = self.n_tables
@@ -519,6 +527,10 @@ cdef class ReplayState:
         cdef int64_t *ct_hit = self.ct_hit
         cdef Level *levels = self.levels
         cdef Level *top = self.levels
+        cdef Level *lo
+        if self.one_level:
+            self._run_one_level(b0, b1)
+            return
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
@@ -532,14 +544,6 @@ cdef class ReplayState:
                             if s2 >= 0:
                                 EMBSIM_PREFETCH(lnk + 2 * s2)
                                 EMBSIM_PREFETCH(key + s2)
-                        if i + pf4 < n_ids:
-                            # its list neighbours, unlinked on a hit
-                            s2 = rs[gids[i + pf4] * R]
-                            if s2 >= 0:
-                                if lnk[2 * s2] >= 0:
-                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2])
-                                if lnk[2 * s2 + 1] >= 0:
-                                    EMBSIM_PREFETCH(lnk + 2 * lnk[2 * s2 + 1])
                     if has_rowloc:
                         loc = rowloc[g]
                     t = find_table(offs, n_tables, g, t)
@@ -568,10 +572,113 @@ cdef class ReplayState:
                             for e in range(d):
                                 invalidate(A, &levels[level_of[loc * M + e]], v)
                         d -= 1
+                    # A full lower LRU level evicts its head at its next fill and then
+                    # back-invalidates the victim in the levels above, reading the
+                    # victim's row state: a cold row, so a random memory access.
+                    # Prefetch it (and the key of the victim after it) now.
+                    for d in range(1, nlev):
+                        lo = &levels[level_of[loc * M + d]]
+                        if lo.policy == P_LRU and lo.size == lo.cap and lo.head >= 0:
+                            EMBSIM_PREFETCH(rs + key[lo.head] * R)
+                            s2 = lnk[2 * lo.head + 1]
+                            if s2 >= 0:
+                                EMBSIM_PREFETCH(key + s2)
                     if top_dynamic and top.head >= 0:
                         # the next victim's slot (its key and links are read at the next miss)
                         EMBSIM_PREFETCH(key + top.head)
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
+
+    cdef void _run_one_level(self, int64_t b0, int64_t b1) noexcept:
+        """``run`` for the common case: one location, one LRU/LFU cache over its tier.
+
+        Same counters as the general loop, with less work per lookup: no level
+        table or depth loop, the per-batch counters summed in locals and stored
+        once per batch (a lookup's counters would otherwise be four
+        read-modify-writes through memory), the tier's hits derived as lookups
+        less cache hits.
+        """
+        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
+        cdef int64_t nlook, h, u0, u1, by0, by1
+        # per-table counts of the current run of lookups in one table, stored when the table changes
+        cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
+        cdef int32_t s2, bb
+        cdef int32_t *st
+        cdef int t = 0, n_tables = self.n_tables
+        cdef Arrays *A = &self.A
+        cdef Level *L = self.levels
+        cdef bint lfu = L.policy == P_LFU
+        cdef const int64_t *gids = self.gids
+        cdef const int64_t *bounds = self.bounds
+        cdef int32_t *rs = self.rs
+        cdef int32_t *lnk = self.A.lnk
+        cdef int64_t *key = self.A.key
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        with nogil:
+            for b in range(b0, b1):
+                bb = <int32_t> b
+                nlook = bounds[b + 1] - bounds[b]
+                h = 0
+                u0 = 0
+                u1 = 0
+                by0 = 0
+                by1 = 0
+                for i in range(bounds[b], bounds[b + 1]):
+                    g = gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
+                    if i + pf2 < n_ids:
+                        s2 = rs[gids[i + pf2] * R]
+                        if s2 >= 0:
+                            EMBSIM_PREFETCH(lnk + 2 * s2)
+                            EMBSIM_PREFETCH(key + s2)
+                    if not (offs[t] <= g < offs[t + 1]):
+                        # a new table: store the counts of the previous one
+                        ct_look[ct] += tl
+                        ct_hit[ct] += th
+                        ct_hit[ct + 1] += tl - th
+                        tl = 0
+                        th = 0
+                        t = find_table(offs, n_tables, g, t)
+                        ct = <int64_t> t * 2             # counters of (table, location 0): [cache, tier]
+                        rb0 = rbytes[ct]
+                        rb1 = rbytes[ct + 1]
+                    tl += 1
+                    st = rs + g * R
+                    if st[1] != bb:
+                        st[1] = bb
+                        u0 += 1
+                    if probe(A, L, g):
+                        h += 1
+                        th += 1
+                        by0 += rb0
+                    else:
+                        if st[3] != bb:
+                            st[3] = bb
+                            u1 += 1
+                        by1 += rb1
+                        fill(A, L, g)                    # one level: the victim is not looked up
+                    if not lfu and L.head >= 0:
+                        EMBSIM_PREFETCH(key + L.head)
+                        EMBSIM_PREFETCH(lnk + 2 * L.head)
+                cb = b * 2
+                c_look[cb] += nlook
+                c_uniq[cb] += u0
+                c_uniq[cb + 1] += u1
+                c_hit[cb] += h
+                c_hit[cb + 1] += nlook - h
+                c_bytes[cb] += by0
+                c_bytes[cb + 1] += by1
+            ct_look[ct] += tl
+            ct_hit[ct] += th
+            ct_hit[ct + 1] += tl - th
 
     def finish(self):
         """Derive misses and the lookups of lower levels (call once, after the last run)."""

@@ -117,6 +117,21 @@ def test_random_larger_traces_equal_reference(rng):
         assert res.hits[:, :, 0].sum() > 0 and res.misses[:, :, 1].sum() > 0
 
 
+
+def test_one_cache_loop_equals_reference(rng):
+    """One location with one LRU or LFU cache takes the kernel's specialised loop:
+    longer traces over three interleaved tables, with evictions, against the reference."""
+    R, n = 400, 6000
+    offs, rb = np.array([0, 150, 300]), np.array([64.0, 96.0, 520.0])
+    for policy in ("lru", "lfu"):
+        g = (rng.zipf(1.2, n) * 7919 % R).astype(np.int64)
+        bounds = np.unique(np.concatenate([[0, n], rng.integers(0, n, 6)])).astype(np.int64)
+        locs = [Location("gpu0", "ddr", 64, [CacheLevel("hbm", policy, 30, 128)])]
+        res = both(g, bounds, rb, offs, locs, total_rows=R)
+        assert_conservation(res, locs, rb, offs, g)
+        assert res.hits[:, 0, 0].sum() > 0 and res.misses[:, 0, 0].sum() > 0
+
+
 # -------------------------------------------------------------- policies ---
 def one(policy, cap, gids, pinned=None, bounds=None):
     gids = np.asarray(gids, dtype=np.int64)
