@@ -31,6 +31,7 @@ Baseline (the "default compiler" mapping of DESIGN.md): every table split
 evenly over all cores, every part looked up with GM.  The MIP is warm
 started from it, so it is never worse.
 """
+import dataclasses
 import math
 import time
 
@@ -39,6 +40,7 @@ import pulp
 from ..errors import InputError
 from .coverage import table_access
 from .plan import Representation, Shard, ShardingPlan, TablePlan
+from ..workloads.model import DTYPE_BYTES
 from .representations import parse_allowed
 from .solvers import SOLVERS, solve
 from .validate import check_plan
@@ -142,10 +144,13 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
             raise InputError(f"system '{system.name}': core mapping needs an Ascend-style SoC (no '{attr}')")
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
-    if parse_allowed(representations) != ("own",) and \
-            any(r not in ("own",) and r != t.dtype for r in parse_allowed(representations) for t in model.tables):
-        raise InputError("representations: the core mapping serves each table in its own dtype "
-                         "(omit --representations on an ascend_soc system)")
+    allowed = parse_allowed(representations)
+    if allowed != ("own",):
+        if len(allowed) != 1 or allowed[0] not in DTYPE_BYTES:
+            raise InputError(f"representations: {','.join(allowed)}: the core mapping serves every table in one "
+                             "dense dtype (give one of fp32, fp16, int8, int4, or omit it for each table's own)")
+        # One dtype for all tables: map the model as if it were stored so (scale/bias rows not modelled here).
+        model = model.with_tables([dataclasses.replace(t, dtype=allowed[0]) for t in model.tables])
     t0 = time.perf_counter()
     tables = list(model.tables)
     acc = table_access(model, stats, batch_size)
