@@ -107,6 +107,18 @@ def _granularity_B(system, device, tier):
     return 1
 
 
+def caches_from_system(system, policy="lru"):
+    """The caches a system file declares (``System.cache_levels()``: an LLC, an HBM software
+    cache), as the ``caches`` argument of ``simulate``: each replayed with ``policy`` in front of
+    the tier it caches, at that tier's access granularity."""
+    out = {}
+    for c in system.cache_levels():
+        key = f"{c['device']}.{c['above_tier']}"
+        out.setdefault(key, []).append({"name": c["level"], "policy": policy, "capacity_B": c["capacity_B"],
+                                        "granularity_B": _granularity_B(system, c["device"], c["above_tier"])})
+    return out
+
+
 def _trace_digest(trace):
     h = hashlib.blake2b(digest_size=16)
     for a in (trace.lengths, trace.indices, trace.table_rows):

@@ -74,3 +74,18 @@ def test_bad_files_exit_2(run_cli, files, tmp_path):
     out = tmp_path / "never.json"
     assert_input_error(run_cli(*base(files), "--qps", "-1", "-o", out), "--qps")
     assert not out.exists()
+
+
+def test_system_caches_are_replayed_on_request(run_cli, tmp_path):
+    """--caches lru replays the LLC the cpu_dram preset declares: hits appear and lookups are conserved."""
+    import json
+    from embsim.hw_models.loader import load_system
+    from embsim.sim.simulate import caches_from_system
+    caches = caches_from_system(load_system("cpu_2s_spr_ddr5"))
+    assert set(caches) == {"socket0.dram", "socket1.dram"} and caches["socket0.dram"][0]["granularity_B"] == 64
+    args = ["simulate", "--model", "rm1", "--system", "cpu_2s_spr_ddr5", "--batch-size", "64", "--queries", "1280",
+            "--time-limit", "2", "--json"]
+    off = json.loads(run_cli(*args).out)
+    on = json.loads(run_cli(*args, "--caches", "lru").out)
+    assert off["config"]["caches"] is None and on["config"]["caches"]
+    assert any("llc" in k for k in on["bytes_B"]["requested"]) and not any("llc" in k for k in off["bytes_B"]["requested"])

@@ -81,11 +81,13 @@ def summary_text(r):
               help="Seconds a batch waits for more queries before it leaves (default: wait until full).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
 @click.option("--time-limit", type=float, default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
+@click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
+              help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
 @force_option
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
-             batch_size, batch_timeout, seed, time_limit, as_json, output, force):
+             batch_size, batch_timeout, seed, time_limit, cache_policy, as_json, output, force):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
     if qps is not None and closed_loop:
         raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
@@ -109,7 +111,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
 
     from ...cost_model.plan import load_plan
     from ...hw_models.loader import load_system
-    from ...sim.simulate import simulate as run_simulation
+    from ...sim.simulate import caches_from_system, simulate as run_simulation
     from ...workloads.model import load_model
     from ...workloads.trace import load_trace
 
@@ -123,7 +125,8 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     trace = load_trace(trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
-                            time_limit_s=time_limit, progress=None)
+                            time_limit_s=time_limit, progress=None,
+                            caches=caches_from_system(system, cache_policy) if cache_policy != "none" else None)
     if output:
         result.save(output, force=force)
     if as_json:
