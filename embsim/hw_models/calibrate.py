@@ -192,6 +192,14 @@ def aligned_ones(n, align=4096):
     return raw[skip: skip + n]
 
 
+def aligned_empty(shape, align=64):
+    """An uninitialised float32 array whose first element sits on an ``align``-byte boundary."""
+    n = int(np.prod(shape))
+    raw = np.empty(n + align // 4, dtype=np.float32)
+    skip = (-raw.ctypes.data % align) // 4
+    return raw[skip: skip + n].reshape(shape)
+
+
 class GatherBench:
     """Times numpy gather-and-sum on one float32 table buffer, shape after shape."""
 
@@ -212,8 +220,10 @@ class GatherBench:
         chunk = max(shape.pooling, (per_call // shape.pooling) * shape.pooling)
         n = max(chunk, (lookups // chunk) * chunk)
         idx = self.rng.integers(0, rows, n)
-        buf = np.empty((chunk, dim), dtype=np.float32)
-        out = np.empty((chunk // shape.pooling, dim), dtype=np.float32)
+        # Line-aligned buffers: where a buffer happens to start would otherwise decide whether a
+        # 96-B row straddles one line or two, and swing a shape's time by a third between runs.
+        buf = aligned_empty((chunk, dim))
+        out = aligned_empty((chunk // shape.pooling, dim))
         return table, idx, buf, out, chunk
 
     @staticmethod
