@@ -28,20 +28,25 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use.
+
+    ``table`` maps a command name to (module in this package, attribute, one-line help).
+    """
+
+    table = COMMANDS
 
     def list_commands(self, ctx):
-        return list(COMMANDS)
+        return list(self.table)
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS:
+        if name not in self.table:
             return None
-        module, attr, _ = COMMANDS[name]
+        module, attr, _ = self.table[name]
         mod = importlib.import_module(f"{__name__}.{module}")
         return getattr(mod, attr)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        rows = [(name, help_) for name, (_, _, help_) in self.table.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -7,14 +7,13 @@
 imported only when invoked (``embsim trace stats`` does not load the
 generators, nor ``import`` torch unless the format needs it).
 """
-import importlib
 import json
 
 import click
 
 from ...errors import InputError
 from ...fileio import check_output
-from . import force_option, json_option
+from . import LazyGroup, force_option, json_option
 
 # subcommand -> (module under embsim.explorer.cli, attribute, one-line help)
 SUBCOMMANDS = {
@@ -28,22 +27,10 @@ SUBCOMMANDS = {
 MOVIELENS_BATCH_SIZE = 256
 
 
-class LazyTraceGroup(click.Group):
-    """Subcommands imported on first use (the same idea as the top-level group)."""
+class LazyTraceGroup(LazyGroup):
+    """The trace subcommands, imported on first use like the top-level ones."""
 
-    def list_commands(self, ctx):
-        return list(SUBCOMMANDS)
-
-    def get_command(self, ctx, name):
-        if name not in SUBCOMMANDS:
-            return None
-        module, attr, _ = SUBCOMMANDS[name]
-        mod = importlib.import_module(f"{__package__}.{module}")
-        return getattr(mod, attr)
-
-    def format_commands(self, ctx, formatter):
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, help_) for name, (_, _, help_) in SUBCOMMANDS.items()])
+    table = SUBCOMMANDS
 
 
 @click.group(cls=LazyTraceGroup)
