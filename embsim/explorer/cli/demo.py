@@ -165,7 +165,8 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         t2 = time.perf_counter()
         echo(f"\nsweep {sweep_space.name}: into {out / 'demo_sweep.sqlite'} ...")
         sweep = explore_file(sweep_space, out / "demo_sweep.sqlite", report=out / "demo_sweep.html", force=force)
-        echo(f"  {sweep} in {time.perf_counter() - t2:.0f} s")
+        echo(f"  {sweep.points} designs: {sweep.ok} ok, {sweep.infeasible} infeasible, {sweep.errors} failed, "
+             f"{sweep.skipped} already stored ({sweep.executor}) in {time.perf_counter() - t2:.0f} s")
     echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'}, {len(rows)} results in {out / 'results'}"
          + (f" and the sweep report {out / 'demo_sweep.html'}" if sweep is not None else "")
          + f" ({time.perf_counter() - t0:.0f} s in all)")
