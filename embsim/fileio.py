@@ -6,6 +6,7 @@ half-written file.  An existing target is refused unless ``force=True``: a
 user's work is never overwritten by surprise.
 """
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -54,3 +55,22 @@ def write_text(path, text, force=False):
     """Write ``text`` to ``path`` atomically."""
     with atomic_output(path, force, mode="w") as f:
         f.write(text)
+
+
+def read_json_object(path, what):
+    """The JSON object in ``path``; InputError naming the file if it is missing, not JSON, or not an object.
+
+    ``what`` names the expected content in messages ("plan", "result").
+    """
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a {what} file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: expected a JSON object (a {what})")
+    return d

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from ..errors import InputError
-from ..fileio import write_text
+from ..fileio import read_json_object, write_text
 
 
 @dataclass
@@ -109,13 +109,4 @@ class ShardingPlan:
 
 def load_plan(path):
     """Read a plan JSON written by ShardingPlan.save."""
-    try:
-        with open(path) as f:
-            d = json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such plan file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(d, dict):
-        raise InputError(f"{path}: expected a JSON object (a sharding plan)")
-    return ShardingPlan.from_dict(d, source=str(path))
+    return ShardingPlan.from_dict(read_json_object(path, "plan"), source=str(path))

@@ -32,7 +32,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import InputError
-from ..fileio import write_text
+from ..fileio import read_json_object, write_text
 
 FORMAT = "embsim.SimResult/1"
 
@@ -104,14 +104,7 @@ class SimResult:
 
 def load_result(path):
     """Read a SimResult JSON written by ``SimResult.save``."""
-    try:
-        with open(path) as f:
-            d = json.load(f)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such result file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    return SimResult.from_dict(d, source=str(path))
+    return SimResult.from_dict(read_json_object(path, "result"), source=str(path))
 
 
 SimResult.load = staticmethod(load_result)
