@@ -4,17 +4,13 @@ The hand system: 2 sockets of 4 cores at 1 GHz, 8 FLOP/cycle, 2 lines in
 flight per core, DRAM latency 100 ns, 2 channels x 1000 MT/s x 8 B = 16 GB/s.
 Random-access bandwidth = min(16 GB/s, 4 x 2 x 64 B / 100 ns = 5.12 GB/s).
 """
-import copy
 
 import pytest
 
 from embsim.errors import InputError
 from embsim.hw_models import BatchLoad, DeviceLoad, STAGES
-from embsim.hw_models.loader import system_from_dict
 
-
-def S(v, src="test: hand-computed case"):
-    return {"value": v, "source": src}
+from hand_systems import S, build
 
 
 HAND = {
@@ -36,14 +32,7 @@ HAND = {
 
 
 def hand(**changes):
-    data = copy.deepcopy(HAND)
-    for path, v in changes.items():
-        node = data["params"]
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = S(v)
-    return system_from_dict(data, source="hand.yaml")
+    return build(HAND, **changes)
 
 
 @pytest.fixture

@@ -4,17 +4,13 @@ The hand system: 2 GPUs, 10 GB HBM at 1000 GB/s reaching 50% on gathers in
 32-B sectors, 1 GB reserved; PCIe 10 GB/s per direction at 50% in 64-B reads;
 host DDR 8 GB/s shared (4 GB/s per GPU under load); NVLink 100 GB/s at 80%.
 """
-import copy
 
 import pytest
 
 from embsim.errors import InputError
 from embsim.hw_models import BatchLoad, DeviceLoad
-from embsim.hw_models.loader import system_from_dict
 
-
-def S(v, src="test: hand-computed case"):
-    return {"value": v, "source": src}
+from hand_systems import S, build
 
 
 HAND = {
@@ -40,14 +36,7 @@ HAND = {
 
 
 def hand(**changes):
-    data = copy.deepcopy(HAND)
-    for path, v in changes.items():
-        node = data["params"]
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = S(v)
-    return system_from_dict(data, source="hand.yaml")
+    return build(HAND, **changes)
 
 
 @pytest.fixture
