@@ -187,6 +187,13 @@ class System:
         raise ValueError(f"system '{self.name}': no cache {device}.{level}")
 
     # -- shared ----------------------------------------------------------
+    def _check_devices(self, names):
+        """ValueError (a bug in the caller, not user input) if any of ``names`` is not a device."""
+        unknown = sorted(set(names) - set(self.devices))
+        if unknown:
+            raise ValueError(f"{self.name}: no device {unknown[0]!r}: unknown devices {unknown} "
+                             f"(devices: {', '.join(self.devices)})")
+
     def slot(self, device, tier):
         for s in self.slots():
             if s.device == device and s.tier == tier:

@@ -229,16 +229,13 @@ class CpuDram(System):
         return c.count.value * c.frequency.value * c.flops_per_cycle.value * c.mlp_efficiency.value
 
     def compute_cost(self, device, macs):
-        if device not in self.devices:
-            raise ValueError(f"{self.name}: no device {device!r}")
+        self._check_devices([device])
         return Cost(2.0 * macs / self._flop_rate(), 2.0 * macs * self.p.core.flop_energy.value)
 
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
         p = self.p
-        unknown = set(load.devices) - set(self.devices)
-        if unknown:
-            raise ValueError(f"{self.name}: load names unknown devices {sorted(unknown)}")
+        self._check_devices(load.devices)
         S = len(self.devices)
         B = load.batch_size
         work = [StageWork("host", "host", p.host.batch_overhead.value + B * p.host.sample_overhead.value)]

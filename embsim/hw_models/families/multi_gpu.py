@@ -245,16 +245,13 @@ class MultiGpu(System):
         return c.peak_flops.value * c.mlp_efficiency.value
 
     def compute_cost(self, device, macs):
-        if device not in self.devices:
-            raise ValueError(f"{self.name}: no device {device!r}")
+        self._check_devices([device])
         return Cost(2.0 * macs / self._flop_rate(), 2.0 * macs * self.p.compute.flop_energy.value)
 
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
         p = self.p
-        unknown = set(load.devices) - set(self.devices)
-        if unknown:
-            raise ValueError(f"{self.name}: load names unknown devices {sorted(unknown)}")
+        self._check_devices(load.devices)
         N = len(self.devices)
         B = load.batch_size
         caching = p.hbm_cache.capacity.value > 0
