@@ -55,6 +55,6 @@ setup(
                  "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6.25"],
         "torch": ["torch>=2.0"],
     },
-    entry_points={"console_scripts": ["embsim=embsim.explorer.cli:run"]},
+    entry_points={"console_scripts": ["embsim=embsim.cli:run"]},
     zip_safe=False,
 )

@@ -1,3 +1,3 @@
-from embsim.explorer.cli import run
+from embsim.cli import run
 
 run()

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from embsim.explorer.cli import main
+from embsim.cli import main
 
 
 class CliResult:

@@ -2,7 +2,7 @@
 
     from embsim.explorer import DesignSpace, ResultStore, run_sweep, pareto_front, write_report
 
-Names are imported lazily, so that the CLI (``embsim.explorer.cli``) starts
+Names are imported lazily, so that the CLI (``embsim.cli``) starts
 without pandas, scipy or dask.
 """
 import importlib

@@ -1,7 +1,7 @@
 """The demo's machinery on a small model (the real demo runs in `make demo`)."""
 import json
 
-from embsim.explorer.cli.demo import SWEEP_SPACE, run_demo
+from embsim.cli.demo import SWEEP_SPACE, run_demo
 
 from conftest import assert_input_error
 

@@ -117,8 +117,8 @@ def test_group_help_lists_all_subcommands(run_cli):
 def test_stats_does_not_import_generators_or_torch(tmp_path):
     """The group is lazy: 'trace stats' loads neither the generator kernels nor torch."""
     p = small_trace(tmp_path / "t.npz")
-    code = ("import sys; from embsim.explorer.cli import main; rc = main(['trace', 'stats', sys.argv[1], '--json']);"
-            "print('LOADED', [m for m in ('torch', 'embsim.workloads.generators', 'embsim.explorer.cli.trace_gen')"
+    code = ("import sys; from embsim.cli import main; rc = main(['trace', 'stats', sys.argv[1], '--json']);"
+            "print('LOADED', [m for m in ('torch', 'embsim.workloads.generators', 'embsim.cli.trace_gen')"
             " if m in sys.modules]); sys.exit(rc)")
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

@@ -7,7 +7,7 @@ import click
 import numpy as np
 import pytest
 
-from embsim.explorer.cli import trace_gen
+from embsim.cli import trace_gen
 from embsim.workloads.trace import load_trace
 
 
@@ -15,7 +15,7 @@ from embsim.workloads.trace import load_trace
 def trace_group(monkeypatch):
     """Route `embsim trace gen|fit` to trace_gen even before the trace group module exists."""
     try:
-        import embsim.explorer.cli.trace as mod  # noqa: F401  (the real lazy group, once it lands)
+        import embsim.cli.trace as mod  # noqa: F401  (the real lazy group, once it lands)
         if "gen" in mod.trace.list_commands(None):
             return
     except ImportError:
@@ -26,7 +26,7 @@ def trace_group(monkeypatch):
         """trace commands (test stand-in)"""
     trace.add_command(trace_gen.gen)
     trace.add_command(trace_gen.fit)
-    monkeypatch.setitem(sys.modules, "embsim.explorer.cli.trace", types.SimpleNamespace(trace=trace))
+    monkeypatch.setitem(sys.modules, "embsim.cli.trace", types.SimpleNamespace(trace=trace))
 
 
 def test_gen_writes_a_valid_trace(run_cli, tmp_path):

@@ -18,9 +18,9 @@ import json
 import click
 import numpy as np
 
-from ...errors import InputError
-from ...sim.replay import CacheLevel, Location, replay as run_replay
-from ...workloads.trace import load_trace
+from ..errors import InputError
+from ..sim.replay import CacheLevel, Location, replay as run_replay
+from ..workloads.trace import load_trace
 from . import json_option
 
 POLICIES = ("lru", "lfu", "static", "none")

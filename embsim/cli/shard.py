@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import click
 
-from ...errors import InputError
+from ..errors import InputError
 from . import force_option, json_option
 
 TABLES_SHOWN = 20
@@ -113,11 +113,11 @@ def format_plan(plan, system, all_tables=False):
 def shard(model_name, system_name, trace_path, solver, time_limit_s, representations, batch_size, objective,
           energy_weight, all_tables, output, force, as_json):
     """Solve a sharding plan for a model on a system."""
-    from ...cost_model.solve import DEFAULT_BATCH_SIZE, solve_plan
-    from ...cost_model.validate import check_plan
-    from ...fileio import check_output
-    from ...hw_models.loader import load_system
-    from ...workloads.model import load_model
+    from ..cost_model.solve import DEFAULT_BATCH_SIZE, solve_plan
+    from ..cost_model.validate import check_plan
+    from ..fileio import check_output
+    from ..hw_models.loader import load_system
+    from ..workloads.model import load_model
 
     check_output(output, force)          # refuse early, before minutes of solving
     if time_limit_s <= 0:
@@ -128,15 +128,15 @@ def shard(model_name, system_name, trace_path, solver, time_limit_s, representat
     system = load_system(system_name)
     stats = None
     if trace_path is not None:
-        from ...workloads.stats import trace_stats
-        from ...workloads.trace import load_trace
+        from ..workloads.stats import trace_stats
+        from ..workloads.trace import load_trace
         trace = load_trace(trace_path)
         stats = trace_stats(trace)
         if batch_size is None:
             batch_size = int(stats.batch_size)
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     if getattr(system, "family", None) == "ascend_soc":
-        from ...cost_model.core_mapping import solve_core_mapping
+        from ..cost_model.core_mapping import solve_core_mapping
         plan = solve_core_mapping(model, system, stats=stats, solver=solver, time_limit_s=time_limit_s,
                                   batch_size=batch_size, representations=representations)
     else:

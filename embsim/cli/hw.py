@@ -11,13 +11,13 @@ import sys
 
 import click
 
-from ...units import KINDS as UNIT_KINDS, format_quantity
+from ..units import KINDS as UNIT_KINDS, format_quantity
 from . import force_option, json_option
 
 
 def _presets():
-    from ...config import load_yaml
-    from ...hw_models.loader import PRESET_DIR, preset_names
+    from ..config import load_yaml
+    from ..hw_models.loader import PRESET_DIR, preset_names
     out = []
     for name in preset_names():
         data = load_yaml(PRESET_DIR / f"{name}.yaml")
@@ -92,7 +92,7 @@ def _show_data(system):
 @json_option
 def show(system, as_json):
     """Parameters of SYSTEM (preset or YAML) with their sources."""
-    from ...hw_models.loader import load_system
+    from ..hw_models.loader import load_system
     s = load_system(system)
     data = _show_data(s)
     if as_json:
@@ -160,9 +160,9 @@ def calibrate(output, force, quick, seed, as_json):
     """
     import yaml
 
-    from ...fileio import check_output, write_text
-    from ...hw_models import calibrate as cal
-    from ...hw_models.loader import system_from_dict
+    from ..fileio import check_output, write_text
+    from ..hw_models import calibrate as cal
+    from ..hw_models.loader import system_from_dict
 
     check_output(output, force)                  # refuse before measuring, not after
     say = (lambda m: click.echo(f"calibrate: {m}", err=True)) if sys.stderr.isatty() and not as_json else None

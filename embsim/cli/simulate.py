@@ -14,8 +14,8 @@ import json
 
 import click
 
-from ...errors import InputError
-from ...fileio import check_output
+from ..errors import InputError
+from ..fileio import check_output
 from . import force_option, json_option
 
 
@@ -109,11 +109,11 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     if output:
         check_output(output, force)      # refuse before the work, not after
 
-    from ...cost_model.plan import load_plan
-    from ...hw_models.loader import load_system
-    from ...sim.simulate import caches_from_system, simulate as run_simulation
-    from ...workloads.model import load_model
-    from ...workloads.trace import load_trace
+    from ..cost_model.plan import load_plan
+    from ..hw_models.loader import load_system
+    from ..sim.simulate import caches_from_system, simulate as run_simulation
+    from ..workloads.model import load_model
+    from ..workloads.trace import load_trace
 
     model = load_model(model_name)
     system = load_system(system_name)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import click
 
-from ...errors import InputError
-from ...fileio import check_output, write_text
+from ..errors import InputError
+from ..fileio import check_output, write_text
 from . import force_option
 
 MODEL = "dlrm_dcnv2_criteo1tb"
@@ -81,13 +81,13 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     preset, representations[, overrides]).  Speed-ups are against the systems labelled
     "CPU-DRAM" and "multi-GPU" (n/a if absent).
     """
-    from ...cost_model.core_mapping import solve_core_mapping
-    from ...cost_model.solve import solve_plan
-    from ...hw_models.loader import load_system
-    from ...sim.simulate import Simulation
-    from ...workloads.generators import generate_trace
-    from ...workloads.model import load_model
-    from ...workloads.stats import trace_stats
+    from ..cost_model.core_mapping import solve_core_mapping
+    from ..cost_model.solve import solve_plan
+    from ..hw_models.loader import load_system
+    from ..sim.simulate import Simulation
+    from ..workloads.generators import generate_trace
+    from ..workloads.model import load_model
+    from ..workloads.stats import trace_stats
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     sweep = None
     if sweep_space is not None:
         # The closing sweep: a small design space through the explorer, resumable in its store.
-        from ..sweep import explore_file
+        from ..explorer.sweep import explore_file
         t2 = time.perf_counter()
         echo(f"\nsweep {sweep_space.name}: into {out / 'demo_sweep.sqlite'} ...")
         sweep = explore_file(sweep_space, out / "demo_sweep.sqlite", report=out / "demo_sweep.html", force=force)

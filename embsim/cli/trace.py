@@ -11,11 +11,11 @@ import json
 
 import click
 
-from ...errors import InputError
-from ...fileio import check_output
+from ..errors import InputError
+from ..fileio import check_output
 from . import LazyGroup, force_option, json_option
 
-# subcommand -> (module under embsim.explorer.cli, attribute, one-line help)
+# subcommand -> (module under embsim.cli, attribute, one-line help)
 SUBCOMMANDS = {
     "gen": ("trace_gen", "gen", "Generate a synthetic trace for a model (uniform, zipf, stackdist, drift)."),
     "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
@@ -50,7 +50,7 @@ def trace():
 @force_option
 def import_cmd(file, fmt, batch_size, output, force):
     """Import a log FILE as an embsim trace."""
-    from ...workloads import importers
+    from ..workloads import importers
 
     if batch_size is not None and batch_size <= 0:
         raise InputError(f"--batch-size: {batch_size}; expected a positive number of samples")
@@ -72,8 +72,8 @@ def import_cmd(file, fmt, batch_size, output, force):
 @json_option
 def stats(trace_file, as_json):
     """Print the locality statistics of a trace: per table and over all tables."""
-    from ...workloads.stats import trace_stats
-    from ...workloads.trace import load_trace
+    from ..workloads.stats import trace_stats
+    from ..workloads.trace import load_trace
 
     tr = load_trace(trace_file)
     st = trace_stats(tr)

@@ -31,7 +31,7 @@ def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, c
     Every finished point is committed at once; re-running the same command
     skips stored points, so a killed sweep resumes where it stopped.
     """
-    from ..sweep import explore_file
+    from ..explorer.sweep import explore_file
     summary = explore_file(space_file, db, workers=workers, scheduler=scheduler, report=report_path, export=csv_path,
                            force=force, evaluate=evaluator, sampler=sampler, n=n, seed=seed)
     click.echo(summary.line(), err=True)
@@ -51,6 +51,6 @@ def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, c
 @force_option
 def report(inputs, output, title, force):
     """Write one self-contained HTML report from result stores (.sqlite) and SimResult / plan JSON files."""
-    from ..report import write_report
+    from ..explorer.report import write_report
     write_report(list(inputs), output, force=force, title=title)
     click.echo(f"report: {output}", err=True)

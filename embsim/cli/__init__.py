@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from ... import __version__
-from ...errors import InputError
+from .. import __version__
+from ..errors import InputError
 
 # command name -> (module, attribute, one-line help)
 COMMANDS = {

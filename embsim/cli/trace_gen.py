@@ -7,8 +7,8 @@ import json
 
 import click
 
-from ...errors import InputError
-from ...fileio import check_output
+from ..errors import InputError
+from ..fileio import check_output
 from . import force_option, json_option
 
 
@@ -36,8 +36,8 @@ def _number(value, name, lo=None):
 @force_option
 def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
     """Generate a synthetic trace of a model."""
-    from ...workloads.generators import generate_trace
-    from ...workloads.model import load_model
+    from ..workloads.generators import generate_trace
+    from ..workloads.model import load_model
 
     if batches <= 0:
         raise InputError(f"--batches {batches}: expected a positive integer (> 0)")
@@ -65,8 +65,8 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
 @force_option
 def fit(locality_stats, generator, seed, as_json, output, force):
     """Fit generator parameters to a dlrm_datasets locality_stats.txt and write a sample trace."""
-    from ...workloads.fit import fit_locality
-    from ...workloads.locality import BIN_LABELS
+    from ..workloads.fit import fit_locality
+    from ..workloads.locality import BIN_LABELS
 
     if not str(output).endswith(".npz"):
         raise InputError(f"{output}: trace files end in .npz")

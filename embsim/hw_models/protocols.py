@@ -1,0 +1,53 @@
+"""The narrow interfaces the later stages see a machine through.
+
+As simpy asks a resource for two hooks, each stage asks a system for only
+what it needs; a family is any object that offers them.  The protocols are
+``typing.Protocol``s, checked with ``isinstance`` (``runtime_checkable``),
+so a caller asks "can this system be planned core by core?" by type, never
+by probing attribute names.
+
+- ``Placement``: what the sharding planner needs, the places a shard can live
+  and the cost of a lookup or of compute there.
+- ``BatchService``: what the simulator needs, the resources (servers) and
+  the service time of one batch on each of them.
+- ``PerCoreStrategies``: what an SoC with per-core lookup strategies adds, so
+  that the core-mapping planner can assign (table, strategy) pairs to cores.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Placement(Protocol):
+    """Slots and linear costs: all the sharding MIP knows of the hardware."""
+
+    name: str
+
+    def slots(self) -> list: ...
+
+    def lookup_cost(self, slot, row_bytes: float): ...
+
+    def compute_cost(self, device: str, macs: float): ...
+
+
+@runtime_checkable
+class BatchService(Protocol):
+    """Resources and the cost of one batch: all the engine knows of the hardware."""
+
+    def resources(self) -> dict: ...
+
+    def batch_cost(self, load): ...
+
+
+@runtime_checkable
+class PerCoreStrategies(Protocol):
+    """An SoC whose cores each pick a lookup strategy (GM, L1, GM-UB, L1-UB)."""
+
+    @property
+    def n_cores(self) -> int: ...
+
+    def strategy_feasible(self, strategy: str, rows: int, row_bytes: float) -> bool: ...
+
+    def strategy_cost(self, strategy: str, rows: int, row_bytes: float, lookups: float,
+                      unique_rows: float | None = None): ...
