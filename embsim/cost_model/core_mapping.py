@@ -117,7 +117,7 @@ def greedy_mapping(system, opts):
     order = sorted(range(len(opts)), key=lambda ti: -min(k * sec for k, s, sec, l1b in opts[ti]))
     for ti in order:
         best = None
-        for o, (k, s, sec, l1b) in enumerate(opts[ti]):
+        for o, (k, _s, sec, l1b) in enumerate(opts[ti]):
             cand = sorted((c for c in range(M) if l1_left[c] >= l1b), key=lambda c: (load[c], c))[:k]
             if len(cand) < k:
                 continue
@@ -173,7 +173,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     core_time = {c: [] for c in cores}
     l1 = {c: [] for c in cores}
     for ti, ol in enumerate(opts):
-        for o, (k, s, sec, l1b) in enumerate(ol):
+        for o, (k, _s, sec, l1b) in enumerate(ol):
             w[ti, o] = prob.add_variable(f"w_{ti}_{o}", cat="Binary")
             for c in cores:
                 v = prob.add_variable(f"n_{ti}_{o}_{c}", cat="Binary")

@@ -68,7 +68,7 @@ def capacity_metrics(model, system):
             "capacity_ratio": cap / emb if emb else float("nan")}
 
 
-_TRACES = {}   # per worker process: (model, batch, queries, seed) -> Trace; see trace_for
+_TRACES: dict = {}   # per worker process: (model, batch, queries, seed) -> Trace; see trace_for
 
 
 def trace_for(model, config):

@@ -72,7 +72,7 @@ from .. import config, units
 from ..errors import InputError
 
 TARGETS = ("system", "model", "sim", "plan")
-DEFAULT_OBJECTIVES = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
+DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
 
 
 # ----------------------------------------------------------------- schema ---

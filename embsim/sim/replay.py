@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import progress as progress_bar
-from . import _replay
+from . import _replay  # type: ignore[attr-defined]  # compiled (Cython), no stub
 
 POLICIES = ("lru", "lfu", "static", "none")
 

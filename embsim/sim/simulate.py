@@ -50,6 +50,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from typing import Optional
+
 import numpy as np
 import simpy
 
@@ -85,8 +87,8 @@ class ShardInfo:
     hi: int
     row_bytes: float
     macs_per_lookup: float
-    strategy: str = None
-    core: int = None
+    strategy: Optional[str] = None
+    core: Optional[int] = None
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
