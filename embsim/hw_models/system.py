@@ -129,7 +129,7 @@ class BatchCost:
 
 
 # ----------------------------------------------------------- registry ---
-FAMILIES = {}
+FAMILIES: dict[str, type] = {}
 
 
 def register_family(name: str):
@@ -151,7 +151,7 @@ class System:
     """
 
     family: str = ""
-    Schema = None
+    Schema: Optional[type] = None
 
     def __init__(self, name: str, params, source_file: Optional[str] = None):
         self.name = name

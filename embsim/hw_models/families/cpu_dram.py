@@ -188,8 +188,13 @@ class CpuDram(System):
 
     def derived_figures(self):
         """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
+<<<<<<< HEAD
         d = self.devices[0]
         peak, rnd = self.dram[d].peak_Bps, self.random_bandwidth_Bps()
+=======
+        peak = self._dram_peak()
+        rnd = self.random_bandwidth_Bps()
+>>>>>>> main
         return [
             ("dram", "random_bandwidth", rnd, "bandwidth",
              f"min(peak, min(cores x lines_in_flight, concurrency) x line / latency) per socket = {rnd / peak:.0%} of peak"),
