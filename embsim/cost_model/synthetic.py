@@ -17,7 +17,9 @@ energy_per_B_J`` joules; ``macs`` of tensor-train reconstruction cost
                  "macs_per_s": 1e11},
         ...})
 
-A tier may name a ``pool`` shared with other devices' tiers (host DDR).
+A tier may name a ``pool`` shared with other devices' tiers (host DDR) and a
+``granularity_B``; without one its access unit is one byte, which is what its
+cost says (linear in the row's bytes, nothing rounded up to a line).
 """
 from ..errors import InputError
 from ..hw_models.system import Cost, Slot, System
@@ -27,14 +29,15 @@ class SyntheticSystem(System):
     family = "synthetic"
 
     def __init__(self, name, devices):
-        self.name, self.params, self.source_file, self.graph = name, devices, None, None
+        super().__init__(name, devices, None)
         self._slots = []
         for d, spec in devices.items():
             for rank, t in enumerate(spec["tiers"]):
                 for key in ("tier", "capacity_B", "per_lookup_s", "bandwidth_Bps"):
                     if key not in t:
                         raise InputError(f"synthetic system '{name}': {d}.tiers[{rank}].{key}: missing")
-                self._slots.append(Slot(d, t["tier"], float(t["capacity_B"]), rank, t.get("pool")))
+                self._slots.append(Slot(d, t["tier"], float(t["capacity_B"]), rank, t.get("pool"),
+                                        granularity_B=int(t.get("granularity_B", 1))))
         self._tiers = {(d, t["tier"]): t for d, spec in devices.items() for t in spec["tiers"]}
 
     @property

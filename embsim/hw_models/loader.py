@@ -17,6 +17,7 @@ a parameter silently.  A loaded system offers the ``Placement`` and
 ``BatchService`` protocols (``hw_models.protocols``), checked here.
 """
 from pathlib import Path
+from typing import Any, Optional
 
 from .. import config
 from ..errors import InputError
@@ -37,7 +38,7 @@ def preset_names() -> list:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def system_from_dict(data: dict, source: str = "<dict>", name: str = None) -> System:
+def system_from_dict(data: dict, source: str = "<dict>", name: Optional[str] = None) -> System:
     _import_families()
     fam = data.get("family")
     if fam is None:
@@ -45,7 +46,7 @@ def system_from_dict(data: dict, source: str = "<dict>", name: str = None) -> Sy
     if fam not in FAMILIES:
         raise InputError(f"{source}: family: unknown family '{fam}'{config._suggest(fam, FAMILIES)} "
                          f"(expected one of {', '.join(sorted(FAMILIES))})")
-    cls = FAMILIES[fam]
+    cls: Any = FAMILIES[fam]
     params = config.validate(cls.Schema, expand_part_presets(data, source), source)
     system = cls(name or data.get("name") or Path(str(source)).stem, params, source_file=str(source))
     for proto in (Placement, BatchService):
@@ -60,7 +61,7 @@ def load_system_data(name_or_path: str) -> dict:
     return expand_part_presets(config.load_yaml(path), str(path))
 
 
-def load_system(name_or_path: str, overrides: dict = None) -> System:
+def load_system(name_or_path: str, overrides: Optional[dict] = None) -> System:
     """A System from a preset name (``embsim hw list``) or a YAML path, with checked overrides."""
     path = resolve(name_or_path, PRESET_DIR, "system")
     data = config.apply_overrides(load_system_data(path), overrides, source=str(path))

@@ -57,7 +57,7 @@ def param(kind: str, lo: float = 0.0, hi: Optional[float] = None, lo_inclusive: 
     return Annotated[config.sourced(kind), AfterValidator(check), UnitKind(kind)]
 
 
-def field_kind(model_cls: type, name: str) -> Optional[str]:
+def field_kind(model_cls: type[BaseModel], name: str) -> Optional[str]:
     """Unit kind of a ``param`` field, or None."""
     for m in model_cls.model_fields[name].metadata:
         if isinstance(m, UnitKind):

@@ -26,12 +26,17 @@ Units are SI throughout (see embsim.units).
 """
 from dataclasses import dataclass, field
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import networkx as nx
 
 from ..errors import InputError
+from pydantic import BaseModel
+
+from ..config import Sourced
+from .params import field_kind
 from .parts import Part
+from .parts.base import PartParams
 
 STAGES = ("host", "embedding", "transfer", "dense", "response")
 
@@ -153,6 +158,12 @@ class System:
     family: str = ""
     Schema: Optional[type] = None
 
+    if TYPE_CHECKING:        # what every family provides (the Placement protocol); no run-time stand-ins
+        @property
+        def devices(self) -> list: ...
+
+        def slots(self) -> list: ...
+
     def __init__(self, name: str, params, source_file: Optional[str] = None):
         self.name = name
         self.params = params            # validated family schema
@@ -216,10 +227,10 @@ class System:
         """Rows (part, parameter, value, unit kind, source) for 'embsim hw show': every part, then settings."""
         rows = [(name, r["parameter"], r["value"], r["unit_kind"], r["source"])
                 for name, part in self._distinct_parts().items() for r in part.parameters()]
-        return rows + list(self.settings())
+        return rows + _own_numbers(self.params.params) + list(self.settings())
 
     def settings(self) -> list:
-        """Rows of the family's own numbers and choices (not of a part); none by default."""
+        """Rows of the family's flags and choices (not numbers, not of a part); none by default."""
         return []
 
     def _distinct_parts(self) -> dict:
@@ -229,12 +240,23 @@ class System:
             key = (type(part), id(part.p))
             if key not in seen:
                 seen.add(key)
-                out[re.sub(r"\d+", "N", name)] = part
+                out[re.sub(r"(?<=[a-z])\d+(?=\.|$)", "N", name)] = part
         return out
 
     def parts_summary(self) -> list:
-        """Every part as 'hw show --json' lists it: name, kind, preset, parameters with sources."""
-        return [p.summary() for p in self.parts.values()]
+        """Every distinct part as 'hw show --json' lists it: name (``socketN.dram`` for all sockets'),
+        kind, preset, parameters with sources, and the instances it stands for."""
+        out = []
+        for name, part in self._distinct_parts().items():
+            d = part.summary()
+            d["name"] = name
+            d["instances"] = [n for n, q in self.parts.items() if q.p is part.p and type(q) is type(part)]
+            out.append(d)
+        return out
+
+    def derived_figures(self) -> list:
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters; none by default."""
+        return []
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -270,7 +292,7 @@ class System:
                 return s
         raise InputError(f"system '{self.name}': no slot {device}.{tier} (slots: {', '.join(s.key for s in self.slots())})")
 
-    def check_fits(self, placed_B: dict, tables: dict = None) -> None:
+    def check_fits(self, placed_B: dict, tables: Optional[dict] = None) -> None:
         """Raise InputError unless the bytes placed in each slot (and pool) fit its capacity.
 
         ``placed_B`` maps ``(device, tier)`` or ``"device.tier"`` to bytes;
@@ -278,7 +300,9 @@ class System:
         there, for the message.  Slots sharing a pool are checked together.
         """
         slots = {s.key: s for s in self.slots()}
-        per_pool, names, cap = {}, {}, {}
+        per_pool: dict = {}
+        names: dict = {}
+        cap: dict = {}
         for key, b in placed_B.items():
             k = key if isinstance(key, str) else f"{key[0]}.{key[1]}"
             if k not in slots:
@@ -292,6 +316,18 @@ class System:
                 which = f" (tables: {', '.join(map(str, names[pool]))})" if names[pool] else ""
                 raise InputError(f"system '{self.name}': {pool} holds {cap[pool] / 1e9:.4g} GB, but the placement "
                                  f"puts {b / 1e9:.4g} GB there{which}")
+
+
+def _own_numbers(params, prefix: str = "") -> list:
+    """describe rows of the sourced numbers of a family schema that are not inside a part."""
+    rows = []
+    for name in type(params).model_fields:
+        v = getattr(params, name)
+        if isinstance(v, Sourced):
+            rows.append((prefix or "system", name, v.value, field_kind(type(params), name) or "count", v.source))
+        elif isinstance(v, BaseModel) and not isinstance(v, PartParams):
+            rows += _own_numbers(v, f"{prefix}.{name}" if prefix else name)
+    return rows
 
 
 def add(d: dict, key, value: float) -> None:

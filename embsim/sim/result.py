@@ -21,8 +21,11 @@ JSON layout (``SimResult.to_dict()``)::
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
     utilisation_fraction {resource: busy share of the window, 0..1}
-    energy               dynamic_J {"part:action": J}, static_J {part: J},
-                         by_part_J, total_J, per_query_J, average_power_W
+    energy               total_J, static_J, dynamic_J (static power once per part x window;
+                         dynamic = actions x energy per action), per_query_J,
+                         static_per_query_J, dynamic_per_query_J, average_power_W,
+                         by_part {part: {static_J, dynamic_J, preset, static_power_source}},
+                         by_action_J {"part:action": J}
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times

@@ -10,16 +10,13 @@ unit, the four lookup strategies of ``parts/ai_core.py``), each core's L1
     core{i}.l1   rank 0, the core's own L1 (a table part preloaded there)
     core{i}.hbm  rank 1, global memory; every core's slot is the shared pool "hbm"
 
-Both at the 32 B DMA block.  The UB is a staging buffer, not a slot.  The L2
-is listed (capacity, energy, static power) but lookups are costed as L2
-misses (conservative: gathers over tables much larger than 32 MiB rarely hit).
+Both at the 32 B DMA block.  The UB is a staging buffer, not a slot; lookups
+are costed as L2 misses (gathers over tables far above 32 MiB rarely hit).
 
-A table part is looked up with one of four strategies (GM, L1, GM-UB, L1-UB),
-each with its own cost function and feasibility rule (``strategy_cost``,
-``strategy_feasible``; physics in ``parts/ai_core.py``).  Preloading a part
-into L1 is a one-time cost at model load (``preload_cost``), never charged per
-batch.  Deduplication: none; ``unique_rows`` is checked but does not change
-the cost.
+A table part is looked up with one of four strategies (GM, L1, GM-UB, L1-UB;
+``strategy_cost``/``strategy_feasible``, physics in ``parts/ai_core.py``).
+Preloading L1 is a one-time cost at model load (``preload_cost``).  No
+deduplication: ``unique_rows`` is checked but does not change the cost.
 
 Stages of a batch (``batch_cost``)::
 
@@ -40,12 +37,9 @@ from typing import Literal
 from ...config import Schema
 from ...errors import InputError
 from ..params import param
-from ..parts import AiCores, Cache, ComputeUnit, Link, MemoryTier
-from ..parts.ai_core import STRATEGIES, AiCoreParams
-from ..parts.cache import CacheParams
-from ..parts.compute import ComputeParams
-from ..parts.link import LinkParams
-from ..parts.memory import MemoryParams
+from ..parts import (AiCoreParams, AiCores, Cache, CacheParams, ComputeParams, ComputeUnit, Link, LinkParams,
+                     MemoryParams, MemoryTier)
+from ..parts.ai_core import STRATEGIES
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 
 RESPONSE_BYTES_PER_SAMPLE = 4.0   # one fp32 score per sample (a model fact, not hardware)
@@ -100,29 +94,12 @@ class AscendSoC(System):
     def devices(self):
         return [f"core{i}" for i in range(int(self.params.params.core.count.value))]
 
-    @property
-    def l1_capacity_B(self):
-        return self.cores.l1.capacity_B
-
-    @property
-    def ub_capacity_B(self):
-        return self.cores.ub.capacity_B
-
-    @property
-    def clock_Hz(self):
-        return self.cores.clock_Hz
-
-    @property
-    def gm_rate_Bps(self):
-        return self.cores.gm_rate_Bps
-
-    @property
-    def l1_rate_Bps(self):
-        return self.cores.l1_rate_Bps
-
-    @property
-    def chunk_B(self):
-        return self.cores.chunk_B
+    l1_capacity_B = property(lambda self: self.cores.l1.capacity_B)
+    ub_capacity_B = property(lambda self: self.cores.ub.capacity_B)
+    clock_Hz = property(lambda self: self.cores.clock_Hz)
+    gm_rate_Bps = property(lambda self: self.cores.gm_rate_Bps, doc="per-core GM rate at full concurrency")
+    l1_rate_Bps = property(lambda self: self.cores.l1_rate_Bps)
+    chunk_B = property(lambda self: self.cores.chunk_B, doc="bytes of one UB chunk buffer")
 
     def aligned_row_B(self, row_bytes):
         return self.cores.aligned_row_B(row_bytes)

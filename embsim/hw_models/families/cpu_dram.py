@@ -31,12 +31,8 @@ from typing import Literal
 
 from ...config import Schema
 from ..params import param
-from ..parts import Cache, CpuCores, HostFrontEnd, Link, MemoryTier
-from ..parts.cache import CacheParams
-from ..parts.cpu import CpuParams
-from ..parts.frontend import FrontEndParams
-from ..parts.link import LinkParams
-from ..parts.memory import MemoryParams
+from ..parts import (Cache, CacheParams, CpuCores, CpuParams, FrontEndParams, HostFrontEnd, Link, LinkParams,
+                     MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import all_to_all, cpu_row_gather, shard_rows
 
@@ -61,7 +57,7 @@ class CpuDramFile(Schema):
 class CpuDram(System):
     """A multi-socket CPU server with DDR DRAM.  See the module docstring for the model."""
 
-    Schema = CpuDramFile
+    Schema: type = CpuDramFile
     CACHE_LEVEL = "llc"
 
     def __init__(self, name, params, source_file=None):
@@ -148,17 +144,21 @@ class CpuDram(System):
         return Cost(cpu.mac_time_s(macs), self.dynamic_J({(cpu.name, f"op_{cpu.p.mlp_dtype}"): 2.0 * macs}))
 
     # -- one batch -------------------------------------------------------------
+    def _moved_B(self, device, level, row_bytes):
+        """Bytes one row read moves at ``level`` (whole lines)."""
+        return self._tier(device, level).access_B(row_bytes)
+
     def _embedding(self, dev, dl, actions, nbytes):
         t = 0.0
         for g in shard_rows(self, dev, dl):
-            for level, n in [("dram", g.lookups)] + sorted(g.hits.items()):
-                if level not in ("dram", self.CACHE_LEVEL):
+            for level, n in [(g.tier, g.lookups)] + sorted(g.hits.items()):
+                if level != g.tier and level != self.CACHE_LEVEL:
                     raise ValueError(f"{self.name}: {dev}: unknown cache level {level!r} (expected 'llc')")
                 dt, acts = self._gather(dev, level, g.row_bytes, n)
                 t += dt
                 for k, v in acts.items():
                     add(actions, k, v)
-                add(nbytes, f"{dev}.{level}", acts[(f"{dev}.{level}", "read_B")])
+                add(nbytes, f"{dev}.{level}", n * self._moved_B(dev, level, g.row_bytes))
         if dl.tt_macs:
             c = self.compute_cost(dev, dl.tt_macs)
             t += c.time_s
@@ -188,13 +188,8 @@ class CpuDram(System):
 
     def derived_figures(self):
         """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-<<<<<<< HEAD
         d = self.devices[0]
         peak, rnd = self.dram[d].peak_Bps, self.random_bandwidth_Bps()
-=======
-        peak = self._dram_peak()
-        rnd = self.random_bandwidth_Bps()
->>>>>>> main
         return [
             ("dram", "random_bandwidth", rnd, "bandwidth",
              f"min(peak, min(cores x lines_in_flight, concurrency) x line / latency) per socket = {rnd / peak:.0%} of peak"),

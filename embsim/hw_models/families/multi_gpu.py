@@ -23,27 +23,22 @@ Decisions:
   ``host_ddr`` slot are cached in HBM; the replay simulates it as level
   ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
   plus writing the row into HBM.
-* **No deduplication** of lookups within a batch (as FBGEMM's TBE forward).
 * **All-to-all** (transfer): GPU i keeps 1/N of its pooled vectors and sends
   the rest; its link time is latency + max(sent, received) / (bandwidth x
-  efficiency).  With NVSwitch every GPU's links run at once.
+  efficiency).  With NVSwitch every GPU's links run at once.  No
+  deduplication of lookups within a batch (as FBGEMM's TBE forward).
 * **Dense MLP** on every GPU (1/N of the MACs) in the SMs' ``mlp_dtype`` at
   ``mlp_efficiency``.  Indices reach the GPUs over PCIe (``index_bytes`` each).
-
-Stages and resources: ``host`` (front end, then index copies on
-``gpuN.pcie``), ``embedding`` and ``dense`` on ``gpuN``, ``transfer`` on
-``gpuN.link``, ``response`` on ``host``.
+  Stages: host (front end, index copies on ``gpuN.pcie``), embedding and
+  dense (``gpuN``), transfer (``gpuN.link``), response (``host``).
 """
 from typing import Literal
 
 from ...config import Schema
 from ...errors import InputError
 from ..params import expected_lines, param
-from ..parts import ComputeUnit, HostFrontEnd, Link, MemoryTier
-from ..parts.compute import ComputeParams
-from ..parts.frontend import FrontEndParams
-from ..parts.link import LinkParams
-from ..parts.memory import MemoryParams
+from ..parts import (ComputeParams, ComputeUnit, FrontEndParams, HostFrontEnd, Link, LinkParams, MemoryParams,
+                     MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import all_to_all, shard_rows
 

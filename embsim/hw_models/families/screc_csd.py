@@ -1,68 +1,43 @@
 """screc_csd: SCRec-style computational storage: a host plus K SmartSSD-like devices.
 
-Parts: the host is the same CPU, DRAM and front end as a ``cpu_dram``
-socket (``host.cpu``, ``host.dram``, ``host``: the same part presets give the
-same host costs).  Each device ``csd{k}`` is a NAND SSD (``csd{k}.flash``) and
-an FPGA (``csd{k}.fpga``: memory-centric cores that gather and pool rows,
-compute-centric cores for tensor-train rows and MLP layers) with its DDR4
-(``csd{k}.dram``) and on-chip SRAM (``csd{k}.sram``), behind one PCIe port
-(``csd{k}.pcie``); the FPGA's PCIe switch lets the SSD reach it peer to peer
-(``csd{k}.p2p``) without crossing the host.
+Parts: the host is the same CPU, DRAM and front end as a ``cpu_dram`` socket
+(``host.cpu``, ``host.dram``, ``host``: the same part presets give the same
+host costs).  Each device ``csd{k}`` (``smartssd.py``) is NAND flash, an FPGA
+(memory-centric cores that gather and pool rows, compute-centric cores for
+TT rows and MLP layers), its DDR4 and on-chip SRAM, behind one PCIe port, with
+a peer-to-peer path from the SSD to the FPGA (``p2p``) that skips the host.
 
-Slots (rank, granularity)::
+Slots (rank, granularity): ``csd{k}.sram`` (0, 64 B beat, hottest rows),
+``csd{k}.dram`` (1, 64 B burst), ``csd{k}.flash`` (2, 4 KiB read, cold rows),
+``host.dram`` (0, 64 B line; absent with ``host.tables_in_host_dram: false``,
+SCRec's own placement).
 
-    csd{k}.sram   0  64 B beat   hottest rows (and TT cores)
-    csd{k}.dram   1  64 B burst  warm rows
-    csd{k}.flash  2  4 KiB read  cold rows
-    host.dram     0  64 B line   the host's DRAM, unless host.tables_in_host_dram
-                                 is false (SCRec's own placement: every table on
-                                 the devices)
+A row gather at full device concurrency is bounded by the memory-centric
+cores on every tier; DRAM rows by the DRAM's Little's-law bandwidth; flash
+rows by the flash's dies, channels and IOPS (``parts/flash.py``), the link
+and the FPGA-DRAM landing buffer.  With ``p2p: false`` (the ablation) the
+sectors go SSD -> host DRAM -> FPGA, crossing the port both ways in the
+embedding stage.  Host rows are CPU gathers, as in ``cpu_dram``.  No
+deduplication; a device's embedding time is the sum over its tiers plus its
+TT reconstruction, so the cost model and the simulator agree.
 
-One row gather at full device concurrency (``lookup_cost``), every tier
-bounded by the memory-centric cores (``fpga.gather_s``):
-
-- sram:  the gather engines only (block RAM ports are far wider);
-- dram:  the row's bursts at the DRAM's Little's-law random bandwidth;
-- flash: the largest of the flash's die, channel and IOPS bounds
-  (``parts/flash.py``), the sectors over the SSD->FPGA link, and the DRAM
-  write + read of the landing buffer.  With ``p2p: false`` (the ablation) a
-  flash read goes SSD -> host DRAM -> FPGA: the sectors cross the device's
-  PCIe port twice (up, then down) and touch host DRAM twice, and the
-  ``pcie_up``/``pcie_down`` resources carry them in the embedding stage;
-- host.dram: a CPU gather (``parts/cpu.py``), as in ``cpu_dram``.
-
-No deduplication.  A device's embedding time is the sum over its tiers (the
-tiers share the memory-centric cores) plus its TT reconstruction, so the cost
-model's makespan and the simulator agree when caches are off.
-
-Stages: host (the front end on ``host.frontend``; indices down each port,
-``csd{k}.pcie_down``), embedding (``csd{k}``, ``host``, plus the port in the
-p2p-off ablation), transfer (pooled vectors up, ``csd{k}.pcie_up``), dense,
-response.  ``dense_on: csd`` (SCRec, arXiv:2504.00520) splits the batch over
-the K devices: each gets its share of all pooled vectors over ``pcie_down``,
-runs its share of the MLP on its compute-centric cores and returns one fp32
-score per sample over ``pcie_up``.  ``dense_on: host`` runs the MLP on the
-host cores.  ``Cost.energy_J`` is dynamic only; static power is per part.
+Stages: host (front end on ``host.frontend``; indices down each port),
+embedding (``csd{k}``, ``host``), transfer (pooled vectors up), dense
+(``dense_on: csd``, SCRec arXiv:2504.00520: data parallel on the devices'
+compute-centric cores; ``host``: the host cores), response.  ``Cost.energy_J``
+is dynamic only; static power is charged per part.
 """
 from typing import Literal
 
 from ...config import Schema
 from ...errors import InputError
 from ..params import param
-from ..parts import CpuCores, FpgaFabric, HostFrontEnd, Link, MemoryTier, NandFlash
-from ..parts.cpu import CpuParams
-from ..parts.flash import FlashParams
-from ..parts.fpga import FpgaParams
-from ..parts.frontend import FrontEndParams
-from ..parts.link import LinkParams
-from ..parts.memory import MemoryParams
+from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParams, HostFrontEnd,
+                     LinkParams, MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import cpu_row_gather
-from .screc_tiers import TIERS, flash_work, tier_work, tt_macs, tt_params
-
-INDEX_BYTES = 8.0   # row ids sent to a device are int64, as in the Trace format
-SCORE_BYTES = 4.0   # one fp32 score per sample (a model fact, not hardware)
-
+from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_peaks, flash_read_latency_s,
+                       port_work, tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
@@ -117,47 +92,21 @@ class ScrecCSD(System):
         self.cpu = self.add_part(CpuCores("host.cpu", p.host.cpu))
         self.host_dram = self.add_part(MemoryTier("host.dram", p.host.dram))
         self.frontend = self.add_part(HostFrontEnd("host", p.host.frontend))
-        self.dev = {}
-        for d in self.devices[1:]:
-            self.dev[d] = {"flash": self.add_part(NandFlash(f"{d}.flash", p.csd.flash)),
-                           "dram": self.add_part(MemoryTier(f"{d}.dram", p.csd.dram)),
-                           "sram": self.add_part(MemoryTier(f"{d}.sram", p.csd.sram)),
-                           "fpga": self.add_part(FpgaFabric(f"{d}.fpga", p.csd.fpga)),
-                           "pcie": self.add_part(Link(f"{d}.pcie", p.csd.links.pcie)),
-                           "p2p": self.add_part(Link(f"{d}.p2p", p.csd.links.p2p))}
-        fpga = self.dev["csd0"]["fpga"]
-        where = f"{source_file or name}: params.csd.fpga.compute_share: {p.csd.fpga.compute_share.value:g}"
-        if fpga.memory_cores < 1:
-            raise InputError(f"{where} leaves no LUTs for one memory-centric core "
-                             f"({p.csd.fpga.luts_per_memory_core.value:g} LUTs)")
-        if fpga.macs_per_cycle < 1:
-            raise InputError(f"{where} leaves too few DSP slices for one MAC ({p.csd.fpga.dsps_per_mac.value:g} DSPs)")
+        self.dev = {d: build_device(self, d, p.csd) for d in self.devices[1:]}
+        check_fpga_split(self.dev["csd0"]["fpga"], f"{source_file or name}: params.csd.fpga.compute_share")
         self._devs = frozenset(self.devices)
 
     # -- figures ---------------------------------------------------------
-    @property
-    def n_devices(self):
-        return int(self.p.csd.count.value)
-
-    @property
-    def p2p(self):
-        return self.p.csd.p2p
+    n_devices = property(lambda self: int(self.p.csd.count.value))
+    p2p = property(lambda self: self.p.csd.p2p, doc="flash reaches the FPGA peer to peer (false: the ablation)")
 
     @property
     def devices(self):
         return ["host"] + [f"csd{k}" for k in range(int(self.params.params.csd.count.value))]
 
-    @property
-    def fpga(self):
-        return self.dev["csd0"]["fpga"]
-
-    @property
-    def flash(self):
-        return self.dev["csd0"]["flash"]
-
-    @property
-    def memory_cores(self):
-        return self.fpga.memory_cores
+    fpga = property(lambda self: self.dev["csd0"]["fpga"], doc="csd0's FPGA (every device has the same)")
+    flash = property(lambda self: self.dev["csd0"]["flash"], doc="csd0's flash (every device has the same)")
+    memory_cores = property(lambda self: self.fpga.memory_cores)
 
     def gather_rate_Bps(self):
         return self.fpga.gather_rate_Bps()
@@ -177,10 +126,7 @@ class ScrecCSD(System):
 
     def flash_read_latency_s(self, row_bytes):
         """One flash row read with nothing queued: sense, shift out, cross the link (twice without p2p)."""
-        fl, links = self.flash, self.dev["csd0"]
-        xfer = fl.transfer_B(row_bytes)
-        hops = links["p2p"].transfer_time_s(xfer) if self.p2p else 2 * links["pcie"].transfer_time_s(xfer)
-        return fl.read_latency_s(row_bytes) + hops
+        return flash_read_latency_s(self, "csd0", row_bytes)
 
     def flash_reads_in_flight(self, row_bytes):
         """Reads a device keeps outstanding to reach ``flash_lookups_per_s`` (Little's law)."""
@@ -266,40 +212,16 @@ class ScrecCSD(System):
                 add(moved, k, v)
             if device == "host":
                 continue
-            pcie = self.dev[device]["pcie"]
-            if not self.p2p:   # the ablation: flash sectors bounce through host DRAM on the port
-                for direction in ("pcie_up", "pcie_down"):
-                    if mv.get(f"{device}.{direction}"):
-                        work.append(StageWork("embedding", f"{device}.{direction}",
-                                              pcie.transfer_time_s(mv[f"{device}.{direction}"])))
-            n_idx = sum(w["lookups"] for w in dl.table_work) if dl.table_work else sum(dl.lookups.values())
-            idx_B = n_idx * INDEX_BYTES
-            work.append(StageWork("host", f"{device}.pcie_down", pcie.transfer_time_s(idx_B)))
-            work.append(StageWork("transfer", f"{device}.pcie_up", pcie.transfer_time_s(dl.pooled_bytes_out)))
-            add(actions, (f"{device}.pcie", "transfer_B"), idx_B + dl.pooled_bytes_out)
-            add(moved, f"{device}.pcie_down", idx_B)
-            add(moved, f"{device}.pcie_up", dl.pooled_bytes_out)
+            port_work(self, device, dl, mv, work, actions, moved)
         self._dense(load, work, actions, moved)
         work.append(StageWork("response", "host.frontend", self.frontend.response_time_s(load.batch_size)))
         return BatchCost(work=work, actions=actions, bytes=moved)
 
     def _dense(self, load, work, actions, moved):
-        if self.p.csd.dense_on == "host":
-            work.append(StageWork("dense", "host", self.cpu.mac_time_s(load.dense_macs)))
-            add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
-            return
-        k = self.n_devices
-        scatter_B = sum(dl.pooled_bytes_out for dl in load.devices.values()) / k
-        macs, score_B = load.dense_macs / k, load.batch_size * SCORE_BYTES / k
-        for d, parts in self.dev.items():
-            t_scatter = parts["pcie"].transfer_time_s(scatter_B)
-            work.append(StageWork("dense", d, t_scatter + parts["fpga"].mac_time_s(macs)))
-            work.append(StageWork("dense", f"{d}.pcie_down", t_scatter))
-            work.append(StageWork("response", f"{d}.pcie_up", parts["pcie"].transfer_time_s(score_B)))
-            add(actions, (f"{d}.fpga", "mac"), macs)
-            add(actions, (f"{d}.pcie", "transfer_B"), scatter_B + score_B)
-            add(moved, f"{d}.pcie_down", scatter_B)
-            add(moved, f"{d}.pcie_up", score_B)
+        if self.p.csd.dense_on == "csd":
+            return dense_on_devices(self, load, work, actions, moved)
+        work.append(StageWork("dense", "host", self.cpu.mac_time_s(load.dense_macs)))
+        add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
 
     def resources(self):
         out = {"host": 1, "host.frontend": 1}
@@ -310,11 +232,7 @@ class ScrecCSD(System):
     def peak_bandwidth_Bps(self):
         out = {"host.dram": self.host_dram.peak_Bps}
         for d, parts in self.dev.items():
-            fl = parts["flash"]
-            out.update({f"{d}.flash": fl.dies / fl.p.read_latency.value * fl.p.page.value,
-                        f"{d}.flash_channels": fl.peak_Bps, f"{d}.dram": parts["dram"].peak_Bps,
-                        f"{d}.sram": parts["fpga"].gather_rate_Bps(), f"{d}.p2p": parts["p2p"].peak_Bps,
-                        f"{d}.pcie_up": parts["pcie"].peak_Bps, f"{d}.pcie_down": parts["pcie"].peak_Bps})
+            out.update(device_peaks(d, parts))
         return out
 
     def settings(self):
@@ -322,7 +240,4 @@ class ScrecCSD(System):
         return [("csd", "p2p", c.p2p, "flag", "setting: flash reaches the FPGA peer to peer (false: the ablation)"),
                 ("csd", "dense_on", c.dense_on, "choice", "setting: where the MLP runs (csd: SCRec's design; host)"),
                 ("host", "tables_in_host_dram", self.p.host.tables_in_host_dram, "flag",
-                 "setting: host DRAM is a slot (false: SCRec's own placement)"),
-                ("csd", "count", c.count.value, "count", c.count.source),
-                ("csd", "power_limit", c.power_limit.value, "power", c.power_limit.source),
-                ("csd", "sram_table_share", c.sram_table_share.value, "count", c.sram_table_share.source)]
+                 "setting: host DRAM is a slot (false: SCRec's own placement)")]

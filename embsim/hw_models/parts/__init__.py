@@ -5,7 +5,8 @@ behind an SSD controller), ``link`` (PCIe, NVLink, UPI, peer to peer),
 ``compute`` (a compute unit), ``cpu`` (CPU cores with the costs of a gather
 loop), ``ai_core`` (Ascend AI cores with their lookup strategies),
 ``fpga`` (FPGA fabric split into memory- and compute-centric cores),
-``frontend`` (the serving host's per-batch and per-query work).
+``frontend`` (the serving host's per-batch and per-query work), ``io_stack``
+(how a CPU reads rows from local NVMe drives).
 
 A part preset (``hw_models/presets/parts/NAME.yaml``) gives one part's
 numbers, each with its source::
@@ -24,25 +25,33 @@ never a new parameter)::
 with the overrides on top, keeping ``preset: NAME`` so ``embsim hw show``
 can say where each part came from.  Expansion is idempotent.
 """
+from typing import Optional
+
 import copy
 from pathlib import Path
 
 from ... import config
 from ...errors import InputError
-from .ai_core import AiCores
-from .base import Part
-from .cache import Cache
-from .compute import ComputeUnit
-from .cpu import CpuCores
-from .flash import NandFlash
-from .fpga import FpgaFabric
-from .frontend import HostFrontEnd
-from .link import Link
-from .memory import MemoryTier
+from .ai_core import AiCoreParams, AiCores
+from .base import Part, PartParams
+from .cache import Cache, CacheParams
+from .compute import ComputeParams, ComputeUnit
+from .cpu import CpuCores, CpuParams
+from .flash import FlashParams, NandFlash
+from .fpga import FpgaFabric, FpgaParams
+from .frontend import FrontEndParams, HostFrontEnd
+from .io_stack import IoStack, IoStackParams
+from .link import Link, LinkParams
+from .memory import MemoryParams, MemoryTier
+
+__all__ = ["AiCoreParams", "AiCores", "Cache", "CacheParams", "ComputeParams", "ComputeUnit", "CpuCores", "CpuParams",
+           "FlashParams", "FpgaFabric", "FpgaParams", "FrontEndParams", "HostFrontEnd", "IoStack", "IoStackParams", "KINDS", "Link", "LinkParams",
+           "MemoryParams", "MemoryTier", "NandFlash", "Part", "PartParams", "expand_part_presets", "load_part_preset",
+           "part_from_preset", "part_preset_names"]
 
 PART_PRESET_DIR = Path(__file__).resolve().parent.parent / "presets" / "parts"
 KINDS = {cls.kind: cls for cls in (MemoryTier, Cache, NandFlash, Link, ComputeUnit, CpuCores, AiCores,
-                                   FpgaFabric, HostFrontEnd)}
+                                   FpgaFabric, HostFrontEnd, IoStack)}
 
 
 def part_preset_names() -> list:
@@ -62,7 +71,7 @@ def load_part_preset(name: str, where: str = "part") -> dict:
     return data
 
 
-def part_from_preset(name: str, part_name: str = None) -> Part:
+def part_from_preset(name: str, part_name: Optional[str] = None) -> Part:
     """A Part straight from a part preset (for tests and for 'embsim hw show' of a part)."""
     data = load_part_preset(name)
     cls = KINDS[data["kind"]]
@@ -90,14 +99,7 @@ def _expand(node, source, path):
             if key not in merged:
                 raise InputError(f"{where}.{key}: part preset '{node['preset']}' has no parameter '{key}'"
                                  f"{config._suggest(key, merged)} (it has: {', '.join(merged)})")
-            merged[key] = _override(merged[key], value, f"{path.lstrip('.')}.{key}", node["preset"])
+            merged[key] = value          # checked by the part's schema: a number needs its source
         merged["preset"] = node["preset"]
         return merged
     return {k: _expand(v, source, f"{path}.{k}") for k, v in node.items()}
-
-
-def _override(old, new, path, preset):
-    """A checked override of one preset parameter: a bare value keeps the preset's shape and says where it came from."""
-    if isinstance(old, dict) and "source" in old and not isinstance(new, dict):
-        return {"value": new, "source": f"override of part preset '{preset}': {path}={new}"}
-    return new

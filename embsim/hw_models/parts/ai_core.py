@@ -29,6 +29,7 @@ bytes read from GM or L1, bytes through UB, vector bytes and MACs, and
 ``busy_s`` core-seconds of DMA issue (``dma_setup`` per DMA).
 """
 import math
+from typing import Any, ClassVar, Optional
 
 from ..params import param, whole_units
 from .compute import ComputeParams, ComputeUnit
@@ -55,7 +56,7 @@ class AiCores(ComputeUnit):
     """The AI cores of one SoC, with their L1, UB and the HBM they read (``attach``)."""
 
     kind = "ai_core"
-    Schema = AiCoreParams
+    Schema: ClassVar[Any] = AiCoreParams
 
     def attach(self, l1: MemoryTier, ub: MemoryTier, hbm: MemoryTier) -> "AiCores":
         self.l1, self.ub, self.hbm = l1, ub, hbm
@@ -89,7 +90,7 @@ class AiCores(ComputeUnit):
         return {"GM": True, "L1": fits_l1, "GM-UB": fits_chunk, "L1-UB": fits_l1 and fits_chunk}[strategy]
 
     def strategy_work(self, strategy: str, rows: int, row_bytes: float, lookups: float,
-                      unique_rows: float = None) -> tuple:
+                      unique_rows: Optional[float] = None) -> tuple:
         """(time_s, actions) of one table part on one core; actions keyed (hbm|l1|ub|vector, action)."""
         check_strategy(strategy)
         if rows < 0 or row_bytes <= 0 or lookups < 0 or (lookups > 0 and rows < 1):

@@ -13,7 +13,7 @@ its datasheet or a measurement gives (``load_power_min`` .. ``load_power_max``,
 both sourced): a per-operation energy that makes a part draw 5 W or 5 kW
 at full load is caught by a test, not shipped.
 """
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from ...config import Schema
 from ..params import describe_params, param
@@ -37,8 +37,10 @@ class Part:
     """Base of the part kinds.  ``p`` is the validated schema; ``name`` is the part's place in a system."""
 
     kind: ClassVar[str] = ""
+    Schema: ClassVar[Any] = PartParams
+    p: Any                 # the validated schema (pydantic; its fields are built by param(), opaque to mypy)
 
-    def __init__(self, name: str, params: Schema):
+    def __init__(self, name: str, params: Any):
         self.name = name
         self.p = params
 
@@ -70,8 +72,8 @@ class Part:
 
     def parameters(self) -> list:
         """dict(parameter, value, unit_kind, source) for every sourced number of the part."""
-        return [{"parameter": n, "value": v, "unit_kind": k, "source": s}
-                for _, n, v, k, s in describe_params(self.p)]
+        return [{"parameter": n if group == "system" else f"{group}.{n}", "value": v, "unit_kind": k, "source": s}
+                for group, n, v, k, s in describe_params(self.p)]
 
     def summary(self) -> dict:
         """The part as ``embsim hw show --json`` lists it."""

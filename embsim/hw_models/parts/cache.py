@@ -8,7 +8,7 @@ Little's law from latency and lines in flight, capped by its bandwidth;
 energy per bit read).  ``policy`` is what the hardware approximates (LRU for
 a pseudo-LRU LLC); ``embsim simulate --caches`` may replay another.
 """
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from .memory import MemoryParams, MemoryTier
 
@@ -19,7 +19,7 @@ class CacheParams(MemoryParams):
 
 class Cache(MemoryTier):
     kind = "cache"
-    Schema = CacheParams
+    Schema: ClassVar[Any] = CacheParams
 
     @property
     def policy(self) -> str:

@@ -19,7 +19,7 @@ address arithmetic, DMA issue) is charged per unit-second busy
 busy core draws about its full power whatever it runs (assumption, stated
 here once for every part).
 """
-from typing import Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from ...config import Schema
 from ..params import param
@@ -58,7 +58,7 @@ class ComputeUnit(Part):
     """``count`` compute units.  See the module docstring for the physics."""
 
     kind = "compute"
-    Schema = ComputeParams
+    Schema: ClassVar[Any] = ComputeParams
 
     def __init__(self, name: str, params: ComputeParams):
         super().__init__(name, params)
@@ -85,12 +85,12 @@ class ComputeUnit(Part):
         self.peak_ops_per_s(dtype)
         return getattr(self.p.op_energy, dtype).value
 
-    def mlp_ops_per_s(self, units: float = None) -> float:
+    def mlp_ops_per_s(self, units: Optional[float] = None) -> float:
         """Dense-MLP rate of ``units`` units (all by default): peak in mlp_dtype x mlp_efficiency."""
         share = 1.0 if units is None else units / self.count
         return self.peak_ops_per_s(self.p.mlp_dtype) * self.p.mlp_efficiency.value * share
 
-    def mac_time_s(self, macs: float, units: float = None) -> float:
+    def mac_time_s(self, macs: float, units: Optional[float] = None) -> float:
         """Time of ``macs`` multiply-adds (2 ops each) of dense work on ``units`` units."""
         return 2.0 * macs / self.mlp_ops_per_s(units)
 

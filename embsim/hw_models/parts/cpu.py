@@ -16,6 +16,8 @@ Energy: the arithmetic of the MLP is charged per FLOP (``op_fp32``); the
 gather loop (index loads, address arithmetic, the adds into the bag) is
 charged per core-second busy (``busy_s``), see ``compute.py``.
 """
+from typing import Any, ClassVar, Optional
+
 from ..params import param
 from .compute import ComputeParams, ComputeUnit
 from .memory import MemoryTier
@@ -29,9 +31,9 @@ class CpuParams(ComputeParams):
 
 class CpuCores(ComputeUnit):
     kind = "cpu"
-    Schema = CpuParams
+    Schema: ClassVar[Any] = CpuParams
 
-    def in_flight(self, cores: float = None) -> float:
+    def in_flight(self, cores: Optional[float] = None) -> float:
         """Lines the gathering cores keep outstanding (all cores by default)."""
         return (self.count if cores is None else cores) * self.p.lines_in_flight.value
 
@@ -40,7 +42,7 @@ class CpuCores(ComputeUnit):
         return self.p.row_overhead.value + row_bytes / self.p.sum_bandwidth.value
 
     def gather_time_s(self, row_bytes: float, memory: MemoryTier, lookups: float = 1.0,
-                      cores: float = None) -> float:
+                      cores: Optional[float] = None) -> float:
         """Time for ``lookups`` row gathers from ``memory`` by ``cores`` cores (all by default)."""
         c = self.count if cores is None else cores
         return lookups * (self.core_time_s(row_bytes) / c + memory.read_time_s(row_bytes, self.in_flight(c)))

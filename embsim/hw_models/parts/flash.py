@@ -21,6 +21,7 @@ the channel bus, ``static_power`` (0 when the device's idle draw is counted
 in another part, with a source saying so).
 """
 import math
+from typing import Any, ClassVar, Optional
 
 from ..params import param, whole_units
 from .base import LoadPower, Part, PartParams
@@ -41,7 +42,7 @@ class FlashParams(PartParams, LoadPower):
 
 class NandFlash(Part):
     kind = "flash"
-    Schema = FlashParams
+    Schema: ClassVar[Any] = FlashParams
 
     @property
     def capacity_B(self) -> float:
@@ -84,7 +85,7 @@ class NandFlash(Part):
         s = self.p.sector.value
         return min(self.dies * s / self.p.read_latency.value, self.peak_Bps, self.p.max_read_iops.value * s)
 
-    def pages_per_s(self, transfer_B: float = None) -> float:
+    def pages_per_s(self, transfer_B: Optional[float] = None) -> float:
         """Page reads per second: min(dies / tR, channel peak / transfer) (transfer: a whole page by default)."""
         t = self.p.page.value if transfer_B is None else transfer_B
         return min(self.dies / self.p.read_latency.value, self.peak_Bps / t)

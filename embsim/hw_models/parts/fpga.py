@@ -16,6 +16,7 @@ At full load both halves run at once: static + gather rate x gather_energy +
 MAC rate x mac_energy.
 """
 import math
+from typing import Any, ClassVar
 
 from ..params import param
 from .base import LoadPower, Part, PartParams
@@ -35,7 +36,7 @@ class FpgaParams(PartParams, LoadPower):
 
 class FpgaFabric(Part):
     kind = "fpga"
-    Schema = FpgaParams
+    Schema: ClassVar[Any] = FpgaParams
 
     @property
     def memory_cores(self) -> int:

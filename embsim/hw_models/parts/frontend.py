@@ -13,6 +13,8 @@ that says what it covers); ``static_power`` is the rest of the server
 (board, fans, NICs, boot disks), charged once per system.  The front end's
 own dynamic energy is inside the CPU's, so it has no actions.
 """
+from typing import Any, ClassVar
+
 from ..params import param
 from .base import Part, PartParams
 
@@ -25,7 +27,7 @@ class FrontEndParams(PartParams):
 
 class HostFrontEnd(Part):
     kind = "frontend"
-    Schema = FrontEndParams
+    Schema: ClassVar[Any] = FrontEndParams
 
     def host_time_s(self, batch_size: int) -> float:
         return self.p.batch_overhead.value + batch_size * self.p.sample_overhead.value

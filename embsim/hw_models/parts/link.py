@@ -12,6 +12,8 @@ through a switch, one DMA).  Energy: ``energy`` per bit sent, plus
 ``static_power`` (0 with a source when the link's idle draw is counted in its
 device's).
 """
+from typing import Any, ClassVar
+
 from ..params import param
 from .base import Part, PartParams
 
@@ -25,7 +27,7 @@ class LinkParams(PartParams):
 
 class Link(Part):
     kind = "link"
-    Schema = LinkParams
+    Schema: ClassVar[Any] = LinkParams
 
     @property
     def bandwidth_Bps(self) -> float:

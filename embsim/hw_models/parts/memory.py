@@ -24,6 +24,8 @@ moved, so a 48 B row read from a 64 B-line tier is charged 1.5 lines), plus
 at the peak) the tier draws ``static + peak x 8 x read_energy``, which must
 lie in the source's ``load_power_min .. load_power_max``.
 """
+from typing import Any, ClassVar, Optional
+
 from ..params import expected_lines, param
 from .base import LoadPower, Part, PartParams
 
@@ -42,7 +44,7 @@ class MemoryTier(Part):
     """One memory tier.  See the module docstring for the physics."""
 
     kind = "memory"
-    Schema = MemoryParams
+    Schema: ClassVar[Any] = MemoryParams
 
     @property
     def capacity_B(self) -> float:
@@ -60,12 +62,12 @@ class MemoryTier(Part):
         """Bytes moved to read one row: whole units, ``expected_lines`` of them on average."""
         return expected_lines(row_bytes, self.granularity_B) * self.granularity_B
 
-    def random_bandwidth_Bps(self, in_flight: float = None) -> float:
+    def random_bandwidth_Bps(self, in_flight: Optional[float] = None) -> float:
         """Little's law: min(peak, min(in_flight, concurrency) x granularity / latency)."""
         n = self.p.concurrency.value if in_flight is None else min(in_flight, self.p.concurrency.value)
         return min(self.peak_Bps, n * self.granularity_B / self.p.latency.value)
 
-    def read_time_s(self, row_bytes: float, in_flight: float = None) -> float:
+    def read_time_s(self, row_bytes: float, in_flight: Optional[float] = None) -> float:
         """Time of one row read at full concurrency (amortised): its units over the random bandwidth."""
         return self.access_B(row_bytes) / self.random_bandwidth_Bps(in_flight)
 
