@@ -18,6 +18,7 @@ import click
 
 from ..errors import InputError
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, MAX_TIME_LIMIT_S, FiniteFloat, count
 
 TABLES_SHOWN = 20
 
@@ -97,15 +98,15 @@ def format_plan(plan, system, all_tables=False):
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
               help="Trace (.npz) whose measured statistics replace the model's access distributions.")
 @click.option("--solver", type=click.Choice(["cbc", "highs"]), default="cbc", show_default=True)
-@click.option("--time-limit", "time_limit_s", type=float, default=60.0, show_default=True,
+@click.option("--time-limit", "time_limit_s", type=FiniteFloat(0, MAX_TIME_LIMIT_S, min_open=True), default=60.0, show_default=True,
               help="Seconds for the whole solve.")
 @click.option("--representations", default=None,
               help="Allowed representations, comma separated: fp32,fp16,int8,int4,tt (default: each table's own "
                    "dtype; others change accuracy, which embsim does not model).")
-@click.option("--batch-size", type=int, default=None, help="Samples per batch (default: the trace's, else 1024).")
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None, help="Samples per batch (default: the trace's, else 1024).")
 @click.option("--objective", type=click.Choice(["makespan", "makespan+energy"]), default="makespan",
               show_default=True)
-@click.option("--energy-weight", type=float, default=0.0, help="Seconds per joule added to the makespan objective.")
+@click.option("--energy-weight", type=FiniteFloat(0), default=None, help="Seconds per joule added to the makespan objective.")
 @click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
 @force_option
@@ -119,11 +120,11 @@ def shard(model_name, system_name, trace_path, solver, time_limit_s, representat
     from ..hw_models.loader import load_system
     from ..workloads.model import load_model
 
-    check_output(output, force)          # refuse early, before minutes of solving
-    if time_limit_s <= 0:
-        raise InputError(f"--time-limit: {time_limit_s} (expected seconds > 0)")
-    if batch_size is not None and batch_size <= 0:
-        raise InputError(f"--batch-size: {batch_size} (expected a positive integer)")
+    check_output(output, force, inputs=(model_name, system_name, trace_path))   # before minutes of solving
+    if energy_weight is not None and objective != "makespan+energy":
+        raise InputError(f"--energy-weight {energy_weight:g}: only with --objective makespan+energy "
+                         f"(the makespan objective has no energy term)")
+    energy_weight = 0.0 if energy_weight is None else energy_weight
     model = load_model(model_name)
     system = load_system(system_name)
     stats = None

@@ -17,6 +17,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, MAX_IN_FLIGHT, MAX_QUERIES, MAX_TIME_LIMIT_S, SEED, FiniteFloat, count
 
 
 def _si(x, unit):
@@ -70,17 +71,17 @@ def summary_text(r):
               help="Sharding plan JSON (embsim shard); solved with the cost model if omitted.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
               help="Trace .npz; generated from the model if omitted.")
-@click.option("--qps", type=float, default=None, help="Poisson arrivals at this rate (queries/s).")
+@click.option("--qps", type=FiniteFloat(0, min_open=True), default=None, help="Poisson arrivals at this rate (queries/s).")
 @click.option("--closed-loop", is_flag=True, help="A fixed number of batches in flight: peak throughput (default).")
 @click.option("--arrival", type=click.Choice(["closed", "poisson", "trace"]), default=None,
               help="Arrival process; 'trace' uses the trace's timestamps.")
-@click.option("--in-flight", type=int, default=None, help="Batches in flight in closed loop (default: one per stage).")
-@click.option("--queries", type=int, default=None, help="Queries to simulate (default: 32 batches, or the whole trace).")
-@click.option("--batch-size", type=int, default=None, help="Queries per batch (default 1024, or the trace's).")
-@click.option("--batch-timeout", type=float, default=None,
+@click.option("--in-flight", type=count(1, MAX_IN_FLIGHT), default=None, help="Batches in flight in closed loop (default: one per stage).")
+@click.option("--queries", type=count(1, MAX_QUERIES), default=None, help="Queries to simulate (default: 32 batches, or the whole trace).")
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None, help="Queries per batch (default 1024, or the trace's).")
+@click.option("--batch-timeout", type=FiniteFloat(0, min_open=True), default=None,
               help="Seconds a batch waits for more queries before it leaves (default: wait until full).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the trace and the arrivals.")
+@click.option("--time-limit", type=FiniteFloat(0, MAX_TIME_LIMIT_S, min_open=True), default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
 @click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
               help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
 @json_option

@@ -14,6 +14,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output
 from . import LazyGroup, force_option, json_option
+from .options import MAX_BATCH_SIZE, count
 
 # subcommand -> (module under embsim.cli, attribute, one-line help)
 SUBCOMMANDS = {
@@ -42,7 +43,7 @@ def trace():
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--format", "fmt", required=True, type=click.Choice(["movielens", "dlrm-datasets"]),
               help="movielens: u.data or RecBole .inter; dlrm-datasets: FBGEMM (indices, offsets, lengths) .pt[.gz].")
-@click.option("--batch-size", type=int, default=None,
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None,
               help=f"Samples per batch (movielens default {MOVIELENS_BATCH_SIZE}; dlrm-datasets default: "
                    f"all samples of the file in one batch). A trailing partial batch is dropped.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),

@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, MAX_BATCHES, SEED, FiniteFloat, count
 
 
 def _number(value, name, lo=None):
@@ -26,12 +27,12 @@ def _number(value, name, lo=None):
 
 @click.command("gen")
 @click.option("--model", "-m", "model_name", required=True, help="Model preset name or YAML path.")
-@click.option("--batches", "-n", required=True, type=int, help="Number of batches (> 0).")
-@click.option("--batch-size", "-b", required=True, type=int, help="Samples per batch (> 0).")
+@click.option("--batches", "-n", required=True, type=count(1, MAX_BATCHES), help="Number of batches (> 0).")
+@click.option("--batch-size", "-b", required=True, type=count(1, MAX_BATCH_SIZE), help="Samples per batch (> 0).")
 @click.option("--generator", "-g", type=click.Choice(["uniform", "zipf", "stackdist", "drift"]), default=None,
               help="One generator for every table (default: each table's own access.kind).")
-@click.option("--alpha", default=None, help="Zipf exponent for every table (overrides the model).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--alpha", type=FiniteFloat(0), default=None, help="Zipf exponent for every table (overrides the model).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output trace .npz.")
 @force_option
 def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
@@ -58,7 +59,7 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
 @click.argument("locality_stats", type=click.Path(dir_okay=False))
 @click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf"]), default="stackdist", show_default=True,
               help="Generator whose parameters are fitted.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Sample trace .npz (>= 10M lookups) made with the fitted parameters.")

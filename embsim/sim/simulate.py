@@ -54,6 +54,7 @@ import numpy as np
 import simpy
 
 from .. import __version__
+from ..cost_model.validate import check_plan
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
@@ -171,9 +172,11 @@ class Simulation:
                  caches=None, solver="cbc", time_limit_s=60, progress=False):
         self.model, self.system, self.seed = model, system, int(seed)
         self.notes = []
+        if plan is not None:
+            check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
+        self.plan = plan if plan is not None else check_plan(self._solve(solver, time_limit_s), system, model)
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -195,12 +198,7 @@ class Simulation:
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
         if trace is not None:
-            if trace.n_tables != m.n_tables:
-                raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
-            if not np.array_equal(trace.table_rows, m.table_rows):
-                t = int(np.argmax(trace.table_rows != m.table_rows))
-                raise InputError(f"trace: table {t} has {trace.table_rows[t]} rows, but model '{m.name}' "
-                                 f"table '{m.tables[t].name}' has {m.tables[t].rows}")
+            trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
                 raise InputError(f"batch_size: {batch_size}: the trace's batches hold {trace.batch_size} samples; "
                                  "the trace's batches are the simulation's batches (omit batch_size)")

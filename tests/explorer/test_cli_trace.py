@@ -22,7 +22,7 @@ defaults: {dim: 4, pooling: 2, access: {kind: zipf, alpha: 1.0}}
 tables:
   - {name: a, rows: 50}
   - {name: b, rows: 7, access: {kind: uniform}}
-dense: {dense_features: 2, bottom_mlp: [2], top_mlp: [1]}
+dense: {dense_features: 2, bottom_mlp: [2], top_mlp: [1], interaction: cat}
 """
 
 
