@@ -131,7 +131,7 @@ def shard(model_name, system_name, trace_path, solver, time_limit_s, representat
     if trace_path is not None:
         from ..workloads.stats import trace_stats
         from ..workloads.trace import load_trace
-        trace = load_trace(trace_path)
+        trace = load_trace(trace_path).check_matches(model, trace_path)   # as simulate checks the same pair
         stats = trace_stats(trace)
         if batch_size is None:
             batch_size = int(stats.batch_size)

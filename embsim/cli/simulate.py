@@ -108,7 +108,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     if batch_timeout is not None and not batch_timeout > 0:
         raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
     if output:
-        check_output(output, force)      # refuse before the work, not after
+        check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path))   # before the work
 
     from ..cost_model.plan import load_plan
     from ..hw_models.loader import load_system
@@ -123,7 +123,13 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
     if plan is not None and plan.system != system.name:
         raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
-    trace = load_trace(trace_path) if trace_path else None
+    if plan is not None:
+        from ..cost_model.validate import plan_problems
+        problems = plan_problems(plan, system, model)          # the validator shard uses, before any work
+        if problems:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise InputError(f"{plan_path}: {problems[0]}{more}")
+    trace = load_trace(trace_path).check_matches(model, trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
                             time_limit_s=time_limit, progress=None,

@@ -57,7 +57,7 @@ def import_cmd(file, fmt, batch_size, output, force):
         raise InputError(f"--batch-size: {batch_size}; expected a positive number of samples")
     if not output.endswith(".npz"):
         raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)  # refuse early, before a long import
+    check_output(output, force, inputs=(file,))  # refuse early, before a long import
     if fmt == "movielens":
         tr = importers.import_movielens(file, MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
     else:

@@ -47,7 +47,7 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
     alpha = _number(alpha, "alpha", lo=0.0)
     if not str(output).endswith(".npz"):
         raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)          # refuse before spending time generating
+    check_output(output, force, inputs=(model_name,))    # refuse before spending time generating
     model = load_model(model_name)
     tr = generate_trace(model, batches, batch_size, generator=generator, alpha=alpha, seed=seed, progress=True)
     tr.save(output, force=force)
@@ -71,7 +71,7 @@ def fit(locality_stats, generator, seed, as_json, output, force):
 
     if not str(output).endswith(".npz"):
         raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)
+    check_output(output, force, inputs=(locality_stats,))
     res = fit_locality(locality_stats, generator=generator, seed=seed, progress=True)
     res.trace.save(output, force=force)
     d = res.to_dict()

@@ -99,6 +99,7 @@ class ResultStore:
             return
         if self.path.exists() and self.path.stat().st_size > 0:
             self._check_header()
+            self._check_ours()
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -119,6 +120,13 @@ class ResultStore:
         if head != b"SQLite format 3\x00":
             what = "an empty file" if not head else "not an SQLite database"
             raise InputError(f"{self.path}: {what}; expected an embsim result store (.sqlite written by 'embsim explore')")
+
+    def _check_ours(self):
+        """An existing database is resumed only if it is an embsim store: never add tables to another one."""
+        ro = ResultStore.__new__(ResultStore)
+        ro.path = self.path
+        ro._open_read_only()
+        ro.close()
 
     def _open_read_only(self):
         """Read without writing: ``immutable`` when no writer's journal is beside the file (no -shm/-wal

@@ -215,8 +215,12 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
     from ..fileio import check_output
     from .space import DesignSpace
     from .store import ResultStore
+    default_evaluator = evaluate is None
     evaluate = resolve_evaluator(evaluate)
     space = DesignSpace.from_yaml(space_file)
+    if default_evaluator:
+        from .evaluate import is_metric
+        space.check_objectives(is_metric)
     points = space.points(kind=sampler, n=n, seed=seed)
     from ..fileio import same_file
     if same_file(db, space_file):
@@ -226,6 +230,9 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
     for out in (report, export):
         if out is not None:
             check_output(out, force, inputs=(space_file, db))
+    if export is not None and Path(export).suffix not in (".csv", ".json"):
+        raise InputError(f"{export}: unknown export format '{Path(export).suffix}' (expected .csv or .json)")
+
     with ResultStore(db) as store:
         summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
                             progress=progress)
