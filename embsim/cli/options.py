@@ -41,12 +41,35 @@ class FiniteFloat(click.ParamType):
         return v
 
 
+class Count(click.ParamType):
+    """A whole number in [min, max]; click names the option on failure."""
+
+    name = "integer"
+
+    def __init__(self, min=1, max=None):
+        self.min, self.max = min, max
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            v = value
+        else:
+            try:
+                v = int(str(value).strip(), 10)
+            except ValueError:
+                self.fail(f"{value!r}: expected a whole number", param, ctx)
+        if v < self.min or (self.max is not None and v > self.max):
+            what = "a positive whole number" if self.min == 1 else f"a whole number >= {self.min}"
+            upto = f" up to {self.max:,}" if self.max is not None else ""
+            self.fail(f"{v}: expected {what}{upto}", param, ctx)
+        return v
+
+
 def count(min=1, max=None):
-    """An integer count in [min, max] (click names the option and the range on failure)."""
-    return click.IntRange(min=min, max=max)
+    """A whole number in [min, max] (the option and the range are named on failure)."""
+    return Count(min, max)
 
 
-SEED = click.IntRange(min=0, max=MAX_SEED)
+SEED = Count(0, MAX_SEED)
 # Sizes that make sense for one run, far above any real use and far below what overflows.
 MAX_QUERIES = 10 ** 9
 MAX_BATCH_SIZE = 2 ** 20

@@ -99,7 +99,7 @@ class ShardingPlan:
 
     @classmethod
     def from_dict(cls, d, source="plan"):
-        _check_types(d, source)
+        _check_types(d, f"{source}: not a valid sharding plan;")
         try:
             tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
                                 shards=[Shard(**s) for s in t["shards"]]) for t in d["tables"]]

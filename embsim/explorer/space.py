@@ -425,7 +425,6 @@ class DesignSpace:
         self._system = self._base("system", schema.system)
         self._model = self._base("model", schema.model)
         self._check_paths()
-        self._check_values()
 
     # -- loading ------------------------------------------------------------
     @classmethod
@@ -477,10 +476,11 @@ class DesignSpace:
             except InputError as e:
                 raise InputError(f"{where}: {e}") from None
 
-    def _check_values(self):
+    def check_values(self):
         """The base system and model with the fixed overrides must load, and so must each with every
         value of each of its knobs (a range: both ends), so a wrongly typed value fails at load, not
-        as an "infeasible" point mid-sweep."""
+        as an "infeasible" point mid-sweep.  (The default evaluator's check: a custom evaluator may
+        read the system and model its own way.)"""
         from ..hw_models.loader import system_from_dict
         from ..workloads.model import model_from_dict
         build = {"system": system_from_dict, "model": model_from_dict}

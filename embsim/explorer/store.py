@@ -119,7 +119,8 @@ class ResultStore:
             head = f.read(16)
         if head != b"SQLite format 3\x00":
             what = "an empty file" if not head else "not an SQLite database"
-            raise InputError(f"{self.path}: {what}; expected an embsim result store (.sqlite written by 'embsim explore')")
+            raise InputError(f"{self.path}: not an embsim result store ({what}; expected a .sqlite written by "
+                             f"'embsim explore')")
 
     def _check_ours(self):
         """An existing database is resumed only if it is an embsim store: never add tables to another one."""

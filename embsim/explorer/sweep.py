@@ -221,6 +221,7 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
     if default_evaluator:
         from .evaluate import is_metric
         space.check_objectives(is_metric)
+        space.check_values()
     points = space.points(kind=sampler, n=n, seed=seed)
     from ..fileio import same_file
     if same_file(db, space_file):

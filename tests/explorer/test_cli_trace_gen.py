@@ -68,8 +68,8 @@ dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1], interaction: cat}
     ("negative_rows", ["tables[0].rows", "-5"]),
     ("alpha", ["--alpha", "'abc'"]),
     ("negative_alpha", ["--alpha", "'-1'"]),
-    ("batches", ["--batches 0"]),
-    ("batch_size", ["--batch-size -3"]),
+    ("batches", ["'--batches' / '-n': 0"]),
+    ("batch_size", ["'--batch-size' / '-b': -3"]),
 ])
 def test_gen_bad_inputs(run_cli, tmp_path, case, fragments):
     from conftest import assert_input_error
