@@ -2,7 +2,7 @@
 
     embsim simulate --model M --system S [--plan PLAN.json] [--trace T.npz]
                     [--qps Q | --closed-loop] [--queries N] [--batch-size B] [--seed S]
-                    [--json] [-o R.json] [--force]
+                    [--layout identity|frequency|coaccess|random] [--json] [-o R.json] [--force]
 
 Without ``--plan`` the cost model solves one; without ``--trace`` a trace is
 generated from the model's access distributions (seeded).  ``--qps`` gives
@@ -83,11 +83,14 @@ def summary_text(r):
 @click.option("--time-limit", type=float, default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
 @click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
               help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
+@click.option("--layout", type=click.Choice(["identity", "frequency", "coaccess", "random"]), default=None,
+              help="Order of the rows inside every shard; counts the lines, sectors, bursts and pages each batch "
+                   "reads (a unit read twice in a batch is read once). Off by default: every lookup reads its own units.")
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
 @force_option
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
-             batch_size, batch_timeout, seed, time_limit, cache_policy, as_json, output, force):
+             batch_size, batch_timeout, seed, time_limit, cache_policy, layout, as_json, output, force):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
     if qps is not None and closed_loop:
         raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
@@ -125,7 +128,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     trace = load_trace(trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
-                            time_limit_s=time_limit, progress=None,
+                            time_limit_s=time_limit, progress=None, layout=layout,
                             caches=caches_from_system(system, cache_policy) if cache_policy != "none" else None)
     if output:
         result.save(output, force=force)

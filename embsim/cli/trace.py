@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
     "stats": ("trace", "stats", "Print a trace's locality: coverage, reuse histogram, unique rows."),
     "fit": ("trace_gen", "fit", "Fit generator parameters to a dlrm_datasets locality_stats.txt."),
+    "reorder": ("trace_reorder", "reorder", "Lay rows out by frequency, co-access or at random; write the mapping."),
 }
 
 # default --batch-size when the user gives none

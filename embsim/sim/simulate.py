@@ -37,6 +37,15 @@ Decisions a user should know
   ``bytes_B.moved`` are what the hardware model says moved (per part, tier or
   link; a UB-streaming strategy moves a whole table part, for example).
   Achieved bandwidth is ``moved`` inside the measurement window per second.
+* **Layout and coalescing** (``layout=``, off by default): rows sit in each
+  shard in the layout's order, and the replay counts the distinct units
+  (lines, sectors, bursts, pages) each batch reads at each tier
+  (:mod:`embsim.sim.layout_plan`, :mod:`embsim.sim.coalesce`).  Then a
+  tier's ``bytes`` are its cost units x their size, and each ``table_work``
+  entry carries ``reads`` (the row reads the memory serves: cost units
+  read / cost units per row, at most ``lookups``), ``units`` and ``unit_B``;
+  the families charge memory time on ``reads`` and per-lookup work (index
+  transfer, pooling) on ``lookups``.
 * **Energy** is charged on the window: each batch's action counts, weighted
   by the share of its service that fell in the window, plus static power x
   window; per query = that energy / queries completed in the window.
@@ -58,8 +67,10 @@ import simpy
 from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
+from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
+from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -170,8 +181,11 @@ class Simulation:
     """
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
-                 caches=None, solver="cbc", time_limit_s=60, progress=False):
+                 caches=None, solver="cbc", time_limit_s=60, progress=False, layout=None, unit_sizes_B=None):
         self.model, self.system, self.seed = model, system, int(seed)
+        self.layout, self.unit_sizes_B = layout, unit_sizes_B     # coalescing on when layout is given
+        if layout is not None:
+            check_layout(layout)
         self.notes = []
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
@@ -280,7 +294,10 @@ class Simulation:
                     cap = c["capacity_B"] / sh.row_bytes if "capacity_B" in c else c["capacity_rows"]
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
                                              int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
-                locs.append(Location(sh.device, sh.tier, _granularity_B(self.system, sh.device, sh.tier), levels))
+                gran = _granularity_B(self.system, sh.device, sh.tier)
+                units = (tier_unit_sizes_B(self.system, sh.device, sh.tier, gran, self.unit_sizes_B)
+                         if self.layout else None)
+                locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
         return locs
 
@@ -290,12 +307,18 @@ class Simulation:
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        labels = [] if self.layout else None
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table)
+            compact, row_location, offsets = compact_rows(tr, by_table, labels)
+            addr = length = None
+            if self.layout:
+                addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
+                                                  locs, self.layout, self.seed)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
-                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names,
+                                   row_address_B=addr, row_length_B=length)
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -324,6 +347,9 @@ class Simulation:
         self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
         self.tier_unique = c.unique_rows[:, locs, tier_level] * share
         self.tier_bytes = c.bytes[:, locs, tier_level] * share
+        self.tier_reads = None
+        if c.units is not None:      # coalescing: bytes and row reads follow the tier's cost unit
+            self.tier_units, self.tier_bytes, self.tier_reads = coalesced_loads(c, self.shards, self.locations, share)
         self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
@@ -358,6 +384,7 @@ class Simulation:
                 dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
                 dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
                 dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
+                reads = look if self.tier_reads is None else min(look, float(self.tier_reads[k, i]) * f)
                 for lv, h in hits.items():
                     dl.cache_hits[lv] = dl.cache_hits.get(lv, 0.0) + h
                     dl.cache_lookups[lv] = dl.cache_lookups.get(lv, 0.0) + float(self.cache_lookups[(i, lv)][k]) * f
@@ -371,6 +398,10 @@ class Simulation:
                     work["core"] = sh.core
                 if hits:
                     work["cache_hits"] = hits
+                if self.tier_reads is not None:
+                    work["reads"] = reads
+                    work["units"] = float(self.tier_units[k, i]) * f
+                    work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
             dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
             devices[dev] = dl
@@ -433,6 +464,7 @@ class Simulation:
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
+                  "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"solver": self.plan.solver, "status": self.plan.status,
@@ -502,7 +534,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table):
+def compact_rows(trace, shards_by_table, labels=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -519,7 +551,8 @@ def compact_rows(trace, shards_by_table):
     Cost: one Cython pass per lookup (``_compact.label_segments``: a hash map
     sized to the table's distinct rows in the trace, not to its rows; no
     sort, no copy of the lookups), then a histogram of the distinct rows'
-    counts per table (see ``_locate``).
+    counts per table (see ``_locate``).  ``labels``, if a list, receives per
+    table (table row of each label, its lookups) for a layout.
     """
     T = trace.n_tables
     seg = trace.segment_offsets()                        # start of each (batch, table) group of lookups
@@ -529,6 +562,8 @@ def compact_rows(trace, shards_by_table):
     row_location, offsets, base = [], [], 0
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
+        if labels is not None:
+            labels.append((rows, counts))
         mine = shards_by_table[t]
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
             where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
@@ -639,7 +674,7 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False):
+             solver="cbc", time_limit_s=60, progress=False, layout=None, unit_sizes_B=None):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
     Without ``plan`` the cost model solves one; without ``trace`` one is
@@ -647,10 +682,14 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
     ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
     (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
     "device.tier": [{"name", "policy", "capacity_B" or "capacity_rows",
-    "granularity_B"}]}, off by default.  See the module docstring.
+    "granularity_B"}]}, off by default.  ``layout``: a row layout inside every shard
+    (``identity``, ``frequency``, ``coaccess``, ``random``); given, the replay coalesces
+    (:mod:`embsim.sim.layout_plan`), with ``unit_sizes_B`` {"tier" or "device.tier": [bytes, ...]}
+    overriding the tiers' units.  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
-                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress,
+                     layout=layout, unit_sizes_B=unit_sizes_B)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 
