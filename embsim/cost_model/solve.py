@@ -61,7 +61,7 @@ def explain_infeasible(inst):
         return (f"tables of model '{inst.model.name}' need {_gb(smallest)} even at the smallest allowed "
                 f"representations ({'/'.join(allowed_small)}), {sysname} holds {_gb(cap)}; "
                 f"allow int4/tt or add devices")
-    for i, it in enumerate(inst.items):
+    for _i, it in enumerate(inst.items):
         best = max(inst._device_capacity(d) for d in inst.devices)
         if min(it.bytes) > best:
             return (f"table '{it.label}' needs {_gb(min(it.bytes))}, the largest device of {sysname} holds "
@@ -136,8 +136,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         except InputError as e:
             baselines[name] = {"makespan_s": None, "infeasible": str(e)}
             continue
-        dev_t, e, m = evaluate(inst, pl)
-        baselines[name] = {"makespan_s": float(m), "energy_J": float(e), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
+        dev_t, energy_J, m = evaluate(inst, pl)
+        baselines[name] = {"makespan_s": float(m), "energy_J": float(energy_J), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
                            if sum(dev_t.values()) > 0 else 1.0}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)

@@ -93,6 +93,11 @@ class SimResult:
         """Write the JSON atomically; an existing file is replaced only with ``force``."""
         write_text(path, self.to_json() + "\n", force=force)
 
+    @staticmethod
+    def load(path) -> "SimResult":
+        """Read a SimResult JSON written by ``save`` (see ``load_result``)."""
+        return load_result(path)
+
     @classmethod
     def from_dict(cls, d, source="result"):
         if not isinstance(d, dict) or d.get("format") != FORMAT:
@@ -109,5 +114,3 @@ def load_result(path):
     """Read a SimResult JSON written by ``SimResult.save``."""
     return SimResult.from_dict(read_json_object(path, "result"), source=str(path))
 
-
-SimResult.load = staticmethod(load_result)
