@@ -74,7 +74,7 @@ from ..limits import MAX_SEED
 
 TARGETS = ("system", "model", "sim", "plan")
 KNOB_VALUES_CHECKED = 64      # values of a knob loaded at space load time (and always the last one)
-DEFAULT_OBJECTIVES = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
+DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
 
 
 # ----------------------------------------------------------------- schema ---
@@ -512,6 +512,12 @@ class DesignSpace:
             raise InputError(f"{self.source}: objectives.{name}: unknown metric '{name}'{config._suggest(name, known)} "
                              f"(for example {', '.join(known)}, a derived metric, or a SimResult field such as "
                              f"latency.p99_s)")
+
+    def override_plan(self, settings):
+        """Replace the file's ``plan:`` settings with ``settings`` (the command line's planner options)."""
+        data = {**self.schema.plan.model_dump(exclude_unset=True), **settings}
+        plan = config.validate(PlanSettings, data, f"{self.source}: plan (command-line planner options)")
+        self.schema = self.schema.model_copy(update={"plan": plan})
 
     # -- configurations -----------------------------------------------------
     def configuration(self, values):

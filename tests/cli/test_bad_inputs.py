@@ -449,7 +449,7 @@ def test_simulate_numbers_and_outputs(check, extra, fragment):
     (["--energy-weight", "nan", "--objective", "makespan+energy"], "--energy-weight"),
     (["--energy-weight", "inf", "--objective", "makespan+energy"], "--energy-weight"),
     (["--energy-weight", "-1", "--objective", "makespan+energy"], "--energy-weight"),
-    (["--energy-weight", "1"], "makespan+energy"),
+    (["--energy-weight", "1", "--objective", "makespan"], "makespan+energy"),
     (["--time-limit", "0"], "--time-limit"), (["--time-limit", "nan"], "--time-limit"),
     (["--batch-size", "0"], "--batch-size"), (["--batch-size", str(2 ** 40)], "--batch-size"),
     (["--solver", "gurobi"], "--solver"), (["--objective", "energy"], "--objective"),
