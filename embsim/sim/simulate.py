@@ -57,6 +57,7 @@ import simpy
 
 from .. import __version__
 from ..errors import InputError
+from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
@@ -92,6 +93,7 @@ class ShardInfo:
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
+    partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
 
     @property
     def rows(self):
@@ -249,11 +251,17 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                R = part_rows(spec.rows, part, parts)
+                cut = RowPartition(tp.partition or "hash", parts, spec.rows,
+                                   tuple(tp.row_bounds) if tp.row_bounds else None)
+                if cut.scheme == "range" and (cut.bounds is None or len(cut.bounds) != parts + 1):
+                    raise InputError(f"plan: table '{spec.name}': row_bounds {tp.row_bounds}: expected {parts + 1} "
+                                     f"row ids for {parts} range parts")
+                R = int(cut.part_rows()[part])
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts,
+                                                 partition=cut))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -263,9 +271,18 @@ class Simulation:
             for p in range(P):
                 covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
                 ends = [0] + [h for _, h in covered]
-                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                R = int(mine[0].partition.part_rows()[p]) if mine else part_rows(spec.rows, p, P)
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != R:
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
-                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
+                                     f"{R} rows; expected [0, 1) covered exactly once")
+
+    def _part_share_report(self):
+        """Per table split row-wise: each part's share of the lookups, predicted by the plan and measured."""
+        out = {}
+        for name, measured in sorted(self.part_shares.items()):
+            predicted = getattr(self.plan.table(name), "part_shares", None)
+            out[name] = {"predicted": predicted, "measured": measured}
+        return out or None
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -291,8 +308,9 @@ class Simulation:
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        self.part_shares = {}
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table)
+            compact, row_location, offsets = compact_rows(tr, by_table, self.part_shares)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
@@ -437,7 +455,8 @@ class Simulation:
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
-                           "predicted_makespan_s": self.plan.makespan_s}}
+                           "predicted_makespan_s": self.plan.makespan_s,
+                           "part_shares": self._part_share_report()}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
         return result
@@ -473,7 +492,8 @@ def _locate(rows, counts, shards, P, table_rows):
     row), and there are at most as many such runs as shards.  The result
     equals ranking with ``hot_order_of``.
     """
-    part = rows % P if P > 1 else None
+    cut = shards[0].partition
+    part = (rows % P if cut is None else cut.part_of(rows)) if P > 1 else None
     where = np.empty(rows.size, dtype=np.int32)
     for p in range(P):
         sh = [s for s in shards if s.part == p]
@@ -503,7 +523,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table):
+def compact_rows(trace, shards_by_table, part_shares=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -513,7 +533,8 @@ def compact_rows(trace, shards_by_table):
     table owns at least one.  A row's hot rank is its place by falling access
     count in the trace, ties to the lower row; the shard whose hot-rank range
     ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
-    ``parts`` parts ranks its rows within their part (row id mod parts).  The relabelling is one-to-one
+    ``parts`` parts ranks its rows within their part (by id: hash or range, ``cost_model.partition``);
+    ``part_shares``, if a dict, receives per such table the measured share of its lookups per part.  The relabelling is one-to-one
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
@@ -531,6 +552,9 @@ def compact_rows(trace, shards_by_table):
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
         mine = shards_by_table[t]
+        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
+            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
             where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
         else:
