@@ -3,7 +3,7 @@
     embsim simulate --model M --system S [--plan PLAN.json] [--trace T.npz]
                     [--qps Q | --closed-loop] [--queries N] [--batch-size B] [--seed S]
                     [--representations R] [--solver cbc|highs] [--time-limit SEC]
-                    [--json] [-o R.json] [--force]
+                    [--layout identity|frequency|coaccess|random] [--json] [-o R.json] [--force]
 
 Without ``--plan`` the cost model solves one (``cost_model.planner.plan_for``:
 the core mapping on an SoC with per-core strategies, the sharding MIP
@@ -88,12 +88,15 @@ def summary_text(r):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
 @click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
               help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
+@click.option("--layout", type=click.Choice(["identity", "frequency", "coaccess", "random"]), default=None,
+              help="Order of the rows inside every shard; counts the lines, sectors, bursts and pages each batch "
+                   "reads (a unit read twice in a batch is read once). Off by default: every lookup reads its own units.")
 @planner_options
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
 @force_option
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
-             batch_size, batch_timeout, seed, cache_policy, as_json, output, force, planner):
+             batch_size, batch_timeout, seed, cache_policy, layout, as_json, output, force, planner):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
     if qps is not None and closed_loop:
         raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
@@ -132,7 +135,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     trace = load_trace(trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
-                            planner=planner, progress=None,
+                            planner=planner, progress=None, layout=layout,
                             caches=caches_from_system(system, cache_policy) if cache_policy != "none" else None)
     if output:
         result.save(output, force=force)

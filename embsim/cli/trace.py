@@ -2,6 +2,7 @@
 
     embsim trace import FILE --format movielens|dlrm-datasets [--batch-size B] -o T.npz [--force]
     embsim trace stats T.npz [--json]
+    embsim trace sketch T.npz --memory-rows N [--threshold K] [--decay D] [--top F] [--json]
 
 ``gen`` and ``fit`` live in ``trace_gen.py`` and, like every subcommand, are
 imported only when invoked (``embsim trace stats`` does not load the
@@ -21,6 +22,8 @@ SUBCOMMANDS = {
     "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
     "stats": ("trace", "stats", "Print a trace's locality: coverage, reuse histogram, unique rows."),
     "fit": ("trace_gen", "fit", "Fit generator parameters to a dlrm_datasets locality_stats.txt."),
+    "reorder": ("trace_reorder", "reorder", "Lay rows out by frequency, co-access or at random; write the mapping."),
+    "sketch": ("trace_sketch", "sketch", "Find hot ids with CAFE's HotSketch; recall against the exact top ids."),
 }
 
 # default --batch-size when the user gives none

@@ -56,7 +56,8 @@ class Item:
 class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
-    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True):
+    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
+                 max_collision_share=None):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -75,6 +76,8 @@ class Instance:
         access = table_access(model, stats, batch_size)
         self.stats = stats
         self.partition_notes = {}      # table -> how its row-wise parts were cut
+        self.max_collision_share = max_collision_share
+        self.distinct = _distinct_rows(model, stats)
         self.items = self._make_items(access, representations, split)
         self._cost_cache = {}
         self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
@@ -83,11 +86,12 @@ class Instance:
             t = np.zeros((len(it.reps), len(self.slots)))
             e = np.zeros_like(t)
             for r, rep in enumerate(it.reps):
+                reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
                 for k, s in enumerate(self.slots):
-                    c = self._lookup(k, rep.row_bytes)
+                    c = self._lookup(k, rep.row_bytes / reads)
                     cc = self._compute(s.device, rep.macs_per_lookup)
-                    t[r, k] = c.time_s + cc.time_s
-                    e[r, k] = c.energy_J + cc.energy_J
+                    t[r, k] = reads * c.time_s + cc.time_s
+                    e[r, k] = reads * c.energy_J + cc.energy_J
             self.time.append(t)
             self.energy.append(e)
 
@@ -127,7 +131,7 @@ class Instance:
         min_cap = min(self._device_capacity(d) for d in self.devices)
         items = []
         for ti, (t, a) in enumerate(zip(tables, access)):
-            reps = candidates(t, allowed)
+            reps = candidates(t, allowed, self.distinct[ti], a.coverage, self.max_collision_share)
             parts = 1
             if split and n_dev > 1:
                 smallest = min(r.bytes for r in reps if r.kind == "dense") if any(r.kind == "dense" for r in reps) \
@@ -141,8 +145,9 @@ class Instance:
             part_rows = part.part_rows()
             for p in range(parts):
                 # TT cores are shared by all rows: a part of a TT table still needs all of them
+                # (a row-sharing table splits by physical row id, like a dense one)
                 frac = float(part_rows[p]) / t.rows
-                b = [r.bytes * frac if r.kind == "dense" else r.bytes for r in reps]
+                b = [r.bytes if r.kind == "tt" else r.bytes * frac for r in reps]
                 items.append(Item(ti, t.name, p, parts, float(part_rows[p]), a.accesses * float(shares[p]),
                                   a.coverage, reps, b, part, float(shares[p])))
         return items
@@ -168,3 +173,11 @@ class Instance:
 
     def describe_capacity(self):
         return sum(self.pools.values())
+
+
+def _distinct_rows(model, stats):
+    """Distinct features accessed per table: the trace's (``stats.unique_rows``), else every row."""
+    unique = getattr(stats, "unique_rows", None) if stats is not None else None
+    if unique is None or len(unique) != len(model.tables) or getattr(stats, "analytic", False):
+        return [float(t.rows) for t in model.tables]
+    return [float(u) for u in unique]

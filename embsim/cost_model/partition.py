@@ -143,10 +143,10 @@ def choose(rows: int, parts: int, row_counts=None, max_rows: float | None = None
     bal = balanced_range(rows, parts, ids, counts)
     if max_rows is None or int(bal.part_rows().max()) <= max_rows:
         cands.append(bal)
-    best, best_share = None, None
-    for c in cands:
+    best, best_share = cands[0], predicted_shares(cands[0], ids, counts)
+    for c in cands[1:]:
         sh = predicted_shares(c, ids, counts)
-        if best is None or sh.max() < best_share.max() - 1e-12:
+        if sh.max() < best_share.max() - 1e-12:
             best, best_share = c, sh
     kind = "balanced range" if best is bal else ("even range" if best.scheme == "range" else "hash")
     return best, best_share, f"{kind}: heaviest part {best_share.max() * parts:.3f}x of 1/P"
