@@ -2,6 +2,7 @@
 
     embsim trace import FILE --format movielens|dlrm-datasets [--batch-size B] -o T.npz|T.trace [--force]
     embsim trace stats T.npz|T.trace [--json]
+    embsim trace sketch T.npz --memory-rows N [--threshold K] [--decay D] [--top F] [--json]
 
 ``gen`` and ``fit`` live in ``trace_gen.py`` and, like every subcommand, are
 imported only when invoked (``embsim trace stats`` does not load the
@@ -20,6 +21,7 @@ SUBCOMMANDS = {
     "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
     "stats": ("trace", "stats", "Print a trace's locality: coverage, reuse histogram, unique rows."),
     "fit": ("trace_gen", "fit", "Fit generator parameters to a dlrm_datasets locality_stats.txt."),
+    "sketch": ("trace_sketch", "sketch", "Find hot ids with CAFE's HotSketch; recall against the exact top ids."),
 }
 
 # default --batch-size when the user gives none

@@ -50,6 +50,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from typing import Optional
+
 import numpy as np
 import simpy
 
@@ -58,6 +60,7 @@ from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
+from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -85,8 +88,8 @@ class ShardInfo:
     hi: int
     row_bytes: float
     macs_per_lookup: float
-    strategy: str = None
-    core: int = None
+    strategy: Optional[str] = None
+    core: Optional[int] = None
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
@@ -168,12 +171,13 @@ class Simulation:
     """
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
-                 caches=None, solver="cbc", time_limit_s=60, progress=False):
+                 caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None):
         self.model, self.system, self.seed = model, system, int(seed)
         self.notes = []
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
+        self.plan = plan if plan is not None else self._solve({"solver": solver, "time_limit_s": time_limit_s,
+                                                               **(planner or {})})
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -219,12 +223,12 @@ class Simulation:
         self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
         return tr
 
-    def _solve(self, solver, time_limit_s):
-        from ..cost_model.solve import solve_plan
+    def _solve(self, planner):
+        """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
+        from ..cost_model.planner import plan_for
         from ..workloads.stats import trace_stats
-        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
-                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
-        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
+        plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
+        self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
@@ -238,6 +242,7 @@ class Simulation:
                 raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
+            rows, rb, macs = _per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
             for i, s in enumerate(tp.shards):
                 if (s.device, s.tier) not in slots:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
@@ -248,11 +253,11 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                R = part_rows(spec.rows, part, parts)
+                R = part_rows(rows, part, parts)
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+                                                 macs, s.strategy, s.core, part, parts))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -262,9 +267,9 @@ class Simulation:
             for p in range(P):
                 covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
                 ends = [0] + [h for _, h in covered]
-                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(rows, p, P):
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
-                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
+                                     f"{part_rows(rows, p, P)} rows; expected [0, 1) covered exactly once")
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -284,9 +289,16 @@ class Simulation:
             sh.location = index[key]
         return locs
 
+    def _physical(self):
+        """The trace as the plan's representations read it, and the quality proxies (``physical.py``)."""
+        enc = Encoders(self.model, self.plan, self.trace, self.seed)
+        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        return physical_trace(self.trace, enc) if enc.any else self.trace
+
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
-        tr = self.trace
+        with self._timed("physical"):
+            tr = self._physical()
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
@@ -324,7 +336,8 @@ class Simulation:
         self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
         self.tier_unique = c.unique_rows[:, locs, tier_level] * share
         self.tier_bytes = c.bytes[:, locs, tier_level] * share
-        self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
+        # logical lookups per batch (a row-sharing table reads more physical rows than it has lookups)
+        self.batch_lookups = self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
         for i, sh in enumerate(self.shards):
@@ -435,7 +448,7 @@ class Simulation:
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
-                  "plan": {"solver": self.plan.solver, "status": self.plan.status,
+                  "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
@@ -443,6 +456,16 @@ class Simulation:
 
 
 # ------------------------------------------------- lookups to locations ---
+def _per_read(spec, rep, row_bytes):
+    """(rows, bytes per read, MACs per read) of a table: for a row-sharing representation its
+    physical rows, and the lookup's bytes and MACs spread over its reads (the replay counts reads)."""
+    macs = float(rep.macs_per_lookup or 0.0)
+    if not getattr(rep, "shares_rows", False):
+        return spec.rows, row_bytes, macs
+    reads = float(rep.reads_per_lookup or 1.0)
+    return int(sum(rep.physical_rows)), row_bytes / reads, macs / reads
+
+
 def part_rows(rows, part, parts):
     """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
     return (rows - part + parts - 1) // parts
@@ -616,6 +639,7 @@ def summarise(run, sim, config, seed, notes):
         bandwidth_Bps=bandwidth,
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        quality=sim.quality,
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
                 "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
@@ -639,10 +663,11 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False):
+             solver="cbc", time_limit_s=60, progress=False, planner=None):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
-    Without ``plan`` the cost model solves one; without ``trace`` one is
+    Without ``plan`` the cost model solves one (``cost_model.planner.plan_for``
+    with ``solver``, ``time_limit_s`` and the ``planner`` options dict); without ``trace`` one is
     generated from the model's access distributions (seeded by ``seed``).
     ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
     (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
@@ -650,7 +675,7 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
     "granularity_B"}]}, off by default.  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
-                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 

@@ -50,7 +50,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import progress as progress_bar
 from . import model as model_mod
-from . import _perm
+from . import _perm  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ._reuse import StackGenerator
 from .trace import Trace
 from .zipf import ZipfSampler

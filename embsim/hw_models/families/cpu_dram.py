@@ -310,7 +310,6 @@ class CpuDram(System):
 
     def derived_figures(self):
         """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-        p = self.p
         peak = self._dram_peak()
         rnd = self.random_bandwidth_Bps()
         return [
