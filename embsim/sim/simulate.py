@@ -215,6 +215,8 @@ class Simulation:
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
+        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
+            trace = trace.load()
         if trace is not None:
             if trace.n_tables != m.n_tables:
                 raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
