@@ -41,10 +41,21 @@ Access generators (a table's ``access.kind``, or one name for all tables):
   while the shape of the popularity law stays the same (non-stationary
   traffic as CAFE and HSTU describe production recommendation traces).
 
+Sequence models (a ``sequence`` section, see ``sequence.py``): every
+sample draws one history length from the model's length distribution
+(its own child of the seed), and each sequence table gets that many
+lookups for the sample, the rows of its history in order, oldest first.
+A sequence table with ``zipf`` access draws its rows i.i.d. from the
+table's Zipf(alpha) popularity in one Cython pass (``_seqgen.zipf_rows``:
+the same law as ``zipf``, its own random stream and a cheaper seeded
+rank -> row bijection), fast enough for 8192-long histories (``bench/seq_gen.py``).
+
 Parameters a table's access spec leaves out take the values in
 ``DEFAULTS`` below (calibrated or assumed, each labelled); they are recorded
 in ``trace.meta``.
 """
+import math
+
 import numpy as np
 
 from ..errors import InputError
@@ -52,6 +63,7 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from . import _perm
 from ._reuse import StackGenerator
+from ._seqgen import zipf_rows
 from .trace import Trace
 from .zipf import ZipfSampler
 
@@ -173,6 +185,59 @@ class _Zipf:
         return self.perm(self.sampler.sample(self.rng, n))
 
 
+class _FastZipf:
+    """The Zipf law of ``_Zipf`` drawn in one Cython pass (``_seqgen.zipf_rows``): sequence tables."""
+
+    GUIDE = 1 << 12
+    TAIL = 1 << 14
+
+    def __init__(self, table, params, rng, mode=None):
+        self.rng = rng
+        z = self.sampler = ZipfSampler(table.rows, params["alpha"])
+        R = int(table.rows)
+        self.bits = max(1, (R - 1).bit_length())
+        keys = rng.integers(0, 2**63, size=4, dtype=np.int64).astype(np.uint64)
+        keys[0] |= np.uint64(1)
+        keys[2] |= np.uint64(1)
+        self.mode = (1 if R < 2**31 else 2) if mode is None else int(mode)   # tests pick the mode
+        if self.mode == 1:     # a coprime to R, c in 0..R-1
+            a = int(rng.integers(1, max(R, 2)))
+            while math.gcd(a, R) != 1:
+                a = a % R + 1
+            keys[0], keys[1] = np.uint64(a % R if R > 1 else 0), np.uint64(int(keys[1]) % R)
+        self.keys = keys
+        cdf = z._head_cdf
+        self.tail_x = (z._tail_inverse(np.linspace(0.0, 1.0, self.TAIL + 1)) if z.n > z._k
+                       else np.zeros(2))
+        self.guide = np.searchsorted(cdf, np.arange(self.GUIDE) / self.GUIDE, side="left").astype(np.int32)
+
+    def __call__(self, n, batch):
+        z, out = self.sampler, np.empty(n, dtype=np.int64)
+        seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
+        zipf_rows(out, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x, self.keys, self.bits, self.mode)
+        return out
+
+    def permutation_reference(self, ranks):
+        """The kernel's rank -> row bijection in plain numpy (the tests compare them)."""
+        k = self.keys
+        if self.mode == 1:
+            return (np.asarray(ranks, dtype=object) * int(k[0]) + int(k[1])) % self.sampler.n
+        mask, shift = np.uint64((1 << self.bits) - 1), np.uint64(self.bits // 2 + 1)
+
+        def mix(x):
+            x = (x * k[0] + k[1]) & mask
+            x ^= x >> shift
+            x = (x * k[2] + k[3]) & mask
+            return x ^ (x >> shift)
+
+        y = mix(np.asarray(ranks, dtype=np.uint64))
+        bad = np.flatnonzero(y >= np.uint64(self.sampler.n))
+        while bad.size:
+            y[bad] = mix(y[bad])
+            bad = bad[y[bad] >= np.uint64(self.sampler.n)]
+        return y.astype(np.int64)
+
+
 class _StackDist:
     def __init__(self, table, params, rng, total):
         self.rng = rng
@@ -265,11 +330,15 @@ def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=
             raise InputError(f"alpha {alpha!r}: expected a number >= 0")
     seed = int(seed)
     T = model.n_tables
-    children = np.random.SeedSequence(seed).spawn(T)
+    root = np.random.SeedSequence(seed)
+    children = root.spawn(T)
     pool_rngs = [np.random.default_rng(c.spawn(2)[0]) for c in children]
     lengths = np.empty((batches, T, batch_size), dtype=np.int32)
+    seq_tables = set(model.sequence_table_indices())
+    if seq_tables:   # one history length per sample, shared by every sequence table
+        history = model.sequence.length.sample(np.random.default_rng(root.spawn(1)[0]), (batches, batch_size))
     for t, table in enumerate(model.tables):
-        lengths[:, t, :] = draw_lengths(table, (batches, batch_size), pool_rngs[t])
+        lengths[:, t, :] = history if t in seq_tables else draw_lengths(table, (batches, batch_size), pool_rngs[t])
     per_seg = lengths.sum(axis=2, dtype=np.int64)           # [batches, tables]
     starts = np.concatenate([[0], np.cumsum(per_seg.ravel())]).astype(np.int64)
     indices = np.empty(int(starts[-1]), dtype=np.int64)
@@ -285,7 +354,7 @@ def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=
             if kind == "uniform":
                 stream = _Uniform(table, p, rng)
             elif kind == "zipf":
-                stream = _Zipf(table, p, rng)
+                stream = _FastZipf(table, p, rng) if t in seq_tables else _Zipf(table, p, rng)
             elif kind == "stackdist":
                 stream = _StackDist(table, p, rng, total_t)
             else:
@@ -303,6 +372,10 @@ def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=
                         **({"pooling_sigma": tb.pooling_sigma} if tb.pooling_dist == "lognormal" else {}), **p)
                    for tb, p in zip(model.tables, params)],
     }
+    if seq_tables:
+        ln = model.sequence.length
+        meta["sequence"] = {"tables": list(model.sequence.tables), "length_kind": ln.kind, "alpha": ln.alpha,
+                            "min_length": ln.min_length, "max_length": ln.max_length}
     return Trace(lengths=lengths, indices=indices, table_rows=model.table_rows,
                  table_names=[tb.name for tb in model.tables], meta=meta)
 
