@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 
-.PHONY: install build test demo bench clean
+.PHONY: install build test lint demo bench clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ build: install
 test: build
 	$(PY) -m pytest -q -n 2 -m "not serial" tests
 	$(PY) -m pytest -q -m serial tests
+
+# ruff (pyflakes, pycodestyle errors, bugbear) and mypy, both configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check embsim tests bench validation
+	$(VENV)/bin/mypy
 
 demo: build
 	$(VENV)/bin/embsim demo -o $(DEMO_DIR) --force

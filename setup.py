@@ -52,7 +52,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7.4", "hypothesis>=6.90", "pytest-timeout>=2.2", "pytest-xdist>=3.5",
-                 "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6.25"],
+                 "nbclient>=0.9", "nbformat>=5.9", "ipykernel>=6.25",
+                 # make lint (configured in pyproject.toml)
+                 "ruff>=0.6", "mypy>=1.10"],
         "torch": ["torch>=2.0"],
     },
     entry_points={"console_scripts": ["embsim=embsim.cli:run"]},

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:       # validation/ is a folder of the checkout, n
     sys.path.insert(0, str(ROOT))
 
 from embsim.hw_models.loader import load_system  # noqa: E402
-from validation import (fbgemm_tbe_forward, measurements, run_all, smartssd_p2p_bandwidth,
+from validation import (fbgemm_tbe_forward, measurements, run_all, smartssd_p2p_bandwidth,  # noqa: E402
                         smartssd_random_read_iops, torchrec_planner_bandwidth)
 
 VALIDATION = ROOT / "validation"

@@ -133,7 +133,7 @@ def _grouped(peaks):
     for k, v in peaks.items():
         groups.setdefault((re.sub(r"\d+", "N", k), v), []).append(k)
     counts = {}
-    for (pattern, _), keys in groups.items():
+    for (pattern, _) in groups:
         counts[pattern] = counts.get(pattern, 0) + 1
     out = []
     for (pattern, v), keys in groups.items():

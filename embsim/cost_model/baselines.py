@@ -134,7 +134,7 @@ def _cost_on(inst, i, r, d, left):
             p = inst.slots[k].pool_key
             if left[p] >= b_all or k == slots[-1]:
                 return it.accesses * inst.time[i][r, k], {p: b_all}
-    lo, room = 0.0, None
+    lo, _room = 0.0, None
     for n, k in enumerate(slots):
         p = inst.slots[k].pool_key
         avail = max(0.0, left[p]) if n < len(slots) - 1 else float("inf")

@@ -117,7 +117,7 @@ def greedy_mapping(system, opts):
     order = sorted(range(len(opts)), key=lambda ti: -min(k * sec for k, s, sec, l1b in opts[ti]))
     for ti in order:
         best = None
-        for o, (k, s, sec, l1b) in enumerate(opts[ti]):
+        for o, (k, _s, sec, l1b) in enumerate(opts[ti]):
             cand = sorted((c for c in range(M) if l1_left[c] >= l1b), key=lambda c: (load[c], c))[:k]
             if len(cand) < k:
                 continue
@@ -160,7 +160,8 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     if hbm and need > hbm[0].capacity_B:
         raise InputError(f"tables of model '{model.name}' need {need / 1e9:.1f} GB at "
                          f"{'/'.join(sorted({t.dtype for t in tables}))}, system '{system.name}' holds "
-                         f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; use a smaller model or add memory")
+                         f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; store every table in a smaller dtype "
+                         "(--representations int8) or add memory")
     opts = menu(system, tables, lookups)
     M_cores = system.n_cores
     cores = range(M_cores)
@@ -172,7 +173,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     core_time = {c: [] for c in cores}
     l1 = {c: [] for c in cores}
     for ti, ol in enumerate(opts):
-        for o, (k, s, sec, l1b) in enumerate(ol):
+        for o, (k, _s, sec, l1b) in enumerate(ol):
             w[ti, o] = prob.add_variable(f"w_{ti}_{o}", cat="Binary")
             for c in cores:
                 v = prob.add_variable(f"n_{ti}_{o}_{c}", cat="Binary")

@@ -175,7 +175,7 @@ def table_access(model, stats=None, batch_size=1):
         s = per.get(t.name) if isinstance(per, dict) else (per[i] if i < len(per) else None)
         if s is None:
             raise InputError(f"stats: no statistics for table '{t.name}' of model '{model.name}'")
-        get = (lambda k: s.get(k)) if isinstance(s, dict) else (lambda k: getattr(s, k, None))
+        get = s.get if isinstance(s, dict) else (lambda k, s=s: getattr(s, k, None))
         acc = float(get("accesses"))
         if get("accesses_per_batch") is not None:
             acc = float(get("accesses_per_batch"))

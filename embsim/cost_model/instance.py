@@ -51,7 +51,8 @@ class Item:
 class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
-    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True):
+    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
+                 max_collision_share=None):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -68,6 +69,8 @@ class Instance:
             self.pools[s.pool_key] = float(s.capacity_B)
         self.pool_slots = {p: [k for k, s in enumerate(self.slots) if s.pool_key == p] for p in self.pools}
         access = table_access(model, stats, batch_size)
+        self.max_collision_share = max_collision_share
+        self.distinct = _distinct_rows(model, stats)
         self.items = self._make_items(access, representations, split)
         self._cost_cache = {}
         self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
@@ -76,11 +79,12 @@ class Instance:
             t = np.zeros((len(it.reps), len(self.slots)))
             e = np.zeros_like(t)
             for r, rep in enumerate(it.reps):
+                reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
                 for k, s in enumerate(self.slots):
-                    c = self._lookup(k, rep.row_bytes)
+                    c = self._lookup(k, rep.row_bytes / reads)
                     cc = self._compute(s.device, rep.macs_per_lookup)
-                    t[r, k] = c.time_s + cc.time_s
-                    e[r, k] = c.energy_J + cc.energy_J
+                    t[r, k] = reads * c.time_s + cc.time_s
+                    e[r, k] = reads * c.energy_J + cc.energy_J
             self.time.append(t)
             self.energy.append(e)
 
@@ -120,7 +124,7 @@ class Instance:
         min_cap = min(self._device_capacity(d) for d in self.devices)
         items = []
         for ti, (t, a) in enumerate(zip(tables, access)):
-            reps = candidates(t, allowed)
+            reps = candidates(t, allowed, self.distinct[ti], a.coverage, self.max_collision_share)
             parts = 1
             if split and n_dev > 1:
                 smallest = min(r.bytes for r in reps if r.kind == "dense") if any(r.kind == "dense" for r in reps) \
@@ -130,7 +134,8 @@ class Instance:
                 parts = int(max(1, min(t.rows, max(by_cap, by_load))))
             for p in range(parts):
                 # TT cores are shared by all rows: a part of a TT table still needs all of them
-                b = [r.bytes / parts if r.kind == "dense" else r.bytes for r in reps]
+                # (a row-sharing table splits by physical row id, like a dense one)
+                b = [r.bytes if r.kind == "tt" else r.bytes / parts for r in reps]
                 items.append(Item(ti, t.name, p, parts, t.rows / parts, a.accesses / parts, a.coverage, reps, b))
         return items
 
@@ -141,3 +146,11 @@ class Instance:
 
     def describe_capacity(self):
         return sum(self.pools.values())
+
+
+def _distinct_rows(model, stats):
+    """Distinct features accessed per table: the trace's (``stats.unique_rows``), else every row."""
+    unique = getattr(stats, "unique_rows", None) if stats is not None else None
+    if unique is None or len(unique) != len(model.tables) or getattr(stats, "analytic", False):
+        return [float(t.rows) for t in model.tables]
+    return [float(u) for u in unique]

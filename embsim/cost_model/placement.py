@@ -119,7 +119,7 @@ def evaluate(inst, pl):
     energy = 0.0
     for i, it in enumerate(inst.items):
         r = pl.rep[i]
-        for (k, lo, hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
+        for (k, _lo, _hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
             n = it.accesses * share
             t[inst.slots[k].device] += n * inst.time[i][r, k]
             energy += n * inst.energy[i][r, k]

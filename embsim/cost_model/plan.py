@@ -21,9 +21,10 @@ from ..fileio import read_json_object, write_text
 
 @dataclass
 class Representation:
-    """How a table is stored: dense in a dtype, or tensor-train with ranks."""
+    """How a table is stored: dense in a dtype, tensor-train with ranks, or rows shared by hashing
+    (hash, qr, cafe, memrec: see ``cost_model.compressed``)."""
 
-    kind: str = "dense"              # dense | tt
+    kind: str = "dense"              # dense | tt | hash | qr | cafe | memrec
     dtype: str = "fp32"              # dense dtype (fp32, fp16, int8, int4); TT cores' dtype
     tt_ranks: Optional[list] = None  # [1, r1, r2, 1] for kind == "tt"
     tt_row_factors: Optional[list] = None
@@ -32,12 +33,27 @@ class Representation:
     row_bytes: float = 0.0           # bytes read per lookup
     macs_per_lookup: float = 0.0     # reconstruction work per lookup (TT)
     memory_saving: float = 0.0       # 1 - bytes / bytes of the table in its own dtype
+    ratio: Optional[float] = None    # row-sharing kinds: the compression ratio asked for
+    physical_rows: Optional[list] = None   # row-sharing kinds: rows of each physical table
+    reads_per_lookup: float = 1.0    # physical rows a lookup reads (mean); row_bytes covers all of them
+    collision_share: float = 0.0     # predicted share of lookups indistinguishable from another feature
+    rel_error_bound: float = 0.0     # per-element bound the format implies (int8/int4: of the row's range)
+    params: Optional[dict] = None    # kind-specific structure (CAFE levels and hot rows, Mem-Rec k, QR sizes)
 
     @property
     def label(self):
         if self.kind == "tt":
             return f"tt(r={self.tt_ranks[1]})"
+        if self.kind in ("hash", "qr", "cafe", "memrec"):
+            extra = (self.params or {}).get("levels" if self.kind == "cafe" else "k")
+            show = (self.kind == "cafe" and extra and extra > 1) or self.kind == "memrec"
+            return f"{self.kind}:{self.ratio:g}" + (f":{extra}" if show else "")
         return self.dtype
+
+    @property
+    def shares_rows(self):
+        """True for the kinds whose lookups read hashed or combined physical rows (the replay sees them)."""
+        return self.kind in ("hash", "qr", "cafe", "memrec")
 
 
 @dataclass
@@ -77,6 +93,7 @@ class ShardingPlan:
     notes: list = field(default_factory=list)
     batch_size: int = 1                                # times are per batch of this many samples
     method: str = ""                                   # full | decomposed | core_mapping | baseline
+    planner: str = ""                                  # sharding_mip | core_mapping (plan_for); "" otherwise
     energy_J: Optional[float] = None                   # predicted lookup energy per batch
     pool_used_B: dict = field(default_factory=dict)    # memory pool ("device.tier" or shared pool) -> bytes
     pool_capacity_B: dict = field(default_factory=dict)

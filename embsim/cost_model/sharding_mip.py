@@ -176,7 +176,7 @@ def warm_full(inst, V, M, pl, scale=1.0):
     for i, it in enumerate(inst.items):
         r, d = pl.rep[i], pl.device[i]
         if it.reps[r].kind != "dense":
-            for k, lo, hi in pl.ranges[i]:
+            for k, _lo, _hi in pl.ranges[i]:
                 V["z"][i, r, k].setInitialValue(1)
             continue
         V["x"][i, r, d].setInitialValue(1)
@@ -305,7 +305,7 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
             prob += pulp.lpSum(xs) == 1
         # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
         per = {}
-        for r, c, n, s_, w, v in vars_i:
+        for r, c, n, _s, w, v in vars_i:
             per.setdefault((c, n), []).append(w * it.bytes[r] * v)
         for (c, n), terms in per.items():
             k = inst.dev_slots[classes[c][0]][n]
@@ -324,16 +324,16 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     if rep.status != "optimal":
         return None, rep
     out = []
-    for i, it in enumerate(inst.items):
+    for i in range(len(inst.items)):
         by_rep = {}
-        for r, c, n, s, w, v in item_vars[i]:
+        for r, _c, _n, _s, w, v in item_vars[i]:
             val = v.varValue or 0.0
             by_rep.setdefault(r, 0.0)
             by_rep[r] += val * w
         r_best = max(by_rep, key=lambda r: (by_rep[r], -r))
         shares, rows = {}, {}
         norm = sum((v.varValue or 0.0) * s for r, c, n, s, w, v in item_vars[i] if r == r_best) or 1.0
-        for r, c, n, s, w, v in item_vars[i]:
+        for r, _c, n, s, w, v in item_vars[i]:
             if r == r_best:
                 shares[n] = shares.get(n, 0.0) + (v.varValue or 0.0) * s / norm
                 rows[n] = rows.get(n, 0.0) + (v.varValue or 0.0) * w / norm
@@ -394,7 +394,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
                 x[i, di] = prob.add_variable(f"x_{i}_{di}", cat="Binary")
                 vs.append(x[i, di])
         prob += pulp.lpSum(vs) == 1
-    for di, d in enumerate(devs):
+    for di in range(len(devs)):
         prob += pulp.lpSum(cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x) <= M
     # capacity per (device, rank) pool: the fixed tier bytes of the items placed there
     # Fast tiers (all but a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's

@@ -61,7 +61,7 @@ def explain_infeasible(inst):
         return (f"tables of model '{inst.model.name}' need {_gb(smallest)} even at the smallest allowed "
                 f"representations ({'/'.join(allowed_small)}), {sysname} holds {_gb(cap)}; "
                 f"allow int4/tt or add devices")
-    for i, it in enumerate(inst.items):
+    for _i, it in enumerate(inst.items):
         best = max(inst._device_capacity(d) for d in inst.devices)
         if min(it.bytes) > best:
             return (f"table '{it.label}' needs {_gb(min(it.bytes))}, the largest device of {sysname} holds "
@@ -95,11 +95,13 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None):
+               split=True, gap_rel=None, max_collision_share=None):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
-    fp32, fp16, int8, int4, tt, tt<rank>.  method: auto | full | decomposed.
+    fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
+    method: auto | full | decomposed.  max_collision_share: no table may take a
+    row-sharing representation whose predicted collision share exceeds it.
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
@@ -117,7 +119,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         raise InputError(f"energy weight: {energy_weight} (expected >= 0)")
     t0 = time.perf_counter()
     allowed = parse_allowed(representations)
-    inst = Instance(model, system, stats, batch_size, allowed, split)
+    check_collision_budget(max_collision_share)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share)
     why = explain_infeasible(inst)
     if why:
         raise InputError(why)
@@ -133,8 +136,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         except InputError as e:
             baselines[name] = {"makespan_s": None, "infeasible": str(e)}
             continue
-        dev_t, e, m = evaluate(inst, pl)
-        baselines[name] = {"makespan_s": float(m), "energy_J": float(e), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
+        dev_t, energy_J, m = evaluate(inst, pl)
+        baselines[name] = {"makespan_s": float(m), "energy_J": float(energy_J), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
                            if sum(dev_t.values()) > 0 else 1.0}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)
@@ -190,9 +193,17 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                     method=method_used)
 
 
-def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True):
+def check_collision_budget(max_collision_share):
+    """InputError unless the budget is None or a share in [0, 1]."""
+    if max_collision_share is not None and not (0.0 <= float(max_collision_share) <= 1.0):
+        raise InputError(f"max collision share: {max_collision_share} (expected a share of lookups in [0, 1])")
+
+
+def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True,
+                 max_collision_share=None):
     """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
-    return Instance(model, system, stats, batch_size, parse_allowed(representations), split)
+    check_collision_budget(max_collision_share)
+    return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share)
 
 
 __all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

@@ -86,8 +86,9 @@ def plan_problems(plan, system, model=None):
             if not sh:
                 out.append(f"table '{t.table}': part {p} has no shards")
                 continue
-            if rep.kind == "tt" and len(sh) != 1 and all(s.core is None for s in sh):
-                out.append(f"table '{t.table}': tensor-train cores split over {len(sh)} shards (expected 1)")
+            if rep.kind != "dense" and len(sh) != 1 and all(s.core is None for s in sh):
+                out.append(f"table '{t.table}': {rep.kind} table split over {len(sh)} shards (expected 1: "
+                           "it lives whole in one slot)")
             at = 0.0
             for s in sh:
                 if s.rank_hi <= s.rank_lo:

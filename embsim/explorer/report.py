@@ -112,7 +112,7 @@ def gather(inputs):
                 df = store.dataframe()
                 df["source"] = p.name
                 r.frames.append(df)
-                for name, sp in store.spaces().items():
+                for _name, sp in store.spaces().items():
                     r.objectives.update(sp["objectives"])
                     r.knobs += [k["name"] for k in sp["knobs"] if k["name"] not in r.knobs]
                 _from_store(r, store, df)

@@ -72,7 +72,7 @@ from .. import config, units
 from ..errors import InputError
 
 TARGETS = ("system", "model", "sim", "plan")
-DEFAULT_OBJECTIVES = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
+DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
 
 
 # ----------------------------------------------------------------- schema ---
@@ -466,6 +466,12 @@ class DesignSpace:
                 config.apply_overrides(base["data"], {k.subpath: 0}, source=f"{k.target} '{base['name']}'")
             except InputError as e:
                 raise InputError(f"{where}: {e}") from None
+
+    def override_plan(self, settings):
+        """Replace the file's ``plan:`` settings with ``settings`` (the command line's planner options)."""
+        data = {**self.schema.plan.model_dump(exclude_unset=True), **settings}
+        plan = config.validate(PlanSettings, data, f"{self.source}: plan (command-line planner options)")
+        self.schema = self.schema.model_copy(update={"plan": plan})
 
     # -- configurations -----------------------------------------------------
     def configuration(self, values):

@@ -107,7 +107,7 @@ class BatchCost:
 
 
 # ----------------------------------------------------------- registry ---
-FAMILIES = {}
+FAMILIES: dict[str, type] = {}
 
 
 def register_family(name):
@@ -122,8 +122,8 @@ def register_family(name):
 class System:
     """Base of the four families.  Subclasses set ``Schema`` and implement the methods below."""
 
-    family = None
-    Schema = None
+    family: Optional[str] = None
+    Schema: Optional[type] = None
 
     def __init__(self, name, params, source_file=None):
         self.name = name

@@ -43,6 +43,8 @@ computes the figures.
 """
 from dataclasses import dataclass, field
 
+from typing import Optional
+
 import numpy as np
 import simpy
 
@@ -149,8 +151,8 @@ class EngineRun:
     costs: list
     warmup_batches: int
     arrival: str
-    in_flight: int = None
-    batch_timeout_s: float = None
+    in_flight: Optional[int] = None
+    batch_timeout_s: Optional[float] = None
     notes: list = field(default_factory=list)
 
     # -- shape ---------------------------------------------------------

@@ -24,6 +24,8 @@ JSON layout (``SimResult.to_dict()``)::
     energy               dynamic_J {"part:action": J}, static_J {part: J},
                          by_part_J, total_J, per_query_J, average_power_W
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
+    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
+                         (proxies measured on the trace; accuracy itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).
@@ -55,6 +57,7 @@ class SimResult:
     energy: dict
     provenance: dict
     notes: list = field(default_factory=list)
+    quality: dict = field(default_factory=dict)
 
     # -- the figures people quote ------------------------------------------
     @property
@@ -90,13 +93,18 @@ class SimResult:
         """Write the JSON atomically; an existing file is replaced only with ``force``."""
         write_text(path, self.to_json() + "\n", force=force)
 
+    @staticmethod
+    def load(path) -> "SimResult":
+        """Read a SimResult JSON written by ``save`` (see ``load_result``)."""
+        return load_result(path)
+
     @classmethod
     def from_dict(cls, d, source="result"):
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n != "notes"]
+        missing = [n for n in names if n not in d and n not in ("notes", "quality")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})
@@ -106,5 +114,3 @@ def load_result(path):
     """Read a SimResult JSON written by ``SimResult.save``."""
     return SimResult.from_dict(read_json_object(path, "result"), source=str(path))
 
-
-SimResult.load = staticmethod(load_result)

@@ -37,6 +37,15 @@ Decisions a user should know
   ``bytes_B.moved`` are what the hardware model says moved (per part, tier or
   link; a UB-streaming strategy moves a whole table part, for example).
   Achieved bandwidth is ``moved`` inside the measurement window per second.
+* **Layout and coalescing** (``layout=``, off by default): rows sit in each
+  shard in the layout's order, and the replay counts the distinct units
+  (lines, sectors, bursts, pages) each batch reads at each tier
+  (:mod:`embsim.sim.layout_plan`, :mod:`embsim.sim.coalesce`).  Then a
+  tier's ``bytes`` are its cost units x their size, and each ``table_work``
+  entry carries ``reads`` (the row reads the memory serves: cost units
+  read / cost units per row, at most ``lookups``), ``units`` and ``unit_B``;
+  the families charge memory time on ``reads`` and per-lookup work (index
+  transfer, pooling) on ``lookups``.
 * **Energy** is charged on the window: each batch's action counts, weighted
   by the share of its service that fell in the window, plus static power x
   window; per query = that energy / queries completed in the window.
@@ -50,14 +59,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from typing import Optional
+
 import numpy as np
 import simpy
 
 from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
+from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
+from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
+from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -85,8 +99,8 @@ class ShardInfo:
     hi: int
     row_bytes: float
     macs_per_lookup: float
-    strategy: str = None
-    core: int = None
+    strategy: Optional[str] = None
+    core: Optional[int] = None
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
@@ -168,12 +182,17 @@ class Simulation:
     """
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
-                 caches=None, solver="cbc", time_limit_s=60, progress=False):
+                 caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None,
+                 unit_sizes_B=None):
         self.model, self.system, self.seed = model, system, int(seed)
+        self.layout, self.unit_sizes_B = layout, unit_sizes_B     # coalescing on when layout is given
+        if layout is not None:
+            check_layout(layout)
         self.notes = []
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
+        self.plan = plan if plan is not None else self._solve({"solver": solver, "time_limit_s": time_limit_s,
+                                                               **(planner or {})})
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -194,6 +213,8 @@ class Simulation:
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
+        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
+            trace = trace.load()
         if trace is not None:
             if trace.n_tables != m.n_tables:
                 raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
@@ -217,12 +238,12 @@ class Simulation:
         self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
         return tr
 
-    def _solve(self, solver, time_limit_s):
-        from ..cost_model.solve import solve_plan
+    def _solve(self, planner):
+        """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
+        from ..cost_model.planner import plan_for
         from ..workloads.stats import trace_stats
-        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
-                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
-        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
+        plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
+        self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
@@ -236,6 +257,7 @@ class Simulation:
                 raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
+            rows, rb, macs = _per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
             for i, s in enumerate(tp.shards):
                 if (s.device, s.tier) not in slots:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
@@ -246,11 +268,11 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                R = part_rows(spec.rows, part, parts)
+                R = part_rows(rows, part, parts)
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+                                                 macs, s.strategy, s.core, part, parts))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -260,9 +282,9 @@ class Simulation:
             for p in range(P):
                 covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
                 ends = [0] + [h for _, h in covered]
-                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(rows, p, P):
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
-                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
+                                     f"{part_rows(rows, p, P)} rows; expected [0, 1) covered exactly once")
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -278,22 +300,38 @@ class Simulation:
                     cap = c["capacity_B"] / sh.row_bytes if "capacity_B" in c else c["capacity_rows"]
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
                                              int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
-                locs.append(Location(sh.device, sh.tier, _granularity_B(self.system, sh.device, sh.tier), levels))
+                gran = _granularity_B(self.system, sh.device, sh.tier)
+                units = (tier_unit_sizes_B(self.system, sh.device, sh.tier, gran, self.unit_sizes_B)
+                         if self.layout else None)
+                locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
         return locs
 
+    def _physical(self):
+        """The trace as the plan's representations read it, and the quality proxies (``physical.py``)."""
+        enc = Encoders(self.model, self.plan, self.trace, self.seed)
+        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        return physical_trace(self.trace, enc) if enc.any else self.trace
+
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
-        tr = self.trace
+        with self._timed("physical"):
+            tr = self._physical()
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        labels = [] if self.layout else None
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table)
+            compact, row_location, offsets = compact_rows(tr, by_table, labels)
+            addr = length = None
+            if self.layout:
+                addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
+                                                  locs, self.layout, self.seed)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
-                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names,
+                                   row_address_B=addr, row_length_B=length)
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -322,7 +360,11 @@ class Simulation:
         self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
         self.tier_unique = c.unique_rows[:, locs, tier_level] * share
         self.tier_bytes = c.bytes[:, locs, tier_level] * share
-        self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
+        self.tier_reads = None
+        if c.units is not None:      # coalescing: bytes and row reads follow the tier's cost unit
+            self.tier_units, self.tier_bytes, self.tier_reads = coalesced_loads(c, self.shards, self.locations, share)
+        # logical lookups per batch (a row-sharing table reads more physical rows than it has lookups)
+        self.batch_lookups = self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
         for i, sh in enumerate(self.shards):
@@ -356,6 +398,7 @@ class Simulation:
                 dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
                 dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
                 dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
+                reads = look if self.tier_reads is None else min(look, float(self.tier_reads[k, i]) * f)
                 for lv, h in hits.items():
                     dl.cache_hits[lv] = dl.cache_hits.get(lv, 0.0) + h
                     dl.cache_lookups[lv] = dl.cache_lookups.get(lv, 0.0) + float(self.cache_lookups[(i, lv)][k]) * f
@@ -369,6 +412,10 @@ class Simulation:
                     work["core"] = sh.core
                 if hits:
                     work["cache_hits"] = hits
+                if self.tier_reads is not None:
+                    work["reads"] = reads
+                    work["units"] = float(self.tier_units[k, i]) * f
+                    work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
             dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
             devices[dev] = dl
@@ -431,9 +478,10 @@ class Simulation:
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
+                  "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
-                  "plan": {"solver": self.plan.solver, "status": self.plan.status,
+                  "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
@@ -441,6 +489,16 @@ class Simulation:
 
 
 # ------------------------------------------------- lookups to locations ---
+def _per_read(spec, rep, row_bytes):
+    """(rows, bytes per read, MACs per read) of a table: for a row-sharing representation its
+    physical rows, and the lookup's bytes and MACs spread over its reads (the replay counts reads)."""
+    macs = float(rep.macs_per_lookup or 0.0)
+    if not getattr(rep, "shares_rows", False):
+        return spec.rows, row_bytes, macs
+    reads = float(rep.reads_per_lookup or 1.0)
+    return int(sum(rep.physical_rows)), row_bytes / reads, macs / reads
+
+
 def part_rows(rows, part, parts):
     """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
     return (rows - part + parts - 1) // parts
@@ -500,7 +558,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table):
+def compact_rows(trace, shards_by_table, labels=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -517,7 +575,8 @@ def compact_rows(trace, shards_by_table):
     Cost: one Cython pass per lookup (``_compact.label_segments``: a hash map
     sized to the table's distinct rows in the trace, not to its rows; no
     sort, no copy of the lookups), then a histogram of the distinct rows'
-    counts per table (see ``_locate``).
+    counts per table (see ``_locate``).  ``labels``, if a list, receives per
+    table (table row of each label, its lookups) for a layout.
     """
     T = trace.n_tables
     seg = trace.segment_offsets()                        # start of each (batch, table) group of lookups
@@ -527,6 +586,8 @@ def compact_rows(trace, shards_by_table):
     row_location, offsets, base = [], [], 0
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
+        if labels is not None:
+            labels.append((rows, counts))
         mine = shards_by_table[t]
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
             where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
@@ -614,6 +675,7 @@ def summarise(run, sim, config, seed, notes):
         bandwidth_Bps=bandwidth,
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        quality=sim.quality,
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
                 "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
@@ -637,18 +699,23 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False):
+             solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None, unit_sizes_B=None):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
-    Without ``plan`` the cost model solves one; without ``trace`` one is
+    Without ``plan`` the cost model solves one (``cost_model.planner.plan_for``
+    with ``solver``, ``time_limit_s`` and the ``planner`` options dict); without ``trace`` one is
     generated from the model's access distributions (seeded by ``seed``).
     ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
     (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
     "device.tier": [{"name", "policy", "capacity_B" or "capacity_rows",
-    "granularity_B"}]}, off by default.  See the module docstring.
+    "granularity_B"}]}, off by default.  ``layout``: a row layout inside every shard
+    (``identity``, ``frequency``, ``coaccess``, ``random``); given, the replay coalesces
+    (:mod:`embsim.sim.layout_plan`), with ``unit_sizes_B`` {"tier" or "device.tier": [bytes, ...]}
+    overriding the tiers' units.  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
-                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner,
+                     layout=layout, unit_sizes_B=unit_sizes_B)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 

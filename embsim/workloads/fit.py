@@ -51,6 +51,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Optional
+
 import numpy as np
 from scipy import optimize
 
@@ -211,9 +213,9 @@ class FitResult:
     tvd: float                        # on the sample trace (or on the search trace if no sample)
     target: np.ndarray                # access share per bin, averaged over the file's blocks
     achieved: np.ndarray              # access share per bin of the sample trace
-    target_rows: np.ndarray = None    # share of unique rows per bin (not fitted; for reference)
-    achieved_rows: np.ndarray = None
-    search_tvd: float = None
+    target_rows: Optional[np.ndarray] = None    # share of unique rows per bin (not fitted; for reference)
+    achieved_rows: Optional[np.ndarray] = None
+    search_tvd: Optional[float] = None
     evaluations: int = 0
     blocks: int = 1
     trace: object = field(default=None, repr=False)

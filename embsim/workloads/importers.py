@@ -257,7 +257,7 @@ def _dlrm_to_trace(path, indices, offsets, lengths, batch_size):
     T, B = lengths.shape
     if indices.ndim != 1 or offsets.ndim != 1:
         bad = "indices" if indices.ndim != 1 else "offsets"
-        raise InputError(f"{path}: {bad}: shape {getattr(indices if bad == 'indices' else offsets, 'shape')}; "
+        raise InputError(f"{path}: {bad}: shape {(indices if bad == 'indices' else offsets).shape}; "
                          f"expected a flat tensor")
     if offsets.size != T * B + 1:
         raise InputError(f"{path}: offsets: {offsets.size} entries; expected tables x samples + 1 = "

@@ -33,7 +33,7 @@ class Stats:
     def __init__(self, model, seed, n_breaks=3):
         rng = np.random.default_rng(seed)
         self.tables = []
-        for t in model.tables:
+        for _t in model.tables:
             f = np.sort(rng.uniform(0.02, 0.9, n_breaks - 1))
             s = np.sort(rng.uniform(0.1, 3.0, n_breaks))[::-1]       # decreasing slopes: concave
             w = np.diff(np.concatenate([[0], f, [1]]))

@@ -61,7 +61,7 @@ def brute(system, opts):
     choices = []
     for ol in opts:
         ch = []
-        for o, (k, s, sec, l1b) in enumerate(ol):
+        for o, (k, *_rest) in enumerate(ol):
             ch += [(o, cs) for cs in itertools.combinations(cores, k)]
         choices.append(ch)
     for combo in itertools.product(*choices):

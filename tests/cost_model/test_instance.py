@@ -4,7 +4,7 @@ import pytest
 from cm_toys import toy_model, toy_system
 from embsim.cost_model.solve import instance_for
 from embsim.cost_model.synthetic import SyntheticSystem, uniform_devices
-from embsim.workloads.model import AccessSpec, DenseSpec, ModelSpec, TableSpec
+from embsim.workloads.model import DenseSpec, ModelSpec, TableSpec
 
 
 def test_parts_conserve_rows_lookups_and_bytes():

@@ -53,7 +53,7 @@ def device_time(inst, d, held):
 
 def brute_force(inst):
     options = []                      # per item: list of (device, rep, tt_slot)
-    for i, it in enumerate(inst.items):
+    for _i, it in enumerate(inst.items):
         opts = []
         for d in inst.devices:
             for r, rep in enumerate(it.reps):

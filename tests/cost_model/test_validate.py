@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from cm_toys import toy_model, toy_system
-from embsim.cost_model.plan import ShardingPlan, load_plan
+from embsim.cost_model.plan import load_plan
 from embsim.cost_model.solve import solve_plan
 from embsim.cost_model.validate import check_plan, plan_problems
 from embsim.errors import InputError

@@ -5,7 +5,8 @@ from embsim.cli.demo import SWEEP_SPACE, run_demo
 
 from conftest import assert_input_error
 
-import sys, pathlib
+import sys
+import pathlib
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "sim"))
 from simtoys import small_model  # noqa: E402
 

@@ -1,7 +1,5 @@
-import json
 
 import pytest
-import yaml
 
 from embsim.explorer.store import ResultStore
 

@@ -78,7 +78,7 @@ def plot_ids(text):
 
 def test_report_has_every_section_and_plotly_once(full_report):
     text = full_report.read_text()
-    for sid, heading in SECTIONS:
+    for sid, _heading in SECTIONS:
         assert f"<section id='{sid}'>" in text
     import plotly.offline
     assert text.count(plotly.offline.get_plotlyjs()) == 1       # plotly.js embedded, once

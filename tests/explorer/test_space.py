@@ -1,8 +1,6 @@
 import math
 
-import numpy as np
 import pytest
-import yaml
 
 from embsim.errors import InputError
 from embsim.explorer.space import Constraint, DesignSpace, config_key

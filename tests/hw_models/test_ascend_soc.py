@@ -290,7 +290,7 @@ def test_preset_lists_a_source_for_every_number(soc):
     raw = config.load_yaml(PRESET_DIR / "ascend_910.yaml")
     assert len([r for r in rows if r[0] != "derived"]) == _leaves(raw["params"])
     assert {r[1] for r in rows if r[0] == "derived"} >= {"gm_rate_per_core", "ub_chunk_buffer"}
-    for part, param, value, kind, source in rows:
+    for part, param, value, _kind, source in rows:
         assert source.strip() and math.isfinite(value) and value > 0, (part, param)
     assert any("secondary" in r[4] for r in rows if r[1] == "bandwidth" and r[0] == "hbm")
 

@@ -318,7 +318,7 @@ def test_preset_lists_a_source_for_every_number(csd):
     raw = config.load_yaml(PRESET_DIR / f"{PRESET}.yaml")
     numbers = [r for r in rows if r[3] not in ("flag", "choice") and r[0] != "derived"]
     assert len(numbers) == _leaves(raw["params"])
-    for part, param, value, kind, source in rows:
+    for part, param, _value, _kind, source in rows:
         assert source.strip(), (part, param)
     # the NAND internals are not published for the SmartSSD: the preset must say they are assumptions
     flash = {r[1]: r[4] for r in rows if r[0] == "csd.flash"}

@@ -1,5 +1,4 @@
 """Small models, traces and plans for the simulation tests (fast to build, real code paths)."""
-import numpy as np
 
 from embsim.cost_model.plan import Representation, Shard, ShardingPlan, TablePlan
 from embsim.workloads.generators import generate_trace

@@ -100,7 +100,7 @@ def test_cython_equals_reference_and_conserves(case):
 
 def test_random_larger_traces_equal_reference(rng):
     """Longer traces with real evictions at every level, several locations and tables."""
-    for trial in range(4):
+    for _trial in range(4):
         R, n = 400, 6000
         g = (rng.zipf(1.2, n) * 7919 % R).astype(np.int64)
         bounds = np.unique(np.concatenate([[0, n], rng.integers(0, n, 6)])).astype(np.int64)

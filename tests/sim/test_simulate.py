@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from embsim.errors import InputError
 from embsim.hw_models.loader import load_system
 from embsim.sim.replay import Location, replay
-from embsim.sim.simulate import Simulation, compact_rows, simulate
+from embsim.sim.simulate import Simulation, simulate
 from embsim.workloads.stats import hot_order
 
 from simtoys import round_robin_plan, row_parts_plan, small_model, small_trace

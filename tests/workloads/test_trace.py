@@ -91,7 +91,7 @@ def test_layout_helpers_match_a_plain_walk(rng):
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
 def test_segment_chunks_cover_the_trace_once_in_order(rng, chunk):
     tr = make_trace(rng, batches=5)
-    starts, tables = [], []
+    _starts, tables = [], []
     pos = 0
     for start, stop, tab in tr.iter_segment_chunks(max_indices=chunk):
         assert start == pos and stop > start and stop - start == tab.size
