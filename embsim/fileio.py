@@ -53,11 +53,12 @@ def same_file(a, b):
         return False
 
 
-def check_output(path, force=False, inputs=()):
+def check_output(path, force=False, inputs=(), folder=False):
     """Raise InputError if ``path`` cannot be written: an input of the command (always, even
     with ``force``), exists without ``force``, no folder, a folder, a name the system refuses.
 
-    ``inputs``: paths (or preset names, which are skipped) this command reads.
+    ``inputs``: paths (or preset names, which are skipped) this command reads.  ``folder``: the
+    output is a folder (an existing one is replaced with ``force``), not a file.
     """
     path = Path(path)
     for inp in [*(i for i in inputs if i is not None), *(_NOTED_INPUTS.get() or [])]:
@@ -70,7 +71,7 @@ def check_output(path, force=False, inputs=()):
     except OSError as e:
         raise InputError(f"{path}: cannot be written ({e.strerror})") from None
     _check_name_length(path)
-    if is_dir:
+    if is_dir and not folder:
         raise InputError(f"{path}: is a folder, expected a file name")
     if exists and not force:
         raise InputError(f"{path}: already exists; choose another name or pass --force to replace it")
