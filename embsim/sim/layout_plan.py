@@ -13,7 +13,8 @@ simulated trace itself:
 ``coaccess``  by the table's co-access order (hottest cluster first).
 ``random``    each touched row at a seeded random place among the shard's rows.
 
-Unit sizes per tier (:func:`tier_unit_sizes_B`): the tier's access
+Unit sizes per tier (:func:`embsim.cost_model.coalescing.tier_unit_sizes_B`,
+shared with the planner): the tier's access
 granularity (``Slot.granularity_B`` when the system declares it, else the
 simulator's reading of the tier's graph node), then a flash tier's page
 (``page_B`` of its node) when it is a larger multiple.  The largest size
@@ -21,31 +22,11 @@ is the tier's *cost unit*: the unit whose reads the tier's time follows
 (a flash die senses whole pages).  ``unit_sizes_B`` of ``simulate``
 overrides both, per ``"tier"`` or ``"device.tier"``.
 """
-from typing import Optional
-
 import numpy as np
 
-from ..errors import InputError
+from ..cost_model.coalescing import tier_unit_sizes_B  # noqa: F401  (re-exported for the simulator)
 from ..workloads.row_layout import check_layout, coaccess_order
 from .coalesce import row_addresses, shard_bytes
-
-
-def tier_unit_sizes_B(system, device: str, tier: str, granularity_B: int, override: Optional[dict] = None) -> list:
-    """Unit sizes coalescing counts at ``device.tier``, the access granularity first."""
-    for key in (f"{device}.{tier}", tier):
-        if override and key in override:
-            sizes = [int(s) for s in np.atleast_1d(override[key])]
-            if not sizes or min(sizes) <= 0 or any(s % sizes[0] for s in sizes):
-                raise InputError(f"unit_sizes_B: {key}: {sizes}: expected positive byte sizes, each a multiple "
-                                 "of the first (the access granularity)")
-            return sizes
-    declared = getattr(system.slot(device, tier), "granularity_B", None)     # issue 11: every slot knows it
-    sizes = [int(declared or granularity_B)]
-    node = system.graph.nodes.get(f"{device}.{tier}", {}) if hasattr(system, "graph") else {}
-    page = node.get("page_B")
-    if page and int(page) > sizes[0] and int(page) % sizes[0] == 0:
-        sizes.append(int(page))
-    return sizes
 
 
 def _ranks(rows_idx, counts, part, P):
