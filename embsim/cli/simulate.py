@@ -74,8 +74,8 @@ def summary_text(r):
 @click.option("--system", "system_name", required=True, help="System preset name or YAML file.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
               help="Sharding plan JSON (embsim shard); solved with the cost model if omitted.")
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
-              help="Trace .npz; generated from the model if omitted.")
+@click.option("--trace", "trace_path", type=click.Path(path_type=str), default=None,
+              help="Trace .npz or .trace (read chunk by chunk); generated from the model if omitted.")
 @click.option("--qps", type=float, default=None, help="Poisson arrivals at this rate (queries/s).")
 @click.option("--closed-loop", is_flag=True, help="A fixed number of batches in flight: peak throughput (default).")
 @click.option("--arrival", type=click.Choice(["closed", "poisson", "trace"]), default=None,
@@ -123,7 +123,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     from ..hw_models.loader import load_system
     from ..sim.simulate import caches_from_system, simulate as run_simulation
     from ..workloads.model import load_model
-    from ..workloads.trace import load_trace
+    from ..workloads.store import open_trace
 
     model = load_model(model_name)
     system = load_system(system_name)
@@ -132,7 +132,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
     if plan is not None and plan.system != system.name:
         raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
-    trace = load_trace(trace_path) if trace_path else None
+    trace = open_trace(trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
                             planner=planner, progress=None, layout=layout,

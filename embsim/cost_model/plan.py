@@ -5,7 +5,10 @@ holds the rows whose hot rank, as a fraction of the table's rows, lies in
 ``[rank_lo, rank_hi)``, on one (device, tier) slot, and serves
 ``access_share`` of the table's lookups.  A table sharded row-wise over
 devices has ``parts`` > 1: part ``p`` holds the rows whose id is ``p`` mod
-``parts``; its shards' hot ranks are ranks within the part.  So "the hottest 1% of rows of t3 in
+``parts`` (``partition: hash``) or the ids in ``[row_bounds[p], row_bounds[p+1])``
+(``partition: range``), and carries ``part_shares[p]`` of the table's lookups
+(predicted from the profile's per-row counts, ``cost_model/partition.py``);
+its shards' hot ranks are ranks within the part.  So "the hottest 1% of rows of t3 in
 SRAM of csd0" is ``Shard("csd0", "sram", 0.0, 0.01, 0.31)``.  For an SoC a
 shard also names the core and the single-core lookup strategy.
 
@@ -74,6 +77,9 @@ class TablePlan:
     table: str
     representation: Representation
     shards: list
+    partition: str = "hash"                # row-wise parts by id: hash (id mod parts) | range (row_bounds)
+    row_bounds: Optional[list] = None      # range: parts + 1 ascending row ids, 0 ... rows
+    part_shares: Optional[list] = None     # predicted share of the table's lookups per part
 
 
 @dataclass
@@ -117,7 +123,9 @@ class ShardingPlan:
     def from_dict(cls, d, source="plan"):
         try:
             tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
-                                shards=[Shard(**s) for s in t["shards"]]) for t in d["tables"]]
+                                shards=[Shard(**s) for s in t["shards"]],
+                                **{k: t[k] for k in ("partition", "row_bounds", "part_shares") if k in t})
+                      for t in d["tables"]]
             rest = {k: v for k, v in d.items() if k != "tables"}
             return cls(tables=tables, **rest)
         except (KeyError, TypeError) as e:

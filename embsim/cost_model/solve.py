@@ -84,9 +84,13 @@ def _to_plan(inst, pl, model, system, **info):
             for k, lo, hi in pl.ranges[i]:
                 s = inst.slots[k]
                 share = float(it.curve(hi) - it.curve(lo)) if rep.kind == "dense" else 1.0
-                shards.append(Shard(s.device, s.tier, float(lo), float(hi), share / it.parts,
+                shards.append(Shard(s.device, s.tier, float(lo), float(hi), share * it.share,
                                     part=it.part, parts=it.parts))
-        tables.append(TablePlan(t.name, rep, shards))
+        first = inst.items[idx[0]]
+        extra = first.partition.to_plan() if first.parts > 1 else {}
+        if first.parts > 1:
+            extra["part_shares"] = [float(inst.items[i].share) for i in idx]
+        tables.append(TablePlan(t.name, rep, shards, **extra))
     dev_t, energy, makespan = evaluate(inst, pl)
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=makespan, energy_J=energy, batch_size=inst.batch_size,

@@ -7,7 +7,7 @@ the location's largest unit), and inside a shard the rows sit in the order
 of the layout (:mod:`embsim.workloads.row_layout`), the profile being the
 simulated trace itself:
 
-``identity``  by row id (within the shard's row-wise part, id // parts);
+``identity``  by row id (within the shard's row-wise part);
               rows the trace never touches keep their place between them.
 ``frequency`` by hot rank (the hottest row of the shard first).
 ``coaccess``  by the table's co-access order (hottest cluster first).
@@ -27,6 +27,17 @@ import numpy as np
 from ..cost_model.coalescing import tier_unit_sizes_B  # noqa: F401  (re-exported for the simulator)
 from ..workloads.row_layout import check_layout, coaccess_order
 from .coalesce import row_addresses, shard_bytes
+
+
+def _part_and_index(shard, rows):
+    """(row-wise part of each row, its index within the part): hash parts by id mod P, range parts by bounds."""
+    P, cut = shard.parts, getattr(shard, "partition", None)
+    if P == 1:
+        return np.zeros(rows.size, dtype=np.int64), rows
+    if cut is None or cut.scheme == "hash":
+        return rows % P, rows // P
+    part = cut.part_of(rows)
+    return part, rows - np.asarray(cut.bounds, dtype=np.int64)[part]
 
 
 def _ranks(rows_idx, counts, part, P):
@@ -77,8 +88,7 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     for t, mine in enumerate(by_table):
         rows, counts = labels[t]
         P = mine[0].parts
-        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        x = rows // P if P > 1 else rows
+        part, x = _part_and_index(mine[0], rows)
         rank = _ranks(x, counts, part, P)
         key = None
         if layout == "coaccess":
