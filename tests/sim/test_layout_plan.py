@@ -158,6 +158,6 @@ def test_row_wise_parts_get_addresses_inside_their_part(screc):
     for lay in ("identity", "frequency", "random"):
         sim = Simulation(m, screc, plan, tr, layout=lay)
         c = sim.counters
-        for li, loc in enumerate(sim.locations):
+        for li in range(len(sim.locations)):
             assert (c.units[:, li, -1] <= c.unique_rows[:, li, 0]).all()
             assert (c.units[:, li, -1] >= -(-c.unique_rows[:, li, 0] // 512)).all()
