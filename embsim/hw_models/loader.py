@@ -48,11 +48,30 @@ def system_from_dict(data: dict, source: str = "<dict>", name: Optional[str] = N
                          f"(expected one of {', '.join(sorted(FAMILIES))})")
     cls: Any = FAMILIES[fam]
     params = config.validate(cls.Schema, expand_part_presets(data, source), source)
+    _check_counts(params, source)
     system = cls(name or data.get("name") or Path(str(source)).stem, params, source_file=str(source))
     for proto in (Placement, BatchService):
         if not isinstance(system, proto):
             raise TypeError(f"family {fam}: {cls.__name__} does not offer the {proto.__name__} protocol")
     return system
+
+
+# Parameters that count replicated parts (a part each): whole numbers, at most MAX_PART_COUNT.
+PART_COUNTS = ("count", "sockets", "gpus", "drives", "channels", "dies_per_channel")
+MAX_PART_COUNT = 1_000_000
+
+
+def _check_counts(params, source: str, prefix: str = "") -> None:
+    """A count of parts must be a whole number a machine can have; 1e30 sockets would never finish building."""
+    for name in type(params).model_fields:
+        v = getattr(params, name)
+        field = f"{prefix}.{name}" if prefix else name
+        if isinstance(v, config.Sourced) and name in PART_COUNTS:
+            if v.value != int(v.value) or not 1 <= v.value <= MAX_PART_COUNT:
+                raise InputError(f"{source}: {field}: {v.value:g}; expected a whole number of parts "
+                                 f"from 1 to {MAX_PART_COUNT:,}")
+        elif isinstance(v, config.Schema):
+            _check_counts(v, source, field)
 
 
 def load_system_data(name_or_path: str) -> dict:

@@ -181,6 +181,11 @@ class System:
         """dict(device, level, capacity_B, above_tier, policy): caches the replay simulates (none unless a family has some)."""
         return []
 
+    def coalesced_lookup_cost(self, slot: Slot, row_bytes: float) -> Cost:
+        """Cost of a lookup whose unit (line, sector, page) a read of the same batch already brought:
+        the per-row work left (gathering, pooling).  Nothing by default (a family whose lookup is all memory)."""
+        return Cost(0.0, 0.0)
+
     # -- energy --------------------------------------------------------------
     def energy_per_action_J(self) -> dict:
         """(part, action) -> joules per action, from every part (the only energy table)."""

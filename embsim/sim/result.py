@@ -27,6 +27,8 @@ JSON layout (``SimResult.to_dict()``)::
                          by_part {part: {static_J, dynamic_J, preset, static_power_source}},
                          by_action_J {"part:action": J}
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
+    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
+                         (proxies measured on the trace; accuracy itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).
@@ -58,6 +60,7 @@ class SimResult:
     energy: dict
     provenance: dict
     notes: list = field(default_factory=list)
+    quality: dict = field(default_factory=dict)
 
     # -- the figures people quote ------------------------------------------
     @property
@@ -104,7 +107,7 @@ class SimResult:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n != "notes"]
+        missing = [n for n in names if n not in d and n not in ("notes", "quality")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})

@@ -155,11 +155,12 @@ class AscendSoC(System):
 
     # -- BatchService --------------------------------------------------------
     def _entries(self, core, dl):
-        """(strategy, rows, row_bytes, lookups, unique_rows, what) of every table part of a core's load."""
+        """(strategy, rows, row_bytes, lookups, unique_rows, reads, what) of every table part of a core's load;
+        ``reads``: the row DMAs left after the simulator's coalescing (None: every lookup)."""
         if dl.table_work:
             for w in dl.table_work:
                 s = w.get("strategy") or DEFAULT_STRATEGY[w["tier"]]
-                yield (s, w["rows"], w["row_bytes"], w["lookups"], w.get("unique_rows"),
+                yield (s, w["rows"], w["row_bytes"], w["lookups"], w.get("unique_rows"), w.get("reads"),
                        f"table {w.get('table')!r} with strategy {s} ({w['rows']} rows x {w['row_bytes']} B)")
             return
         for tier, n in dl.lookups.items():
@@ -171,13 +172,13 @@ class AscendSoC(System):
             if row_bytes <= 0:
                 raise InputError(f"system '{self.name}': {core}.{tier}: {n} lookups but no bytes; "
                                  "give bytes per tier or table_work")
-            yield DEFAULT_STRATEGY[tier], 1, row_bytes, n, None, f"tier {tier}"
+            yield DEFAULT_STRATEGY[tier], 1, row_bytes, n, None, None, f"tier {tier}"
 
     def core_embedding_work(self, core, dl):
         """(time_s, actions with this system's part names) of one core's embedding stage."""
         time_s, actions = 0.0, {}
-        for strategy, rows, row_bytes, lookups, unique, what in self._entries(core, dl):
-            t, acts = self.cores.strategy_work(strategy, rows, row_bytes, lookups, unique)
+        for strategy, rows, row_bytes, lookups, unique, reads, what in self._entries(core, dl):
+            t, acts = self.cores.strategy_work(strategy, rows, row_bytes, lookups, unique, reads)
             if math.isinf(t):
                 raise InputError(f"system '{self.name}': {what} on {core} is infeasible (L1 strategies need "
                                  f"the part within L1 = {self.l1_capacity_B:.0f} B, UB strategies a row within "

@@ -34,7 +34,7 @@ from ..params import param
 from ..parts import (Cache, CacheParams, CpuCores, CpuParams, FrontEndParams, HostFrontEnd, Link, LinkParams,
                      MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
-from .common import all_to_all, cpu_row_gather, shard_rows
+from .common import all_to_all, cpu_core_only, cpu_row_gather, shard_rows
 
 
 class CpuDramParams(Schema):
@@ -126,6 +126,12 @@ class CpuDram(System):
         t, acts = self._gather(slot.device, "dram", row_bytes)
         return Cost(t, self.dynamic_J(acts))
 
+    def coalesced_lookup_cost(self, slot, row_bytes):
+        """A lookup whose lines a read of the same batch already brought: its core work only."""
+        self._check_devices([slot.device])
+        t, acts = cpu_core_only(self.cpu[slot.device], row_bytes)
+        return Cost(t, self.dynamic_J(acts))
+
     def cache_levels(self):
         """The LLC of every socket, in front of its DRAM (the replay simulates it)."""
         return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=self.llc[d].capacity_B, above_tier="dram",
@@ -151,14 +157,19 @@ class CpuDram(System):
     def _embedding(self, dev, dl, actions, nbytes):
         t = 0.0
         for g in shard_rows(self, dev, dl):
-            for level, n in [(g.tier, g.lookups)] + sorted(g.hits.items()):
-                if level != g.tier and level != self.CACHE_LEVEL:
+            # reads: rows the tier serves; the other lookups found their lines read in the batch (coalescing)
+            for level, n in [(g.tier, g.reads), ("coalesced", g.lookups - g.reads)] + sorted(g.hits.items()):
+                if level not in (g.tier, "coalesced", self.CACHE_LEVEL):
                     raise ValueError(f"{self.name}: {dev}: unknown cache level {level!r} (expected 'llc')")
-                dt, acts = self._gather(dev, level, g.row_bytes, n)
+                if n <= 0:
+                    continue
+                dt, acts = (cpu_core_only(self.cpu[dev], g.row_bytes, n) if level == "coalesced"
+                            else self._gather(dev, level, g.row_bytes, n))
                 t += dt
                 for k, v in acts.items():
                     add(actions, k, v)
-                add(nbytes, f"{dev}.{level}", n * self._moved_B(dev, level, g.row_bytes))
+                if level != "coalesced":
+                    add(nbytes, f"{dev}.{level}", n * self._moved_B(dev, level, g.row_bytes))
         if dl.tt_macs:
             c = self.compute_cost(dev, dl.tt_macs)
             t += c.time_s

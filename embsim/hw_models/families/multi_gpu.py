@@ -122,10 +122,7 @@ class MultiGpu(System):
         return out
 
     def resources(self):
-        r = {"host": 1}
-        for d in self.devices:
-            r.update({d: 1, f"{d}.pcie": 1, f"{d}.link": 1})
-        return r
+        return {"host": 1, **{f"{d}{r}": 1 for d in self.devices for r in ("", ".pcie", ".link")}}
 
     def peak_bandwidth_Bps(self):
         out = {self.HOST_POOL: self.host_ddr.peak_Bps}
@@ -190,7 +187,8 @@ class MultiGpu(System):
     def _embedding(self, dev, dl, actions, nbytes):
         t = 0.0
         for g in shard_rows(self, dev, dl):
-            parts = [(g.tier, g.lookups)] + ([("fill", g.lookups)] if g.tier == "host_ddr" and self.caching else [])
+            # reads: rows the tier serves after coalescing (the rest found their sector read in the batch)
+            parts = [(g.tier, g.reads)] + ([("fill", g.lookups)] if g.tier == "host_ddr" and self.caching else [])
             for level, hits in g.hits.items():
                 if level != self.CACHE_LEVEL or not self.caching:
                     raise ValueError(f"{self.name}: {dev}: hits at cache level {level!r}, but this system "

@@ -22,10 +22,9 @@ deduplication; a device's embedding time is the sum over its tiers plus its
 TT reconstruction, so the cost model and the simulator agree.
 
 Stages: host (front end on ``host.frontend``; indices down each port),
-embedding (``csd{k}``, ``host``), transfer (pooled vectors up), dense
-(``dense_on: csd``, SCRec arXiv:2504.00520: data parallel on the devices'
-compute-centric cores; ``host``: the host cores), response.  ``Cost.energy_J``
-is dynamic only; static power is charged per part.
+embedding, transfer (pooled vectors up), dense (``dense_on: csd``, SCRec
+arXiv:2504.00520: data parallel on the FPGAs; ``host``: the host cores),
+response.  ``Cost.energy_J`` is dynamic only; static power is per part.
 """
 from typing import Literal
 
@@ -35,7 +34,7 @@ from ..params import param
 from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParams, HostFrontEnd,
                      LinkParams, MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
-from .common import cpu_row_gather
+from .common import cpu_core_only, cpu_row_gather
 from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_peaks, flash_read_latency_s,
                        port_work, tier_work, tt_macs, tt_params)
 
@@ -108,17 +107,12 @@ class ScrecCSD(System):
     flash = property(lambda self: self.dev["csd0"]["flash"], doc="csd0's flash (every device has the same)")
     memory_cores = property(lambda self: self.fpga.memory_cores)
 
-    def gather_rate_Bps(self):
-        return self.fpga.gather_rate_Bps()
-
-    def mac_rate(self):
-        return self.fpga.mac_rate()
+    gather_rate_Bps = property(lambda self: self.fpga.gather_rate_Bps)      # bound methods of csd0's parts
+    mac_rate = property(lambda self: self.fpga.mac_rate)
+    flash_pages_per_s = property(lambda self: self.flash.pages_per_s)
 
     def host_mac_rate(self):
         return self.cpu.mlp_ops_per_s() / 2.0
-
-    def flash_pages_per_s(self, transfer_B=None):
-        return self.flash.pages_per_s(transfer_B)
 
     def flash_lookups_per_s(self, row_bytes):
         """Rows per second one device serves from flash at full concurrency."""
@@ -168,6 +162,18 @@ class ScrecCSD(System):
         t, actions, _ = self._lookup_work(slot.device, slot.tier, row_bytes)
         return Cost(t, self.dynamic_J(actions))
 
+    def _gather_only(self, device, row_bytes):
+        """(time_s, actions, moved) of a lookup whose unit a read of the same batch already brought."""
+        self._check_device(device)
+        if device == "host":
+            return (*cpu_core_only(self.cpu, row_bytes), {})
+        fpga = self.dev[device]["fpga"]
+        return fpga.gather_s(row_bytes), {(fpga.name, "op_B"): row_bytes}, {}
+
+    def coalesced_lookup_cost(self, slot, row_bytes):
+        t, actions, _ = self._gather_only(slot.device, row_bytes)
+        return Cost(t, self.dynamic_J(actions))
+
     def compute_cost(self, device, macs):
         """``macs`` multiply-adds on the compute-centric cores of a csd (or the host's cores)."""
         self._check_device(device)
@@ -179,20 +185,24 @@ class ScrecCSD(System):
     def device_embedding_work(self, device, dl):
         """(time_s, actions, moved) of one device's embedding stage."""
         time_s, actions, moved = 0.0, {}, {}
-        rows = ([(w["tier"], w["row_bytes"], w["lookups"]) for w in dl.table_work] if dl.table_work else
-                [(tier, dl.bytes.get(tier, 0.0) / n, n) for tier, n in dl.lookups.items() if n > 0])
-        for tier, row_bytes, n in rows:
+        # reads: rows the tier serves; with coalescing the other lookups found their page, sector or
+        # burst read in the batch and cost only their gather (``_gather_only``)
+        rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]))
+                 for w in dl.table_work] if dl.table_work else
+                [(tier, dl.bytes.get(tier, 0.0) / n, n, n) for tier, n in dl.lookups.items() if n > 0])
+        for tier, row_bytes, n, reads in rows:
             if not n:
                 continue
             if row_bytes <= 0:
                 raise InputError(f"system '{self.name}': {device}.{tier}: {n} lookups but no bytes; "
                                  "give bytes per tier or table_work")
-            t, acts, mv = self._lookup_work(device, tier, row_bytes)
-            time_s += n * t
-            for k, v in acts.items():
-                add(actions, k, n * v)
-            for k, v in mv.items():
-                add(moved, k, n * v)
+            for k_n, (t, acts, mv) in ((reads, self._lookup_work(device, tier, row_bytes)),
+                                       (n - reads, self._gather_only(device, row_bytes))):
+                time_s += k_n * t
+                for k, v in acts.items():
+                    add(actions, k, k_n * v)
+                for k, v in mv.items():
+                    add(moved, k, k_n * v)
         if dl.tt_macs:
             time_s += self.compute_cost(device, dl.tt_macs).time_s
             key = ("host.cpu", "op_fp32") if device == "host" else (f"{device}.fpga", "mac")
@@ -224,10 +234,7 @@ class ScrecCSD(System):
         add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
 
     def resources(self):
-        out = {"host": 1, "host.frontend": 1}
-        for d in self.dev:
-            out.update({d: 1, f"{d}.pcie_up": 1, f"{d}.pcie_down": 1})
-        return out
+        return {"host": 1, "host.frontend": 1, **{f"{d}{r}": 1 for d in self.dev for r in ("", ".pcie_up", ".pcie_down")}}
 
     def peak_bandwidth_Bps(self):
         out = {"host.dram": self.host_dram.peak_Bps}

@@ -90,8 +90,13 @@ class AiCores(ComputeUnit):
         return {"GM": True, "L1": fits_l1, "GM-UB": fits_chunk, "L1-UB": fits_l1 and fits_chunk}[strategy]
 
     def strategy_work(self, strategy: str, rows: int, row_bytes: float, lookups: float,
-                      unique_rows: Optional[float] = None) -> tuple:
-        """(time_s, actions) of one table part on one core; actions keyed (hbm|l1|ub|vector, action)."""
+                      unique_rows: Optional[float] = None, reads: Optional[float] = None) -> tuple:
+        """(time_s, actions) of one table part on one core; actions keyed (hbm|l1|ub|vector, action).
+
+        ``reads`` (GM and L1 only; default ``lookups``): the row DMAs left when the
+        simulator coalesces lookups whose block a DMA of the same batch already
+        brought; the vector unit still pools every lookup.
+        """
         check_strategy(strategy)
         if rows < 0 or row_bytes <= 0 or lookups < 0 or (lookups > 0 and rows < 1):
             raise ValueError(f"need rows >= 1 (0 only without lookups), row_bytes > 0, lookups >= 0; "
@@ -110,10 +115,10 @@ class AiCores(ComputeUnit):
         if strategy in ("GM", "L1"):
             copy_s = a / rate
             dma_s = p.dma_setup.value + max(copy_s, (lat + copy_s) / p.gm_buffers.value)
-            moved = lookups * a
-            return lookups * max(dma_s, add_s), {(src, "read_B"): moved, ("ub", "read_B"): 2 * moved,
-                                                 ("vector", "op_B"): moved,
-                                                 ("vector", "busy_s"): lookups * p.dma_setup.value}
+            r = lookups if reads is None else min(float(reads), lookups)
+            return max(r * dma_s, lookups * add_s), {(src, "read_B"): r * a, ("ub", "read_B"): (r + lookups) * a,
+                                                     ("vector", "op_B"): lookups * a,
+                                                     ("vector", "busy_s"): r * p.dma_setup.value}
         rows_per_chunk = math.floor(self.chunk_B / a)
         chunks = math.ceil(rows / rows_per_chunk)
         stream_B = rows * a
