@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import time
 import traceback
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -216,14 +217,27 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
     from ..fileio import check_output
     from .space import DesignSpace
     from .store import ResultStore
+    default_evaluator = evaluate is None
     evaluate = resolve_evaluator(evaluate)
     space = DesignSpace.from_yaml(space_file)
     if plan:
         space.override_plan(plan)
+    if default_evaluator:
+        from .evaluate import is_metric
+        space.check_objectives(is_metric)
+        space.check_values()
     points = space.points(kind=sampler, n=n, seed=seed)
+    from ..fileio import same_file
+    if same_file(db, space_file):
+        raise InputError(f"{db}: --db names the space file {space_file}; the result store needs its own file")
+    if report is not None and export is not None and Path(report).resolve() == Path(export).resolve():
+        raise InputError(f"{report}: given as both --report and --export; choose two names")
     for out in (report, export):
         if out is not None:
-            check_output(out, force)
+            check_output(out, force, inputs=(space_file, db))
+    if export is not None and Path(export).suffix not in (".csv", ".json"):
+        raise InputError(f"{export}: unknown export format '{Path(export).suffix}' (expected .csv or .json)")
+
     with ResultStore(db) as store:
         summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
                             progress=progress)
