@@ -16,7 +16,7 @@ from conftest import assert_input_error
 MODEL = {"name": "five", "source": "test", "defaults": {"dim": 32, "pooling": 8, "access": {"kind": "zipf", "alpha": 1.1}},
          "tables": [{"name": f"t{i}", "rows": 20000 * (i + 1)} for i in range(4)] + [{"name": "big", "rows": 400000,
                                                                                        "pooling": 300}],
-         "dense": {"dense_features": 4, "bottom_mlp": [16], "top_mlp": [16, 1]}}
+         "dense": {"dense_features": 4, "bottom_mlp": [64, 32], "top_mlp": [16, 1]}}
 
 
 @pytest.fixture(scope="module")
