@@ -41,10 +41,21 @@ Access generators (a table's ``access.kind``, or one name for all tables):
   while the shape of the popularity law stays the same (non-stationary
   traffic as CAFE and HSTU describe production recommendation traces).
 
+Sequence models (a ``sequence`` section, see ``sequence.py``): every
+sample draws one history length from the model's length distribution
+(its own child of the seed), and each sequence table gets that many
+lookups for the sample, the rows of its history in order, oldest first.
+A sequence table with ``zipf`` access draws its rows i.i.d. from the
+table's Zipf(alpha) popularity in one Cython pass (``_seqgen.zipf_rows``:
+the same law as ``zipf``, its own random stream and a cheaper seeded
+rank -> row bijection), fast enough for 8192-long histories (``bench/seq_gen.py``).
+
 Parameters a table's access spec leaves out take the values in
 ``DEFAULTS`` below (calibrated or assumed, each labelled); they are recorded
 in ``trace.meta``.
 """
+import math
+
 import numpy as np
 
 from ..errors import InputError
@@ -52,6 +63,7 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from . import _perm  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ._reuse import StackGenerator
+from ._seqgen import zipf_rows  # type: ignore[import-not-found]  # compiled (Cython)
 from .trace import Trace
 from .zipf import ZipfSampler
 
@@ -173,6 +185,59 @@ class _Zipf:
         return self.perm(self.sampler.sample(self.rng, n))
 
 
+class _FastZipf:
+    """The Zipf law of ``_Zipf`` drawn in one Cython pass (``_seqgen.zipf_rows``): sequence tables."""
+
+    GUIDE = 1 << 12
+    TAIL = 1 << 14
+
+    def __init__(self, table, params, rng, mode=None):
+        self.rng = rng
+        z = self.sampler = ZipfSampler(table.rows, params["alpha"])
+        R = int(table.rows)
+        self.bits = max(1, (R - 1).bit_length())
+        keys = rng.integers(0, 2**63, size=4, dtype=np.int64).astype(np.uint64)
+        keys[0] |= np.uint64(1)
+        keys[2] |= np.uint64(1)
+        self.mode = (1 if R < 2**31 else 2) if mode is None else int(mode)   # tests pick the mode
+        if self.mode == 1:     # a coprime to R, c in 0..R-1
+            a = int(rng.integers(1, max(R, 2)))
+            while math.gcd(a, R) != 1:
+                a = a % R + 1
+            keys[0], keys[1] = np.uint64(a % R if R > 1 else 0), np.uint64(int(keys[1]) % R)
+        self.keys = keys
+        cdf = z._head_cdf
+        self.tail_x = (z._tail_inverse(np.linspace(0.0, 1.0, self.TAIL + 1)) if z.n > z._k
+                       else np.zeros(2))
+        self.guide = np.searchsorted(cdf, np.arange(self.GUIDE) / self.GUIDE, side="left").astype(np.int32)
+
+    def __call__(self, n, batch):
+        z, out = self.sampler, np.empty(n, dtype=np.int64)
+        seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
+        zipf_rows(out, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x, self.keys, self.bits, self.mode)
+        return out
+
+    def permutation_reference(self, ranks):
+        """The kernel's rank -> row bijection in plain numpy (the tests compare them)."""
+        k = self.keys
+        if self.mode == 1:
+            return (np.asarray(ranks, dtype=object) * int(k[0]) + int(k[1])) % self.sampler.n
+        mask, shift = np.uint64((1 << self.bits) - 1), np.uint64(self.bits // 2 + 1)
+
+        def mix(x):
+            x = (x * k[0] + k[1]) & mask
+            x ^= x >> shift
+            x = (x * k[2] + k[3]) & mask
+            return x ^ (x >> shift)
+
+        y = mix(np.asarray(ranks, dtype=np.uint64))
+        bad = np.flatnonzero(y >= np.uint64(self.sampler.n))
+        while bad.size:
+            y[bad] = mix(y[bad])
+            bad = bad[y[bad] >= np.uint64(self.sampler.n)]
+        return y.astype(np.int64)
+
+
 class _StackDist:
     def __init__(self, table, params, rng, total):
         self.rng = rng
@@ -278,6 +343,7 @@ class TraceGenerator:
         m = self.model
         self.kinds = [generator or t.access.kind for t in m.tables]
         self.params = [access_params(t, k, self.alpha) for t, k in zip(m.tables, self.kinds)]
+        self.seq_tables = set(m.sequence_table_indices())
         per_batch = self.batch_size * sum(float(t.pooling) for t in m.tables)
         self.block_batches = min(self.batches, max(1, int(CHUNK // max(per_batch, 1.0))))
 
@@ -295,11 +361,20 @@ class TraceGenerator:
             "tables": [dict(name=tb.name, pooling=tb.pooling, pooling_dist=tb.pooling_dist,
                             **({"pooling_sigma": tb.pooling_sigma} if tb.pooling_dist == "lognormal" else {}), **p)
                        for tb, p in zip(m.tables, self.params)],
+            **({"sequence": self._sequence_meta()} if self.seq_tables else {}),
         }
 
+    def _sequence_meta(self):
+        ln = self.model.sequence.length
+        return {"tables": list(self.model.sequence.tables), "length_kind": ln.kind, "alpha": ln.alpha,
+                "min_length": ln.min_length, "max_length": ln.max_length}
+
     def _pool_rngs(self):
-        children = np.random.SeedSequence(self.seed).spawn(self.model.n_tables)
-        return children, [np.random.default_rng(c.spawn(2)[0]) for c in children]
+        """(children seeds, rngs): one pooling rng per table, then the history-length rng of a sequence model."""
+        root = np.random.SeedSequence(self.seed)
+        children = root.spawn(self.model.n_tables)
+        rngs = [np.random.default_rng(c.spawn(2)[0]) for c in children]
+        return children, rngs + ([np.random.default_rng(root.spawn(1)[0])] if self.seq_tables else [])
 
     def _lengths(self, pool_rngs):
         """Yield each block's lengths, int32 [k, tables, batch_size]."""
@@ -307,8 +382,10 @@ class TraceGenerator:
         for b0 in range(0, self.batches, self.block_batches):
             nb = min(self.block_batches, self.batches - b0)
             lengths = np.empty((nb, T, B), dtype=np.int32)
+            if self.seq_tables:   # one history length per sample, shared by every sequence table
+                history = m.sequence.length.sample(pool_rngs[T], (nb, B))
             for t, table in enumerate(m.tables):
-                lengths[:, t, :] = draw_lengths(table, (nb, B), pool_rngs[t])
+                lengths[:, t, :] = history if t in self.seq_tables else draw_lengths(table, (nb, B), pool_rngs[t])
             yield b0, lengths
 
     def _table_totals(self):
@@ -330,7 +407,7 @@ class TraceGenerator:
             if kind == "uniform":
                 streams.append(_Uniform(table, p, rng))
             elif kind == "zipf":
-                streams.append(_Zipf(table, p, rng))
+                streams.append(_FastZipf(table, p, rng) if t in self.seq_tables else _Zipf(table, p, rng))
             elif kind == "stackdist":
                 streams.append(_StackDist(table, p, rng, int(totals[t])))
             else:
