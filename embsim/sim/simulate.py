@@ -65,7 +65,10 @@ import numpy as np
 import simpy
 
 from .. import __version__
+from ..cost_model.validate import check_plan
 from ..errors import InputError
+from ..cost_model.coalescing import graph_granularity_B
+from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
 from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
@@ -83,8 +86,6 @@ DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0,
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
-GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
-                    "page_size", "dma_block", "burst_bytes")
 
 
 @dataclass
@@ -104,6 +105,7 @@ class ShardInfo:
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
+    partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
 
     @property
     def rows(self):
@@ -112,13 +114,7 @@ class ShardInfo:
 
 def _granularity_B(system, device, tier):
     """Access granularity of a tier: from its graph node (line, sector, page ...), else 1 byte."""
-    for node in (f"{device}.{tier}", tier):
-        if node in system.graph.nodes:
-            attrs = system.graph.nodes[node]
-            for k in GRANULARITY_KEYS:
-                if attrs.get(k):
-                    return max(1, int(round(float(attrs[k]))))
-    return 1
+    return graph_granularity_B(system, device, tier)
 
 
 def caches_from_system(system, policy="lru"):
@@ -189,10 +185,12 @@ class Simulation:
         if layout is not None:
             check_layout(layout)
         self.notes = []
+        if plan is not None:
+            check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve({"solver": solver, "time_limit_s": time_limit_s,
-                                                               **(planner or {})})
+        self.plan = plan if plan is not None else check_plan(self._solve({"solver": solver, "time_limit_s": time_limit_s,
+                                                                           **(planner or {})}), system, model)
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -216,12 +214,7 @@ class Simulation:
         if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
             trace = trace.load()
         if trace is not None:
-            if trace.n_tables != m.n_tables:
-                raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
-            if not np.array_equal(trace.table_rows, m.table_rows):
-                t = int(np.argmax(trace.table_rows != m.table_rows))
-                raise InputError(f"trace: table {t} has {trace.table_rows[t]} rows, but model '{m.name}' "
-                                 f"table '{m.tables[t].name}' has {m.tables[t].rows}")
+            trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
                 raise InputError(f"batch_size: {batch_size}: the trace's batches hold {trace.batch_size} samples; "
                                  "the trace's batches are the simulation's batches (omit batch_size)")
@@ -240,8 +233,10 @@ class Simulation:
 
     def _solve(self, planner):
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
-        from ..cost_model.planner import plan_for
+        from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
+        if self.layout and planner_for(self.system) == "sharding_mip":      # the MIP prices the layout too
+            planner = {"coalescing": {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}, **planner}
         plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
         self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
@@ -268,11 +263,12 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                R = part_rows(rows, part, parts)
+                cut = _row_partition(tp, spec, rows, parts)
+                R = int(cut.part_rows()[part])
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 macs, s.strategy, s.core, part, parts))
+                                                 macs, s.strategy, s.core, part, parts, partition=cut))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -282,9 +278,18 @@ class Simulation:
             for p in range(P):
                 covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
                 ends = [0] + [h for _, h in covered]
-                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(rows, p, P):
+                R = int(mine[0].partition.part_rows()[p]) if mine else part_rows(rows, p, P)
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != R:
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
-                                     f"{part_rows(rows, p, P)} rows; expected [0, 1) covered exactly once")
+                                     f"{R} rows; expected [0, 1) covered exactly once")
+
+    def _part_share_report(self):
+        """Per table split row-wise: each part's share of the lookups, predicted by the plan and measured."""
+        out = {}
+        for name, measured in sorted(self.part_shares.items()):
+            predicted = getattr(self.plan.table(name), "part_shares", None)
+            out[name] = {"predicted": predicted, "measured": measured}
+        return out or None
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -301,8 +306,7 @@ class Simulation:
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
                                              int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
                 gran = _granularity_B(self.system, sh.device, sh.tier)
-                units = (tier_unit_sizes_B(self.system, sh.device, sh.tier, gran, self.unit_sizes_B)
-                         if self.layout else None)
+                units = tier_unit_sizes_B(self.system, sh.device, sh.tier, self.unit_sizes_B) if self.layout else None
                 locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
         return locs
@@ -321,8 +325,9 @@ class Simulation:
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
         labels = [] if self.layout else None
+        self.part_shares = {}
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table, labels)
+            compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
             addr = length = None
             if self.layout:
                 addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
@@ -338,7 +343,6 @@ class Simulation:
     def _loads(self):
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
         c = self.counters
-        n_loc = len(self.locations)
         # Split each location's counters over its shards by the tables' lookups there
         # (shards of one table at one cached location share that table's part equally).
         at = {}
@@ -482,7 +486,8 @@ class Simulation:
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
-                           "predicted_makespan_s": self.plan.makespan_s}}
+                           "predicted_makespan_s": self.plan.makespan_s,
+                           "part_shares": self._part_share_report()}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
         return result
@@ -497,6 +502,19 @@ def _per_read(spec, rep, row_bytes):
         return spec.rows, row_bytes, macs
     reads = float(rep.reads_per_lookup or 1.0)
     return int(sum(rep.physical_rows)), row_bytes / reads, macs / reads
+
+
+def _row_partition(tp, spec, rows, parts):
+    """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
+    bounds = tp.row_bounds
+    if (tp.partition or "hash") == "range":
+        if not bounds or len(bounds) != parts + 1:
+            raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
+                             f"{parts} range parts")
+        if rows != spec.rows:      # a row-sharing table: the bounds were cut on logical ids
+            bounds = [int(b) * rows // spec.rows for b in bounds]
+        return RowPartition("range", parts, rows, tuple(int(b) for b in bounds))
+    return RowPartition("hash", parts, rows)
 
 
 def part_rows(rows, part, parts):
@@ -528,7 +546,8 @@ def _locate(rows, counts, shards, P, table_rows):
     row), and there are at most as many such runs as shards.  The result
     equals ranking with ``hot_order_of``.
     """
-    part = rows % P if P > 1 else None
+    cut = shards[0].partition
+    part = (rows % P if cut is None else cut.part_of(rows)) if P > 1 else None
     where = np.empty(rows.size, dtype=np.int32)
     for p in range(P):
         sh = [s for s in shards if s.part == p]
@@ -558,7 +577,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table, labels=None):
+def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -568,7 +587,8 @@ def compact_rows(trace, shards_by_table, labels=None):
     table owns at least one.  A row's hot rank is its place by falling access
     count in the trace, ties to the lower row; the shard whose hot-rank range
     ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
-    ``parts`` parts ranks its rows within their part (row id mod parts).  The relabelling is one-to-one
+    ``parts`` parts ranks its rows within their part (by id: hash or range, ``cost_model.partition``);
+    ``part_shares``, if a dict, receives per such table the measured share of its lookups per part.  The relabelling is one-to-one
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
@@ -589,6 +609,9 @@ def compact_rows(trace, shards_by_table, labels=None):
         if labels is not None:
             labels.append((rows, counts))
         mine = shards_by_table[t]
+        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
+            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
             where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
         else:

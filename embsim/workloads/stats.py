@@ -27,6 +27,7 @@ indices, so memory stays near the size of the trace.
 """
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Optional
 
 import numpy as np
 from scipy import special
@@ -77,6 +78,9 @@ class TraceStats:
     source: str = ""
     analytic: bool = False
     notes: list = field(default_factory=list)
+    # per table (row ids ascending int64, access counts int64) of the rows the trace touched; None for
+    # stats derived from a model.  The planner sizes row-wise parts from them (cost_model/partition.py).
+    row_counts: Optional[list] = None
 
     # --------------------------------------------------------- shape ---
     @property
@@ -453,7 +457,7 @@ def trace_stats(trace, show_progress=None):
         reuse_row_share=_normalise_rows(rows_hist), reuse_access_share=_normalise_rows(acc_hist),
         overall_reuse_row_share=_normalise(rows_hist.sum(axis=0)),
         overall_reuse_access_share=_normalise(acc_hist.sum(axis=0)),
-        source=str(src), analytic=False)
+        source=str(src), analytic=False, row_counts=per_table)
 
 
 # ======================================================= from a model ===
