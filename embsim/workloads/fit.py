@@ -57,6 +57,7 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import InputError
+from ..fileio import note_input
 from ..progress import progress as progress_bar
 from . import locality
 from .generators import generate_trace
@@ -137,6 +138,7 @@ def read_locality_stats(path):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such locality stats file")
+    note_input(path)
     try:
         lines = path.read_text().splitlines()
     except UnicodeDecodeError:

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import note_input
 from ..progress import progress
 from .trace import CHUNK_INDICES, Trace
 
@@ -53,6 +54,10 @@ RECBOLE_REQUIRED = ("user_id", "item_id", "timestamp")
 RECBOLE_EXAMPLE = "user_id:token item_id:token rating:float timestamp:float"
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
 TORCH_HINT = "pip install torch (CPU build is enough) or pip install 'embsim[torch]'"
+
+
+# u.data ids are read as float64, exact up to 2^53
+MAX_EXACT_ID = 2 ** 53
 
 
 # ============================================================ MovieLens ===
@@ -65,10 +70,7 @@ def import_movielens(path, batch_size):
     if first is None:
         raise InputError(f"{path}: empty file; expected MovieLens u.data lines (user, item, rating, "
                          f"timestamp, tab separated) or a RecBole .inter header ({RECBOLE_EXAMPLE})")
-    if ":" in first:
-        users, items, ts, fmt = _read_recbole(path, first)
-    else:
-        users, items, ts, fmt = _read_udata(path)
+    users, items, ts, fmt, _ = _read_interactions(path, first)
     n = users.size
     if n < batch_size:
         raise InputError(f"{path}: {n} interactions, fewer than one batch of {batch_size}; "
@@ -96,6 +98,11 @@ def import_movielens(path, batch_size):
                  timestamps_s=ts[order].astype(np.float64).reshape(n_batches, batch_size), meta=meta).validate(str(path))
 
 
+def _read_interactions(path, first):
+    """(users, items, timestamps, format, ratings or None) of a u.data or RecBole .inter file."""
+    return _read_recbole(path, first) if ":" in first else _read_udata(path)
+
+
 def _read_udata(path):
     """u.data: four tab separated numbers per line, no header."""
     df = _read_table(path, header_lines=0, names=UDATA_FIELDS, str_columns=(),
@@ -113,9 +120,14 @@ def _read_udata(path):
             if neg.any():
                 i = int(np.argmax(neg))
                 raise InputError(f"{path}: line {lines[i]}: {name}: {_show(df[name].iloc[i])}; expected an id >= 0")
+            big = v >= MAX_EXACT_ID
+            if big.any():   # read as float64: larger ids lose digits, and different ids would merge
+                i = int(np.argmax(big))
+                raise InputError(f"{path}: line {lines[i]}: {name}: {_show(df[name].iloc[i])}; expected an id "
+                                 f"below 2^53 = {MAX_EXACT_ID} (or use a RecBole .inter file, whose ids are tokens)")
             v = v.astype(np.int64)
         cols[name] = v
-    return cols["user"], cols["item"], cols["timestamp"].astype(np.float64), "u.data"
+    return cols["user"], cols["item"], cols["timestamp"].astype(np.float64), "u.data", cols["rating"]
 
 
 def _read_recbole(path, header):
@@ -145,9 +157,8 @@ def _read_recbole(path, header):
             i = int(np.argmax(empty))
             raise InputError(f"{path}: line {lines[i]}: {key}: empty; expected a token")
     ts = _numeric(path, df["timestamp"], "timestamp", lines)
-    if "rating" in df.columns:
-        _numeric(path, df["rating"], "rating", lines)
-    return df["user_id"].to_numpy(dtype=object), df["item_id"].to_numpy(dtype=object), ts, "recbole .inter"
+    ratings = _numeric(path, df["rating"], "rating", lines) if "rating" in df.columns else None
+    return df["user_id"].to_numpy(dtype=object), df["item_id"].to_numpy(dtype=object), ts, "recbole .inter", ratings
 
 
 def _read_table(path, header_lines, names, str_columns, hint=""):
@@ -324,6 +335,7 @@ def _check_file(path):
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: is a folder; expected a file")
+    note_input(path)
 
 
 def _check_batch_size(batch_size, path):

@@ -11,7 +11,7 @@ A model is a YAML file (or a preset name from ``workloads/presets/``):
 
 ``defaults`` fill fields a table leaves out; ``count`` repeats a table.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -20,6 +20,8 @@ from pydantic import Field, PositiveInt, model_validator
 
 from .. import config
 from ..errors import InputError
+from ..limits import MAX_DIM, MAX_POOLING, MAX_TABLE_COUNT, MAX_TABLE_ROWS, MAX_TOTAL_ROWS
+from .sequence import SequenceSchema, SequenceSpec, sequence_from_schema
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -39,21 +41,21 @@ class AccessSchema(config.Schema):
 
 
 class TableDefaults(config.Schema):
-    dim: Optional[PositiveInt] = None
+    dim: Optional[int] = Field(None, gt=0, le=MAX_DIM)
     dtype: Literal["fp32", "fp16", "int8", "int4"] = "fp32"
-    pooling: Optional[float] = Field(None, gt=0)
+    pooling: Optional[float] = Field(None, gt=0, le=MAX_POOLING)
     pooling_dist: Literal["fixed", "poisson", "lognormal"] = "fixed"
     pooling_sigma: float = Field(0.5, gt=0)
     access: AccessSchema = AccessSchema()
 
 
 class TableSchema(config.Schema):
-    name: str
-    rows: PositiveInt
-    count: PositiveInt = 1
-    dim: Optional[PositiveInt] = None
+    name: str = Field(min_length=1)
+    rows: int = Field(gt=0, le=MAX_TABLE_ROWS, strict=False)
+    count: int = Field(1, gt=0, le=MAX_TABLE_COUNT)
+    dim: Optional[int] = Field(None, gt=0, le=MAX_DIM)
     dtype: Optional[Literal["fp32", "fp16", "int8", "int4"]] = None
-    pooling: Optional[float] = Field(None, gt=0)
+    pooling: Optional[float] = Field(None, gt=0, le=MAX_POOLING)
     pooling_dist: Optional[Literal["fixed", "poisson", "lognormal"]] = None
     pooling_sigma: Optional[float] = Field(None, gt=0)
     access: Optional[AccessSchema] = None
@@ -81,6 +83,7 @@ class ModelSchema(config.Schema):
     defaults: TableDefaults = TableDefaults()
     tables: list[TableSchema] = Field(min_length=1)
     dense: DenseSchema
+    sequence: Optional[SequenceSchema] = None
 
 
 # ---------------------------------------------------------------- objects ---
@@ -103,7 +106,7 @@ class TableSpec:
     dim: int
     dtype: str = "fp32"
     pooling: float = 1.0          # mean lookups per sample
-    pooling_dist: str = "fixed"   # fixed | poisson | lognormal
+    pooling_dist: str = "fixed"   # fixed | poisson | lognormal | sequence (the model's history lengths)
     pooling_sigma: float = 0.5    # lognormal shape
     access: AccessSpec = field(default_factory=AccessSpec)
 
@@ -136,6 +139,7 @@ class ModelSpec:
     dense: DenseSpec
     source: str = ""
     notes: str = ""
+    sequence: Optional[SequenceSpec] = None   # generative (HSTU) models: history tables, lengths, layers
 
     @property
     def n_tables(self):
@@ -187,12 +191,21 @@ class ModelSpec:
         return macs
 
     def with_tables(self, tables):
-        return ModelSpec(self.name, tuple(tables), self.dense, self.source, self.notes)
+        return ModelSpec(self.name, tuple(tables), self.dense, self.source, self.notes, self.sequence)
+
+    def sequence_table_indices(self):
+        """Indices of the tables read once per history position (empty for a DLRM)."""
+        if self.sequence is None:
+            return []
+        names = [t.name for t in self.tables]
+        return [names.index(n) for n in self.sequence.tables]
 
 
-def _table_from_schema(t, defaults, index):
+def _table_from_schema(t, defaults, index, sequence_names=()):
     pick = lambda name: getattr(t, name) if getattr(t, name) is not None else getattr(defaults, name)
     dim, pooling = pick("dim"), pick("pooling")
+    if pooling is None and t.name in sequence_names:
+        pooling = 1.0          # replaced by the mean history length (_sequence_tables)
     if dim is None:
         raise ValueError(f"tables[{index}].dim: missing (give it on the table or in defaults)")
     if pooling is None:
@@ -210,19 +223,61 @@ def model_from_dict(data, source="<dict>"):
     """Build a ModelSpec from a plain mapping (the YAML structure)."""
     s = config.validate(ModelSchema, data, source)
     tables = []
+    seq_names = set(s.sequence.tables) if s.sequence is not None else set()
+    if s.sequence is not None:
+        _check_sequence_names(s, source)
     for i, t in enumerate(s.tables):
         try:
-            tables += _table_from_schema(t, s.defaults, i)
+            tables += _table_from_schema(t, s.defaults, i, seq_names)
         except ValueError as e:
             raise InputError(f"{source}: {e}") from None
     names = [t.name for t in tables]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise InputError(f"{source}: tables: duplicate table name '{sorted(dup)[0]}'")
+    if len(tables) > MAX_TABLE_COUNT:
+        raise InputError(f"{source}: tables: {len(tables)} tables after 'count'; expected at most {MAX_TABLE_COUNT}")
+    total = sum(t.rows for t in tables)
+    if total > MAX_TOTAL_ROWS:
+        raise InputError(f"{source}: tables: {total} rows in all; expected at most 2^62 (global row ids are int64)")
     d = s.dense
+    if d.interaction == "dot":
+        for t in tables:
+            if t.name not in seq_names and t.dim != d.bottom_mlp[-1]:   # sequence tables feed the HSTU layers
+                raise InputError(f"{source}: dense.interaction: 'dot' takes dot products of the bottom MLP's "
+                                 f"output ({d.bottom_mlp[-1]} wide) with every embedding, but table '{t.name}' "
+                                 f"has dim {t.dim}; expected equal widths (or interaction 'cat')")
     dense = DenseSpec(d.dense_features, tuple(d.bottom_mlp), tuple(d.top_mlp), d.interaction,
                       d.cross_layers, d.cross_rank)
-    return ModelSpec(s.name, tuple(tables), dense, s.source, s.notes)
+    seq = None
+    if s.sequence is not None:
+        seq = sequence_from_schema(s.sequence)
+        tables = _sequence_tables(tables, seq, source)
+    return ModelSpec(s.name, tuple(tables), dense, s.source, s.notes, seq)
+
+
+def _check_sequence_names(s, source):
+    names = [t.name if t.count == 1 else f"{t.name}_{i}" for t in s.tables for i in range(t.count)]
+    listed = s.sequence.tables
+    for j, n in enumerate(listed):
+        if n not in names:
+            hint = config._suggest(n, names)
+            raise InputError(f"{source}: sequence.tables[{j}]: '{n}' is not a table of the model{hint}")
+        if listed.count(n) > 1:
+            raise InputError(f"{source}: sequence.tables: '{n}' listed twice")
+
+
+def _sequence_tables(tables, seq, source):
+    """Tables with the sequence ones set to one lookup per history position (pooling = mean length)."""
+    out = []
+    for t in tables:
+        if t.name in seq.tables:
+            if t.dim != seq.hstu.d_model:
+                raise InputError(f"{source}: table '{t.name}': dim {t.dim}, but sequence.hstu.d_model is "
+                                 f"{seq.hstu.d_model}; a sequence table's rows feed the HSTU layers, expected equal")
+            t = replace(t, pooling=seq.length.mean, pooling_dist="sequence")
+        out.append(t)
+    return out
 
 
 def preset_names():

@@ -58,7 +58,7 @@ BAD_MODEL = """name: x
 source: test
 tables:
   - {name: a, rows: ROWS, dim: 4, pooling: 2EXTRA}
-dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1]}
+dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1], interaction: cat}
 """
 
 
@@ -68,8 +68,8 @@ dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1]}
     ("negative_rows", ["tables[0].rows", "-5"]),
     ("alpha", ["--alpha", "'abc'"]),
     ("negative_alpha", ["--alpha", "'-1'"]),
-    ("batches", ["--batches 0"]),
-    ("batch_size", ["--batch-size -3"]),
+    ("batches", ["'--batches' / '-n': 0"]),
+    ("batch_size", ["'--batch-size' / '-b': -3"]),
 ])
 def test_gen_bad_inputs(run_cli, tmp_path, case, fragments):
     from conftest import assert_input_error
@@ -128,7 +128,7 @@ def test_fit_json_and_sample(run_cli, tmp_path, monkeypatch):
     from embsim.workloads.model import model_from_dict
     m = model_from_dict({"name": "k", "source": "t", "tables": [{"name": "t", "rows": 20_000, "dim": 4,
                          "pooling": 64, "access": {"kind": "zipf", "alpha": 1.0}}],
-                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
     loc = tmp_path / "k.txt"
     write_locality_stats(loc, generate_trace(m, 1, 4096, seed=1), name="k.pt")
     monkeypatch.setattr(fit_mod, "SAMPLE_MIN_INDICES", 1)            # one batch: keep the test fast
