@@ -88,7 +88,6 @@ def main(argv=None):
                                           enc.map_mask, buf, buf_len))
         out[f"  kernel {name}"] = {"ids_per_s": n / w, "cpu_ids_per_s": n / c,
                                    "time_vs_bincount": w / (n / out["bincount"]["ids_per_s"])}
-        del buf
     slots = max(4, a.rows // 100)
     for th in (None, 10.0):
         def run(th=th):
