@@ -58,6 +58,8 @@ import simpy
 from .. import __version__
 from ..errors import InputError
 from ..hw_models.system import BatchLoad, DeviceLoad
+from ..hw_models.protocols import VariableService
+from ..workloads.query_sizes import QuerySizes
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .replay import CacheLevel, Location, replay
@@ -71,6 +73,8 @@ DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0,
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
+DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
+QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
 GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
                     "page_size", "dma_block", "burst_bytes")
 
@@ -378,7 +382,7 @@ class Simulation:
 
     # -- a run --------------------------------------------------------------------
     def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
-            warmup=None, seed=None):
+            warmup=None, seed=None, query_sizes=DEFAULT_QUERY_SIZES, variability=True):
         """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
 
         ``queries`` defaults to the trace's queries, and to at least
@@ -388,7 +392,15 @@ class Simulation:
         throughput), "poisson" (rate ``qps``), or "trace" (the trace's
         timestamps).  ``warmup``: a share (< 1) of the queries or a number of
         queries left out of the figures (default 0.2 in closed loop, 0.1 open).  ``seed`` (default: the simulation's)
-        seeds the Poisson arrivals.
+        seeds the Poisson arrivals, the request sizes and the service times.
+
+        ``query_sizes`` (Poisson arrivals only): candidates per request
+        (``workloads.query_sizes.QuerySizes``; default DeepRecSys's lognormal,
+        mean 165, max 1024; None: every sample is its own request).  ``qps``
+        stays in samples per second; requests arrive at ``qps / mean size``
+        and latency is per request.  ``variability``: True draws every
+        resource's service time from ``System.service_variability()`` (a
+        system without it is deterministic), False serves the mean times.
         """
         if arrival not in ARRIVALS:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
@@ -407,11 +419,18 @@ class Simulation:
         if queries > tr.n_batches * B:
             notes.append(f"{queries} queries asked, the trace holds {tr.n_batches * B}: "
                          f"its {tr.n_batches} batches repeat in order")
-        arrival_s = None
+        arrival_s = requests = None
         if arrival == "poisson":
             if qps is None:
                 raise InputError("qps: required with Poisson arrivals (queries per second)")
-            arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            if query_sizes is None:
+                arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            else:
+                requests = query_sizes.request_bounds(
+                    queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
+                per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(),
+                                               np.random.default_rng(seed))
+                arrival_s = np.repeat(per_request, np.diff(requests))
         elif arrival == "trace":
             if tr.timestamps_s is None:
                 raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
@@ -428,9 +447,13 @@ class Simulation:
             return system.batch_cost(self.batch_load(b % nt, n))
 
         with self._timed("engine"):
+            service = system.service_variability() if variability and isinstance(system, VariableService) else {}
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
-                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
+                             service=service, service_seed=seed, request_bounds=requests)
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                  "query_sizes": query_sizes.to_dict() if requests is not None else None,
+                  "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
@@ -596,7 +619,7 @@ def summarise(run, sim, config, seed, notes):
         by_part[part] = by_part.get(part, 0.0) + j
     total_J = float(energy["total_J"])
 
-    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(lat.mean())
+    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
     q = np.quantile(lat, [0.5, 0.95, 0.99])
     result = SimResult(
         model=sim.model.name, system=system.name, family=system.family, config=config,
@@ -616,6 +639,7 @@ def summarise(run, sim, config, seed, notes):
         bandwidth_Bps=bandwidth,
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        queueing_delay_s=run.queueing_delay_s(),
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
                 "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
