@@ -28,6 +28,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output, write_text
 from . import force_option
+from .planning import planner_options
 
 MODEL = "dlrm_dcnv2_criteo1tb"
 SYSTEMS = [  # (label, preset, representations the planner may use[, checked overrides of the preset])
@@ -43,7 +44,7 @@ OPEN_LOOP_LOAD = 0.7          # p99 is measured at this share of the closed-loop
 BATCH_SIZE = 1024
 BATCHES = 12
 TIME_LIMIT_S = 15.0
-SWEEP_SPACE = Path(__file__).resolve().parents[1] / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
+SWEEP_SPACE = Path(__file__).resolve().parents[1] / "explorer" / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
 
 
 def _result_name(entry):
@@ -74,15 +75,14 @@ def _tier_bandwidth(result, devices):
 
 
 def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_limit_s=TIME_LIMIT_S, seed=0,
-             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE):
+             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE, planner=None):
     """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
 
     ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
     preset, representations[, overrides]).  Speed-ups are against the systems labelled
     "CPU-DRAM" and "multi-GPU" (n/a if absent).
     """
-    from ..cost_model.core_mapping import solve_core_mapping
-    from ..cost_model.solve import solve_plan
+    from ..cost_model.planner import plan_for
     from ..hw_models.loader import load_system
     from ..sim.simulate import Simulation
     from ..workloads.generators import generate_trace
@@ -111,10 +111,9 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
         t1 = time.perf_counter()
         system = load_system(preset, overrides=overrides)
         try:
-            # An SoC is planned core by core (tables to cores with a lookup strategy each), as `embsim shard` does.
-            planner = solve_core_mapping if system.family == "ascend_soc" else solve_plan
-            plan = planner(model, system, stats=stats, batch_size=batch_size, time_limit_s=time_limit_s,
-                           representations=reps)
+            # plan_for plans an SoC core by core (tables to cores with a lookup strategy each), as `embsim shard` does
+            plan = plan_for(model, system, stats, batch_size=batch_size,
+                            **{"time_limit_s": time_limit_s, "representations": reps, **(planner or {})})
         except InputError as e:     # the demo goes on with the other systems and says why this one is missing
             failed.append((label, preset, f"{type(e).__name__}: {e}"))
             echo(f"  {label:<18} no plan: {type(e).__name__}: {e}")
@@ -137,8 +136,8 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
             "energy_per_query_J": peak.energy_per_query_J, "average_power_W": peak.energy["average_power_W"],
             "bandwidth_Bps": _tier_bandwidth(peak, set(system.devices)),
             "bottleneck": peak.bottleneck[0], "bottleneck_utilisation": peak.bottleneck[1],
-            "plan": {"status": plan.status, "solver": plan.solver, "makespan_s": plan.makespan_s,
-                     "gap": plan.gap, "representations": reps_used},
+            "plan": {"planner": plan.planner, "status": plan.status, "solver": plan.solver,
+                     "makespan_s": plan.makespan_s, "gap": plan.gap, "representations": reps_used},
             "simulated_embedding_s": peak.stage_time_s["embedding"],
         })
         echo(f"  {label:<18} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
@@ -258,8 +257,11 @@ measured in closed loop (peak); p99 under Poisson arrivals at {OPEN_LOOP_LOAD:.0
 @click.command("demo")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default="demo_out", show_default=True,
               help="Folder for demo.html, demo.json and the SimResults.")
+@planner_options
 @force_option
-def demo(out_dir, force):
-    """Run the headline experiment (DCNv2 on the four families) and write its report."""
-    run_demo(out_dir, force=force, echo=click.echo)
+def demo(out_dir, force, planner):
+    """Run the headline experiment (DCNv2 on the four families) and write its report.
+
+    The planner options apply to every system; --representations replaces each system's own list."""
+    run_demo(out_dir, force=force, echo=click.echo, planner=planner)
     return 0

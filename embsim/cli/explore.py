@@ -4,6 +4,7 @@ from pathlib import Path
 import click
 
 from . import force_option
+from .planning import planner_options
 
 
 @click.command("explore")
@@ -24,16 +25,19 @@ from . import force_option
               help="Also export the whole store as .csv or .json (by the suffix).")
 @click.option("--evaluator", default=None, metavar="MODULE:FUNCTION",
               help="Evaluate points with your own function(config) -> metrics dict (default: simulate).")
+@planner_options
 @force_option
-def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, csv_path, evaluator, force):
+def explore(space_file, db, workers, scheduler, sampler, n, seed, report_path, csv_path, evaluator, force, planner):
     """Sweep the design space SPACE.yaml into the result store --db.
 
     Every finished point is committed at once; re-running the same command
-    skips stored points, so a killed sweep resumes where it stopped.
+    skips stored points, so a killed sweep resumes where it stopped.  The
+    planner options replace the space's ``plan:`` settings for every point.
     """
     from ..explorer.sweep import explore_file
     summary = explore_file(space_file, db, workers=workers, scheduler=scheduler, report=report_path, export=csv_path,
-                           force=force, evaluate=evaluator, sampler=sampler, n=n, seed=seed)
+                           force=force, evaluate=evaluator, sampler=sampler, n=n, seed=seed,
+                           plan=planner)
     click.echo(summary.line(), err=True)
     if summary.errors:
         last = summary.first_error.strip().splitlines()[-1] if summary.first_error else ""

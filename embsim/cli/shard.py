@@ -7,9 +7,11 @@
 Prints, per device and tier, bytes used against capacity and the predicted
 time per batch with the imbalance; per table (the 20 most loaded, all with
 ``--all-tables``), its placement, representation and hot share per tier; and
-the baselines' makespans beside the MIP's.  On an Ascend-style SoC
-(``ascend_soc``) the plan is the core mapping (tables to cores with a lookup
-strategy) instead.
+the baselines' makespans beside the MIP's.  The planner is the one
+``cost_model.planner.plan_for`` picks: on a system with per-core lookup
+strategies (an Ascend-style SoC) the core mapping (tables to cores with a
+lookup strategy), elsewhere the sharding MIP.  The planner options are those
+of every command that plans (``embsim/cli/planning.py``).
 """
 import json
 from collections import defaultdict
@@ -18,6 +20,7 @@ import click
 
 from ..errors import InputError
 from . import force_option, json_option
+from .planning import planner_options
 
 TABLES_SHOWN = 20
 
@@ -43,7 +46,7 @@ def _us(s):
 def format_plan(plan, system, all_tables=False):
     """The readable report of a plan (list of lines)."""
     out = [f"plan for model '{plan.model}' on system '{plan.system}' (batch of {plan.batch_size} samples)",
-           f"  method {plan.method}, solver {plan.solver}, status {plan.status}, solve time {plan.solve_time_s:.2f} s"]
+           f"  planner {plan.planner or '-'}, method {plan.method}, solver {plan.solver}, status {plan.status}, solve time {plan.solve_time_s:.2f} s"]
     gap = "unknown" if plan.gap is None else f"{plan.gap * 100:.2f}%"
     out.append(f"  makespan {_us(plan.makespan_s)} per batch, best bound {_us(plan.best_bound_s)}, gap {gap}")
     for name, b in plan.baselines.items():
@@ -96,32 +99,21 @@ def format_plan(plan, system, all_tables=False):
 @click.option("--system", "system_name", required=True, help="System preset name or YAML path.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
               help="Trace (.npz) whose measured statistics replace the model's access distributions.")
-@click.option("--solver", type=click.Choice(["cbc", "highs"]), default="cbc", show_default=True)
-@click.option("--time-limit", "time_limit_s", type=float, default=60.0, show_default=True,
-              help="Seconds for the whole solve.")
-@click.option("--representations", default=None,
-              help="Allowed representations, comma separated: fp32,fp16,int8,int4,tt (default: each table's own "
-                   "dtype; others change accuracy, which embsim does not model).")
 @click.option("--batch-size", type=int, default=None, help="Samples per batch (default: the trace's, else 1024).")
-@click.option("--objective", type=click.Choice(["makespan", "makespan+energy"]), default="makespan",
-              show_default=True)
-@click.option("--energy-weight", type=float, default=0.0, help="Seconds per joule added to the makespan objective.")
 @click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
+@planner_options
 @force_option
 @json_option
-def shard(model_name, system_name, trace_path, solver, time_limit_s, representations, batch_size, objective,
-          energy_weight, all_tables, output, force, as_json):
+def shard(model_name, system_name, trace_path, batch_size, all_tables, output, force, as_json, planner):
     """Solve a sharding plan for a model on a system."""
-    from ..cost_model.solve import DEFAULT_BATCH_SIZE, solve_plan
+    from ..cost_model.planner import DEFAULT_BATCH_SIZE, plan_for
     from ..cost_model.validate import check_plan
     from ..fileio import check_output
     from ..hw_models.loader import load_system
     from ..workloads.model import load_model
 
     check_output(output, force)          # refuse early, before minutes of solving
-    if time_limit_s <= 0:
-        raise InputError(f"--time-limit: {time_limit_s} (expected seconds > 0)")
     if batch_size is not None and batch_size <= 0:
         raise InputError(f"--batch-size: {batch_size} (expected a positive integer)")
     model = load_model(model_name)
@@ -135,20 +127,13 @@ def shard(model_name, system_name, trace_path, solver, time_limit_s, representat
         if batch_size is None:
             batch_size = int(stats.batch_size)
     batch_size = batch_size or DEFAULT_BATCH_SIZE
-    if getattr(system, "family", None) == "ascend_soc":
-        from ..cost_model.core_mapping import solve_core_mapping
-        plan = solve_core_mapping(model, system, stats=stats, solver=solver, time_limit_s=time_limit_s,
-                                  batch_size=batch_size, representations=representations)
-    else:
-        plan = solve_plan(model, system, stats=stats, objective=objective, energy_weight=energy_weight,
-                          solver=solver, time_limit_s=time_limit_s, representations=representations,
-                          batch_size=batch_size)
+    plan = plan_for(model, system, stats, batch_size=batch_size, **planner)
     check_plan(plan, system, model)
     plan.save(output, force=force)
     if as_json:
         click.echo(json.dumps({"plan": output, "makespan_s": plan.makespan_s, "best_bound_s": plan.best_bound_s,
                                "gap": plan.gap, "status": plan.status, "solver": plan.solver,
-                               "solve_time_s": plan.solve_time_s, "method": plan.method,
+                               "solve_time_s": plan.solve_time_s, "method": plan.method, "planner": plan.planner,
                                "device_time_s": plan.device_time_s, "baselines": plan.baselines,
                                "notes": plan.notes}, indent=2))
     else:

@@ -2,9 +2,14 @@
 
     embsim simulate --model M --system S [--plan PLAN.json] [--trace T.npz]
                     [--qps Q | --closed-loop] [--queries N] [--batch-size B] [--seed S]
+                    [--representations R] [--solver cbc|highs] [--time-limit SEC]
                     [--json] [-o R.json] [--force]
 
-Without ``--plan`` the cost model solves one; without ``--trace`` a trace is
+Without ``--plan`` the cost model solves one (``cost_model.planner.plan_for``:
+the core mapping on an SoC with per-core strategies, the sharding MIP
+elsewhere) with the planner options every planning command shares
+(``--solver``, ``--time-limit``, ``--representations``, ``--objective``,
+``--energy-weight``); without ``--trace`` a trace is
 generated from the model's access distributions (seeded).  ``--qps`` gives
 Poisson arrivals at that rate; the default, ``--closed-loop``, keeps a fixed
 number of batches in flight and finds the peak throughput.  A trace with
@@ -17,6 +22,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output
 from . import force_option, json_option
+from .planning import planner_options, refuse_with_plan
 
 
 def _si(x, unit):
@@ -80,14 +86,14 @@ def summary_text(r):
 @click.option("--batch-timeout", type=float, default=None,
               help="Seconds a batch waits for more queries before it leaves (default: wait until full).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True, help="Solver time limit (s) without --plan.")
 @click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
               help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
+@planner_options
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
 @force_option
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
-             batch_size, batch_timeout, seed, time_limit, cache_policy, as_json, output, force):
+             batch_size, batch_timeout, seed, cache_policy, as_json, output, force, planner):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
     if qps is not None and closed_loop:
         raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
@@ -106,6 +112,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         raise InputError(f"--qps: {qps}: expected an arrival rate > 0 queries/s")
     if batch_timeout is not None and not batch_timeout > 0:
         raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
+    refuse_with_plan(planner, plan_path)
     if output:
         check_output(output, force)      # refuse before the work, not after
 
@@ -125,7 +132,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     trace = load_trace(trace_path) if trace_path else None
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
-                            time_limit_s=time_limit, progress=None,
+                            planner=planner, progress=None,
                             caches=caches_from_system(system, cache_policy) if cache_policy != "none" else None)
     if output:
         result.save(output, force=force)

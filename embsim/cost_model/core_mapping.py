@@ -160,7 +160,8 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     if hbm and need > hbm[0].capacity_B:
         raise InputError(f"tables of model '{model.name}' need {need / 1e9:.1f} GB at "
                          f"{'/'.join(sorted({t.dtype for t in tables}))}, system '{system.name}' holds "
-                         f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; use a smaller model or add memory")
+                         f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; store every table in a smaller dtype "
+                         "(--representations int8) or add memory")
     opts = menu(system, tables, lookups)
     M_cores = system.n_cores
     cores = range(M_cores)

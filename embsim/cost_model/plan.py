@@ -77,6 +77,7 @@ class ShardingPlan:
     notes: list = field(default_factory=list)
     batch_size: int = 1                                # times are per batch of this many samples
     method: str = ""                                   # full | decomposed | core_mapping | baseline
+    planner: str = ""                                  # sharding_mip | core_mapping (plan_for); "" otherwise
     energy_J: Optional[float] = None                   # predicted lookup energy per batch
     pool_used_B: dict = field(default_factory=dict)    # memory pool ("device.tier" or shared pool) -> bytes
     pool_capacity_B: dict = field(default_factory=dict)

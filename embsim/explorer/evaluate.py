@@ -9,12 +9,13 @@ Dask worker on another machine needs embsim but no files.
 
 Steps: build the ModelSpec and System (overrides checked: a bad path or
 value is an InputError, so the point is stored as *infeasible* with the
-message); solve the sharding plan with ``solve_plan`` when ``plan.mode`` is
-``solve`` (the plan depends on the point's hardware and model, so it is
+message); plan with ``cost_model.planner.plan_for`` (the core mapping on an
+SoC with per-core strategies, the sharding MIP elsewhere, as ``embsim shard``
+does) when ``plan.mode`` is ``solve`` (the plan depends on the point's hardware and model, so it is
 solved per point; an instance that does not fit is infeasible too); run
 ``simulate``; flatten the SimResult (``metrics.sim_metrics``) and add:
 
-- ``plan_makespan_s``, ``plan_gap``, ``plan_status`` and each baseline's
+- ``plan_makespan_s``, ``plan_gap``, ``plan_status``, ``plan_planner`` and each baseline's
   ``plan_baseline.<name>_makespan_s`` (the MIP's own prediction);
 - ``capacity_B`` (the system's memory over all shard pools, each pool once),
   ``n_devices``, ``embedding_bytes_B`` (the model's tables at their dtype),
@@ -26,7 +27,7 @@ of the metrics so that equal configurations give equal rows.
 """
 # Imported at module level (not lazily) so that forked pool workers inherit them ready.
 from .. import config as cfg
-from ..cost_model.solve import solve_plan
+from ..cost_model.planner import plan_for as make_plan
 from ..errors import InputError
 from ..hw_models.loader import system_from_dict
 from ..sim.simulate import DEFAULT_BATCHES, simulate
@@ -53,8 +54,8 @@ def plan_for(model, system, plan_settings, batch_size):
     reps = p.get("representations")
     if p.get("tt_rank"):
         reps = ",".join(x for x in ((reps or "fp32"), f"tt{p['tt_rank']}") if x)
-    return solve_plan(model, system, solver=p["solver"], time_limit_s=p["time_limit_s"], objective=p["objective"],
-                      energy_weight=p["energy_weight"], representations=reps, batch_size=batch_size)
+    return make_plan(model, system, solver=p["solver"], time_limit_s=p["time_limit_s"], objective=p["objective"],
+                     energy_weight=p["energy_weight"], representations=reps, batch_size=batch_size)
 
 
 def capacity_metrics(model, system):
@@ -125,6 +126,7 @@ def evaluate(config):
         out["plan_makespan_s"] = pd_.get("makespan_s")
         out["plan_gap"] = pd_.get("gap")
         out["plan_status"] = pd_.get("status")
+        out["plan_planner"] = pd_.get("planner")
         for name, b in (pd_.get("baselines") or {}).items():
             if isinstance(b, dict) and b.get("makespan_s") is not None:
                 out[f"plan_baseline.{name}_makespan_s"] = b["makespan_s"]

@@ -467,6 +467,12 @@ class DesignSpace:
             except InputError as e:
                 raise InputError(f"{where}: {e}") from None
 
+    def override_plan(self, settings):
+        """Replace the file's ``plan:`` settings with ``settings`` (the command line's planner options)."""
+        data = {**self.schema.plan.model_dump(exclude_unset=True), **settings}
+        plan = config.validate(PlanSettings, data, f"{self.source}: plan (command-line planner options)")
+        self.schema = self.schema.model_copy(update={"plan": plan})
+
     # -- configurations -----------------------------------------------------
     def configuration(self, values):
         """The full JSON configuration of a point with knob ``values`` (name -> value)."""

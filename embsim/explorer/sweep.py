@@ -204,18 +204,22 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
 
 
 def explore_file(space_file, db, workers=None, scheduler=None, report=None, export=None, force=False,
-                 evaluate=None, sampler=None, n=None, seed=None, progress=None):
+                 evaluate=None, sampler=None, n=None, seed=None, progress=None, plan=None):
     """What ``embsim explore`` does, for scripts (``embsim demo`` ends with it): returns a SweepSummary.
 
     Sweeps the space file into the store ``db`` (resuming it), then exports
     ``export`` (.csv or .json) and writes the HTML ``report`` of the whole store if given.
     Outputs are checked before any work, so a refused ``report`` costs nothing.
+    ``plan``: planner settings (solver, time_limit_s, representations, objective,
+    energy_weight) that replace the space file's ``plan:`` ones (knobs still vary them).
     """
     from ..fileio import check_output
     from .space import DesignSpace
     from .store import ResultStore
     evaluate = resolve_evaluator(evaluate)
     space = DesignSpace.from_yaml(space_file)
+    if plan:
+        space.override_plan(plan)
     points = space.points(kind=sampler, n=n, seed=seed)
     for out in (report, export):
         if out is not None:

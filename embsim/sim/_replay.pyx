@@ -78,7 +78,7 @@ lookup than its random accesses.
 cimport cython
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 cnp.import_array()
 
@@ -367,11 +367,21 @@ cdef class ReplayState:
     cdef int64_t *ct_look
     cdef int64_t *ct_hit
     cdef int64_t *ct_miss
+    cdef uint8_t *reach              # optional, per lookup: 1 if it reached the backing tier (coalescing)
+    cdef object _reach
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
 
     def __cinit__(self):
         self.levels = NULL
+        self.reach = NULL
+
+    def record_reach(self, cnp.uint8_t[::1] out):
+        """From now on write, per lookup i, ``out[i] = 1`` if it reached the backing tier, else 0."""
+        if out.shape[0] < self.bounds[self.n_batches]:
+            raise ValueError(f"reach: {out.shape[0]} entries for {self.bounds[self.n_batches]} lookups")
+        self._reach = out
+        self.reach = &out[0] if out.shape[0] else NULL
 
     def __init__(self, gids, bounds, rowloc, int64_t total_rows, row_offsets, rbytes,
                  policies, capacities, depths, loc_of_level, n_cache, pinned):
@@ -528,6 +538,7 @@ cdef class ReplayState:
         cdef Level *levels = self.levels
         cdef Level *top = self.levels
         cdef Level *lo
+        cdef uint8_t *reach = self.reach
         if self.one_level:
             self._run_one_level(b0, b1)
             return
@@ -564,6 +575,8 @@ cdef class ReplayState:
                             ct_hit[ct + d] += 1
                             c_bytes[cb + d] += rbytes[ct + d]
                             break
+                    if reach != NULL:
+                        reach[i] = served == nlev
                     # fill bottom up; an eviction at depth d back-invalidates depths < d
                     d = served - 1
                     while d >= 0:
@@ -621,6 +634,7 @@ cdef class ReplayState:
         cdef int64_t *c_bytes = self.c_bytes
         cdef int64_t *ct_look = self.ct_look
         cdef int64_t *ct_hit = self.ct_hit
+        cdef uint8_t *reach = self.reach
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
@@ -659,7 +673,11 @@ cdef class ReplayState:
                         h += 1
                         th += 1
                         by0 += rb0
+                        if reach != NULL:
+                            reach[i] = 0
                     else:
+                        if reach != NULL:
+                            reach[i] = 1
                         if st[3] != bb:
                             st[3] = bb
                             u1 += 1

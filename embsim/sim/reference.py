@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .coalesce import reference_units
 from .replay import COUNTERS, Location, ReplayCounters, _rounded
 
 
@@ -67,8 +68,12 @@ class _Level:
 
 
 def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_location=None,
-                     total_rows=None, table_names=None):
-    """Same arguments and result as :func:`embsim.sim.replay.replay`, computed lookup by lookup."""
+                     total_rows=None, table_names=None, row_address_B=None, row_length_B=None):
+    """Same arguments and result as :func:`embsim.sim.replay.replay`, computed lookup by lookup.
+
+    With addresses, ``units`` are counted by :func:`embsim.sim.coalesce.reference_units`
+    over the lookups this replay sent to the backing tier.
+    """
     gids = [int(x) for x in np.asarray(global_ids)]
     bounds = [int(x) for x in np.asarray(batch_bounds)]
     offs = [int(x) for x in np.asarray(row_offsets)]
@@ -91,6 +96,7 @@ def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations
     c = {k: np.zeros((B, n_loc, M), dtype=np.int64) for k in COUNTERS}
     tc = {k: np.zeros((T, n_loc, M), dtype=np.int64) for k in ("lookups", "hits", "misses")}
     now = 0
+    reach = []
     for b in range(B):
         seen = {}  # (loc, level) -> rows that reached it in this batch
         for i in range(bounds[b], bounds[b + 1]):
@@ -112,6 +118,7 @@ def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations
                     break
                 c["misses"][b, loc, d] += 1
                 tc["misses"][t, loc, d] += 1
+            reach.append(served == len(lv))
             for d in range(served - 1, -1, -1):
                 victim = lv[d].fill(g, now)
                 if victim is not None:
@@ -120,7 +127,13 @@ def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations
         for (loc, d), rows in seen.items():
             c["unique_rows"][b, loc, d] = len(rows)
 
+    units = None
+    if row_address_B is not None:
+        where = np.zeros(len(row_address_B), dtype=np.int32) if row_location is None else row_location
+        units = reference_units(gids, bounds, where, row_address_B, row_length_B,
+                                [loc.units_counted_B for loc in locations], reach)
     return ReplayCounters(
+        units=units, unit_sizes_B=[loc.units_counted_B for loc in locations],
         location_names=[loc.name for loc in locations],
         level_names=[loc.level_names for loc in locations],
         table_names=list(table_names) if table_names is not None else [f"t{i}" for i in range(T)],

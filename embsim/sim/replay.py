@@ -22,6 +22,13 @@ top first, then the backing tier):
     *that* level's granularity (64 B lines, 512 B DMA bursts, 4 KiB flash
     pages).  Fill writes into the caches are not counted in ``bytes``; they
     are ``misses`` x the cache's rounded row bytes if a model needs them.
+``units`` (with coalescing, i.e. when ``replay`` is given each row's
+address in its tier)
+    per batch, location and unit size: the distinct units (lines, sectors,
+    bursts, pages) the lookups that reached the backing tier touch, a unit
+    read twice in a batch counted once (:mod:`embsim.sim.coalesce`).
+    ``unit_bytes`` = ``units`` x the unit size.  The per-row counters above
+    are kept as they are.
 
 Cache semantics (policies, fill order, inclusion by back-invalidation, LFU
 tie-break, memory per row) are documented in ``embsim/sim/_replay.pyx``; the
@@ -38,6 +45,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import progress as progress_bar
 from . import _replay  # type: ignore[attr-defined]  # compiled (Cython), no stub
+from .coalesce import count_units, unit_map
 
 POLICIES = ("lru", "lfu", "static", "none")
 
@@ -67,12 +75,20 @@ class Location:
     """A place rows live: a tier of a device, with its caches top (fastest) first.
 
     ``granularity_B`` is the backing tier's access granularity.
+    ``unit_sizes_B``: the unit sizes coalescing counts at the tier, the
+    granularity first (None: the granularity alone); e.g. a flash tier's
+    4 KiB sector and 16 KiB page.
     """
 
     device: str
     tier: str
     granularity_B: int
     caches: list = field(default_factory=list)
+    unit_sizes_B: Optional[list] = None
+
+    @property
+    def units_counted_B(self):
+        return list(self.unit_sizes_B) if self.unit_sizes_B else [int(self.granularity_B)]
 
     @property
     def name(self):
@@ -113,6 +129,8 @@ class ReplayCounters:
     policies: list = field(default_factory=list)        # per location, per level
     capacities: list = field(default_factory=list)      # per location, per level (None for a tier)
     granularities_B: list = field(default_factory=list)
+    units: Optional[np.ndarray] = None                  # [batches, locations, unit sizes], with coalescing
+    unit_sizes_B: list = field(default_factory=list)    # per location, the sizes counted (granularity first)
 
     @property
     def n_batches(self):
@@ -138,6 +156,10 @@ class ReplayCounters:
                 d = {k: int(sums[k][li, lj]) for k in COUNTERS}
                 d["hit_rate"] = d["hits"] / d["lookups"] if d["lookups"] else 0.0
                 out[loc][lvl] = d
+            if self.units is not None:
+                tier = out[loc][self.level_names[li][-1]]
+                tier["units"] = {f"{S}B": int(self.units[:, li, k].sum()) for k, S in enumerate(self.unit_sizes_B[li])}
+                tier["unit_bytes"] = int(self.units[:, li, 0].sum()) * int(self.unit_sizes_B[li][0])
         return out
 
     def per_table(self):
@@ -170,6 +192,9 @@ class ReplayCounters:
                 d.update(tot[loc][lvl])
                 if per_batch:
                     d["per_batch"] = {k: getattr(self, k)[:, li, lj].tolist() for k in COUNTERS}
+                    if self.units is not None and lj == len(self.level_names[li]) - 1:
+                        d["per_batch"]["units"] = {f"{S}B": self.units[:, li, k].tolist()
+                                                   for k, S in enumerate(self.unit_sizes_B[li])}
                 levels.append(d)
             locs.append({"name": loc, "levels": levels})
         return {"batches": int(self.n_batches), "locations": locs, "per_table": self.per_table()}
@@ -211,7 +236,7 @@ def _rounded(row_bytes, gran):
 
 # ------------------------------------------------------------------ replay ---
 def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_location=None,
-           progress=False, total_rows=None, table_names=None):
+           progress=False, total_rows=None, table_names=None, row_address_B=None, row_length_B=None):
     """Replay a global row-id stream through the caches of every location.
 
     global_ids: int64 [n], in access order.  batch_bounds: int64 [B+1], start
@@ -223,6 +248,9 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
     bar, None draws it only on a terminal.  total_rows: rows of all tables
     (default: ``len(row_location)``, else ``max(global_ids) + 1``).
     table_names: names for the per-table counters (default ``t0, t1, ...``).
+    row_address_B, row_length_B: int64 [total_rows], each row's byte address
+    in its location's tier and its length (:func:`embsim.sim.coalesce.row_addresses`);
+    given, the replay also counts ``units`` (coalescing), else ``units`` is None.
     """
     gids = np.ascontiguousarray(global_ids, dtype=np.int64)
     bounds = np.ascontiguousarray(batch_bounds, dtype=np.int64)
@@ -282,6 +310,11 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
 
     state = _replay.ReplayState(gids, bounds, rowloc, total_rows, offs, rbytes,
                                 policies, caps, depths, loc_of, n_cache, pinned)
+    coalescing = _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B)
+    reach = None
+    if coalescing is not None and n_cache.max() > 0:
+        reach = np.zeros(n, dtype=np.uint8)
+        state.record_reach(reach)
     B = bounds.size - 1
     with progress_bar(total=n, desc="replay", unit="lookup", enabled=progress) as bar:
         b = 0
@@ -293,6 +326,10 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
             bar.update(int(bounds[e] - bounds[b]))
             b = e
     state.finish()
+    units = None
+    if coalescing is not None:
+        umap, total_units, loc_arr = coalescing
+        units = count_units(gids, bounds, loc_arr, umap, total_units, len(locations), reach)
 
     return ReplayCounters(
         location_names=[loc.name for loc in locations],
@@ -304,7 +341,24 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
         policies=[[c.policy for c in loc.caches] + ["tier"] for loc in locations],
         capacities=[[int(c.capacity_rows) for c in loc.caches] + [None] for loc in locations],
         granularities_B=[[int(c.granularity_B) for c in loc.caches] + [int(loc.granularity_B)] for loc in locations],
+        units=units, unit_sizes_B=[loc.units_counted_B for loc in locations],
     )
+
+
+def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B):
+    """(unit map, total units, row locations) for :func:`count_units`, or None without addresses."""
+    if row_address_B is None and row_length_B is None:
+        return None
+    if row_address_B is None or row_length_B is None:
+        raise InputError("replay: row_address_B and row_length_B: give both (coalescing) or neither")
+    addr = np.ascontiguousarray(row_address_B, dtype=np.int64)
+    length = np.ascontiguousarray(row_length_B, dtype=np.int64)
+    if addr.shape != (total_rows,) or length.shape != (total_rows,):
+        raise InputError(f"replay: row_address_B / row_length_B: {addr.size} / {length.size} entries "
+                         f"for {total_rows} rows")
+    loc_arr = rowloc if rowloc is not None else np.zeros(total_rows, dtype=np.int32)
+    umap, total_units = unit_map(loc_arr, addr, length, [loc.units_counted_B for loc in locations])
+    return umap, total_units, loc_arr
 
 
 def trace_row_bytes(trace, row_bytes):

@@ -174,12 +174,13 @@ class Simulation:
     """
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
-                 caches=None, solver="cbc", time_limit_s=60, progress=False):
+                 caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None):
         self.model, self.system, self.seed = model, system, int(seed)
         self.notes = []
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve(solver, time_limit_s)
+        self.plan = plan if plan is not None else self._solve({"solver": solver, "time_limit_s": time_limit_s,
+                                                               **(planner or {})})
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -223,12 +224,12 @@ class Simulation:
         self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
         return tr
 
-    def _solve(self, solver, time_limit_s):
-        from ..cost_model.solve import solve_plan
+    def _solve(self, planner):
+        """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
+        from ..cost_model.planner import plan_for
         from ..workloads.stats import trace_stats
-        plan = solve_plan(self.model, self.system, stats=trace_stats(self.trace), solver=solver,
-                          time_limit_s=time_limit_s, batch_size=int(self.batch_size))
-        self.notes.append(f"plan solved by the cost model from the trace's statistics ({plan.solver}, "
+        plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
+        self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
@@ -458,7 +459,7 @@ class Simulation:
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
-                  "plan": {"solver": self.plan.solver, "status": self.plan.status,
+                  "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
@@ -663,10 +664,11 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False):
+             solver="cbc", time_limit_s=60, progress=False, planner=None):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
-    Without ``plan`` the cost model solves one; without ``trace`` one is
+    Without ``plan`` the cost model solves one (``cost_model.planner.plan_for``
+    with ``solver``, ``time_limit_s`` and the ``planner`` options dict); without ``trace`` one is
     generated from the model's access distributions (seeded by ``seed``).
     ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
     (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
@@ -674,7 +676,7 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
     "granularity_B"}]}, off by default.  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
-                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress)
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 

@@ -1,0 +1,79 @@
+"""The planner options every planning command shares: shard, simulate and explore plan alike."""
+import json
+
+import pytest
+import yaml
+
+from embsim.cost_model.plan import load_plan
+from conftest import assert_input_error
+from test_planner import TINY
+
+SOLVE = ["--solver", "highs", "--time-limit", "10"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("planning")
+    (d / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    from embsim.cli import main
+    assert main(["trace", "gen", "--model", str(d / "tiny.yaml"), "--batches", "4", "--batch-size", "64",
+                 "--seed", "1", "-o", str(d / "t.npz")]) == 0
+    return d
+
+
+def _shard(run_cli, files, out, *extra):
+    r = run_cli("shard", "--model", files / "tiny.yaml", "--system", "ascend_910", *SOLVE, *extra, "-o", out,
+                "--json")
+    assert r.code == 0, r
+    return load_plan(out)
+
+
+def test_simulate_on_an_soc_plans_as_shard_does(run_cli, files, tmp_path):
+    plan = _shard(run_cli, files, tmp_path / "p.json", "--trace", files / "t.npz", "--representations", "int8")
+    assert plan.planner == "core_mapping"
+    r = run_cli("simulate", "--model", files / "tiny.yaml", "--system", "ascend_910", "--trace", files / "t.npz",
+                *SOLVE, "--representations", "int8", "--json")
+    assert r.code == 0, r
+    got = json.loads(r.out)["config"]["plan"]
+    assert got["planner"] == "core_mapping"
+    assert got["predicted_makespan_s"] == pytest.approx(plan.makespan_s, rel=1e-9)
+
+
+def test_explore_on_an_soc_plans_as_shard_does(run_cli, files, tmp_path):
+    plan = _shard(run_cli, files, tmp_path / "p.json", "--batch-size", "64")
+    space = {"name": "soc", "system": "ascend_910", "model": str(files / "tiny.yaml"),
+             "simulation": {"queries": 1024, "batch_size": 64},
+             "plan": {"solver": "cbc", "time_limit_s": 30},
+             "knobs": {"seed": {"path": "sim.seed", "values": [0]}}}
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+    r = run_cli("explore", tmp_path / "space.yaml", "--db", tmp_path / "s.sqlite", "--workers", 1, *SOLVE,
+                "--export", tmp_path / "s.json")
+    assert r.code == 0, r
+    rows = json.loads((tmp_path / "s.json").read_text())
+    rows = rows["points"] if isinstance(rows, dict) else rows
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["status"] == "ok", row
+    assert row["plan_planner"] == "core_mapping"
+    assert row["plan_makespan_s"] == pytest.approx(plan.makespan_s, rel=1e-9)
+
+
+def test_simulate_refuses_planner_options_beside_a_plan(run_cli, files, tmp_path):
+    _shard(run_cli, files, tmp_path / "p.json", "--trace", files / "t.npz")
+    r = run_cli("simulate", "--model", files / "tiny.yaml", "--system", "ascend_910", "--trace", files / "t.npz",
+                "--plan", tmp_path / "p.json", "--representations", "int8")
+    assert_input_error(r, "--representations", "without --plan")
+
+
+@pytest.mark.parametrize("command", ["shard", "simulate"])
+@pytest.mark.parametrize("extra, fragment", [
+    (["--time-limit", "-1"], "--time-limit"),
+    (["--energy-weight", "-2"], "--energy-weight"),
+    (["--objective", "makespan", "--energy-weight", "1"], "makespan+energy"),
+    (["--solver", "gurobi"], "gurobi"),
+])
+def test_every_planning_command_checks_the_options_alike(run_cli, files, tmp_path, command, extra, fragment):
+    out = tmp_path / "out.json"
+    r = run_cli(command, "--model", files / "tiny.yaml", "--system", "cpu_2s_spr_ddr5", *extra, "-o", out)
+    assert_input_error(r, fragment)
+    assert not out.exists()
