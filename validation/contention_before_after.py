@@ -30,21 +30,13 @@ PRESETS = (("cpu_2s_spr_ddr5", None), ("gpu_8x_a100_80g", None), ("ascend_910", 
            ("screc_4x_smartssd", None))
 LOADS = (0.5, 0.8, 0.95)
 BATCH_SIZE = 1024
+RUN_BATCHES = 800        # per run: a queue at 95% load needs hundreds of batches to reach its steady state
 
 
 def _plan(model, system, stats, reps, time_limit_s):
-    try:
-        from embsim.cost_model.plan_for import plan_for          # issue 11's one entry point, once it lands
-    except ImportError:
-        plan_for = None
-    if plan_for is not None:
-        return plan_for(model, system, stats=stats, batch_size=BATCH_SIZE, time_limit_s=time_limit_s,
-                        representations=reps)
-    from embsim.cost_model.core_mapping import solve_core_mapping
-    from embsim.cost_model.solve import solve_plan
-    planner = solve_core_mapping if system.family == "ascend_soc" else solve_plan
-    return planner(model, system, stats=stats, batch_size=BATCH_SIZE, time_limit_s=time_limit_s,
-                   representations=reps)
+    from embsim.cost_model.planner import plan_for
+    return plan_for(model, system, stats=stats, batch_size=BATCH_SIZE, time_limit_s=time_limit_s,
+                    representations=reps)
 
 
 def _latency(r):
@@ -59,15 +51,17 @@ def figures(batches=12, time_limit_s=15.0, seed=0, echo=print):
     for preset, reps in PRESETS:
         system = load_system(preset)
         sim = Simulation(model, system, _plan(model, system, stats, reps, time_limit_s), trace, seed=seed)
-        peak = sim.run("closed")
+        queries = RUN_BATCHES * BATCH_SIZE
+        peak = sim.run("closed", queries=queries)
         timeout_s = BATCH_SIZE / peak.qps
         row = {"preset": preset, "family": system.family, "peak_qps": peak.qps, "closed": _latency(peak),
                "batch_service_s": timeout_s, "loads": {}}
         for load in LOADS:
-            r = sim.run("poisson", qps=load * peak.qps, batch_timeout_s=timeout_s, seed=seed)
+            r = sim.run("poisson", qps=load * peak.qps, batch_timeout_s=timeout_s, seed=seed, queries=queries)
             row["loads"][f"{load:g}"] = {**_latency(r), "qps": r.qps,
                                          "utilisation": r.utilisation_fraction,
-                                         "queueing_delay_s": getattr(r, "queueing_delay_s", None)}
+                                         "queueing_delay_s": getattr(r, "queueing_delay_s", None),
+                                         "batch_timeout_s": timeout_s}
         rows.append(row)
         echo(json.dumps({"preset": preset, "peak_qps": peak.qps,
                          **{k: v["p99_s"] for k, v in row["loads"].items()}}), file=sys.stderr)
@@ -90,6 +84,18 @@ def markdown(rows):
     return "\n".join(out)
 
 
+def queueing_markdown(rows, load="0.8", top=6):
+    """Per preset: the resources with the longest mean queueing delay at ``load``, with their utilisation."""
+    out = ["| preset | resource: mean queueing delay ms (utilisation) at 80% load |", "| --- | --- |"]
+    for r in rows:
+        v = r["loads"][load]
+        q = v.get("queueing_delay_s") or {}
+        worst = sorted(q, key=q.get, reverse=True)[:top]
+        cells = ", ".join(f"{k}: {q[k] * 1e3:.3f} ({v['utilisation'].get(k, 0):.2f})" for k in worst) or "not reported"
+        out.append(f"| {r['preset']} | {cells} |")
+    return "\n".join(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=12)
@@ -101,6 +107,8 @@ def main(argv=None):
         with open(a.output, "w") as f:
             json.dump(rows, f, indent=1)
     print(markdown(rows))
+    print()
+    print(queueing_markdown(rows))
     return 0
 
 

@@ -11,7 +11,7 @@ launch, NAND reads retry.  ``ServiceVariability`` says, for one resource,
 - ``cv``: its coefficient of variation (standard deviation / mean);
 - ``floor_s``: the least time any batch with work there takes (a kernel
   launch, a PCIe round trip, one flash page read): an empty system still has
-  a minimum latency.  The engine serves ``max(floor_s, mean x X)`` with ``X``
+  a minimum latency.  The engine serves ``max(floor_s, mean) x X`` with ``X``
   of mean 1 and the stated CV;
 - ``source``: where the figures come from.
 

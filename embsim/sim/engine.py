@@ -23,7 +23,7 @@ throughput and the queueing delay that per-batch averages hide.
 Service times vary: each resource may carry a ``ServiceVariability``
 (``System.service_variability()``: a distribution with a stated coefficient
 of variation, and a floor such as a kernel launch or one flash page read),
-and the engine holds the resource for ``max(floor, mean x X)`` with ``X`` of
+and the engine holds the resource for ``max(floor, mean) x X`` with ``X`` of
 mean 1 drawn from a seeded stream per resource (``sim.service``).
 
 Requests: a "query" of the engine is one sample (one candidate item to

@@ -2,8 +2,9 @@
 
 ``ServiceSampler(variability, names, seed)`` turns the mean service time a
 family gives for one (batch, stage, resource) item into the time the engine
-holds the resource: ``max(floor_s, mean x X)``, with ``X`` of mean 1 and the
-resource's coefficient of variation (``embsim.hw_models.variability``):
+holds the resource: ``max(floor_s, mean) x X``, with ``X`` of mean 1 and the
+resource's coefficient of variation (the floor is the least *mean* time; a
+kernel launch jitters as the kernel does) (``embsim.hw_models.variability``):
 
 - deterministic: ``X = 1``;
 - exponential: ``X ~ Exp(1)`` (CV 1);
@@ -61,7 +62,7 @@ class ServiceSampler:
             self._refill(r)
             i = 0
         self._pos[r] = i + 1
-        return max(self.floors[r], mean_s * float(self._buf[r][i]))
+        return max(self.floors[r], mean_s) * float(self._buf[r][i])
 
 
 def deterministic_sampler(names: list) -> ServiceSampler:

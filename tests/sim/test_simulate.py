@@ -116,7 +116,7 @@ def test_more_gather_bandwidth_never_lowers_throughput():
     qps, busy = [], []
     for mlp in (1, 2, 4, 8, 16):
         system = load_system("cpu_2s_spr_ddr5", {"params.core.lines_in_flight.value": mlp})
-        r = Simulation(heavy, system, round_robin_plan(heavy, system), tr).run("closed")
+        r = Simulation(heavy, system, round_robin_plan(heavy, system), tr).run("closed", variability=False)   # the mean model's physics; noise has its own tests
         qps.append(r.qps)
         busy.append(r.bottleneck[0])
     assert busy[0].startswith("socket")
