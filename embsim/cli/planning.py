@@ -7,7 +7,7 @@
 ``embsim shard``, ``simulate``, ``explore`` and ``demo`` all plan through
 ``cost_model.planner.plan_for``, so they share one set of options with one
 meaning: ``--solver``, ``--time-limit``, ``--representations``,
-``--objective`` and ``--energy-weight``.  The command receives them as one
+``--objective``, ``--energy-weight`` and ``--max-collision-share``.  The command receives them as one
 keyword ``planner``: a dict holding only the options given on the command
 line (keys as ``plan_for`` spells them), so each command keeps its own
 defaults (a design space's ``plan:`` settings, the demo's per-system
@@ -26,7 +26,8 @@ from ..errors import InputError
 SOLVERS = ("cbc", "highs")
 OBJECTIVES = ("makespan", "makespan+energy")
 FLAGS = {"solver": "--solver", "time_limit_s": "--time-limit", "representations": "--representations",
-         "objective": "--objective", "energy_weight": "--energy-weight"}
+         "objective": "--objective", "energy_weight": "--energy-weight",
+         "max_collision_share": "--max-collision-share"}
 
 _OPTIONS = (
     click.option("--solver", type=click.Choice(SOLVERS), default=None,
@@ -34,18 +35,22 @@ _OPTIONS = (
     click.option("--time-limit", "time_limit_s", type=float, default=None,
                  help="Seconds for the whole solve (default 60; a design space's plan.time_limit_s)."),
     click.option("--representations", default=None,
-                 help="Allowed representations, comma separated: fp32,fp16,int8,int4,tt (default: each table's "
-                      "own dtype; others change accuracy, which embsim does not model).  The core mapping of an "
-                      "SoC takes one dense dtype."),
+                 help="Allowed representations, comma separated: fp32,fp16,int8,int4,tt and the row-sharing "
+                      "hash:R, qr:R, cafe:R[:LEVELS], memrec:R[:K] with a compression ratio 0 < R < 1 (default: "
+                      "each table's own dtype; others change accuracy, which embsim does not model).  The core "
+                      "mapping of an SoC takes one dense dtype."),
     click.option("--objective", type=click.Choice(OBJECTIVES), default=None,
                  help="What the planner minimises (default makespan)."),
     click.option("--energy-weight", "energy_weight", type=float, default=None,
                  help="Seconds per joule added to the makespan (implies --objective makespan+energy)."),
+    click.option("--max-collision-share", "max_collision_share", type=float, default=None,
+                 help="No table may take a row-sharing representation (hash, qr, cafe, memrec) whose predicted "
+                      "share of lookups colliding with another feature exceeds this (0..1; a quality proxy)."),
 )
 
 
 def planner_settings(solver=None, time_limit_s=None, representations=None, objective=None,
-                     energy_weight=None) -> dict:
+                     energy_weight=None, max_collision_share=None) -> dict:
     """The options given, checked, as ``plan_for`` keywords (InputError naming the option)."""
     if time_limit_s is not None and not (time_limit_s > 0 and math.isfinite(time_limit_s)):
         raise InputError(f"--time-limit: {time_limit_s} (expected a finite number of seconds > 0)")
@@ -57,16 +62,20 @@ def planner_settings(solver=None, time_limit_s=None, representations=None, objec
                              "(--objective makespan ignores energy)")
         if objective is None:
             objective = "makespan+energy"
+    if max_collision_share is not None and not 0.0 <= max_collision_share <= 1.0:
+        raise InputError(f"--max-collision-share: {max_collision_share} (expected a share of lookups in [0, 1])")
     given = {"solver": solver, "time_limit_s": time_limit_s, "representations": representations,
-             "objective": objective, "energy_weight": energy_weight}
+             "objective": objective, "energy_weight": energy_weight, "max_collision_share": max_collision_share}
     return {k: v for k, v in given.items() if v is not None}
 
 
 def planner_options(command):
     """Decorator: add the planner options; the command gets them as ``planner`` (see module doc)."""
     @functools.wraps(command)
-    def wrapper(*args, solver, time_limit_s, representations, objective, energy_weight, **kwargs):
-        planner = planner_settings(solver, time_limit_s, representations, objective, energy_weight)
+    def wrapper(*args, solver, time_limit_s, representations, objective, energy_weight, max_collision_share,
+                **kwargs):
+        planner = planner_settings(solver, time_limit_s, representations, objective, energy_weight,
+                                   max_collision_share)
         return command(*args, planner=planner, **kwargs)
 
     for option in reversed(_OPTIONS):

@@ -1,6 +1,6 @@
 """``embsim replay``: one shared cache in front of all tables, hit rates per table.
 
-    embsim replay T.npz --cache-rows N --policy lru|lfu|static|none [--json] [--row-bytes B]
+    embsim replay T.npz|T.trace --cache-rows N --policy lru|lfu|static|none [--json] [--row-bytes B]
 
 The cache holds ``--cache-rows`` rows of any table, keyed by global row id
 (``row_offset[table] + index``), and sees every lookup of the trace in
@@ -19,8 +19,8 @@ import click
 import numpy as np
 
 from ..errors import InputError
-from ..sim.replay import CacheLevel, Location, replay as run_replay
-from ..workloads.trace import load_trace
+from ..sim.replay import CacheLevel, Location, replay_trace
+from ..workloads.store import open_trace
 from . import json_option
 
 POLICIES = ("lru", "lfu", "static", "none")
@@ -76,7 +76,7 @@ def table_text(d):
 
 
 @click.command("replay")
-@click.argument("trace_path", metavar="T.npz", type=click.Path(dir_okay=False))
+@click.argument("trace_path", metavar="T.npz|T.trace", type=click.Path(path_type=str))
 @click.option("--cache-rows", type=int, required=True, help="Rows the shared cache holds (any table).")
 @click.option("--policy", required=True, help="lru | lfu | static (oracle hot set of the trace) | none.")
 @click.option("--row-bytes", type=float, default=None, help="Bytes per row, to report bytes served and fetched.")
@@ -89,15 +89,17 @@ def replay(trace_path, cache_rows, policy, row_bytes, as_json):
         raise InputError(f"--cache-rows {cache_rows}: expected a number of rows >= 0")
     if row_bytes is not None and not (row_bytes > 0 and np.isfinite(row_bytes)):
         raise InputError(f"--row-bytes {row_bytes}: expected a positive number of bytes")
-    trace = load_trace(trace_path)
-    gids = trace.global_ids()
+    trace = open_trace(trace_path)           # read chunk by chunk: memory is the replay state, not the trace
     pinned = None
     if policy == "static":
-        pinned = top_rows(np.bincount(gids, minlength=trace.total_rows), cache_rows)
+        counts = np.zeros(trace.total_rows, dtype=np.int64)
+        for chunk in trace.chunks():
+            counts += np.bincount(chunk.trace.global_ids(), minlength=trace.total_rows)
+        pinned = top_rows(counts, cache_rows)
+        del counts
     level = CacheLevel("cache", policy, cache_rows, 1, pinned)
     loc = Location("host", "memory", 1, [level])
-    res = run_replay(gids, trace.batch_bounds(), np.full(trace.n_tables, row_bytes or 1.0), trace.row_offsets,
-                     [loc], progress=None, total_rows=trace.total_rows, table_names=trace.table_names)
+    res = replay_trace(trace, [loc], row_bytes=row_bytes or 1.0, progress=None)
     d = summarize(res, trace, policy, cache_rows, row_bytes)
     d["trace"] = str(trace_path)
     click.echo(json.dumps(d, indent=2) if as_json else table_text(d))

@@ -97,8 +97,8 @@ def format_plan(plan, system, all_tables=False):
 @click.command("shard")
 @click.option("--model", "model_name", required=True, help="Model preset name or YAML path.")
 @click.option("--system", "system_name", required=True, help="System preset name or YAML path.")
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
-              help="Trace (.npz) whose measured statistics replace the model's access distributions.")
+@click.option("--trace", "trace_path", type=click.Path(path_type=str), default=None,
+              help="Trace (.npz or .trace) whose measured statistics replace the model's access distributions.")
 @click.option("--batch-size", type=int, default=None, help="Samples per batch (default: the trace's, else 1024).")
 @click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
@@ -121,9 +121,7 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
     stats = None
     if trace_path is not None:
         from ..workloads.stats import trace_stats
-        from ..workloads.trace import load_trace
-        trace = load_trace(trace_path)
-        stats = trace_stats(trace)
+        stats = trace_stats(trace_path)      # read chunk by chunk
         if batch_size is None:
             batch_size = int(stats.batch_size)
     batch_size = batch_size or DEFAULT_BATCH_SIZE

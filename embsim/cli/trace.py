@@ -1,7 +1,9 @@
 """``embsim trace``: generate, import, fit and inspect embedding access traces.
 
-    embsim trace import FILE --format movielens|dlrm-datasets [--batch-size B] -o T.npz [--force]
-    embsim trace stats T.npz [--json]
+    embsim trace import FILE --format movielens|dlrm-datasets [--batch-size B] -o T.npz|T.trace [--force]
+    embsim trace import FILE --format movielens --sequences [--max-length L | --model M] [--batch-size B] -o T.npz
+    embsim trace stats T.npz|T.trace [--json]
+    embsim trace sketch T.npz --memory-rows N [--threshold K] [--decay D] [--top F] [--json]
 
 ``gen`` and ``fit`` live in ``trace_gen.py`` and, like every subcommand, are
 imported only when invoked (``embsim trace stats`` does not load the
@@ -12,7 +14,6 @@ import json
 import click
 
 from ..errors import InputError
-from ..fileio import check_output
 from . import LazyGroup, force_option, json_option
 
 # subcommand -> (module under embsim.cli, attribute, one-line help)
@@ -21,10 +22,14 @@ SUBCOMMANDS = {
     "import": ("trace", "import_cmd", "Import MovieLens / RecBole or dlrm_datasets logs as a trace."),
     "stats": ("trace", "stats", "Print a trace's locality: coverage, reuse histogram, unique rows."),
     "fit": ("trace_gen", "fit", "Fit generator parameters to a dlrm_datasets locality_stats.txt."),
+    "reorder": ("trace_reorder", "reorder", "Lay rows out by frequency, co-access or at random; write the mapping."),
+    "sketch": ("trace_sketch", "sketch", "Find hot ids with CAFE's HotSketch; recall against the exact top ids."),
 }
 
 # default --batch-size when the user gives none
 MOVIELENS_BATCH_SIZE = 256
+# --sequences without --max-length or --model: the longest history of HSTU (Zhai et al., ICML 2024)
+DEFAULT_MAX_LENGTH = 8192
 
 
 class LazyTraceGroup(LazyGroup):
@@ -35,7 +40,7 @@ class LazyTraceGroup(LazyGroup):
 
 @click.group(cls=LazyTraceGroup)
 def trace():
-    """Generate, import, fit and inspect embedding access traces (.npz)."""
+    """Generate, import, fit and inspect embedding access traces (.npz file or .trace folder)."""
 
 
 @click.command("import")
@@ -45,37 +50,68 @@ def trace():
 @click.option("--batch-size", type=int, default=None,
               help=f"Samples per batch (movielens default {MOVIELENS_BATCH_SIZE}; dlrm-datasets default: "
                    f"all samples of the file in one batch). A trailing partial batch is dropped.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="Trace file to write (.npz).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="Trace to write: T.npz (one file) or T.trace (a folder of chunks).")
+@click.option("--sequences", is_flag=True,
+              help="movielens: one sample per user, the user's chronological history (items, and ratings "
+                   "as an action table), truncated to the most recent --max-length interactions.")
+@click.option("--max-length", type=int, default=None,
+              help=f"--sequences: longest history kept (default: the --model's maximum, else {DEFAULT_MAX_LENGTH}).")
+@click.option("--model", "model_name", default=None,
+              help="--sequences: a sequence model (preset or YAML) whose maximum history length truncates.")
 @force_option
-def import_cmd(file, fmt, batch_size, output, force):
+def import_cmd(file, fmt, batch_size, output, force, sequences, max_length, model_name):
     """Import a log FILE as an embsim trace."""
     from ..workloads import importers
 
     if batch_size is not None and batch_size <= 0:
         raise InputError(f"--batch-size: {batch_size}; expected a positive number of samples")
-    if not output.endswith(".npz"):
-        raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)  # refuse early, before a long import
-    if fmt == "movielens":
+    if (max_length is not None or model_name is not None) and not sequences:
+        raise InputError("--max-length and --model go with --sequences")
+    if sequences and fmt != "movielens":
+        raise InputError(f"--sequences: with --format movielens only (got {fmt})")
+    if max_length is not None and max_length <= 0:
+        raise InputError(f"--max-length: {max_length}; expected a positive number of positions")
+    from ..workloads.store import check_trace_output, save_trace
+    check_trace_output(output, force)  # refuse early, before a long import
+    if sequences:
+        tr = _import_sequences(file, batch_size, max_length, model_name)
+    elif fmt == "movielens":
         tr = importers.import_movielens(file, MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
     else:
         tr = importers.import_dlrm_datasets(file, batch_size)
-    tr.save(output, force=force)
+    save_trace(tr, output, force=force)
     click.echo(f"wrote {output}: {tr.n_batches} batches x {tr.n_tables} tables x batch size {tr.batch_size}, "
                f"{tr.n_indices} indices, rows {', '.join(map(str, tr.table_rows[:8]))}"
                f"{' ...' if tr.n_tables > 8 else ''}", err=True)
 
 
+def _import_sequences(file, batch_size, max_length, model_name):
+    from ..workloads.model import load_model
+    from ..workloads.sequence_import import import_movielens_sequences
+
+    if model_name is not None:
+        model = load_model(model_name)
+        if model.sequence is None:
+            raise InputError(f"--model {model_name}: model '{model.name}' has no sequence section; "
+                             f"expected a sequence model (e.g. hstu_small, hstu_large)")
+        if max_length is not None and max_length != model.sequence.max_length:
+            raise InputError(f"--max-length {max_length}: model '{model.name}' truncates at "
+                             f"{model.sequence.max_length}; give one of the two")
+        max_length = model.sequence.max_length
+    return import_movielens_sequences(file, DEFAULT_MAX_LENGTH if max_length is None else max_length,
+                                      MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
+
+
 @click.command("stats")
-@click.argument("trace_file", metavar="T.npz", type=click.Path(path_type=str))
+@click.argument("trace_file", metavar="T.npz|T.trace", type=click.Path(path_type=str))
 @json_option
 def stats(trace_file, as_json):
     """Print the locality statistics of a trace: per table and over all tables."""
     from ..workloads.stats import trace_stats
-    from ..workloads.trace import load_trace
+    from ..workloads.store import open_trace
 
-    tr = load_trace(trace_file)
+    tr = open_trace(trace_file)              # read chunk by chunk
     st = trace_stats(tr)
     st.source = trace_file
     if as_json:

@@ -8,7 +8,6 @@ import json
 import click
 
 from ..errors import InputError
-from ..fileio import check_output
 from . import force_option, json_option
 
 
@@ -32,24 +31,24 @@ def _number(value, name, lo=None):
               help="One generator for every table (default: each table's own access.kind).")
 @click.option("--alpha", default=None, help="Zipf exponent for every table (overrides the model).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output trace .npz.")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Output trace: T.npz (one file, built in memory) or T.trace (a folder of chunks, written as generated).")
 @force_option
 def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
     """Generate a synthetic trace of a model."""
-    from ..workloads.generators import generate_trace
+    from ..workloads.generators import write_generated_trace
     from ..workloads.model import load_model
+    from ..workloads.store import check_trace_output
 
     if batches <= 0:
         raise InputError(f"--batches {batches}: expected a positive integer (> 0)")
     if batch_size <= 0:
         raise InputError(f"--batch-size {batch_size}: expected a positive integer (> 0)")
     alpha = _number(alpha, "alpha", lo=0.0)
-    if not str(output).endswith(".npz"):
-        raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)          # refuse before spending time generating
+    check_trace_output(output, force)    # refuse before spending time generating
     model = load_model(model_name)
-    tr = generate_trace(model, batches, batch_size, generator=generator, alpha=alpha, seed=seed, progress=True)
-    tr.save(output, force=force)
+    tr = write_generated_trace(output, model, batches, batch_size, generator=generator, alpha=alpha, seed=seed,
+                               progress=True, force=force)
     click.echo(f"wrote {output}: {tr.n_indices:,} lookups, {tr.n_batches} batches x {tr.batch_size} samples, "
                f"{tr.n_tables} tables ({model.name}, generator {tr.meta['generator']}, seed {seed})", err=True)
 
@@ -61,18 +60,17 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @json_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Sample trace .npz (>= 10M lookups) made with the fitted parameters.")
+              help="Sample trace (>= 10M lookups) made with the fitted parameters: T.npz or T.trace.")
 @force_option
 def fit(locality_stats, generator, seed, as_json, output, force):
     """Fit generator parameters to a dlrm_datasets locality_stats.txt and write a sample trace."""
     from ..workloads.fit import fit_locality
     from ..workloads.locality import BIN_LABELS
 
-    if not str(output).endswith(".npz"):
-        raise InputError(f"{output}: trace files end in .npz")
-    check_output(output, force)
+    from ..workloads.store import check_trace_output, save_trace
+    check_trace_output(output, force)
     res = fit_locality(locality_stats, generator=generator, seed=seed, progress=True)
-    res.trace.save(output, force=force)
+    save_trace(res.trace, output, force=force)
     d = res.to_dict()
     d["output"] = str(output)
     if as_json:

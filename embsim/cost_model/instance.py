@@ -4,9 +4,11 @@ An :class:`Instance` is the model, seen through statistics, laid against the
 system, seen through its slots:
 
 - *items*: a table, or one row-wise part of a large or very hot table.  Part
-  ``p`` of ``P`` holds the rows whose id is ``p`` mod ``P`` (TorchRec's
-  row-wise sharding by id), so every part has 1/P of the rows, 1/P of the
-  lookups and, statistically, the table's own coverage curve;
+  ``p`` of ``P`` holds the rows of its hash or range partition by id
+  (:mod:`.partition`) and carries the share of the lookups the profile's
+  per-row counts predict for it (1/P without counts); its hot rows follow
+  the table's own coverage curve (a documented approximation: the part
+  holding the hottest row is steeper);
 - candidate representations per item and their bytes;
 - per-lookup time and energy of each (item, representation, slot), from
   ``System.lookup_cost`` and ``System.compute_cost`` (linear in the work,
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from .coverage import table_access
+from .partition import choose as choose_partition
 from .representations import candidates
 
 SPLIT_CAPACITY_SHARE = 0.5
@@ -42,6 +45,8 @@ class Item:
     curve: object              # CoverageCurve
     reps: list                 # Representation of the whole table
     bytes: list = field(default_factory=list)   # per rep: bytes of this part
+    partition: object = None   # RowPartition of the table (cost_model/partition.py)
+    share: float = 1.0         # predicted share of the table's lookups this part carries
 
     @property
     def label(self):
@@ -51,7 +56,8 @@ class Item:
 class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
-    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True):
+    def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
+                 max_collision_share=None):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -68,6 +74,10 @@ class Instance:
             self.pools[s.pool_key] = float(s.capacity_B)
         self.pool_slots = {p: [k for k, s in enumerate(self.slots) if s.pool_key == p] for p in self.pools}
         access = table_access(model, stats, batch_size)
+        self.stats = stats
+        self.partition_notes = {}      # table -> how its row-wise parts were cut
+        self.max_collision_share = max_collision_share
+        self.distinct = _distinct_rows(model, stats)
         self.items = self._make_items(access, representations, split)
         self._cost_cache = {}
         self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
@@ -76,11 +86,12 @@ class Instance:
             t = np.zeros((len(it.reps), len(self.slots)))
             e = np.zeros_like(t)
             for r, rep in enumerate(it.reps):
+                reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
                 for k, s in enumerate(self.slots):
-                    c = self._lookup(k, rep.row_bytes)
+                    c = self._lookup(k, rep.row_bytes / reads)
                     cc = self._compute(s.device, rep.macs_per_lookup)
-                    t[r, k] = c.time_s + cc.time_s
-                    e[r, k] = c.energy_J + cc.energy_J
+                    t[r, k] = reads * c.time_s + cc.time_s
+                    e[r, k] = reads * c.energy_J + cc.energy_J
             self.time.append(t)
             self.energy.append(e)
 
@@ -120,7 +131,7 @@ class Instance:
         min_cap = min(self._device_capacity(d) for d in self.devices)
         items = []
         for ti, (t, a) in enumerate(zip(tables, access)):
-            reps = candidates(t, allowed)
+            reps = candidates(t, allowed, self.distinct[ti], a.coverage, self.max_collision_share)
             parts = 1
             if split and n_dev > 1:
                 smallest = min(r.bytes for r in reps if r.kind == "dense") if any(r.kind == "dense" for r in reps) \
@@ -128,11 +139,32 @@ class Instance:
                 by_cap = math.ceil(smallest / (SPLIT_CAPACITY_SHARE * min_cap)) if min_cap > 0 else 1
                 by_load = min(n_dev, math.ceil(a.accesses / (SPLIT_LOAD_FACTOR * total_acc / n_dev)))
                 parts = int(max(1, min(t.rows, max(by_cap, by_load))))
+            part, shares, why = self._partition(t, parts, reps, min_cap)
+            if parts > 1:
+                self.partition_notes[t.name] = why
+            part_rows = part.part_rows()
             for p in range(parts):
                 # TT cores are shared by all rows: a part of a TT table still needs all of them
-                b = [r.bytes / parts if r.kind == "dense" else r.bytes for r in reps]
-                items.append(Item(ti, t.name, p, parts, t.rows / parts, a.accesses / parts, a.coverage, reps, b))
+                # (a row-sharing table splits by physical row id, like a dense one)
+                frac = float(part_rows[p]) / t.rows
+                b = [r.bytes if r.kind == "tt" else r.bytes * frac for r in reps]
+                items.append(Item(ti, t.name, p, parts, float(part_rows[p]), a.accesses * float(shares[p]),
+                                  a.coverage, reps, b, part, float(shares[p])))
         return items
+
+    def _partition(self, table, parts, reps, min_cap):
+        """The table's row-wise partition and each part's predicted share (cost_model/partition.py)."""
+        counts = None
+        if parts > 1 and getattr(self.stats, "row_counts", None) is not None:
+            try:
+                counts = self.stats.row_counts[self.stats.table_index(table.name)]
+            except (KeyError, IndexError):
+                counts = None
+        per_row = min(r.bytes for r in reps if r.kind == "dense") / table.rows \
+            if any(r.kind == "dense" for r in reps) else 0.0
+        even = -(-table.rows // parts)
+        cap_rows = SPLIT_CAPACITY_SHARE * min_cap / per_row if per_row > 0 else float("inf")
+        return choose_partition(table.rows, parts, counts, max_rows=max(even, min(2 * even, cap_rows)))
 
     # ---------------------------------------------------------- helpers
     @property
@@ -141,3 +173,11 @@ class Instance:
 
     def describe_capacity(self):
         return sum(self.pools.values())
+
+
+def _distinct_rows(model, stats):
+    """Distinct features accessed per table: the trace's (``stats.unique_rows``), else every row."""
+    unique = getattr(stats, "unique_rows", None) if stats is not None else None
+    if unique is None or len(unique) != len(model.tables) or getattr(stats, "analytic", False):
+        return [float(t.rows) for t in model.tables]
+    return [float(u) for u in unique]

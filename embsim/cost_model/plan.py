@@ -5,7 +5,10 @@ holds the rows whose hot rank, as a fraction of the table's rows, lies in
 ``[rank_lo, rank_hi)``, on one (device, tier) slot, and serves
 ``access_share`` of the table's lookups.  A table sharded row-wise over
 devices has ``parts`` > 1: part ``p`` holds the rows whose id is ``p`` mod
-``parts``; its shards' hot ranks are ranks within the part.  So "the hottest 1% of rows of t3 in
+``parts`` (``partition: hash``) or the ids in ``[row_bounds[p], row_bounds[p+1])``
+(``partition: range``), and carries ``part_shares[p]`` of the table's lookups
+(predicted from the profile's per-row counts, ``cost_model/partition.py``);
+its shards' hot ranks are ranks within the part.  So "the hottest 1% of rows of t3 in
 SRAM of csd0" is ``Shard("csd0", "sram", 0.0, 0.01, 0.31)``.  For an SoC a
 shard also names the core and the single-core lookup strategy.
 
@@ -21,9 +24,10 @@ from ..fileio import read_json_object, write_text
 
 @dataclass
 class Representation:
-    """How a table is stored: dense in a dtype, or tensor-train with ranks."""
+    """How a table is stored: dense in a dtype, tensor-train with ranks, or rows shared by hashing
+    (hash, qr, cafe, memrec: see ``cost_model.compressed``)."""
 
-    kind: str = "dense"              # dense | tt
+    kind: str = "dense"              # dense | tt | hash | qr | cafe | memrec
     dtype: str = "fp32"              # dense dtype (fp32, fp16, int8, int4); TT cores' dtype
     tt_ranks: Optional[list] = None  # [1, r1, r2, 1] for kind == "tt"
     tt_row_factors: Optional[list] = None
@@ -32,12 +36,27 @@ class Representation:
     row_bytes: float = 0.0           # bytes read per lookup
     macs_per_lookup: float = 0.0     # reconstruction work per lookup (TT)
     memory_saving: float = 0.0       # 1 - bytes / bytes of the table in its own dtype
+    ratio: Optional[float] = None    # row-sharing kinds: the compression ratio asked for
+    physical_rows: Optional[list] = None   # row-sharing kinds: rows of each physical table
+    reads_per_lookup: float = 1.0    # physical rows a lookup reads (mean); row_bytes covers all of them
+    collision_share: float = 0.0     # predicted share of lookups indistinguishable from another feature
+    rel_error_bound: float = 0.0     # per-element bound the format implies (int8/int4: of the row's range)
+    params: Optional[dict] = None    # kind-specific structure (CAFE levels and hot rows, Mem-Rec k, QR sizes)
 
     @property
     def label(self):
         if self.kind == "tt":
             return f"tt(r={self.tt_ranks[1]})"
+        if self.kind in ("hash", "qr", "cafe", "memrec"):
+            extra = (self.params or {}).get("levels" if self.kind == "cafe" else "k")
+            show = (self.kind == "cafe" and extra and extra > 1) or self.kind == "memrec"
+            return f"{self.kind}:{self.ratio:g}" + (f":{extra}" if show else "")
         return self.dtype
+
+    @property
+    def shares_rows(self):
+        """True for the kinds whose lookups read hashed or combined physical rows (the replay sees them)."""
+        return self.kind in ("hash", "qr", "cafe", "memrec")
 
 
 @dataclass
@@ -58,6 +77,9 @@ class TablePlan:
     table: str
     representation: Representation
     shards: list
+    partition: str = "hash"                # row-wise parts by id: hash (id mod parts) | range (row_bounds)
+    row_bounds: Optional[list] = None      # range: parts + 1 ascending row ids, 0 ... rows
+    part_shares: Optional[list] = None     # predicted share of the table's lookups per part
 
 
 @dataclass
@@ -101,7 +123,9 @@ class ShardingPlan:
     def from_dict(cls, d, source="plan"):
         try:
             tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
-                                shards=[Shard(**s) for s in t["shards"]]) for t in d["tables"]]
+                                shards=[Shard(**s) for s in t["shards"]],
+                                **{k: t[k] for k in ("partition", "row_bounds", "part_shares") if k in t})
+                      for t in d["tables"]]
             rest = {k: v for k, v in d.items() if k != "tables"}
             return cls(tables=tables, **rest)
         except (KeyError, TypeError) as e:

@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 1024
 DEFAULT_TIME_LIMIT_S = 60.0
 PLANNERS = ("sharding_mip", "core_mapping")
 # options only the sharding MIP has (Python API; the CLI does not expose them)
-MIP_ONLY = ("method", "split")
+MIP_ONLY = ("method", "split", "max_collision_share")
 
 
 def planner_for(system) -> str:
@@ -64,7 +64,8 @@ def plan_for(model, system, stats=None, *, solver: str = "cbc", time_limit_s: fl
         bad = sorted(set(mip_options) - set(MIP_ONLY))
         if bad:
             raise InputError(f"planner options {', '.join(bad)}: unknown (expected solver, time_limit_s, "
-                             f"representations, objective, energy_weight, batch_size, gap_rel, method, split)")
+                             f"representations, objective, energy_weight, batch_size, gap_rel, method, split, "
+                             f"max_collision_share)")
         from .solve import solve_plan
         plan = solve_plan(model, system, stats=stats, objective=objective, energy_weight=energy_weight,
                           solver=solver, time_limit_s=time_limit_s, representations=representations,

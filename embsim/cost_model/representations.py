@@ -23,11 +23,29 @@ Tensor-train (3 cores, ranks [1, r, r, 1])
     are small and shared by all rows, so a TT table lives whole in one tier.
     Ranks: 8, 16, 32 (TT-Rec's range); a TT candidate is offered only when it
     is at least 2x smaller than the dense fp32 table.
+
+Row sharing (``hash:RATIO``, ``qr:RATIO``, ``cafe:RATIO[:LEVELS]``, ``memrec:RATIO[:K]``)
+    The hashing trick, quotient-remainder, CAFE and Mem-Rec, sized by a
+    compression ratio 0 < RATIO < 1 of the table's own dense bytes (see
+    :mod:`.compressed` for each structure and its source).  Their lookups read
+    other physical rows than the logical ones; the simulation replays those.
+    Like TT, such a table lives whole in one slot.  A candidate is offered
+    only when it is smaller than the table's own dense form, and, with a
+    collision budget (``max_collision_share``), only when its predicted
+    collision share is within it.
+
+Error bound (``Representation.rel_error_bound``, a proxy, not accuracy)
+    Row-wise asymmetric quantisation to b bits rounds each element to the
+    nearest of 2^b levels spanning the row's [min, max]: the error is at most
+    half a step, ``1 / (2 (2^b - 1))`` of the row's range (int8: 1/510,
+    int4: 1/30).  fp16 rounds to 11 significant bits: at most 2^-11 of the
+    value (normal range).  fp32 is the reference (0).
 """
 import math
 
 from ..errors import InputError
 from ..workloads.model import DTYPE_BYTES
+from .compressed import COMPRESSED_KINDS, canonical_name, compressed, parse_compressed
 from .plan import Representation
 
 DENSE_KINDS = ("fp32", "fp16", "int8", "int4")
@@ -36,6 +54,9 @@ TT_RANKS = (8, 16, 32)
 ROWWISE_META_B = {"fp32": 0.0, "fp16": 0.0, "int8": 8.0, "int4": 4.0}
 TT_DTYPE = "fp32"
 TT_MIN_SAVING = 2.0
+# per-element error bound of each dense format (see the module docstring)
+REL_ERROR_BOUND = {"fp32": 0.0, "fp16": 2.0 ** -11, "int8": 1.0 / (2 * 255), "int4": 1.0 / (2 * 15)}
+EXPECTED = "fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:LEVELS], memrec:R[:K] with 0 < R < 1"
 
 
 def parse_allowed(spec):
@@ -58,9 +79,10 @@ def parse_allowed(spec):
             out += [f"tt{r}" for r in TT_RANKS]
         elif name.startswith("tt") and name[2:].isdigit() and int(name[2:]) > 0:
             out.append(name)
+        elif name.split(":")[0] in COMPRESSED_KINDS:
+            out.append(canonical_name(*parse_compressed(raw)))
         else:
-            raise InputError(f"representations: unknown representation '{raw}' "
-                             f"(expected a comma list of fp32, fp16, int8, int4, tt, tt<rank>)")
+            raise InputError(f"representations: unknown representation '{raw}' (expected a comma list of {EXPECTED})")
     if not out:
         raise InputError("representations: empty list (expected e.g. fp32,int8)")
     return tuple(dict.fromkeys(out))
@@ -68,8 +90,9 @@ def parse_allowed(spec):
 
 def dense(table, dtype):
     row_b = table.dim * DTYPE_BYTES[dtype] + (ROWWISE_META_B[dtype] if dtype != table.dtype else 0.0)
+    bound = REL_ERROR_BOUND[dtype] if DTYPE_BYTES[dtype] < DTYPE_BYTES[table.dtype] else 0.0
     return Representation(kind="dense", dtype=dtype, bytes=table.rows * row_b, row_bytes=row_b,
-                          macs_per_lookup=0.0)
+                          macs_per_lookup=0.0, rel_error_bound=bound)
 
 
 def factor3(n, exact):
@@ -108,8 +131,13 @@ def tensor_train(table, rank):
                           macs_per_lookup=float(r * d1 * d2 * (r + d3)))
 
 
-def candidates(table, allowed=None):
-    """The representations a table may take, its own dtype first (list of Representation)."""
+def candidates(table, allowed=None, distinct=None, curve=None, max_collision_share=None):
+    """The representations a table may take, its own dtype first (list of Representation).
+
+    ``distinct``: features accessed (for the predicted collision share; default
+    every row); ``curve``: the table's coverage curve (CAFE's hot share);
+    ``max_collision_share``: leave out row-sharing candidates predicted above it.
+    """
     allowed = parse_allowed(allowed)
     own_b = DTYPE_BYTES[table.dtype]
     out, seen = [], set()
@@ -130,6 +158,12 @@ def candidates(table, allowed=None):
         if name.startswith("tt"):
             rep = tensor_train(table, int(name[2:]))
             if rep.bytes * TT_MIN_SAVING <= fp32_bytes:
+                add(rep)
+    for name in allowed:
+        if name.split(":")[0] in COMPRESSED_KINDS:
+            rep = compressed(table, name, distinct, curve)
+            within = max_collision_share is None or rep.collision_share <= max_collision_share
+            if rep.bytes < table.bytes and within:
                 add(rep)
     if not out:      # only wider dtypes than the table's own were allowed: fall back to its own
         add(dense(table, table.dtype))

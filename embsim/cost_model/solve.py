@@ -84,9 +84,13 @@ def _to_plan(inst, pl, model, system, **info):
             for k, lo, hi in pl.ranges[i]:
                 s = inst.slots[k]
                 share = float(it.curve(hi) - it.curve(lo)) if rep.kind == "dense" else 1.0
-                shards.append(Shard(s.device, s.tier, float(lo), float(hi), share / it.parts,
+                shards.append(Shard(s.device, s.tier, float(lo), float(hi), share * it.share,
                                     part=it.part, parts=it.parts))
-        tables.append(TablePlan(t.name, rep, shards))
+        first = inst.items[idx[0]]
+        extra = first.partition.to_plan() if first.parts > 1 else {}
+        if first.parts > 1:
+            extra["part_shares"] = [float(inst.items[i].share) for i in idx]
+        tables.append(TablePlan(t.name, rep, shards, **extra))
     dev_t, energy, makespan = evaluate(inst, pl)
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=makespan, energy_J=energy, batch_size=inst.batch_size,
@@ -95,11 +99,13 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None):
+               split=True, gap_rel=None, max_collision_share=None):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
-    fp32, fp16, int8, int4, tt, tt<rank>.  method: auto | full | decomposed.
+    fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
+    method: auto | full | decomposed.  max_collision_share: no table may take a
+    row-sharing representation whose predicted collision share exceeds it.
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
@@ -117,7 +123,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         raise InputError(f"energy weight: {energy_weight} (expected >= 0)")
     t0 = time.perf_counter()
     allowed = parse_allowed(representations)
-    inst = Instance(model, system, stats, batch_size, allowed, split)
+    check_collision_budget(max_collision_share)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share)
     why = explain_infeasible(inst)
     if why:
         raise InputError(why)
@@ -190,9 +197,17 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                     method=method_used)
 
 
-def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True):
+def check_collision_budget(max_collision_share):
+    """InputError unless the budget is None or a share in [0, 1]."""
+    if max_collision_share is not None and not (0.0 <= float(max_collision_share) <= 1.0):
+        raise InputError(f"max collision share: {max_collision_share} (expected a share of lookups in [0, 1])")
+
+
+def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True,
+                 max_collision_share=None):
     """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
-    return Instance(model, system, stats, batch_size, parse_allowed(representations), split)
+    check_collision_budget(max_collision_share)
+    return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share)
 
 
 __all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

@@ -12,7 +12,7 @@ Checks:
   no gap and no overlap; a tensor-train table's part is one shard [0, 1);
 - access shares lie in [0, 1] and sum to 1 per table;
 - capacity: the bytes placed in each memory pool (a dense shard holds
-  (rank_hi - rank_lo) x bytes / parts; a TT shard holds all the cores) do
+  (rank_hi - rank_lo) x bytes x its part's share of the rows; a TT shard holds all the cores) do
   not exceed the pool's capacity; on an SoC, a table part served with an L1
   strategy must satisfy ``strategy_feasible``.
 
@@ -27,6 +27,23 @@ TOL = 1e-9
 # MIP solvers meet constraints to a feasibility tolerance (1e-7 .. 1e-6 relative), so a pool may be
 # over-filled by a few bytes in a million; more is a real violation.
 CAPACITY_RTOL = 1e-6
+
+
+def _part_fractions(t, P, rows):
+    """(fraction of the table's rows per part, problem or None), from the plan's partition fields."""
+    scheme = getattr(t, "partition", "hash") or "hash"
+    if scheme == "hash":
+        if rows is None:
+            return [1.0 / P] * P, None
+        return [((rows - p + P - 1) // P) / rows for p in range(P)], None
+    if scheme != "range":
+        return None, f"partition '{scheme}' (expected hash or range)"
+    b = t.row_bounds
+    if not b or len(b) != P + 1 or b[0] != 0 or any(y < x for x, y in zip(b, b[1:])) \
+            or (rows is not None and b[-1] != rows):
+        return None, (f"row_bounds {b}: expected {P + 1} ascending row ids from 0 to the table's rows"
+                      + (f" ({rows})" if rows is not None else ""))
+    return [(y - x) / b[-1] for x, y in zip(b, b[1:])], None
 
 
 def plan_problems(plan, system, model=None):
@@ -47,6 +64,7 @@ def plan_problems(plan, system, model=None):
         out.append(f"table '{n}': appears more than once")
     n_cores = getattr(system, "n_cores", None)
     strategies = getattr(system, "STRATEGIES", None)
+    rows_of = {t.name: t.rows for t in model.tables} if model is not None else {}
     for t in plan.tables:
         rep = t.representation
         if not t.shards:
@@ -60,6 +78,10 @@ def plan_problems(plan, system, model=None):
             out.append(f"table '{t.table}': shards disagree on the number of row-wise parts ({sorted(parts)})")
             continue
         P = parts.pop()
+        frac, why = _part_fractions(t, P, rows_of.get(t.table))
+        if why:
+            out.append(f"table '{t.table}': {why}")
+            continue
         by_part = defaultdict(list)
         share = 0.0
         for s in t.shards:
@@ -72,7 +94,7 @@ def plan_problems(plan, system, model=None):
             if slot is None:
                 out.append(f"table '{t.table}': slot {s.device}.{s.tier} does not exist in system '{system.name}'")
             else:
-                b = rep.bytes if rep.kind == "tt" else (s.rank_hi - s.rank_lo) * rep.bytes / P
+                b = rep.bytes if rep.kind == "tt" else (s.rank_hi - s.rank_lo) * rep.bytes * frac[s.part % P]
                 used[slot.pool_key] += b
             if s.core is not None and n_cores is not None and not 0 <= s.core < n_cores:
                 out.append(f"table '{t.table}': core {s.core} outside 0..{n_cores - 1}")
@@ -86,8 +108,9 @@ def plan_problems(plan, system, model=None):
             if not sh:
                 out.append(f"table '{t.table}': part {p} has no shards")
                 continue
-            if rep.kind == "tt" and len(sh) != 1 and all(s.core is None for s in sh):
-                out.append(f"table '{t.table}': tensor-train cores split over {len(sh)} shards (expected 1)")
+            if rep.kind != "dense" and len(sh) != 1 and all(s.core is None for s in sh):
+                out.append(f"table '{t.table}': {rep.kind} table split over {len(sh)} shards (expected 1: "
+                           "it lives whole in one slot)")
             at = 0.0
             for s in sh:
                 if s.rank_hi <= s.rank_lo:

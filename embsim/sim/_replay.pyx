@@ -351,8 +351,6 @@ cdef class ReplayState:
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef int64_t total_rows
     cdef bint has_rowloc
-    cdef const int64_t *gids
-    cdef const int64_t *bounds
     cdef const int32_t *rowloc
     cdef int32_t *n_cache
     cdef int32_t *level_of           # [loc, depth]
@@ -376,16 +374,20 @@ cdef class ReplayState:
         self.levels = NULL
         self.reach = NULL
 
-    def record_reach(self, cnp.uint8_t[::1] out):
-        """From now on write, per lookup i, ``out[i] = 1`` if it reached the backing tier, else 0."""
-        if out.shape[0] < self.bounds[self.n_batches]:
-            raise ValueError(f"reach: {out.shape[0]} entries for {self.bounds[self.n_batches]} lookups")
+    def record_reach(self, out):
+        """From the next ``run`` on write, per lookup i of its chunk, ``out[i] = 1`` if it reached the
+        backing tier, else 0 (None: stop recording).  ``out`` covers the chunk given to ``run``."""
+        cdef cnp.uint8_t[::1] v
+        if out is None:
+            self._reach, self.reach = None, NULL
+            return
+        v = out
         self._reach = out
-        self.reach = &out[0] if out.shape[0] else NULL
+        self.reach = &v[0] if v.shape[0] else NULL
 
-    def __init__(self, gids, bounds, rowloc, int64_t total_rows, row_offsets, rbytes,
+    def __init__(self, int64_t n_batches, rowloc, int64_t total_rows, row_offsets, rbytes,
                  policies, capacities, depths, loc_of_level, n_cache, pinned):
-        """Allocate the state.
+        """Allocate the state for a replay of ``n_batches`` batches (fed by ``run``, chunk by chunk).
 
         ``policies``, ``capacities``, ``depths``, ``loc_of_level``: one entry
         per cache level (all locations, location by location, top first);
@@ -410,8 +412,6 @@ cdef class ReplayState:
         cdef const int32_t[::1] v32c
         cdef cnp.uint8_t[::1] lb
 
-        v64c = own("gids", np.asarray(gids, dtype=np.int64)); self.gids = &v64c[0]
-        v64c = own("bounds", np.asarray(bounds, dtype=np.int64)); self.bounds = &v64c[0]
         self.has_rowloc = rowloc is not None
         v32c = own("rowloc", np.asarray(rowloc if rowloc is not None else [0], dtype=np.int32)); self.rowloc = &v32c[0]
         self.total_rows = total_rows
@@ -476,7 +476,7 @@ cdef class ReplayState:
                     if (not self.has_rowloc) or self.rowloc[g] == loc_of_level[i]:
                         self.levels[i].rs[g * self.A.rstride] = 0
 
-        B = len(bounds) - 1
+        B = n_batches
         self.n_batches = B
         self.prefetch_rows = DEF_PREFETCH_ROWS
         self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
@@ -500,16 +500,46 @@ cdef class ReplayState:
         v64 = own("ct_hit", self.t_hits.reshape(-1)); self.ct_hit = &v64[0]
         v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
 
-    def run(self, int64_t b0, int64_t b1):
-        """Replay batches [b0, b1) (call with consecutive ranges, starting at 0).
+    def run(self, const int64_t[::1] gids_chunk, const int64_t[::1] bounds_chunk, int64_t b0):
+        """Replay the next batches from one chunk of the id stream; return -1, or the bad id's position.
+
+        Batch ``b0 + j`` is ``gids_chunk[bounds_chunk[j]:bounds_chunk[j + 1]]``;
+        call with consecutive chunks (``b0`` = 0 first, then the next
+        unreplayed batch): the cache state carries over from chunk to chunk.
+        An id outside ``0 .. total_rows - 1`` stops the replay and its position
+        in ``gids_chunk`` is returned (the state is then unusable).
 
         The loop counts lookups at level 0 and hits at every level; misses
         and the lookups of lower levels follow from them (a level's misses
         are its lookups less its hits, and are the next level's lookups), so
         ``finish()`` derives them once at the end instead of per lookup.
         """
-        cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
+        cdef int64_t nb = bounds_chunk.shape[0] - 1
+        if nb < 0 or b0 < 0 or b0 + nb > self.n_batches:
+            raise ValueError(f"batches {b0}..{b0 + nb} outside the replay's {self.n_batches}")
+        if nb == 0 or bounds_chunk[nb] == bounds_chunk[0]:
+            return -1
+        if bounds_chunk[0] < 0 or bounds_chunk[nb] > gids_chunk.shape[0]:
+            raise ValueError("bounds_chunk outside gids_chunk")
+        cdef int64_t i, bad = -1, lo = bounds_chunk[0], hi = bounds_chunk[nb], total_rows = self.total_rows
+        cdef const int64_t *ids = &gids_chunk[0]
+        with nogil:   # every id in range before any is used as an address (one cheap pass)
+            for i in range(lo, hi):
+                if ids[i] < 0 or ids[i] >= total_rows:
+                    bad = i
+                    break
+        if bad >= 0:
+            return bad
+        if self.reach != NULL and self._reach.shape[0] < hi:
+            raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
+        if self.one_level:
+            return self._run_one_level(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
+        return self._run_general(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
+
+    cdef int64_t _run_general(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
+        """``run`` for any hierarchy: every location, every level."""
+        cdef int64_t b, i, g, v, cb, ct, R = self.A.rstride, n_ids = bounds[b1 - b0]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, bad = -1, total_rows = self.total_rows
         cdef int32_t s2
         cdef int t = 0, loc = 0, nlev, d, served, e, M = self.max_levels, NL = self.n_loc
         cdef int n_tables = self.n_tables
@@ -518,8 +548,6 @@ cdef class ReplayState:
         cdef Arrays *A = &self.A
         # local copies: the compiler may keep them in registers (stores through
         # the counter pointers could otherwise alias the fields of self)
-        cdef const int64_t *gids = self.gids
-        cdef const int64_t *bounds = self.bounds
         cdef const int32_t *rowloc = self.rowloc
         cdef bint has_rowloc = self.has_rowloc, top_dynamic = self.top_dynamic
         cdef int32_t *rs = self.rs
@@ -539,13 +567,10 @@ cdef class ReplayState:
         cdef Level *top = self.levels
         cdef Level *lo
         cdef uint8_t *reach = self.reach
-        if self.one_level:
-            self._run_one_level(b0, b1)
-            return
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
-                for i in range(bounds[b], bounds[b + 1]):
+                for i in range(bounds[b - b0], bounds[b - b0 + 1]):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + gids[i + pf] * R)
@@ -600,8 +625,9 @@ cdef class ReplayState:
                         # the next victim's slot (its key and links are read at the next miss)
                         EMBSIM_PREFETCH(key + top.head)
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
+        return -1
 
-    cdef void _run_one_level(self, int64_t b0, int64_t b1) noexcept:
+    cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``run`` for the common case: one location, one LRU/LFU cache over its tier.
 
         Same counters as the general loop, with less work per lookup: no level
@@ -610,7 +636,7 @@ cdef class ReplayState:
         read-modify-writes through memory), the tier's hits derived as lookups
         less cache hits.
         """
-        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = self.bounds[self.n_batches]
+        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = bounds[b1 - b0]
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
         cdef int64_t nlook, h, u0, u1, by0, by1
         # per-table counts of the current run of lookups in one table, stored when the table changes
@@ -621,8 +647,6 @@ cdef class ReplayState:
         cdef Arrays *A = &self.A
         cdef Level *L = self.levels
         cdef bint lfu = L.policy == P_LFU
-        cdef const int64_t *gids = self.gids
-        cdef const int64_t *bounds = self.bounds
         cdef int32_t *rs = self.rs
         cdef int32_t *lnk = self.A.lnk
         cdef int64_t *key = self.A.key
@@ -638,13 +662,13 @@ cdef class ReplayState:
         with nogil:
             for b in range(b0, b1):
                 bb = <int32_t> b
-                nlook = bounds[b + 1] - bounds[b]
+                nlook = bounds[b - b0 + 1] - bounds[b - b0]
                 h = 0
                 u0 = 0
                 u1 = 0
                 by0 = 0
                 by1 = 0
-                for i in range(bounds[b], bounds[b + 1]):
+                for i in range(bounds[b - b0], bounds[b - b0 + 1]):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + gids[i + pf] * R)
@@ -697,6 +721,7 @@ cdef class ReplayState:
             ct_look[ct] += tl
             ct_hit[ct] += th
             ct_hit[ct + 1] += tl - th
+        return -1
 
     def finish(self):
         """Derive misses and the lookups of lower levels (call once, after the last run)."""

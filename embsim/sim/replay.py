@@ -235,6 +235,133 @@ def _rounded(row_bytes, gran):
 
 
 # ------------------------------------------------------------------ replay ---
+class Replayer:
+    """A replay fed chunk by chunk: the caches and counters of every location, and the next batch.
+
+    Build it with the whole replay's settings (``n_batches`` and everything
+    :func:`replay` takes but the ids), then call :meth:`feed` with
+    consecutive pieces of the id stream, whole batches each, and
+    :meth:`result` once at the end.  Memory: the row state, the caches and
+    the per-batch counters (see ``_replay.pyx``), never the id stream.
+    """
+
+    def __init__(self, n_batches, row_bytes, row_offsets, locations, row_location=None, total_rows=None,
+                 table_names=None, row_address_B=None, row_length_B=None):
+        rb = np.asarray(row_bytes, dtype=np.float64).reshape(-1)
+        offs = np.ascontiguousarray(row_offsets, dtype=np.int64).reshape(-1)
+        if offs.size < 1 or offs[0] != 0 or (np.diff(offs) <= 0).any():
+            raise InputError("replay: row_offsets: expected increasing offsets starting at 0 (every table has rows)")
+        if rb.shape != offs.shape:
+            raise InputError(f"replay: row_bytes: {rb.size} values for {offs.size} tables")
+        if not np.isfinite(rb).all() or (rb <= 0).any():
+            raise InputError(f"replay: row_bytes: expected positive bytes per row, got {rb.tolist()[:8]}")
+        rowloc = None
+        if row_location is not None:
+            rowloc = np.ascontiguousarray(row_location, dtype=np.int32)
+            if rowloc.ndim != 1:
+                raise InputError(f"replay: row_location: expected a flat array, got shape {rowloc.shape}")
+            if total_rows is None:
+                total_rows = rowloc.shape[0]
+            if rowloc.shape[0] != total_rows:
+                raise InputError(f"replay: row_location: {rowloc.shape[0]} entries for {total_rows} rows")
+            if rowloc.size and (rowloc.min() < 0 or rowloc.max() >= len(locations)):
+                raise InputError(f"replay: row_location: values {rowloc.min()}..{rowloc.max()} but only "
+                                 f"{len(locations)} locations (expected 0..{len(locations) - 1})")
+        if total_rows is None:
+            raise InputError("replay: total_rows: required (rows of all tables)")
+        total_rows = int(total_rows)
+        if total_rows <= offs[-1]:
+            raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {offs[-1]}")
+        _check_levels(locations, total_rows)
+        self.n_batches, self.total_rows, self.locations = int(n_batches), total_rows, locations
+        self.table_names = list(table_names) if table_names is not None else [f"t{i}" for i in range(offs.size)]
+        self.next_batch = 0
+        # flatten the cache levels for the kernel
+        policies, caps, depths, loc_of, pinned = [], [], [], [], []
+        for li, loc in enumerate(locations):
+            for d, c in enumerate(loc.caches):
+                policies.append(_replay.POLICY_CODES[c.policy])
+                caps.append(int(c.capacity_rows) if c.policy in ("lru", "lfu", "static") else 0)
+                depths.append(d)
+                loc_of.append(li)
+                pinned.append(None if c.pinned is None else np.unique(np.asarray(c.pinned, dtype=np.int64)))
+        n_cache = np.array([len(loc.caches) for loc in locations], dtype=np.int32)
+        max_levels = int(n_cache.max()) + 1
+        rbytes = np.zeros((offs.size, len(locations), max_levels), dtype=np.int64)
+        for li, loc in enumerate(locations):
+            grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
+            for lj, gr in enumerate(grans):
+                rbytes[:, li, lj] = _rounded(rb, gr)
+        self._state = _replay.ReplayState(self.n_batches, rowloc, total_rows, offs, rbytes,
+                                          policies, caps, depths, loc_of, n_cache, pinned)
+        self._done = False
+        # coalescing: per chunk, which lookups reached the tier, then the distinct units of each batch
+        self._coalescing = _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B)
+        self._record_reach = self._coalescing is not None and n_cache.max() > 0
+        self.units = None
+        if self._coalescing is not None:
+            K = max(len(loc.units_counted_B) for loc in locations)
+            self.units = np.zeros((self.n_batches, len(locations), K), dtype=np.int64)
+
+    def feed(self, global_ids, batch_bounds, where="replay: global_ids"):
+        """Replay the next batches: ``global_ids`` int64, ``batch_bounds`` int64 [k+1] from 0 to its length.
+
+        Long pieces are replayed ``CHUNK_LOOKUPS`` at a time (the caller's
+        progress bar moves between them).  Returns the number of lookups.
+        """
+        gids = np.ascontiguousarray(global_ids, dtype=np.int64)
+        bounds = np.ascontiguousarray(batch_bounds, dtype=np.int64)
+        n = gids.shape[0]
+        if gids.ndim != 1:
+            raise InputError(f"{where}: expected a flat array, got shape {gids.shape}")
+        if bounds.ndim != 1 or bounds.size < 1 or bounds[0] != 0 or bounds[-1] != n or (np.diff(bounds) < 0).any():
+            raise InputError(f"replay: batch_bounds: expected a non-decreasing int64 array from 0 to {n} (the number of ids)")
+        k = bounds.size - 1
+        if self.next_batch + k > self.n_batches:
+            raise InputError(f"replay: {self.next_batch + k} batches fed, the replay was built for {self.n_batches}")
+        b = 0
+        while b < k:
+            e = int(np.searchsorted(bounds, bounds[b] + CHUNK_LOOKUPS, side="right")) - 1
+            e = min(max(e, b + 1), k)
+            lo, hi = int(bounds[b]), int(bounds[e])
+            ids, piece = gids[lo:hi], bounds[b:e + 1] - lo
+            reach = None
+            if self._record_reach:
+                reach = np.zeros(hi - lo, dtype=np.uint8)
+                self._state.record_reach(reach)
+            bad = self._state.run(ids, piece, self.next_batch + b)
+            if bad >= 0:
+                raise InputError(f"{where}: value {ids[bad]} at position {lo + bad} outside 0..{self.total_rows - 1}")
+            if self._coalescing is not None:
+                umap, total_units, loc_arr = self._coalescing
+                self.units[self.next_batch + b:self.next_batch + e] = count_units(
+                    ids, piece, loc_arr, umap, total_units, len(self.locations), reach)
+            b = e
+        self.next_batch += k
+        return n
+
+    def result(self):
+        """The ReplayCounters (call once, after the last batch was fed)."""
+        if self.next_batch != self.n_batches:
+            raise InputError(f"replay: {self.next_batch} of {self.n_batches} batches fed")
+        state, locations = self._state, self.locations
+        if not self._done:
+            state.finish()
+            self._done = True
+        return ReplayCounters(
+            location_names=[loc.name for loc in locations],
+            level_names=[loc.level_names for loc in locations],
+            table_names=list(self.table_names),
+            lookups=state.lookups, unique_rows=state.unique_rows, hits=state.hits,
+            misses=state.misses, bytes=state.bytes_,
+            table_lookups=state.t_lookups, table_hits=state.t_hits, table_misses=state.t_misses,
+            policies=[[c.policy for c in loc.caches] + ["tier"] for loc in locations],
+            capacities=[[int(c.capacity_rows) for c in loc.caches] + [None] for loc in locations],
+            granularities_B=[[int(c.granularity_B) for c in loc.caches] + [int(loc.granularity_B)] for loc in locations],
+            units=self.units, unit_sizes_B=[loc.units_counted_B for loc in locations],
+        )
+
+
 def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_location=None,
            progress=False, total_rows=None, table_names=None, row_address_B=None, row_length_B=None):
     """Replay a global row-id stream through the caches of every location.
@@ -248,101 +375,35 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
     bar, None draws it only on a terminal.  total_rows: rows of all tables
     (default: ``len(row_location)``, else ``max(global_ids) + 1``).
     table_names: names for the per-table counters (default ``t0, t1, ...``).
+    A stream too long for memory goes through :class:`Replayer` chunk by chunk.
     row_address_B, row_length_B: int64 [total_rows], each row's byte address
     in its location's tier and its length (:func:`embsim.sim.coalesce.row_addresses`);
     given, the replay also counts ``units`` (coalescing), else ``units`` is None.
     """
     gids = np.ascontiguousarray(global_ids, dtype=np.int64)
     bounds = np.ascontiguousarray(batch_bounds, dtype=np.int64)
-    rb = np.asarray(row_bytes, dtype=np.float64).reshape(-1)
-    offs = np.ascontiguousarray(row_offsets, dtype=np.int64).reshape(-1)
     n = gids.shape[0]
     if gids.ndim != 1:
         raise InputError(f"replay: global_ids: expected a flat array, got shape {gids.shape}")
     if bounds.ndim != 1 or bounds.size < 1 or bounds[0] != 0 or bounds[-1] != n or (np.diff(bounds) < 0).any():
         raise InputError(f"replay: batch_bounds: expected a non-decreasing int64 array from 0 to {n} (the number of ids)")
-    if offs.size < 1 or offs[0] != 0 or (np.diff(offs) <= 0).any():
-        raise InputError("replay: row_offsets: expected increasing offsets starting at 0 (every table has rows)")
-    if rb.shape != offs.shape:
-        raise InputError(f"replay: row_bytes: {rb.size} values for {offs.size} tables")
-    if not np.isfinite(rb).all() or (rb <= 0).any():
-        raise InputError(f"replay: row_bytes: expected positive bytes per row, got {rb.tolist()[:8]}")
-    if row_location is not None:
-        rowloc = np.ascontiguousarray(row_location, dtype=np.int32)
-        if rowloc.ndim != 1:
-            raise InputError(f"replay: row_location: expected a flat array, got shape {rowloc.shape}")
-        if total_rows is None:
-            total_rows = rowloc.shape[0]
-        if rowloc.shape[0] != total_rows:
-            raise InputError(f"replay: row_location: {rowloc.shape[0]} entries for {total_rows} rows")
-        if rowloc.size and (rowloc.min() < 0 or rowloc.max() >= len(locations)):
-            raise InputError(f"replay: row_location: values {rowloc.min()}..{rowloc.max()} but only "
-                             f"{len(locations)} locations (expected 0..{len(locations) - 1})")
-    else:
-        rowloc = None
-    if total_rows is None:
-        total_rows = int(gids.max()) + 1 if n else int(offs[-1]) + 1
-    total_rows = int(total_rows)
-    if total_rows <= offs[-1]:
-        raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {offs[-1]}")
-    if n and (gids.min() < 0 or gids.max() >= total_rows):
-        raise InputError(f"replay: global_ids: values {gids.min()}..{gids.max()} outside 0..{total_rows - 1}")
-    _check_levels(locations, total_rows)
-    if table_names is None:
-        table_names = [f"t{i}" for i in range(offs.size)]
-
-    # flatten the cache levels for the kernel
-    policies, caps, depths, loc_of, pinned = [], [], [], [], []
-    for li, loc in enumerate(locations):
-        for d, c in enumerate(loc.caches):
-            policies.append(_replay.POLICY_CODES[c.policy])
-            caps.append(int(c.capacity_rows) if c.policy in ("lru", "lfu", "static") else 0)
-            depths.append(d)
-            loc_of.append(li)
-            pinned.append(None if c.pinned is None else np.unique(np.asarray(c.pinned, dtype=np.int64)))
-    n_cache = np.array([len(loc.caches) for loc in locations], dtype=np.int32)
-    max_levels = int(n_cache.max()) + 1
-    rbytes = np.zeros((offs.size, len(locations), max_levels), dtype=np.int64)
-    for li, loc in enumerate(locations):
-        grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
-        for lj, gr in enumerate(grans):
-            rbytes[:, li, lj] = _rounded(rb, gr)
-
-    state = _replay.ReplayState(gids, bounds, rowloc, total_rows, offs, rbytes,
-                                policies, caps, depths, loc_of, n_cache, pinned)
-    coalescing = _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B)
-    reach = None
-    if coalescing is not None and n_cache.max() > 0:
-        reach = np.zeros(n, dtype=np.uint8)
-        state.record_reach(reach)
-    B = bounds.size - 1
+    if total_rows is None and row_location is None:
+        offs = np.asarray(row_offsets, dtype=np.int64).reshape(-1)
+        total_rows = int(gids.max()) + 1 if n else int(offs[-1]) + 1 if offs.size else 1
+    rep = Replayer(bounds.size - 1, row_bytes, row_offsets, locations, row_location=row_location,
+                   total_rows=total_rows, table_names=table_names, row_address_B=row_address_B,
+                   row_length_B=row_length_B)
     with progress_bar(total=n, desc="replay", unit="lookup", enabled=progress) as bar:
-        b = 0
+        b, B = 0, bounds.size - 1
         while b < B:
             # the next chunk: batches up to about CHUNK_LOOKUPS lookups (at least one batch)
             e = int(np.searchsorted(bounds, bounds[b] + CHUNK_LOOKUPS, side="right")) - 1
             e = min(max(e, b + 1), B)
-            state.run(b, e)
-            bar.update(int(bounds[e] - bounds[b]))
+            bar.update(rep.feed(gids[bounds[b]:bounds[e]], bounds[b:e + 1] - bounds[b]))
             b = e
-    state.finish()
-    units = None
-    if coalescing is not None:
-        umap, total_units, loc_arr = coalescing
-        units = count_units(gids, bounds, loc_arr, umap, total_units, len(locations), reach)
-
-    return ReplayCounters(
-        location_names=[loc.name for loc in locations],
-        level_names=[loc.level_names for loc in locations],
-        table_names=list(table_names),
-        lookups=state.lookups, unique_rows=state.unique_rows, hits=state.hits,
-        misses=state.misses, bytes=state.bytes_,
-        table_lookups=state.t_lookups, table_hits=state.t_hits, table_misses=state.t_misses,
-        policies=[[c.policy for c in loc.caches] + ["tier"] for loc in locations],
-        capacities=[[int(c.capacity_rows) for c in loc.caches] + [None] for loc in locations],
-        granularities_B=[[int(c.granularity_B) for c in loc.caches] + [int(loc.granularity_B)] for loc in locations],
-        units=units, unit_sizes_B=[loc.units_counted_B for loc in locations],
-    )
+        if B == 0:
+            rep.feed(gids[:0], bounds[:1])
+    return rep.result()
 
 
 def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B):
@@ -386,15 +447,24 @@ def trace_row_bytes(trace, row_bytes):
 
 
 def replay_trace(trace, locations, row_location=None, row_bytes=None, progress=False):
-    """Replay a :class:`~embsim.workloads.trace.Trace` (see :func:`replay`).
+    """Replay a trace (see :func:`replay`), chunk by chunk: a ``Trace`` in memory or a reader of a stored one.
 
-    ``row_bytes`` is required: bytes per row for all tables, a per-table
-    sequence, or a ``ModelSpec`` (see :func:`trace_row_bytes`).
+    ``trace``: a :class:`~embsim.workloads.trace.Trace`, a
+    :class:`~embsim.workloads.store.TraceReader` or a trace path (either
+    format).  ``row_bytes`` is required: bytes per row for all tables, a
+    per-table sequence, or a ``ModelSpec`` (see :func:`trace_row_bytes`).
+    Memory: one chunk of global ids at a time besides the replay state.
     """
-    rb = trace_row_bytes(trace, row_bytes)
-    return replay(trace.global_ids(), trace.batch_bounds(), rb, trace.row_offsets, locations,
-                  row_location=row_location, progress=progress, total_rows=trace.total_rows,
-                  table_names=trace.table_names)
+    from ..workloads.store import open_trace
+    reader = open_trace(trace)
+    rb = trace_row_bytes(reader, row_bytes)
+    rep = Replayer(reader.n_batches, rb, reader.row_offsets, locations, row_location=row_location,
+                   total_rows=reader.total_rows, table_names=reader.table_names)
+    with progress_bar(total=reader.n_indices, desc="replay", unit="lookup", enabled=progress) as bar:
+        for chunk in reader.chunks():
+            tr = chunk.trace
+            bar.update(rep.feed(tr.global_ids(), tr.batch_bounds(), where=f"{reader.source}: global ids"))
+    return rep.result()
 
 
 # --------------------------------------------------------------- plan map ---

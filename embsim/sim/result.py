@@ -25,6 +25,8 @@ JSON layout (``SimResult.to_dict()``)::
     energy               dynamic_J {"part:action": J}, static_J {part: J},
                          by_part_J, total_J, per_query_J, average_power_W
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
+    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
+                         (proxies measured on the trace; accuracy itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).
@@ -57,6 +59,7 @@ class SimResult:
     provenance: dict
     notes: list = field(default_factory=list)
     queueing_delay_s: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
 
     # -- the figures people quote ------------------------------------------
     @property
@@ -108,7 +111,7 @@ class SimResult:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s")]
+        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})

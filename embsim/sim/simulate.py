@@ -37,6 +37,15 @@ Decisions a user should know
   ``bytes_B.moved`` are what the hardware model says moved (per part, tier or
   link; a UB-streaming strategy moves a whole table part, for example).
   Achieved bandwidth is ``moved`` inside the measurement window per second.
+* **Layout and coalescing** (``layout=``, off by default): rows sit in each
+  shard in the layout's order, and the replay counts the distinct units
+  (lines, sectors, bursts, pages) each batch reads at each tier
+  (:mod:`embsim.sim.layout_plan`, :mod:`embsim.sim.coalesce`).  Then a
+  tier's ``bytes`` are its cost units x their size, and each ``table_work``
+  entry carries ``reads`` (the row reads the memory serves: cost units
+  read / cost units per row, at most ``lookups``), ``units`` and ``unit_B``;
+  the families charge memory time on ``reads`` and per-lookup work (index
+  transfer, pooling) on ``lookups``.
 * **Energy** is charged on the window: each batch's action counts, weighted
   by the share of its service that fell in the window, plus static power x
   window; per query = that energy / queries completed in the window.
@@ -57,11 +66,15 @@ import simpy
 
 from .. import __version__
 from ..errors import InputError
+from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
 from ..hw_models.protocols import VariableService
 from ..workloads.query_sizes import QuerySizes
+from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
+from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
+from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
 from .result import SimResult
 
@@ -96,6 +109,7 @@ class ShardInfo:
     part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
     parts: int = 1
     location: int = -1
+    partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
 
     @property
     def rows(self):
@@ -174,8 +188,12 @@ class Simulation:
     """
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
-                 caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None):
+                 caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None,
+                 unit_sizes_B=None):
         self.model, self.system, self.seed = model, system, int(seed)
+        self.layout, self.unit_sizes_B = layout, unit_sizes_B     # coalescing on when layout is given
+        if layout is not None:
+            check_layout(layout)
         self.notes = []
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
@@ -201,6 +219,8 @@ class Simulation:
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
+        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
+            trace = trace.load()
         if trace is not None:
             if trace.n_tables != m.n_tables:
                 raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
@@ -243,6 +263,7 @@ class Simulation:
                 raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
+            rows, rb, macs = _per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
             for i, s in enumerate(tp.shards):
                 if (s.device, s.tier) not in slots:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
@@ -253,11 +274,12 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                R = part_rows(spec.rows, part, parts)
+                cut = _row_partition(tp, spec, rows, parts)
+                R = int(cut.part_rows()[part])
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 float(rep.macs_per_lookup or 0.0), s.strategy, s.core, part, parts))
+                                                 macs, s.strategy, s.core, part, parts, partition=cut))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -267,9 +289,18 @@ class Simulation:
             for p in range(P):
                 covered = sorted((x.lo, x.hi) for x in mine if x.part == p)
                 ends = [0] + [h for _, h in covered]
-                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != part_rows(spec.rows, p, P):
+                R = int(mine[0].partition.part_rows()[p]) if mine else part_rows(rows, p, P)
+                if [lo for lo, _ in covered] != ends[:-1] or ends[-1] != R:
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
-                                     f"{part_rows(spec.rows, p, P)} rows; expected [0, 1) covered exactly once")
+                                     f"{R} rows; expected [0, 1) covered exactly once")
+
+    def _part_share_report(self):
+        """Per table split row-wise: each part's share of the lookups, predicted by the plan and measured."""
+        out = {}
+        for name, measured in sorted(self.part_shares.items()):
+            predicted = getattr(self.plan.table(name), "part_shares", None)
+            out[name] = {"predicted": predicted, "measured": measured}
+        return out or None
 
     # -- where lookups land, and the replay --------------------------------------------
     def _locations(self):
@@ -285,22 +316,39 @@ class Simulation:
                     cap = c["capacity_B"] / sh.row_bytes if "capacity_B" in c else c["capacity_rows"]
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
                                              int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
-                locs.append(Location(sh.device, sh.tier, _granularity_B(self.system, sh.device, sh.tier), levels))
+                gran = _granularity_B(self.system, sh.device, sh.tier)
+                units = (tier_unit_sizes_B(self.system, sh.device, sh.tier, gran, self.unit_sizes_B)
+                         if self.layout else None)
+                locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
         return locs
 
+    def _physical(self):
+        """The trace as the plan's representations read it, and the quality proxies (``physical.py``)."""
+        enc = Encoders(self.model, self.plan, self.trace, self.seed)
+        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        return physical_trace(self.trace, enc) if enc.any else self.trace
+
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
-        tr = self.trace
+        with self._timed("physical"):
+            tr = self._physical()
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
+        labels = [] if self.layout else None
+        self.part_shares = {}
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table)
+            compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
+            addr = length = None
+            if self.layout:
+                addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
+                                                  locs, self.layout, self.seed)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
-                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names)
+                                   progress=progress, total_rows=row_location.size, table_names=tr.table_names,
+                                   row_address_B=addr, row_length_B=length)
         self.locations = locs
 
     # -- per-batch loads ---------------------------------------------------------
@@ -329,7 +377,11 @@ class Simulation:
         self.tier_lookups = c.lookups[:, locs, tier_level] * share          # [batches, shards]
         self.tier_unique = c.unique_rows[:, locs, tier_level] * share
         self.tier_bytes = c.bytes[:, locs, tier_level] * share
-        self.batch_lookups = c.lookups[:, np.arange(n_loc), 0].sum(axis=1).astype(np.float64)
+        self.tier_reads = None
+        if c.units is not None:      # coalescing: bytes and row reads follow the tier's cost unit
+            self.tier_units, self.tier_bytes, self.tier_reads = coalesced_loads(c, self.shards, self.locations, share)
+        # logical lookups per batch (a row-sharing table reads more physical rows than it has lookups)
+        self.batch_lookups = self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64)
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
         for i, sh in enumerate(self.shards):
@@ -363,6 +415,7 @@ class Simulation:
                 dl.lookups[sh.tier] = dl.lookups.get(sh.tier, 0.0) + look
                 dl.unique_rows[sh.tier] = dl.unique_rows.get(sh.tier, 0.0) + uniq
                 dl.bytes[sh.tier] = dl.bytes.get(sh.tier, 0.0) + float(self.tier_bytes[k, i]) * f
+                reads = look if self.tier_reads is None else min(look, float(self.tier_reads[k, i]) * f)
                 for lv, h in hits.items():
                     dl.cache_hits[lv] = dl.cache_hits.get(lv, 0.0) + h
                     dl.cache_lookups[lv] = dl.cache_lookups.get(lv, 0.0) + float(self.cache_lookups[(i, lv)][k]) * f
@@ -376,6 +429,10 @@ class Simulation:
                     work["core"] = sh.core
                 if hits:
                     work["cache_hits"] = hits
+                if self.tier_reads is not None:
+                    work["reads"] = reads
+                    work["units"] = float(self.tier_units[k, i]) * f
+                    work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
             dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
             devices[dev] = dl
@@ -457,16 +514,41 @@ class Simulation:
                   "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
+                  "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
                   "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
                             "meta": tr.meta, "cycled": queries > nt * B},
                   "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
-                           "predicted_makespan_s": self.plan.makespan_s}}
+                           "predicted_makespan_s": self.plan.makespan_s,
+                           "part_shares": self._part_share_report()}}
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
         return result
 
 
 # ------------------------------------------------- lookups to locations ---
+def _per_read(spec, rep, row_bytes):
+    """(rows, bytes per read, MACs per read) of a table: for a row-sharing representation its
+    physical rows, and the lookup's bytes and MACs spread over its reads (the replay counts reads)."""
+    macs = float(rep.macs_per_lookup or 0.0)
+    if not getattr(rep, "shares_rows", False):
+        return spec.rows, row_bytes, macs
+    reads = float(rep.reads_per_lookup or 1.0)
+    return int(sum(rep.physical_rows)), row_bytes / reads, macs / reads
+
+
+def _row_partition(tp, spec, rows, parts):
+    """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
+    bounds = tp.row_bounds
+    if (tp.partition or "hash") == "range":
+        if not bounds or len(bounds) != parts + 1:
+            raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
+                             f"{parts} range parts")
+        if rows != spec.rows:      # a row-sharing table: the bounds were cut on logical ids
+            bounds = [int(b) * rows // spec.rows for b in bounds]
+        return RowPartition("range", parts, rows, tuple(int(b) for b in bounds))
+    return RowPartition("hash", parts, rows)
+
+
 def part_rows(rows, part, parts):
     """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
     return (rows - part + parts - 1) // parts
@@ -496,7 +578,8 @@ def _locate(rows, counts, shards, P, table_rows):
     row), and there are at most as many such runs as shards.  The result
     equals ranking with ``hot_order_of``.
     """
-    part = rows % P if P > 1 else None
+    cut = shards[0].partition
+    part = (rows % P if cut is None else cut.part_of(rows)) if P > 1 else None
     where = np.empty(rows.size, dtype=np.int32)
     for p in range(P):
         sh = [s for s in shards if s.part == p]
@@ -526,7 +609,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table):
+def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -536,14 +619,16 @@ def compact_rows(trace, shards_by_table):
     table owns at least one.  A row's hot rank is its place by falling access
     count in the trace, ties to the lower row; the shard whose hot-rank range
     ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
-    ``parts`` parts ranks its rows within their part (row id mod parts).  The relabelling is one-to-one
+    ``parts`` parts ranks its rows within their part (by id: hash or range, ``cost_model.partition``);
+    ``part_shares``, if a dict, receives per such table the measured share of its lookups per part.  The relabelling is one-to-one
     within the trace, so a replay over compact ids counts exactly what a
     replay over global ids would, with memory for the touched rows only.
 
     Cost: one Cython pass per lookup (``_compact.label_segments``: a hash map
     sized to the table's distinct rows in the trace, not to its rows; no
     sort, no copy of the lookups), then a histogram of the distinct rows'
-    counts per table (see ``_locate``).
+    counts per table (see ``_locate``).  ``labels``, if a list, receives per
+    table (table row of each label, its lookups) for a layout.
     """
     T = trace.n_tables
     seg = trace.segment_offsets()                        # start of each (batch, table) group of lookups
@@ -553,7 +638,12 @@ def compact_rows(trace, shards_by_table):
     row_location, offsets, base = [], [], 0
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
+        if labels is not None:
+            labels.append((rows, counts))
         mine = shards_by_table[t]
+        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
+            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
         if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
             where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
         else:
@@ -641,6 +731,7 @@ def summarise(run, sim, config, seed, notes):
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
         queueing_delay_s=run.queueing_delay_s(),
+        quality=sim.quality,
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
                 "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
@@ -664,7 +755,7 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False, planner=None):
+             solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None, unit_sizes_B=None):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
     Without ``plan`` the cost model solves one (``cost_model.planner.plan_for``
@@ -673,10 +764,14 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
     ``arrival``: "closed" (peak throughput, ``in_flight`` batches), "poisson"
     (``qps``) or "trace" (the trace's timestamps).  ``caches``: {"tier" or
     "device.tier": [{"name", "policy", "capacity_B" or "capacity_rows",
-    "granularity_B"}]}, off by default.  See the module docstring.
+    "granularity_B"}]}, off by default.  ``layout``: a row layout inside every shard
+    (``identity``, ``frequency``, ``coaccess``, ``random``); given, the replay coalesces
+    (:mod:`embsim.sim.layout_plan`), with ``unit_sizes_B`` {"tier" or "device.tier": [bytes, ...]}
+    overriding the tiers' units.  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
-                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner)
+                     caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner,
+                     layout=layout, unit_sizes_B=unit_sizes_B)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 

@@ -41,10 +41,21 @@ Access generators (a table's ``access.kind``, or one name for all tables):
   while the shape of the popularity law stays the same (non-stationary
   traffic as CAFE and HSTU describe production recommendation traces).
 
+Sequence models (a ``sequence`` section, see ``sequence.py``): every
+sample draws one history length from the model's length distribution
+(its own child of the seed), and each sequence table gets that many
+lookups for the sample, the rows of its history in order, oldest first.
+A sequence table with ``zipf`` access draws its rows i.i.d. from the
+table's Zipf(alpha) popularity in one Cython pass (``_seqgen.zipf_rows``:
+the same law as ``zipf``, its own random stream and a cheaper seeded
+rank -> row bijection), fast enough for 8192-long histories (``bench/seq_gen.py``).
+
 Parameters a table's access spec leaves out take the values in
 ``DEFAULTS`` below (calibrated or assumed, each labelled); they are recorded
 in ``trace.meta``.
 """
+import math
+
 import numpy as np
 
 from ..errors import InputError
@@ -52,6 +63,7 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from . import _perm  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ._reuse import StackGenerator
+from ._seqgen import zipf_rows  # type: ignore[import-not-found]  # compiled (Cython)
 from .trace import Trace
 from .zipf import ZipfSampler
 
@@ -173,6 +185,59 @@ class _Zipf:
         return self.perm(self.sampler.sample(self.rng, n))
 
 
+class _FastZipf:
+    """The Zipf law of ``_Zipf`` drawn in one Cython pass (``_seqgen.zipf_rows``): sequence tables."""
+
+    GUIDE = 1 << 12
+    TAIL = 1 << 14
+
+    def __init__(self, table, params, rng, mode=None):
+        self.rng = rng
+        z = self.sampler = ZipfSampler(table.rows, params["alpha"])
+        R = int(table.rows)
+        self.bits = max(1, (R - 1).bit_length())
+        keys = rng.integers(0, 2**63, size=4, dtype=np.int64).astype(np.uint64)
+        keys[0] |= np.uint64(1)
+        keys[2] |= np.uint64(1)
+        self.mode = (1 if R < 2**31 else 2) if mode is None else int(mode)   # tests pick the mode
+        if self.mode == 1:     # a coprime to R, c in 0..R-1
+            a = int(rng.integers(1, max(R, 2)))
+            while math.gcd(a, R) != 1:
+                a = a % R + 1
+            keys[0], keys[1] = np.uint64(a % R if R > 1 else 0), np.uint64(int(keys[1]) % R)
+        self.keys = keys
+        cdf = z._head_cdf
+        self.tail_x = (z._tail_inverse(np.linspace(0.0, 1.0, self.TAIL + 1)) if z.n > z._k
+                       else np.zeros(2))
+        self.guide = np.searchsorted(cdf, np.arange(self.GUIDE) / self.GUIDE, side="left").astype(np.int32)
+
+    def __call__(self, n, batch):
+        z, out = self.sampler, np.empty(n, dtype=np.int64)
+        seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
+        zipf_rows(out, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x, self.keys, self.bits, self.mode)
+        return out
+
+    def permutation_reference(self, ranks):
+        """The kernel's rank -> row bijection in plain numpy (the tests compare them)."""
+        k = self.keys
+        if self.mode == 1:
+            return (np.asarray(ranks, dtype=object) * int(k[0]) + int(k[1])) % self.sampler.n
+        mask, shift = np.uint64((1 << self.bits) - 1), np.uint64(self.bits // 2 + 1)
+
+        def mix(x):
+            x = (x * k[0] + k[1]) & mask
+            x ^= x >> shift
+            x = (x * k[2] + k[3]) & mask
+            return x ^ (x >> shift)
+
+        y = mix(np.asarray(ranks, dtype=np.uint64))
+        bad = np.flatnonzero(y >= np.uint64(self.sampler.n))
+        while bad.size:
+            y[bad] = mix(y[bad])
+            bad = bad[y[bad] >= np.uint64(self.sampler.n)]
+        return y.astype(np.int64)
+
+
 class _StackDist:
     def __init__(self, table, params, rng, total):
         self.rng = rng
@@ -242,15 +307,7 @@ def access_params(table, kind, alpha=None):
 
 
 # ------------------------------------------------------------- driver ---
-def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=0, progress=False):
-    """A seeded synthetic ``Trace`` of ``batches`` x ``batch_size`` samples of ``model``.
-
-    ``model`` is a ModelSpec, or a preset name / YAML path for ``load_model``.
-    ``generator=None`` uses each table's own ``access.kind``; a name from
-    ``GENERATORS`` overrides every table.  ``alpha`` overrides every table's
-    Zipf exponent (the popularity law of zipf, drift and stackdist's fresh
-    draws).  ``progress=True`` shows a bar on a terminal.
-    """
+def _check_args(model, batches, batch_size, generator, alpha):
     if not isinstance(model, model_mod.ModelSpec):
         model = model_mod.load_model(model)
     batches, batch_size = _positive_int(batches, "batches"), _positive_int(batch_size, "batch_size")
@@ -263,52 +320,156 @@ def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=
             raise InputError(f"alpha {alpha!r}: expected a number >= 0") from None
         if not np.isfinite(alpha) or alpha < 0:
             raise InputError(f"alpha {alpha!r}: expected a number >= 0")
-    seed = int(seed)
-    T = model.n_tables
-    children = np.random.SeedSequence(seed).spawn(T)
-    pool_rngs = [np.random.default_rng(c.spawn(2)[0]) for c in children]
-    lengths = np.empty((batches, T, batch_size), dtype=np.int32)
-    for t, table in enumerate(model.tables):
-        lengths[:, t, :] = draw_lengths(table, (batches, batch_size), pool_rngs[t])
-    per_seg = lengths.sum(axis=2, dtype=np.int64)           # [batches, tables]
-    starts = np.concatenate([[0], np.cumsum(per_seg.ravel())]).astype(np.int64)
-    indices = np.empty(int(starts[-1]), dtype=np.int64)
-    params = []
-    with progress_bar(total=int(starts[-1]), desc="generating", unit="idx",
-                      enabled=None if progress else False) as bar:
-        for t, table in enumerate(model.tables):
-            kind = generator or table.access.kind
-            p = access_params(table, kind, alpha)
-            params.append(p)
+    return model, batches, batch_size, alpha
+
+
+class TraceGenerator:
+    """A seeded synthetic trace of ``batches`` x ``batch_size`` samples of ``model``, made a block at a time.
+
+    :meth:`blocks` yields ``(lengths, indices)`` of consecutive runs of
+    whole batches (``block_batches`` each, the last maybe fewer), holding
+    about ``CHUNK`` lookups; every table keeps its own random streams and
+    state from block to block.  The blocks depend on the model and the
+    arguments only, never on where they go, so a trace written block by
+    block (``write_generated_trace``) is bit for bit the one
+    ``generate_trace`` returns.  Memory: one block, plus the generators'
+    state (``stackdist`` keeps 12 bytes per lookup of its table in its LRU
+    stack; the others a few arrays per table).
+    """
+
+    def __init__(self, model, batches, batch_size, generator=None, alpha=None, seed=0):
+        self.model, self.batches, self.batch_size, self.alpha = _check_args(model, batches, batch_size, generator, alpha)
+        self.generator, self.seed = generator, int(seed)
+        m = self.model
+        self.kinds = [generator or t.access.kind for t in m.tables]
+        self.params = [access_params(t, k, self.alpha) for t, k in zip(m.tables, self.kinds)]
+        self.seq_tables = set(m.sequence_table_indices())
+        per_batch = self.batch_size * sum(float(t.pooling) for t in m.tables)
+        self.block_batches = min(self.batches, max(1, int(CHUNK // max(per_batch, 1.0))))
+
+    @property
+    def meta(self):
+        m = self.model
+        return {
+            "source": "generated",
+            "model": m.name,
+            "generator": self.generator or "per-table",
+            "alpha_override": self.alpha,
+            "seed": self.seed,
+            "batches": self.batches,
+            "batch_size": self.batch_size,
+            "tables": [dict(name=tb.name, pooling=tb.pooling, pooling_dist=tb.pooling_dist,
+                            **({"pooling_sigma": tb.pooling_sigma} if tb.pooling_dist == "lognormal" else {}), **p)
+                       for tb, p in zip(m.tables, self.params)],
+            **({"sequence": self._sequence_meta()} if self.seq_tables else {}),
+        }
+
+    def _sequence_meta(self):
+        ln = self.model.sequence.length
+        return {"tables": list(self.model.sequence.tables), "length_kind": ln.kind, "alpha": ln.alpha,
+                "min_length": ln.min_length, "max_length": ln.max_length}
+
+    def _pool_rngs(self):
+        """(children seeds, rngs): one pooling rng per table, then the history-length rng of a sequence model."""
+        root = np.random.SeedSequence(self.seed)
+        children = root.spawn(self.model.n_tables)
+        rngs = [np.random.default_rng(c.spawn(2)[0]) for c in children]
+        return children, rngs + ([np.random.default_rng(root.spawn(1)[0])] if self.seq_tables else [])
+
+    def _lengths(self, pool_rngs):
+        """Yield each block's lengths, int32 [k, tables, batch_size]."""
+        m, T, B = self.model, self.model.n_tables, self.batch_size
+        for b0 in range(0, self.batches, self.block_batches):
+            nb = min(self.block_batches, self.batches - b0)
+            lengths = np.empty((nb, T, B), dtype=np.int32)
+            if self.seq_tables:   # one history length per sample, shared by every sequence table
+                history = m.sequence.length.sample(pool_rngs[T], (nb, B))
+            for t, table in enumerate(m.tables):
+                lengths[:, t, :] = history if t in self.seq_tables else draw_lengths(table, (nb, B), pool_rngs[t])
+            yield b0, lengths
+
+    def _table_totals(self):
+        """Lookups of each table over the whole trace: one pass over the lengths alone (a stackdist
+        table's stack is sized to them), with the same draws as the blocks will make."""
+        tot = np.zeros(self.model.n_tables, dtype=np.int64)
+        for _, lengths in self._lengths(self._pool_rngs()[1]):
+            tot += lengths.sum(axis=(0, 2), dtype=np.int64)
+        return tot
+
+    def _streams(self):
+        m = self.model
+        children, pool_rngs = self._pool_rngs()
+        totals = self._table_totals() if "stackdist" in self.kinds else None
+        streams = []
+        for t, table in enumerate(m.tables):
+            kind, p = self.kinds[t], self.params[t]
             rng = np.random.default_rng(children[t].spawn(2)[1])
-            total_t = int(per_seg[:, t].sum())
             if kind == "uniform":
-                stream = _Uniform(table, p, rng)
+                streams.append(_Uniform(table, p, rng))
             elif kind == "zipf":
-                stream = _Zipf(table, p, rng)
+                streams.append(_FastZipf(table, p, rng) if t in self.seq_tables else _Zipf(table, p, rng))
             elif kind == "stackdist":
-                stream = _StackDist(table, p, rng, total_t)
+                streams.append(_StackDist(table, p, rng, int(totals[t])))
             else:
-                stream = _Drift(table, p, rng)
-            _fill(indices, starts, per_seg, t, T, stream, bar)
-    meta = {
-        "source": "generated",
-        "model": model.name,
-        "generator": generator or "per-table",
-        "alpha_override": alpha,
-        "seed": seed,
-        "batches": batches,
-        "batch_size": batch_size,
-        "tables": [dict(name=tb.name, pooling=tb.pooling, pooling_dist=tb.pooling_dist,
-                        **({"pooling_sigma": tb.pooling_sigma} if tb.pooling_dist == "lognormal" else {}), **p)
-                   for tb, p in zip(model.tables, params)],
-    }
-    return Trace(lengths=lengths, indices=indices, table_rows=model.table_rows,
-                 table_names=[tb.name for tb in model.tables], meta=meta)
+                streams.append(_Drift(table, p, rng))
+        return pool_rngs, streams
+
+    def blocks(self, progress=False):
+        """Yield ``(lengths int32 [k, tables, batch_size], indices int64)`` block after block."""
+        T = self.model.n_tables
+        pool_rngs, streams = self._streams()
+        with progress_bar(total=self.batches, desc="generating", unit="batch",
+                          enabled=None if progress else False) as bar:
+            for b0, lengths in self._lengths(pool_rngs):
+                nb = lengths.shape[0]
+                per_seg = lengths.sum(axis=2, dtype=np.int64)           # [nb, tables]
+                starts = np.concatenate([[0], np.cumsum(per_seg.ravel())]).astype(np.int64)
+                indices = np.empty(int(starts[-1]), dtype=np.int64)
+                for t in range(T):
+                    _fill(indices, starts, per_seg, t, T, streams[t], b0)
+                bar.update(nb)
+                yield lengths, indices
 
 
-def _fill(indices, starts, per_seg, t, T, stream, bar):
-    """Write table ``t``'s stream into its segment of every batch, a few batches per call."""
+def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=0, progress=False):
+    """A seeded synthetic ``Trace`` of ``batches`` x ``batch_size`` samples of ``model``, in memory.
+
+    ``model`` is a ModelSpec, or a preset name / YAML path for ``load_model``.
+    ``generator=None`` uses each table's own ``access.kind``; a name from
+    ``GENERATORS`` overrides every table.  ``alpha`` overrides every table's
+    Zipf exponent (the popularity law of zipf, drift and stackdist's fresh
+    draws).  ``progress=True`` shows a bar on a terminal.  A trace too large
+    for memory: :func:`write_generated_trace`.
+    """
+    gen = TraceGenerator(model, batches, batch_size, generator, alpha, seed)
+    blocks = list(gen.blocks(progress))
+    lengths = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks])
+    indices = blocks[0][1] if len(blocks) == 1 else np.concatenate([b[1] for b in blocks])
+    del blocks
+    return Trace(lengths=lengths, indices=indices, table_rows=gen.model.table_rows,
+                 table_names=[tb.name for tb in gen.model.tables], meta=gen.meta)
+
+
+def write_generated_trace(path, model, batches, batch_size, generator=None, alpha=None, seed=0, progress=False,
+                          force=False, batches_per_chunk=None):
+    """Generate the trace ``generate_trace`` would and write it to ``path`` block by block; return its reader.
+
+    A ``.trace`` path is written chunk by chunk in bounded memory (one block
+    and one chunk); a ``.npz`` path collects the trace in memory first.
+    """
+    from .store import open_trace, open_trace_writer
+    gen = TraceGenerator(model, batches, batch_size, generator, alpha, seed)
+    m = gen.model
+    with open_trace_writer(path, m.table_rows, [tb.name for tb in m.tables], gen.batch_size, force=force,
+                           batches_per_chunk=batches_per_chunk) as w:
+        for lengths, indices in gen.blocks(progress):
+            w.append(lengths, indices)
+        w.close(gen.meta)
+    return open_trace(path, validate=False)
+
+
+def _fill(indices, starts, per_seg, t, T, stream, b_first):
+    """Write table ``t``'s stream into its segment of every batch of the block, a few batches per call."""
     B = per_seg.shape[0]
     b = 0
     while b < B:
@@ -317,13 +478,12 @@ def _fill(indices, starts, per_seg, t, T, stream, bar):
         while e < B and n + per_seg[e, t] <= CHUNK and not isinstance(stream, _Drift):
             n += int(per_seg[e, t])
             e += 1
-        rows = stream(n, b) if n else np.empty(0, dtype=np.int64)
+        rows = stream(n, b_first + b) if n else np.empty(0, dtype=np.int64)
         pos = 0
         for bb in range(b, e):
             s, k = int(starts[bb * T + t]), int(per_seg[bb, t])
             indices[s:s + k] = rows[pos:pos + k]
             pos += k
-        bar.update(n)
         b = e
 
 

@@ -65,10 +65,7 @@ def import_movielens(path, batch_size):
     if first is None:
         raise InputError(f"{path}: empty file; expected MovieLens u.data lines (user, item, rating, "
                          f"timestamp, tab separated) or a RecBole .inter header ({RECBOLE_EXAMPLE})")
-    if ":" in first:
-        users, items, ts, fmt = _read_recbole(path, first)
-    else:
-        users, items, ts, fmt = _read_udata(path)
+    users, items, ts, fmt, _ = _read_interactions(path, first)
     n = users.size
     if n < batch_size:
         raise InputError(f"{path}: {n} interactions, fewer than one batch of {batch_size}; "
@@ -96,6 +93,11 @@ def import_movielens(path, batch_size):
                  timestamps_s=ts[order].astype(np.float64).reshape(n_batches, batch_size), meta=meta).validate(str(path))
 
 
+def _read_interactions(path, first):
+    """(users, items, timestamps, format, ratings or None) of a u.data or RecBole .inter file."""
+    return _read_recbole(path, first) if ":" in first else _read_udata(path)
+
+
 def _read_udata(path):
     """u.data: four tab separated numbers per line, no header."""
     df = _read_table(path, header_lines=0, names=UDATA_FIELDS, str_columns=(),
@@ -115,7 +117,7 @@ def _read_udata(path):
                 raise InputError(f"{path}: line {lines[i]}: {name}: {_show(df[name].iloc[i])}; expected an id >= 0")
             v = v.astype(np.int64)
         cols[name] = v
-    return cols["user"], cols["item"], cols["timestamp"].astype(np.float64), "u.data"
+    return cols["user"], cols["item"], cols["timestamp"].astype(np.float64), "u.data", cols["rating"]
 
 
 def _read_recbole(path, header):
@@ -145,9 +147,8 @@ def _read_recbole(path, header):
             i = int(np.argmax(empty))
             raise InputError(f"{path}: line {lines[i]}: {key}: empty; expected a token")
     ts = _numeric(path, df["timestamp"], "timestamp", lines)
-    if "rating" in df.columns:
-        _numeric(path, df["rating"], "rating", lines)
-    return df["user_id"].to_numpy(dtype=object), df["item_id"].to_numpy(dtype=object), ts, "recbole .inter"
+    ratings = _numeric(path, df["rating"], "rating", lines) if "rating" in df.columns else None
+    return df["user_id"].to_numpy(dtype=object), df["item_id"].to_numpy(dtype=object), ts, "recbole .inter", ratings
 
 
 def _read_table(path, header_lines, names, str_columns, hint=""):

@@ -11,7 +11,7 @@ A model is a YAML file (or a preset name from ``workloads/presets/``):
 
 ``defaults`` fill fields a table leaves out; ``count`` repeats a table.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -20,6 +20,7 @@ from pydantic import Field, PositiveInt, model_validator
 
 from .. import config
 from ..errors import InputError
+from .sequence import SequenceSchema, SequenceSpec, sequence_from_schema
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -81,6 +82,7 @@ class ModelSchema(config.Schema):
     defaults: TableDefaults = TableDefaults()
     tables: list[TableSchema] = Field(min_length=1)
     dense: DenseSchema
+    sequence: Optional[SequenceSchema] = None
 
 
 # ---------------------------------------------------------------- objects ---
@@ -103,7 +105,7 @@ class TableSpec:
     dim: int
     dtype: str = "fp32"
     pooling: float = 1.0          # mean lookups per sample
-    pooling_dist: str = "fixed"   # fixed | poisson | lognormal
+    pooling_dist: str = "fixed"   # fixed | poisson | lognormal | sequence (the model's history lengths)
     pooling_sigma: float = 0.5    # lognormal shape
     access: AccessSpec = field(default_factory=AccessSpec)
 
@@ -136,6 +138,7 @@ class ModelSpec:
     dense: DenseSpec
     source: str = ""
     notes: str = ""
+    sequence: Optional[SequenceSpec] = None   # generative (HSTU) models: history tables, lengths, layers
 
     @property
     def n_tables(self):
@@ -187,12 +190,21 @@ class ModelSpec:
         return macs
 
     def with_tables(self, tables):
-        return ModelSpec(self.name, tuple(tables), self.dense, self.source, self.notes)
+        return ModelSpec(self.name, tuple(tables), self.dense, self.source, self.notes, self.sequence)
+
+    def sequence_table_indices(self):
+        """Indices of the tables read once per history position (empty for a DLRM)."""
+        if self.sequence is None:
+            return []
+        names = [t.name for t in self.tables]
+        return [names.index(n) for n in self.sequence.tables]
 
 
-def _table_from_schema(t, defaults, index):
+def _table_from_schema(t, defaults, index, sequence_names=()):
     pick = lambda name: getattr(t, name) if getattr(t, name) is not None else getattr(defaults, name)
     dim, pooling = pick("dim"), pick("pooling")
+    if pooling is None and t.name in sequence_names:
+        pooling = 1.0          # replaced by the mean history length (_sequence_tables)
     if dim is None:
         raise ValueError(f"tables[{index}].dim: missing (give it on the table or in defaults)")
     if pooling is None:
@@ -210,9 +222,12 @@ def model_from_dict(data, source="<dict>"):
     """Build a ModelSpec from a plain mapping (the YAML structure)."""
     s = config.validate(ModelSchema, data, source)
     tables = []
+    seq_names = set(s.sequence.tables) if s.sequence is not None else set()
+    if s.sequence is not None:
+        _check_sequence_names(s, source)
     for i, t in enumerate(s.tables):
         try:
-            tables += _table_from_schema(t, s.defaults, i)
+            tables += _table_from_schema(t, s.defaults, i, seq_names)
         except ValueError as e:
             raise InputError(f"{source}: {e}") from None
     names = [t.name for t in tables]
@@ -222,7 +237,35 @@ def model_from_dict(data, source="<dict>"):
     d = s.dense
     dense = DenseSpec(d.dense_features, tuple(d.bottom_mlp), tuple(d.top_mlp), d.interaction,
                       d.cross_layers, d.cross_rank)
-    return ModelSpec(s.name, tuple(tables), dense, s.source, s.notes)
+    seq = None
+    if s.sequence is not None:
+        seq = sequence_from_schema(s.sequence)
+        tables = _sequence_tables(tables, seq, source)
+    return ModelSpec(s.name, tuple(tables), dense, s.source, s.notes, seq)
+
+
+def _check_sequence_names(s, source):
+    names = [t.name if t.count == 1 else f"{t.name}_{i}" for t in s.tables for i in range(t.count)]
+    listed = s.sequence.tables
+    for j, n in enumerate(listed):
+        if n not in names:
+            hint = config._suggest(n, names)
+            raise InputError(f"{source}: sequence.tables[{j}]: '{n}' is not a table of the model{hint}")
+        if listed.count(n) > 1:
+            raise InputError(f"{source}: sequence.tables: '{n}' listed twice")
+
+
+def _sequence_tables(tables, seq, source):
+    """Tables with the sequence ones set to one lookup per history position (pooling = mean length)."""
+    out = []
+    for t in tables:
+        if t.name in seq.tables:
+            if t.dim != seq.hstu.d_model:
+                raise InputError(f"{source}: table '{t.name}': dim {t.dim}, but sequence.hstu.d_model is "
+                                 f"{seq.hstu.d_model}; a sequence table's rows feed the HSTU layers, expected equal")
+            t = replace(t, pooling=seq.length.mean, pooling_dist="sequence")
+        out.append(t)
+    return out
 
 
 def preset_names():

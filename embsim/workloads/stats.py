@@ -27,6 +27,7 @@ indices, so memory stays near the size of the trace.
 """
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Optional
 
 import numpy as np
 from scipy import special
@@ -34,6 +35,7 @@ from scipy import special
 from ..progress import progress
 from .locality import BIN_LABELS, N_BINS, column_size_bins
 from . import trace as _trace
+from .store import open_trace
 
 # Fractions of the hottest rows shown in tables and in to_dict()["...coverage"].
 COVERAGE_FRACTIONS = (0.0001, 0.001, 0.01, 0.1, 0.5)
@@ -41,6 +43,8 @@ COVERAGE_FRACTIONS = (0.0001, 0.001, 0.01, 0.1, 0.5)
 JSON_BREAKPOINTS = 33
 # Whole-trace row counts use a dense array when total rows <= indices + this (else sparse).
 DENSE_EXTRA_ROWS = 1 << 24
+# Sparse row counts: (id, count) pairs held beyond twice the distinct ids before they are merged.
+SPARSE_MERGE_PAIRS = 1 << 24
 # Tables shown by format_table() before it summarises the rest.
 TABLE_ROWS_SHOWN = 40
 
@@ -74,6 +78,9 @@ class TraceStats:
     source: str = ""
     analytic: bool = False
     notes: list = field(default_factory=list)
+    # per table (row ids ascending int64, access counts int64) of the rows the trace touched; None for
+    # stats derived from a model.  The planner sizes row-wise parts from them (cost_model/partition.py).
+    row_counts: Optional[list] = None
 
     # --------------------------------------------------------- shape ---
     @property
@@ -232,6 +239,7 @@ class _RowCounts:
         self.dense = total_rows <= n_indices + DENSE_EXTRA_ROWS
         self.counts = np.zeros(total_rows, dtype=np.int64) if self.dense else None
         self.parts = []
+        self.held = self.merged = 0       # (id, count) pairs held in parts; distinct ids at the last merge
 
     def add_ids(self, ids):
         if self.dense:  # add.at: cost per index, not per row of the model
@@ -244,6 +252,11 @@ class _RowCounts:
             np.add.at(self.counts, ids, counts)
         else:
             self.parts.append((ids, counts.astype(np.int64)))
+            self.held += ids.size
+            if self.held > 2 * self.merged + SPARSE_MERGE_PAIRS:
+                # merge now: memory stays near the distinct rows, not the (batch, row) pairs of a long trace
+                ids, cnt = self.result()
+                self.parts, self.held, self.merged = [(ids, cnt)], ids.size, ids.size
 
     def result(self):
         """(global ids ascending, counts) of the rows accessed at least once."""
@@ -291,18 +304,24 @@ def _run_keys(trace, s0, s1, start, stop):
 
 
 def row_frequencies(trace, show_progress=None):
-    """Per table: (rows ascending, access counts) of the rows accessed at least once."""
-    offsets = trace.row_offsets
-    T = trace.n_tables
-    acc = _RowCounts(trace.total_rows, trace.n_indices)
-    with progress(total=trace.n_indices, desc="counting rows", unit="idx", enabled=show_progress) as bar:
-        for s0, s1, start, stop in _segment_runs(trace):
-            key, m = _run_keys(trace, s0, s1, start, stop)
-            group = key // m
-            key -= group * m                        # the row
-            key += offsets[(group + s0) % T]        # the global id
-            acc.add_ids(key)
-            bar.update(stop - start)
+    """Per table: (rows ascending, access counts) of the rows accessed at least once.
+
+    ``trace``: a Trace, a TraceReader or a path; read chunk by chunk.
+    """
+    reader = open_trace(trace)
+    offsets = reader.row_offsets
+    T = reader.n_tables
+    acc = _RowCounts(reader.total_rows, reader.n_indices)
+    with progress(total=reader.n_indices, desc="counting rows", unit="idx", enabled=show_progress) as bar:
+        for chunk in reader.chunks():
+            ct = chunk.trace
+            for s0, s1, start, stop in _segment_runs(ct):
+                key, m = _run_keys(ct, s0, s1, start, stop)
+                group = key // m
+                key -= group * m                        # the row
+                key += offsets[(group + s0) % T]        # the global id
+                acc.add_ids(key)
+                bar.update(stop - start)
     return _split_by_table(*acc.result(), offsets)
 
 
@@ -322,10 +341,11 @@ def hot_order(trace, complete=False, show_progress=None):
     8 bytes per row).  Deterministic: the same trace gives the same order.
     """
     out = []
+    table_rows = open_trace(trace).table_rows
     for t, (rows, counts) in enumerate(row_frequencies(trace, show_progress)):
         order = rows[np.argsort(-counts, kind="stable")]  # rows ascending, so ties keep row order
         if complete:
-            unseen = np.ones(int(trace.table_rows[t]), dtype=bool)
+            unseen = np.ones(int(table_rows[t]), dtype=bool)
             unseen[rows] = False
             order = np.concatenate([order, np.flatnonzero(unseen).astype(np.int64)])
         out.append(order)
@@ -386,51 +406,58 @@ def trace_stats(trace, show_progress=None):
     in its batch (the reuse histogram and unique rows per batch; tables
     never share a global id, so a batch's column sizes are its groups'), and
     the run's (id, count) pairs accumulate into whole-trace counts (the
-    coverage curves).  Memory: the trace, a few times the largest run, and
-    16 bytes per distinct (batch, row) pair for the whole-trace counts.
+    coverage curves).  ``trace`` is a Trace, a TraceReader or a path (either
+    format), read chunk by chunk.  Memory: one chunk (three while a chunked
+    trace is read ahead), a few times the largest run, and the whole-trace
+    counts: 8 bytes per row of the model (dense, when the model has fewer
+    rows than the trace has lookups plus 16M), else 16 bytes per distinct row
+    (sparse pairs, merged whenever they exceed twice that plus 16M pairs).
     """
-    T, nb = trace.n_tables, trace.n_batches
-    offsets = trace.row_offsets
+    reader = open_trace(trace)
+    T, nb = reader.n_tables, reader.n_batches
+    offsets = reader.row_offsets
     rows_hist = np.zeros((T, N_BINS), dtype=np.float64)
     acc_hist = np.zeros((T, N_BINS), dtype=np.float64)
     uniq_batch = np.zeros(T, dtype=np.float64)
-    counter = _RowCounts(trace.total_rows, trace.n_indices)
-    with progress(total=trace.n_indices, desc="trace stats", unit="idx", enabled=show_progress) as bar:
-        for s0, s1, start, stop in _segment_runs(trace):
-            # a row's column size in its batch = its count within its (batch, table) group,
-            # since tables are disjoint in global ids
-            key, m = _run_keys(trace, s0, s1, start, stop)
-            key, cnt = np.unique(key, return_counts=True)
-            group = key // m
-            tab = (group + s0) % T
-            gid = key - group * m + offsets[tab]
-            del key, group
-            uniq_batch += np.bincount(tab, minlength=T)
-            k = tab * N_BINS + column_size_bins(cnt)
-            rows_hist += np.bincount(k, minlength=T * N_BINS).reshape(T, N_BINS)
-            acc_hist += np.bincount(k, weights=cnt, minlength=T * N_BINS).reshape(T, N_BINS)
-            del tab, k
-            # whole-trace counts: the same row in several batches of the run is merged later
-            counter.add_unique(gid, cnt)
-            bar.update(stop - start)
+    counter = _RowCounts(reader.total_rows, reader.n_indices)
+    with progress(total=reader.n_indices, desc="trace stats", unit="idx", enabled=show_progress) as bar:
+        for chunk in reader.chunks():
+            ct = chunk.trace
+            for s0, s1, start, stop in _segment_runs(ct):
+                # a row's column size in its batch = its count within its (batch, table) group,
+                # since tables are disjoint in global ids
+                key, m = _run_keys(ct, s0, s1, start, stop)
+                key, cnt = np.unique(key, return_counts=True)
+                group = key // m
+                tab = (group + s0) % T
+                gid = key - group * m + offsets[tab]
+                del key, group
+                uniq_batch += np.bincount(tab, minlength=T)
+                k = tab * N_BINS + column_size_bins(cnt)
+                rows_hist += np.bincount(k, minlength=T * N_BINS).reshape(T, N_BINS)
+                acc_hist += np.bincount(k, weights=cnt, minlength=T * N_BINS).reshape(T, N_BINS)
+                del tab, k
+                # whole-trace counts: the same row in several batches of the run is merged later
+                counter.add_unique(gid, cnt)
+                bar.update(stop - start)
     per_table = _split_by_table(*counter.result(), offsets)
-    accesses = trace.lookups_per_table()
-    xs, ys = zip(*[_curve_from_counts(c, int(trace.table_rows[t])) for t, (_, c) in enumerate(per_table)]) \
+    accesses = reader.lookups_per_table()
+    xs, ys = zip(*[_curve_from_counts(c, int(reader.table_rows[t])) for t, (_, c) in enumerate(per_table)]) \
         if T else ((), ())
     # overall: the same exact construction over every row's count, keyed by global id
     ox, oy = _curve_from_counts(np.concatenate([c for _, c in per_table]) if T else np.zeros(0, np.int64),
-                                max(trace.total_rows, 1))
-    src = trace.meta.get("source", "trace") if isinstance(trace.meta, dict) else "trace"
+                                max(reader.total_rows, 1))
+    src = reader.meta.get("source", "trace") if isinstance(reader.meta, dict) else "trace"
     return TraceStats(
-        table_names=list(trace.table_names), table_rows=trace.table_rows.copy(),
-        n_batches=nb, batch_size=trace.batch_size,
+        table_names=list(reader.table_names), table_rows=np.array(reader.table_rows, dtype=np.int64),
+        n_batches=nb, batch_size=reader.batch_size,
         accesses=accesses, unique_rows=np.array([r.size for r, _ in per_table], dtype=np.int64),
         unique_rows_per_batch=uniq_batch / max(nb, 1),
         coverage_x=list(xs), coverage_y=list(ys), overall_coverage_x=ox, overall_coverage_y=oy,
         reuse_row_share=_normalise_rows(rows_hist), reuse_access_share=_normalise_rows(acc_hist),
         overall_reuse_row_share=_normalise(rows_hist.sum(axis=0)),
         overall_reuse_access_share=_normalise(acc_hist.sum(axis=0)),
-        source=str(src), analytic=False)
+        source=str(src), analytic=False, row_counts=per_table)
 
 
 # ======================================================= from a model ===

@@ -110,11 +110,21 @@ class Trace:
         return np.repeat(tables, self.segment_lengths())
 
     def global_ids(self):
-        """int64 per index: ``row_offsets[table] + index``, in access order."""
-        out = self.table_of_index().astype(np.int64)
-        np.take(self.row_offsets, out, out=out)
+        """int64 per index: ``row_offsets[table] + index``, in access order (one table: a read-only view)."""
+        if self.n_tables == 1:          # row offset 0: the indices are the global ids
+            out = self.indices.view()
+            out.flags.writeable = False
+            return out
+        out = np.repeat(np.tile(self.row_offsets, self.n_batches), self.segment_lengths())
         out += self.indices
         return out
+
+    def batch_slice(self, b0, b1, bounds=None):
+        """Batches ``[b0, b1)`` as a Trace of views (no copy); ``bounds``: ``batch_bounds()`` if known."""
+        bounds = self.batch_bounds() if bounds is None else bounds
+        return Trace(lengths=self.lengths[b0:b1], indices=self.indices[bounds[b0]:bounds[b1]],
+                     table_rows=self.table_rows, table_names=self.table_names,
+                     timestamps_s=None if self.timestamps_s is None else self.timestamps_s[b0:b1], meta=self.meta)
 
     def lookups_per_table(self):
         """int64 [tables]: accesses of each table over the whole trace."""
@@ -218,12 +228,18 @@ _INTEGER_ARRAYS = ("lengths", "indices", "table_rows")
 
 
 def load_trace(path, validate=True):
-    """Read a ``.npz`` trace written by ``Trace.save``; InputError names what is wrong."""
+    """Read a whole trace into memory: a ``.npz`` written by ``Trace.save``, or a chunked ``.trace`` folder.
+
+    InputError names what is wrong.  For traces larger than memory use
+    ``embsim.workloads.store.open_trace`` and read them chunk by chunk.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such trace file")
-    if not path.is_file():
-        raise InputError(f"{path}: is a folder, expected a trace .npz file")
+    if path.is_dir():  # a chunked trace folder (embsim.workloads.store), read whole
+        from .store import ChunkedTraceReader
+        tr = ChunkedTraceReader(path, validate=validate).load()
+        return tr
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04":

@@ -254,8 +254,13 @@ class AscendSoC(System):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown lookup strategy {strategy!r} (expected one of {', '.join(STRATEGIES)})")
 
-    def _strategy_work(self, strategy, rows, row_bytes, lookups, unique_rows=None):
-        """(time_s, actions) of one table part on one core; actions use core-local part names."""
+    def _strategy_work(self, strategy, rows, row_bytes, lookups, unique_rows=None, reads=None):
+        """(time_s, actions) of one table part on one core; actions use core-local part names.
+
+        ``reads`` (GM and L1 only; default ``lookups``): the row DMAs left when the
+        simulator coalesces lookups whose burst a DMA of the same batch already
+        brought; the vector unit still pools every lookup.
+        """
         self._check_strategy(strategy)
         if rows < 0 or row_bytes <= 0 or lookups < 0 or (lookups > 0 and rows < 1):
             raise ValueError(f"need rows >= 1 (0 only without lookups), row_bytes > 0, lookups >= 0; "
@@ -274,9 +279,10 @@ class AscendSoC(System):
         if strategy in ("GM", "L1"):
             copy_s = a / rate
             dma_s = c.dma_setup.value + max(copy_s, (lat + copy_s) / c.gm_buffers.value)
-            time_s = lookups * max(dma_s, add_s)
-            moved = lookups * a
-            actions = {(src, "read_B"): moved, ("ub", "access_B"): 2 * moved, ("vector", "op_B"): moved}
+            r = lookups if reads is None else min(float(reads), lookups)
+            time_s = max(r * dma_s, lookups * add_s)          # = lookups x max(dma, add) without coalescing
+            moved = r * a
+            actions = {(src, "read_B"): moved, ("ub", "access_B"): moved + lookups * a, ("vector", "op_B"): lookups * a}
             return time_s, actions
         # GM-UB / L1-UB: stream the part through UB in chunks, gather with the vector unit.
         rows_per_chunk = math.floor(self.chunk_B / a)
@@ -376,7 +382,7 @@ class AscendSoC(System):
             for w in dl.table_work:
                 strategy = w.get("strategy") or {"hbm": "GM", "l1": "L1"}[w["tier"]]
                 t, acts = self._strategy_work(strategy, w["rows"], w["row_bytes"], w["lookups"],
-                                              w.get("unique_rows"))
+                                              w.get("unique_rows"), w.get("reads"))
                 add(t, acts, f"table {w.get('table')!r} with strategy {strategy} "
                              f"({w['rows']} rows x {w['row_bytes']} B)")
         else:

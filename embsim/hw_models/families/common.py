@@ -6,16 +6,26 @@ cost each group with their own ``lookup_cost`` / ``cache_hit_cost``, so the
 simulator's embedding time is exactly the sum the cost model predicts.
 """
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
 class RowGroup:
-    """``lookups`` row reads of ``row_bytes`` that reached ``tier``; ``hits`` level -> reads served by a cache above it."""
+    """``lookups`` row reads of ``row_bytes`` that reached ``tier``; ``hits`` level -> reads served by a cache above it.
+
+    ``reads``: the rows the tier's memory actually serves when the simulator
+    coalesces (units read / units per row, at most ``lookups``); the other
+    lookups found their unit already read in the batch.  Default ``lookups``.
+    """
 
     tier: str
     row_bytes: float
     lookups: float
     hits: dict = field(default_factory=dict)
+    reads: Optional[float] = None
+
+    def __post_init__(self):
+        self.reads = self.lookups if self.reads is None else min(float(self.reads), self.lookups)
 
 
 def shard_rows(system, device, load):
@@ -43,7 +53,7 @@ def shard_rows(system, device, load):
             if "row_bytes" not in w or "lookups" not in w:
                 raise ValueError(f"{system.name}: {device}: table_work entry {w!r} needs row_bytes and lookups")
             groups.append(RowGroup(tier, float(w["row_bytes"]), float(w["lookups"]),
-                                   dict(w.get("cache_hits") or {})))
+                                   dict(w.get("cache_hits") or {}), w.get("reads")))
     else:
         for tier, n in load.lookups.items():
             if tier not in tiers:

@@ -207,6 +207,12 @@ class CpuDram(System):
         mem_s = expected_lines(row_bytes, line) * line / self.random_bandwidth_Bps(level, c)
         return lookups * (core_s / c + mem_s)
 
+    def gather_core_s(self, row_bytes, cores=None):
+        """The core part of one row gather (overhead and summing, over ``cores`` cores), without its memory time."""
+        p = self.p
+        c = p.core.count.value if cores is None else cores
+        return (p.core.gather_overhead.value + row_bytes / p.core.sum_bandwidth.value) / c
+
     def _row_bytes_moved(self, row_bytes):
         line = self.p.dram.line_bytes.value
         return expected_lines(row_bytes, line) * line
@@ -256,9 +262,11 @@ class CpuDram(System):
             if dl is not None:
                 for g in shard_rows(self, dev, dl):
                     moved = self._row_bytes_moved(g.row_bytes)
-                    t += g.lookups * self.gather_time_s(g.row_bytes, 1.0, "dram")
-                    add(actions, (f"{dev}.dram", "read_B"), g.lookups * moved)
-                    add(nbytes, f"{dev}.dram", g.lookups * moved)
+                    # reads: rows DRAM serves after coalescing; the other lookups cost their core work only
+                    t += g.reads * self.gather_time_s(g.row_bytes, 1.0, "dram")
+                    t += (g.lookups - g.reads) * self.gather_core_s(g.row_bytes)
+                    add(actions, (f"{dev}.dram", "read_B"), g.reads * moved)
+                    add(nbytes, f"{dev}.dram", g.reads * moved)
                     for level, hits in g.hits.items():
                         if level != self.CACHE_LEVEL:
                             raise ValueError(f"{self.name}: {dev}: unknown cache level {level!r} (expected 'llc')")

@@ -281,13 +281,13 @@ class MultiGpu(System):
                 add(nbytes, f"{dev}.pcie", idx_B)
                 for g in groups:
                     slot = Slot(dev, g.tier, 0, 0)
-                    t += g.lookups * self.lookup_cost(slot, g.row_bytes).time_s
+                    t += g.reads * self.lookup_cost(slot, g.row_bytes).time_s     # reads: after coalescing
                     if g.tier == "hbm":
-                        b = g.lookups * self._hbm_bytes(g.row_bytes)
+                        b = g.reads * self._hbm_bytes(g.row_bytes)
                         add(actions, (f"{dev}.hbm", "read_B"), b)
                         add(nbytes, f"{dev}.hbm", b)
                     else:
-                        b = g.lookups * self._host_bytes(g.row_bytes)
+                        b = g.reads * self._host_bytes(g.row_bytes)
                         add(actions, (self.HOST_POOL, "read_B"), b)
                         add(actions, (f"{dev}.pcie", "transfer_B"), b)
                         add(nbytes, self.HOST_POOL, b)

@@ -42,7 +42,10 @@ by its memory:
   twice, and the ``pcie_up``/``pcie_down`` resources carry it in the
   embedding stage, where it competes with indices and pooled vectors.
 
-No deduplication: every lookup is read (``unique_rows`` is not used).  The
+No deduplication: every lookup is read (``unique_rows`` is not used),
+unless the simulator coalesces (a layout is given): then a table_work entry's
+``reads`` rows are read from the tier and the other lookups, whose page,
+sector or burst a read of the same batch brought, cost only their gather.  The
 embedding time of a device is the sum over its tiers (flash, DRAM and SRAM
 gathers share the memory-centric cores) of lookups x lookup_cost plus
 ``compute_cost(device, tt_macs)``, so the cost model's makespan and the
@@ -342,6 +345,12 @@ class ScrecCSD(System):
             moved.update({"pcie_up": xfer, "pcie_down": xfer, "host.dram": 2 * xfer})
         return time_s, actions, moved
 
+    def _gather_only_work(self, device, row_bytes):
+        """(time_s, actions, moved) of a lookup whose unit a coalesced read of the same batch already brought."""
+        if device == "host":
+            return 0.0, {("host.cpu", "op_B"): row_bytes}, {}
+        return self.gather_s(row_bytes), {("memory_cores", "op_B"): row_bytes}, {}
+
     def _host_work(self, row_bytes):
         h = self.p.host
         line = h.cache_line.value
@@ -448,7 +457,11 @@ class ScrecCSD(System):
         if dl.table_work:
             for w in dl.table_work:
                 if w["lookups"]:
-                    add(w["lookups"], *self._lookup_work(device, w["tier"], w["row_bytes"]))
+                    # with coalescing, the memory serves ``reads`` rows; the others are only gathered
+                    reads = min(w.get("reads", w["lookups"]), w["lookups"])
+                    add(reads, *self._lookup_work(device, w["tier"], w["row_bytes"]))
+                    if reads < w["lookups"]:
+                        add(w["lookups"] - reads, *self._gather_only_work(device, w["row_bytes"]))
         else:
             for tier, n in dl.lookups.items():
                 if n <= 0:

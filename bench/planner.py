@@ -1,0 +1,95 @@
+"""The planner against a held-out trace: predicted vs simulated embedding stage, and solve times.
+
+For DCNv2 and RM2 on 8 x A100 80 GB (row-wise parts on): one seeded trace of
+2N batches is cut in two; the plan is solved from the statistics of the first
+N batches (the *profile*) and simulated on the last N (*held out*: the same
+rows are hot, the draws differ).  Printed per model:
+
+- the plan's makespan beside the simulated embedding stage (closed loop, one
+  batch in flight) and their ratio, for the planner with each part's share of
+  the lookups from the profile's per-row counts (``counted``) and with the old
+  rule that every part carries 1/P (``1/P``: the same statistics without
+  ``row_counts``);
+- the heaviest part's predicted and measured share, over 1/P;
+- the solve's wall time against its limit, gap, and the bound's rule.
+
+    python bench/planner.py [--batches 4] [--batch-size 1024] [--time-limit 20] [--models rm2]
+"""
+import argparse
+import dataclasses
+import sys
+import time
+
+import numpy as np
+
+from embsim.cost_model.planner import plan_for
+from embsim.hw_models.loader import load_system
+from embsim.sim.simulate import Simulation, compare_with_plan
+from embsim.workloads.generators import generate_trace
+from embsim.workloads.model import load_model
+from embsim.workloads.stats import trace_stats
+from embsim.workloads.trace import Trace
+
+MODELS = ["dlrm_dcnv2_criteo1tb", "rm2"]
+SYSTEM = "gpu_8x_a100_80g"
+
+
+def batches_of(trace, lo, hi):
+    """Batches [lo, hi) of a trace as a Trace of their own."""
+    seg = trace.segment_offsets()
+    T = trace.n_tables
+    a, b = int(seg[lo * T]), int(seg[hi * T])
+    return Trace(lengths=trace.lengths[lo:hi].copy(), indices=trace.indices[a:b].copy(),
+                 table_rows=trace.table_rows, table_names=trace.table_names,
+                 meta={**trace.meta, "batches": hi - lo, "cut": [lo, hi]})
+
+
+def heaviest(sim):
+    """(predicted, measured) share of the heaviest part over 1/P, worst table (Simulation.part_shares)."""
+    pred = meas = 0.0
+    for name, measured in sim.part_shares.items():
+        P = len(measured)
+        predicted = sim.plan.table(name).part_shares or [1.0 / P] * P
+        pred = max(pred, max(predicted) * P)
+        meas = max(meas, max(measured) * P)
+    return pred, meas
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=4, help="batches of the profile and of the held-out trace")
+    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--time-limit", type=float, default=20.0)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--solver", default="cbc")
+    a = ap.parse_args(argv)
+    system = load_system(SYSTEM)
+    print(f"{'model':<22} {'loads':<8} {'plan':>10} {'simulated':>10} {'ratio':>6}  {'heaviest part/(1/P)':>20}  "
+          f"{'solve s':>8} {'limit':>6} {'gap':>7}  bound")
+    for mname in a.models.split(","):
+        model = load_model(mname)
+        t = time.perf_counter()
+        whole = generate_trace(model, batches=2 * a.batches, batch_size=a.batch_size, seed=0)
+        profile, held = batches_of(whole, 0, a.batches), batches_of(whole, a.batches, 2 * a.batches)
+        stats = trace_stats(profile)
+        print(f"# {mname}: {whole.n_indices:,} lookups, profile {a.batches} batches, held out {a.batches} "
+              f"({time.perf_counter() - t:.1f} s)", flush=True)
+        for label, st in (("counted", stats), ("1/P", dataclasses.replace(stats, row_counts=None))):
+            t = time.perf_counter()
+            plan = plan_for(model, system, st, batch_size=a.batch_size, time_limit_s=a.time_limit, solver=a.solver)
+            wall = time.perf_counter() - t
+            sim = Simulation(model, system, plan, held)
+            cmp = compare_with_plan(sim)
+            pred, meas = heaviest(sim)
+            gap = "n/a" if plan.gap is None else f"{plan.gap * 100:.2f}%"
+            rule = getattr(plan, "bound_rule", "") or "-"
+            print(f"{mname:<22} {label:<8} {cmp['predicted_makespan_s'] * 1e6:>7.1f} us "
+                  f"{cmp['simulated_embedding_s'] * 1e6:>7.1f} us {cmp['ratio']:>6.3f}  "
+                  f"{pred:>8.3f} pred {meas:>6.3f} meas  {wall:>8.2f} {a.time_limit:>6.0f} {gap:>7}  {rule}",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

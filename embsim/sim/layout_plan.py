@@ -1,0 +1,138 @@
+"""A row layout inside a plan: where every row the trace touches sits in its tier, and which units a tier counts.
+
+``simulate(..., layout=NAME)`` calls :func:`plan_row_addresses` after the
+row map: every shard of the plan is one contiguous region of its tier
+(shards of one location follow each other, each starting on a boundary of
+the location's largest unit), and inside a shard the rows sit in the order
+of the layout (:mod:`embsim.workloads.row_layout`), the profile being the
+simulated trace itself:
+
+``identity``  by row id (within the shard's row-wise part, id // parts);
+              rows the trace never touches keep their place between them.
+``frequency`` by hot rank (the hottest row of the shard first).
+``coaccess``  by the table's co-access order (hottest cluster first).
+``random``    each touched row at a seeded random place among the shard's rows.
+
+Unit sizes per tier (:func:`tier_unit_sizes_B`): the tier's access
+granularity (``Slot.granularity_B`` when the system declares it, else the
+simulator's reading of the tier's graph node), then a flash tier's page
+(``page_B`` of its node) when it is a larger multiple.  The largest size
+is the tier's *cost unit*: the unit whose reads the tier's time follows
+(a flash die senses whole pages).  ``unit_sizes_B`` of ``simulate``
+overrides both, per ``"tier"`` or ``"device.tier"``.
+"""
+from typing import Optional
+
+import numpy as np
+
+from ..errors import InputError
+from ..workloads.row_layout import check_layout, coaccess_order
+from .coalesce import row_addresses, shard_bytes
+
+
+def tier_unit_sizes_B(system, device: str, tier: str, granularity_B: int, override: Optional[dict] = None) -> list:
+    """Unit sizes coalescing counts at ``device.tier``, the access granularity first."""
+    for key in (f"{device}.{tier}", tier):
+        if override and key in override:
+            sizes = [int(s) for s in np.atleast_1d(override[key])]
+            if not sizes or min(sizes) <= 0 or any(s % sizes[0] for s in sizes):
+                raise InputError(f"unit_sizes_B: {key}: {sizes}: expected positive byte sizes, each a multiple "
+                                 "of the first (the access granularity)")
+            return sizes
+    declared = getattr(system.slot(device, tier), "granularity_B", None)     # issue 11: every slot knows it
+    sizes = [int(declared or granularity_B)]
+    node = system.graph.nodes.get(f"{device}.{tier}", {}) if hasattr(system, "graph") else {}
+    page = node.get("page_B")
+    if page and int(page) > sizes[0] and int(page) % sizes[0] == 0:
+        sizes.append(int(page))
+    return sizes
+
+
+def _ranks(rows_idx, counts, part, P):
+    """Hot rank of each touched row within its part (falling count, ties to the lower row)."""
+    order = np.lexsort((rows_idx, -counts, part))
+    rank = np.empty(rows_idx.size, dtype=np.int64)
+    ps = part[order]
+    start = np.searchsorted(ps, np.arange(P))
+    rank[order] = np.arange(rows_idx.size) - start[ps]
+    return rank
+
+
+def _identity_positions(x, sel, rank, lo, hi, touched_sorted):
+    """Positions by id in a shard of hot ranks [lo, hi), untouched rows of the part in place between them."""
+    k = touched_sorted.size
+    mine = np.sort(x[sel])
+    before_mine = np.searchsorted(mine, x[sel])
+    untouched_below = x[sel] - np.searchsorted(touched_sorted, x[sel])
+    a, b = max(lo, k) - k, max(hi - k, 0)
+    return before_mine + np.clip(untouched_below - a, 0, max(b - a, 0))
+
+
+def _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed):
+    if layout == "frequency":
+        return rank[sel] - sh.lo
+    if layout == "identity":
+        return _identity_positions(x, sel, rank, sh.lo, sh.hi, touched_sorted)
+    if layout == "random":
+        rng = np.random.default_rng([seed, sh.table, sh.part, sh.lo])
+        return rng.choice(sh.hi - sh.lo, size=int(sel.size), replace=False).astype(np.int64)
+    order = np.argsort(key[sel], kind="stable")           # coaccess
+    pos = np.empty(sel.size, dtype=np.int64)
+    pos[order] = np.arange(sel.size)
+    return pos
+
+
+def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locations, layout, seed=0):
+    """(address_B, length_B) int64 per compact row (see the module docstring).
+
+    ``labels[t]`` = (table row of each compact label, its lookups) from
+    ``compact_rows``; ``offsets[t]`` the first compact id of table t;
+    ``n_rows`` the compact rows in all (each table's spare id included).
+    """
+    check_layout(layout)
+    addr = np.zeros(n_rows, dtype=np.int64)
+    length = np.ones(n_rows, dtype=np.int64)
+    end = [0] * len(locations)                                  # bytes used so far per location
+    for t, mine in enumerate(by_table):
+        rows, counts = labels[t]
+        P = mine[0].parts
+        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
+        x = rows // P if P > 1 else rows
+        rank = _ranks(x, counts, part, P)
+        key = None
+        if layout == "coaccess":
+            full = coaccess_order(trace, t, seed=seed)
+            inv = np.empty(full.size, dtype=np.int64)
+            inv[full] = np.arange(full.size)
+            key = inv[rows]
+        for sh in mine:
+            loc = locations[sh.location]
+            sizes = loc.units_counted_B
+            g, top = sizes[0], sizes[-1]
+            sel = np.flatnonzero((part == sh.part) & (rank >= sh.lo) & (rank < sh.hi))
+            touched_sorted = np.sort(x[part == sh.part])
+            pos = _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
+            base = -(-end[sh.location] // top) * top
+            a, n = row_addresses(pos, sh.row_bytes, g, base)
+            addr[offsets[t] + sel], length[offsets[t] + sel] = a, n
+            end[sh.location] = base + shard_bytes(sh.hi - sh.lo, sh.row_bytes, g)
+        spare = offsets[t] + rows.size                            # never looked up: any valid place
+        addr[spare], length[spare] = 0, int(np.ceil(mine[0].row_bytes - 1e-9))
+    return addr, length
+
+
+def coalesced_loads(counters, shards, locations, share):
+    """(units, bytes, reads) per [batch, shard] at each shard's tier, from the replay's coalesced counters.
+
+    The cost unit is the location's largest unit size; ``reads`` = cost units
+    / the cost units one row touches alone (``ceil(row / unit)``), so with
+    one row per unit and no row read twice in a batch, ``reads`` = lookups.
+    A location's units are split over its shards by ``share`` (see
+    ``Simulation._loads``).
+    """
+    locs = np.array([s.location for s in shards], dtype=np.int64)
+    last = np.array([len(locations[s.location].units_counted_B) - 1 for s in shards], dtype=np.int64)
+    unit = np.array([locations[s.location].units_counted_B[-1] for s in shards], dtype=np.float64)
+    per_row = np.array([max(1.0, np.ceil(np.ceil(s.row_bytes - 1e-9) / u)) for s, u in zip(shards, unit)])
+    units = counters.units[:, locs, last] * share
+    return units, units * unit, units / per_row

@@ -1,0 +1,131 @@
+"""A layout inside a plan: pages per batch by layout, exactness against today's figures, addresses."""
+import numpy as np
+import pytest
+
+from embsim.cost_model.plan import Representation, Shard, ShardingPlan, TablePlan
+from embsim.errors import InputError
+from embsim.hw_models.loader import load_system
+from embsim.sim.coalesce import row_addresses
+from embsim.sim.simulate import Simulation
+from embsim.workloads.generators import generate_trace
+from embsim.workloads.model import model_from_dict
+from embsim.workloads.trace import Trace
+
+
+def _model(rows=400_000, tables=2, dim=16, dtype="fp16", pooling=16, alpha=1.05):
+    return model_from_dict({
+        "name": "small_rows", "source": "test model: small rows",
+        "defaults": {"dim": dim, "dtype": dtype, "pooling": pooling, "access": {"kind": "zipf", "alpha": alpha}},
+        "tables": [{"name": f"t{i}", "rows": rows} for i in range(tables)],
+        "dense": {"dense_features": 13, "bottom_mlp": [32, dim], "top_mlp": [32, 1], "interaction": "dot"},
+    }, source="test")
+
+
+def _plan(model, system, device_of, tier, split=None):
+    """Each table whole on ``device_of(i)``'s ``tier``; ``split=(hot_tier, share)`` puts its hottest share there."""
+    tables = []
+    for i, t in enumerate(model.tables):
+        d = device_of(i)
+        shards = ([Shard(d, tier, 0.0, 1.0, 1.0)] if split is None else
+                  [Shard(d, split[0], 0.0, split[1], 0.5), Shard(d, tier, split[1], 1.0, 0.5)])
+        tables.append(TablePlan(t.name, Representation(row_bytes=t.row_bytes), shards))
+    return ShardingPlan(model.name, system.name, tables, solver="hand", status="hand-made")
+
+
+def _pages_per_batch(sim):
+    c = sim.counters
+    out = 0
+    for li, loc in enumerate(sim.locations):
+        if loc.tier == "flash":
+            out += c.units[:, li, len(loc.units_counted_B) - 1]
+    return out.astype(float)
+
+
+@pytest.fixture(scope="module")
+def screc():
+    return load_system("screc_4x_smartssd")
+
+
+def test_frequency_reads_at_least_2x_fewer_flash_pages_than_random(screc):
+    """The issue's goal: zipf trace, dim-16 fp16 rows (32 B, 512 to a 16 KiB page) in flash."""
+    m = _model()
+    tr = generate_trace(m, batches=6, batch_size=256, seed=1)
+    plan = _plan(m, screc, lambda i: f"csd{i % 4}", "flash")
+    pages = {lay: _pages_per_batch(Simulation(m, screc, plan, tr, layout=lay)) for lay in ("random", "frequency")}
+    assert (pages["random"] >= 2 * pages["frequency"]).all(), pages
+    # and the time follows: fewer pages, higher throughput
+    q = {lay: Simulation(m, screc, plan, tr, layout=lay).run("closed", queries=6 * 256 * 2).throughput["queries_per_s"]
+         for lay in ("random", "frequency")}
+    assert q["frequency"] > q["random"]
+
+
+def test_units_never_exceed_distinct_rows_and_pages_follow_the_tier(screc):
+    m = _model(rows=100_000)
+    tr = generate_trace(m, batches=4, batch_size=128, seed=2)
+    plan = _plan(m, screc, lambda i: "csd0", "flash", split=("dram", 0.01))
+    for lay in ("identity", "random", "frequency", "coaccess"):
+        sim = Simulation(m, screc, plan, tr, layout=lay)
+        c = sim.counters
+        for li, loc in enumerate(sim.locations):
+            tier = len(loc.caches)
+            units = c.units[:, li]
+            sizes = loc.units_counted_B
+            rows_per_unit = [max(1, s // 32) for s in sizes]
+            for k, s in enumerate(sizes):
+                assert (units[:, k] <= c.unique_rows[:, li, tier] * max(1, -(-32 // s))).all()
+                assert (units[:, k] >= -(-c.unique_rows[:, li, tier] // rows_per_unit[k])).all()
+        assert sim.tier_bytes.shape == sim.tier_lookups.shape
+
+
+def _distinct_trace(model, batches, batch_size, seed=0):
+    """Single-hot lookups, no row twice in a batch: coalescing has nothing to merge when a row fills its unit."""
+    rng = np.random.default_rng(seed)
+    T = model.n_tables
+    lengths = np.ones((batches, T, batch_size), dtype=np.int32)
+    idx = [rng.choice(int(model.tables[t].rows), batch_size, replace=False) for _ in range(batches) for t in range(T)]
+    return Trace(lengths=lengths, indices=np.concatenate(idx), table_rows=model.table_rows)
+
+
+@pytest.mark.parametrize("system,tier,units", [("gpu_8x_a100_80g", "hbm", [32]),
+                                               ("screc_4x_smartssd", "flash", [32])])
+def test_one_row_per_unit_gives_todays_figures(system, tier, units):
+    """Rows of exactly one unit, never twice in a batch: with a layout the result equals the one without."""
+    sysm = load_system(system)
+    m = _model(rows=50_000, pooling=1)
+    tr = _distinct_trace(m, batches=4, batch_size=64)
+    devs = sysm.devices if system.startswith("gpu") else [d for d in sysm.devices if d != "host"]
+    plan = _plan(m, sysm, lambda i: devs[i % len(devs)], tier)
+    base = Simulation(m, sysm, plan, tr).run("closed", queries=4 * 64 * 2)
+    for lay in ("random", "frequency"):
+        sim = Simulation(m, sysm, plan, tr, layout=lay, unit_sizes_B={tier: units})
+        r = sim.run("closed", queries=4 * 64 * 2)
+        assert r.throughput == pytest.approx(base.throughput, rel=1e-12)
+        assert r.latency == pytest.approx(base.latency, rel=1e-12)
+        assert r.bytes_B["moved"] == pytest.approx(base.bytes_B["moved"], rel=1e-12)
+        np.testing.assert_allclose(sim.tier_reads, sim.tier_lookups)
+
+
+def test_identity_layout_addresses_are_row_ids_when_one_shard_holds_the_table(screc):
+    m = _model(rows=5000, tables=1)
+    tr = generate_trace(m, batches=2, batch_size=32, seed=0)
+    plan = _plan(m, screc, lambda i: "csd0", "flash")
+    from embsim.sim import simulate as S
+    from embsim.sim.layout_plan import plan_row_addresses
+    sim = Simulation(m, screc, plan, tr, layout="identity")
+    labels = []
+    by_table = [[s for s in sim.shards if s.table == 0]]
+    _, rowloc, offs = S.compact_rows(tr, by_table, labels)
+    addr, _ = plan_row_addresses(tr, sim.shards, by_table, labels, offs, rowloc.size, sim.locations, "identity")
+    rows = labels[0][0]
+    want, _ = row_addresses(rows, 32, sim.locations[0].units_counted_B[0])
+    assert np.array_equal(addr[:rows.size], want)
+
+
+def test_bad_layout_and_unit_sizes_are_input_errors(screc):
+    m = _model(rows=1000, tables=1)
+    tr = generate_trace(m, batches=2, batch_size=8, seed=0)
+    plan = _plan(m, screc, lambda i: "csd0", "flash")
+    with pytest.raises(InputError, match="expected one of"):
+        Simulation(m, screc, plan, tr, layout="hot")
+    with pytest.raises(InputError, match="multiple"):
+        Simulation(m, screc, plan, tr, layout="identity", unit_sizes_B={"flash": [4096, 6000]})
