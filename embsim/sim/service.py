@@ -36,7 +36,7 @@ class ServiceSampler:
         self.floors = [float(p.floor_s) for p in self.profiles]
         self._rngs = [np.random.default_rng(np.random.SeedSequence([int(seed), SERVICE_STREAM, i]))
                       for i in range(len(names))]
-        self._buf = [None] * len(names)
+        self._buf: list = [np.zeros(0)] * len(names)
         self._pos = [CHUNK] * len(names)
         self.fixed = [p.distribution == "deterministic" for p in self.profiles]
 

@@ -355,7 +355,6 @@ class Simulation:
     def _loads(self):
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
         c = self.counters
-        n_loc = len(self.locations)
         # Split each location's counters over its shards by the tables' lookups there
         # (shards of one table at one cached location share that table's part equally).
         at = {}
