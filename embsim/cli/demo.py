@@ -97,12 +97,17 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     from ..workloads.stats import trace_stats
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results").mkdir(exist_ok=True)
     targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
         [out / "results" / f"{_result_name(s)}.json" for s in systems]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, expected a folder for the demo's outputs")
+    if not out.exists():
+        check_output(out)                # the folder can be made: its parent exists and is writable
     for t in targets:
-        check_output(t, force)
+        if t.parent.is_dir():
+            check_output(t, force)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(exist_ok=True)
 
     t0 = time.perf_counter()
     model = load_model(model) if isinstance(model, str) else model

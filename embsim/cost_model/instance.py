@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from .coalescing import coalesced_read_shares
 from .coverage import table_access
 from .partition import choose as choose_partition
 from .representations import candidates
@@ -57,7 +58,7 @@ class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
     def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
-                 max_collision_share=None):
+                 max_collision_share=None, coalescing=None):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -79,10 +80,12 @@ class Instance:
         self.max_collision_share = max_collision_share
         self.distinct = _distinct_rows(model, stats)
         self.items = self._make_items(access, representations, split)
+        # with a row layout, a lookup costs the share of a row read the memory serves (coalescing.py)
+        self.coalesced = coalesced_read_shares(self, coalescing, stats) if coalescing else None
         self._cost_cache = {}
         self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
         self.energy = []
-        for it in self.items:
+        for i, it in enumerate(self.items):
             t = np.zeros((len(it.reps), len(self.slots)))
             e = np.zeros_like(t)
             for r, rep in enumerate(it.reps):
@@ -90,8 +93,14 @@ class Instance:
                 for k, s in enumerate(self.slots):
                     c = self._lookup(k, rep.row_bytes / reads)
                     cc = self._compute(s.device, rep.macs_per_lookup)
-                    t[r, k] = reads * c.time_s + cc.time_s
-                    e[r, k] = reads * c.energy_J + cc.energy_J
+                    served = reads * (1.0 if self.coalesced is None else self.coalesced[(i, r, k)])
+                    t[r, k] = served * c.time_s + cc.time_s
+                    e[r, k] = served * c.energy_J + cc.energy_J
+                    if served < reads and hasattr(self.system, "coalesced_lookup_cost"):
+                        # the other lookups found their unit already read: their per-row work only
+                        g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads)
+                        t[r, k] += (reads - served) * g.time_s
+                        e[r, k] += (reads - served) * g.energy_J
             self.time.append(t)
             self.energy.append(e)
 

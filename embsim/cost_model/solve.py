@@ -99,13 +99,15 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None, max_collision_share=None):
+               split=True, gap_rel=None, max_collision_share=None, coalescing=None):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
     fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
     method: auto | full | decomposed.  max_collision_share: no table may take a
     row-sharing representation whose predicted collision share exceeds it.
+    coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
+    simulator reads them under that row layout (:mod:`.coalescing`).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
@@ -124,7 +126,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     t0 = time.perf_counter()
     allowed = parse_allowed(representations)
     check_collision_budget(max_collision_share)
-    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing)
     why = explain_infeasible(inst)
     if why:
         raise InputError(why)
@@ -204,10 +206,11 @@ def check_collision_budget(max_collision_share):
 
 
 def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True,
-                 max_collision_share=None):
+                 max_collision_share=None, coalescing=None):
     """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
     check_collision_budget(max_collision_share)
-    return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share)
+    return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share,
+                    coalescing)
 
 
 __all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

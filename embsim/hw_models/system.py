@@ -182,6 +182,11 @@ class System:
         """list of dict(device, level, capacity_B, above_tier): caches the replay simulates (none by default)."""
         return []
 
+    def coalesced_lookup_cost(self, slot, row_bytes):
+        """Cost of a lookup whose unit (line, sector, page) a read of the same batch already brought:
+        the per-row work left (gathering, pooling).  None by default (a family whose lookup is all memory)."""
+        return Cost(0.0, 0.0)
+
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row read served by cache ``level`` of ``device`` (families with caches override)."""
         raise ValueError(f"system '{self.name}': no cache {device}.{level}")

@@ -7,13 +7,14 @@ the location's largest unit), and inside a shard the rows sit in the order
 of the layout (:mod:`embsim.workloads.row_layout`), the profile being the
 simulated trace itself:
 
-``identity``  by row id (within the shard's row-wise part, id // parts);
+``identity``  by row id (within the shard's row-wise part);
               rows the trace never touches keep their place between them.
 ``frequency`` by hot rank (the hottest row of the shard first).
 ``coaccess``  by the table's co-access order (hottest cluster first).
 ``random``    each touched row at a seeded random place among the shard's rows.
 
-Unit sizes per tier (:func:`tier_unit_sizes_B`): the tier's access
+Unit sizes per tier (:func:`embsim.cost_model.coalescing.tier_unit_sizes_B`,
+shared with the planner): the tier's access
 granularity (``Slot.granularity_B`` when the system declares it, else the
 simulator's reading of the tier's graph node), then a flash tier's page
 (``page_B`` of its node) when it is a larger multiple.  The largest size
@@ -21,31 +22,22 @@ is the tier's *cost unit*: the unit whose reads the tier's time follows
 (a flash die senses whole pages).  ``unit_sizes_B`` of ``simulate``
 overrides both, per ``"tier"`` or ``"device.tier"``.
 """
-from typing import Optional
-
 import numpy as np
 
-from ..errors import InputError
+from ..cost_model.coalescing import tier_unit_sizes_B  # noqa: F401  (re-exported for the simulator)
 from ..workloads.row_layout import check_layout, coaccess_order
 from .coalesce import row_addresses, shard_bytes
 
 
-def tier_unit_sizes_B(system, device: str, tier: str, granularity_B: int, override: Optional[dict] = None) -> list:
-    """Unit sizes coalescing counts at ``device.tier``, the access granularity first."""
-    for key in (f"{device}.{tier}", tier):
-        if override and key in override:
-            sizes = [int(s) for s in np.atleast_1d(override[key])]
-            if not sizes or min(sizes) <= 0 or any(s % sizes[0] for s in sizes):
-                raise InputError(f"unit_sizes_B: {key}: {sizes}: expected positive byte sizes, each a multiple "
-                                 "of the first (the access granularity)")
-            return sizes
-    declared = getattr(system.slot(device, tier), "granularity_B", None)     # issue 11: every slot knows it
-    sizes = [int(declared or granularity_B)]
-    node = system.graph.nodes.get(f"{device}.{tier}", {}) if hasattr(system, "graph") else {}
-    page = node.get("page_B")
-    if page and int(page) > sizes[0] and int(page) % sizes[0] == 0:
-        sizes.append(int(page))
-    return sizes
+def _part_and_index(shard, rows):
+    """(row-wise part of each row, its index within the part): hash parts by id mod P, range parts by bounds."""
+    P, cut = shard.parts, getattr(shard, "partition", None)
+    if P == 1:
+        return np.zeros(rows.size, dtype=np.int64), rows
+    if cut is None or cut.scheme == "hash":
+        return rows % P, rows // P
+    part = cut.part_of(rows)
+    return part, rows - np.asarray(cut.bounds, dtype=np.int64)[part]
 
 
 def _ranks(rows_idx, counts, part, P):
@@ -96,8 +88,7 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     for t, mine in enumerate(by_table):
         rows, counts = labels[t]
         P = mine[0].parts
-        part = rows % P if P > 1 else np.zeros(rows.size, dtype=np.int64)
-        x = rows // P if P > 1 else rows
+        part, x = _part_and_index(mine[0], rows)
         rank = _ranks(x, counts, part, P)
         key = None
         if layout == "coaccess":

@@ -65,7 +65,9 @@ import numpy as np
 import simpy
 
 from .. import __version__
+from ..cost_model.validate import check_plan
 from ..errors import InputError
+from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
 from ..hw_models.protocols import VariableService
@@ -88,8 +90,6 @@ MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
 QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
-GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
-                    "page_size", "dma_block", "burst_bytes")
 
 
 @dataclass
@@ -118,13 +118,7 @@ class ShardInfo:
 
 def _granularity_B(system, device, tier):
     """Access granularity of a tier: from its graph node (line, sector, page ...), else 1 byte."""
-    for node in (f"{device}.{tier}", tier):
-        if node in system.graph.nodes:
-            attrs = system.graph.nodes[node]
-            for k in GRANULARITY_KEYS:
-                if attrs.get(k):
-                    return max(1, int(round(float(attrs[k]))))
-    return 1
+    return graph_granularity_B(system, device, tier)
 
 
 def caches_from_system(system, policy="lru"):
@@ -195,10 +189,12 @@ class Simulation:
         if layout is not None:
             check_layout(layout)
         self.notes = []
+        if plan is not None:
+            check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
         self.batch_size = self.trace.batch_size
-        self.plan = plan if plan is not None else self._solve({"solver": solver, "time_limit_s": time_limit_s,
-                                                               **(planner or {})})
+        self.plan = plan if plan is not None else check_plan(self._solve({"solver": solver, "time_limit_s": time_limit_s,
+                                                                           **(planner or {})}), system, model)
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
@@ -222,12 +218,7 @@ class Simulation:
         if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
             trace = trace.load()
         if trace is not None:
-            if trace.n_tables != m.n_tables:
-                raise InputError(f"trace: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
-            if not np.array_equal(trace.table_rows, m.table_rows):
-                t = int(np.argmax(trace.table_rows != m.table_rows))
-                raise InputError(f"trace: table {t} has {trace.table_rows[t]} rows, but model '{m.name}' "
-                                 f"table '{m.tables[t].name}' has {m.tables[t].rows}")
+            trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
                 raise InputError(f"batch_size: {batch_size}: the trace's batches hold {trace.batch_size} samples; "
                                  "the trace's batches are the simulation's batches (omit batch_size)")
@@ -246,8 +237,10 @@ class Simulation:
 
     def _solve(self, planner):
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
-        from ..cost_model.planner import plan_for
+        from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
+        if self.layout and planner_for(self.system) == "sharding_mip":      # the MIP prices the layout too
+            planner = {"coalescing": {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}, **planner}
         plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
         self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
@@ -317,8 +310,7 @@ class Simulation:
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
                                              int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
                 gran = _granularity_B(self.system, sh.device, sh.tier)
-                units = (tier_unit_sizes_B(self.system, sh.device, sh.tier, gran, self.unit_sizes_B)
-                         if self.layout else None)
+                units = tier_unit_sizes_B(self.system, sh.device, sh.tier, self.unit_sizes_B) if self.layout else None
                 locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
         return locs

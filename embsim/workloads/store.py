@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import write_text
+from ..fileio import check_output, note_input, write_text
 from .trace import Trace, load_trace
 
 CHUNKED_FORMAT = "embsim-chunked-trace"
@@ -164,6 +164,7 @@ class ChunkedTraceReader(TraceReader):
         self.path = Path(path)
         self.source = str(path)
         self.validate = validate
+        note_input(self.path)
         m = _read_manifest(self.path)
         self.manifest = m
         self.n_batches, self.n_tables, self.batch_size = m["batches"], m["tables"], m["batch_size"]
@@ -350,11 +351,15 @@ def read_trace(path, validate=True):
 
 
 # ================================================================ writers ===
-def check_trace_output(path, force=False):
-    """InputError unless ``path`` names a trace output that may be written (``.npz`` or ``.trace``)."""
+def check_trace_output(path, force=False, inputs=()):
+    """InputError unless ``path`` names a trace output that may be written (``.npz`` or ``.trace``).
+
+    ``inputs``: the command's inputs, which the output may never replace (``fileio.check_output``).
+    """
     path = Path(path)
     if path.suffix not in (".npz", CHUNKED_SUFFIX):
         raise InputError(f"{path}: trace outputs end in .npz (one file) or .trace (a folder of chunks)")
+    check_output(path, force, inputs, folder=path.suffix == CHUNKED_SUFFIX)
     if path.exists() and not force:
         raise InputError(f"{path}: already exists; choose another name or pass --force to replace it")
     if not path.parent.exists():

@@ -129,3 +129,35 @@ def test_bad_layout_and_unit_sizes_are_input_errors(screc):
         Simulation(m, screc, plan, tr, layout="hot")
     with pytest.raises(InputError, match="multiple"):
         Simulation(m, screc, plan, tr, layout="identity", unit_sizes_B={"flash": [4096, 6000]})
+
+
+@pytest.mark.parametrize("preset", ["cpu_2s_spr_ddr5", "gpu_8x_a100_80g"])
+def test_the_plan_priced_with_the_layout_agrees_with_the_coalescing_simulator(preset):
+    """The MIP sees the layout (expected units per batch from the profile): prediction within 10% (caches off)."""
+    from embsim.cost_model.solve import solve_plan
+    from embsim.sim.simulate import compare_with_plan
+    from embsim.workloads.stats import trace_stats
+    m = _model(rows=20_000, tables=4, dim=64, dtype="fp32", pooling=20)
+    tr = generate_trace(m, batches=3, batch_size=256, seed=0)
+    system = load_system(preset)
+    for lay in ("random", "frequency"):
+        plan = solve_plan(m, system, stats=trace_stats(tr), batch_size=256, time_limit_s=2, split=False,
+                          coalescing={"layout": lay})
+        cmp = compare_with_plan(Simulation(m, system, plan, tr, layout=lay))
+        assert cmp["ratio"] == pytest.approx(1.0, abs=0.10), (lay, cmp)
+
+
+def test_row_wise_parts_get_addresses_inside_their_part(screc):
+    """A table split row-wise over two devices: every part's rows packed in its own region, units bounded."""
+    m = _model(rows=50_000, tables=2)
+    tr = generate_trace(m, batches=3, batch_size=64, seed=4)
+    tables = [TablePlan(t.name, Representation(row_bytes=t.row_bytes),
+                        [Shard(f"csd{p}", "flash", 0.0, 1.0, 0.5, part=p, parts=2) for p in range(2)])
+              for t in m.tables]
+    plan = ShardingPlan(m.name, screc.name, tables, solver="hand", status="hand-made")
+    for lay in ("identity", "frequency", "random"):
+        sim = Simulation(m, screc, plan, tr, layout=lay)
+        c = sim.counters
+        for li in range(len(sim.locations)):
+            assert (c.units[:, li, -1] <= c.unique_rows[:, li, 0]).all()
+            assert (c.units[:, li, -1] >= -(-c.unique_rows[:, li, 0] // 512)).all()

@@ -136,11 +136,11 @@ def test_trace_timestamps_drive_arrivals(model, cpu):
 def test_bad_plans_and_traces_are_explained(model, trace, cpu):
     plan = round_robin_plan(model, cpu)
     plan.tables[1].shards[0].rank_hi = 0.5
-    with pytest.raises(InputError, match="t1.*covered exactly once"):
+    with pytest.raises(InputError, match="t1.*hot ranks end at 0.5"):
         Simulation(model, cpu, plan, trace)
     plan = round_robin_plan(model, cpu)
     plan.tables[0].shards[0].device = "socket9"
-    with pytest.raises(InputError, match="socket9.dram is not a slot"):
+    with pytest.raises(InputError, match="socket9.dram does not exist"):
         Simulation(model, cpu, plan, trace)
     with pytest.raises(InputError, match="batch_size"):
         Simulation(model, cpu, round_robin_plan(model, cpu), trace, batch_size=7)

@@ -213,6 +213,10 @@ class CpuDram(System):
         c = p.core.count.value if cores is None else cores
         return (p.core.gather_overhead.value + row_bytes / p.core.sum_bandwidth.value) / c
 
+    def coalesced_lookup_cost(self, slot, row_bytes):
+        """A lookup whose lines a read of the same batch already brought: its core work only."""
+        return Cost(self.gather_core_s(row_bytes), 0.0)
+
     def _row_bytes_moved(self, row_bytes):
         line = self.p.dram.line_bytes.value
         return expected_lines(row_bytes, line) * line

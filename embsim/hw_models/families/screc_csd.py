@@ -345,6 +345,10 @@ class ScrecCSD(System):
             moved.update({"pcie_up": xfer, "pcie_down": xfer, "host.dram": 2 * xfer})
         return time_s, actions, moved
 
+    def coalesced_lookup_cost(self, slot, row_bytes):
+        t, actions, _ = self._gather_only_work(slot.device, row_bytes)
+        return Cost(t, self._dynamic_J(slot.device, actions) + self._static(slot.device) * t)
+
     def _gather_only_work(self, device, row_bytes):
         """(time_s, actions, moved) of a lookup whose unit a coalesced read of the same batch already brought."""
         if device == "host":

@@ -1,0 +1,149 @@
+"""What a row layout does to the planner's per-lookup cost: the expected units a batch reads.
+
+When the simulator coalesces (``simulate --layout``), a tier's memory time
+follows the distinct units (lines, sectors, bursts, pages) a batch reads, not
+the lookups (:mod:`embsim.sim.coalesce`).  The planner prices a lookup in a
+slot; this module gives the factor ``read_share`` = expected row reads the
+memory serves per lookup (units read / units per row, over lookups), so the
+MIP charges ``read_share x lookup_cost``.
+
+Expected units of one table in one slot, from the profile's coverage curve
+``C`` (share of accesses served by the hottest fraction of rows; rows on one
+segment of slope ``s`` are each looked up with probability ``s / R`` per
+lookup), ``n`` lookups per batch, ``R`` rows and ``m`` rows per cost unit
+(Poisson approximation ``(1 - p)^n ~ exp(-n p)``):
+
+* ``frequency`` (and ``coaccess``, priced as ``frequency``: co-access can
+  only be seen in a trace, not in a coverage curve): units hold rows of
+  consecutive hot ranks, so a unit on a segment of slope ``s`` is read with
+  probability ``1 - exp(-n m s / R)``:
+  ``E[units] = sum over segments of (rows / m) (1 - exp(-n m s / R))``.
+* ``random`` and ``identity`` (ids taken as unrelated to heat, as a
+  generator's or a hashed feature's are): a unit holds ``m`` random rows, so
+  ``E[units] = (R / m) (1 - q^m)`` with ``q`` the mean over rows of
+  ``exp(-n p)``.
+
+With ``m = 1`` both give the expected distinct rows per batch.  Probabilities
+taken from the profile's own counts under-state how many distinct rows a
+batch of that profile reads (a row seen once in three batches was in one of
+them, not in 28% of each), so when the profile measured its distinct rows
+per batch ``U``, both estimates are scaled by ``U / E[units at m = 1]``:
+exact at one row per unit, on the profile.  The planner
+assumes the whole table sits in the slot (a table cut over tiers coalesces a
+little less in its cold part than this says).  The tier's per-row compute
+(gather engines, pooling adds) is priced with the memory time, so where a
+tier is compute bound the factor under-states its time.
+"""
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..errors import InputError
+
+LAYOUTS = ("identity", "frequency", "coaccess", "random")
+GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
+                    "page_size", "dma_block", "burst_bytes")
+
+
+def graph_granularity_B(system, device: str, tier: str) -> int:
+    """Access granularity of a tier read from its graph node (line, sector, page ...), else 1 byte.
+
+    A stopgap until every slot declares ``granularity_B`` (issue 11).
+    """
+    for node in (f"{device}.{tier}", tier):
+        if node in system.graph.nodes:
+            attrs = system.graph.nodes[node]
+            for k in GRANULARITY_KEYS:
+                if attrs.get(k):
+                    return max(1, int(round(float(attrs[k]))))
+    return 1
+
+
+def tier_unit_sizes_B(system, device: str, tier: str, override: Optional[dict] = None) -> list:
+    """Unit sizes coalescing counts at ``device.tier``, the access granularity first, the cost unit last.
+
+    ``override`` {"tier" or "device.tier": [bytes, ...]} wins; else the
+    slot's declared ``granularity_B`` (or the graph's), then a flash tier's
+    page (``page_B`` of its graph node) when it is a larger multiple.
+    """
+    for key in (f"{device}.{tier}", tier):
+        if override and key in override:
+            sizes = [int(s) for s in np.atleast_1d(override[key])]
+            if not sizes or min(sizes) <= 0 or any(s % sizes[0] for s in sizes):
+                raise InputError(f"unit_sizes_B: {key}: {sizes}: expected positive byte sizes, each a multiple "
+                                 "of the first (the access granularity)")
+            return sizes
+    declared = getattr(system.slot(device, tier), "granularity_B", None)
+    sizes = [int(declared or graph_granularity_B(system, device, tier))]
+    node = system.graph.nodes.get(f"{device}.{tier}", {})
+    page = node.get("page_B")
+    if page and int(page) > sizes[0] and int(page) % sizes[0] == 0:
+        sizes.append(int(page))
+    return sizes
+
+
+def rows_per_unit(row_bytes: float, sizes: list) -> tuple:
+    """(rows per cost unit, cost units per row) for rows packed at granularity ``sizes[0]``."""
+    g, S = int(sizes[0]), int(sizes[-1])
+    length = int(math.ceil(row_bytes - 1e-9))
+    if length <= g:
+        return (g // length) * (S // g), 1
+    stride = -(-length // g) * g
+    if stride <= S:
+        return S // stride, 1
+    return 1, -(-stride // S)
+
+
+def expected_units(curve, rows: float, lookups: float, m: int, layout: str) -> float:
+    """Expected distinct cost units one batch reads (module docstring), for ``m`` rows per unit."""
+    if layout not in LAYOUTS:
+        raise InputError(f"layout: {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    if lookups <= 0 or rows <= 0:
+        return 0.0
+    f, c = np.asarray(curve.f, float), np.asarray(curve.c, float)
+    seg_rows = np.diff(f) * rows
+    p = np.diff(c) / np.maximum(np.diff(f), 1e-300) / rows          # per-row probability per lookup
+    if layout in ("frequency", "coaccess"):
+        return float(np.sum(seg_rows / m * -np.expm1(-lookups * m * p)))
+    q = float(np.sum(seg_rows * np.exp(-lookups * p)) / rows)
+    return float(rows / m * (1.0 - q ** m))
+
+
+def read_share(curve, rows: float, lookups: float, row_bytes: float, sizes: list, layout: str,
+               distinct_per_batch: Optional[float] = None) -> float:
+    """Expected row reads the memory serves per lookup (<= 1) under ``layout``.
+
+    ``distinct_per_batch``: the profile's measured distinct rows per batch
+    (anchors the estimate, module docstring), or None.
+    """
+    if lookups <= 0:
+        return 1.0
+    m, _ = rows_per_unit(row_bytes, sizes)
+    reads = expected_units(curve, rows, lookups, m, layout)     # a row of several units: m = 1, reads = rows
+    if distinct_per_batch:
+        one = expected_units(curve, rows, lookups, 1, layout)
+        reads *= distinct_per_batch / one if one > 0 else 1.0
+    return float(min(1.0, reads / lookups))
+
+
+def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
+    """{(item index, rep index, slot index): read share} for an Instance's items under ``coalescing``.
+
+    ``coalescing``: {"layout": name, "unit_sizes_B": optional override per tier}.
+    An item's lookups per batch are those of its part of the table; its
+    distinct rows per batch (``stats.unique_rows_per_batch``, if measured) too.
+    """
+    measured = getattr(stats, "unique_rows_per_batch", None) if not getattr(stats, "analytic", False) else None
+    layout = coalescing.get("layout")
+    if layout not in LAYOUTS:
+        raise InputError(f"layout: {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    sizes = {k: tier_unit_sizes_B(inst.system, s.device, s.tier, coalescing.get("unit_sizes_B"))
+             for k, s in enumerate(inst.slots)}
+    out = {}
+    for i, it in enumerate(inst.items):
+        u = float(measured[it.table]) / it.parts if measured is not None else None
+        for r, rep in enumerate(it.reps):
+            for k in sizes:
+                out[(i, r, k)] = read_share(it.curve, it.rows, it.accesses, rep.row_bytes, sizes[k], layout, u)
+    return out
