@@ -780,7 +780,8 @@ def compare_with_plan(sim, queries=None):
     """
     B = sim.batch_size
     queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
-    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
+    # one batch in flight: no transient to skip; mean service times (the plan prices means, not noise or floors)
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B, variability=False)
     per = {}
     for b in range(sim.trace.n_batches):
         for w in sim.system.batch_cost(sim.batch_load(b)).work:
