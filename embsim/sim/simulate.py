@@ -78,6 +78,7 @@ from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
+from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
 ARRIVALS = ("closed", "poisson", "trace")
@@ -87,6 +88,7 @@ DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeli
 DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0, a longer transient
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
+STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
 QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
@@ -134,6 +136,8 @@ def caches_from_system(system, policy="lru"):
 
 
 def _trace_digest(trace):
+    if not hasattr(trace, "indices"):            # a streamed trace: the same digest, chunk by chunk
+        return stream_digest(trace)
     h = hashlib.blake2b(digest_size=16)
     for a in (trace.lengths, trace.indices, trace.table_rows):
         h.update(np.ascontiguousarray(a).view(np.uint8))
@@ -215,8 +219,12 @@ class Simulation:
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
-        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
-            trace = trace.load()
+        self.streamed = False
+        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader
+            if trace.n_indices > STREAM_ABOVE_LOOKUPS:
+                self.streamed = True                    # read chunk by chunk (streamed.py)
+            else:
+                trace = trace.load()
         if trace is not None:
             trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
@@ -317,6 +325,12 @@ class Simulation:
 
     def _physical(self):
         """The trace as the plan's representations read it, and the quality proxies (``physical.py``)."""
+        if self.streamed and (self.layout or any(self.plan.table(t.name).representation.shares_rows
+                                                 for t in self.model.tables)):
+            # row-sharing representations and layouts read whole tables' ids at once: no streaming
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
+        # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
         self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
         return physical_trace(self.trace, enc) if enc.any else self.trace
@@ -330,6 +344,15 @@ class Simulation:
                     for t in range(tr.n_tables)]
         labels = [] if self.layout else None
         self.part_shares = {}
+        row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        if self.streamed:
+            with self._timed("map"):
+                labellers, row_location, offsets, self._batch_lookups = label_stream(
+                    tr, by_table, place_table_rows, labels, self.part_shares, progress)
+            with self._timed("replay"):
+                self.counters = replay_stream(tr, labellers, row_bytes, offsets, locs, row_location, progress=progress)
+            self.locations = locs
+            return
         with self._timed("map"):
             compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
             addr = length = None
@@ -372,7 +395,8 @@ class Simulation:
         if c.units is not None:      # coalescing: bytes and row reads follow the tier's cost unit
             self.tier_units, self.tier_bytes, self.tier_reads = coalesced_loads(c, self.shards, self.locations, share)
         # logical lookups per batch (a row-sharing table reads more physical rows than it has lookups)
-        self.batch_lookups = self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64)
+        self.batch_lookups = (self._batch_lookups if self.streamed else
+                              self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64))
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
         for i, sh in enumerate(self.shards):
@@ -629,22 +653,26 @@ def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
     row_location, offsets, base = [], [], 0
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
-        if labels is not None:
-            labels.append((rows, counts))
-        mine = shards_by_table[t]
-        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
-            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
-            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
-        if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
-            where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
-        else:
-            where = np.empty(rows.size + 1, dtype=np.int32)
-            where[:-1] = _locate(rows, counts, mine, mine[0].parts, int(trace.table_rows[t]))
-            where[-1] = mine[0].location                  # the spare row
-        row_location.append(where)
+        row_location.append(place_table_rows(rows, counts, shards_by_table[t], int(trace.table_rows[t]),
+                                             labels, part_shares))
         offsets.append(base)
         base += rows.size + 1
     return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
+
+
+def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=None):
+    """int32 location of each labelled row of one table (and of its spare row, last), from its counts."""
+    if labels is not None:
+        labels.append((rows, counts))
+    if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
+        per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+        part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
+    if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
+        return np.full(rows.size + 1, mine[0].location, dtype=np.int32)
+    where = np.empty(rows.size + 1, dtype=np.int32)
+    where[:-1] = _locate(rows, counts, mine, mine[0].parts, table_rows)
+    where[-1] = mine[0].location                      # the spare row
+    return where
 
 
 # ------------------------------------------------------------- figures ---
