@@ -37,7 +37,7 @@ def main():
     batches = -(-args.indices // per_batch)
     model = model_from_dict({"name": "bench", "source": "bench", "defaults": {"dim": 64, "pooling": POOLING},
                              "tables": [{"name": "t", "rows": ROWS, "count": TABLES}],
-                             "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                             "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
     n = batches * per_batch
     rng = np.random.default_rng(0)
     _, c_np, w_np = timed(lambda: rng.integers(0, ROWS, size=n))

@@ -24,12 +24,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from . import units
 from .errors import InputError
+from .fileio import note_input
 
 
 class Schema(BaseModel):
     """Base of every config schema: unknown keys are errors, models are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _quantity(kind):
@@ -86,13 +87,79 @@ def sourced(kind):
     return Annotated[Sourced, BeforeValidator(check)]
 
 
+# Limits of what a config file may hold: deeper nesting, or more values once aliases are
+# expanded, is refused (a "billion laughs" file would otherwise take minutes to validate).
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 1_000_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and nesting deeper than MAX_YAML_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:          # an unhashable key: the base class explains it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(data, path):
+    """Values in ``data`` with every alias expanded; InputError past MAX_YAML_NODES or on a cycle."""
+    sizes, active = {}, set()
+
+    def size(x):
+        if not isinstance(x, (dict, list)):
+            return 1
+        if id(x) in sizes:
+            return sizes[id(x)]
+        if id(x) in active:
+            raise InputError(f"{path}: an alias refers to a mapping or list that contains it (a cycle)")
+        active.add(id(x))
+        items = list(x.keys()) + list(x.values()) if isinstance(x, dict) else x
+        n = 1 + sum(size(v) for v in items)
+        active.discard(id(x))
+        sizes[id(x)] = n
+        if n > MAX_YAML_NODES:
+            raise InputError(f"{path}: more than {MAX_YAML_NODES:,} values once aliases are expanded "
+                             f"(an alias bomb?); expected a config file")
+        return n
+    return size(data)
+
+
 def load_yaml(path):
-    """Read a YAML mapping from ``path``; errors name the file."""
+    """Read a YAML mapping from ``path``; errors name the file.
+
+    Duplicate keys are errors (a second ``rows:`` never silently wins), and
+    so are nesting deeper than MAX_YAML_DEPTH and aliases that expand past
+    MAX_YAML_NODES values.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    note_input(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
@@ -103,6 +170,7 @@ def load_yaml(path):
         raise InputError(f"{path}: empty file (expected a YAML mapping)")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a YAML mapping at the top level, got {type(data).__name__}")
+    _expanded_size(data, path)
     return data
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import click
 
 from . import force_option
+from .options import MAX_POINTS, MAX_WORKERS, SEED, count
 from .planning import planner_options
 
 
@@ -11,14 +12,14 @@ from .planning import planner_options
 @click.argument("space_file", metavar="SPACE.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", "db", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="SQLite result store; created if absent, resumed if present.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=count(1, MAX_WORKERS), default=None,
               help="Local worker processes (default: all cores; 1 runs in this process).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Dask scheduler address (tcp://host:8786): run on that cluster instead of locally.")
 @click.option("--sampler", type=click.Choice(["grid", "random", "lhs"]), default=None,
               help="Override the space's sampler.")
-@click.option("-n", "n", type=click.IntRange(min=1), default=None, help="Override the number of points (random, lhs).")
-@click.option("--seed", type=int, default=None, help="Override the sampler's seed.")
+@click.option("-n", "n", type=count(1, MAX_POINTS), default=None, help="Override the number of points (random, lhs).")
+@click.option("--seed", type=SEED, default=None, help="Override the sampler's seed.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the HTML report of the whole store here.")
 @click.option("--export", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

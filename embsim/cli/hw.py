@@ -13,6 +13,7 @@ import click
 
 from ..units import KINDS as UNIT_KINDS, format_quantity
 from . import force_option, json_option
+from .options import SEED
 
 
 def _presets():
@@ -148,7 +149,7 @@ def _grouped(peaks):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Preset YAML to write.")
 @force_option
 @click.option("--quick", is_flag=True, help="Fewer lookups and a smaller table: about half the measuring time.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the random row indices.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the random row indices.")
 @json_option
 def calibrate(output, force, quick, seed, as_json):
     """Measure this host and write a cpu_dram preset fitted to it.

@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..sim.replay import CacheLevel, Location, replay_trace
 from ..workloads.store import open_trace
 from . import json_option
+from .options import FiniteFloat, count
 
 POLICIES = ("lru", "lfu", "static", "none")
 
@@ -77,9 +78,9 @@ def table_text(d):
 
 @click.command("replay")
 @click.argument("trace_path", metavar="T.npz|T.trace", type=click.Path(path_type=str))
-@click.option("--cache-rows", type=int, required=True, help="Rows the shared cache holds (any table).")
+@click.option("--cache-rows", type=count(0, 2 ** 62), required=True, help="Rows the shared cache holds (any table).")
 @click.option("--policy", required=True, help="lru | lfu | static (oracle hot set of the trace) | none.")
-@click.option("--row-bytes", type=float, default=None, help="Bytes per row, to report bytes served and fetched.")
+@click.option("--row-bytes", type=FiniteFloat(0, min_open=True), default=None, help="Bytes per row, to report bytes served and fetched.")
 @json_option
 def replay(trace_path, cache_rows, policy, row_bytes, as_json):
     """Replay a trace through one cache shared by all tables and count hits and misses."""

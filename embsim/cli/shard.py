@@ -18,8 +18,8 @@ from collections import defaultdict
 
 import click
 
-from ..errors import InputError
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, count
 from .planning import planner_options
 
 TABLES_SHOWN = 20
@@ -99,7 +99,7 @@ def format_plan(plan, system, all_tables=False):
 @click.option("--system", "system_name", required=True, help="System preset name or YAML path.")
 @click.option("--trace", "trace_path", type=click.Path(path_type=str), default=None,
               help="Trace (.npz or .trace) whose measured statistics replace the model's access distributions.")
-@click.option("--batch-size", type=int, default=None, help="Samples per batch (default: the trace's, else 1024).")
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None, help="Samples per batch (default: the trace's, else 1024).")
 @click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
 @planner_options
@@ -113,14 +113,15 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
     from ..hw_models.loader import load_system
     from ..workloads.model import load_model
 
-    check_output(output, force)          # refuse early, before minutes of solving
-    if batch_size is not None and batch_size <= 0:
-        raise InputError(f"--batch-size: {batch_size} (expected a positive integer)")
+    check_output(output, force, inputs=(model_name, system_name, trace_path))   # before minutes of solving
     model = load_model(model_name)
     system = load_system(system_name)
     stats = None
     if trace_path is not None:
         from ..workloads.stats import trace_stats
+        from ..workloads.store import open_trace
+        from ..workloads.trace import check_matches
+        check_matches(open_trace(trace_path), model, trace_path)   # as simulate checks the same pair
         stats = trace_stats(trace_path)      # read chunk by chunk
         if batch_size is None:
             batch_size = int(stats.batch_size)

@@ -22,6 +22,7 @@ import click
 from ..errors import InputError
 from ..fileio import check_output
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, MAX_IN_FLIGHT, MAX_QUERIES, SEED, FiniteFloat, count
 from .planning import planner_options, refuse_with_plan
 
 
@@ -76,16 +77,16 @@ def summary_text(r):
               help="Sharding plan JSON (embsim shard); solved with the cost model if omitted.")
 @click.option("--trace", "trace_path", type=click.Path(path_type=str), default=None,
               help="Trace .npz or .trace (read chunk by chunk); generated from the model if omitted.")
-@click.option("--qps", type=float, default=None, help="Poisson arrivals at this rate (queries/s).")
+@click.option("--qps", type=FiniteFloat(0, min_open=True), default=None, help="Poisson arrivals at this rate (queries/s).")
 @click.option("--closed-loop", is_flag=True, help="A fixed number of batches in flight: peak throughput (default).")
 @click.option("--arrival", type=click.Choice(["closed", "poisson", "trace"]), default=None,
               help="Arrival process; 'trace' uses the trace's timestamps.")
-@click.option("--in-flight", type=int, default=None, help="Batches in flight in closed loop (default: one per stage).")
-@click.option("--queries", type=int, default=None, help="Queries to simulate (default: 32 batches, or the whole trace).")
-@click.option("--batch-size", type=int, default=None, help="Queries per batch (default 1024, or the trace's).")
-@click.option("--batch-timeout", type=float, default=None,
+@click.option("--in-flight", type=count(1, MAX_IN_FLIGHT), default=None, help="Batches in flight in closed loop (default: one per stage).")
+@click.option("--queries", type=count(1, MAX_QUERIES), default=None, help="Queries to simulate (default: 32 batches, or the whole trace).")
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None, help="Queries per batch (default 1024, or the trace's).")
+@click.option("--batch-timeout", type=FiniteFloat(0, min_open=True), default=None,
               help="Seconds a batch waits for more queries before it leaves (default: wait until full).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the trace and the arrivals.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the trace and the arrivals.")
 @click.option("--caches", "cache_policy", type=click.Choice(["none", "lru", "lfu"]), default="none", show_default=True,
               help="Replay the caches the system declares (an LLC, an HBM software cache) with this policy.")
 @click.option("--layout", type=click.Choice(["identity", "frequency", "coaccess", "random"]), default=None,
@@ -117,13 +118,14 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
     refuse_with_plan(planner, plan_path)
     if output:
-        check_output(output, force)      # refuse before the work, not after
+        check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path))   # before the work
 
     from ..cost_model.plan import load_plan
     from ..hw_models.loader import load_system
     from ..sim.simulate import caches_from_system, simulate as run_simulation
     from ..workloads.model import load_model
     from ..workloads.store import open_trace
+    from ..workloads.trace import check_matches
 
     model = load_model(model_name)
     system = load_system(system_name)
@@ -132,7 +134,15 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
     if plan is not None and plan.system != system.name:
         raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
+    if plan is not None:
+        from ..cost_model.validate import plan_problems
+        problems = plan_problems(plan, system, model)          # the validator shard uses, before any work
+        if problems:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise InputError(f"{plan_path}: {problems[0]}{more}")
     trace = open_trace(trace_path) if trace_path else None
+    if trace is not None:
+        check_matches(trace, model, trace_path)
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
                             planner=planner, progress=None, layout=layout,

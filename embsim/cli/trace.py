@@ -15,6 +15,7 @@ import click
 
 from ..errors import InputError
 from . import LazyGroup, force_option, json_option
+from .options import MAX_BATCH_SIZE, count
 
 # subcommand -> (module under embsim.cli, attribute, one-line help)
 SUBCOMMANDS = {
@@ -47,7 +48,7 @@ def trace():
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--format", "fmt", required=True, type=click.Choice(["movielens", "dlrm-datasets"]),
               help="movielens: u.data or RecBole .inter; dlrm-datasets: FBGEMM (indices, offsets, lengths) .pt[.gz].")
-@click.option("--batch-size", type=int, default=None,
+@click.option("--batch-size", type=count(1, MAX_BATCH_SIZE), default=None,
               help=f"Samples per batch (movielens default {MOVIELENS_BATCH_SIZE}; dlrm-datasets default: "
                    f"all samples of the file in one batch). A trailing partial batch is dropped.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
@@ -73,7 +74,7 @@ def import_cmd(file, fmt, batch_size, output, force, sequences, max_length, mode
     if max_length is not None and max_length <= 0:
         raise InputError(f"--max-length: {max_length}; expected a positive number of positions")
     from ..workloads.store import check_trace_output, save_trace
-    check_trace_output(output, force)  # refuse early, before a long import
+    check_trace_output(output, force, inputs=(file,))  # refuse early, before a long import
     if sequences:
         tr = _import_sequences(file, batch_size, max_length, model_name)
     elif fmt == "movielens":

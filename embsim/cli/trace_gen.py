@@ -9,6 +9,7 @@ import click
 
 from ..errors import InputError
 from . import force_option, json_option
+from .options import MAX_BATCH_SIZE, MAX_BATCHES, SEED, FiniteFloat, count
 
 
 def _number(value, name, lo=None):
@@ -25,12 +26,12 @@ def _number(value, name, lo=None):
 
 @click.command("gen")
 @click.option("--model", "-m", "model_name", required=True, help="Model preset name or YAML path.")
-@click.option("--batches", "-n", required=True, type=int, help="Number of batches (> 0).")
-@click.option("--batch-size", "-b", required=True, type=int, help="Samples per batch (> 0).")
+@click.option("--batches", "-n", required=True, type=count(1, MAX_BATCHES), help="Number of batches (> 0).")
+@click.option("--batch-size", "-b", required=True, type=count(1, MAX_BATCH_SIZE), help="Samples per batch (> 0).")
 @click.option("--generator", "-g", type=click.Choice(["uniform", "zipf", "stackdist", "drift"]), default=None,
               help="One generator for every table (default: each table's own access.kind).")
-@click.option("--alpha", default=None, help="Zipf exponent for every table (overrides the model).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--alpha", type=FiniteFloat(0), default=None, help="Zipf exponent for every table (overrides the model).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Output trace: T.npz (one file, built in memory) or T.trace (a folder of chunks, written as generated).")
 @force_option
@@ -45,7 +46,7 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
     if batch_size <= 0:
         raise InputError(f"--batch-size {batch_size}: expected a positive integer (> 0)")
     alpha = _number(alpha, "alpha", lo=0.0)
-    check_trace_output(output, force)    # refuse before spending time generating
+    check_trace_output(output, force, inputs=(model_name,))    # refuse before spending time generating
     model = load_model(model_name)
     tr = write_generated_trace(output, model, batches, batch_size, generator=generator, alpha=alpha, seed=seed,
                                progress=True, force=force)
@@ -55,9 +56,10 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
 
 @click.command("fit")
 @click.argument("locality_stats", type=click.Path(dir_okay=False))
-@click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf"]), default="stackdist", show_default=True,
-              help="Generator whose parameters are fitted.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf", "mixture"]), default="stackdist",
+              show_default=True, help="Generator whose parameters are fitted (mixture: several kinds of tables, "
+                                      "fitted to access and row shares).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Sample trace (>= 10M lookups) made with the fitted parameters: T.npz or T.trace.")
@@ -68,7 +70,7 @@ def fit(locality_stats, generator, seed, as_json, output, force):
     from ..workloads.locality import BIN_LABELS
 
     from ..workloads.store import check_trace_output, save_trace
-    check_trace_output(output, force)
+    check_trace_output(output, force, inputs=(locality_stats,))
     res = fit_locality(locality_stats, generator=generator, seed=seed, progress=True)
     save_trace(res.trace, output, force=force)
     d = res.to_dict()
@@ -79,9 +81,17 @@ def fit(locality_stats, generator, seed, as_json, output, force):
     p = res.params
     click.echo(f"fit of {generator} to {locality_stats} ({res.blocks} block(s) averaged, "
                f"{res.evaluations} trial traces)")
-    click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
-               + f"  (one table, {d['batch_size']} samples x pooling {d['pooling']} = "
-                 f"{d['lookups_per_batch']:,} lookups per batch)")
+    if generator == "mixture":
+        kinds = p["components"]
+        click.echo(f"mixture: {len(kinds)} kinds of tables, {sum(c['tables'] for c in kinds)} tables, "
+                   f"{d['lookups_per_batch']:,} lookups per batch of {d['batch_size']}")
+        for c in kinds:
+            click.echo(f"  {c['tables']:5d} x table of {c['rows']:>9,} rows, zipf {c['alpha']}, "
+                       f"{c['lookups_per_table']:,} lookups per batch")
+    else:
+        click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
+                   + f"  (one table, {d['batch_size']} samples x pooling {d['pooling']} = "
+                     f"{d['lookups_per_batch']:,} lookups per batch)")
     click.echo(f"{'column size':>16} {'target':>8} {'achieved':>9}")
     for lab, a, b in zip(BIN_LABELS, res.target, res.achieved):
         click.echo(f"{lab:>16} {a:8.3f} {b:9.3f}")

@@ -15,6 +15,7 @@ shard also names the core and the single-core lookup strategy.
 JSON keeps units in keys (``makespan_s``, ``bytes``).
 """
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -103,6 +104,9 @@ class ShardingPlan:
     energy_J: Optional[float] = None                   # predicted lookup energy per batch
     pool_used_B: dict = field(default_factory=dict)    # memory pool ("device.tier" or shared pool) -> bytes
     pool_capacity_B: dict = field(default_factory=dict)
+    comm_time_s: dict = field(default_factory=dict)    # device -> all-to-all of pooled vectors per batch
+    comm_makespan_s: Optional[float] = None            # slowest device's all-to-all (None: not modelled)
+    bound_rule: str = ""                               # the problem the best bound holds for
 
     def table(self, name):
         for t in self.tables:
@@ -121,6 +125,7 @@ class ShardingPlan:
 
     @classmethod
     def from_dict(cls, d, source="plan"):
+        _check_types(d, f"{source}: not a valid sharding plan;")
         try:
             tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
                                 shards=[Shard(**s) for s in t["shards"]],
@@ -130,6 +135,52 @@ class ShardingPlan:
             return cls(tables=tables, **rest)
         except (KeyError, TypeError) as e:
             raise InputError(f"{source}: not a valid sharding plan ({e.__class__.__name__}: {e})") from None
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+_SHARD_FIELDS = {"rank_lo": "a number in [0, 1]", "rank_hi": "a number in [0, 1]", "access_share": "a number in [0, 1]"}
+
+
+def _check_types(d, source):
+    """The types a plan's fields must have, so that a wrong one is named instead of breaking a check later."""
+    tables = d.get("tables")
+    if not isinstance(tables, list):
+        raise InputError(f"{source}: tables: expected a list of tables, got {type(tables).__name__}")
+    for i, t in enumerate(tables):
+        where = f"{source}: tables[{i}]"
+        if not isinstance(t, dict) or not isinstance(t.get("table"), str) or not isinstance(t.get("shards"), list):
+            raise InputError(f"{where}: expected an object with 'table' (a name), 'representation' and 'shards' (a list)")
+        rep = t.get("representation")
+        if not isinstance(rep, dict):
+            raise InputError(f"{where}.representation: expected an object")
+        for k in ("bytes", "row_bytes", "macs_per_lookup", "memory_saving"):
+            if k in rep and not _is_number(rep[k]):
+                raise InputError(f"{where}.representation.{k}: {rep[k]!r}; expected a finite number")
+        ranks = rep.get("tt_ranks")
+        if rep.get("kind", "dense") not in ("dense", "tt"):
+            raise InputError(f"{where}.representation.kind: {rep.get('kind')!r}; expected 'dense' or 'tt'")
+        if rep.get("kind") == "tt" and not (isinstance(ranks, list) and len(ranks) >= 2 and all(
+                isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in ranks)):
+            raise InputError(f"{where}.representation.tt_ranks: {ranks!r}; expected a list of whole ranks >= 1")
+        for j, sh in enumerate(t["shards"]):
+            w = f"{where}.shards[{j}]"
+            if not isinstance(sh, dict):
+                raise InputError(f"{w}: expected an object")
+            for k in ("device", "tier"):
+                if not isinstance(sh.get(k), str):
+                    raise InputError(f"{w}.{k}: {sh.get(k)!r}; expected a name")
+            for k, want in _SHARD_FIELDS.items():
+                if not _is_number(sh.get(k)):
+                    raise InputError(f"{w}.{k}: {sh.get(k)!r}; expected {want}")
+            for k, lo in (("part", 0), ("parts", 1), ("core", 0)):
+                v = sh.get(k)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < lo):
+                    raise InputError(f"{w}.{k}: {v!r}; expected a whole number >= {lo}")
+            if sh.get("strategy") is not None and not isinstance(sh["strategy"], str):
+                raise InputError(f"{w}.strategy: {sh['strategy']!r}; expected a name")
 
 
 def load_plan(path):

@@ -37,6 +37,22 @@ from .metrics import sim_metrics
 from .space import config_key
 
 
+# What the evaluator's rows hold: canonical names, its own figures, and the flattened SimResult groups.
+OWN_METRICS = ("capacity_B", "n_devices", "embedding_bytes_B", "capacity_ratio", "plan_makespan_s", "plan_gap",
+               "plan_status")
+
+
+def is_metric(name):
+    """Whether ``evaluate`` can produce a metric called ``name`` (objectives are checked against this)."""
+    from dataclasses import fields
+
+    from ..sim.result import SimResult
+    from .metrics import CANONICAL, NOT_METRICS
+    groups = [f.name for f in fields(SimResult) if f.name not in NOT_METRICS]
+    return (name in CANONICAL or name in OWN_METRICS or name.startswith("plan_baseline.")
+            or any(name == g or name.startswith(g + ".") for g in groups))
+
+
 def build(config):
     """(ModelSpec, System) of a point configuration, overrides applied and checked."""
     m, s = config["model"], config["system"]

@@ -25,7 +25,6 @@ place and on the console.  Nothing is fetched from the network.
 """
 import datetime
 import html
-import json
 import math
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..fileio import check_output, write_text
+from ..fileio import check_output, read_json_object, write_text
 from . import metrics as M
 from .pareto import pareto_front
 
@@ -80,11 +79,7 @@ class ReportInputs:
 
 
 def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    return read_json_object(path, "SimResult or plan")
 
 
 def _is_plan(d):
@@ -559,7 +554,8 @@ def render_html(inp, title="embsim design report"):
 
 def write_report(inputs, path, force=False, title="embsim design report"):
     """Write the HTML report of ``inputs`` (paths, or a ReportInputs) to ``path``; returns the path."""
-    check_output(path, force)   # before the work: a refused output costs nothing
+    check_output(path, force, inputs=[] if isinstance(inputs, ReportInputs) else
+                 ([inputs] if isinstance(inputs, (str, Path)) else list(inputs)))   # before the work
     inp = inputs if isinstance(inputs, ReportInputs) else gather(inputs)
     write_text(path, render_html(inp, title), force=force)
     return Path(path)

@@ -70,8 +70,10 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from .. import config, units
 from ..errors import InputError
+from ..limits import MAX_SEED
 
 TARGETS = ("system", "model", "sim", "plan")
+KNOB_VALUES_CHECKED = 64      # values of a knob loaded at space load time (and always the last one)
 DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max", "energy_per_query_J": "min", "cost_usd": "min"}
 
 
@@ -83,7 +85,7 @@ class SimSettings(config.Schema):
     batch_size: PositiveInt = 256
     arrival: Literal["closed", "poisson"] = "closed"
     qps: Optional[float] = Field(None, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     in_flight: Optional[PositiveInt] = Field(None, description="closed loop: batches in flight (simulate's default)")
     batch_timeout_s: Optional[float] = Field(None, gt=0, description="close a batch after this wait")
     caches: Optional[dict[str, Any]] = Field(None, description=(
@@ -109,6 +111,13 @@ class PlanSettings(config.Schema):
     energy_weight: float = Field(0.0, ge=0)
     representations: Optional[str] = None
     tt_rank: Optional[PositiveInt] = None
+
+    @model_validator(mode="after")
+    def _weight(self):
+        if self.energy_weight and self.objective != "makespan+energy":
+            raise ValueError(f"energy_weight {self.energy_weight:g} needs objective 'makespan+energy' "
+                             f"(the makespan objective has no energy term)")
+        return self
 
 
 Number = Union[int, float]
@@ -159,7 +168,7 @@ class KnobSchema(config.Schema):
 class SamplerSchema(config.Schema):
     kind: Literal["grid", "random", "lhs"] = "grid"
     n: Optional[PositiveInt] = None
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _n(self):
@@ -466,6 +475,43 @@ class DesignSpace:
                 config.apply_overrides(base["data"], {k.subpath: 0}, source=f"{k.target} '{base['name']}'")
             except InputError as e:
                 raise InputError(f"{where}: {e}") from None
+
+    def check_values(self):
+        """The base system and model with the fixed overrides must load, and so must each with every
+        value of each of its knobs (a range: both ends), so a wrongly typed value fails at load, not
+        as an "infeasible" point mid-sweep.  (The default evaluator's check: a custom evaluator may
+        read the system and model its own way.)"""
+        from ..hw_models.loader import system_from_dict
+        from ..workloads.model import model_from_dict
+        build = {"system": system_from_dict, "model": model_from_dict}
+        fixed = {"system": {}, "model": {}}
+        for path, v in self.schema.overrides.items():
+            head, sub = str(path).split(".", 1)
+            if head in fixed:
+                fixed[head][sub] = _plain(v)
+        for target, base in (("system", self._system), ("model", self._model)):
+            what = f"{self.source}: {target} '{base['name']}'"
+            build[target](config.apply_overrides(base["data"], fixed[target], source=what), source=what)
+            for k in self.knobs:
+                if k.target != target:
+                    continue
+                values = k.choices if k.choices is not None else (k.from_unit(0.0), k.from_unit(1.0))
+                for v in values[:KNOB_VALUES_CHECKED] + values[KNOB_VALUES_CHECKED:][-1:]:
+                    over = {**fixed[target], k.subpath: _plain(v)}
+                    src = f"{self.source}: knobs.{k.name}: value {v!r}: {target} '{base['name']}'"
+                    build[target](config.apply_overrides(base["data"], over, source=src), source=src)
+
+    def check_objectives(self, is_metric):
+        """InputError for an objective that names no metric: not a knob, a derived metric, nor ``is_metric``."""
+        if "objectives" not in self.schema.model_fields_set:
+            return
+        for name in self.objectives:
+            if name in self.derived or name in self.schema.knobs or is_metric(name):
+                continue
+            known = sorted(set(DEFAULT_OBJECTIVES) | set(self.derived))
+            raise InputError(f"{self.source}: objectives.{name}: unknown metric '{name}'{config._suggest(name, known)} "
+                             f"(for example {', '.join(known)}, a derived metric, or a SimResult field such as "
+                             f"latency.p99_s)")
 
     def override_plan(self, settings):
         """Replace the file's ``plan:`` settings with ``settings`` (the command line's planner options)."""

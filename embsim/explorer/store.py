@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..fileio import atomic_output
+from ..fileio import atomic_output, note_input
 from .space import canonical_json
 
 SCHEMA_VERSION = 1
@@ -85,6 +85,7 @@ class ResultStore:
     """A SQLite result store; open with ``ResultStore(path)`` (created if absent)."""
 
     def __init__(self, path, create=True):
+        """``create=False`` opens an existing store read-only: nothing is ever written to it."""
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise InputError(f"{self.path}: no such result store")
@@ -92,6 +93,13 @@ class ResultStore:
             raise InputError(f"{self.path}: is a folder, expected a .sqlite file")
         if not self.path.parent.exists():
             raise InputError(f"{self.path}: folder {self.path.parent} does not exist")
+        note_input(self.path)
+        if not create:
+            self._open_read_only()
+            return
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._check_header()
+            self._check_ours()
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -106,6 +114,40 @@ class ResultStore:
         elif int(row[0]) != SCHEMA_VERSION:
             raise InputError(f"{self.path}: result store schema {row[0]}, this embsim reads {SCHEMA_VERSION}")
 
+    def _check_header(self):
+        with open(self.path, "rb") as f:
+            head = f.read(16)
+        if head != b"SQLite format 3\x00":
+            what = "an empty file" if not head else "not an SQLite database"
+            raise InputError(f"{self.path}: not an embsim result store ({what}; expected a .sqlite written by "
+                             f"'embsim explore')")
+
+    def _check_ours(self):
+        """An existing database is resumed only if it is an embsim store: never add tables to another one."""
+        ro = ResultStore.__new__(ResultStore)
+        ro.path = self.path
+        ro._open_read_only()
+        ro.close()
+
+    def _open_read_only(self):
+        """Read without writing: ``immutable`` when no writer's journal is beside the file (no -shm/-wal
+        created), else plain read-only so that points a killed sweep left in its WAL journal are seen."""
+        self._check_header()
+        wal = Path(str(self.path) + "-wal").exists()
+        uri = f"{self.path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+        try:
+            self.conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            missing = sorted({"points", "artifacts", "spaces", "meta"} - tables)
+            if missing:
+                raise InputError(f"{self.path}: not an embsim result store (no table '{missing[0]}')")
+            row = self.conn.execute("SELECT v FROM meta WHERE k='schema_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{self.path}: not an embsim result store ({e})") from None
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise InputError(f"{self.path}: result store schema {row[0] if row else 'missing'}, "
+                             f"this embsim reads {SCHEMA_VERSION}")
+
     def close(self):
         self.conn.close()
 
@@ -117,7 +159,15 @@ class ResultStore:
 
     # -- writing --------------------------------------------------------------
     def register_space(self, space):
-        """Remember a space's knobs and objectives (the report uses them)."""
+        """Remember a space's knobs and objectives (the report uses them).
+
+        A store holds one design space: results of another space (another name) are refused, so
+        that two studies never merge into one Pareto front.
+        """
+        others = sorted(n for n in self.spaces() if n != space.name)
+        if others:
+            raise InputError(f"{self.path}: holds results of design space '{others[0]}', not '{space.name}' "
+                             f"({space.source}); give this space its own --db")
         knobs = [{"name": k.name, "path": k.path} for k in space.knobs]
         self.conn.execute("INSERT OR REPLACE INTO spaces VALUES (?, ?, ?, ?, ?)",
                           (space.name, json.dumps(space.objectives), json.dumps(knobs), space.source,

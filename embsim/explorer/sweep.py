@@ -32,11 +32,13 @@ import multiprocessing
 import os
 import time
 import traceback
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..progress import progress as make_bar
+from .workers import end_pool, worker_init
 
 
 @dataclass
@@ -162,16 +164,18 @@ def _run_pool(todo, evaluate, workers, record, start_bar):
     # __main__ runs the CLI).  The pool forks all its workers on the first submit, so the
     # progress bar (which may start a monitor thread) is started after that.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    # Workers end with this process however it ends (explorer/workers.py).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=worker_init, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(evaluate_safely, evaluate, p.config): p for p in todo}
         start_bar()
         for fut in as_completed(futures):
             record(futures[fut], fut.result())
     except BaseException:
-        # Ctrl-C or a store error: drop queued points now instead of finishing them first;
-        # what is already committed stays, and a re-run resumes from there.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Ctrl-C, SIGTERM or a store error: end the workers and their solvers now instead of
+        # finishing the queue; what is already committed stays, and a re-run resumes from there.
+        end_pool(pool)
         raise
     pool.shutdown(wait=True)
 
@@ -196,9 +200,13 @@ def _run_dask(todo, evaluate, scheduler, record, connect_timeout_s):
         futures = [client.submit(evaluate_safely, evaluate, p.config, key=f"embsim-point-{p.key}", pure=False)
                    for p in todo]
         by_key = {f.key: p for f, p in zip(futures, todo)}
-        for fut in dask_completed(futures):
-            record(by_key[fut.key], fut.result())
-            fut.release()
+        try:
+            for fut in dask_completed(futures):
+                record(by_key[fut.key], fut.result())
+                fut.release()
+        except BaseException:
+            client.cancel(futures)      # interrupted: the cluster stops this sweep's queued and running points
+            raise
     finally:
         client.close()   # our own client; the cluster behind it keeps running
 
@@ -216,14 +224,27 @@ def explore_file(space_file, db, workers=None, scheduler=None, report=None, expo
     from ..fileio import check_output
     from .space import DesignSpace
     from .store import ResultStore
+    default_evaluator = evaluate is None
     evaluate = resolve_evaluator(evaluate)
     space = DesignSpace.from_yaml(space_file)
     if plan:
         space.override_plan(plan)
+    if default_evaluator:
+        from .evaluate import is_metric
+        space.check_objectives(is_metric)
+        space.check_values()
     points = space.points(kind=sampler, n=n, seed=seed)
+    from ..fileio import same_file
+    if same_file(db, space_file):
+        raise InputError(f"{db}: --db names the space file {space_file}; the result store needs its own file")
+    if report is not None and export is not None and Path(report).resolve() == Path(export).resolve():
+        raise InputError(f"{report}: given as both --report and --export; choose two names")
     for out in (report, export):
         if out is not None:
-            check_output(out, force)
+            check_output(out, force, inputs=(space_file, db))
+    if export is not None and Path(export).suffix not in (".csv", ".json"):
+        raise InputError(f"{export}: unknown export format '{Path(export).suffix}' (expected .csv or .json)")
+
     with ResultStore(db) as store:
         summary = run_sweep(space, store, evaluate=evaluate, workers=workers, scheduler=scheduler, points=points,
                             progress=progress)

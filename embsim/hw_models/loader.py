@@ -39,7 +39,26 @@ def system_from_dict(data, source="<dict>", name=None):
                          f"(expected one of {', '.join(sorted(FAMILIES))})")
     cls = FAMILIES[fam]
     params = config.validate(cls.Schema, data, source)
+    _check_counts(params, source)
     return cls(name or data.get("name") or Path(str(source)).stem, params, source_file=str(source))
+
+
+# Parameters that count replicated parts (a graph node each): whole numbers, at most MAX_PART_COUNT.
+PART_COUNTS = ("count", "sockets", "gpus", "cores", "channels", "dies_per_channel")
+MAX_PART_COUNT = 1_000_000
+
+
+def _check_counts(params, source, prefix=""):
+    """A count of parts must be a whole number a machine can have; 1e30 sockets would never finish building."""
+    for name in type(params).model_fields:
+        v = getattr(params, name)
+        field = f"{prefix}.{name}" if prefix else name
+        if isinstance(v, config.Sourced) and name in PART_COUNTS:
+            if v.value != int(v.value) or not 1 <= v.value <= MAX_PART_COUNT:
+                raise InputError(f"{source}: {field}: {v.value:g}; expected a whole number of parts "
+                                 f"from 1 to {MAX_PART_COUNT:,}")
+        elif isinstance(v, config.Schema):
+            _check_counts(v, source, field)
 
 
 def load_system(name_or_path, overrides=None):

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import note_input
 from ..progress import progress
 from .trace import CHUNK_INDICES, Trace
 
@@ -53,6 +54,10 @@ RECBOLE_REQUIRED = ("user_id", "item_id", "timestamp")
 RECBOLE_EXAMPLE = "user_id:token item_id:token rating:float timestamp:float"
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
 TORCH_HINT = "pip install torch (CPU build is enough) or pip install 'embsim[torch]'"
+
+
+# u.data ids are read as float64, exact up to 2^53
+MAX_EXACT_ID = 2 ** 53
 
 
 # ============================================================ MovieLens ===
@@ -115,6 +120,11 @@ def _read_udata(path):
             if neg.any():
                 i = int(np.argmax(neg))
                 raise InputError(f"{path}: line {lines[i]}: {name}: {_show(df[name].iloc[i])}; expected an id >= 0")
+            big = v >= MAX_EXACT_ID
+            if big.any():   # read as float64: larger ids lose digits, and different ids would merge
+                i = int(np.argmax(big))
+                raise InputError(f"{path}: line {lines[i]}: {name}: {_show(df[name].iloc[i])}; expected an id "
+                                 f"below 2^53 = {MAX_EXACT_ID} (or use a RecBole .inter file, whose ids are tokens)")
             v = v.astype(np.int64)
         cols[name] = v
     return cols["user"], cols["item"], cols["timestamp"].astype(np.float64), "u.data", cols["rating"]
@@ -325,6 +335,7 @@ def _check_file(path):
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: is a folder; expected a file")
+    note_input(path)
 
 
 def _check_batch_size(batch_size, path):

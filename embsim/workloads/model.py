@@ -20,6 +20,7 @@ from pydantic import Field, PositiveInt, model_validator
 
 from .. import config
 from ..errors import InputError
+from ..limits import MAX_DIM, MAX_POOLING, MAX_TABLE_COUNT, MAX_TABLE_ROWS, MAX_TOTAL_ROWS
 from .sequence import SequenceSchema, SequenceSpec, sequence_from_schema
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -40,21 +41,21 @@ class AccessSchema(config.Schema):
 
 
 class TableDefaults(config.Schema):
-    dim: Optional[PositiveInt] = None
+    dim: Optional[int] = Field(None, gt=0, le=MAX_DIM)
     dtype: Literal["fp32", "fp16", "int8", "int4"] = "fp32"
-    pooling: Optional[float] = Field(None, gt=0)
+    pooling: Optional[float] = Field(None, gt=0, le=MAX_POOLING)
     pooling_dist: Literal["fixed", "poisson", "lognormal"] = "fixed"
     pooling_sigma: float = Field(0.5, gt=0)
     access: AccessSchema = AccessSchema()
 
 
 class TableSchema(config.Schema):
-    name: str
-    rows: PositiveInt
-    count: PositiveInt = 1
-    dim: Optional[PositiveInt] = None
+    name: str = Field(min_length=1)
+    rows: int = Field(gt=0, le=MAX_TABLE_ROWS, strict=False)
+    count: int = Field(1, gt=0, le=MAX_TABLE_COUNT)
+    dim: Optional[int] = Field(None, gt=0, le=MAX_DIM)
     dtype: Optional[Literal["fp32", "fp16", "int8", "int4"]] = None
-    pooling: Optional[float] = Field(None, gt=0)
+    pooling: Optional[float] = Field(None, gt=0, le=MAX_POOLING)
     pooling_dist: Optional[Literal["fixed", "poisson", "lognormal"]] = None
     pooling_sigma: Optional[float] = Field(None, gt=0)
     access: Optional[AccessSchema] = None
@@ -234,7 +235,18 @@ def model_from_dict(data, source="<dict>"):
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise InputError(f"{source}: tables: duplicate table name '{sorted(dup)[0]}'")
+    if len(tables) > MAX_TABLE_COUNT:
+        raise InputError(f"{source}: tables: {len(tables)} tables after 'count'; expected at most {MAX_TABLE_COUNT}")
+    total = sum(t.rows for t in tables)
+    if total > MAX_TOTAL_ROWS:
+        raise InputError(f"{source}: tables: {total} rows in all; expected at most 2^62 (global row ids are int64)")
     d = s.dense
+    if d.interaction == "dot":
+        for t in tables:
+            if t.name not in seq_names and t.dim != d.bottom_mlp[-1]:   # sequence tables feed the HSTU layers
+                raise InputError(f"{source}: dense.interaction: 'dot' takes dot products of the bottom MLP's "
+                                 f"output ({d.bottom_mlp[-1]} wide) with every embedding, but table '{t.name}' "
+                                 f"has dim {t.dim}; expected equal widths (or interaction 'cat')")
     dense = DenseSpec(d.dense_features, tuple(d.bottom_mlp), tuple(d.top_mlp), d.interaction,
                       d.cross_layers, d.cross_rank)
     seq = None

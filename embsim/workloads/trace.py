@@ -33,7 +33,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import atomic_output
+from ..fileio import atomic_output, note_input
+from ..limits import MAX_TABLE_ROWS, MAX_TOTAL_ROWS
 
 FORMAT_VERSION = 1
 # Indices handled at once when walking a trace in chunks (8 bytes each).
@@ -190,6 +191,18 @@ class Trace:
                 raise InputError(f"{source}: timestamps_s[{b},{s}] = {self.timestamps_s[b, s]}: expected a finite time")
         if not isinstance(self.meta, dict):
             raise InputError(f"{source}: meta: expected a mapping, got {type(self.meta).__name__}")
+        seen = set()
+        for t, name in enumerate(self.table_names):
+            if name in seen:
+                raise InputError(f"{source}: table_names[{t}]: '{name}' appears twice; expected one name per table "
+                                 f"(per-table figures would merge the two)")
+            seen.add(name)
+        if self.table_rows.size and int(self.table_rows.max()) > MAX_TABLE_ROWS:
+            t = int(np.argmax(self.table_rows))
+            raise InputError(f"{source}: table_rows[{t}] = {self.table_rows[t]}: expected at most 2^48 rows per table")
+        if sum(int(r) for r in self.table_rows) > MAX_TOTAL_ROWS:
+            raise InputError(f"{source}: table_rows: {sum(int(r) for r in self.table_rows)} rows in all; expected at "
+                             f"most 2^62 (global row ids are int64)")
         rows = self.table_rows
         for start, stop, tab in self.iter_segment_chunks():
             chunk = self.indices[start:stop]
@@ -202,6 +215,10 @@ class Trace:
                     f"{source}: indices[{pos}] = {self.indices[pos]} is outside table {t} "
                     f"('{self.table_names[t]}', {rows[t]} rows) in batch {b}; expected 0..{rows[t] - 1}")
         return self
+
+    def check_matches(self, model, source="trace"):
+        """InputError unless this trace has the tables (count and rows) of ``model``; returns self."""
+        return check_matches(self, model, source)
 
     # --------------------------------------------------------------- I/O ---
     def save(self, path, force=False):
@@ -224,6 +241,22 @@ class Trace:
         return path
 
 
+def check_matches(trace, model, source="trace"):
+    """InputError unless ``trace`` (a Trace or a reader of one) has the tables, count and rows, of ``model``.
+
+    The one check of a (trace, model) pair: ``shard --trace`` and ``simulate`` use it alike.
+    """
+    m = model
+    rows = np.asarray(trace.table_rows, dtype=np.int64)
+    if trace.n_tables != m.n_tables:
+        raise InputError(f"{source}: {trace.n_tables} tables, but model '{m.name}' has {m.n_tables}")
+    if not np.array_equal(rows, m.table_rows):
+        t = int(np.argmax(rows != m.table_rows))
+        raise InputError(f"{source}: table {t} has {rows[t]} rows, but model '{m.name}' "
+                         f"table '{m.tables[t].name}' has {m.tables[t].rows}")
+    return trace
+
+
 _INTEGER_ARRAYS = ("lengths", "indices", "table_rows")
 
 
@@ -240,6 +273,7 @@ def load_trace(path, validate=True):
         from .store import ChunkedTraceReader
         tr = ChunkedTraceReader(path, validate=validate).load()
         return tr
+    note_input(path)
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04":

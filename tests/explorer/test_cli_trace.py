@@ -22,7 +22,7 @@ defaults: {dim: 4, pooling: 2, access: {kind: zipf, alpha: 1.0}}
 tables:
   - {name: a, rows: 50}
   - {name: b, rows: 7, access: {kind: uniform}}
-dense: {dense_features: 2, bottom_mlp: [2], top_mlp: [1]}
+dense: {dense_features: 2, bottom_mlp: [2], top_mlp: [1], interaction: cat}
 """
 
 
@@ -186,8 +186,8 @@ def case_files(tmp_path):
         "nonexistent input": (lambda: ["trace", "import", tmp_path / "nope.data", "--format", "movielens",
                                        "-o", out], ["nope.data", "no such file"]),
         "unknown format": (imp(UDATA, fmt="csv"), ["--format", "'csv'"]),
-        "batch size 0": (imp(UDATA, extra=("--batch-size", "0")), ["--batch-size: 0", "positive"]),
-        "batch size negative": (imp(UDATA, extra=("--batch-size", "-3")), ["--batch-size: -3"]),
+        "batch size 0": (imp(UDATA, extra=("--batch-size", "0")), ["'--batch-size': 0", "positive"]),
+        "batch size negative": (imp(UDATA, extra=("--batch-size", "-3")), ["'--batch-size': -3"]),
         "batch size larger than file": (imp(UDATA, extra=("--batch-size", "9")), ["fewer than one batch of 9"]),
         "output exists": (existing_output, ["out.npz", "already exists", "--force"]),
         "output not npz": (lambda: ["trace", "import", tmp_path / "u.data", "--format", "movielens",
@@ -210,7 +210,7 @@ def case_files(tmp_path):
         "gen unknown preset": (gen("rm99"), ["unknown model 'rm99'"]),
         "gen unknown yaml key": (gen(None, MODEL_YAML.replace("rows: 50", "rowz: 50")), ["rowz", "unknown key"]),
         "gen negative rows": (gen(None, MODEL_YAML.replace("rows: 50", "rows: -50")), ["rows"]),
-        "gen batch size 0": (gen("rm1", batch_size="0"), ["--batch-size 0"]),
+        "gen batch size 0": (gen("rm1", batch_size="0"), ["'--batch-size' / '-b': 0"]),
         "gen missing model file": (gen(str(tmp_path / "missing.yaml")), ["missing.yaml"]),
     }
 

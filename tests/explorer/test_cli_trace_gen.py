@@ -1,5 +1,6 @@
 """`embsim trace gen` and `embsim trace fit`: outputs and the error contract."""
 import json
+from pathlib import Path
 import sys
 import types
 
@@ -58,7 +59,7 @@ BAD_MODEL = """name: x
 source: test
 tables:
   - {name: a, rows: ROWS, dim: 4, pooling: 2EXTRA}
-dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1]}
+dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1], interaction: cat}
 """
 
 
@@ -68,8 +69,8 @@ dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1]}
     ("negative_rows", ["tables[0].rows", "-5"]),
     ("alpha", ["--alpha", "'abc'"]),
     ("negative_alpha", ["--alpha", "'-1'"]),
-    ("batches", ["--batches 0"]),
-    ("batch_size", ["--batch-size -3"]),
+    ("batches", ["'--batches' / '-n': 0"]),
+    ("batch_size", ["'--batch-size' / '-b': -3"]),
 ])
 def test_gen_bad_inputs(run_cli, tmp_path, case, fragments):
     from conftest import assert_input_error
@@ -128,7 +129,7 @@ def test_fit_json_and_sample(run_cli, tmp_path, monkeypatch):
     from embsim.workloads.model import model_from_dict
     m = model_from_dict({"name": "k", "source": "t", "tables": [{"name": "t", "rows": 20_000, "dim": 4,
                          "pooling": 64, "access": {"kind": "zipf", "alpha": 1.0}}],
-                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
     loc = tmp_path / "k.txt"
     write_locality_stats(loc, generate_trace(m, 1, 4096, seed=1), name="k.pt")
     monkeypatch.setattr(fit_mod, "SAMPLE_MIN_INDICES", 1)            # one batch: keep the test fast
@@ -141,3 +142,20 @@ def test_fit_json_and_sample(run_cli, tmp_path, monkeypatch):
     assert load_trace(out).n_indices == d["sample_indices"]
     r = run_cli("trace", "fit", loc, "--generator", "zipf", "-o", out, "--force")
     assert r.code == 0 and "total variation distance" in r.out
+
+
+def test_fit_mixture_through_the_cli(run_cli, tmp_path, monkeypatch):
+    """--generator mixture: JSON with its components, a sample trace with those tables, a readable table."""
+    from embsim.workloads import fit as fit_mod
+    monkeypatch.setattr(fit_mod, "SAMPLE_MIN_INDICES", 1)            # one batch of the mixture: keep it fast
+    data = Path(__file__).parents[2] / "embsim" / "workloads" / "data" / "dlrm_datasets_2021_locality_stats.txt"
+    out = tmp_path / "m.npz"
+    r = run_cli("trace", "fit", data, "--generator", "mixture", "--json", "-o", out)
+    assert r.code == 0, r
+    d = json.loads(r.out)
+    assert d["generator"] == "mixture" and d["tvd"] <= 0.05 and d["blocks"] == 17
+    tr = load_trace(out)
+    assert tr.n_tables == sum(c["tables"] for c in d["params"]["components"])
+    assert tr.n_indices == d["sample_indices"] == d["lookups_per_batch"]
+    r = run_cli("trace", "fit", data, "--generator", "mixture", "-o", out, "--force")
+    assert r.code == 0 and "kinds of tables" in r.out and "total variation distance" in r.out

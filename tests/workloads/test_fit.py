@@ -85,7 +85,7 @@ def test_fit_recovers_a_histogram_of_known_parameters(tmp_path):
     known = {"kind": "stackdist", "reuse_p": 0.3, "stack_alpha": 1.2, "alpha": 1.1}
     m = model_from_dict({"name": "k", "source": "test",
                          "tables": [{"name": "t", "rows": 60_000, "dim": 8, "pooling": 256, "access": known}],
-                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
     tr = generate_trace(m, 1, 4096, seed=99)
     p = tmp_path / "known.txt"
     write_locality_stats(p, tr, name="known.pt")

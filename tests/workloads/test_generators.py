@@ -14,7 +14,7 @@ def one_table(rows=100_000, pooling=1, dist="fixed", sigma=0.5, **access):
     return model_from_dict({"name": "one", "source": "test",
                             "tables": [{"name": "t", "rows": rows, "dim": 8, "pooling": pooling,
                                         "pooling_dist": dist, "pooling_sigma": sigma, "access": access}],
-                            "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                            "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
 
 
 def mixed():
@@ -23,7 +23,7 @@ def mixed():
                                        {"name": "z", "rows": 1000, "pooling_dist": "poisson"},
                                        {"name": "s", "rows": 5000, "access": {"kind": "stackdist"}},
                                        {"name": "d", "rows": 300, "access": {"kind": "drift"}}],
-                            "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                            "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
 
 
 @pytest.mark.parametrize("alpha", [0.8, 1.2])

@@ -48,7 +48,7 @@ BASE = """name: x
 source: test
 tables:
   - {name: a, rows: ROWS, dim: 4, pooling: 2KEY}
-dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1]}
+dense: {dense_features: 1, bottom_mlp: [1], top_mlp: [1], interaction: cat}
 """
 
 

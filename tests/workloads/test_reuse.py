@@ -62,7 +62,7 @@ def test_bins_are_powers_of_two():
 def test_trace_uses_global_ids_and_single_tables():
     m = model_from_dict({"name": "two", "source": "test", "defaults": {"dim": 4, "pooling": 2},
                          "tables": [{"name": "a", "rows": 50}, {"name": "b", "rows": 50}],
-                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1]}})
+                         "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [1], "interaction": "cat"}})
     tr = generate_trace(m, 3, 20, generator="uniform", seed=3)
     g = reuse_distance_histogram(tr)
     assert g.accesses == tr.n_indices

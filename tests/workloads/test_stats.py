@@ -244,7 +244,7 @@ def test_format_table_summarises_many_tables(rng):
 # ------------------------------------------------------------- from a model ---
 def model(tables, name="m"):
     return model_from_dict({"name": name, "source": "test", "tables": tables,
-                            "dense": {"dense_features": 4, "bottom_mlp": [4], "top_mlp": [1]}})
+                            "dense": {"dense_features": 4, "bottom_mlp": [4], "top_mlp": [1], "interaction": "cat"}})
 
 
 def brute_zipf(N, alpha, n):
