@@ -14,6 +14,8 @@ offers ``Placement`` and ``BatchService``.
   service time of one batch on each of them, and the energy of what it did.
 - ``PerCoreStrategies``: what an SoC with per-core lookup strategies adds, so
   that the core-mapping planner can assign (table, strategy) pairs to cores.
+- ``VariableService``: resource name -> ``ServiceVariability`` (distribution,
+  coefficient of variation, floor, source) for the simulator's service times.
 """
 from __future__ import annotations
 
@@ -65,3 +67,10 @@ class PerCoreStrategies(Protocol):
 
     def strategy_cost(self, strategy: str, rows: int, row_bytes: float, lookups: float,
                       unique_rows: float | None = None): ...
+
+
+@runtime_checkable
+class VariableService(Protocol):
+    """A system whose resources serve a batch in a varying time (``hw_models.variability``)."""
+
+    def service_variability(self) -> dict: ...
