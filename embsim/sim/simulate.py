@@ -70,12 +70,15 @@ from ..errors import InputError
 from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
+from ..hw_models.families.service_profiles import service_variability
+from ..workloads.query_sizes import QuerySizes
 from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
+from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
@@ -88,6 +91,8 @@ MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up pl
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
+DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
+QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
 
 
 @dataclass
@@ -198,6 +203,11 @@ class Simulation:
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
+        self.replicated = replicated_tables(self.plan, model)       # data-parallel tables (sim/replicas.py)
+        if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -404,7 +414,8 @@ class Simulation:
             self.device_shards.setdefault(sh.device, []).append(i)
         dims = {}
         for sh in self.shards:
-            dims.setdefault(sh.device, set()).add(sh.table)
+            if sh.table not in self.replicated:      # a replica pools its own samples: no all-to-all
+                dims.setdefault(sh.device, set()).add(sh.table)
         self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
         self.dense_macs_per_sample = float(self.model.dense_macs_per_sample())
@@ -445,13 +456,13 @@ class Simulation:
                     work["units"] = float(self.tier_units[k, i]) * f
                     work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
-            dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
+            dl.pooled_bytes_out = self.pooled_per_sample.get(dev, 0.0) * n
             devices[dev] = dl
         return BatchLoad(batch_size=n, devices=devices, dense_macs=self.dense_macs_per_sample * n)
 
     # -- a run --------------------------------------------------------------------
     def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
-            warmup=None, seed=None):
+            warmup=None, seed=None, query_sizes=DEFAULT_QUERY_SIZES, variability=True):
         """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
 
         ``queries`` defaults to the trace's queries, and to at least
@@ -461,7 +472,15 @@ class Simulation:
         throughput), "poisson" (rate ``qps``), or "trace" (the trace's
         timestamps).  ``warmup``: a share (< 1) of the queries or a number of
         queries left out of the figures (default 0.2 in closed loop, 0.1 open).  ``seed`` (default: the simulation's)
-        seeds the Poisson arrivals.
+        seeds the Poisson arrivals, the request sizes and the service times.
+
+        ``query_sizes`` (Poisson arrivals only): candidates per request
+        (``workloads.query_sizes.QuerySizes``; default DeepRecSys's lognormal,
+        mean 165, max 1024; None: every sample is its own request).  ``qps``
+        stays in samples per second; requests arrive at ``qps / mean size``
+        and latency is per request.  ``variability``: True draws every
+        resource's service time from ``service_profiles.service_variability`` (a
+        system without it is deterministic), False serves the mean times.
         """
         if arrival not in ARRIVALS:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
@@ -480,11 +499,18 @@ class Simulation:
         if queries > tr.n_batches * B:
             notes.append(f"{queries} queries asked, the trace holds {tr.n_batches * B}: "
                          f"its {tr.n_batches} batches repeat in order")
-        arrival_s = None
+        arrival_s = requests = None
         if arrival == "poisson":
             if qps is None:
                 raise InputError("qps: required with Poisson arrivals (queries per second)")
-            arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            if query_sizes is None:
+                arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            else:
+                requests = query_sizes.request_bounds(
+                    queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
+                per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(),
+                                               np.random.default_rng(seed))
+                arrival_s = np.repeat(per_request, np.diff(requests))
         elif arrival == "trace":
             if tr.timestamps_s is None:
                 raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
@@ -501,9 +527,13 @@ class Simulation:
             return system.batch_cost(self.batch_load(b % nt, n))
 
         with self._timed("engine"):
+            service = service_variability(system) if variability else {}
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
-                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
+                             service=service, service_seed=seed, request_bounds=requests)
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                  "query_sizes": query_sizes.to_dict() if requests is not None else None,
+                  "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
@@ -531,6 +561,8 @@ def _per_read(spec, rep, row_bytes):
 def _row_partition(tp, spec, rows, parts):
     """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
     bounds = tp.row_bounds
+    if tp.partition == REPLICATED:        # copy c is rows [c * rows, (c + 1) * rows) of the relabelled trace
+        return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
     if (tp.partition or "hash") == "range":
         if not bounds or len(bounds) != parts + 1:
             raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
@@ -706,7 +738,7 @@ def summarise(run, sim, config, seed, notes):
         by_part[part] = by_part.get(part, 0.0) + j
     total_J = float(energy["total_J"])
 
-    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(lat.mean())
+    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
     q = np.quantile(lat, [0.5, 0.95, 0.99])
     result = SimResult(
         model=sim.model.name, system=system.name, family=system.family, config=config,
@@ -726,6 +758,7 @@ def summarise(run, sim, config, seed, notes):
         bandwidth_Bps=bandwidth,
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        queueing_delay_s=run.queueing_delay_s(),
         quality=sim.quality,
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
@@ -784,7 +817,8 @@ def compare_with_plan(sim, queries=None):
     """
     B = sim.batch_size
     queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
-    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
+    # one batch in flight: no transient to skip; mean service times (the plan prices means, not noise or floors)
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B, variability=False)
     per = {}
     for b in range(sim.trace.n_batches):
         for w in sim.system.batch_cost(sim.batch_load(b)).work:
