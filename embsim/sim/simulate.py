@@ -78,6 +78,7 @@ from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
+from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
@@ -202,6 +203,11 @@ class Simulation:
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
+        self.replicated = replicated_tables(self.plan, model)       # data-parallel tables (sim/replicas.py)
+        if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -427,7 +433,8 @@ class Simulation:
             self.device_shards.setdefault(sh.device, []).append(i)
         dims = {}
         for sh in self.shards:
-            dims.setdefault(sh.device, set()).add(sh.table)
+            if sh.table not in self.replicated:      # a replica pools its own samples: no all-to-all
+                dims.setdefault(sh.device, set()).add(sh.table)
         self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
         self.dense_macs_per_sample = float(self.model.dense_macs_per_sample())
@@ -468,7 +475,7 @@ class Simulation:
                     work["units"] = float(self.tier_units[k, i]) * f
                     work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
-            dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
+            dl.pooled_bytes_out = self.pooled_per_sample.get(dev, 0.0) * n
             devices[dev] = dl
         return BatchLoad(batch_size=n, devices=devices, dense_macs=self.dense_macs_per_sample * n)
 
@@ -573,6 +580,8 @@ def _per_read(spec, rep, row_bytes):
 def _row_partition(tp, spec, rows, parts):
     """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
     bounds = tp.row_bounds
+    if tp.partition == REPLICATED:        # copy c is rows [c * rows, (c + 1) * rows) of the relabelled trace
+        return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
     if (tp.partition or "hash") == "range":
         if not bounds or len(bounds) != parts + 1:
             raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
