@@ -253,11 +253,30 @@ class Simulation:
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
-        if self.layout and planner_for(self.system) == "sharding_mip":      # the MIP prices the layout too
-            planner = {"coalescing": {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}, **planner}
-        plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
+        stats = trace_stats(self.trace)
+        if self.layout and planner_for(self.system) == "sharding_mip":
+            plan = self._solve_with_layout(stats, planner)
+        else:
+            plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size), **planner)
         self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
+        return plan
+
+    def _solve_with_layout(self, stats, planner, rounds=3):
+        """The MIP priced with the layout: first for whole tables, then with the hot-rank ranges the
+        plans so far put in each slot (a slot keeps the last range a plan gave it), until a plan uses
+        only ranges it was priced with (at most ``rounds`` solves)."""
+        from ..cost_model.coalescing import ranges_of_plan
+        from ..cost_model.planner import plan_for
+        co = {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}
+        ranges, plan = {}, None
+        for _ in range(rounds):
+            plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size),
+                            **{"coalescing": {**co, "ranges": dict(ranges)}, **planner})
+            used = ranges_of_plan(plan)
+            if all(ranges.get(k) == v for k, v in used.items()):
+                break
+            ranges.update(used)
         return plan
 
     def _check_plan(self):
