@@ -210,7 +210,7 @@ def mixture_params(mixture):
                            for c, k in mixture]}
 
 
-_BOOK = {}
+_BOOK: dict = {}
 
 
 def cached_dictionary():
