@@ -422,7 +422,11 @@ class Simulation:
         # a sequence table sends one vector per position, not one pooled vector per sample
         self.vector_B_per_lookup = {i: self.model.tables[sh.table].dim * POOLED_BYTES_PER_VALUE
                                     for i, sh in enumerate(self.shards) if sh.table in seq}
-        self.attention_flops = attention_flops_per_batch(self.model, self.trace.lengths)
+        self.attention_flops = None
+        if self.model.sequence is not None:       # chunked traces: the lengths chunk by chunk (4 B per sample)
+            lengths = (np.concatenate([c.trace.lengths for c in self.trace.chunks()]) if self.streamed
+                       else self.trace.lengths)
+            self.attention_flops = attention_flops_per_batch(self.model, lengths)
         self.dense_macs_per_sample = float(self.model.dense_macs_per_sample())
         assert self.tier_lookups.shape == (nb, len(self.shards))
 

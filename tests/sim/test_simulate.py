@@ -222,7 +222,7 @@ def _seq_run(length, system, kind="fixed"):
     m = _seq_model(length, kind)
     tr = generate_trace(m, 4, 8, seed=0)
     sim = Simulation(m, system, round_robin_plan(m, system), tr)
-    return m, tr, sim, sim.run("closed", in_flight=1, queries=4 * 8 * 2, warmup=8)
+    return m, tr, sim, sim.run("closed", in_flight=1, queries=4 * 8 * 2, warmup=8, variability=False)
 
 
 @pytest.mark.parametrize("preset", ["gpu_8x_h100_80g", "ascend_910"])
