@@ -76,7 +76,7 @@ from ..errors import InputError
 from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import STAGES, BatchLoad, DeviceLoad
-from ..hw_models.protocols import VariableService
+from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
 from ..workloads.sequence import attention_flops_per_batch
 from ..workloads.row_layout import check_layout
@@ -504,7 +504,7 @@ class Simulation:
         mean 165, max 1024; None: every sample is its own request).  ``qps``
         stays in samples per second; requests arrive at ``qps / mean size``
         and latency is per request.  ``variability``: True draws every
-        resource's service time from ``System.service_variability()`` (a
+        resource's service time from ``service_profiles.service_variability`` (a
         system without it is deterministic), False serves the mean times.
         """
         if arrival not in ARRIVALS:
@@ -554,7 +554,7 @@ class Simulation:
             return self.batch_cost(self.batch_load(b % nt, n))
 
         with self._timed("engine"):
-            service = system.service_variability() if variability and isinstance(system, VariableService) else {}
+            service = service_variability(system) if variability else {}
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
                              in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
                              service=service, service_seed=seed, request_bounds=requests)

@@ -87,7 +87,6 @@ import networkx as nx
 
 from ...config import Schema
 from ...errors import InputError
-from . import service_profiles
 from ..system import BatchCost, Cost, StageWork, Slot, System, register_family
 from ._sourced_params import describe_rows, num
 
@@ -452,10 +451,6 @@ class AscendSoC(System):
         move("pcie_down", index_B)
         move("pcie_up", resp_B)
         return BatchCost(work=work, actions=actions, bytes=moved)
-
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.ascend_soc(self)
 
     def resources(self):
         out = {core: 1 for core in self.devices}

@@ -40,7 +40,6 @@ import networkx as nx
 
 from ...config import Schema
 from ..params import describe_params, expected_lines, param
-from . import service_profiles
 from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
 from .common import shard_rows
 
@@ -174,10 +173,6 @@ class MultiGpu(System):
             out.append(Slot(d, "hbm", hbm, 0))
             out.append(Slot(d, "host_ddr", p.host_ddr.capacity.value, 1, pool=self.HOST_POOL))
         return out
-
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.multi_gpu(self)
 
     def resources(self):
         r = {"host": 1}
