@@ -85,6 +85,7 @@ from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
+from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
@@ -209,6 +210,11 @@ class Simulation:
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
+        self.replicated = replicated_tables(self.plan, model)       # data-parallel tables (sim/replicas.py)
+        if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -416,12 +422,13 @@ class Simulation:
         dims = {}
         seq = set(self.model.sequence_table_indices())
         for sh in self.shards:
-            dims.setdefault(sh.device, set()).add(sh.table)
+            if sh.table not in self.replicated:      # a replica pools its own samples: no all-to-all
+                dims.setdefault(sh.device, set()).add(sh.table)
         self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
         # a sequence table sends one vector per position, not one pooled vector per sample
         self.vector_B_per_lookup = {i: self.model.tables[sh.table].dim * POOLED_BYTES_PER_VALUE
-                                    for i, sh in enumerate(self.shards) if sh.table in seq}
+                                    for i, sh in enumerate(self.shards) if sh.table in seq and sh.table not in self.replicated}
         self.attention_flops = None
         if self.model.sequence is not None:       # chunked traces: the lengths chunk by chunk (4 B per sample)
             lengths = (np.concatenate([c.trace.lengths for c in self.trace.chunks()]) if self.streamed
@@ -437,7 +444,7 @@ class Simulation:
         devices = {}
         for dev, idx in self.device_shards.items():
             dl = DeviceLoad()
-            dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
+            dl.pooled_bytes_out = self.pooled_per_sample.get(dev, 0.0) * n
             for i in idx:
                 sh = self.shards[i]
                 look = float(self.tier_lookups[k, i]) * f
@@ -588,6 +595,8 @@ def _per_read(spec, rep, row_bytes):
 def _row_partition(tp, spec, rows, parts):
     """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
     bounds = tp.row_bounds
+    if tp.partition == REPLICATED:        # copy c is rows [c * rows, (c + 1) * rows) of the relabelled trace
+        return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
     if (tp.partition or "hash") == "range":
         if not bounds or len(bounds) != parts + 1:
             raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
