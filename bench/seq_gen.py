@@ -62,7 +62,7 @@ def main():
     rb = max(1, int(round(seq.n_indices / (256 * rm2.lookups_per_sample))))
     dl, _, _ = timed(lambda: generate_trace(rm2, rb, 256, seed=2))
     _, c_dl, w_dl = timed(lambda: replay_one_cache(dl))
-    print(f"replay, one LRU cache of 1M rows:")
+    print("replay, one LRU cache of 1M rows:")
     print(f"  sequence {args.queries} x {args.length}: {seq.n_indices:,} lookups, "
           f"{seq.n_indices / c_seq / 1e6:6.1f} M lookups/s CPU")
     print(f"  rm2 (pooled bags):     {dl.n_indices:,} lookups, {dl.n_indices / c_dl / 1e6:6.1f} M lookups/s CPU")

@@ -25,6 +25,7 @@ COMMANDS = {
     "hw": ("hw", "hw", "List and show hardware presets."),
     "calibrate": ("hw", "calibrate", "Measure this host and write a cpu_dram preset for it."),
     "shard": ("shard", "shard", "Solve a sharding plan for a model on a system."),
+    "plan": ("plan", "plan", "Export plans as TorchRec constraints; import TorchRec plans."),
     "simulate": ("simulate", "simulate", "Simulate queries through a system and report throughput, latency, energy."),
     "explore": ("explore", "explore", "Sweep a design space into a SQLite result store."),
     "report": ("explore", "report", "Write a self-contained HTML design report."),

@@ -18,7 +18,6 @@ from collections import defaultdict
 
 import click
 
-from ..errors import InputError
 from . import force_option, json_option
 from .options import MAX_BATCH_SIZE, count
 from .planning import planner_options

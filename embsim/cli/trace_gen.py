@@ -56,8 +56,9 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
 
 @click.command("fit")
 @click.argument("locality_stats", type=click.Path(dir_okay=False))
-@click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf"]), default="stackdist", show_default=True,
-              help="Generator whose parameters are fitted.")
+@click.option("--generator", "-g", type=click.Choice(["stackdist", "zipf", "mixture"]), default="stackdist",
+              show_default=True, help="Generator whose parameters are fitted (mixture: several kinds of tables, "
+                                      "fitted to access and row shares).")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -80,9 +81,17 @@ def fit(locality_stats, generator, seed, as_json, output, force):
     p = res.params
     click.echo(f"fit of {generator} to {locality_stats} ({res.blocks} block(s) averaged, "
                f"{res.evaluations} trial traces)")
-    click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
-               + f"  (one table, {d['batch_size']} samples x pooling {d['pooling']} = "
-                 f"{d['lookups_per_batch']:,} lookups per batch)")
+    if generator == "mixture":
+        kinds = p["components"]
+        click.echo(f"mixture: {len(kinds)} kinds of tables, {sum(c['tables'] for c in kinds)} tables, "
+                   f"{d['lookups_per_batch']:,} lookups per batch of {d['batch_size']}")
+        for c in kinds:
+            click.echo(f"  {c['tables']:5d} x table of {c['rows']:>9,} rows, zipf {c['alpha']}, "
+                       f"{c['lookups_per_table']:,} lookups per batch")
+    else:
+        click.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
+                   + f"  (one table, {d['batch_size']} samples x pooling {d['pooling']} = "
+                     f"{d['lookups_per_batch']:,} lookups per batch)")
     click.echo(f"{'column size':>16} {'target':>8} {'achieved':>9}")
     for lab, a, b in zip(BIN_LABELS, res.target, res.achieved):
         click.echo(f"{lab:>16} {a:8.3f} {b:9.3f}")

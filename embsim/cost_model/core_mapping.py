@@ -286,5 +286,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                         baselines={"default_gm_even": {"makespan_s": base},
                                    "greedy_menu": {"makespan_s": greedy_makespan}}, notes=notes,
                         batch_size=batch_size, method=method, pool_used_B=used,
+                        bound_rule=("MIP bound; holds for the menu of splits (1, 2, 4, ... cores per table, equal "
+                                    "row ranges each taking 1/k of the lookups) and the menu's strategies"),
                         pool_capacity_B={s.pool_key: s.capacity_B for s in system.slots()})
     return check_plan(plan, system, model)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from .comm import pooled_bytes, probe as comm_probe
 from .coalescing import coalesced_read_shares
 from .coverage import table_access
 from .partition import choose as choose_partition
@@ -80,6 +81,9 @@ class Instance:
         self.max_collision_share = max_collision_share
         self.distinct = _distinct_rows(model, stats)
         self.items = self._make_items(access, representations, split)
+        # the all-to-all of pooled vectors (None: the system has no transfer stage), bytes each item sends
+        self.comm = comm_probe(system, self.devices, batch_size)
+        self.pooled_B = [pooled_bytes(model.tables[it.table], batch_size) for it in self.items]
         # with a row layout, a lookup costs the share of a row read the memory serves (coalescing.py)
         self.coalesced = coalesced_read_shares(self, coalescing, stats) if coalescing else None
         self._cost_cache = {}

@@ -126,6 +126,24 @@ def evaluate(inst, pl):
     return t, energy, max(t.values())
 
 
+def comm_times(inst, pl):
+    """Transfer-stage seconds per device: the all-to-all of pooled vectors (:mod:`.comm`); {} without one."""
+    comm = getattr(inst, "comm", None)
+    if comm is None:
+        return {}
+    pooled = {}
+    for i, d in enumerate(pl.device):
+        pooled[d] = pooled.get(d, 0.0) + inst.pooled_B[i]
+    return comm.times(pooled)
+
+
+def objective(inst, pl, energy_weight=0.0):
+    """What the planner minimises: embedding makespan + all-to-all makespan + energy_weight x energy."""
+    _, e, m = evaluate(inst, pl)
+    c = comm_times(inst, pl)
+    return m + (max(c.values()) if c else 0.0) + energy_weight * e
+
+
 def used_bytes(inst, pl):
     """Bytes used per pool."""
     used = {p: 0.0 for p in inst.pools}

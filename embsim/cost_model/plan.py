@@ -104,6 +104,9 @@ class ShardingPlan:
     energy_J: Optional[float] = None                   # predicted lookup energy per batch
     pool_used_B: dict = field(default_factory=dict)    # memory pool ("device.tier" or shared pool) -> bytes
     pool_capacity_B: dict = field(default_factory=dict)
+    comm_time_s: dict = field(default_factory=dict)    # device -> all-to-all of pooled vectors per batch
+    comm_makespan_s: Optional[float] = None            # slowest device's all-to-all (None: not modelled)
+    bound_rule: str = ""                               # the problem the best bound holds for
 
     def table(self, name):
         for t in self.tables:

@@ -14,7 +14,9 @@ fastest first):
     capacity, per pool:    sum y[i,r,k] * bytes(i,r) <= capacity(pool)
     device time:           T_d = sum_{i,r,k in d} accesses_i * u[i,r,k] * t(i,r,k)   (t: lookup + TT compute)
     makespan:              M >= T_d
-    objective:             M + energy_weight * sum accesses * u * e(i,r,k)
+    all-to-all:            Mc >= lat_d + send_d * pooled_d,  Mc >= lat_d + recv_d * (total - pooled_d)
+                           pooled_d = sum_{i,r} pooled bytes(i) * x[i,r,d]  (:mod:`.comm`, probed links)
+    objective:             M + Mc + energy_weight * sum accesses * u * e(i,r,k)
 
 A tensor-train item keeps its cores whole in one slot: binary z[i,r,k]
 replaces x, y and u.  Symmetry breaking: devices whose slots and costs are
@@ -54,7 +56,7 @@ import numpy as np
 import pulp
 
 from ..errors import InputError
-from .placement import Placement, evaluate, fill_tiers
+from .placement import Placement, comm_times, evaluate, fill_tiers, objective
 from .local_search import polish
 from .solvers import solve
 
@@ -111,6 +113,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     V = {"x": {}, "y": {}, "u": {}, "z": {}}
     dev_time = {d: [] for d in inst.devices}
     pool_use = {p: [] for p in inst.pools}
+    pooled = {d: [] for d in inst.devices}     # pooled bytes each device sends in the all-to-all
     energy = []
     for i, it in enumerate(inst.items):
         choose = []
@@ -124,6 +127,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                         z = prob.add_variable(f"z_{i}_{r}_{k}", cat="Binary")
                         V["z"][i, r, k] = z
                         choose.append(z)
+                        pooled[d].append(inst.pooled_B[i] * z)
                         dev_time[d].append(w * it.accesses * inst.time[i][r, k] * z)
                         energy.append(w * it.accesses * inst.energy[i][r, k] * z)
                         pool_use[inst.slots[k].pool_key].append(it.bytes[r] * z)
@@ -131,6 +135,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                 x = prob.add_variable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
                 V["x"][i, r, d] = x
                 choose.append(x)
+                pooled[d].append(inst.pooled_B[i] * x)
                 ys = [prob.add_variable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
                 us = [prob.add_variable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
                 for k, y, u in zip(slots, ys, us):
@@ -160,8 +165,25 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     for n, (p, terms) in enumerate(pool_use.items()):
         if terms:
             prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{n}"
-    prob += M + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
+    Mc = _all_to_all(prob, inst, pooled, w)
+    V["Mc"] = Mc
+    prob += M + (Mc if Mc is not None else 0) + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
     return prob, V, M, allowed
+
+
+def _all_to_all(prob, inst, pooled, w):
+    """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others'))."""
+    comm = getattr(inst, "comm", None)
+    if comm is None:
+        return None
+    Mc = prob.add_variable("comm_makespan", lowBound=0)
+    total = float(sum(inst.pooled_B))
+    for n, d in enumerate(inst.devices):
+        own = pulp.lpSum(pooled[d])
+        prob += w * (comm.latency_s[d] + comm.send_s_per_B[d] * own) <= Mc, f"comm_send_{n}"
+        prob += w * (comm.latency_s[d] + comm.recv_s_per_B[d] * total) - w * comm.recv_s_per_B[d] * own <= Mc, \
+            f"comm_recv_{n}"
+    return Mc
 
 
 def _rep_sum(V, i, r):
@@ -184,6 +206,8 @@ def warm_full(inst, V, M, pl, scale=1.0):
             V["y"][i, r, k].setInitialValue(V["y"][i, r, k].varValue + (hi - lo))
             V["u"][i, r, k].setInitialValue(V["u"][i, r, k].varValue + float(it.curve(hi) - it.curve(lo)))
     M.setInitialValue(evaluate(inst, pl)[2] / scale)
+    if V.get("Mc") is not None:
+        V["Mc"].setInitialValue(max(comm_times(inst, pl).values()) / scale)
 
 
 def warm_start_compatible(inst, pl, allowed, order=None):
@@ -242,8 +266,7 @@ def extract_full(inst, V):
 
 
 def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):
-    _, e0, m0 = evaluate(inst, start)
-    scale = (m0 + energy_weight * e0) or 1.0
+    scale = objective(inst, start, energy_weight) or 1.0
     prob, V, M, allowed = build_full(inst, energy_weight, scale=scale)
     warm = warm_start_compatible(inst, start, allowed)
     warm_full(inst, V, M, warm, scale)

@@ -32,13 +32,14 @@ import time
 from ..errors import InputError
 from .baselines import BASELINES
 from .instance import Instance
-from .placement import evaluate, used_bytes
+from .placement import comm_times, evaluate, objective as placement_objective, used_bytes
 from .plan import Shard, ShardingPlan, TablePlan
 from .representations import parse_allowed, saving
 from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
 from .solvers import SOLVERS
 
 DEFAULT_BATCH_SIZE = 1024
+OVERRUN_RESERVE = 0.08      # share of the time limit kept back for the solver's overrun (bench/planner.py)
 OBJECTIVES = ("makespan", "makespan+energy")
 
 
@@ -92,6 +93,8 @@ def _to_plan(inst, pl, model, system, **info):
             extra["part_shares"] = [float(inst.items[i].share) for i in idx]
         tables.append(TablePlan(t.name, rep, shards, **extra))
     dev_t, energy, makespan = evaluate(inst, pl)
+    comm = comm_times(inst, pl)
+    info.update(comm_time_s=comm, comm_makespan_s=float(max(comm.values())) if comm else None)
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=makespan, energy_J=energy, batch_size=inst.batch_size,
                         pool_used_B=used_bytes(inst, pl), pool_capacity_B=dict(inst.pools), **info)
@@ -132,8 +135,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         raise InputError(why)
 
     def score(pl):
-        _, e, m = evaluate(inst, pl)
-        return m + energy_weight * e
+        return placement_objective(inst, pl, energy_weight)
 
     baselines, best = {}, None
     for name, fn in BASELINES.items():
@@ -143,14 +145,17 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
             baselines[name] = {"makespan_s": None, "infeasible": str(e)}
             continue
         dev_t, energy_J, m = evaluate(inst, pl)
+        comm = comm_times(inst, pl)
         baselines[name] = {"makespan_s": float(m), "energy_J": float(energy_J), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
-                           if sum(dev_t.values()) > 0 else 1.0}
+                           if sum(dev_t.values()) > 0 else 1.0,
+                           "comm_makespan_s": float(max(comm.values())) if comm else None,
+                           "objective": float(score(pl))}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
-    # keep ~5% (at least 0.5 s) for solver start-up overrun and writing the plan
-    left = max(1.0, time_limit_s - (time.perf_counter() - t0) - max(0.5, 0.05 * time_limit_s))
+    # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan
+    left = max(0.2, time_limit_s - (time.perf_counter() - t0) - max(0.3, OVERRUN_RESERVE * time_limit_s))
     notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
              f"{len(inst.devices)} devices, {len(inst.slots)} slots",
              "representations other than a table's own dtype change model accuracy, which embsim does not model"]
@@ -194,9 +199,22 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
     if bound is None:
         notes.append("best bound unknown: the solver did not report one")
+    if inst.comm is not None:
+        notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
+                     "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
     return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
                     solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
-                    method=method_used)
+                    method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def bound_rule(inst, method):
+    """The problem the reported best bound holds for (a bound is only as wide as the problem solved)."""
+    split = sorted({it.parts for it in inst.items if it.parts > 1})
+    parts = (f"tables cut into the row-wise parts embsim's splitting rule chose ({', '.join(map(str, split))} "
+             "parts), each with its counted load" if split else "every table whole (no row-wise parts)")
+    how = "MIP bound" if method == "full" else "max(aggregate LP over device classes, slowest item alone)"
+    return (f"{how}; holds for {parts}, the allowed representations and embsim's cost model; "
+            "a plan with other splits (or sharding types) may be faster than it")
 
 
 def check_collision_budget(max_collision_share):

@@ -18,16 +18,21 @@ energy_per_B_J`` joules; ``macs`` of tensor-train reconstruction cost
         ...})
 
 A tier may name a ``pool`` shared with other devices' tiers (host DDR).
+``links={"latency_s": L, "bandwidth_Bps": W}`` adds an all-to-all of pooled
+vectors: device d's transfer stage takes ``L + max(sent, received) / W`` with
+``sent = pooled_d (N-1)/N`` (it keeps its own share), the rule of the
+multi-GPU family; ``batch_cost`` then returns that stage only.
 """
 from ..errors import InputError
-from ..hw_models.system import Cost, Slot, System
+from ..hw_models.system import BatchCost, Cost, Slot, StageWork, System
 
 
 class SyntheticSystem(System):
     family = "synthetic"
 
-    def __init__(self, name, devices):
+    def __init__(self, name, devices, links=None):
         self.name, self.params, self.source_file, self.graph = name, devices, None, None
+        self.links = links
         self._slots = []
         for d, spec in devices.items():
             for rank, t in enumerate(spec["tiers"]):
@@ -53,6 +58,23 @@ class SyntheticSystem(System):
         if "macs_per_s" not in spec:
             raise InputError(f"synthetic system '{self.name}': {device}.macs_per_s: missing (needed for tensor-train)")
         return Cost(macs / spec["macs_per_s"], macs * spec.get("energy_per_mac_J", 0.0))
+
+
+    def batch_cost(self, load):
+        """The all-to-all of pooled vectors (the only stage a synthetic system models), if it has links."""
+        if not self.links:
+            raise NotImplementedError(f"synthetic system '{self.name}': no links, no batch cost")
+        devs = self.devices
+        N = len(devs)
+        sent = {d: load.devices[d].pooled_bytes_out * (N - 1) / N if d in load.devices else 0.0 for d in devs}
+        total = sum(sent.values())
+        work = []
+        if total > 0:
+            for d in devs:
+                recv = (total - sent[d]) / (N - 1)
+                work.append(StageWork("transfer", f"{d}.link",
+                                      self.links["latency_s"] + max(sent[d], recv) / self.links["bandwidth_Bps"]))
+        return BatchCost(work)
 
 
 def uniform_devices(n, tiers, macs_per_s=1e12, prefix="dev"):

@@ -25,7 +25,6 @@ place and on the console.  Nothing is fetched from the network.
 """
 import datetime
 import html
-import json
 import math
 from pathlib import Path
 

@@ -67,9 +67,9 @@ def worker_init(parent_pid):
 def end_pool(pool):
     """Kill every worker of ``pool`` and the processes they started (their process groups)."""
     for proc in list(getattr(pool, "_processes", {}).values()):
-        for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), lambda: os.kill(proc.pid, signal.SIGKILL)):
+        for kill in (os.killpg, os.kill):              # its whole group, else the worker alone
             try:
-                kill()
+                kill(proc.pid, signal.SIGKILL)
                 break
             except (ProcessLookupError, PermissionError, OSError):
                 continue

@@ -12,6 +12,8 @@ by probing attribute names.
   the service time of one batch on each of them.
 - ``PerCoreStrategies``: what an SoC with per-core lookup strategies adds, so
   that the core-mapping planner can assign (table, strategy) pairs to cores.
+- ``VariableService``: resource name -> ``ServiceVariability`` (distribution,
+  coefficient of variation, floor, source) for the simulator's service times.
 """
 from __future__ import annotations
 
@@ -51,3 +53,10 @@ class PerCoreStrategies(Protocol):
 
     def strategy_cost(self, strategy: str, rows: int, row_bytes: float, lookups: float,
                       unique_rows: float | None = None): ...
+
+
+@runtime_checkable
+class VariableService(Protocol):
+    """A system whose resources serve a batch in a varying time (``hw_models.variability``)."""
+
+    def service_variability(self) -> dict: ...

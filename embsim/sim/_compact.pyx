@@ -121,3 +121,119 @@ def label_segments(const int64_t[::1] indices, const int64_t[::1] starts, const 
     if bad >= 0:
         raise IndexError(f"row {indices[bad]} at position {bad} outside 0..{table_rows - 1}")
     return rows[:nxt], counts[:nxt]
+
+
+cdef class RowLabeller:
+    """``label_segments`` over a stream of chunks: the map and the labels persist from call to call.
+
+    ``label(indices, starts, stops, out, insert)`` labels the rows of the
+    segments of one chunk, first touch first, continuing the numbering of
+    the chunks before; with ``insert=False`` every row must already have a
+    label (a second pass over the same trace) and counts are not changed.
+    ``rows()``/``counts()``: the row of each label and its lookups so far.
+    Memory: the map (at most half full, 16 bytes a slot) and 16 bytes per
+    label, for the distinct rows of the table seen so far.
+    """
+    cdef Slot *m
+    cdef int bits
+    cdef int64_t size, mask, nxt, table_rows, base
+    cdef object _rows, _counts
+
+    def __cinit__(self):
+        self.m = NULL
+
+    def __init__(self, int64_t table_rows, int64_t base):
+        self.table_rows, self.base, self.nxt = table_rows, base, 0
+        self.bits = MIN_BITS
+        self.size = (<int64_t>1) << self.bits
+        self.mask = self.size - 1
+        self.m = <Slot *>calloc(self.size, sizeof(Slot))
+        if self.m == NULL:
+            raise MemoryError("row map")
+        self._rows = np.empty(1024, dtype=np.int64)
+        self._counts = np.zeros(1024, dtype=np.int64)
+
+    def __dealloc__(self):
+        free(self.m)
+
+    def rows(self):
+        return self._rows[:self.nxt]
+
+    def counts(self):
+        return self._counts[:self.nxt]
+
+    def _reserve(self, int64_t n):
+        """Room for ``n`` more labels in the row and count arrays."""
+        cap = self._rows.shape[0]
+        if self.nxt + n > cap:
+            new = max(2 * cap, self.nxt + n)
+            r, c = np.empty(new, dtype=np.int64), np.zeros(new, dtype=np.int64)
+            r[:self.nxt] = self._rows[:self.nxt]
+            c[:self.nxt] = self._counts[:self.nxt]
+            self._rows, self._counts = r, c
+
+    def label(self, const int64_t[::1] indices, const int64_t[::1] starts, const int64_t[::1] stops,
+              int64_t[::1] out, bint insert=True):
+        """``out[i]`` = base + label of ``indices[i]`` inside the segments; IndexError for a row out of range
+        (or, without ``insert``, a row never labelled)."""
+        cdef Py_ssize_t k, K = starts.shape[0]
+        cdef int64_t i, a, b, r, n = 0, lab, bad = -1, nxt = self.nxt, base = self.base, rows = self.table_rows
+        cdef uint64_t h, hp
+        cdef bint missing = False
+        for k in range(K):
+            n += max(0, stops[k] - starts[k])
+        if insert:
+            self._reserve(min(n, rows))
+        cdef int64_t[::1] rv = self._rows
+        cdef int64_t[::1] cv = self._counts
+        cdef Slot *m = self.m
+        cdef int bits = self.bits
+        cdef int64_t size = self.size, mask = self.mask
+        with nogil:
+            for k in range(K):
+                a, b = starts[k], stops[k]
+                for i in range(a, b):
+                    if i + PREFETCH < b:
+                        hp = slot_of(indices[i + PREFETCH], 64 - bits)
+                        EMBSIM_PREFETCH(&m[hp])
+                    r = indices[i]
+                    if r < 0 or r >= rows:
+                        bad = i
+                        break
+                    h = slot_of(r, 64 - bits)
+                    while m[h].label and m[h].row != r:
+                        h = (h + 1) & mask
+                    if m[h].label:
+                        lab = m[h].label - 1
+                    elif not insert:
+                        bad = i
+                        missing = True
+                        break
+                    else:
+                        lab = nxt
+                        nxt += 1
+                        m[h].row = r
+                        m[h].label = lab + 1
+                        rv[lab] = r
+                        if 2 * nxt > size:                 # keep the map at most half full
+                            m = grow(m, size, bits + 1)
+                            if m == NULL:
+                                break
+                            bits += 1
+                            size = (<int64_t>1) << bits
+                            mask = size - 1
+                    if insert:
+                        cv[lab] += 1
+                    out[i] = base + lab
+                if bad >= 0 or m == NULL:
+                    break
+        self.m, self.bits, self.size, self.mask, self.nxt = m, bits, size, mask, nxt
+        if m == NULL:
+            raise MemoryError("row map")
+        if bad >= 0:
+            what = "never labelled" if missing else f"outside 0..{rows - 1}"
+            raise IndexError(f"row {indices[bad]} at position {bad} {what}")
+
+    def set_base(self, int64_t base):
+        """The id of label 0 in ``out`` from now on (the table's offset among all tables' labels)."""
+        self.base = base

@@ -12,15 +12,23 @@ Per table a kind code and parameters (``spec`` int64 [T, 8]):
     4 memrec     k rows h(x, seed + j) mod m_t, then m_t + h(x, seed + 99) mod m_w   (p0 = m_t, p1 = m_w, p2 = k)
 
 ``p7`` is the seed.  CAFE's map is open addressing (linear probing) over
-``map_keys``/``map_vals`` from ``map_base[t]`` with ``map_mask[t] + 1``
-slots (a power of two), key -1 = empty.
+``hot_map``, int64 (key, value) pairs side by side so a probe reads one
+cache line, from entry ``map_base[t]`` with ``map_mask[t] + 1`` entries (a
+power of two), key -1 = empty.
 """
 from libc.stdint cimport int64_t, int32_t, uint64_t
 
 DEF HOT_MEDIUM = -2
+DEF PREFETCH_AHEAD = 16      # CAFE: the hot-map slot of the lookup this far ahead is prefetched
+
+cdef extern from *:
+    """
+    #define EMBSIM_PHYS_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+    """
+    void EMBSIM_PHYS_PREFETCH(const void *p) noexcept nogil
 
 
-cdef inline uint64_t mix64(uint64_t x) nogil:
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
     x ^= x >> 30
     x *= <uint64_t>0xbf58476d1ce4e5b9
     x ^= x >> 27
@@ -29,42 +37,40 @@ cdef inline uint64_t mix64(uint64_t x) nogil:
     return x
 
 
-cdef inline int64_t hrow(int64_t key, uint64_t seed, uint64_t n) nogil:
+cdef inline int64_t hrow(int64_t key, uint64_t seed, uint64_t n) noexcept nogil:
     """(high 32 bits of mix64(key + seed * golden)) * n >> 32, in [0, n) for n < 2^32."""
     cdef uint64_t h = mix64(<uint64_t>key + seed * <uint64_t>0x9e3779b97f4a7c15)
     return <int64_t>(((h >> 32) * n) >> 32)
 
 
-cdef inline int64_t probe(const int64_t* mk, const int64_t* mv, int64_t base, uint64_t mask,
-                          int64_t x) nogil:
+cdef inline int64_t probe(const int64_t* hm, int64_t base, uint64_t mask, int64_t x) noexcept nogil:
     """The map's value of x, or -1 when x is not in it."""
     cdef uint64_t i = mix64(<uint64_t>x) & mask
     cdef int64_t k
     while True:
-        k = mk[base + <int64_t>i]
+        k = hm[2 * (base + <int64_t>i)]
         if k == x:
-            return mv[base + <int64_t>i]
+            return hm[2 * (base + <int64_t>i) + 1]
         if k == -1:
             return -1
         i = (i + 1) & mask
 
 
-def map_insert(int64_t[::1] mk, int64_t[::1] mv, int64_t base, uint64_t mask, const int64_t[::1] keys,
-               const int64_t[::1] vals):
-    """Insert distinct ``keys`` with ``vals`` into the map at ``base`` (size mask + 1 > len(keys))."""
+def map_insert(int64_t[::1] hm, int64_t base, uint64_t mask, const int64_t[::1] keys, const int64_t[::1] vals):
+    """Insert distinct ``keys`` with ``vals`` into the map at entry ``base`` (mask + 1 > len(keys) entries)."""
     cdef Py_ssize_t j
     cdef uint64_t i
     with nogil:
         for j in range(keys.shape[0]):
             i = mix64(<uint64_t>keys[j]) & mask
-            while mk[base + <int64_t>i] != -1 and mk[base + <int64_t>i] != keys[j]:
+            while hm[2 * (base + <int64_t>i)] != -1 and hm[2 * (base + <int64_t>i)] != keys[j]:
                 i = (i + 1) & mask
-            mk[base + <int64_t>i] = keys[j]
-            mv[base + <int64_t>i] = vals[j]
+            hm[2 * (base + <int64_t>i)] = keys[j]
+            hm[2 * (base + <int64_t>i) + 1] = vals[j]
 
 
-cdef inline int encode(int64_t x, const int64_t* p, int kind, const int64_t* mk,
-                       const int64_t* mv, int64_t base, uint64_t mask, int64_t* out) nogil:
+cdef inline int encode(int64_t x, const int64_t* p, int kind, const int64_t* hm, int64_t base, uint64_t mask,
+                       int64_t* out) noexcept nogil:
     """Write the physical rows of x to out; return how many."""
     cdef uint64_t seed = <uint64_t>p[7]
     cdef int64_t v, l, base_l
@@ -80,7 +86,7 @@ cdef inline int encode(int64_t x, const int64_t* p, int kind, const int64_t* mk,
         out[1] = p[1] + x % p[0]
         return 2
     if kind == 3:
-        v = probe(mk, mv, base, mask, x)
+        v = probe(hm, base, mask, x)
         if v >= 0:
             out[0] = v
             return 1
@@ -98,16 +104,15 @@ cdef inline int encode(int64_t x, const int64_t* p, int kind, const int64_t* mk,
 
 
 def expand(const int64_t[::1] indices, const int32_t[:, :, ::1] lengths, const int64_t[::1] kind,
-           const int64_t[:, ::1] spec, const int64_t[::1] mk, const int64_t[::1] mv,
-           const int64_t[::1] map_base, const int64_t[::1] map_mask,
+           const int64_t[:, ::1] spec, const int64_t[::1] hot_map, const int64_t[::1] map_base,
+           const int64_t[::1] map_mask,
            int64_t[::1] out, int32_t[:, :, ::1] out_lengths):
     """Rewrite a trace (batch, table, sample order) into physical rows; returns the ids written."""
     cdef Py_ssize_t nb = lengths.shape[0], T = lengths.shape[1], B = lengths.shape[2]
-    cdef Py_ssize_t b, t, s, j, pos = 0, w = 0
+    cdef Py_ssize_t b, t, s, j, pos = 0, w = 0, n_idx = indices.shape[0]
     cdef int64_t rows[16]
     cdef int n, r, k, total
-    cdef const int64_t* mkp = &mk[0]
-    cdef const int64_t* mvp = &mv[0]
+    cdef const int64_t* hm = &hot_map[0]
     with nogil:
         for b in range(nb):
             for t in range(T):
@@ -122,7 +127,10 @@ def expand(const int64_t[::1] indices, const int32_t[:, :, ::1] lengths, const i
                         w += total
                     else:
                         for j in range(lengths[b, t, s]):
-                            n = encode(indices[pos], &spec[t, 0], k, mkp, mvp, map_base[t], <uint64_t>map_mask[t], rows)
+                            if k == 3 and pos + PREFETCH_AHEAD < n_idx:
+                                EMBSIM_PHYS_PREFETCH(&hm[2 * (map_base[t] + <int64_t>(
+                                    mix64(<uint64_t>indices[pos + PREFETCH_AHEAD]) & <uint64_t>map_mask[t]))])
+                            n = encode(indices[pos], &spec[t, 0], k, hm, map_base[t], <uint64_t>map_mask[t], rows)
                             for r in range(n):
                                 out[w + r] = rows[r]
                             w += n
@@ -132,8 +140,8 @@ def expand(const int64_t[::1] indices, const int32_t[:, :, ::1] lengths, const i
     return w
 
 
-def encode_many(const int64_t[::1] ids, int kind, const int64_t[::1] p, const int64_t[::1] mk,
-                const int64_t[::1] mv, int64_t base, uint64_t mask, int64_t width):
+def encode_many(const int64_t[::1] ids, int kind, const int64_t[::1] p, const int64_t[::1] hot_map,
+                int64_t base, uint64_t mask, int64_t width):
     """Physical rows of each id as an int64 [len(ids), width] array, -1 past its reads."""
     import numpy as np
     res = np.full((ids.shape[0], width), -1, dtype=np.int64)
@@ -141,12 +149,11 @@ def encode_many(const int64_t[::1] ids, int kind, const int64_t[::1] p, const in
     cdef int64_t rows[16]
     cdef Py_ssize_t i
     cdef int n, r
-    cdef const int64_t* mkp = &mk[0]
-    cdef const int64_t* mvp = &mv[0]
+    cdef const int64_t* hm = &hot_map[0]
     cdef const int64_t* pp = &p[0]
     with nogil:
         for i in range(ids.shape[0]):
-            n = encode(ids[i], pp, kind, mkp, mvp, base, mask, rows)
+            n = encode(ids[i], pp, kind, hm, base, mask, rows)
             for r in range(n):
                 o[i, r] = rows[r]
     return res

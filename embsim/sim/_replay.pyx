@@ -42,32 +42,43 @@ Data structures and their memory (the README quotes these):
   last batch in which the row reached depth ``d`` (for ``unique_rows``).  A
   row's state for all its levels sits side by side, so one lookup touches one
   cache line of it; a row lives at exactly one location, so one array serves
-  every location.  Cost: **8 bytes per table row per level** (16 B per row
-  for one cache over a tier, 32 B for three caches over a tier).  A direct
+  every location.  Cost: **8 bytes per table row per level** (32 B per row
+  for three caches over a tier).  One cache over one tier (the one-level
+  loops) keeps a single pair: slot, and ``batch << 1 | missed``, the tier's
+  stamp folded into a flag bit: **8 bytes per table row**.  A direct
   map costs one array access per probe (no hashing, no collisions, no
   resizing); its price is memory proportional to the rows of the tables
-  rather than to the cache (100M rows with one cache: 1.6 GB).
+  rather than to the cache (100M rows with one cache: 0.8 GB).
   The slot number of an evicted row is left in place (stale) and recognised
   by ``key[slot] != row``: writing it would cost one more random memory
   access per miss.
 * LRU slots: key int64 + prev/next int32 side by side = **16 bytes per
   cached row**, an array-based doubly linked list (head = least recently used).
+  One LRU over one tier uses a recency queue instead (``_run_lru_queue``):
+  key int64 + queue position int32 per slot and a ring of 4 to 8 int32
+  entries per cached row = **28 to 44 bytes per cached row**.
 * LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
   bytes per cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
-* The caller's global-id array: 8 bytes per lookup (int64).
+* The ids: one chunk at a time (``run`` takes the stream chunk by chunk), 8
+  bytes per lookup of the chunk.
 
-So ``embsim replay`` (one shared cache over a tier) costs 16 B per table row,
-16 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup: 200M lookups
-over 100M rows with a 1% LRU need about 1.6 + 1.6 + 0.016 GB.
+So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
+28-44 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup of a chunk:
+a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
+plus its chunks.
 
 Speed: each lookup makes one random access to its row's state (like
 ``np.bincount``), so the loop prefetches the row state of the id
-``prefetch_rows`` lookups ahead, and the cache slot of the row half as far
-ahead, to keep several memory accesses in flight.  A lower LRU level's next
+``prefetch_rows`` (48) lookups ahead, and the cache slot of the row half as far
+ahead, to keep several memory accesses in flight.  A branch on a value just
+loaded stalls the loads behind it when mispredicted (measured: a
+load-compare-store of a batch stamp ran at half the speed of an unconditional
+increment), so the one-level loops update the stamps without branches and
+prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
 loop: per-batch counters summed in locals and stored once per batch,
@@ -92,7 +103,7 @@ cdef extern from *:
 # as far ahead, the list links of its top-level slot).  The replay is bound by
 # the latency of one random memory access per lookup; prefetching lets many
 # be in flight at once, as they are in np.bincount.
-DEF_PREFETCH_ROWS = 16
+DEF_PREFETCH_ROWS = 48
 
 # Policy codes shared with replay.py.
 cdef enum:
@@ -349,6 +360,10 @@ cdef class ReplayState:
     cdef public int64_t prefetch_rows
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
+    cdef bint lru_queue              # ... and it is an LRU: the recency queue instead of the linked list
+    cdef int32_t *qpos               # LRU queue: position of each slot's latest entry
+    cdef int32_t *queue              # LRU queue: slots in the order of their accesses (stale entries too)
+    cdef int64_t qhead, qtail, qcap, qpf
     cdef int64_t total_rows
     cdef bint has_rowloc
     cdef const int32_t *rowloc
@@ -424,12 +439,15 @@ cdef class ReplayState:
         v64 = own("offs", np.concatenate([offs, [total_rows]]).astype(np.int64)); self.offs = &v64[0]
         v64 = own("rbytes", np.asarray(rbytes, dtype=np.int64).copy()); self.rbytes = &v64[0]
         lvl_of = np.full((self.n_loc, self.max_levels), -1, dtype=np.int32)
-        # row state: slot and batch stamp of each row, side by side, per depth
-        rs = np.empty((total_rows, self.max_levels, 2), dtype=np.int32)
+        # row state: slot and batch stamp of each row, side by side, per depth; the one-level
+        # loops keep one pair per row (the tier's stamp is a flag bit of the cache's, see _run_lru_queue)
+        single = (self.n_loc == 1 and nc == 1 and capacities[0] > 0
+                  and (policies[0] == P_LRU or policies[0] == P_LFU))
+        rs = np.empty((total_rows, 1 if single else self.max_levels, 2), dtype=np.int32)
         rs.fill(-1)
         v32 = own("rs", rs)
         self.rs = &v32[0]
-        self.A.rstride = 2 * self.max_levels
+        self.A.rstride = 2 if single else 2 * self.max_levels
 
         self._keep = keep
         lb = own("levels", np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8))
@@ -481,6 +499,17 @@ cdef class ReplayState:
         self.prefetch_rows = DEF_PREFETCH_ROWS
         self.top_dynamic = nc > 0 and (policies[0] == P_LRU or policies[0] == P_LFU)
         self.one_level = self.n_loc == 1 and nc == 1 and self.top_dynamic and capacities[0] > 0
+        # the recency queue: a ring of a power of two >= 4 x capacity entries
+        self.qcap = 1024
+        while nc and self.qcap < 4 * (<int64_t> capacities[0]):
+            self.qcap *= 2
+        self.lru_queue = self.one_level and policies[0] == P_LRU and self.qcap <= 2 ** 30
+        if self.lru_queue:
+            v32 = own("qpos", np.full(capacities[0], -1, np.int32)); self.qpos = &v32[0]
+            v32 = own("queue", np.empty(self.qcap, np.int32)); self.queue = &v32[0]
+        self.qhead = 0
+        self.qtail = 0
+        self.qpf = 0
         shape = (B, self.n_loc, self.max_levels)
         tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.lookups = np.zeros(shape, np.int64)
@@ -532,6 +561,8 @@ cdef class ReplayState:
             return bad
         if self.reach != NULL and self._reach.shape[0] < hi:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
+        if self.lru_queue:
+            return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         if self.one_level:
             return self._run_one_level(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         return self._run_general(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
@@ -627,6 +658,135 @@ cdef class ReplayState:
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
         return -1
 
+    cdef int64_t _run_lru_queue(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
+        """``_run_one_level`` for an LRU, with a recency queue in place of the doubly linked list.
+
+        Every access (hit or fill) appends its slot to ``queue``, a ring of
+        ``qcap`` (a power of two, >= 4 x capacity) entries, and records the
+        entry's index in ``qpos[slot]``; an entry is live while
+        ``qpos[queue[j]] == j``.  The least recently used row is the slot of
+        the oldest live entry, found by skipping dead entries from the head
+        (each entry is skipped once, and a cursor prefetches ``qpos`` of the
+        entries the head will read next).  Only if the ring fills (many hits
+        and no eviction) are its live entries, at most one per cached row,
+        packed together in order.  Same victims as the list (exact LRU), but a
+        hit costs two stores instead of four dependent pointer updates.
+        """
+        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = bounds[b1 - b0]
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
+        cdef int64_t nlook, h, u0, u1, by0, by1, j, k
+        cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
+        cdef int32_t s, s2, bb, x, fresh
+        cdef int32_t *st
+        cdef int t = 0, n_tables = self.n_tables
+        cdef Level *L = self.levels
+        cdef int32_t *rs = self.rs
+        cdef int64_t *key = self.A.key
+        cdef int32_t *qpos = self.qpos
+        cdef int32_t *queue = self.queue
+        cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1, qp = self.qpf
+        cdef int64_t size = L.size, cap = L.cap
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        cdef uint8_t *reach = self.reach
+        with nogil:
+            for b in range(b0, b1):
+                bb = <int32_t> b
+                nlook = bounds[b - b0 + 1] - bounds[b - b0]
+                h = 0
+                u0 = 0
+                u1 = 0
+                by0 = 0
+                by1 = 0
+                for i in range(bounds[b - b0], bounds[b - b0 + 1]):
+                    g = gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
+                    if i + pf2 < n_ids:      # no branch on s2: a prefetch of key[-1] is harmless
+                        s2 = rs[gids[i + pf2] * R]
+                        EMBSIM_PREFETCH(key + s2)
+                        EMBSIM_PREFETCH(qpos + s2)
+                    if not (offs[t] <= g < offs[t + 1]):
+                        ct_look[ct] += tl
+                        ct_hit[ct] += th
+                        ct_hit[ct + 1] += tl - th
+                        tl = 0
+                        th = 0
+                        t = find_table(offs, n_tables, g, t)
+                        ct = <int64_t> t * 2
+                        rb0 = rbytes[ct]
+                        rb1 = rbytes[ct + 1]
+                    tl += 1
+                    st = rs + g * R
+                    # st[1] = batch << 1 | (missed in that batch): no branch on the row's state
+                    x = st[1]
+                    fresh = (x >> 1) != bb
+                    u0 += fresh
+                    x = (bb << 1) if fresh else x
+                    s = st[0]
+                    if s >= 0 and key[s] == g:       # a hit (a stale slot holds another row)
+                        h += 1
+                        th += 1
+                        by0 += rb0
+                        st[1] = x
+                        if reach != NULL:
+                            reach[i] = 0
+                    else:
+                        if reach != NULL:
+                            reach[i] = 1
+                        u1 += 1 - (x & 1)
+                        st[1] = x | 1
+                        by1 += rb1
+                        if size < cap:
+                            s = <int32_t> size
+                            size += 1
+                        else:                        # evict the least recently used row
+                            while qpos[queue[qh & qm]] != (qh & qm):
+                                qh += 1
+                            s = queue[qh & qm]
+                            qh += 1
+                        key[s] = g
+                        st[0] = s
+                    qpos[s] = <int32_t> (qt & qm)
+                    queue[qt & qm] = s
+                    qt += 1
+                    if qt - qh == qcap:              # full: pack the live entries, in order, from the head
+                        k = qh
+                        for j in range(qh, qt):
+                            if j + 16 < qt:
+                                EMBSIM_PREFETCH(qpos + queue[(j + 16) & qm])
+                            s = queue[j & qm]
+                            if qpos[s] == (j & qm):
+                                queue[k & qm] = s
+                                qpos[s] = <int32_t> (k & qm)
+                                k += 1
+                        qt = k
+                    # the head's next reads: qpos of the entries just after it, one per lookup
+                    if qp < qh:
+                        qp = qh
+                    if qp < qt and qp < qh + 64:
+                        EMBSIM_PREFETCH(qpos + queue[qp & qm])
+                        qp += 1
+                cb = b * 2
+                c_look[cb] += nlook
+                c_uniq[cb] += u0
+                c_uniq[cb + 1] += u1
+                c_hit[cb] += h
+                c_hit[cb + 1] += nlook - h
+                c_bytes[cb] += by0
+                c_bytes[cb + 1] += by1
+            ct_look[ct] += tl
+            ct_hit[ct] += th
+            ct_hit[ct + 1] += tl - th
+        self.qhead, self.qtail, self.qpf, L.size = qh, qt, qp, size
+        return -1
+
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``run`` for the common case: one location, one LRU/LFU cache over its tier.
 
@@ -641,7 +801,7 @@ cdef class ReplayState:
         cdef int64_t nlook, h, u0, u1, by0, by1
         # per-table counts of the current run of lookups in one table, stored when the table changes
         cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
-        cdef int32_t s2, bb
+        cdef int32_t s2, bb, x, fresh
         cdef int32_t *st
         cdef int t = 0, n_tables = self.n_tables
         cdef Arrays *A = &self.A
@@ -672,11 +832,10 @@ cdef class ReplayState:
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + gids[i + pf] * R)
-                    if i + pf2 < n_ids:
+                    if i + pf2 < n_ids:      # no branch on s2: a prefetch of key[-1] is harmless
                         s2 = rs[gids[i + pf2] * R]
-                        if s2 >= 0:
-                            EMBSIM_PREFETCH(lnk + 2 * s2)
-                            EMBSIM_PREFETCH(key + s2)
+                        EMBSIM_PREFETCH(lnk + 2 * s2)
+                        EMBSIM_PREFETCH(key + s2)
                     if not (offs[t] <= g < offs[t + 1]):
                         # a new table: store the counts of the previous one
                         ct_look[ct] += tl
@@ -690,21 +849,22 @@ cdef class ReplayState:
                         rb1 = rbytes[ct + 1]
                     tl += 1
                     st = rs + g * R
-                    if st[1] != bb:
-                        st[1] = bb
-                        u0 += 1
+                    x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
+                    fresh = (x >> 1) != bb
+                    u0 += fresh
+                    x = (bb << 1) if fresh else x
                     if probe(A, L, g):
                         h += 1
                         th += 1
                         by0 += rb0
+                        st[1] = x
                         if reach != NULL:
                             reach[i] = 0
                     else:
                         if reach != NULL:
                             reach[i] = 1
-                        if st[3] != bb:
-                            st[3] = bb
-                            u1 += 1
+                        u1 += 1 - (x & 1)
+                        st[1] = x | 1
                         by1 += rb1
                         fill(A, L, g)                    # one level: the victim is not looked up
                     if not lfu and L.head >= 0:

@@ -20,6 +20,23 @@ item ends.  Different batches overlap: while batch 7 is in its dense stage,
 batch 8 can already use the devices.  So the engine finds the pipelined
 throughput and the queueing delay that per-batch averages hide.
 
+Service times vary: each resource may carry a ``ServiceVariability``
+(``hw_models.families.service_profiles``: a distribution with a stated coefficient
+of variation, and a floor such as a kernel launch or one flash page read),
+and the engine holds the resource for ``max(floor, mean) x X`` with ``X`` of
+mean 1 drawn from a seeded stream per resource (``sim.service``).
+
+Requests: a "query" of the engine is one sample (one candidate item to
+score).  A user's request ranks many candidates at once (DeepRecSys: a
+lognormal number of them, ``workloads.query_sizes``); with
+``request_bounds`` the samples of a request share its arrival time, so
+samples arrive in bursts, and a request's latency runs from its arrival to
+the end of the last batch holding one of its samples (a large request is
+split over batches, as DeepRecSys's load generator splits it).  Latency
+figures are then per request; without requests every sample is its own.  A request's wait in a resource's queue (from
+asking for a server to getting one) is logged per (batch, resource):
+``EngineRun.queueing_delay_s()`` says where the queue forms.
+
 The engine never sees a lookup.  The replay counted them; the hardware model
 turned the counts into service times.  Simulating costs one simpy process
 step per (batch, stage, resource), so a batch of a million lookups costs the
@@ -51,6 +68,7 @@ import simpy
 
 from ..errors import InputError
 from ..hw_models.system import STAGES
+from .service import ServiceSampler
 
 STAGE_INDEX = {s: i for i, s in enumerate(STAGES)}
 
@@ -134,7 +152,7 @@ class EngineRun:
     plus the end), ``dispatch_s``, ``done_s``, and ``stage_start_s`` /
     ``stage_end_s`` ([batches, stages], NaN for a stage without work).  Per
     (batch, resource) service: the busy log ``busy_batch``, ``busy_resource``,
-    ``busy_start_s``, ``busy_end_s``.  ``costs`` keeps each batch's BatchCost
+    ``busy_start_s``, ``busy_end_s``, ``busy_wait_s`` (time in the queue).  ``costs`` keeps each batch's BatchCost
     (bytes and action counts are charged from it).
     """
 
@@ -149,11 +167,13 @@ class EngineRun:
     busy_resource: np.ndarray
     busy_start_s: np.ndarray
     busy_end_s: np.ndarray
+    busy_wait_s: np.ndarray
     costs: list
     warmup_batches: int
     arrival: str
     in_flight: Optional[int] = None
     batch_timeout_s: Optional[float] = None
+    request_bounds: Optional[np.ndarray] = None
     notes: list = field(default_factory=list)
     window_override: Optional[tuple] = None    # (start, end): measure over these times instead (overload)
 
@@ -208,11 +228,25 @@ class EngineRun:
         return (self.done_s > t0) & (self.done_s <= t1)
 
     # -- figures ---------------------------------------------------------
-    def latency_s(self):
-        """Latency of every measured query: end of its batch's response minus its arrival."""
+    def sample_latency_s(self):
+        """Latency of every measured query (sample): end of its batch's response minus its arrival."""
         done = np.repeat(self.done_s, self.batch_queries)
         q0 = self.first_measured_query
         return done[q0:] - self.arrival_s[q0:]
+
+    def latency_s(self):
+        """Latency of every measured request: end of the last batch holding one of its samples minus its arrival.
+
+        Without requests every sample is its own request (``sample_latency_s``).
+        A request is measured if its first sample is.
+        """
+        if self.request_bounds is None:
+            return self.sample_latency_s()
+        done = np.repeat(self.done_s, self.batch_queries)
+        first = self.request_bounds[:-1]
+        last_done = np.maximum.reduceat(done, first)
+        measured = first >= self.first_measured_query
+        return (last_done - self.arrival_s[first])[measured]
 
     def throughput_qps(self):
         """Queries completed inside the window per second of window (drain excluded)."""
@@ -274,6 +308,18 @@ class EngineRun:
         share[has] = inside[has] / total[has]
         return share
 
+    def queueing_delay_s(self):
+        """Per resource: mean time a measured batch's request waited for a server (0 without requests).
+
+        Measured batches are those after the warm-up; a (batch, resource)
+        item counts once however long it then held the server.
+        """
+        measured = self.busy_batch >= self.warmup_batches
+        n = np.bincount(self.busy_resource[measured], minlength=len(self.resources))
+        w = np.bincount(self.busy_resource[measured], weights=self.busy_wait_s[measured],
+                        minlength=len(self.resources))
+        return {r: (float(w[i] / n[i]) if n[i] else 0.0) for i, r in enumerate(self.resources)}
+
     def stage_time_s(self):
         """Mean span of each stage over measured batches (queueing at its resources included)."""
         span = self.stage_end_s[self.warmup_batches:] - self.stage_start_s[self.warmup_batches:]
@@ -286,7 +332,8 @@ class EngineRun:
 
 
 def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_flight=None,
-               batch_timeout_s=None, warmup_queries=0):
+               batch_timeout_s=None, warmup_queries=0, service=None, service_seed=0,
+               request_bounds=None):
     """Simulate ``queries`` queries and return the EngineRun.
 
     - ``resources``: name -> number of servers (``System.resources()``).
@@ -300,6 +347,10 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
       by a new one.  This finds the peak throughput.  ``in_flight`` defaults to
       the number of stages, which keeps the slowest resource busy whenever
       service times are fixed.
+    - ``service``: resource name -> ``ServiceVariability`` (missing: deterministic,
+      no floor); draws are seeded by ``service_seed``.
+    - ``request_bounds``: request ``i`` holds queries (samples)
+      ``request_bounds[i]:request_bounds[i+1]`` (open loop; latency is then per request).
     """
     queries = int(queries)
     if queries < 1:
@@ -316,6 +367,10 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         if arrival_s.size != queries:
             raise ValueError(f"arrival_s has {arrival_s.size} times for {queries} queries")
         bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+        if request_bounds is not None:
+            rb = np.asarray(request_bounds)
+            if rb.size < 2 or rb[0] != 0 or rb[-1] != queries or np.any(np.diff(rb) < 1):
+                raise ValueError(f"request_bounds must rise strictly from 0 to {queries}")
     nb = bounds.size - 1
     warmup_batches = int(np.searchsorted(bounds, int(warmup_queries), side="left"))
     if closed:
@@ -330,15 +385,17 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
     names = list(resources)
     rid = {name: i for i, name in enumerate(names)}
     servers = [simpy.Resource(env, capacity=int(resources[n])) for n in names]
+    draw = ServiceSampler(service or {}, names, service_seed)
     done = np.full(nb, np.nan)
     stage_start = np.full((nb, len(STAGES)), np.nan)
     stage_end = np.full((nb, len(STAGES)), np.nan)
     costs = [None] * nb
-    log_batch, log_res, log_start, log_end = [], [], [], []
+    log_batch, log_res, log_start, log_end, log_wait = [], [], [], [], []
 
     def hold(b, r, time_s):
         """One StageWork: queue for a server of resource r, hold it time_s, release."""
         server = servers[r]
+        asked = env.now
         req = server.request()
         yield req
         start = env.now
@@ -348,6 +405,7 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         log_res.append(r)
         log_start.append(start)
         log_end.append(env.now)
+        log_wait.append(start - asked)
 
     def by_stage(b, cost):
         stages = [[] for _ in STAGES]
@@ -360,7 +418,8 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
             if not w.time_s >= 0:
                 raise ValueError(f"batch {b}: StageWork {w.stage}/{w.resource} has time {w.time_s!r}; expected >= 0")
             if w.time_s > 0:      # no work, no queueing: a zero-time item is skipped
-                stages[s].append((rid[w.resource], float(w.time_s)))
+                r = rid[w.resource]
+                stages[s].append((r, draw(r, float(w.time_s))))
         return stages
 
     def serve(b):
@@ -410,8 +469,10 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         dispatch_s=dispatch, done_s=done, stage_start_s=stage_start, stage_end_s=stage_end,
         busy_batch=np.array(log_batch, dtype=np.int64), busy_resource=np.array(log_res, dtype=np.int64),
         busy_start_s=np.array(log_start, dtype=np.float64), busy_end_s=np.array(log_end, dtype=np.float64),
+        busy_wait_s=np.array(log_wait, dtype=np.float64),
         costs=costs, warmup_batches=warmup_batches, arrival="closed" if closed else "open",
-        in_flight=in_flight if closed else None, batch_timeout_s=batch_timeout_s)
+        in_flight=in_flight if closed else None, batch_timeout_s=batch_timeout_s,
+        request_bounds=None if closed or request_bounds is None else np.asarray(request_bounds, dtype=np.int64))
     if run.duration_s <= 0:
         raise InputError(f"queries: {queries}: the measurement window after the warm-up is empty; "
                          "expected more queries (or a shorter warm-up)")

@@ -86,14 +86,21 @@ class Encoders:
         self.map_base = np.zeros(T, dtype=np.int64)
         self.map_mask = np.zeros(T, dtype=np.int64)
         sizes = {t: 1 << int(np.ceil(np.log2(2 * max(1, k.size) + 2))) for t, (k, _) in maps}
-        self.map_keys = np.full(max(1, sum(sizes.values())), -1, dtype=np.int64)
-        self.map_vals = np.full_like(self.map_keys, -1)
+        self.hot_map = np.full(2 * max(1, sum(sizes.values())), -1, dtype=np.int64)   # (key, value) pairs
         base = 0
         for t, (k, v) in maps:
             self.map_base[t], self.map_mask[t] = base, sizes[t] - 1
-            map_insert(self.map_keys, self.map_vals, base, sizes[t] - 1, np.ascontiguousarray(k, dtype=np.int64),
+            map_insert(self.hot_map, base, sizes[t] - 1, np.ascontiguousarray(k, dtype=np.int64),
                        np.ascontiguousarray(v, dtype=np.int64))
             base += sizes[t]
+
+    @property
+    def map_keys(self):
+        return self.hot_map[0::2]
+
+    @property
+    def map_vals(self):
+        return self.hot_map[1::2]
 
     @property
     def any(self):
@@ -106,8 +113,7 @@ class Encoders:
     def encode(self, t, ids):
         """Physical rows of ``ids`` of table t: int64 [len, max reads], -1 past each id's reads."""
         return encode_many(np.ascontiguousarray(ids, dtype=np.int64), int(self.kind[t]), self.spec[t],
-                           self.map_keys, self.map_vals, int(self.map_base[t]), int(self.map_mask[t]),
-                           self.max_reads(t))
+                           self.hot_map, int(self.map_base[t]), int(self.map_mask[t]), self.max_reads(t))
 
 
 def physical_trace(trace, enc):
@@ -117,8 +123,8 @@ def physical_trace(trace, enc):
     cap = int(sum(int(n) * enc.max_reads(t) for t, n in enumerate(per_table)))
     out = np.empty(cap, dtype=np.int64)
     out_len = np.empty_like(lengths)
-    w = expand(np.ascontiguousarray(trace.indices, dtype=np.int64), lengths, enc.kind, enc.spec, enc.map_keys,
-               enc.map_vals, enc.map_base, enc.map_mask, out, out_len)
+    w = expand(np.ascontiguousarray(trace.indices, dtype=np.int64), lengths, enc.kind, enc.spec, enc.hot_map,
+               enc.map_base, enc.map_mask, out, out_len)
     meta = dict(trace.meta)
     meta["physical"] = {"tables_rewritten": [trace.table_names[t] if trace.table_names else t
                                              for t in np.flatnonzero(enc.kind)]}

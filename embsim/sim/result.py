@@ -23,6 +23,7 @@ JSON layout (``SimResult.to_dict()``)::
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
     utilisation_fraction {resource: busy share of the window, 0..1}
+    queueing_delay_s     {resource: mean wait of a measured batch's request for a server}
     energy               dynamic_J {"part:action": J}, static_J {part: J},
                          by_part_J, total_J, per_query_J, average_power_W
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
@@ -60,6 +61,7 @@ class SimResult:
     energy: dict
     provenance: dict
     notes: list = field(default_factory=list)
+    queueing_delay_s: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
     steady_state: bool = True
     steady_state_reason: Optional[str] = None
@@ -76,6 +78,11 @@ class SimResult:
     @property
     def p99_s(self):
         return self.latency["p99_s"]
+
+    @property
+    def utilisation(self):
+        """Busy share of the window per resource (``utilisation_fraction``)."""
+        return self.utilisation_fraction
 
     @property
     def energy_per_query_J(self):
@@ -109,7 +116,8 @@ class SimResult:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n not in ("notes", "quality", "steady_state", "steady_state_reason")]
+        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality", "steady_state",
+                                                                 "steady_state_reason")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})

@@ -70,6 +70,8 @@ from ..errors import InputError
 from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import BatchLoad, DeviceLoad
+from ..hw_models.families.service_profiles import service_variability
+from ..workloads.query_sizes import QuerySizes
 from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
@@ -77,6 +79,7 @@ from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
 from . import steady
+from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
 ARRIVALS = ("closed", "poisson", "trace")
@@ -88,7 +91,10 @@ MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up pl
 MAX_EXTENSIONS = 2                   # a default-length run not in steady state is rerun this often, longer
 EXTENSION_FACTOR = 4                 # by this factor each time (then the result says it is not steady)
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
+STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
+DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
+QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
 
 
 @dataclass
@@ -133,6 +139,8 @@ def caches_from_system(system, policy="lru"):
 
 
 def _trace_digest(trace):
+    if not hasattr(trace, "indices"):            # a streamed trace: the same digest, chunk by chunk
+        return stream_digest(trace)
     h = hashlib.blake2b(digest_size=16)
     for a in (trace.lengths, trace.indices, trace.table_rows):
         h.update(np.ascontiguousarray(a).view(np.uint8))
@@ -215,8 +223,12 @@ class Simulation:
     # -- inputs ------------------------------------------------------------------
     def _trace(self, trace, batch_size, queries, progress):
         m = self.model
-        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader: read whole (for now)
-            trace = trace.load()
+        self.streamed = False
+        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader
+            if trace.n_indices > STREAM_ABOVE_LOOKUPS:
+                self.streamed = True                    # read chunk by chunk (streamed.py)
+            else:
+                trace = trace.load()
         if trace is not None:
             trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
@@ -318,6 +330,12 @@ class Simulation:
 
     def _physical(self):
         """The trace as the plan's representations read it, and the quality proxies (``physical.py``)."""
+        if self.streamed and (self.layout or any(self.plan.table(t.name).representation.shares_rows
+                                                 for t in self.model.tables)):
+            # row-sharing representations and layouts read whole tables' ids at once: no streaming
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
+        # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
         self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
         return physical_trace(self.trace, enc) if enc.any else self.trace
@@ -331,6 +349,15 @@ class Simulation:
                     for t in range(tr.n_tables)]
         labels = [] if self.layout else None
         self.part_shares = {}
+        row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        if self.streamed:
+            with self._timed("map"):
+                labellers, row_location, offsets, self._batch_lookups = label_stream(
+                    tr, by_table, place_table_rows, labels, self.part_shares, progress)
+            with self._timed("replay"):
+                self.counters = replay_stream(tr, labellers, row_bytes, offsets, locs, row_location, progress=progress)
+            self.locations = locs
+            return
         with self._timed("map"):
             compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
             addr = length = None
@@ -373,7 +400,8 @@ class Simulation:
         if c.units is not None:      # coalescing: bytes and row reads follow the tier's cost unit
             self.tier_units, self.tier_bytes, self.tier_reads = coalesced_loads(c, self.shards, self.locations, share)
         # logical lookups per batch (a row-sharing table reads more physical rows than it has lookups)
-        self.batch_lookups = self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64)
+        self.batch_lookups = (self._batch_lookups if self.streamed else
+                              self.trace.lengths.sum(axis=(1, 2), dtype=np.int64).astype(np.float64))
         self.cache_hits = {}        # (shard, level name) -> [batches]
         self.cache_lookups = {}
         for i, sh in enumerate(self.shards):
@@ -432,7 +460,7 @@ class Simulation:
 
     # -- a run --------------------------------------------------------------------
     def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
-            warmup=None, seed=None):
+            warmup=None, seed=None, query_sizes=DEFAULT_QUERY_SIZES, variability=True):
         """Simulate ``queries`` queries arriving as ``arrival``; return the SimResult.
 
         ``queries`` defaults to the trace's queries, and to at least
@@ -442,7 +470,15 @@ class Simulation:
         throughput), "poisson" (rate ``qps``), or "trace" (the trace's
         timestamps).  ``warmup``: a share (< 1) of the queries or a number of
         queries left out of the figures (default 0.2 in closed loop, 0.1 open).  ``seed`` (default: the simulation's)
-        seeds the Poisson arrivals.
+        seeds the Poisson arrivals, the request sizes and the service times.
+
+        ``query_sizes`` (Poisson arrivals only): candidates per request
+        (``workloads.query_sizes.QuerySizes``; default DeepRecSys's lognormal,
+        mean 165, max 1024; None: every sample is its own request).  ``qps``
+        stays in samples per second; requests arrive at ``qps / mean size``
+        and latency is per request.  ``variability``: True draws every
+        resource's service time from ``service_profiles.service_variability`` (a
+        system without it is deterministic), False serves the mean times.
         """
         if arrival not in ARRIVALS:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
@@ -456,13 +492,14 @@ class Simulation:
             queries = max(tr.n_batches, MIN_DEFAULT_BATCHES) * B
         queries = int(queries)
         for _ in range(MAX_EXTENSIONS if extend else 0):
-            result = self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed)
+            result = self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes,
+                                    variability)
             if result.steady_state or result.steady_state_reason.startswith("overloaded"):
                 return result
             queries *= EXTENSION_FACTOR
-        return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed)
+        return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
 
-    def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed):
+    def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
         tr, B = self.trace, self.batch_size
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
@@ -473,11 +510,18 @@ class Simulation:
         if queries > tr.n_batches * B:
             notes.append(f"{queries} queries asked, the trace holds {tr.n_batches * B}: "
                          f"its {tr.n_batches} batches repeat in order")
-        arrival_s = None
+        arrival_s = requests = None
         if arrival == "poisson":
             if qps is None:
                 raise InputError("qps: required with Poisson arrivals (queries per second)")
-            arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            if query_sizes is None:
+                arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
+            else:
+                requests = query_sizes.request_bounds(
+                    queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
+                per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(),
+                                               np.random.default_rng(seed))
+                arrival_s = np.repeat(per_request, np.diff(requests))
         elif arrival == "trace":
             if tr.timestamps_s is None:
                 raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
@@ -494,9 +538,13 @@ class Simulation:
             return system.batch_cost(self.batch_load(b % nt, n))
 
         with self._timed("engine"):
+            service = service_variability(system) if variability else {}
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
-                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q)
+                             in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
+                             service=service, service_seed=seed, request_bounds=requests)
         config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                  "query_sizes": query_sizes.to_dict() if requests is not None else None,
+                  "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
@@ -623,22 +671,26 @@ def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
     row_location, offsets, base = [], [], 0
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
-        if labels is not None:
-            labels.append((rows, counts))
-        mine = shards_by_table[t]
-        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
-            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
-            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
-        if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
-            where = np.full(rows.size + 1, mine[0].location, dtype=np.int32)
-        else:
-            where = np.empty(rows.size + 1, dtype=np.int32)
-            where[:-1] = _locate(rows, counts, mine, mine[0].parts, int(trace.table_rows[t]))
-            where[-1] = mine[0].location                  # the spare row
-        row_location.append(where)
+        row_location.append(place_table_rows(rows, counts, shards_by_table[t], int(trace.table_rows[t]),
+                                             labels, part_shares))
         offsets.append(base)
         base += rows.size + 1
     return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
+
+
+def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=None):
+    """int32 location of each labelled row of one table (and of its spare row, last), from its counts."""
+    if labels is not None:
+        labels.append((rows, counts))
+    if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
+        per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+        part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
+    if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
+        return np.full(rows.size + 1, mine[0].location, dtype=np.int32)
+    where = np.empty(rows.size + 1, dtype=np.int32)
+    where[:-1] = _locate(rows, counts, mine, mine[0].parts, table_rows)
+    where[-1] = mine[0].location                      # the spare row
+    return where
 
 
 # ------------------------------------------------------------- figures ---
@@ -698,7 +750,7 @@ def summarise(run, sim, config, seed, notes):
         by_part[part] = by_part.get(part, 0.0) + j
     total_J = float(energy["total_J"])
 
-    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(lat.mean())
+    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
     littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
                "relative_error": abs(L - lam * W) / (lam * W) if 0 < lam * W < math.inf else 0.0}
     steady_flag, steady_reason = steady.check(run, littles["relative_error"], overloaded, arrival_qps, capacity_qps)
@@ -721,6 +773,7 @@ def summarise(run, sim, config, seed, notes):
         bandwidth_Bps=bandwidth,
         peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
+        queueing_delay_s=run.queueing_delay_s(),
         quality=sim.quality,
         energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
                 "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
@@ -793,7 +846,8 @@ def compare_with_plan(sim, queries=None):
     """
     B = sim.batch_size
     queries = max(sim.trace.n_batches, 4) * B if queries is None else queries
-    r = sim.run("closed", queries=queries, in_flight=1, warmup=B)     # one batch in flight: no transient to skip
+    # one batch in flight: no transient to skip; mean service times (the plan prices means, not noise or floors)
+    r = sim.run("closed", queries=queries, in_flight=1, warmup=B, variability=False)
     per = {}
     for b in range(sim.trace.n_batches):
         for w in sim.system.batch_cost(sim.batch_load(b)).work:

@@ -21,7 +21,7 @@ from libc.stdint cimport int64_t, uint64_t
 DEF SLOTS = 4
 
 
-cdef inline uint64_t mix64(uint64_t x) nogil:
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
     """splitmix64's finaliser (Steele, Lea and Flood 2014): a fast 64-bit mixer."""
     x ^= x >> 30
     x *= <uint64_t>0xbf58476d1ce4e5b9
@@ -31,7 +31,7 @@ cdef inline uint64_t mix64(uint64_t x) nogil:
     return x
 
 
-cdef inline int64_t bucket_of(int64_t key, uint64_t seed, uint64_t n) nogil:
+cdef inline int64_t bucket_of(int64_t key, uint64_t seed, uint64_t n) noexcept nogil:
     """(high 32 bits of mix64(key + seed * golden)) * n >> 32: a bucket in [0, n) for n < 2^32."""
     cdef uint64_t h = mix64(<uint64_t>key + seed * <uint64_t>0x9e3779b97f4a7c15)
     return <int64_t>(((h >> 32) * n) >> 32)

@@ -224,6 +224,9 @@ class FitResult:
 
     @property
     def model(self):
+        if self.params.get("kind") == "mixture":
+            from .fit_mixture import mixture_from_params, mixture_model
+            return mixture_model(mixture_from_params(self.params))
         return fitted_model(self.params)
 
     def to_dict(self):
@@ -231,9 +234,9 @@ class FitResult:
         return {
             "generator": self.generator,
             "params": self.params,
-            "lookups_per_batch": FIT_BATCH_SIZE * FIT_POOLING,
-            "batch_size": FIT_BATCH_SIZE,
-            "pooling": FIT_POOLING,
+            "lookups_per_batch": self.params.get("lookups_per_batch", FIT_BATCH_SIZE * FIT_POOLING),
+            "batch_size": self.params.get("batch_size", FIT_BATCH_SIZE),
+            "pooling": None if self.generator == "mixture" else FIT_POOLING,
             "tvd": round(self.tvd, 5),
             "search_tvd": None if self.search_tvd is None else round(self.search_tvd, 5),
             "evaluations": self.evaluations,
@@ -247,6 +250,7 @@ class FitResult:
         }
 
 
+FIT_GENERATORS = ("stackdist", "zipf", "mixture")
 _NAMES = {"stackdist": ("reuse_p", "stack_alpha", "alpha", "log10_rows"),
           "zipf": ("alpha", "log10_rows")}
 _START = {"stackdist": [0.5, 1.0, 1.0, 5.5], "zipf": [1.0, 5.5]}
@@ -275,6 +279,19 @@ def achieved_histogram(params, batches=1, seed=0):
     return rows, acc, tr
 
 
+def _fit_mixture(stats, seed, sample, sample_min_indices):
+    """``fit_locality`` with the mixture family (``fit_mixture.py``), to access and row shares."""
+    from . import fit_mixture as fm
+    mix = fm.fit_mixture(stats.access_share, stats.row_share)
+    batches = 1 if not sample else max(1, -(-int(sample_min_indices) // fm.FIT_LOOKUPS))
+    acc, rows, tr = fm.measure(mix, batches=batches, seed=seed)
+    d = tvd(acc, stats.access_share)
+    tr.meta.update({"source": f"embsim trace fit {Path(stats.path).name} --generator mixture", "fit_tvd": d})
+    return FitResult(generator="mixture", params=fm.mixture_params(mix), tvd=d, target=stats.access_share,
+                     achieved=acc, target_rows=stats.row_share, achieved_rows=rows, search_tvd=None,
+                     evaluations=0, blocks=len(stats.blocks), trace=tr if sample else None)
+
+
 def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluations=None,
                  sample_min_indices=None, progress=False):
     """Fit ``generator``'s parameters to the access shares of a locality_stats.txt.
@@ -286,9 +303,11 @@ def fit_locality(path, generator="stackdist", seed=0, sample=True, max_evaluatio
     """
     if sample_min_indices is None:
         sample_min_indices = SAMPLE_MIN_INDICES
-    if generator not in _NAMES:
-        raise InputError(f"generator '{generator}': the fit supports {', '.join(_NAMES)}")
+    if generator not in _NAMES and generator != "mixture":
+        raise InputError(f"generator '{generator}': the fit supports {', '.join(FIT_GENERATORS)}")
     stats = read_locality_stats(path) if not isinstance(path, LocalityStats) else path
+    if generator == "mixture":
+        return _fit_mixture(stats, seed, sample, sample_min_indices)
     target = stats.access_share
     budget = max_evaluations or MAX_EVALUATIONS[generator]
     seen = {}

@@ -63,7 +63,7 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from . import _perm  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ._reuse import StackGenerator
-from ._seqgen import zipf_rows  # type: ignore[import-not-found]  # compiled (Cython)
+from ._seqgen import zipf_rows  # compiled (Cython)
 from .trace import Trace
 from .zipf import ZipfSampler
 

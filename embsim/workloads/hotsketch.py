@@ -23,6 +23,7 @@ share of lookups the hot set covers, promotions, demotions and the speed.
 """
 import math
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class HotSketch:
     """One table's sketch: ``buckets`` x 4 slots; ``insert`` a stream, read ``entries`` and ``hot``."""
 
     def __init__(self, buckets: int, threshold: float = math.inf, decay: float = DEFAULT_DECAY,
-                 decay_every: int = None, seed: int = 0):
+                 decay_every: Optional[int] = None, seed: int = 0):
         if not 1 <= int(buckets) <= MAX_BUCKETS:
             raise InputError(f"sketch buckets: {buckets} (expected 1..{MAX_BUCKETS})")
         if not 0.0 < float(decay) <= 1.0:
@@ -80,7 +81,7 @@ class HotSketch:
         order = np.lexsort((k, -c))
         return k[order], c[order]
 
-    def hot(self, k: int = None) -> np.ndarray:
+    def hot(self, k: Optional[int] = None) -> np.ndarray:
         """The hot features: at or above the threshold, or (``k`` given) the top ``k`` entries."""
         keys, counts = self.entries()
         return keys[:k] if k is not None else keys[counts >= self.threshold]

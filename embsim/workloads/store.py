@@ -57,7 +57,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_output, note_input, write_text
-from .trace import Trace, load_trace
+from .trace import Trace, check_matches, load_trace
 
 CHUNKED_FORMAT = "embsim-chunked-trace"
 CHUNKED_VERSION = 1
@@ -110,12 +110,23 @@ class TraceReader:
     def total_rows(self):
         return int(np.sum(self.table_rows))
 
+    def check_matches(self, model, source="trace"):
+        """InputError unless this trace has the tables (count and rows) of ``model``; returns self."""
+        return check_matches(self, model, source)
+
     def lookups_per_table(self):
         """int64 [tables]: accesses of each table over the whole trace."""
         return np.asarray(self._lookups_per_table, dtype=np.int64).copy()
 
     def chunks(self):
         raise NotImplementedError
+
+    @property
+    def timestamps_s(self):
+        """float64 [batches, batch_size] arrival times (8 bytes per sample), or None."""
+        if not self.has_timestamps:
+            return None
+        return np.concatenate([c.trace.timestamps_s for c in self.chunks()])
 
     def load(self):
         """The whole trace as one in-memory Trace (8 bytes per lookup)."""
@@ -156,6 +167,10 @@ class MemoryTraceReader(TraceReader):
     def load(self):
         return self.trace
 
+    @property
+    def timestamps_s(self):
+        return self.trace.timestamps_s
+
 
 class ChunkedTraceReader(TraceReader):
     """A ``.trace`` folder: the manifest is read and checked at once, the chunks as they are needed."""
@@ -173,6 +188,14 @@ class ChunkedTraceReader(TraceReader):
         self.table_names = list(m["table_names"])
         self.meta, self.has_timestamps = m["meta"], m["timestamps"]
         self._lookups_per_table = m["lookups_per_table"]
+
+    @property
+    def timestamps_s(self):
+        if not self.has_timestamps:
+            return None
+        files = [c["files"]["timestamps_s"] for c in self.manifest["chunks"]]   # those files alone
+        return np.concatenate([np.asarray(_map_checked(self.path / f["name"], f, _DTYPES["timestamps_s"]))
+                               for f in files])
 
     @property
     def n_chunks(self):

@@ -1,7 +1,4 @@
 """Row-sharing representations: memory and reads against hand counts, parameters, the collision budget."""
-import math
-
-import numpy as np
 import pytest
 
 from embsim.cost_model.compressed import SKETCH_SLOT_B, cafe_layout, compressed

@@ -46,18 +46,36 @@ def test_with_every_row_seen_the_shares_are_the_profiles_own():
         assert np.allclose(pt.predicted_shares(cut, ids, counts), want, rtol=0, atol=1e-12)
 
 
-def test_unseen_rows_get_the_good_turing_share_spread_evenly():
-    ids, counts = np.array([0, 1, 2]), np.array([5, 1, 1])      # two singletons of 7: 2/7 to the 7 unseen rows
-    cut = pt.even_range(10, 2)                                  # ids 0-4 | 5-9
+def test_unseen_rows_get_the_discounted_mass_spread_evenly():
+    ids, counts = np.array([0, 1, 2]), np.array([5, 1, 1])      # N1 = 2, N2 = 0: discount D = 1 per seen row
+    assert pt.discount(counts, 10) == 1.0
+    cut = pt.even_range(10, 2)                                  # ids 0-4 | 5-9; 7 unseen rows, 2 of them in part 0
     sh = pt.predicted_shares(cut, ids, counts)
-    m0 = 2 / 7
-    assert sh[0] == pytest.approx((1 - m0) * 1.0 + m0 * 2 / 7)
+    m0 = 3 / 7                                                  # D x seen rows / lookups
+    assert pt.unseen_share(counts, 10) == pytest.approx(m0)
+    assert sh[0] == pytest.approx((5 - 1) / 7 + m0 * 2 / 7)
     assert sh[1] == pytest.approx(m0 * 5 / 7)
+
+
+def test_the_discounted_estimate_predicts_a_held_out_sample():
+    """Rows seen in a profile and rows it never saw: the predicted part shares match a second sample."""
+    rows, parts = 200_000, 8
+    rng = np.random.default_rng(5)
+    p = 1.0 / np.arange(1, rows + 1) ** 1.05
+    perm = rng.permutation(rows)
+    first = perm[rng.choice(rows, size=40_000, p=p / p.sum())]
+    second = perm[rng.choice(rows, size=400_000, p=p / p.sum())]
+    u, c = np.unique(first, return_counts=True)
+    cut, shares, _ = pt.choose(rows, parts, (u, c))
+    measured = np.bincount(cut.part_of(second), minlength=parts) / second.size
+    assert np.abs(measured - shares).max() < 0.1 / parts                 # each part within 10% of 1/P
+    seen = np.isin(second, u)
+    assert abs((~seen).mean() - pt.unseen_share(c, rows)) < 0.02       # the unseen mass, predicted
 
 
 def test_the_heaviest_part_is_no_lighter_than_its_hottest_row_and_balancing_never_hurts():
     ids, counts = _profile(5000, 20_000, 1.05, 7)
-    top = counts.max() / counts.sum() * (1 - pt.unseen_share(counts, 5000))
+    top = (counts.max() - pt.discount(counts, 5000)) / counts.sum()
     cut, shares, _ = pt.choose(5000, 8, (ids, counts))
     assert shares.max() >= top - 1e-12
     hashed = pt.predicted_shares(pt.hash_partition(5000, 8), ids, counts)

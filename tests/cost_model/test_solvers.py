@@ -56,3 +56,41 @@ def test_cbc_is_found_or_named(monkeypatch, tmp_path):
         solvers.cbc_path()
     with pytest.raises(InputError, match="CBC not found"):
         solve(knapsack(), "cbc", 1)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="the watchdog finds CBC through /proc")
+def test_the_watchdog_stops_a_cbc_that_outlives_its_limit(tmp_path):
+    """A child called cbc still running at the deadline gets SIGINT (CBC then stops and writes its solution)."""
+    import shutil
+    import signal
+    import subprocess
+    from embsim.cost_model.solvers import _Watchdog
+    fake = tmp_path / "cbc"
+    shutil.copy(shutil.which("sleep"), fake)
+    with _Watchdog(0.2) as dog:
+        p = subprocess.Popen([str(fake), "30"])
+        code = p.wait(timeout=20)
+    assert dog.fired and code == -signal.SIGINT
+    with _Watchdog(5.0) as dog:                        # a solve that ends in time is left alone
+        q = subprocess.Popen([str(fake), "0"])
+        q.wait(timeout=20)
+    assert not dog.fired
+
+
+def test_a_cbc_solve_stopped_by_the_watchdog_keeps_its_solution_and_bound():
+    """SIGINT at the limit: CBC still reports its best solution and a bound below it."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    prob = pulp.LpProblem("bins", pulp.LpMinimize)
+    x = {(i, j): pulp.LpVariable(f"x{i}_{j}", cat="Binary") for i in range(60) for j in range(8)}
+    M = pulp.LpVariable("M", 0)
+    w = rng.uniform(1, 100, 60)
+    for i in range(60):
+        prob += pulp.lpSum(x[i, j] for j in range(8)) == 1
+    for j in range(8):
+        prob += pulp.lpSum(w[i] * x[i, j] for i in range(60)) <= M
+    prob += M
+    r = solve(prob, "cbc", 1.0, gap_rel=1e-12)
+    assert r.status in ("feasible", "optimal") and r.objective is not None
+    assert r.best_bound is not None and r.best_bound <= r.objective * (1 + 1e-9)
+    assert r.objective >= w.sum() / 8 * (1 - 1e-9)     # no bin below the mean: the solution is a real one

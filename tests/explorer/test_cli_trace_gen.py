@@ -1,5 +1,6 @@
 """`embsim trace gen` and `embsim trace fit`: outputs and the error contract."""
 import json
+from pathlib import Path
 import sys
 import types
 
@@ -141,3 +142,20 @@ def test_fit_json_and_sample(run_cli, tmp_path, monkeypatch):
     assert load_trace(out).n_indices == d["sample_indices"]
     r = run_cli("trace", "fit", loc, "--generator", "zipf", "-o", out, "--force")
     assert r.code == 0 and "total variation distance" in r.out
+
+
+def test_fit_mixture_through_the_cli(run_cli, tmp_path, monkeypatch):
+    """--generator mixture: JSON with its components, a sample trace with those tables, a readable table."""
+    from embsim.workloads import fit as fit_mod
+    monkeypatch.setattr(fit_mod, "SAMPLE_MIN_INDICES", 1)            # one batch of the mixture: keep it fast
+    data = Path(__file__).parents[2] / "embsim" / "workloads" / "data" / "dlrm_datasets_2021_locality_stats.txt"
+    out = tmp_path / "m.npz"
+    r = run_cli("trace", "fit", data, "--generator", "mixture", "--json", "-o", out)
+    assert r.code == 0, r
+    d = json.loads(r.out)
+    assert d["generator"] == "mixture" and d["tvd"] <= 0.05 and d["blocks"] == 17
+    tr = load_trace(out)
+    assert tr.n_tables == sum(c["tables"] for c in d["params"]["components"])
+    assert tr.n_indices == d["sample_indices"] == d["lookups_per_batch"]
+    r = run_cli("trace", "fit", data, "--generator", "mixture", "-o", out, "--force")
+    assert r.code == 0 and "kinds of tables" in r.out and "total variation distance" in r.out

@@ -306,3 +306,17 @@ def test_row_location_from_plan_rejects_gaps_and_unknown_slots():
         row_location_from_plan(other, ["a"], [10], hot, locs)
     with pytest.raises(InputError, match="not in the plan"):
         row_location_from_plan(gap, ["zz"], [10], hot, locs)
+
+
+@pytest.mark.parametrize("cap, rows", [(8, 5), (8, 40), (300, 200), (300, 5000)])
+def test_lru_recency_ring_full_and_wrapping(cap, rows):
+    """Long runs of hits fill the LRU's recency ring (its live entries get packed), evictions wrap it
+    around: the counters stay those of the reference, batch by batch."""
+    rng = np.random.default_rng(cap + rows)
+    n = 6000
+    hot = rng.integers(0, min(rows, cap // 2 + 1), n)              # mostly hits: the ring fills
+    cold = rng.integers(0, rows, n)
+    gids = np.where(rng.random(n) < 0.9, hot, cold).astype(np.int64)
+    bounds = np.arange(0, n + 1, 250, dtype=np.int64)
+    locs = [Location("host", "dram", 64, [CacheLevel("c", "lru", cap, 64)])]
+    both(gids, bounds, np.array([64.0]), np.array([0]), locs, total_rows=rows)

@@ -215,3 +215,28 @@ def test_out_of_range_index_in_a_chunk(tmp_path):
     folder = save_trace(tr, tmp_path / "bad.trace", batches_per_chunk=2)
     with pytest.raises(InputError, match=r"indices\[1\] = 9 is outside table 0"):
         read_trace(folder)
+
+
+def test_cli_gen_stats_replay_on_both_formats(run_cli, tmp_path):
+    """`trace gen -o T.trace` and `-o T.npz` make the same trace; stats and replay print the same figures."""
+    out = {}
+    for name in ("g.npz", "g.trace"):
+        path = str(tmp_path / name)
+        r = run_cli("trace", "gen", "--model", "rm1", "--batches", "5", "--batch-size", "16", "--generator", "zipf",
+                    "-o", path)
+        assert r.code == 0, r
+        s = run_cli("trace", "stats", path, "--json")
+        p = run_cli("replay", path, "--cache-rows", "2000", "--policy", "lru", "--json")
+        assert s.code == 0 and p.code == 0, (s, p)
+        stats, rep = json.loads(s.out), json.loads(p.out)
+        stats.pop("source"), rep.pop("trace")
+        out[name] = (stats, rep)
+    assert out["g.npz"] == out["g.trace"]
+
+
+def test_cli_damaged_chunk_exits_2(run_cli, tmp_path, trace):
+    folder = save_trace(trace, tmp_path / "t.trace", batches_per_chunk=4)
+    _flip_byte(next(folder.glob("chunk-000001.indices.npy")))
+    for args in (("trace", "stats", str(folder)), ("replay", str(folder), "--cache-rows", "10", "--policy", "lru")):
+        r = run_cli(*args)
+        assert r.code == 2 and "CRC-32" in r.err and len(r.err.strip().splitlines()) == 1, r
