@@ -248,7 +248,7 @@ def test_attention_stage_is_charged_apart_from_the_embeddings(preset):
         assert len(work) == N and all(w.time_s == pytest.approx(want) for w in work)
     else:                                                       # the cube units of all cores
         assert [w.resource for w in work] == ["cube"]
-        assert work[0].time_s == pytest.approx(flops / 2 / system._dense_rate())
+        assert work[0].time_s == pytest.approx(flops / system.cube.mlp_ops_per_s())
     # with one batch in flight a stage lasts its slowest item: the attention span is that time
     assert st_["attention"] == pytest.approx(max(w.time_s for w in work), rel=1e-9)
     # sequence rows are not pooled: one fp32 vector per lookup leaves the device
