@@ -16,7 +16,7 @@ JSON layout (``SimResult.to_dict()``)::
     throughput           queries_per_s, lookups_per_s, batches_per_s
     latency              mean_s, p50_s, p95_s, p99_s, max_s
     littles_law          mean_queries_in_system, arrival_rate_qps, mean_latency_s
-    stage_time_s         host, embedding, transfer, dense, response (mean span per batch)
+    stage_time_s         host, embedding, transfer, attention, dense, response (mean span per batch)
     bytes_B              tier {"dev.tier": B}, link {name: B}        (all batches)
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
