@@ -168,6 +168,20 @@ def _repeats_within(codes):
     return dup
 
 
+def quality_report(trace, enc):
+    """``SimResult.quality``: lookup-weighted collision_share, shared_row_share and the largest
+    rel_error_bound over all tables, ``per_table`` (a list in model order, so that a sweep's flat
+    metrics keep only the summary) and the note that accuracy is not simulated."""
+    per = collision_report(trace, enc)
+    w = trace.lookups_per_table().astype(np.float64)
+    total = float(w.sum()) or 1.0
+    vals = list(per.values())
+    return {"collision_share": float(sum(v["collision_share"] * n for v, n in zip(vals, w)) / total),
+            "shared_row_share": float(sum(v["shared_row_share"] * n for v, n in zip(vals, w)) / total),
+            "max_rel_error_bound": max((v["rel_error_bound"] for v in vals), default=0.0),
+            "per_table": [{"table": k, **v} for k, v in per.items()], "note": ACCURACY_NOTE}
+
+
 def collision_report(trace, enc):
     """Per table name: collision_share, shared_row_share, rel_error_bound, representation, reads."""
     names = trace.table_names or [f"t{t}" for t in range(trace.n_tables)]

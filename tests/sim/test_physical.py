@@ -112,7 +112,10 @@ def test_transformed_stream_replays_with_conservation(model, trace, cpu):
     r = sim.run("closed")
     assert sum(r.bytes_B["requested"].values()) > 0
     assert sim.batch_lookups.sum() == trace.n_indices                      # throughput counts logical lookups
-    assert set(r.quality["tables"]) == {t.name for t in model.tables} and "not simulated" in r.quality["note"]
+    q = r.quality
+    assert [e["table"] for e in q["per_table"]] == [t.name for t in model.tables] and "not simulated" in q["note"]
+    w = trace.lookups_per_table()
+    assert q["collision_share"] == pytest.approx(sum(e["collision_share"] * n for e, n in zip(q["per_table"], w)) / w.sum())
 
 
 def test_mem_rec_costs_more_reads_than_plain_hashing(model, trace, cpu):
