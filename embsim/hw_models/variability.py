@@ -21,7 +21,7 @@ so what remains is the part's batch-to-batch variation.  Independent sources
 on one part combine with ``combine`` (CVs in quadrature, the larger floor).
 
 The profiles below are the sourced building blocks the families map their
-resources to (``System.service_variability()``).
+resources to (``families.service_profiles.service_variability``).
 """
 import math
 from dataclasses import dataclass

@@ -21,7 +21,7 @@ batch 8 can already use the devices.  So the engine finds the pipelined
 throughput and the queueing delay that per-batch averages hide.
 
 Service times vary: each resource may carry a ``ServiceVariability``
-(``System.service_variability()``: a distribution with a stated coefficient
+(``hw_models.families.service_profiles``: a distribution with a stated coefficient
 of variation, and a floor such as a kernel launch or one flash page read),
 and the engine holds the resource for ``max(floor, mean) x X`` with ``X`` of
 mean 1 drawn from a seeded stream per resource (``sim.service``).

@@ -6,7 +6,7 @@ import pytest
 from embsim.errors import InputError
 from embsim.hw_models import variability as V
 from embsim.hw_models.loader import load_system
-from embsim.hw_models.protocols import VariableService
+from embsim.hw_models.families.service_profiles import service_variability
 
 PROFILES = [v for v in vars(V).values() if isinstance(v, V.ServiceVariability)]
 
@@ -34,7 +34,6 @@ def test_independent_sources_add_in_quadrature_and_keep_the_larger_floor():
 @pytest.mark.parametrize("preset", ["cpu_2s_spr_ddr5", "gpu_8x_a100_80g", "ascend_910", "screc_4x_smartssd"])
 def test_every_resource_of_every_family_has_a_sourced_profile(preset):
     s = load_system(preset)
-    assert isinstance(s, VariableService)
-    v = s.service_variability()
+    v = service_variability(s)
     assert set(v) == set(s.resources())
     assert all(p.source and p.cv > 0 for p in v.values())

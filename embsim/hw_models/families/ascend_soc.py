@@ -87,7 +87,6 @@ import networkx as nx
 
 from ...config import Schema
 from ...errors import InputError
-from . import service_profiles
 from ..system import BatchCost, Cost, StageWork, Slot, System, register_family
 from ._sourced_params import describe_rows, num
 
@@ -403,6 +402,13 @@ class AscendSoC(System):
             add(t, {("vector", "mac"): dl.tt_macs}, "tensor-train reconstruction")
         return time_s, actions
 
+    def attention_work(self, load):
+        """HSTU layers on the cube units of all cores, at the dense MLP's rate (``_dense_rate``)."""
+        if not load.attention_flops:
+            return [], {}
+        macs = load.attention_flops / 2.0
+        return [StageWork("attention", "cube", macs / self._dense_rate())], {("cube", "mac"): macs}
+
     def batch_cost(self, load):
         p = self.p
         work, actions, moved = [], {}, {}
@@ -445,10 +451,6 @@ class AscendSoC(System):
         move("pcie_down", index_B)
         move("pcie_up", resp_B)
         return BatchCost(work=work, actions=actions, bytes=moved)
-
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.ascend_soc(self)
 
     def resources(self):
         out = {core: 1 for core in self.devices}

@@ -46,7 +46,6 @@ import networkx as nx
 
 from ...config import Schema
 from ..params import describe_params, expected_lines, param
-from . import service_profiles
 from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
 from .common import shard_rows
 
@@ -153,10 +152,6 @@ class CpuDram(System):
 
     def slots(self):
         return [Slot(d, "dram", self.p.dram.capacity.value, 0) for d in self.devices]
-
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.cpu_dram(self)
 
     def resources(self):
         r = {"host": 1}

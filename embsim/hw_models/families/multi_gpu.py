@@ -40,7 +40,6 @@ import networkx as nx
 
 from ...config import Schema
 from ..params import describe_params, expected_lines, param
-from . import service_profiles
 from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
 from .common import shard_rows
 
@@ -175,10 +174,6 @@ class MultiGpu(System):
             out.append(Slot(d, "host_ddr", p.host_ddr.capacity.value, 1, pool=self.HOST_POOL))
         return out
 
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.multi_gpu(self)
-
     def resources(self):
         r = {"host": 1}
         for d in self.devices:
@@ -252,6 +247,18 @@ class MultiGpu(System):
     def compute_cost(self, device, macs):
         self._check_devices([device])
         return Cost(2.0 * macs / self._flop_rate(), 2.0 * macs * self.p.compute.flop_energy.value)
+
+    def attention_work(self, load):
+        """HSTU layers data parallel: each GPU runs 1/N of the batch's attention FLOPs at the dense rate.
+
+        The rate is ``compute_cost``'s (peak x mlp_efficiency, on the tensor
+        cores); an even split assumes sequences are spread over GPUs by length.
+        """
+        if not load.attention_flops:
+            return [], {}
+        f = load.attention_flops / len(self.devices)
+        return ([StageWork("attention", d, self.compute_cost(d, f / 2.0).time_s) for d in self.devices],
+                {(d, "flop"): f for d in self.devices})
 
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):

@@ -76,7 +76,6 @@ import networkx as nx
 
 from ...config import Schema
 from ...errors import InputError
-from . import service_profiles
 from ..system import BatchCost, Cost, StageWork, Slot, System, register_family
 from ._sourced_params import describe_rows, num
 
@@ -530,10 +529,6 @@ class ScrecCSD(System):
             merge(actions, {(f"{d}.compute_cores", "mac"): macs, (f"{d}.pcie", "transfer_B"): scatter_B + score_B})
             merge(moved, {f"{d}.pcie_down": scatter_B, f"{d}.pcie_up": score_B})
         return BatchCost(work=work, actions=actions, bytes=moved)
-
-    def service_variability(self):
-        """Resource -> ServiceVariability (distribution, cv, floor, source): see service_profiles."""
-        return service_profiles.screc_csd(self)
 
     def resources(self):
         out = {"host": 1}

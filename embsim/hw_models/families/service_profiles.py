@@ -1,10 +1,14 @@
-"""Which variability profile each family's resources get (``System.service_variability()``).
+"""Which variability profile each family's resources get.
 
+``service_variability(system)`` is what the simulator asks: the system's own
+``service_variability()`` if it has one (the ``VariableService`` protocol),
+else its family's function below, else nothing (deterministic service).
 One function per family, from resource name to ``ServiceVariability``
 (profiles and their sources in ``hw_models.variability``).  A resource that
 combines several parts combines their profiles (CVs in quadrature): a CPU
 socket's gathers see OS noise on its cores and refresh on its DRAM.
 """
+from ..protocols import VariableService
 from ..variability import (ACCELERATOR_CORE, COHERENT_LINK, DRAM_REFRESH, FPGA_ENGINE, GPU_KERNEL,
                            HOST_OS_NOISE, NAND_READ, NVLINK, PCIE_LINK)
 
@@ -46,3 +50,14 @@ def screc_csd(system) -> dict:
         if r == "host" or r.startswith("host."):
             out[r] = HOST_OS_NOISE.combine(DRAM_REFRESH)
     return out
+
+
+FAMILY_PROFILES = {"cpu_dram": cpu_dram, "multi_gpu": multi_gpu, "ascend_soc": ascend_soc, "screc_csd": screc_csd}
+
+
+def service_variability(system) -> dict:
+    """Resource -> ServiceVariability of ``system`` (empty: every resource deterministic)."""
+    if isinstance(system, VariableService):
+        return system.service_variability()
+    profile = FAMILY_PROFILES.get(getattr(system, "family", None))
+    return profile(system) if profile is not None else {}
