@@ -27,6 +27,7 @@ another feature also reads (``shared_row_share``).
 """
 import numpy as np
 
+from ..errors import InputError
 from ..workloads.hotsketch import SLOTS_PER_BUCKET, HotSketch, table_ids
 from ..workloads.trace import Trace
 from ._physical import encode_many, expand, map_insert
@@ -45,13 +46,17 @@ class Encoders:
         T = model.n_tables
         self.kind = np.zeros(T, dtype=np.int64)
         self.spec = np.zeros((T, 8), dtype=np.int64)
-        self.rows = np.asarray(model.table_rows, dtype=np.int64).copy()
+        # a table left as it is keeps the trace's rows (a replicated table's copies are rows of their own)
+        self.rows = np.asarray(trace.table_rows, dtype=np.int64).copy()
         self.reads = np.ones(T)
         self.reps = [plan.table(t.name).representation for t in model.tables]
         maps = []
         for t, rep in enumerate(self.reps):
             if not rep.shares_rows:
                 continue
+            if int(trace.table_rows[t]) != model.tables[t].rows:
+                raise InputError(f"plan: table '{model.tables[t].name}': {rep.label} on a replicated table "
+                                 "(expected a row-sharing table to live whole in one slot, not copied)")
             pr = [int(r) for r in rep.physical_rows]
             self.kind[t] = KIND_CODE[rep.kind]
             self.rows[t] = sum(pr)

@@ -179,3 +179,16 @@ def test_encodings_stay_inside_their_tables(rows, ratio, seed, kind):
     ids = np.arange(rows, dtype=np.int64)
     codes = enc.encode(0, ids)
     assert codes.min() >= 0 and codes.max() < sum(plan.tables[0].representation.physical_rows)
+
+
+def test_a_replicated_dense_table_beside_row_sharing_ones(model, trace, cpu):
+    """Replication relabels a dense table's copies before the rewrite; the rewrite must keep those rows."""
+    plan = plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"])
+    t0 = model.tables[0]
+    plan.tables[0] = TablePlan(t0.name, Representation(row_bytes=t0.row_bytes),
+                               [Shard(d, "dram", 0.0, 1.0, 0.5, part=c, parts=2) for c, d in enumerate(cpu.devices)],
+                               partition="replicated")
+    sim = Simulation(model, cpu, plan, trace)
+    assert sim.counters.lookups[:, :, 0].sum() == physical_trace(
+        trace, Encoders(model, plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"]),
+                        trace, sim.seed)).n_indices
