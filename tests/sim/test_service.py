@@ -134,3 +134,13 @@ def test_littles_law_holds_with_bursty_requests(tiny):
     assert r.config["query_sizes"]["kind"] == "lognormal"
     one = sim.run("poisson", qps=0.7 * peak, queries=400 * 256, query_sizes=None)
     assert r.latency["p99_s"] > one.latency["p99_s"]        # bursts of candidates queue longer than lone samples
+
+
+def test_a_slows_only_profile_never_beats_the_best_case():
+    """Family profiles treat the model's time as the part's best case: draws are >= it, mean 1 + cv, sd cv."""
+    from embsim.hw_models.variability import HOST_OS_NOISE
+    assert HOST_OS_NOISE.slows_only
+    x = _draws(HOST_OS_NOISE, n=100_000) / MEAN_S
+    assert x.min() >= 1.0
+    assert x.mean() == pytest.approx(1 + HOST_OS_NOISE.cv, rel=0.005)
+    assert x.std() == pytest.approx(HOST_OS_NOISE.cv, rel=0.1)
