@@ -1,20 +1,29 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Count the distinct access units (lines, sectors, bursts, pages) a batch reads, per location and unit size.
 
-The kernel of ``embsim.sim.coalesce`` (public API and semantics there; the
-pure-Python ``embsim.sim.coalesce.reference_units`` is its specification).
+The kernel of ``embsim.sim.coalesce`` (public API, the unit map it reads and
+its semantics there; the pure-Python ``embsim.sim.coalesce.reference_units``
+is its specification).
 
-Per row ``g`` the caller gives, for each unit size ``k`` of the row's
-location, the first unit the row touches (a global unit number: each
-(location, size) owns its own range) and how many consecutive units it
-spans, side by side in ``unit_map[g, k] = (first, span)`` so one lookup
-reads one cache line of it.  The loop walks the lookups that reach the backing tier, batch by
-batch, and marks each unit with the number of the batch that last read it:
-a unit read twice in one batch is counted once.  One int32 stamp per unit,
-no Python object per lookup, no GIL.
+Per row ``g`` and unit size ``k``, ``unit_map[g, k] = (first, word)``, two
+int32 side by side (the row's K sizes fill 8 K bytes of one cache line):
+``word``'s low 16 bits are the number of *shared* units the row touches, its
+high 16 bits the row's location.  Two kinds of unit:
 
-Memory: 16 bytes per (row, unit size) for the row's first unit and span,
-4 bytes per unit of every location for the stamps.
+* *shared* (``first >= 0``): units several rows may share; ``first`` is the
+  dense number of the row's first unit among all shared units.  One int32
+  stamp per unit holds the last batch that read it: a unit read twice in a
+  batch counts once.
+* *exclusive* (``first < 0``): units no other row touches (a row at least as
+  large as the unit, aligned to it); the row touches ``-first - 1`` of them,
+  new exactly when the row is, which one int32 stamp per row tells.
+  Exclusive units take no stamp each, so a 1-byte granularity costs nothing.
+
+The stamps persist between calls (the replay feeds the stream chunk by
+chunk).  The loop walks the lookups that reach the backing tier, batch by
+batch, with no Python object per lookup and without the GIL, prefetching the
+unit map of the next lookup ``PREFETCH`` ahead that will reach the tier (the
+stamps of shared units are few, one per page or sector, and stay in cache).
 """
 import numpy as np
 from libc.stdint cimport int32_t, int64_t, uint8_t
@@ -28,51 +37,120 @@ cdef extern from *:
 DEF PREFETCH = 16
 
 
-def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t[::1] row_location,
-                const int64_t[:, :, ::1] unit_map, const uint8_t[::1] reach,
-                bint use_reach, int64_t total_units, int n_locations):
-    """Distinct units read per (batch, location, size): int64 ``[batches, n_locations, K]``.
+def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t[:, :, ::1] unit_map,
+                const uint8_t[::1] reach, bint use_reach, int32_t[::1] stamps, int32_t[::1] row_stamps,
+                int64_t first_batch, int64_t[:, :, ::1] out, bint any_exclusive):
+    """Add the distinct units read per (batch, location, size) to ``out`` (int64 ``[batches, locations, K]``).
 
     ``ids``: row ids in access order; ``bounds``: batch starts (B + 1);
-    ``row_location``: location of each row; ``unit_map``: ``[rows, K, 2]``,
-    the global number of the first unit each row touches at size k and the
-    number of units it spans (span 0: the row's location has no size k);
-    ``reach``: per lookup, nonzero if it reached the backing tier (read
-    only if ``use_reach``); ``total_units``: units of all (location, size)
-    ranges.
+    ``unit_map``: ``[rows, K, 2]`` as in the module docstring; ``reach``: per
+    lookup, nonzero if it reached the backing tier (read only if
+    ``use_reach``); ``stamps`` (one per shared unit) and ``row_stamps`` (one
+    per row if ``any_exclusive``) start at -1 and persist between calls:
+    batch ``b`` of this call is stamped ``first_batch + b``.
     """
     cdef Py_ssize_t B = bounds.shape[0] - 1, K = unit_map.shape[1], n = ids.shape[0]
-    cdef Py_ssize_t b, i, k, j, pf2 = PREFETCH // 2
-    cdef int64_t g, u, s, cb
-    cdef int32_t stamp_b
-    out = np.zeros((B, n_locations, K), dtype=np.int64)
-    stamps = np.full(max(total_units, 1), -1, dtype=np.int32)
-    cdef int64_t[:, :, ::1] cnt = out
-    cdef int32_t[::1] st = stamps
-    cdef int64_t *c = &cnt[0, 0, 0] if B > 0 and n_locations > 0 and K > 0 else NULL
-    if c == NULL or n == 0:
-        return out
+    cdef Py_ssize_t b, i, k, j, L = out.shape[1]
+    cdef int64_t g, cb
+    cdef int32_t u, w, stamp_b
+    cdef bint new_row
+    if B == 0 or L == 0 or K == 0 or n == 0:
+        return
+    if out.shape[0] < B or out.shape[2] != K:
+        raise ValueError(f"out: shape {out.shape[0]}x{out.shape[1]}x{out.shape[2]} for {B} batches x {K} sizes")
+    cdef int64_t *c = &out[0, 0, 0]
+    cdef int32_t *st = &stamps[0]
+    cdef int32_t *rst = &row_stamps[0]
+    cdef const int32_t *um = &unit_map[0, 0, 0]
+    cdef Py_ssize_t stride = 2 * K
     with nogil:
         for b in range(B):
-            stamp_b = <int32_t> b
+            stamp_b = <int32_t> (first_batch + b)
             for i in range(bounds[b], bounds[b + 1]):
-                # the row's unit map far ahead, its first unit's stamp half as far
-                if i + PREFETCH < n:
-                    EMBSIM_PREFETCH(&unit_map[ids[i + PREFETCH], 0, 0])
-                    EMBSIM_PREFETCH(&row_location[ids[i + PREFETCH]])
-                if i + pf2 < n:
-                    u = unit_map[ids[i + pf2], 0, 0]
-                    if u >= 0:
-                        EMBSIM_PREFETCH(&st[u])
+                if i + PREFETCH < n and (not use_reach or reach[i + PREFETCH]):
+                    EMBSIM_PREFETCH(um + ids[i + PREFETCH] * stride)
+                    if any_exclusive:
+                        EMBSIM_PREFETCH(rst + ids[i + PREFETCH])
                 if use_reach and reach[i] == 0:
                     continue
                 g = ids[i]
-                cb = (b * n_locations + row_location[g]) * K
+                w = um[g * stride + 1]
+                cb = (b * L + (w >> 16)) * K
+                new_row = False
+                if any_exclusive and rst[g] != stamp_b:
+                    rst[g] = stamp_b
+                    new_row = True
                 for k in range(K):
-                    u = unit_map[g, k, 0]
-                    s = unit_map[g, k, 1]
-                    for j in range(s):
+                    u = um[g * stride + 2 * k]
+                    if u < 0:
+                        if new_row:
+                            c[cb + k] += -u - 1
+                        continue
+                    for j in range(um[g * stride + 2 * k + 1] & 0xFFFF):
                         if st[u + j] != stamp_b:
                             st[u + j] = stamp_b
                             c[cb + k] += 1
-    return out
+
+
+def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] loc,
+                   const int64_t[::1] order, const int64_t[:, ::1] sizes, const int64_t[::1] n_sizes,
+                   int32_t[:, :, ::1] out):
+    """Fill ``out`` (int32 ``[rows, K, 2]``, the unit map of the module docstring); return (shared units, any exclusive).
+
+    ``order``: the rows sorted by (location, address); ``sizes[l, k]``: unit
+    sizes of location l (``n_sizes[l]`` of them).  Two passes over the rows
+    in that order: the first finds the sizes at which two rows of a location
+    share a unit, the second, size by size, numbers the shared units densely (a row's units
+    stay consecutive) and writes every entry.  Returns -1 shared units if two
+    rows overlap in bytes, -2 if a shared span does not fit 16 bits.
+    """
+    cdef Py_ssize_t R = order.shape[0], K = out.shape[1], L = sizes.shape[0], i, k
+    cdef int64_t g, prev, l, S, f, la, dense = 0, span, share
+    shared_np = np.zeros((max(L, 1), max(K, 1)), dtype=np.uint8)
+    cdef uint8_t[:, ::1] shared = shared_np
+    cdef bint exclusive = False
+    with nogil:
+        prev = -1
+        for i in range(R):                       # pass 1: which (location, size) has shared units
+            g = order[i]
+            l = loc[g]
+            if prev >= 0 and loc[prev] == l and addr[g] < addr[prev] + length[prev]:
+                dense = -1
+                break
+            for k in range(n_sizes[l]):
+                S = sizes[l, k]
+                f = addr[g] // S
+                if prev >= 0 and loc[prev] == l and f <= (addr[prev] + length[prev] - 1) // S:
+                    shared[l, k] = 1
+            prev = g
+        for k in range(K if dense == 0 else 0):  # pass 2, size by size: dense numbers and the entries
+            prev = -1
+            la = -1
+            for i in range(R):
+                g = order[i]
+                l = loc[g]
+                if prev < 0 or loc[prev] != l:
+                    la = -1                      # a new location: no unit to share with
+                out[g, k, 1] = <int32_t> (l << 16)
+                prev = g
+                if k >= n_sizes[l]:
+                    out[g, k, 0] = -1
+                    continue
+                S = sizes[l, k]
+                f = addr[g] // S
+                span = (addr[g] + length[g] - 1) // S - f + 1
+                if not shared[l, k]:
+                    out[g, k, 0] = <int32_t> (-(span + 1))
+                    exclusive = True
+                    continue
+                if span >= 65536:
+                    dense = -2
+                    break
+                share = 1 if f == la else 0
+                out[g, k, 0] = <int32_t> (dense - share)
+                out[g, k, 1] = <int32_t> ((l << 16) + span)
+                dense += span - share
+                la = f + span - 1
+            if dense < 0:
+                break
+    return dense, exclusive

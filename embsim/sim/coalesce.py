@@ -26,7 +26,7 @@ Model (what the counters mean)
   Caches above the tier hold rows in slots of their own, not in layout
   order, so they are not coalesced (their per-row counters stand).
 
-:func:`count_units` runs the Cython kernel ``_coalesce.count_units``;
+:class:`UnitCounter` (and :func:`count_units`, one call) runs the Cython kernel ``_coalesce.count_units``;
 :func:`reference_units` is the pure-Python specification the tests compare
 it with.  Units: bytes for addresses and sizes, counts for units.
 """
@@ -80,14 +80,20 @@ def _check_sizes(unit_sizes_B):
                                  f"{sizes[0]} B")
 
 
+MAX_LOCATIONS = 1 << 15        # the kernel keeps a row's location in 16 bits
+
+
 def unit_map(row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarray,
              unit_sizes_B: Sequence[Sequence[int]]):
-    """(map int64 [rows, K, 2], total units): each row's first global unit and span at every size.
+    """(map int32 [rows, K, 2], shared units, any exclusive): the kernel's view of every row's units.
 
     ``unit_sizes_B[l]``: the unit sizes location ``l`` counts, its access
-    granularity first.  K is the most sizes any location counts; a location
-    with fewer has span 0 at the missing sizes.  Each (location, size) owns
-    the global unit range ``[base, base + ceil(end_B / size))``.
+    granularity first.  K is the most sizes any location counts.  Entry
+    ``[g, k] = (first, span | location << 16)``: at a size where rows never
+    share a unit ``first`` is ``-(span + 1)`` and the kernel counts the row's
+    ``span`` units when the row is new in the batch; else ``first`` is the
+    dense number of the row's first unit among all shared units and ``span``
+    the units it touches.  A location with fewer sizes has span 0 there.
     """
     _check_sizes(unit_sizes_B)
     loc = np.asarray(row_location, dtype=np.int64)
@@ -98,41 +104,68 @@ def unit_map(row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarr
     if addr.size and (addr.min() < 0 or length.min() <= 0):
         raise InputError("coalesce: address_B must be >= 0 and length_B > 0 for every row")
     L, K = len(unit_sizes_B), max(len(s) for s in unit_sizes_B)
+    if L > MAX_LOCATIONS:
+        raise InputError(f"coalesce: {L} locations; at most {MAX_LOCATIONS}")
     if loc.size and (loc.min() < 0 or loc.max() >= L):
         raise InputError(f"coalesce: row_location: values {loc.min()}..{loc.max()} but {L} locations")
-    end = np.zeros(L, dtype=np.int64)
-    if loc.size:
-        np.maximum.at(end, loc, addr + length)
-    out = np.zeros((loc.size, K, 2), dtype=np.int64)
-    out[:, :, 0] = -1
-    base = 0
-    for li, sizes in enumerate(unit_sizes_B):
-        mine = loc == li
-        for k, S in enumerate(sizes):
-            first = addr[mine] // S
-            out[mine, k, 0] = base + first
-            out[mine, k, 1] = (addr[mine] + length[mine] - 1) // S - first + 1
-            base += -(-int(end[li]) // int(S))
-    return out, base
+    sizes = np.zeros((L, K), dtype=np.int64)
+    for li, ss in enumerate(unit_sizes_B):
+        sizes[li, :len(ss)] = ss
+    n_sizes = np.array([len(ss) for ss in unit_sizes_B], dtype=np.int64)
+    key_sorted = addr.size < 2 or (np.diff(loc) >= 0).all() and (np.diff(addr)[np.diff(loc) == 0] > 0).all()
+    order = np.arange(addr.size) if key_sorted else np.lexsort((addr, loc))
+    if addr.size and (addr + length).max() >= 2 ** 62:
+        raise InputError("coalesce: addresses beyond 2^62 bytes")
+    out = np.empty((loc.size, K, 2), dtype=np.int32)
+    shared, exclusive = _coalesce.build_unit_map(addr, length, loc, order.astype(np.int64), sizes, n_sizes, out)
+    if shared == -1:
+        raise InputError("coalesce: two rows of one location overlap in bytes; expected disjoint rows")
+    if shared == -2 or shared >= 2 ** 31:
+        raise InputError("coalesce: a row touches 65536 or more shared units, or there are 2^31 in all; "
+                         "the kernel counts fewer")
+    return out, int(shared), bool(exclusive)
 
 
-def count_units(ids: np.ndarray, bounds: np.ndarray, row_location: np.ndarray, umap: np.ndarray,
-                total_units: int, n_locations: int, reach: Optional[np.ndarray] = None) -> np.ndarray:
-    """Distinct units read per (batch, location, size index), int64 ``[batches, locations, K]``.
+class UnitCounter:
+    """The unit map of a replay's rows and the stamps that persist while its stream is fed chunk by chunk."""
 
-    ``ids``, ``bounds``: the replay's row ids and batch starts; ``umap``,
-    ``total_units`` from :func:`unit_map`; ``reach``: per lookup, True if it
-    reached the backing tier (None: every lookup did).
+    def __init__(self, row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarray,
+                 unit_sizes_B: Sequence[Sequence[int]]):
+        self.umap, shared, self.any_exclusive = unit_map(row_location, address_B, length_B, unit_sizes_B)
+        self.n_locations = len(unit_sizes_B)
+        self.K = self.umap.shape[1]
+        self.stamps = np.full(max(shared, 1), -1, dtype=np.int32)
+        self.row_stamps = np.full(self.umap.shape[0] if self.any_exclusive else 1, -1, dtype=np.int32)
+
+    def count(self, ids: np.ndarray, bounds: np.ndarray, first_batch: int,
+              reach: Optional[np.ndarray] = None) -> np.ndarray:
+        """Distinct units per (batch, location, size) of batches ``first_batch ..`` (``bounds``: their starts in ``ids``).
+
+        ``reach``: per lookup, True if it reached the backing tier (None: every lookup did).
+        Batches must come in increasing order over the calls.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+        use = reach is not None
+        r = np.ascontiguousarray(reach if use else np.zeros(1), dtype=np.uint8)
+        if use and r.shape != ids.shape:
+            raise InputError(f"coalesce: reach: {r.size} entries for {ids.size} lookups")
+        if first_batch + bounds.size - 1 >= 2 ** 31:
+            raise InputError(f"coalesce: {first_batch + bounds.size - 1} batches; at most 2^31 - 1 are stamped")
+        out = np.zeros((max(bounds.size - 1, 0), self.n_locations, self.K), dtype=np.int64)
+        _coalesce.count_units(ids, bounds, self.umap, r, use, self.stamps, self.row_stamps,
+                              int(first_batch), out, self.any_exclusive)
+        return out
+
+
+def count_units(ids, bounds, row_location, address_B, length_B, unit_sizes_B, reach=None) -> np.ndarray:
+    """Distinct units read per (batch, location, size index), int64 ``[batches, locations, K]``, in one call.
+
+    ``ids``, ``bounds``: row ids and batch starts; addresses as for
+    :func:`unit_map`; ``reach``: per lookup, True if it reached the backing
+    tier (None: every lookup did).
     """
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    use = reach is not None
-    r = np.ascontiguousarray(reach if use else np.zeros(1), dtype=np.uint8)
-    if use and r.shape != ids.shape:
-        raise InputError(f"coalesce: reach: {r.size} entries for {ids.size} lookups")
-    return _coalesce.count_units(ids, np.ascontiguousarray(bounds, dtype=np.int64),
-                                 np.ascontiguousarray(row_location, dtype=np.int32),
-                                 np.ascontiguousarray(umap, dtype=np.int64), r, use,
-                                 int(total_units), int(n_locations))
+    return UnitCounter(row_location, address_B, length_B, unit_sizes_B).count(ids, bounds, 0, reach)
 
 
 def reference_units(ids, bounds, row_location, address_B, length_B, unit_sizes_B, reach=None):

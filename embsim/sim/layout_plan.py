@@ -85,6 +85,7 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     addr = np.zeros(n_rows, dtype=np.int64)
     length = np.ones(n_rows, dtype=np.int64)
     end = [0] * len(locations)                                  # bytes used so far per location
+    spares = []
     for t, mine in enumerate(by_table):
         rows, counts = labels[t]
         P = mine[0].parts
@@ -107,8 +108,11 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
             a, n = row_addresses(pos, sh.row_bytes, g, base)
             addr[offsets[t] + sel], length[offsets[t] + sel] = a, n
             end[sh.location] = base + shard_bytes(sh.hi - sh.lo, sh.row_bytes, g)
-        spare = offsets[t] + rows.size                            # never looked up: any valid place
-        addr[spare], length[spare] = 0, int(np.ceil(mine[0].row_bytes - 1e-9))
+        spares.append((offsets[t] + rows.size, mine[0]))          # never looked up: placed after every shard
+    for spare, sh in spares:
+        n = int(np.ceil(sh.row_bytes - 1e-9))
+        addr[spare], length[spare] = end[sh.location], n
+        end[sh.location] += n
     return addr, length
 
 

@@ -45,7 +45,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import progress as progress_bar
 from . import _replay  # type: ignore[attr-defined]  # compiled (Cython), no stub
-from .coalesce import count_units, unit_map
+from .coalesce import UnitCounter
 
 POLICIES = ("lru", "lfu", "static", "none")
 
@@ -333,9 +333,8 @@ class Replayer:
             if bad >= 0:
                 raise InputError(f"{where}: value {ids[bad]} at position {lo + bad} outside 0..{self.total_rows - 1}")
             if self._coalescing is not None:
-                umap, total_units, loc_arr = self._coalescing
-                self.units[self.next_batch + b:self.next_batch + e] = count_units(
-                    ids, piece, loc_arr, umap, total_units, len(self.locations), reach)
+                self.units[self.next_batch + b:self.next_batch + e] = self._coalescing.count(
+                    ids, piece, self.next_batch + b, reach)
             b = e
         self.next_batch += k
         return n
@@ -407,7 +406,7 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
 
 
 def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B):
-    """(unit map, total units, row locations) for :func:`count_units`, or None without addresses."""
+    """The :class:`UnitCounter` of the rows' addresses, or None without addresses."""
     if row_address_B is None and row_length_B is None:
         return None
     if row_address_B is None or row_length_B is None:
@@ -418,8 +417,7 @@ def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_
         raise InputError(f"replay: row_address_B / row_length_B: {addr.size} / {length.size} entries "
                          f"for {total_rows} rows")
     loc_arr = rowloc if rowloc is not None else np.zeros(total_rows, dtype=np.int32)
-    umap, total_units = unit_map(loc_arr, addr, length, [loc.units_counted_B for loc in locations])
-    return umap, total_units, loc_arr
+    return UnitCounter(loc_arr, addr, length, [loc.units_counted_B for loc in locations])
 
 
 def trace_row_bytes(trace, row_bytes):

@@ -36,8 +36,7 @@ def test_kernel_equals_reference(seed, n_rows, n_loc, batches, use_reach, data):
     ids = rng.integers(0, n_rows, n).astype(np.int64)
     bounds = np.sort(np.concatenate([[0, n], rng.integers(0, n + 1, batches - 1)])).astype(np.int64)
     reach = rng.random(n) < 0.6 if use_reach else None
-    umap, total = unit_map(loc, addr, length, sizes)
-    got = count_units(ids, bounds, loc, umap, total, n_loc, reach)
+    got = count_units(ids, bounds, loc, addr, length, sizes, reach)
     want = reference_units(ids, bounds, loc, addr, length, sizes, reach)
     np.testing.assert_array_equal(got, want)
 
@@ -49,10 +48,9 @@ def test_one_row_per_unit_counts_distinct_rows_times_units_per_row():
         R = 300
         addr, length = row_addresses(rng.permutation(R), row_bytes, g)
         loc = np.zeros(R, dtype=np.int32)
-        umap, total = unit_map(loc, addr, length, [[g]])
         ids = rng.integers(0, R, 5000)
         bounds = np.array([0, 1000, 2500, 5000])
-        got = count_units(ids, bounds, loc, umap, total, 1)[:, 0, 0]
+        got = count_units(ids, bounds, loc, addr, length, [[g]])[:, 0, 0]
         distinct = np.array([np.unique(ids[a:b]).size for a, b in zip(bounds[:-1], bounds[1:])])
         assert (got == distinct * -(-row_bytes // g)).all(), (row_bytes, g)
 
@@ -63,11 +61,10 @@ def test_units_bounded_by_rows_and_by_the_shard():
     R, row_bytes, g = 5000, 32, 4096
     addr, length = row_addresses(np.arange(R), row_bytes, g)
     loc = np.zeros(R, dtype=np.int32)
-    umap, total = unit_map(loc, addr, length, [[g]])
-    assert total * g == shard_bytes(R, row_bytes, g)
+    total = shard_bytes(R, row_bytes, g) // g
     ids = rng.integers(0, R, 20000)
     bounds = np.arange(0, 20001, 2000)
-    got = count_units(ids, bounds, loc, umap, total, 1)[:, 0, 0]
+    got = count_units(ids, bounds, loc, addr, length, [[g]])[:, 0, 0]
     for b, (a, e) in enumerate(zip(bounds[:-1], bounds[1:])):
         distinct = np.unique(ids[a:e]).size
         assert -(-distinct // (g // row_bytes)) <= got[b] <= min(distinct, total)
@@ -83,8 +80,7 @@ def test_sorted_rows_read_fewer_units_than_scattered():
     scattered = row_addresses(np.random.default_rng(0).permutation(R), rb, g)
     n = []
     for addr, length in (together, scattered):
-        umap, total = unit_map(loc, addr, length, [[g]])
-        n.append(int(count_units(ids, bounds, loc, umap, total, 1)[0, 0, 0]))
+        n.append(int(count_units(ids, bounds, loc, addr, length, [[g]])[0, 0, 0]))
     assert n[0] == 256 * rb // g
     assert n[1] > 4 * n[0]
 
@@ -131,3 +127,20 @@ def test_replay_counts_units_over_the_lookups_that_miss_the_caches(seed, policy,
     tier = got.totals()["d0/flash"]["flash"]
     assert tier["units"]["64B"] <= tier["unique_rows"]          # 24-B rows: at most one 64-B line each
     assert tier["units"]["256B"] <= tier["units"]["64B"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cut=st.integers(0, 6))
+def test_counting_chunk_by_chunk_equals_one_pass(seed, cut):
+    """The replay feeds its stream in chunks of whole batches: the stamps carry over, the counts do not change."""
+    from embsim.sim.coalesce import UnitCounter
+    rng = np.random.default_rng(seed)
+    R = 50
+    loc, addr, length, sizes = _layout(rng, R, 2, [8, 130], [1, 64], [[4], [2]])
+    ids = rng.integers(0, R, 120).astype(np.int64)
+    bounds = np.array([0, 10, 30, 30, 55, 80, 100, 120])
+    whole = count_units(ids, bounds, loc, addr, length, sizes)
+    uc = UnitCounter(loc, addr, length, sizes)
+    parts = [uc.count(ids[bounds[0]:bounds[cut]], bounds[:cut + 1] - bounds[0], 0),
+             uc.count(ids[bounds[cut]:], bounds[cut:] - bounds[cut], cut)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
