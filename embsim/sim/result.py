@@ -27,8 +27,10 @@ JSON layout (``SimResult.to_dict()``)::
     energy               dynamic_J {"part:action": J}, static_J {part: J},
                          by_part_J, total_J, per_query_J, average_power_W
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
-    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
-                         (proxies measured on the trace; accuracy itself is not simulated)
+    quality              collision_share, shared_row_share (lookup-weighted), max_rel_error_bound,
+                         per_table [{table, representation, collision_share, shared_row_share,
+                         rel_error_bound, ...}], note (proxies measured on the trace; accuracy
+                         itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).
