@@ -18,7 +18,7 @@ JSON layout (``SimResult.to_dict()``)::
     littles_law          mean_queries_in_system, arrival_rate_qps, mean_latency_s
     steady_state         true, or false with steady_state_reason (one line: overload, window too
                          short, Little's law off; see embsim.sim.steady)
-    stage_time_s         host, embedding, transfer, dense, response (mean span per batch)
+    stage_time_s         host, embedding, transfer, attention, dense, response (mean span per batch)
     bytes_B              tier {"dev.tier": B}, link {name: B}        (all batches)
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
