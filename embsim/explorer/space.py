@@ -81,7 +81,8 @@ DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max",
 class SimSettings(config.Schema):
     """Settings handed to ``simulate`` (knobs may vary them as ``sim.<name>``)."""
 
-    queries: PositiveInt = 2000
+    queries: Optional[PositiveInt] = Field(None, description=(
+        "queries simulated; default simulate's own length, which grows until the window is a steady state"))
     batch_size: PositiveInt = 256
     arrival: Literal["closed", "poisson"] = "closed"
     qps: Optional[float] = Field(None, gt=0)

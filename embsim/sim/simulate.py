@@ -83,8 +83,9 @@ from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
+from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
+from . import steady
 from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
@@ -95,6 +96,8 @@ DEFAULT_BATCHES = 32                 # queries default to this many batches
 DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up (open loop)
 DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0, a longer transient
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
+MAX_EXTENSIONS = 2                   # a default-length run not in steady state is rerun this often, longer
+EXTENSION_FACTOR = 4                 # by this factor each time (then the result says it is not steady)
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
@@ -201,6 +204,7 @@ class Simulation:
         if layout is not None:
             check_layout(layout)
         self.notes = []
+        self.solved_with = None           # planner settings when this simulation solves its own plan
         if plan is not None:
             check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
@@ -259,6 +263,7 @@ class Simulation:
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
+        self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
         stats = trace_stats(self.trace)
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
@@ -363,7 +368,7 @@ class Simulation:
             self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
         # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
-        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        self.quality = quality_report(self.trace, enc)
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
     def _map_and_replay(self, progress):
@@ -536,10 +541,23 @@ class Simulation:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
         seed = self.seed if seed is None else int(seed)
         tr, B = self.trace, self.batch_size
+        # The default length grows (MAX_EXTENSIONS times, x EXTENSION_FACTOR) until the window is a steady
+        # state (embsim.sim.steady); a length the caller chose is kept, and the result says if it is not steady.
+        extend = queries is None and warmup is None and arrival != "trace"
         if queries is None:
             # A steady-state window needs batches beyond the warm-up: a short trace repeats (and notes say so).
             queries = max(tr.n_batches, MIN_DEFAULT_BATCHES) * B
         queries = int(queries)
+        for _ in range(MAX_EXTENSIONS if extend else 0):
+            result = self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes,
+                                    variability)
+            if result.steady_state or result.steady_state_reason.startswith("overloaded"):
+                return result
+            queries *= EXTENSION_FACTOR
+        return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
+
+    def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
+        tr, B = self.trace, self.batch_size
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
         if warmup is None:
@@ -750,6 +768,9 @@ def _resource_set(key, resources):
 def summarise(run, sim, config, seed, notes):
     """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
     system, nt = sim.system, sim.trace.n_batches
+    overloaded, arrival_qps, capacity_qps = steady.overload(run)
+    if overloaded:                       # measure over the completions: throughput is the capacity
+        run.window_override = steady.departure_window(run)
     T = run.duration_s
     t0, t1 = run.window_s
     lat = run.latency_s()
@@ -791,6 +812,9 @@ def summarise(run, sim, config, seed, notes):
     total_J = float(energy["total_J"])
 
     L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
+    littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
+               "relative_error": abs(L - lam * W) / (lam * W) if 0 < lam * W < math.inf else 0.0}
+    steady_flag, steady_reason = steady.check(run, littles["relative_error"], overloaded, arrival_qps, capacity_qps)
     q = np.quantile(lat, [0.5, 0.95, 0.99])
     result = SimResult(
         model=sim.model.name, system=system.name, family=system.family, config=config,
@@ -803,8 +827,8 @@ def summarise(run, sim, config, seed, notes):
                     "batches_per_s": int(done.sum()) / T},
         latency={"mean_s": W, "p50_s": float(q[0]), "p95_s": float(q[1]), "p99_s": float(q[2]),
                  "max_s": float(lat.max())},
-        littles_law={"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
-                     "relative_error": abs(L - lam * W) / (lam * W) if lam * W > 0 else 0.0},
+        littles_law=littles,
+        steady_state=steady_flag, steady_state_reason=steady_reason,
         stage_time_s=run.stage_time_s(),
         bytes_B={"requested": dict(sorted(requested.items())), "moved": dict(sorted(moved.items()))},
         bandwidth_Bps=bandwidth,
@@ -824,11 +848,25 @@ def summarise(run, sim, config, seed, notes):
     return result
 
 
+# Fields of a plan that record how its solve went (outputs), not what was asked: never hashed.
+PLAN_OUTPUT_FIELDS = ("solve_time_s", "notes")
+
+
 def config_hash(sim, config, seed):
-    """sha256 of everything that decides the result: model, system, plan, trace, run settings, seed."""
+    """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
+
+    Inputs only: a plan given to the simulation is hashed without its solve's wall time and notes;
+    a plan the simulation solved itself is represented by the planner settings it was solved with
+    (a solve is an output, and a time-limited one may differ between runs); the config's record of
+    the plan's status and predicted makespan is left out for the same reason.
+    """
     params = sim.system.params
+    solved_with = getattr(sim, "solved_with", None)
+    plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
+            {k: v for k, v in sim.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS})
     blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": sim.plan.to_dict(), "trace": sim.trace_digest.value, "config": config, "seed": seed}
+            "plan": plan, "trace": sim.trace_digest.value, "config": {k: v for k, v in config.items() if k != "plan"},
+            "seed": seed}
     text = json.dumps(blob, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 
