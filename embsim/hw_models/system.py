@@ -24,7 +24,8 @@ import networkx as nx
 
 from ..errors import InputError
 
-STAGES = ("host", "embedding", "transfer", "dense", "response")
+# "attention": the sequence layers of a generative (HSTU) model, after the embeddings arrive; a DLRM has none
+STAGES = ("host", "embedding", "transfer", "attention", "dense", "response")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class BatchLoad:
     batch_size: int
     devices: dict                 # device name -> DeviceLoad
     dense_macs: float             # dense MLP + interaction, whole batch
+    attention_flops: float = 0.0  # sequence (HSTU) layers, whole batch (workloads.sequence)
 
 
 @dataclass
@@ -176,6 +178,19 @@ class System:
     def describe(self):
         """Rows (part, parameter, value, unit kind, source) for 'embsim hw show'."""
         raise NotImplementedError
+
+    # -- optional: families that run the attention of sequence models --------
+    def attention_work(self, load):
+        """(list[StageWork], actions) of the batch's ``attention_flops`` on the family's compute part.
+
+        A narrow hook beside ``batch_cost`` (which leaves attention out): the
+        simulator adds its items to the batch's cost.  Families that model no
+        attention say so.
+        """
+        if load.attention_flops:
+            raise InputError(f"system '{self.name}': family {self.family} does not model the attention of "
+                             f"sequence models (multi_gpu and ascend_soc do)")
+        return [], {}
 
     # -- optional: families with hardware- or software-managed caches ------
     def cache_levels(self):

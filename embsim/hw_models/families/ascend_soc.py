@@ -402,6 +402,13 @@ class AscendSoC(System):
             add(t, {("vector", "mac"): dl.tt_macs}, "tensor-train reconstruction")
         return time_s, actions
 
+    def attention_work(self, load):
+        """HSTU layers on the cube units of all cores, at the dense MLP's rate (``_dense_rate``)."""
+        if not load.attention_flops:
+            return [], {}
+        macs = load.attention_flops / 2.0
+        return [StageWork("attention", "cube", macs / self._dense_rate())], {("cube", "mac"): macs}
+
     def batch_cost(self, load):
         p = self.p
         work, actions, moved = [], {}, {}

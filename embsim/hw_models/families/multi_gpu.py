@@ -248,6 +248,18 @@ class MultiGpu(System):
         self._check_devices([device])
         return Cost(2.0 * macs / self._flop_rate(), 2.0 * macs * self.p.compute.flop_energy.value)
 
+    def attention_work(self, load):
+        """HSTU layers data parallel: each GPU runs 1/N of the batch's attention FLOPs at the dense rate.
+
+        The rate is ``compute_cost``'s (peak x mlp_efficiency, on the tensor
+        cores); an even split assumes sequences are spread over GPUs by length.
+        """
+        if not load.attention_flops:
+            return [], {}
+        f = load.attention_flops / len(self.devices)
+        return ([StageWork("attention", d, self.compute_cost(d, f / 2.0).time_s) for d in self.devices],
+                {(d, "flop"): f for d in self.devices})
+
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
         p = self.p
