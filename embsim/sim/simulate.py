@@ -221,7 +221,6 @@ class Simulation:
         if self.layout and self.streamed:          # a layout is placed from the whole trace's counts
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
-        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -378,7 +377,7 @@ class Simulation:
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
         with self._timed("physical"):
-            tr = self._physical()
+            tr = replicate_lookups(self._physical(), self.replicated)   # physical rows first, then one id range per copy
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
