@@ -240,7 +240,7 @@ def import_dlrm_datasets_to(path, output, batch_size=None, force=False, scratch_
     The tensors are memory-mapped (``torch.load(mmap=True)``, which needs
     the zip format that ``torch.save`` writes since PyTorch 1.6), so the
     indices are read from the file a chunk of batches at a time and the
-    pages already read are dropped again (``madvise``): memory is the
+    pages already read are handed back (``madvise(MADV_PAGEOUT)``): memory is the
     per-sample ``offsets`` and ``lengths`` (16 bytes per bag, which this
     layout needs whole to find every bag) plus one chunk.  A gzipped file is
     first decompressed to a temporary file in ``scratch_dir`` (default: the
@@ -252,8 +252,7 @@ def import_dlrm_datasets_to(path, output, batch_size=None, force=False, scratch_
     arrays, scratch = _load_dlrm(path, batch_size, mmap_dir=Path(scratch_dir or output.parent))
     try:
         ind = arrays["indices"]
-        lay = _dlrm_layout(path, ind, arrays["offsets"], arrays["lengths"], batch_size)
-        _drop_pages(ind)
+        lay = _dlrm_layout(path, ind, arrays["offsets"], arrays["lengths"], batch_size, drop=True)
         T, b = lay["T"], lay["b"]
         per_batch = max(1.0, lay["seg_len"].sum() / max(lay["n_batches"], 1))
         from .store import batches_per_chunk_for
@@ -344,19 +343,24 @@ def _torch_load(torch, source, mmap):
 
 
 def _drop_pages(a):
-    """Let the kernel drop the pages of a file-mapped array that were read (Linux madvise; else nothing)."""
+    """Ask the kernel to reclaim the pages of ``a`` (Linux ``madvise(MADV_PAGEOUT)``; elsewhere nothing).
+
+    For a file-mapped array the clean pages are dropped (read again from the
+    file if touched again); anonymous memory is never lost (without swap it
+    simply stays).
+    """
     try:
         import ctypes
         import mmap
         libc = ctypes.CDLL(None, use_errno=True)
         page = mmap.PAGESIZE
         start = a.ctypes.data - a.ctypes.data % page
-        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(a.ctypes.data + a.nbytes - start), 4)  # MADV_DONTNEED
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(a.ctypes.data + a.nbytes - start), 21)  # MADV_PAGEOUT
     except (OSError, AttributeError, ValueError):
         pass
 
 
-def _dlrm_layout(path, indices, offsets, lengths, batch_size):
+def _dlrm_layout(path, indices, offsets, lengths, batch_size, drop=False):
     """Check table-major (indices, offsets [T*B+1], lengths [T, B]); the batch-major layout as a dict."""
     if lengths.ndim != 2:
         raise InputError(f"{path}: lengths: shape {lengths.shape}; expected [tables, samples] (2-D)")
@@ -400,6 +404,8 @@ def _dlrm_layout(path, indices, offsets, lengths, batch_size):
                 i = int(np.argmax(part < 0))
                 raise InputError(f"{path}: indices[{lo_i + i}] = {lo} in table {t}; expected a row >= 0")
             table_rows[t] = max(table_rows[t], int(part.max()) + 1)
+            if drop:             # a mapped file: its pages read so far need not stay resident
+                _drop_pages(part)
     # segment (batch k, table t) = indices[offsets[t*B + k*b] : offsets[t*B + (k+1)*b]], in batch-major order
     starts = offsets[(np.arange(T)[None, :] * B + np.arange(n_batches)[:, None] * b)].ravel()
     ends = offsets[(np.arange(T)[None, :] * B + np.arange(1, n_batches + 1)[:, None] * b)].ravel()
