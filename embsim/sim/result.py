@@ -18,7 +18,7 @@ JSON layout (``SimResult.to_dict()``)::
     littles_law          mean_queries_in_system, arrival_rate_qps, mean_latency_s
     steady_state         true, or false with steady_state_reason (one line: overload, window too
                          short, Little's law off; see embsim.sim.steady)
-    stage_time_s         host, embedding, transfer, dense, response (mean span per batch)
+    stage_time_s         host, embedding, transfer, attention, dense, response (mean span per batch)
     bytes_B              tier {"dev.tier": B}, link {name: B}        (all batches)
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
@@ -27,8 +27,10 @@ JSON layout (``SimResult.to_dict()``)::
     energy               dynamic_J {"part:action": J}, static_J {part: J},
                          by_part_J, total_J, per_query_J, average_power_W
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
-    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
-                         (proxies measured on the trace; accuracy itself is not simulated)
+    quality              collision_share, shared_row_share (lookup-weighted), max_rel_error_bound,
+                         per_table [{table, representation, collision_share, shared_row_share,
+                         rel_error_bound, ...}], note (proxies measured on the trace; accuracy
+                         itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).

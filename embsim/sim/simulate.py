@@ -83,7 +83,7 @@ from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
+from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from . import steady
 from .replicas import REPLICATED, replicate_lookups, replicated_tables
@@ -218,7 +218,6 @@ class Simulation:
         if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
-        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -369,13 +368,13 @@ class Simulation:
             self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
         # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
-        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        self.quality = quality_report(self.trace, enc)
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
         with self._timed("physical"):
-            tr = self._physical()
+            tr = replicate_lookups(self._physical(), self.replicated)   # physical rows first, then one id range per copy
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]

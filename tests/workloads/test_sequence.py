@@ -142,3 +142,18 @@ def test_fast_zipf_kernel_rows_are_the_reference_bijection_of_its_ranks(rows):
         zipf_rows(got, 11, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, mode)
         assert ranks.min() >= 0 and ranks.max() < rows
         assert np.array_equal(got, np.asarray(z.permutation_reference(ranks), dtype=np.int64))
+
+
+def test_a_streamed_sequence_trace_is_the_in_memory_one(tmp_path, monkeypatch):
+    """Written block by block into a chunked .trace, the histories are bit for bit generate_trace's,
+    and the history lengths do not depend on how the batches are cut into blocks."""
+    from embsim.workloads import generators
+    from embsim.workloads.generators import write_generated_trace
+    m = model_from_dict(_seq_model(), source="m.yaml")
+    whole = generate_trace(m, batches=9, batch_size=16, seed=4)
+    monkeypatch.setattr(generators, "CHUNK", 600)           # blocks of about one batch
+    assert generators.TraceGenerator(m, 9, 16, seed=4).block_batches < 9
+    mem = generate_trace(m, batches=9, batch_size=16, seed=4)
+    back = write_generated_trace(tmp_path / "s.trace", m, 9, 16, seed=4, batches_per_chunk=2).load()
+    assert np.array_equal(back.lengths, mem.lengths) and np.array_equal(back.indices, mem.indices)
+    assert np.array_equal(mem.lengths, whole.lengths)
