@@ -218,6 +218,9 @@ class Simulation:
         if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+        if self.layout and self.streamed:          # a layout is placed from the whole trace's counts
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)

@@ -192,6 +192,7 @@ BAD_SPACES = {
     "sp_bomb.yaml": ("a: &a [x, x, x, x, x, x, x, x, x]\n" + BOMB + "name: s\n", "alias"),
     "sp_knob_name.yaml": (_space(knobs={"bad-name": {"path": "sim.batch_size", "values": [32]}}), "bad-name"),
     "sp_seed.yaml": (_space(simulation={"seed": -1}), "seed"),
+    "sp_sim_knob_type.yaml": (_space(knobs={"b": {"path": "sim.batch_size", "values": [32, "big"]}}), "batch_size"),
 }
 
 
@@ -502,6 +503,20 @@ def test_trace_fit(check, args, fragment):
 def test_replay_numbers(check, extra, fragment):
     args = ["replay", "t.npz", "--policy", "lru", "--cache-rows", "10"] + extra
     check(args, fragment)
+
+
+def test_replay_cache_beyond_the_kernel(check):
+    check(["replay", "t.npz", "--policy", "lru", "--cache-rows", str(2 ** 31)], "--cache-rows")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (GEN[:4] + ["--batches", "1000000", "--batch-size", "65536", "-o", "huge.npz"], "--batches"),
+    (SIM_P + ["--queries", "100000000"], "--queries"),
+])
+def test_sizes_beyond_memory_are_refused_before_allocating(check, monkeypatch, args, fragment):
+    import embsim.limits
+    monkeypatch.setattr(embsim.limits, "memory_B", lambda: 2 ** 30)      # a 1 GiB machine
+    check(args, fragment, "GiB")
 
 
 def test_replay_policy(check):
