@@ -128,3 +128,8 @@ FPGA_ENGINE = ServiceVariability(
 COHERENT_LINK = ServiceVariability(
     "lognormal", 0.02, 0.0,
     "socket-to-socket link (UPI): credit and snoop stalls, assumption cv 0.02; its latency is in the model", slows_only=True)
+
+NAND_CHANNEL = ServiceVariability(
+    "lognormal", 0.02, 0.0,
+    "NAND channel (ONFI/Toggle bus): sectors shift out at a fixed rate; dies of one channel arbitrate "
+    "for it: assumption cv 0.02", slows_only=True)
