@@ -85,10 +85,15 @@ def main(argv=None):
             sim = Simulation(model, system, plan, held)
             cmp = compare_with_plan(sim)
             pred, meas = heaviest(sim)
+            kinds = {}
+            for tp in plan.tables:
+                kinds[tp.sharding or "?"] = kinds.get(tp.sharding or "?", 0) + 1
             gap = "n/a" if plan.gap is None else f"{plan.gap * 100:.2f}%"
             print(f"{mname:<22} {label:<8} {cmp['predicted_makespan_s'] * 1e6:>7.1f} us "
                   f"{cmp['simulated_embedding_s'] * 1e6:>7.1f} us {cmp['ratio']:>6.3f}  "
-                  f"{pred:>8.3f} pred {meas:>6.3f} meas  {wall:>8.2f} {a.time_limit:>6.0f} {gap:>7}",
+                  f"{pred:>8.3f} pred {meas:>6.3f} meas  {wall:>8.2f} {a.time_limit:>6.0f} {gap:>7}  "
+                  f"a2a {(plan.comm_makespan_s or 0) * 1e6:.1f} us; "
+                  + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())),
                   flush=True)
     solve_times(a)
     return 0

@@ -48,13 +48,23 @@ def format_plan(plan, system, all_tables=False):
     out = [f"plan for model '{plan.model}' on system '{plan.system}' (batch of {plan.batch_size} samples)",
            f"  planner {plan.planner or '-'}, method {plan.method}, solver {plan.solver}, status {plan.status}, solve time {plan.solve_time_s:.2f} s"]
     gap = "unknown" if plan.gap is None else f"{plan.gap * 100:.2f}%"
-    out.append(f"  makespan {_us(plan.makespan_s)} per batch, best bound {_us(plan.best_bound_s)}, gap {gap}")
+    comm = getattr(plan, "comm_makespan_s", None)
+    obj = plan.objective if comm is not None and plan.objective is not None else plan.makespan_s
+    what = "objective (lookups + all-to-all)" if comm is not None else "makespan"
+    out.append(f"  makespan {_us(plan.makespan_s)} per batch" + (f" + all-to-all {_us(comm)}" if comm is not None else "")
+               + f", best bound {_us(plan.best_bound_s)}, gap {gap}")
+    if getattr(plan, "bound_rule", ""):
+        out.append(f"  bound: {plan.bound_rule}")
+    shardings = sorted({t.sharding for t in plan.tables if getattr(t, "sharding", "")})
+    if shardings:
+        out.append("  sharding types: " + ", ".join(f"{k} x{sum(t.sharding == k for t in plan.tables)}" for k in shardings))
     for name, b in plan.baselines.items():
         if b.get("makespan_s") is None:
             out.append(f"  baseline {name:<12} infeasible: {b.get('infeasible', '')}")
         else:
-            gain = 1 - plan.makespan_s / b["makespan_s"] if b["makespan_s"] else 0.0
-            out.append(f"  baseline {name:<12} makespan {_us(b['makespan_s'])}  (plan is {gain * 100:.1f}% lower)")
+            ref = b.get("objective") if comm is not None and b.get("objective") else b["makespan_s"]
+            gain = 1 - obj / ref if ref else 0.0
+            out.append(f"  baseline {name:<12} {what} {_us(ref)}  (plan is {gain * 100:.1f}% lower)")
     out.append("")
     times = plan.device_time_s
     mean = sum(times.values()) / len(times) if times else 0.0

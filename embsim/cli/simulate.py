@@ -65,6 +65,7 @@ def summary_text(r):
         lines.append(f"  ... {len(r.utilisation_fraction) - 12} more resources (see --json)")
     lines.append("")
     lines.append(f"  bottleneck: {r.bottleneck[0]} ({r.bottleneck[1]:.1%} busy)")
+    lines.append("  steady state: yes" if r.steady_state else f"  steady state: NO: {r.steady_state_reason}")
     for n in r.notes:
         lines.append(f"  note: {n}")
     return "\n".join(lines)

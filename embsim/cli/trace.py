@@ -75,13 +75,16 @@ def import_cmd(file, fmt, batch_size, output, force, sequences, max_length, mode
         raise InputError(f"--max-length: {max_length}; expected a positive number of positions")
     from ..workloads.store import check_trace_output, save_trace
     check_trace_output(output, force, inputs=(file,))  # refuse early, before a long import
-    if sequences:
-        tr = _import_sequences(file, batch_size, max_length, model_name)
-    elif fmt == "movielens":
-        tr = importers.import_movielens(file, MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
+    if fmt == "dlrm-datasets" and output.endswith(".trace"):   # streamed from the mapped file into chunks
+        tr = importers.import_dlrm_datasets_to(file, output, batch_size, force=force)
     else:
-        tr = importers.import_dlrm_datasets(file, batch_size)
-    save_trace(tr, output, force=force)
+        if sequences:
+            tr = _import_sequences(file, batch_size, max_length, model_name)
+        elif fmt == "movielens":
+            tr = importers.import_movielens(file, MOVIELENS_BATCH_SIZE if batch_size is None else batch_size)
+        else:
+            tr = importers.import_dlrm_datasets(file, batch_size)
+        save_trace(tr, output, force=force)
     click.echo(f"wrote {output}: {tr.n_batches} batches x {tr.n_tables} tables x batch size {tr.batch_size}, "
                f"{tr.n_indices} indices, rows {', '.join(map(str, tr.table_rows[:8]))}"
                f"{' ...' if tr.n_tables > 8 else ''}", err=True)

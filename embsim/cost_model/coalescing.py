@@ -77,45 +77,59 @@ def rows_per_unit(row_bytes: float, sizes: list) -> tuple:
     return 1, -(-stride // S)
 
 
-def expected_units(curve, rows: float, lookups: float, m: int, layout: str) -> float:
-    """Expected distinct cost units one batch reads (module docstring), for ``m`` rows per unit."""
+def expected_units(curve, rows: float, lookups: float, m: int, layout: str, rank_range=(0.0, 1.0)) -> float:
+    """Expected distinct cost units one batch reads (module docstring), for ``m`` rows per unit.
+
+    ``rank_range``: the hot-rank fractions ``[lo, hi)`` of the table the slot
+    holds (``lookups`` are the whole table's lookups per batch).
+    """
     if layout not in LAYOUTS:
         raise InputError(f"layout: {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    if lookups <= 0 or rows <= 0:
+    lo, hi = rank_range
+    if lookups <= 0 or rows <= 0 or hi <= lo:
         return 0.0
     f, c = np.asarray(curve.f, float), np.asarray(curve.c, float)
-    seg_rows = np.diff(f) * rows
     p = np.diff(c) / np.maximum(np.diff(f), 1e-300) / rows          # per-row probability per lookup
+    seg_rows = np.clip(np.minimum(f[1:], hi) - np.maximum(f[:-1], lo), 0.0, None) * rows
     if layout in ("frequency", "coaccess"):
         return float(np.sum(seg_rows / m * -np.expm1(-lookups * m * p)))
-    q = float(np.sum(seg_rows * np.exp(-lookups * p)) / rows)
-    return float(rows / m * (1.0 - q ** m))
+    held = seg_rows.sum()
+    q = float(np.sum(seg_rows * np.exp(-lookups * p)) / held) if held > 0 else 1.0
+    return float(held / m * (1.0 - q ** m))
 
 
 def read_share(curve, rows: float, lookups: float, row_bytes: float, sizes: list, layout: str,
-               distinct_per_batch: Optional[float] = None) -> float:
-    """Expected row reads the memory serves per lookup (<= 1) under ``layout``.
+               distinct_per_batch: Optional[float] = None, rank_range=(0.0, 1.0)) -> float:
+    """Expected row reads the memory serves per lookup that reaches it (<= 1) under ``layout``.
 
     ``distinct_per_batch``: the profile's measured distinct rows per batch
-    (anchors the estimate, module docstring), or None.
+    (anchors the estimate, module docstring), or None.  ``rank_range``: the
+    hot-rank fractions the slot holds (default: the whole table); its
+    lookups are the curve's share of them.
     """
-    if lookups <= 0:
+    lo, hi = rank_range
+    reaching = lookups * float(curve(hi) - curve(lo))
+    if reaching <= 0:
         return 1.0
     m, _ = rows_per_unit(row_bytes, sizes)
-    reads = expected_units(curve, rows, lookups, m, layout)     # a row of several units: m = 1, reads = rows
+    reads = expected_units(curve, rows, lookups, m, layout, rank_range)   # a row of several units: m = 1
     if distinct_per_batch:
         one = expected_units(curve, rows, lookups, 1, layout)
         reads *= distinct_per_batch / one if one > 0 else 1.0
-    return float(min(1.0, reads / lookups))
+    return float(min(1.0, reads / reaching))
 
 
 def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
     """{(item index, rep index, slot index): read share} for an Instance's items under ``coalescing``.
 
-    ``coalescing``: {"layout": name, "unit_sizes_B": optional override per tier}.
+    ``coalescing``: {"layout": name, "unit_sizes_B": optional override per tier,
+    "ranges": optional {(table name, part, device, tier): (rank_lo, rank_hi)}}.
     An item's lookups per batch are those of its part of the table; its
     distinct rows per batch (``stats.unique_rows_per_batch``, if measured) too.
+    ``ranges`` (from a first plan, :func:`ranges_of_plan`) prices a slot by
+    the hot ranks it held there instead of the whole table.
     """
+    ranges = coalescing.get("ranges") or {}
     measured = getattr(stats, "unique_rows_per_batch", None) if not getattr(stats, "analytic", False) else None
     layout = coalescing.get("layout")
     if layout not in LAYOUTS:
@@ -126,6 +140,16 @@ def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
     for i, it in enumerate(inst.items):
         u = float(measured[it.table]) / it.parts if measured is not None else None
         for r, rep in enumerate(it.reps):
-            for k in sizes:
-                out[(i, r, k)] = read_share(it.curve, it.rows, it.accesses, rep.row_bytes, sizes[k], layout, u)
+            for k, s in enumerate(inst.slots):
+                rr = ranges.get((it.name, it.part, s.device, s.tier), (0.0, 1.0))
+                out[(i, r, k)] = read_share(it.curve, it.rows, it.accesses, rep.row_bytes, sizes[k], layout, u, rr)
+    return out
+
+
+def ranges_of_plan(plan) -> dict:
+    """{(table, part, device, tier): (rank_lo, rank_hi)} of a plan's shards, for ``coalescing["ranges"]``."""
+    out = {}
+    for tp in plan.tables:
+        for s in tp.shards:
+            out[(tp.table, int(getattr(s, "part", 0) or 0), s.device, s.tier)] = (float(s.rank_lo), float(s.rank_hi))
     return out

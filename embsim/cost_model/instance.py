@@ -34,6 +34,7 @@ from .representations import candidates
 
 SPLIT_CAPACITY_SHARE = 0.5
 SPLIT_LOAD_FACTOR = 0.5
+REPLICA_MAX_SHARE = 0.02     # a table replicated on every device takes at most 2% of the smallest fast tier
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
     def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
-                 max_collision_share=None, coalescing=None):
+                 max_collision_share=None, coalescing=None, replicate=True):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -84,6 +85,8 @@ class Instance:
         # the all-to-all of pooled vectors (None: the system has no transfer stage), bytes each item sends
         self.comm = comm_probe(system, self.devices, batch_size)
         self.pooled_B = [pooled_bytes(model.tables[it.table], batch_size) for it in self.items]
+        # no replicas under a row layout: the coalescing estimate prices whole tables on one device
+        self.replicable = self._replicable() if replicate and not coalescing else []
         # with a row layout, a lookup costs the share of a row read the memory serves (coalescing.py)
         self.coalesced = coalesced_read_shares(self, coalescing, stats) if coalescing else None
         self._cost_cache = {}
@@ -178,6 +181,20 @@ class Instance:
         even = -(-table.rows // parts)
         cap_rows = SPLIT_CAPACITY_SHARE * min_cap / per_row if per_row > 0 else float("inf")
         return choose_partition(table.rows, parts, counts, max_rows=max(even, min(2 * even, cap_rows)))
+
+    def _replicable(self):
+        """Tables the MIP may replicate data parallel: whole (one item), dense in their first candidate, and
+        small: at most REPLICA_MAX_SHARE of the smallest fastest tier (a copy on every device)."""
+        if len(self.devices) < 2:
+            return []
+        fast = min(self.slots[self.dev_slots[d][0]].capacity_B for d in self.devices)
+        out = []
+        for ti in range(len(self.model.tables)):
+            mine = [i for i, it in enumerate(self.items) if it.table == ti]
+            it = self.items[mine[0]]
+            if len(mine) == 1 and it.reps[0].kind == "dense" and it.bytes[0] <= REPLICA_MAX_SHARE * fast:
+                out.append(ti)
+        return out
 
     # ---------------------------------------------------------- helpers
     @property

@@ -27,6 +27,12 @@ class Placement:
     rep: list                  # per item: representation index
     device: list               # per item: device name
     ranges: list = field(default_factory=list)   # per item: list of (slot index, lo, hi)
+    replicated: set = field(default_factory=set)  # tables copied to every device's fastest tier (data parallel)
+
+
+def replica_slots(inst):
+    """The slot a replicated table takes on each device: its fastest."""
+    return [inst.dev_slots[d][0] for d in inst.devices]
 
 
 def fill_tiers(inst, rep, device, reserve=None, subset=None):
@@ -117,8 +123,14 @@ def evaluate(inst, pl):
     """Per-device time per batch (s), total energy per batch (J), makespan (s)."""
     t = {d: 0.0 for d in inst.devices}
     energy = 0.0
+    N = len(inst.devices)
     for i, it in enumerate(inst.items):
         r = pl.rep[i]
+        if it.table in pl.replicated:        # every device serves its 1/N of the samples from its copy
+            for k in replica_slots(inst):
+                t[inst.slots[k].device] += it.accesses / N * inst.time[i][r, k]
+                energy += it.accesses / N * inst.energy[i][r, k]
+            continue
         for (k, _lo, _hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
             n = it.accesses * share
             t[inst.slots[k].device] += n * inst.time[i][r, k]
@@ -133,7 +145,8 @@ def comm_times(inst, pl):
         return {}
     pooled = {}
     for i, d in enumerate(pl.device):
-        pooled[d] = pooled.get(d, 0.0) + inst.pooled_B[i]
+        if inst.items[i].table not in pl.replicated:      # a replica pools its own samples
+            pooled[d] = pooled.get(d, 0.0) + inst.pooled_B[i]
     return comm.times(pooled)
 
 
@@ -149,6 +162,10 @@ def used_bytes(inst, pl):
     used = {p: 0.0 for p in inst.pools}
     for i, it in enumerate(inst.items):
         r = pl.rep[i]
+        if it.table in pl.replicated:
+            for k in replica_slots(inst):
+                used[inst.slots[k].pool_key] += it.bytes[r]
+            continue
         for k, lo, hi in pl.ranges[i]:
             b = it.bytes[r] if it.reps[r].kind != "dense" else (hi - lo) * it.bytes[r]
             used[inst.slots[k].pool_key] += b

@@ -14,6 +14,8 @@ fastest first):
     capacity, per pool:    sum y[i,r,k] * bytes(i,r) <= capacity(pool)
     device time:           T_d = sum_{i,r,k in d} accesses_i * u[i,r,k] * t(i,r,k)   (t: lookup + TT compute)
     makespan:              M >= T_d
+    replication:           rho[t] in {0,1} for small whole tables: sum x of t = 1 - rho[t]; rho adds to every
+                           device 1/N of t's lookups from its fastest slot and t's bytes there, and no pooled bytes
     all-to-all:            Mc >= lat_d + send_d * pooled_d,  Mc >= lat_d + recv_d * (total - pooled_d)
                            pooled_d = sum_{i,r} pooled bytes(i) * x[i,r,d]  (:mod:`.comm`, probed links)
     objective:             M + Mc + energy_weight * sum accesses * u * e(i,r,k)
@@ -56,7 +58,7 @@ import numpy as np
 import pulp
 
 from ..errors import InputError
-from .placement import Placement, comm_times, evaluate, fill_tiers, objective
+from .placement import Placement, comm_times, evaluate, fill_tiers, objective, replica_slots
 from .local_search import polish
 from .solvers import solve
 
@@ -115,6 +117,8 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     pool_use = {p: [] for p in inst.pools}
     pooled = {d: [] for d in inst.devices}     # pooled bytes each device sends in the all-to-all
     energy = []
+    rho = _replicas(prob, inst, w, dev_time, energy, pool_use)
+    V["rho"] = rho
     for i, it in enumerate(inst.items):
         choose = []
         for r, rep in enumerate(it.reps):
@@ -149,7 +153,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                     ucum, ycum = pulp.lpSum(us[:j + 1]), pulp.lpSum(ys[:j + 1])
                     for a, b in it.curve.tangents():
                         prob += ucum <= a * ycum + b * x
-        prob += pulp.lpSum(choose) == 1
+        prob += pulp.lpSum(choose) == (1 - rho[it.table] if it.table in rho else 1)
     # the parts of one table share its representation (a plan gives one per table)
     first = {}
     for i, it in enumerate(inst.items):
@@ -165,24 +169,47 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     for n, (p, terms) in enumerate(pool_use.items()):
         if terms:
             prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{n}"
-    Mc = _all_to_all(prob, inst, pooled, w)
+    Mc = _all_to_all(prob, inst, pooled, w, rho)
     V["Mc"] = Mc
     prob += M + (Mc if Mc is not None else 0) + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
     return prob, V, M, allowed
 
 
-def _all_to_all(prob, inst, pooled, w):
-    """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others'))."""
+def _replicas(prob, inst, w, dev_time, energy, pool_use):
+    """rho[t] = 1: table t is replicated (its first representation in every device's fastest slot, each device
+    serving 1/N of the lookups, no all-to-all).  Its items then take no x (sum x = 1 - rho)."""
+    rho = {}
+    N = len(inst.devices)
+    for ti in getattr(inst, "replicable", []):
+        i = next(j for j, it in enumerate(inst.items) if it.table == ti)
+        it = inst.items[i]
+        rho[ti] = v = prob.add_variable(f"rho_{ti}", cat="Binary")
+        for k in replica_slots(inst):
+            dev_time[inst.slots[k].device].append(w * it.accesses / N * inst.time[i][0, k] * v)
+            energy.append(w * it.accesses / N * inst.energy[i][0, k] * v)
+            pool_use[inst.slots[k].pool_key].append(it.bytes[0] * v)
+    return rho
+
+
+def _all_to_all(prob, inst, pooled, w, rho):
+    """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others')).
+
+    The latency is paid when anything is sent: always, unless every table may be replicated, and then
+    ``a`` >= 1 - rho[t] for each table says whether one is not."""
     comm = getattr(inst, "comm", None)
     if comm is None:
         return None
     Mc = prob.add_variable("comm_makespan", lowBound=0)
-    total = float(sum(inst.pooled_B))
+    total = pulp.lpSum([term for terms in pooled.values() for term in terms])
+    a = 1
+    if rho and len(rho) == len(inst.model.tables):
+        a = prob.add_variable("comm_any", lowBound=0, upBound=1)
+        for t, v in rho.items():
+            prob += a >= 1 - v, f"comm_any_{t}"
     for n, d in enumerate(inst.devices):
         own = pulp.lpSum(pooled[d])
-        prob += w * (comm.latency_s[d] + comm.send_s_per_B[d] * own) <= Mc, f"comm_send_{n}"
-        prob += w * (comm.latency_s[d] + comm.recv_s_per_B[d] * total) - w * comm.recv_s_per_B[d] * own <= Mc, \
-            f"comm_recv_{n}"
+        prob += w * (comm.latency_s[d] * a + comm.send_s_per_B[d] * own) <= Mc, f"comm_send_{n}"
+        prob += w * (comm.latency_s[d] * a + comm.recv_s_per_B[d] * (total - own)) <= Mc, f"comm_recv_{n}"
     return Mc
 
 
@@ -195,8 +222,12 @@ def warm_full(inst, V, M, pl, scale=1.0):
     """Set the full MIP's initial values from a Placement (the best baseline)."""
     for v in list(V["x"].values()) + list(V["y"].values()) + list(V["u"].values()) + list(V["z"].values()):
         v.setInitialValue(0)
+    for t, v in V.get("rho", {}).items():
+        v.setInitialValue(1 if t in pl.replicated else 0)
     for i, it in enumerate(inst.items):
         r, d = pl.rep[i], pl.device[i]
+        if it.table in pl.replicated:
+            continue
         if it.reps[r].kind != "dense":
             for k, _lo, _hi in pl.ranges[i]:
                 V["z"][i, r, k].setInitialValue(1)
@@ -231,14 +262,20 @@ def warm_start_compatible(inst, pl, allowed, order=None):
         for a, b in zip(inst.dev_slots[d_old], inst.dev_slots[d_new]):
             slot_map[a] = b
     ranges = [[(slot_map[k], lo, hi) for k, lo, hi in rl] for rl in pl.ranges]
-    out = Placement(list(pl.rep), dev, ranges)
+    out = Placement(list(pl.rep), dev, ranges, set(pl.replicated))
     assert all(out.device[i] in allowed[i] for i in range(len(inst.items)))
     return out
 
 
 def extract_full(inst, V):
     rep, dev, ranges = [], [], []
+    replicated = {t for t, v in V.get("rho", {}).items() if (v.varValue or 0) > 0.5}
     for i, it in enumerate(inst.items):
+        if it.table in replicated:
+            rep.append(0)
+            dev.append(inst.devices[0])
+            ranges.append([])
+            continue
         best = None
         for (ii, r, d), x in V["x"].items():
             if ii == i and (x.varValue or 0) > 0.5:
@@ -262,7 +299,7 @@ def extract_full(inst, V):
                     rl.append((k, lo, hi))
                 lo = hi
             ranges.append(rl)
-    return Placement(rep, dev, ranges)
+    return Placement(rep, dev, ranges, replicated)
 
 
 def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):

@@ -32,7 +32,7 @@ import time
 from ..errors import InputError
 from .baselines import BASELINES
 from .instance import Instance
-from .placement import comm_times, evaluate, objective as placement_objective, used_bytes
+from .placement import comm_times, evaluate, objective as placement_objective, replica_slots, used_bytes
 from .plan import Shard, ShardingPlan, TablePlan
 from .representations import parse_allowed, saving
 from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
@@ -79,6 +79,12 @@ def _to_plan(inst, pl, model, system, **info):
         idx = by_table[ti]
         rep = inst.items[idx[0]].reps[pl.rep[idx[0]]]
         rep.memory_saving = saving(t, rep)
+        if ti in pl.replicated:              # data parallel: a whole copy on every device, 1/N of the lookups
+            N = len(inst.devices)
+            shards = [Shard(inst.slots[k].device, inst.slots[k].tier, 0.0, 1.0, 1.0 / N, part=c, parts=N)
+                      for c, k in enumerate(replica_slots(inst))]
+            tables.append(TablePlan(t.name, rep, shards, partition="replicated", sharding="data_parallel"))
+            continue
         shards = []
         for i in idx:
             it = inst.items[i]
@@ -91,7 +97,8 @@ def _to_plan(inst, pl, model, system, **info):
         extra = first.partition.to_plan() if first.parts > 1 else {}
         if first.parts > 1:
             extra["part_shares"] = [float(inst.items[i].share) for i in idx]
-        tables.append(TablePlan(t.name, rep, shards, **extra))
+        tables.append(TablePlan(t.name, rep, shards, sharding="row_wise" if first.parts > 1 else "table_wise",
+                                **extra))
     dev_t, energy, makespan = evaluate(inst, pl)
     comm = comm_times(inst, pl)
     info.update(comm_time_s=comm, comm_makespan_s=float(max(comm.values())) if comm else None)
@@ -102,12 +109,12 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None, max_collision_share=None, coalescing=None):
+               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
     fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
-    method: auto | full | decomposed.  max_collision_share: no table may take a
+    method: auto | full | decomposed (only the full MIP replicates; ``replicate=False`` never).  max_collision_share: no table may take a
     row-sharing representation whose predicted collision share exceeds it.
     coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
     simulator reads them under that row layout (:mod:`.coalescing`).
@@ -129,7 +136,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     t0 = time.perf_counter()
     allowed = parse_allowed(representations)
     check_collision_budget(max_collision_share)
-    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing, replicate)
     why = explain_infeasible(inst)
     if why:
         raise InputError(why)
@@ -224,11 +231,11 @@ def check_collision_budget(max_collision_share):
 
 
 def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True,
-                 max_collision_share=None, coalescing=None):
+                 max_collision_share=None, coalescing=None, replicate=True):
     """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
     check_collision_budget(max_collision_share)
     return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share,
-                    coalescing)
+                    coalescing, replicate)
 
 
 __all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

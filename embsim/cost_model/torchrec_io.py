@@ -8,6 +8,7 @@ plus the ``ranks`` that hold it (what a ``ParameterSharding`` names):
 
 - a table whole on one device is ``table_wise`` on that rank; a table cut
   into row-wise parts is ``row_wise`` on the parts' ranks, in part order;
+- a replicated table (data parallel) is ``data_parallel`` with kernel ``dense`` on every rank;
 - the kernel follows the tiers its shards use: all in the device's fastest
   tier (HBM) ``fused``, none there (host DDR over UVM) ``fused_uvm``, hot
   rows in HBM and the rest in host DDR ``fused_uvm_caching`` (TorchRec's
@@ -24,8 +25,9 @@ sharding plan dumped per table as ``{"sharding_type", "compute_kernel",
 TorchRec cuts them), each predicted to carry 1/P of the lookups (TorchRec's
 assumption; ``embsim simulate`` measures the real share).  Its predicted
 device times are each shard's lookups times the slot's lookup cost.
-``column_wise``, ``table_column_wise`` and ``data_parallel`` have no embsim
-plan form yet and are refused with a one-line error.
+``data_parallel`` (kernel ``dense``, on every rank) is a replicated table.
+``column_wise`` and ``table_column_wise`` have no embsim plan form yet and
+are refused with a one-line error.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from .plan import Representation, Shard, ShardingPlan, TablePlan
 
 FORMAT = "embsim.torchrec_constraints/1"
 KERNELS = ("fused", "fused_uvm", "fused_uvm_caching")
-SUPPORTED = ("table_wise", "row_wise")
+SUPPORTED = ("table_wise", "row_wise", "data_parallel")
 
 
 def _ranks(system) -> list:
@@ -63,6 +65,8 @@ def export_constraints(plan: ShardingPlan, system) -> dict:
         fast = [s.tier == _fast_tier(system, s.device) for s in tp.shards]
         kernel = "fused" if all(fast) else ("fused_uvm" if not any(fast) else "fused_uvm_caching")
         kind = "table_wise" if parts == 1 else "row_wise"
+        if getattr(tp, "partition", "") == "replicated":
+            kind, kernel = "data_parallel", "dense"
         tables[tp.table] = {"sharding_types": [kind], "compute_kernels": [kernel], "ranks": [ranks[d] for d in devs]}
         if parts > 1 and tp.partition == "range" and tp.row_bounds:
             even = list(even_range(int(tp.row_bounds[-1]), parts).bounds or ())
@@ -70,7 +74,7 @@ def export_constraints(plan: ShardingPlan, system) -> dict:
                 notes.append(f"{tp.table}: embsim's load-balanced row ranges {tp.row_bounds} become TorchRec's even blocks")
         if parts > 1 and tp.partition == "hash":
             notes.append(f"{tp.table}: embsim's row parts by id mod {parts} become TorchRec's contiguous blocks")
-        if parts > 1 and parts != len(ranks):
+        if parts > 1 and parts != len(ranks) and kind == "row_wise":
             notes.append(f"{tp.table}: row-wise over {parts} of {len(ranks)} ranks (TorchRec's row_wise uses all)")
     return {"format": FORMAT, "model": plan.model, "system": plan.system, "world_size": len(ranks),
             "tables": tables, "notes": notes}
@@ -92,6 +96,13 @@ def _table_plan(t, entry, devices, system, where):
     kernel = _one(entry, "compute_kernel", where)
     if kind not in SUPPORTED:
         raise InputError(f"{where}: sharding_type '{kind}': embsim plans {' and '.join(SUPPORTED)} only")
+    if kind == "data_parallel":
+        if sorted(entry.get("ranks") or range(len(devices))) != list(range(len(devices))):
+            raise InputError(f"{where}: ranks {entry.get('ranks')}: a data_parallel table is on every rank")
+        N = len(devices)
+        rep = Representation(kind="dense", dtype=t.dtype, bytes=float(t.bytes), row_bytes=float(t.row_bytes))
+        shards = [Shard(d, _fast_tier(system, d), 0.0, 1.0, 1.0 / N, part=c, parts=N) for c, d in enumerate(devices)]
+        return TablePlan(t.name, rep, shards, partition="replicated", sharding="data_parallel"), "dense"
     if kernel not in KERNELS:
         raise InputError(f"{where}: compute_kernel '{kernel}' (expected one of {', '.join(KERNELS)})")
     ranks = entry.get("ranks")
@@ -111,7 +122,7 @@ def _table_plan(t, entry, devices, system, where):
     extra = {}
     if P > 1:
         extra = {**even_range(t.rows, P).to_plan(), "part_shares": [1.0 / P] * P}
-    return TablePlan(t.name, rep, shards, **extra), kernel
+    return TablePlan(t.name, rep, shards, sharding=kind, **extra), kernel
 
 
 def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_size: int = 1024) -> ShardingPlan:

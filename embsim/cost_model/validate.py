@@ -32,12 +32,14 @@ CAPACITY_RTOL = 1e-6
 def _part_fractions(t, P, rows):
     """(fraction of the table's rows per part, problem or None), from the plan's partition fields."""
     scheme = getattr(t, "partition", "hash") or "hash"
+    if scheme == "replicated":          # data parallel: every part is a whole copy of the table
+        return [1.0] * P, None
     if scheme == "hash":
         if rows is None:
             return [1.0 / P] * P, None
         return [((rows - p + P - 1) // P) / rows for p in range(P)], None
     if scheme != "range":
-        return None, f"partition '{scheme}' (expected hash or range)"
+        return None, f"partition '{scheme}' (expected hash, range or replicated)"
     b = t.row_bounds
     if not b or len(b) != P + 1 or b[0] != 0 or any(y < x for x, y in zip(b, b[1:])) \
             or (rows is not None and b[-1] != rows):

@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..hw_models.loader import system_from_dict
 from ..sim.simulate import DEFAULT_BATCHES, simulate
 from ..workloads.generators import generate_trace
+from ..workloads.store import open_trace
 from ..workloads.model import model_from_dict
 from .metrics import sim_metrics
 from .space import config_key
@@ -95,6 +96,10 @@ def trace_for(model, config):
     The call is the one ``simulate`` makes itself, so results are identical.
     """
     sim = config["sim"]
+    if sim.get("trace"):                  # a stored trace: one reader per worker, read chunk by chunk
+        if sim["trace"] not in _TRACES:
+            _TRACES[sim["trace"]] = open_trace(sim["trace"])
+        return _TRACES[sim["trace"]]
     size = int(sim["batch_size"])
     n = DEFAULT_BATCHES * size if sim["queries"] is None else int(sim["queries"])
     batches = max(2, -(-n // size))
@@ -124,14 +129,17 @@ def evaluate(config):
     """Flat metrics of one design point (see the module docstring); InputError if it cannot run."""
     model, system = build(config)
     sim = config["sim"]
-    plan = plan_for(model, system, config["plan"], sim["batch_size"])
-    kwargs = dict(arrival=sim["arrival"], queries=sim["queries"], batch_size=sim["batch_size"], seed=sim["seed"],
+    trace = trace_for(model, config)
+    batch = trace.batch_size if sim.get("trace") else sim["batch_size"]
+    plan = plan_for(model, system, config["plan"], batch)
+    kwargs = dict(arrival=sim["arrival"], queries=sim["queries"], batch_size=None if sim.get("trace") else batch,
+                  seed=sim["seed"],
                   in_flight=sim.get("in_flight"), batch_timeout_s=sim.get("batch_timeout_s"), caches=caches_of(sim))
     if sim.get("qps") is not None:
         kwargs["qps"] = sim["qps"]
     elif sim["arrival"] == "poisson":
         raise InputError("sim.qps: poisson arrivals need a rate (set simulation.qps or a sim.qps knob)")
-    result = simulate(model, system, plan=plan, trace=trace_for(model, config), **kwargs)
+    result = simulate(model, system, plan=plan, trace=trace, **kwargs)
     d = result.to_dict()
     out = sim_metrics(d)
     out.update(capacity_metrics(model, system))

@@ -81,7 +81,8 @@ DEFAULT_OBJECTIVES: dict[str, Literal["max", "min"]] = {"throughput_qps": "max",
 class SimSettings(config.Schema):
     """Settings handed to ``simulate`` (knobs may vary them as ``sim.<name>``)."""
 
-    queries: PositiveInt = 2000
+    queries: Optional[PositiveInt] = Field(None, description=(
+        "queries simulated; default simulate's own length, which grows until the window is a steady state"))
     batch_size: PositiveInt = 256
     arrival: Literal["closed", "poisson"] = "closed"
     qps: Optional[float] = Field(None, gt=0)
@@ -92,6 +93,9 @@ class SimSettings(config.Schema):
         "simulate's caches: {'tier' or 'device.tier': [{name, policy, capacity_B or capacity_rows}]}; "
         "a knob 'sim.cache_rows' sets capacity_rows of every cache listed here"))
     cache_rows: Optional[PositiveInt] = Field(None, description="capacity_rows of every cache in 'caches'")
+    trace: Optional[str] = Field(None, description=(
+        "a stored trace (.npz file or .trace folder; relative to the space file) simulated at every point "
+        "instead of a generated one, read chunk by chunk; its batch size replaces batch_size"))
 
 
 class PlanSettings(config.Schema):
@@ -530,6 +534,8 @@ class DesignSpace:
         for k in self.knobs:
             over[k.target][k.subpath] = _plain(values[k.name])
         sim = {**self.schema.simulation.model_dump(), **over["sim"]}
+        if sim.get("trace") and not Path(sim["trace"]).is_absolute():
+            sim["trace"] = str(self.base_dir / sim["trace"])
         plan = {**self.schema.plan.model_dump(), **over["plan"]}
         where = f"{self.source}: point {values}"
         sim = config.validate(SimSettings, sim, where).model_dump()

@@ -68,7 +68,7 @@ def _check_counts(params, source: str, prefix: str = "") -> None:
         field = f"{prefix}.{name}" if prefix else name
         if isinstance(v, config.Sourced) and name in PART_COUNTS:
             if v.value != int(v.value) or not 1 <= v.value <= MAX_PART_COUNT:
-                raise InputError(f"{source}: {field}: {v.value:g}; expected a whole number of parts "
+                raise InputError(f"{source}: {field}: {v.value:g}; expected a whole number of {name} "
                                  f"from 1 to {MAX_PART_COUNT:,}")
         elif isinstance(v, config.Schema):
             _check_counts(v, source, field)

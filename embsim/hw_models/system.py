@@ -38,7 +38,8 @@ from .params import field_kind
 from .parts import Part
 from .parts.base import PartParams
 
-STAGES = ("host", "embedding", "transfer", "dense", "response")
+# "attention": the sequence layers of a generative (HSTU) model, after the embeddings arrive; a DLRM has none
+STAGES = ("host", "embedding", "transfer", "attention", "dense", "response")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class BatchLoad:
     batch_size: int
     devices: dict                 # device name -> DeviceLoad
     dense_macs: float             # dense MLP + interaction, whole batch
+    attention_flops: float = 0.0  # sequence (HSTU) layers, whole batch (workloads.sequence)
 
 
 @dataclass
@@ -176,6 +178,18 @@ class System:
             raise ValueError(f"{self.name}: two parts named {part.name!r}")
         self.parts[part.name] = part
         return part
+
+    def attention_work(self, load) -> tuple:
+        """(list[StageWork], actions) of the batch's ``attention_flops`` on the family's compute part.
+
+        A narrow hook beside ``batch_cost`` (which leaves attention out): the
+        simulator adds its items to the batch's cost.  Families that model no
+        attention say so.
+        """
+        if load.attention_flops:
+            raise InputError(f"system '{self.name}': family {self.family} does not model the attention of "
+                             f"sequence models (multi_gpu and ascend_soc do)")
+        return [], {}
 
     def cache_levels(self) -> list:
         """dict(device, level, capacity_B, above_tier, policy): caches the replay simulates (none unless a family has some)."""

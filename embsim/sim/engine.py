@@ -60,6 +60,7 @@ computes the figures.
 """
 from dataclasses import dataclass, field
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -174,6 +175,7 @@ class EngineRun:
     batch_timeout_s: Optional[float] = None
     request_bounds: Optional[np.ndarray] = None
     notes: list = field(default_factory=list)
+    window_override: Optional[tuple] = None    # (start, end): measure over these times instead (overload)
 
     # -- shape ---------------------------------------------------------
     @property
@@ -205,6 +207,8 @@ class EngineRun:
         batch over whole waves, and ends while the pipeline is still full
         (the completion that admits the last batch at the latest).
         """
+        if self.window_override is not None:
+            return self.window_override
         if self.arrival == "closed":
             i0 = self.warmup_batches - 1
             last = self.n_batches - 1 - self.in_flight
@@ -253,7 +257,7 @@ class EngineRun:
         """Queries that arrived inside the window [start, end) per second."""
         t0, t1 = self.window_s
         n = np.count_nonzero((self.arrival_s >= t0) & (self.arrival_s < t1))
-        return n / self.duration_s
+        return n / self.duration_s if self.duration_s > 0 else math.inf
 
     def mean_in_system(self):
         """Time-weighted mean number of queries in the system over the window.

@@ -16,6 +16,8 @@ JSON layout (``SimResult.to_dict()``)::
     throughput           queries_per_s, lookups_per_s, batches_per_s
     latency              mean_s, p50_s, p95_s, p99_s, max_s
     littles_law          mean_queries_in_system, arrival_rate_qps, mean_latency_s
+    steady_state         true, or false with steady_state_reason (one line: overload, window too
+                         short, Little's law off; see embsim.sim.steady)
     stage_time_s         host, embedding, transfer, dense, response (mean span per batch)
     bytes_B              tier {"dev.tier": B}, link {name: B}        (all batches)
     bandwidth_Bps        tier {...}, link {...}                      (window)
@@ -36,6 +38,7 @@ are stored).
 """
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
 
 from ..errors import InputError
 from ..fileio import read_json_object, write_text
@@ -63,6 +66,8 @@ class SimResult:
     notes: list = field(default_factory=list)
     queueing_delay_s: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
+    steady_state: bool = True
+    steady_state_reason: Optional[str] = None
 
     # -- the figures people quote ------------------------------------------
     @property
@@ -114,7 +119,8 @@ class SimResult:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality")]
+        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality", "steady_state",
+                                                                 "steady_state_reason")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})

@@ -31,7 +31,13 @@ Decisions a user should know
   (table, tier, strategy, core, rows, row_bytes, lookups, unique_rows,
   cache_hits); ``tt_macs`` = lookups x the representation's MACs per lookup;
   ``pooled_bytes_out`` = one fp32 pooled vector per sample per table the
-  device serves (a table split over devices sends a partial sum from each).
+  device serves (a table split over devices sends a partial sum from each);
+  a sequence table's rows are not pooled: one fp32 vector per lookup.
+* **Attention** (sequence models): each batch's HSTU FLOPs follow from its
+  history lengths (``workloads.sequence``); ``System.attention_work`` charges
+  them on the family's compute part, in the stage ``attention`` between
+  ``transfer`` and ``dense``, so ``stage_time_s`` shows the embedding and the
+  attention stages apart.
 * **Bytes.** ``bytes_B.requested`` are the replay's counters (per device and
   level, every simulated batch): they equal the replay's bytes exactly.
   ``bytes_B.moved`` are what the hardware model says moved (per part, tier or
@@ -69,15 +75,18 @@ from .. import __version__
 from ..cost_model.validate import check_plan
 from ..errors import InputError
 from ..cost_model.partition import RowPartition
-from ..hw_models.system import BatchLoad, DeviceLoad
+from ..hw_models.system import STAGES, BatchLoad, DeviceLoad
 from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
+from ..workloads.sequence import attention_flops_per_batch
 from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
 from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
 from .replay import CacheLevel, Location, replay
+from . import steady
+from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
 
@@ -87,6 +96,8 @@ DEFAULT_BATCHES = 32                 # queries default to this many batches
 DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up (open loop)
 DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0, a longer transient
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
+MAX_EXTENSIONS = 2                   # a default-length run not in steady state is rerun this often, longer
+EXTENSION_FACTOR = 4                 # by this factor each time (then the result says it is not steady)
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
@@ -193,6 +204,7 @@ class Simulation:
         if layout is not None:
             check_layout(layout)
         self.notes = []
+        self.solved_with = None           # planner settings when this simulation solves its own plan
         if plan is not None:
             check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
@@ -202,6 +214,11 @@ class Simulation:
         self.caches = caches or {}
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
+        self.replicated = replicated_tables(self.plan, model)       # data-parallel tables (sim/replicas.py)
+        if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+        self.trace = replicate_lookups(self.trace, self.replicated)
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -247,11 +264,31 @@ class Simulation:
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
-        if self.layout and planner_for(self.system) == "sharding_mip":      # the MIP prices the layout too
-            planner = {"coalescing": {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}, **planner}
-        plan = plan_for(self.model, self.system, trace_stats(self.trace), batch_size=int(self.batch_size), **planner)
+        self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
+        stats = trace_stats(self.trace)
+        if self.layout and planner_for(self.system) == "sharding_mip":
+            plan = self._solve_with_layout(stats, planner)
+        else:
+            plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size), **planner)
         self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
+        return plan
+
+    def _solve_with_layout(self, stats, planner, rounds=3):
+        """The MIP priced with the layout: first for whole tables, then with the hot-rank ranges the
+        plans so far put in each slot (a slot keeps the last range a plan gave it), until a plan uses
+        only ranges it was priced with (at most ``rounds`` solves)."""
+        from ..cost_model.coalescing import ranges_of_plan
+        from ..cost_model.planner import plan_for
+        co = {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}
+        ranges, plan = {}, None
+        for _ in range(rounds):
+            plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size),
+                            **{"coalescing": {**co, "ranges": dict(ranges)}, **planner})
+            used = ranges_of_plan(plan)
+            if all(ranges.get(k) == v for k, v in used.items()):
+                break
+            ranges.update(used)
         return plan
 
     def _check_plan(self):
@@ -407,10 +444,20 @@ class Simulation:
         for i, sh in enumerate(self.shards):
             self.device_shards.setdefault(sh.device, []).append(i)
         dims = {}
+        seq = set(self.model.sequence_table_indices())
         for sh in self.shards:
-            dims.setdefault(sh.device, set()).add(sh.table)
-        self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts) * POOLED_BYTES_PER_VALUE
+            if sh.table not in self.replicated:      # a replica pools its own samples: no all-to-all
+                dims.setdefault(sh.device, set()).add(sh.table)
+        self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
+        # a sequence table sends one vector per position, not one pooled vector per sample
+        self.vector_B_per_lookup = {i: self.model.tables[sh.table].dim * POOLED_BYTES_PER_VALUE
+                                    for i, sh in enumerate(self.shards) if sh.table in seq and sh.table not in self.replicated}
+        self.attention_flops = None
+        if self.model.sequence is not None:       # chunked traces: the lengths chunk by chunk (4 B per sample)
+            lengths = (np.concatenate([c.trace.lengths for c in self.trace.chunks()]) if self.streamed
+                       else self.trace.lengths)
+            self.attention_flops = attention_flops_per_batch(self.model, lengths)
         self.dense_macs_per_sample = float(self.model.dense_macs_per_sample())
         assert self.tier_lookups.shape == (nb, len(self.shards))
 
@@ -421,6 +468,7 @@ class Simulation:
         devices = {}
         for dev, idx in self.device_shards.items():
             dl = DeviceLoad()
+            dl.pooled_bytes_out = self.pooled_per_sample.get(dev, 0.0) * n
             for i in idx:
                 sh = self.shards[i]
                 look = float(self.tier_lookups[k, i]) * f
@@ -436,6 +484,7 @@ class Simulation:
                     dl.cache_lookups[lv] = dl.cache_lookups.get(lv, 0.0) + float(self.cache_lookups[(i, lv)][k]) * f
                 total = look + sum(hits.values())
                 dl.tt_macs += total * sh.macs_per_lookup
+                dl.pooled_bytes_out += total * self.vector_B_per_lookup.get(i, 0.0)
                 work = {"table": sh.table_name, "tier": sh.tier, "rows": sh.rows, "row_bytes": sh.row_bytes,
                         "lookups": look, "unique_rows": min(uniq, look, float(sh.rows))}
                 if sh.strategy is not None:
@@ -449,9 +498,23 @@ class Simulation:
                     work["units"] = float(self.tier_units[k, i]) * f
                     work["unit_B"] = self.locations[sh.location].units_counted_B[-1]
                 dl.table_work.append(work)
-            dl.pooled_bytes_out = self.pooled_per_sample[dev] * n
             devices[dev] = dl
-        return BatchLoad(batch_size=n, devices=devices, dense_macs=self.dense_macs_per_sample * n)
+        att = 0.0 if self.attention_flops is None else float(self.attention_flops[k]) * f
+        return BatchLoad(batch_size=n, devices=devices, dense_macs=self.dense_macs_per_sample * n, attention_flops=att)
+
+    def stages_in_use(self):
+        """Number of engine stages this model's batches pass: all but ``attention`` for a DLRM."""
+        return len(STAGES) - (1 if self.attention_flops is None else 0)
+
+    def batch_cost(self, load):
+        """The system's BatchCost of ``load``, plus its attention stage (``System.attention_work``)."""
+        cost = self.system.batch_cost(load)
+        if load.attention_flops:
+            work, actions = self.system.attention_work(load)
+            cost.work = list(cost.work) + list(work)
+            for key, v in actions.items():
+                cost.actions[key] = cost.actions.get(key, 0.0) + v
+        return cost
 
     # -- a run --------------------------------------------------------------------
     def run(self, arrival="closed", qps=None, queries=None, *, batch_timeout_s=None, in_flight=None,
@@ -479,10 +542,23 @@ class Simulation:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
         seed = self.seed if seed is None else int(seed)
         tr, B = self.trace, self.batch_size
+        # The default length grows (MAX_EXTENSIONS times, x EXTENSION_FACTOR) until the window is a steady
+        # state (embsim.sim.steady); a length the caller chose is kept, and the result says if it is not steady.
+        extend = queries is None and warmup is None and arrival != "trace"
         if queries is None:
             # A steady-state window needs batches beyond the warm-up: a short trace repeats (and notes say so).
             queries = max(tr.n_batches, MIN_DEFAULT_BATCHES) * B
         queries = int(queries)
+        for _ in range(MAX_EXTENSIONS if extend else 0):
+            result = self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes,
+                                    variability)
+            if result.steady_state or result.steady_state_reason.startswith("overloaded"):
+                return result
+            queries *= EXTENSION_FACTOR
+        return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
+
+    def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
+        tr, B = self.trace, self.batch_size
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
         if warmup is None:
@@ -513,11 +589,13 @@ class Simulation:
             raise InputError("qps: only with Poisson arrivals; closed loop finds the peak rate itself")
         if arrival != "closed" and in_flight is not None:
             raise InputError("in_flight: only for closed loop")
+        if arrival == "closed" and in_flight is None:
+            in_flight = self.stages_in_use()     # one batch per stage the model uses keeps the slowest busy
         system = self.system
         nt = tr.n_batches
 
         def cost_of(b, n):
-            return system.batch_cost(self.batch_load(b % nt, n))
+            return self.batch_cost(self.batch_load(b % nt, n))
 
         with self._timed("engine"):
             service = service_variability(system) if variability else {}
@@ -554,6 +632,8 @@ def _per_read(spec, rep, row_bytes):
 def _row_partition(tp, spec, rows, parts):
     """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
     bounds = tp.row_bounds
+    if tp.partition == REPLICATED:        # copy c is rows [c * rows, (c + 1) * rows) of the relabelled trace
+        return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
     if (tp.partition or "hash") == "range":
         if not bounds or len(bounds) != parts + 1:
             raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
@@ -689,6 +769,9 @@ def _resource_set(key, resources):
 def summarise(run, sim, config, seed, notes):
     """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
     system, nt = sim.system, sim.trace.n_batches
+    overloaded, arrival_qps, capacity_qps = steady.overload(run)
+    if overloaded:                       # measure over the completions: throughput is the capacity
+        run.window_override = steady.departure_window(run)
     T = run.duration_s
     t0, t1 = run.window_s
     lat = run.latency_s()
@@ -724,6 +807,9 @@ def summarise(run, sim, config, seed, notes):
     energy = energy_summary(system.energy_J(actions, T), T, n_done)
 
     L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
+    littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
+               "relative_error": abs(L - lam * W) / (lam * W) if 0 < lam * W < math.inf else 0.0}
+    steady_flag, steady_reason = steady.check(run, littles["relative_error"], overloaded, arrival_qps, capacity_qps)
     q = np.quantile(lat, [0.5, 0.95, 0.99])
     result = SimResult(
         model=sim.model.name, system=system.name, family=system.family, config=config,
@@ -736,8 +822,8 @@ def summarise(run, sim, config, seed, notes):
                     "batches_per_s": int(done.sum()) / T},
         latency={"mean_s": W, "p50_s": float(q[0]), "p95_s": float(q[1]), "p99_s": float(q[2]),
                  "max_s": float(lat.max())},
-        littles_law={"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
-                     "relative_error": abs(L - lam * W) / (lam * W) if lam * W > 0 else 0.0},
+        littles_law=littles,
+        steady_state=steady_flag, steady_state_reason=steady_reason,
         stage_time_s=run.stage_time_s(),
         bytes_B={"requested": dict(sorted(requested.items())), "moved": dict(sorted(moved.items()))},
         bandwidth_Bps=bandwidth,
@@ -766,11 +852,25 @@ def energy_summary(energy, elapsed_s, queries):
             "by_action_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())}}
 
 
+# Fields of a plan that record how its solve went (outputs), not what was asked: never hashed.
+PLAN_OUTPUT_FIELDS = ("solve_time_s", "notes")
+
+
 def config_hash(sim, config, seed):
-    """sha256 of everything that decides the result: model, system, plan, trace, run settings, seed."""
+    """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
+
+    Inputs only: a plan given to the simulation is hashed without its solve's wall time and notes;
+    a plan the simulation solved itself is represented by the planner settings it was solved with
+    (a solve is an output, and a time-limited one may differ between runs); the config's record of
+    the plan's status and predicted makespan is left out for the same reason.
+    """
     params = sim.system.params
+    solved_with = getattr(sim, "solved_with", None)
+    plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
+            {k: v for k, v in sim.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS})
     blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": sim.plan.to_dict(), "trace": sim.trace_digest.value, "config": config, "seed": seed}
+            "plan": plan, "trace": sim.trace_digest.value, "config": {k: v for k, v in config.items() if k != "plan"},
+            "seed": seed}
     text = json.dumps(blob, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 

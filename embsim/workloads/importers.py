@@ -38,7 +38,10 @@ Every bad input raises one InputError line naming the file, line and field.
 import csv
 import gzip
 import io
+import os
 import re
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -222,8 +225,57 @@ def _numeric(path, col, name, lines):
 
 # ======================================================= dlrm_datasets ===
 def import_dlrm_datasets(path, batch_size=None):
-    """Read a dlrm_datasets / FBGEMM ``(indices, offsets, lengths)`` .pt file (see module docstring)."""
+    """Read a dlrm_datasets / FBGEMM ``(indices, offsets, lengths)`` .pt file into a Trace (see module docstring)."""
     path = Path(path)
+    arrays, _ = _load_dlrm(path, batch_size)
+    lay = _dlrm_layout(path, arrays["indices"], arrays["offsets"], arrays["lengths"], batch_size)
+    blocks = list(_dlrm_blocks(lay, arrays["indices"], lay["n_batches"]))
+    return Trace(lengths=blocks[0][0], indices=blocks[0][1], table_rows=lay["table_rows"],
+                 table_names=[f"t{t}" for t in range(lay["T"])], meta=_dlrm_meta(path, lay)).validate(str(path))
+
+
+def import_dlrm_datasets_to(path, output, batch_size=None, force=False, scratch_dir=None):
+    """Stream a dlrm_datasets .pt file into a trace at ``output`` (``.trace``: chunk by chunk); return its reader.
+
+    The tensors are memory-mapped (``torch.load(mmap=True)``, which needs
+    the zip format that ``torch.save`` writes since PyTorch 1.6), so the
+    indices are read from the file a chunk of batches at a time and the
+    pages already read are handed back (``madvise(MADV_PAGEOUT)``): memory is the
+    per-sample ``offsets`` and ``lengths`` (16 bytes per bag, which this
+    layout needs whole to find every bag) plus one chunk.  A gzipped file is
+    first decompressed to a temporary file in ``scratch_dir`` (default: the
+    output's folder; disk: the uncompressed size).  A legacy (pre-zip)
+    ``.pt`` cannot be mapped: torch reads it whole (memory: the file).
+    """
+    from .store import open_trace, open_trace_writer
+    path, output = Path(path), Path(output)
+    arrays, scratch = _load_dlrm(path, batch_size, mmap_dir=Path(scratch_dir or output.parent))
+    try:
+        ind = arrays["indices"]
+        lay = _dlrm_layout(path, ind, arrays["offsets"], arrays["lengths"], batch_size, drop=True)
+        T, b = lay["T"], lay["b"]
+        per_batch = max(1.0, lay["seg_len"].sum() / max(lay["n_batches"], 1))
+        from .store import batches_per_chunk_for
+        block = batches_per_chunk_for(per_batch)
+        with open_trace_writer(output, lay["table_rows"], [f"t{t}" for t in range(T)], b, force=force,
+                               batches_per_chunk=block) as w:
+            for lengths, out in _dlrm_blocks(lay, ind, block):
+                w.append(lengths, out)
+                _drop_pages(ind)        # those pages are not read again (the cursors only move forward)
+            w.close(_dlrm_meta(path, lay))
+    finally:
+        del arrays
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+    return open_trace(output)
+
+
+def _load_dlrm(path, batch_size, mmap_dir=None):
+    """The (indices, offsets, lengths) numpy arrays of a .pt file, and a scratch file to delete (or None).
+
+    ``mmap_dir`` given: map the tensors instead of reading them (a gzipped
+    file is decompressed into a scratch file there first).
+    """
     _check_file(path)
     if batch_size is not None:
         _check_batch_size(batch_size, path)
@@ -232,23 +284,38 @@ def import_dlrm_datasets(path, batch_size=None):
     except ImportError:
         raise InputError(f"{path}: reading dlrm_datasets .pt files needs PyTorch, which is not installed; "
                          f"{TORCH_HINT}") from None
-    raw = path.read_bytes()
-    if not raw:
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not head:
         raise InputError(f"{path}: empty file; expected a torch .pt file holding (indices, offsets, lengths)")
-    if raw[:2] == b"\x1f\x8b":
+    scratch, source = None, None
+    if mmap_dir is None:
+        raw = path.read_bytes()
+        if head == b"\x1f\x8b":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as e:
+                raise InputError(f"{path}: gzip data is damaged ({e}); expected a gzipped torch .pt file") from None
+        source = io.BytesIO(raw)
+    elif head == b"\x1f\x8b":
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".pt", dir=mmap_dir)
+        scratch = Path(name)
         try:
-            raw = gzip.decompress(raw)
+            with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 24)
         except (OSError, EOFError) as e:
+            scratch.unlink(missing_ok=True)
             raise InputError(f"{path}: gzip data is damaged ({e}); expected a gzipped torch .pt file") from None
+        source = scratch
+    else:
+        source = path
     try:
-        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: keep the CLI to one line
-            warnings.simplefilter("ignore")
-            # weights_only: tensors and containers only, never arbitrary code from a pickle
-            obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        obj = _torch_load(torch, source, mmap=mmap_dir is not None)
     except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, KeyError, EOFError ...)
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
         raise InputError(f"{path}: not a readable torch .pt file of tensors ({_torch_reason(e)}); expected the "
                          f"tuple (indices, offsets, lengths) saved with torch.save") from None
-    del raw
     if not isinstance(obj, (tuple, list)) or len(obj) != 3 or not all(isinstance(a, torch.Tensor) for a in obj):
         what = f"a {type(obj).__name__}" + (f" of {len(obj)} items" if isinstance(obj, (tuple, list)) else "")
         raise InputError(f"{path}: holds {what}; expected a tuple of three tensors (indices, offsets, lengths)")
@@ -257,11 +324,44 @@ def import_dlrm_datasets(path, batch_size=None):
         if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
             raise InputError(f"{path}: {name}: dtype {t.dtype}; expected an integer tensor")
         arrays[name] = t.detach().cpu().numpy()
-    return _dlrm_to_trace(path, arrays["indices"], arrays["offsets"], arrays["lengths"], batch_size)
+    return arrays, scratch
 
 
-def _dlrm_to_trace(path, indices, offsets, lengths, batch_size):
-    """Table-major (indices, offsets [T*B+1], lengths [T, B]) -> batch-major Trace."""
+def _torch_load(torch, source, mmap):
+    with warnings.catch_warnings():  # torch warns about pickle protocols on stderr: keep the CLI to one line
+        warnings.simplefilter("ignore")
+        # weights_only: tensors and containers only, never arbitrary code from a pickle
+        if mmap:
+            try:
+                return torch.load(str(source), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap" not in str(e).lower():
+                    raise
+                # a legacy (pre-zip) file cannot be mapped: read it whole
+        return torch.load(source if not isinstance(source, Path) else str(source), map_location="cpu",
+                          weights_only=True)
+
+
+def _drop_pages(a):
+    """Ask the kernel to reclaim the pages of ``a`` (Linux ``madvise(MADV_PAGEOUT)``; elsewhere nothing).
+
+    For a file-mapped array the clean pages are dropped (read again from the
+    file if touched again); anonymous memory is never lost (without swap it
+    simply stays).
+    """
+    try:
+        import ctypes
+        import mmap
+        libc = ctypes.CDLL(None, use_errno=True)
+        page = mmap.PAGESIZE
+        start = a.ctypes.data - a.ctypes.data % page
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(a.ctypes.data + a.nbytes - start), 21)  # MADV_PAGEOUT
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _dlrm_layout(path, indices, offsets, lengths, batch_size, drop=False):
+    """Check table-major (indices, offsets [T*B+1], lengths [T, B]); the batch-major layout as a dict."""
     if lengths.ndim != 2:
         raise InputError(f"{path}: lengths: shape {lengths.shape}; expected [tables, samples] (2-D)")
     T, B = lengths.shape
@@ -284,6 +384,7 @@ def _dlrm_to_trace(path, indices, offsets, lengths, batch_size):
         k = int(np.argmax(seg != lengths.ravel()))
         raise InputError(f"{path}: lengths[{k // B}, {k % B}] = {lengths.ravel()[k]} but offsets give "
                          f"{seg[k]} for that bag; expected lengths = diff(offsets)")
+    del seg
     if (lengths < 0).any():
         t, s = np.argwhere(lengths < 0)[0]
         raise InputError(f"{path}: lengths[{t}, {s}] = {lengths[t, s]}; expected a count >= 0")
@@ -293,40 +394,53 @@ def _dlrm_to_trace(path, indices, offsets, lengths, batch_size):
     if b > B:
         raise InputError(f"{path}: {B} samples, fewer than one batch of {b}; choose a smaller --batch-size")
     n_batches = B // b
-    keep = n_batches * b
     # rows per table: largest index + 1 (the file does not say); negative indices are errors
     table_rows = np.ones(T, dtype=np.int64)
     for t in range(T):
-        part = indices[offsets[t * B]:offsets[(t + 1) * B]]
-        if part.size:
+        for lo_i in range(int(offsets[t * B]), int(offsets[(t + 1) * B]), CHUNK_INDICES):
+            part = indices[lo_i:min(lo_i + CHUNK_INDICES, int(offsets[(t + 1) * B]))]
             lo = int(part.min())
             if lo < 0:
                 i = int(np.argmax(part < 0))
-                raise InputError(f"{path}: indices[{int(offsets[t * B]) + i}] = {lo} in table {t}; expected a row >= 0")
-            table_rows[t] = int(part.max()) + 1
-    new_lengths = np.ascontiguousarray(lengths[:, :keep].reshape(T, n_batches, b).transpose(1, 0, 2)).astype(np.int32)
+                raise InputError(f"{path}: indices[{lo_i + i}] = {lo} in table {t}; expected a row >= 0")
+            table_rows[t] = max(table_rows[t], int(part.max()) + 1)
+            if drop:             # a mapped file: its pages read so far need not stay resident
+                _drop_pages(part)
     # segment (batch k, table t) = indices[offsets[t*B + k*b] : offsets[t*B + (k+1)*b]], in batch-major order
     starts = offsets[(np.arange(T)[None, :] * B + np.arange(n_batches)[:, None] * b)].ravel()
-    seg_len = new_lengths.reshape(n_batches * T, b).sum(axis=1, dtype=np.int64)
-    out = np.empty(int(seg_len.sum()), dtype=np.int64)
-    seg_out = np.concatenate([[0], np.cumsum(seg_len)])
-    # gather a few million indices at a time: memory stays near the two index arrays
-    s = 0
-    with progress(total=out.size, desc="reordering", unit="idx") as bar:
-        while s < seg_len.size:
-            e = max(int(np.searchsorted(seg_out, seg_out[s] + CHUNK_INDICES, side="right")) - 1, s + 1)
-            lens = seg_len[s:e]
-            # input position = segment start + (output position - segment's output start)
-            pos = np.repeat(starts[s:e] - seg_out[s:e], lens) + np.arange(seg_out[s], seg_out[e])
-            out[seg_out[s]:seg_out[e]] = indices[pos]
-            bar.update(int(seg_out[e] - seg_out[s]))
-            s = e
-    meta = {"source": str(path), "format": "dlrm_datasets .pt (indices, offsets, lengths), table-major",
-            "importer": "dlrm-datasets", "samples": int(B), "dropped_samples": int(B - keep),
-            "batch_size": int(b),
+    ends = offsets[(np.arange(T)[None, :] * B + np.arange(1, n_batches + 1)[:, None] * b)].ravel()
+    return {"T": T, "B": B, "b": b, "n_batches": n_batches, "lengths": lengths, "table_rows": table_rows,
+            "starts": starts, "seg_len": ends - starts}
+
+
+def _dlrm_blocks(lay, indices, block_batches):
+    """Yield (lengths int32 [k, T, b], indices int64) of ``block_batches`` batches at a time, batch-major."""
+    T, b, nb = lay["T"], lay["b"], lay["n_batches"]
+    with progress(total=int(lay["seg_len"].sum()), desc="reordering", unit="idx") as bar:
+        for k0 in range(0, nb, block_batches):
+            k1 = min(nb, k0 + block_batches)
+            lengths = np.ascontiguousarray(lay["lengths"][:, k0 * b:k1 * b].reshape(T, k1 - k0, b)
+                                           .transpose(1, 0, 2)).astype(np.int32)
+            starts, seg_len = lay["starts"][k0 * T:k1 * T], lay["seg_len"][k0 * T:k1 * T]
+            seg_out = np.concatenate([[0], np.cumsum(seg_len)])
+            out = np.empty(int(seg_out[-1]), dtype=np.int64)
+            # gather a few million indices at a time
+            s = 0
+            while s < seg_len.size:
+                e = max(int(np.searchsorted(seg_out, seg_out[s] + CHUNK_INDICES, side="right")) - 1, s + 1)
+                # input position = segment start + (output position - segment's output start)
+                pos = np.repeat(starts[s:e] - seg_out[s:e], seg_len[s:e]) + np.arange(seg_out[s], seg_out[e])
+                out[seg_out[s]:seg_out[e]] = indices[pos]
+                bar.update(int(seg_out[e] - seg_out[s]))
+                s = e
+            yield lengths, out
+
+
+def _dlrm_meta(path, lay):
+    return {"source": str(path), "format": "dlrm_datasets .pt (indices, offsets, lengths), table-major",
+            "importer": "dlrm-datasets", "samples": int(lay["B"]),
+            "dropped_samples": int(lay["B"] - lay["n_batches"] * lay["b"]), "batch_size": int(lay["b"]),
             "table_rows": "largest index seen + 1 per table (the file does not store row counts)"}
-    return Trace(lengths=new_lengths, indices=out, table_rows=table_rows,
-                 table_names=[f"t{t}" for t in range(T)], meta=meta).validate(str(path))
 
 
 # ============================================================== helpers ===

@@ -84,8 +84,9 @@ class Chunk:
     trace: Trace
 
 
-def batches_per_chunk_for(lookups_per_batch, target=CHUNK_TARGET_LOOKUPS):
-    """Whole batches per chunk so that a chunk holds about ``target`` lookups (at least one batch)."""
+def batches_per_chunk_for(lookups_per_batch, target=None):
+    """Whole batches per chunk so that a chunk holds about ``target`` (default ``CHUNK_TARGET_LOOKUPS``) lookups."""
+    target = CHUNK_TARGET_LOOKUPS if target is None else target
     return max(1, int(target // max(1.0, float(lookups_per_batch))))
 
 

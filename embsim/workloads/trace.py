@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import atomic_output, note_input
+from ._check import first_out_of_range  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ..limits import MAX_TABLE_ROWS, MAX_TOTAL_ROWS
 
 FORMAT_VERSION = 1
@@ -204,16 +205,13 @@ class Trace:
             raise InputError(f"{source}: table_rows: {sum(int(r) for r in self.table_rows)} rows in all; expected at "
                              f"most 2^62 (global row ids are int64)")
         rows = self.table_rows
-        for start, stop, tab in self.iter_segment_chunks():
-            chunk = self.indices[start:stop]
-            bad = (chunk < 0) | (chunk >= rows[tab])
-            if bad.any():
-                i = int(np.argmax(bad))
-                pos, t = start + i, int(tab[i])
-                b = int(np.searchsorted(self.batch_bounds(), pos, side="right")) - 1
-                raise InputError(
-                    f"{source}: indices[{pos}] = {self.indices[pos]} is outside table {t} "
-                    f"('{self.table_names[t]}', {rows[t]} rows) in batch {b}; expected 0..{rows[t] - 1}")
+        pos = first_out_of_range(self.indices, self.segment_lengths(), rows) if self.n_indices else -1
+        if pos >= 0:
+            seg = int(np.searchsorted(self.segment_offsets(), pos, side="right")) - 1
+            t, b = seg % self.n_tables, seg // self.n_tables
+            raise InputError(
+                f"{source}: indices[{pos}] = {self.indices[pos]} is outside table {t} "
+                f"('{self.table_names[t]}', {rows[t]} rows) in batch {b}; expected 0..{rows[t] - 1}")
         return self
 
     def check_matches(self, model, source="trace"):

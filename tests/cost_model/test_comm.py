@@ -65,11 +65,11 @@ def test_mip_with_the_all_to_all_equals_brute_force(bandwidth_Bps):
     stats = Stats(model, 11)
     total = sum(t.bytes for t in model.tables)
     system = _linked(3, bandwidth_Bps, fast_B=0.1 * total / 3, slow_B=0.8 * total)
-    inst = instance_for(model, system, stats, batch_size=64, split=False)
+    inst = instance_for(model, system, stats, batch_size=64, split=False, replicate=False)
     assert inst.comm is not None
     opt = brute_force_with_comm(inst)
     plan = solve_plan(model, system, stats, batch_size=64, solver="highs", split=False, time_limit_s=30,
-                      gap_rel=1e-9, method="full")
+                      gap_rel=1e-9, method="full", replicate=False)
     assert plan.objective == pytest.approx(opt, rel=1e-6)
     assert plan.objective == pytest.approx(plan.makespan_s + plan.comm_makespan_s, rel=1e-9)
     assert plan.best_bound_s <= plan.objective * (1 + 1e-9)
@@ -87,9 +87,9 @@ def test_a_slow_fabric_trades_lookup_time_for_all_to_all_time():
     linked, bare = _linked(3, 1e8, **kw), toy_system(3, **kw)
     inst = instance_for(model, linked, stats, batch_size=64, split=False)
     counted = solve_plan(model, linked, stats, batch_size=64, solver="highs", split=False, time_limit_s=20,
-                         gap_rel=1e-9, method="full")
+                         gap_rel=1e-9, method="full", replicate=False)
     blind = solve_plan(model, bare, stats, batch_size=64, solver="highs", split=False, time_limit_s=20,
-                       gap_rel=1e-9, method="full")
+                       gap_rel=1e-9, method="full", replicate=False)
     pooled = {}
     for tp, t in zip(blind.tables, model.tables):
         d = tp.shards[0].device

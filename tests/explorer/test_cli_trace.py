@@ -82,18 +82,20 @@ def test_import_recbole(run_cli, tmp_path):
     assert load_trace(tmp_path / "t.npz").indices.tolist() == [0, 0, 1, 0]
 
 
-def test_import_dlrm_datasets_then_stats(run_cli, tmp_path):
+@pytest.mark.parametrize("out", ["t.npz", "t.trace"])
+def test_import_dlrm_datasets_then_stats(run_cli, tmp_path, out):
+    """Into a .npz (read whole) or a .trace (streamed from the mapped file): the same batch-major trace."""
     lengths = np.array([[1, 2, 0, 1], [1, 1, 1, 1]])
     offsets = np.concatenate([[0], np.cumsum(lengths.ravel())])
     indices = np.array([3, 1, 1, 2, 9, 8, 7, 9])
     p = write_pt(tmp_path / "d.pt", indices, offsets, lengths)
-    r = run_cli("trace", "import", p, "--format", "dlrm-datasets", "--batch-size", "2", "-o", tmp_path / "t.npz")
+    r = run_cli("trace", "import", p, "--format", "dlrm-datasets", "--batch-size", "2", "-o", tmp_path / out)
     assert r.code == 0, r
-    tr = load_trace(tmp_path / "t.npz")
+    tr = load_trace(tmp_path / out)
     # batch 0: table 0 samples 0,1 -> [3, 1, 1]; table 1 -> [9, 8]; batch 1: table 0 -> [2]; table 1 -> [7, 9]
     assert tr.indices.tolist() == [3, 1, 1, 9, 8, 2, 7, 9]
     assert tr.table_rows.tolist() == [4, 10]
-    r = run_cli("trace", "stats", tmp_path / "t.npz", "--json")
+    r = run_cli("trace", "stats", tmp_path / out, "--json")
     assert json.loads(r.out)["tables"][1]["unique_rows"] == 3
 
 

@@ -74,3 +74,29 @@ def test_cache_rows_knob_sets_every_listed_cache():
     assert ev.caches_of({"caches": None}) is None
     with pytest.raises(InputError, match="set simulation.caches"):
         ev.caches_of({"caches": None, "cache_rows": 10})
+
+
+def test_a_stored_trace_is_simulated_at_every_point(tmp_path, small_quick):
+    """simulation.trace names a stored trace (here a .trace folder, relative to the space file): every point
+    simulates it, with its batch size, and gets what simulate gives for that trace in memory."""
+    from embsim.sim.simulate import simulate
+    from embsim.workloads.generators import generate_trace
+    from embsim.workloads.store import save_trace
+    p0 = small_quick.points()[0]
+    model, system = ev.build(p0.config)
+    tr = generate_trace(model, batches=16, batch_size=64, seed=4)
+    save_trace(tr, tmp_path / "t.trace", batches_per_chunk=2)
+    data = yaml.safe_load(QUICK.read_text())
+    data["overrides"]["model.tables.0.rows"] = 20000
+    data["knobs"]["n_ssd"]["values"] = [1]
+    data["knobs"]["batch"]["values"] = [128]
+    data["simulation"]["queries"] = 16 * 64
+    data["simulation"]["trace"] = "t.trace"
+    space = DesignSpace.from_dict(data, source="quick-trace", base_dir=tmp_path)
+    p = space.points()[0]
+    m = ev.evaluate(p.config)
+    model, system = ev.build(p.config)
+    plan = ev.plan_for(model, system, p.config["plan"], 64)
+    direct = simulate(model, system, plan=plan, trace=tr, arrival="closed", queries=16 * 64, seed=0).to_dict()
+    assert m["throughput_qps"] == direct["throughput"]["queries_per_s"]
+    assert m["artifacts"]["sim_result"]["config"]["trace"]["batch_size"] == 64

@@ -186,7 +186,7 @@ def test_the_mlp_runs_data_parallel_on_the_compute_cores(share):
              for k in range(4)}
     bc = s.batch_cost(BatchLoad(256, loads, 4e8))
     dense = {w.resource: w.time_s for w in bc.work if w.stage == "dense"}
-    scatter = 4 * 32768.0 / 4 / 3.94e9                       # each device gets a quarter of all pooled vectors
+    scatter = 4 * 32768.0 / 4 / (3.94e9 * 0.85)              # a quarter of all pooled vectors, at the measured DMA rate
     for k in range(4):
         assert dense[f"csd{k}.compute"] == pytest.approx(scatter + 1e8 / s.mac_rate())   # compute-centric cores
         assert dense[f"csd{k}.pcie_down"] == pytest.approx(scatter)

@@ -44,7 +44,7 @@ def test_headline_figures_carry_units(result):
         for k, v in d[section].items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 assert UNIT.search(k), f"{section}.{k} has no unit in its name"
-    assert set(d["stage_time_s"]) == {"host", "embedding", "transfer", "dense", "response"}
+    assert set(d["stage_time_s"]) == {"host", "embedding", "transfer", "attention", "dense", "response"}
     assert d["provenance"]["versions"].keys() >= {"embsim", "numpy", "simpy"}
     assert len(d["provenance"]["config_hash"]) == 64
     json.dumps(d, allow_nan=False)

@@ -211,3 +211,62 @@ def test_locate_by_count_runs_equals_locate_by_sorting(P, table_rows, n_shards, 
             loc += 1
     assert np.array_equal(_locate(rows, counts, shards, P, table_rows),
                           _locate_by_sorting(rows, counts, shards, P, table_rows))
+
+
+# ---------------------------------------------------------------- sequence models (HSTU) ---
+def _seq_model(length, kind="fixed"):
+    from embsim.workloads.model import model_from_dict
+    return model_from_dict({
+        "name": "seq", "source": "test", "defaults": {"dim": 64, "dtype": "fp16"},
+        "tables": [{"name": "items", "rows": 50_000}, {"name": "acts", "rows": 8}],
+        "dense": {"dense_features": 1, "bottom_mlp": [1], "top_mlp": [64, 1], "interaction": "cat"},
+        "sequence": {"tables": ["items", "acts"], "length": {"kind": kind, "min": 1, "max": length},
+                     "hstu": {"layers": 2, "d_model": 64, "heads": 2, "d_qk": 32, "d_v": 32}}}, source="seq.yaml")
+
+
+def _seq_run(length, system, kind="fixed"):
+    from embsim.workloads.generators import generate_trace
+    m = _seq_model(length, kind)
+    tr = generate_trace(m, 4, 8, seed=0)
+    sim = Simulation(m, system, round_robin_plan(m, system), tr)
+    return m, tr, sim, sim.run("closed", in_flight=1, queries=4 * 8 * 2, warmup=8, variability=False)
+
+
+@pytest.mark.parametrize("preset", ["gpu_8x_h100_80g", "ascend_910"])
+def test_attention_stage_is_charged_apart_from_the_embeddings(preset):
+    system = load_system(preset)
+    m, tr, sim, r = _seq_run(256, system)
+    st_ = r.stage_time_s
+    assert st_["attention"] > 0 and st_["embedding"] > 0
+    flops = m.sequence.hstu.flops(tr.lengths[0, 0])            # one batch, every history 256 long
+    load = sim.batch_load(0)
+    assert load.attention_flops == pytest.approx(flops)
+    work = [w for w in sim.batch_cost(load).work if w.stage == "attention"]
+    if preset.startswith("gpu"):                                # data parallel over the GPUs, at the dense rate
+        N = len(system.devices)
+        want = system.compute_cost(system.devices[0], flops / N / 2).time_s
+        assert len(work) == N and all(w.time_s == pytest.approx(want) for w in work)
+    else:                                                       # the cube units of all cores
+        assert [w.resource for w in work] == ["cube"]
+        assert work[0].time_s == pytest.approx(flops / 2 / system._dense_rate())
+    # with one batch in flight a stage lasts its slowest item: the attention span is that time
+    assert st_["attention"] == pytest.approx(max(w.time_s for w in work), rel=1e-9)
+    # sequence rows are not pooled: one fp32 vector per lookup leaves the device
+    sent = sum(dl.pooled_bytes_out for dl in load.devices.values())
+    assert sent == pytest.approx(tr.lengths[0].sum() * 64 * 4.0)
+
+
+def test_attention_grows_faster_than_the_embeddings_with_length():
+    system = load_system("gpu_8x_h100_80g")
+    short, long_ = _seq_run(128, system)[3], _seq_run(1024, system)[3]
+    emb = long_.stage_time_s["embedding"] / short.stage_time_s["embedding"]
+    att = long_.stage_time_s["attention"] / short.stage_time_s["attention"]
+    assert 4 < emb < 16 and att > emb          # lookups ~ L, attention ~ L + L^2
+
+
+def test_a_dlrm_has_no_attention_and_other_families_refuse_sequences(model, trace, cpu):
+    sim = Simulation(model, cpu, round_robin_plan(model, cpu), trace)
+    assert sim.run("closed", queries=trace.n_batches * trace.batch_size * 2).stage_time_s["attention"] == 0.0
+    assert sim.stages_in_use() == 5
+    with pytest.raises(InputError, match="does not model the attention"):
+        _seq_run(16, cpu)

@@ -276,3 +276,24 @@ def test_dlrm_datasets_without_torch(tmp_path, monkeypatch):
 def test_dlrm_datasets_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         import_dlrm_datasets(tmp_path / "nope.pt")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("gz", [False, True])
+def test_dlrm_datasets_streamed_into_chunks(tmp_path, rng, monkeypatch, gz):
+    """The streamed import (mapped tensors, a chunk of batches at a time) writes the in-memory import's trace."""
+    from embsim.workloads import importers, store
+    from embsim.workloads.store import read_trace
+    monkeypatch.setattr(store, "CHUNK_TARGET_LOOKUPS", 40)      # several chunks even for this small file
+    monkeypatch.setattr(importers, "CHUNK_INDICES", 7)
+    indices, offsets, lengths = table_major(rng, T=4, B=40, rows=50)
+    p = save_pt(tmp_path / ("d.pt.gz" if gz else "d.pt"), (indices, offsets, lengths), gz=gz)
+    mem = import_dlrm_datasets(p, 3)
+    r = importers.import_dlrm_datasets_to(p, tmp_path / "d.trace", 3)
+    assert r.n_chunks > 2
+    back = read_trace(tmp_path / "d.trace")
+    np.testing.assert_array_equal(back.indices, mem.indices)
+    np.testing.assert_array_equal(back.lengths, mem.lengths)
+    np.testing.assert_array_equal(back.table_rows, mem.table_rows)
+    assert back.meta == mem.meta
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted([p.name, "d.trace"])   # no scratch file left

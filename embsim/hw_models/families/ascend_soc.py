@@ -40,6 +40,7 @@ from ..params import param
 from ..parts import (AiCoreParams, AiCores, Cache, CacheParams, ComputeParams, ComputeUnit, Link, LinkParams,
                      MemoryParams, MemoryTier)
 from ..parts.ai_core import STRATEGIES
+from . import figures
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 
 RESPONSE_BYTES_PER_SAMPLE = 4.0   # one fp32 score per sample (a model fact, not hardware)
@@ -192,6 +193,13 @@ class AscendSoC(System):
             add(actions, ("aicores", "op_fp16"), 2.0 * dl.tt_macs)
         return time_s, actions
 
+    def attention_work(self, load):
+        """HSTU layers on the cube units of all cores, at the dense MLP's rate."""
+        if not load.attention_flops:
+            return [], {}
+        return ([StageWork("attention", "cube", self.cube.mac_time_s(load.attention_flops / 2.0))],
+                {("cube", f"op_{self.cube.p.mlp_dtype}"): load.attention_flops})
+
     def batch_cost(self, load):
         work, actions, moved = [], {}, {}
         index_n = 0.0
@@ -235,16 +243,5 @@ class AscendSoC(System):
         return out
 
     def derived_figures(self):
-        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-        return [
-            ("core", "gm_rate_per_core", self.gm_rate_Bps, "bandwidth",
-             "min(gm_read_B_per_cycle x clock, hbm peak / cores)"),
-            ("core", "l1_rate_per_core", self.l1_rate_Bps, "bandwidth", "l1_to_ub_B_per_cycle x clock"),
-            ("core", "ub_chunk_buffer", self.chunk_B, "bytes", "ub capacity x ub_table_share / gm_buffers"),
-            ("core", "gm_lookup_time_128B", self.strategy_cost("GM", 1, 128, 1).time_s, "time",
-             "GM strategy, one 128 B row: dma_setup + max(copy, (hbm latency + copy) / gm_buffers)"),
-            ("core", "l1_lookup_time_128B", self.strategy_cost("L1", 1, 128, 1).time_s, "time",
-             "L1 strategy, one 128 B row"),
-            ("cube", "dense_flops", self.cube.mlp_ops_per_s(), "rate",
-             "cores x ops_per_cycle x clock x mlp_efficiency"),
-        ]
+        """Rows (part, figure, value, unit kind, formula) for 'hw show' (figures.py)."""
+        return figures.ascend_soc(self)

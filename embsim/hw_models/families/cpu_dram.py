@@ -34,6 +34,7 @@ from ..params import param
 from ..parts import (Cache, CacheParams, CpuCores, CpuParams, FrontEndParams, HostFrontEnd, Link, LinkParams,
                      MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
+from . import figures
 from .common import all_to_all, cpu_core_only, cpu_row_gather, shard_rows
 
 
@@ -198,15 +199,5 @@ class CpuDram(System):
         return BatchCost(work, actions, nbytes)
 
     def derived_figures(self):
-        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-        d = self.devices[0]
-        peak, rnd = self.dram[d].peak_Bps, self.random_bandwidth_Bps()
-        return [
-            ("dram", "random_bandwidth", rnd, "bandwidth",
-             f"min(peak, min(cores x lines_in_flight, concurrency) x line / latency) per socket = {rnd / peak:.0%} of peak"),
-            ("llc", "random_bandwidth", self.random_bandwidth_Bps("llc"), "bandwidth",
-             "min(llc peak, cores x lines_in_flight x line / llc latency) per socket"),
-            ("dram", "lookup_time_256B", self.gather_time_s(256), "time", "one 256-B row at full socket concurrency"),
-            ("cpu", "mlp_flops", self.cpu[d].mlp_ops_per_s(), "rate",
-             "cores x clock x ops_per_cycle[mlp_dtype] x mlp_efficiency, per socket"),
-        ]
+        """Rows (part, figure, value, unit kind, formula) for 'hw show' (figures.py)."""
+        return figures.cpu_dram(self)

@@ -42,6 +42,7 @@ from ..params import expected_lines, param
 from ..parts import (ComputeParams, ComputeUnit, FrontEndParams, HostFrontEnd, Link, LinkParams, MemoryParams,
                      MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
+from . import figures
 from .common import all_to_all, shard_rows
 from .gpu_lookups import gpu_embedding
 from .pcie_switch import PcieSwitches, SwitchParams
@@ -191,6 +192,17 @@ class MultiGpu(System):
         sm = self.sm[device]
         return Cost(sm.mac_time_s(macs), self.dynamic_J({(sm.name, f"op_{sm.p.mlp_dtype}"): 2.0 * macs}))
 
+    def attention_work(self, load):
+        """HSTU layers data parallel: each GPU runs 1/N of the batch's attention FLOPs at the dense rate.
+
+        At ``compute_cost``'s rate; an even split assumes sequences spread over GPUs by length.
+        """
+        if not load.attention_flops:
+            return [], {}
+        f = load.attention_flops / len(self.devices)
+        return ([StageWork("attention", d, self.compute_cost(d, f / 2.0).time_s) for d in self.devices],
+                {(f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"): f for d in self.devices})
+
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
         self._check_devices(load.devices)
@@ -226,15 +238,5 @@ class MultiGpu(System):
         return BatchCost(work, actions, nbytes)
 
     def derived_figures(self):
-        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-        d = self.devices[0]
-        return [
-            ("hbm", "gather_bandwidth", self.hbm_gather_Bps(), "bandwidth",
-             "min(peak, concurrency x sector / latency), per GPU"),
-            ("host_ddr", "gather_bandwidth", self.host_gather_Bps(), "bandwidth",
-             "min(pcie bandwidth x uvm efficiency, host_ddr peak / gpus), per GPU"),
-            ("hbm", "lookup_time_256B", self.lookup_cost(self.slot(d, "hbm"), 256).time_s, "time", "one 256-B row"),
-            ("host_ddr", "lookup_time_256B", self.lookup_cost(self.slot(d, "host_ddr"), 256).time_s, "time",
-             "one 256-B row over PCIe"),
-            ("gpu", "mlp_flops", self.sm[d].mlp_ops_per_s(), "rate", "SMs x clock x ops_per_cycle x mlp_efficiency"),
-        ]
+        """Rows (part, figure, value, unit kind, formula) for 'hw show' (figures.py)."""
+        return figures.multi_gpu(self)

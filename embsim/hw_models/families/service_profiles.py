@@ -74,5 +74,5 @@ def service_variability(system) -> dict:
     """Resource -> ServiceVariability of ``system`` (empty: every resource deterministic)."""
     if isinstance(system, VariableService):
         return system.service_variability()
-    profile = FAMILY_PROFILES.get(getattr(system, "family", None))
+    profile = FAMILY_PROFILES.get(str(getattr(system, "family", "")))
     return profile(system) if profile is not None else {}

@@ -1,0 +1,126 @@
+"""Study: units read and embedding time per tier for the four row layouts (issue 18).
+
+Small-row tables (dim 16 fp16 = 32 B rows, and dim 8 fp16 = 16 B rows) on
+three tiers, each table whole in the tier (hand plans: one table per device,
+caches off), simulated with ``layout=identity|random|frequency|coaccess``:
+
+* SCRec flash (``screc_4x_smartssd``, ``csd{k}.flash``): 4 KiB sectors and
+  16 KiB pages (the preset's ``flash.sector`` and ``flash.page``); the cost
+  unit is the page a die senses.
+* GPU HBM (``gpu_8x_a100_80g``, ``gpu{k}.hbm``): 32 B sectors (the preset's
+  ``hbm.sector_bytes``).
+* Ascend GM to UB (``ascend_910``, ``core{k}.hbm`` with the GM strategy, rows
+  DMAed into the Unified Buffer): 32 B DMA blocks (the preset's
+  ``core.dma_block``, CANN ``ubblock_size``) and a 512 B burst (assumption:
+  the burst size issue 18 names; no datasheet figure was found), the cost
+  unit being the 512 B burst.
+
+Traces: a zipf trace generated from the model (4 tables x 2M rows, pooling
+16, alpha 1.05, 8 batches of 512), and a real import: MovieLens
+(``--udata PATH``, a ``u.data`` file; 2 single-hot tables, users and items,
+batches of 256), if given.  Note: a generated trace's row ids are already a
+random permutation of the hot ranks, so ``identity`` is a random layout there.
+
+Per (trace, tier, row size, layout): mean cost units read per batch, units
+per lookup, bytes the tier moves per batch, and the embedding time per
+batch (the slowest device's, from the family's batch cost of each trace
+batch; mean over batches).  Prints a markdown table (or ``--json``).
+
+    PYTHONPATH=. python bench/layouts.py [--udata ml-100k/u.data] [--json]
+"""
+import argparse
+import json
+
+import numpy as np
+
+from embsim.cost_model.plan import Representation, Shard, ShardingPlan, TablePlan
+from embsim.hw_models.loader import load_system
+from embsim.sim.simulate import Simulation
+from embsim.workloads.generators import generate_trace
+from embsim.workloads.model import model_from_dict
+
+LAYOUTS = ("identity", "random", "frequency", "coaccess")
+TIERS = {  # name: (system preset, tier, strategy, unit sizes: granularity first, cost unit last)
+    "SCRec flash": ("screc_4x_smartssd", "flash", None, [4096, 16384]),
+    "GPU HBM": ("gpu_8x_a100_80g", "hbm", None, [32]),
+    "Ascend GM->UB": ("ascend_910", "hbm", "GM", [32, 512]),
+}
+
+
+def small_model(rows, dim, names, pooling):
+    return model_from_dict({
+        "name": f"small_rows_d{dim}", "source": "bench: small-row tables (issue 18 study)",
+        "defaults": {"dim": dim, "dtype": "fp16", "pooling": pooling, "access": {"kind": "zipf", "alpha": 1.05}},
+        "tables": [{"name": n, "rows": int(r)} for n, r in zip(names, rows)],
+        "dense": {"dense_features": 13, "bottom_mlp": [32, dim], "top_mlp": [32, 1], "interaction": "dot"},
+    }, source="bench")
+
+
+def hand_plan(model, system, tier, strategy):
+    devices = [d for d in system.devices if d != "host"]
+    tables = []
+    for i, t in enumerate(model.tables):
+        d = devices[i % len(devices)]
+        core = int(d[4:]) if strategy else None
+        tables.append(TablePlan(t.name, Representation(row_bytes=t.row_bytes),
+                                [Shard(d, tier, 0.0, 1.0, 1.0, core=core, strategy=strategy)]))
+    return ShardingPlan(model.name, system.name, tables, solver="hand", status="hand-made")
+
+
+def embedding_time_s(sim):
+    """Mean over trace batches of the slowest device's embedding time."""
+    per = []
+    for b in range(sim.trace.n_batches):
+        work = [w.time_s for w in sim.system.batch_cost(sim.batch_load(b)).work if w.stage == "embedding"]
+        per.append(max(work) if work else 0.0)
+    return float(np.mean(per))
+
+
+def study(trace_name, model, trace, systems):
+    rows = []
+    for tier_name, (preset, tier, strategy, sizes) in TIERS.items():
+        system = systems[preset]
+        plan = hand_plan(model, system, tier, strategy)
+        for lay in LAYOUTS:
+            sim = Simulation(model, system, plan, trace, layout=lay, unit_sizes_B={tier: sizes})
+            look = float(sim.tier_lookups.sum(axis=1).mean())
+            units = float(sim.tier_units.sum(axis=1).mean())
+            rows.append({"trace": trace_name, "tier": tier_name, "row_B": int(model.tables[0].row_bytes),
+                         "layout": lay, "cost_unit_B": sizes[-1], "lookups_per_batch": look,
+                         "units_per_batch": units, "units_per_lookup": units / look if look else 0.0,
+                         "bytes_per_batch": float(sim.tier_bytes.sum(axis=1).mean()),
+                         "embedding_s_per_batch": embedding_time_s(sim)})
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--udata", default=None, help="MovieLens u.data (or RecBole .inter) to import as the real trace")
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--batches", type=int, default=8)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    systems = {p: load_system(p) for p, *_ in TIERS.values()}
+    out = []
+    for dim in (16, 8):
+        m = small_model([a.rows] * 4, dim, [f"t{i}" for i in range(4)], 16)
+        out += study("zipf", m, generate_trace(m, batches=a.batches, batch_size=512, seed=0), systems)
+    if a.udata:
+        from embsim.workloads.importers import import_movielens
+        tr = import_movielens(a.udata, 256)
+        for dim in (16, 8):
+            m = small_model(tr.table_rows, dim, tr.table_names, 1)
+            out += study("movielens", m, tr, systems)
+    if a.json:
+        print(json.dumps(out))
+        return
+    print("| trace | tier | row | layout | units/batch (cost unit) | units/lookup | MB/batch | embedding us/batch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in out:
+        print(f"| {r['trace']} | {r['tier']} | {r['row_B']} B | {r['layout']} | {r['units_per_batch']:,.0f} "
+              f"({r['cost_unit_B']} B) | {r['units_per_lookup']:.3f} | {r['bytes_per_batch'] / 1e6:.3f} | "
+              f"{r['embedding_s_per_batch'] * 1e6:,.1f} |")
+
+
+if __name__ == "__main__":
+    main()
