@@ -30,8 +30,10 @@ JSON layout (``SimResult.to_dict()``)::
                          by_part {part: {static_J, dynamic_J, preset, static_power_source}},
                          by_action_J {"part:action": J}
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
-    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
-                         (proxies measured on the trace; accuracy itself is not simulated)
+    quality              collision_share, shared_row_share (lookup-weighted), max_rel_error_bound,
+                         per_table [{table, representation, collision_share, shared_row_share,
+                         rel_error_bound, ...}], note (proxies measured on the trace; accuracy
+                         itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).

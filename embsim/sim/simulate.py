@@ -83,7 +83,7 @@ from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
+from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from . import steady
 from .replicas import REPLICATED, replicate_lookups, replicated_tables
@@ -369,7 +369,7 @@ class Simulation:
             self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
         # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
-        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        self.quality = quality_report(self.trace, enc)
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
     def _map_and_replay(self, progress):
