@@ -8,7 +8,9 @@ groups them in arrival order: a batch leaves when it holds ``batch_size``
 queries, or when its first query has waited ``batch_timeout_s``.  The batch
 then passes the stages of ``embsim.hw_models.system.STAGES`` in order::
 
-    host -> embedding -> transfer -> dense -> response
+    host -> embedding -> transfer -> attention -> dense -> response
+
+(``attention``: the HSTU layers of a sequence model; a DLRM's batches skip it.)
 
 What a stage costs comes from ``System.batch_cost``: a list of
 ``StageWork(stage, resource, time_s)`` items.  Each item asks for one server

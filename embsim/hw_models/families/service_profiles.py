@@ -29,6 +29,13 @@ def cpu_dram(system) -> dict:
     return out
 
 
+def cpu_nvme(system) -> dict:
+    """As cpu_dram, and a socket's gathers also wait on its NVMe drives' NAND reads."""
+    out = _by_suffix(system, {"upi": COHERENT_LINK}, HOST_OS_NOISE.combine(DRAM_REFRESH).combine(NAND_READ))
+    out["host"] = HOST_OS_NOISE
+    return out
+
+
 def multi_gpu(system) -> dict:
     """host: OS noise; a GPU: kernel launch floor and run-to-run spread; its PCIe and NVLink ports."""
     out = _by_suffix(system, {"pcie": PCIE_LINK, "link": NVLINK}, GPU_KERNEL)
@@ -52,12 +59,12 @@ def screc_csd(system) -> dict:
     return out
 
 
-FAMILY_PROFILES = {"cpu_dram": cpu_dram, "multi_gpu": multi_gpu, "ascend_soc": ascend_soc, "screc_csd": screc_csd}
+FAMILY_PROFILES = {"cpu_dram": cpu_dram, "cpu_nvme": cpu_nvme, "multi_gpu": multi_gpu, "ascend_soc": ascend_soc, "screc_csd": screc_csd}
 
 
 def service_variability(system) -> dict:
     """Resource -> ServiceVariability of ``system`` (empty: every resource deterministic)."""
     if isinstance(system, VariableService):
         return system.service_variability()
-    profile = FAMILY_PROFILES.get(getattr(system, "family", None))
+    profile = FAMILY_PROFILES.get(getattr(system, "family", None) or "")
     return profile(system) if profile is not None else {}
