@@ -17,8 +17,9 @@ caches off), simulated with ``layout=identity|random|frequency|coaccess``:
 
 Traces: a zipf trace generated from the model (4 tables x 2M rows, pooling
 16, alpha 1.05, 8 batches of 512), and a real import: MovieLens
-(``--udata PATH``, a ``u.data`` file; 2 single-hot tables, users and items,
-batches of 256), if given.  Note: a generated trace's row ids are already a
+(``--udata PATH`` or ``$EMBSIM_MOVIELENS``, a ``u.data`` file; the licence
+forbids shipping it; 2 single-hot tables, users and items, batches of 256),
+if given.  Note: a generated trace's row ids are already a
 random permutation of the hot ranks, so ``identity`` is a random layout there.
 
 Per (trace, tier, row size, layout): mean cost units read per batch, units
@@ -30,6 +31,7 @@ batch; mean over batches).  Prints a markdown table (or ``--json``).
 """
 import argparse
 import json
+import os
 
 import numpy as np
 
@@ -95,7 +97,8 @@ def study(trace_name, model, trace, systems):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--udata", default=None, help="MovieLens u.data (or RecBole .inter) to import as the real trace")
+    ap.add_argument("--udata", default=os.environ.get("EMBSIM_MOVIELENS"),
+                    help="MovieLens u.data (or RecBole .inter) to import as the real trace (default: $EMBSIM_MOVIELENS)")
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--batches", type=int, default=8)
     ap.add_argument("--json", action="store_true")
@@ -119,7 +122,7 @@ def main(argv=None):
     for r in out:
         print(f"| {r['trace']} | {r['tier']} | {r['row_B']} B | {r['layout']} | {r['units_per_batch']:,.0f} "
               f"({r['cost_unit_B']} B) | {r['units_per_lookup']:.3f} | {r['bytes_per_batch'] / 1e6:.3f} | "
-              f"{r['embedding_s_per_batch'] * 1e6:,.1f} |")
+              f"{r['embedding_s_per_batch'] * 1e6:.4g} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ import pytest
 
 from embsim.cli import main
 
+# Solves in the tests run in the deterministic mode (one thread, fixed seed, node limit), and so do
+# the subprocesses they start (cost_model/solvers.py).
+os.environ.setdefault("EMBSIM_DETERMINISTIC", "1")
+
 
 class CliResult:
     def __init__(self, code, out, err):

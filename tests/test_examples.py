@@ -99,3 +99,18 @@ def test_readme_command_runs(run_cli):
                   "--queries", 512, "--batch-size", 64, "--time-limit", 2)
     assert res.code == 0, res
     assert "bottleneck" in res.out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [EXAMPLES / "spaces" / "quick.yaml",
+                                  Path(__file__).resolve().parents[1] / "embsim" / "explorer" / "spaces" / "demo.yaml"],
+                         ids=["quick", "demo"])
+def test_example_sweeps_measure_steady_states(path):
+    """The packaged sweeps' extreme points (fewest and most devices, smallest and largest knob values) are
+    simulated long enough for a steady-state window."""
+    from embsim.explorer.evaluate import evaluate
+    pts = load_space(path).points()
+    for p in (pts[0], pts[-1]):
+        m = evaluate(p.config)
+        assert m["steady_state"] == 1, (p.values, m.get("steady_state_reason"))
+        assert m["littles_law.relative_error"] <= 0.05

@@ -278,5 +278,9 @@ def demo(out_dir, force, planner):
     """Run the headline experiment (DCNv2 on the four families) and write its report.
 
     The planner options apply to every system; --representations replaces each system's own list."""
+    import os
+
+    from ..cost_model.solvers import DETERMINISTIC_ENV
+    os.environ.setdefault(DETERMINISTIC_ENV, "1")     # its solves (and its sweep's workers') in deterministic mode
     run_demo(out_dir, force=force, echo=click.echo, planner=planner)
     return 0

@@ -78,7 +78,7 @@ def table_text(d):
 
 @click.command("replay")
 @click.argument("trace_path", metavar="T.npz|T.trace", type=click.Path(path_type=str))
-@click.option("--cache-rows", type=count(0, 2 ** 62), required=True, help="Rows the shared cache holds (any table).")
+@click.option("--cache-rows", type=count(0, 2 ** 31 - 1), required=True, help="Rows the shared cache holds (any table).")
 @click.option("--policy", required=True, help="lru | lfu | static (oracle hot set of the trace) | none.")
 @click.option("--row-bytes", type=FiniteFloat(0, min_open=True), default=None, help="Bytes per row, to report bytes served and fetched.")
 @json_option

@@ -26,6 +26,10 @@ from .options import MAX_BATCH_SIZE, MAX_IN_FLIGHT, MAX_QUERIES, SEED, FiniteFlo
 from .planning import planner_options, refuse_with_plan
 
 
+# Memory one simulated query takes: its arrival, completion and latency times and the arrays around them.
+BYTES_PER_QUERY = 64
+
+
 def _si(x, unit):
     """A number with an SI prefix: 1.23 G{unit}."""
     if x is None:
@@ -65,6 +69,7 @@ def summary_text(r):
         lines.append(f"  ... {len(r.utilisation_fraction) - 12} more resources (see --json)")
     lines.append("")
     lines.append(f"  bottleneck: {r.bottleneck[0]} ({r.bottleneck[1]:.1%} busy)")
+    lines.append("  steady state: yes" if r.steady_state else f"  steady state: NO: {r.steady_state_reason}")
     for n in r.notes:
         lines.append(f"  note: {n}")
     return "\n".join(lines)
@@ -117,6 +122,10 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     if batch_timeout is not None and not batch_timeout > 0:
         raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
     refuse_with_plan(planner, plan_path)
+    if queries is not None:
+        from ..limits import check_allocation
+        check_allocation(queries * BYTES_PER_QUERY, f"--queries {queries}: the arrival, latency and completion "
+                         f"times of every query")
     if output:
         check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path))   # before the work
 

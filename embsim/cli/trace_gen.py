@@ -48,6 +48,12 @@ def gen(model_name, batches, batch_size, generator, alpha, seed, output, force):
     alpha = _number(alpha, "alpha", lo=0.0)
     check_trace_output(output, force, inputs=(model_name,))    # refuse before spending time generating
     model = load_model(model_name)
+    if not str(output).endswith(".trace"):       # a .npz trace is built in memory first
+        from ..limits import check_allocation
+        lookups = float(batches) * batch_size * model.lookups_per_sample
+        check_allocation(lookups * 8 + float(batches) * batch_size * model.n_tables * 4,
+                         f"--batches {batches} x --batch-size {batch_size}: {lookups:.3g} lookups of {model.name} "
+                         f"(a .npz trace is built in memory; a .trace folder is written chunk by chunk)")
     tr = write_generated_trace(output, model, batches, batch_size, generator=generator, alpha=alpha, seed=seed,
                                progress=True, force=force)
     click.echo(f"wrote {output}: {tr.n_indices:,} lookups, {tr.n_batches} batches x {tr.batch_size} samples, "

@@ -65,6 +65,7 @@ CAFE_MAX_LEVELS = 4
 MEMREC_DEFAULT_K = 2              # assumption: two token hashes (a Bloom signature of 2 bits)
 MEMREC_MAX_K = 8
 WEIGHT_VALUE_B = 4.0              # Mem-Rec weights are fp32 scalars
+MAX_PHYSICAL_ROWS = 2 ** 32       # the row hash maps to [0, m) with a 32-bit multiply-shift
 
 
 def parse_compressed(raw):
@@ -179,9 +180,15 @@ def compressed(table, name, distinct=None, curve=None):
     kind, ratio, extra = parse_compressed(name)
     distinct = table.rows if distinct is None else max(1.0, float(distinct))
     if kind == "hash":
-        return hashed(table, ratio, distinct)
-    if kind == "qr":
-        return quotient_remainder(table, ratio, distinct)
-    if kind == "cafe":
-        return cafe(table, ratio, extra, distinct, curve)
-    return memrec(table, ratio, extra, distinct)
+        rep = hashed(table, ratio, distinct)
+    elif kind == "qr":
+        rep = quotient_remainder(table, ratio, distinct)
+    elif kind == "cafe":
+        rep = cafe(table, ratio, extra, distinct, curve)
+    else:
+        rep = memrec(table, ratio, extra, distinct)
+    if max(rep.physical_rows) >= MAX_PHYSICAL_ROWS:
+        raise InputError(f"representations: {name} of table '{table.name}' needs a physical table of "
+                         f"{max(rep.physical_rows)} rows (expected fewer than 2^32: the row hash is 32-bit); "
+                         f"use a smaller ratio")
+    return rep

@@ -156,11 +156,34 @@ def _cbc_summary(text):
     return result.group(1).strip() if result else "", grab("Objective value"), grab("Lower bound"), grab("Gap")
 
 
+# Deterministic mode (``EMBSIM_DETERMINISTIC=1``; the tests and the demo set it): one thread, a fixed
+# random seed and (CBC) a node limit, so a solve stops after the same work on every run.  The time limit
+# stays as a safety net; a solve it stops is reported as such ("stopped by the time limit").
+# Outside it a solve is stopped by its time limit, and its incumbent, bound and gap may differ
+# between identical runs (how far CBC or HiGHS got in the time depends on the machine's load).
+DETERMINISTIC_ENV = "EMBSIM_DETERMINISTIC"
+DETERMINISTIC_SEED = 12345
+DETERMINISTIC_MAX_NODES = 500
+TIME_LIMIT_NOTE = "stopped by the time limit: another run (or a busier machine) may stop at another incumbent and bound"
+
+
+def deterministic_mode() -> bool:
+    """Whether solves run in the deterministic mode (see DETERMINISTIC_ENV)."""
+    return os.environ.get(DETERMINISTIC_ENV, "").strip() not in ("", "0", "false", "no")
+
+
 def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threads=None, cbc_options=()):
     """Solve ``prob`` (minimisation); returns a SolveReport.  Variables hold the solution afterwards.
 
     ``cbc_options`` are extra CBC command-line options (e.g. ``("preprocess off",)``), ignored by HiGHS.
+    In deterministic mode (``deterministic_mode()``) the solve uses one thread, a fixed seed and a node limit.
     """
+    highs_options = {}
+    if deterministic_mode():
+        threads = 1
+        cbc_options = (*cbc_options, f"randomSeed {DETERMINISTIC_SEED}", f"randomCbcSeed {DETERMINISTIC_SEED}",
+                       f"maxNodes {DETERMINISTIC_MAX_NODES}")
+        highs_options = {"random_seed": DETERMINISTIC_SEED}   # a node limit ends HiGHS in a status PuLP cannot map
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     if not (time_limit_s > 0):
@@ -205,10 +228,13 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
             bound = obj if bound is None or not is_mip else bound
         elif bound is None and st == "feasible":
             note = "CBC's log gave no lower bound for this stop; bound unknown"
+        if st != "optimal" and "time" in result.lower():
+            note = "; ".join(x for x in (note, TIME_LIMIT_NOTE) if x)
         if dog.fired:
             note = (note + "; " if note else "") + "CBC stopped at the time limit by SIGINT (it overran its own)"
     else:
-        cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads)
+        cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads,
+                         **highs_options)
         prob.solve(cmd)
         h = prob.solverModel
         info = h.getInfo()
@@ -216,6 +242,8 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
         ms = h.getModelStatus()
         obj = pulp.value(prob.objective)
         note = ""
+        if ms == highspy.HighsModelStatus.kTimeLimit:
+            note = TIME_LIMIT_NOTE
         if ms == highspy.HighsModelStatus.kOptimal:
             st = "optimal"
         elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):

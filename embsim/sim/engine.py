@@ -8,7 +8,9 @@ groups them in arrival order: a batch leaves when it holds ``batch_size``
 queries, or when its first query has waited ``batch_timeout_s``.  The batch
 then passes the stages of ``embsim.hw_models.system.STAGES`` in order::
 
-    host -> embedding -> transfer -> dense -> response
+    host -> embedding -> transfer -> attention -> dense -> response
+
+(``attention``: the HSTU layers of a sequence model; a DLRM's batches skip it.)
 
 What a stage costs comes from ``System.batch_cost``: a list of
 ``StageWork(stage, resource, time_s)`` items.  Each item asks for one server
@@ -60,6 +62,7 @@ computes the figures.
 """
 from dataclasses import dataclass, field
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -174,6 +177,7 @@ class EngineRun:
     batch_timeout_s: Optional[float] = None
     request_bounds: Optional[np.ndarray] = None
     notes: list = field(default_factory=list)
+    window_override: Optional[tuple] = None    # (start, end): measure over these times instead (overload)
 
     # -- shape ---------------------------------------------------------
     @property
@@ -205,6 +209,8 @@ class EngineRun:
         batch over whole waves, and ends while the pipeline is still full
         (the completion that admits the last batch at the latest).
         """
+        if self.window_override is not None:
+            return self.window_override
         if self.arrival == "closed":
             i0 = self.warmup_batches - 1
             last = self.n_batches - 1 - self.in_flight
@@ -253,7 +259,7 @@ class EngineRun:
         """Queries that arrived inside the window [start, end) per second."""
         t0, t1 = self.window_s
         n = np.count_nonzero((self.arrival_s >= t0) & (self.arrival_s < t1))
-        return n / self.duration_s
+        return n / self.duration_s if self.duration_s > 0 else math.inf
 
     def mean_in_system(self):
         """Time-weighted mean number of queries in the system over the window.

@@ -27,6 +27,7 @@ another feature also reads (``shared_row_share``).
 """
 import numpy as np
 
+from ..errors import InputError
 from ..workloads.hotsketch import SLOTS_PER_BUCKET, HotSketch, table_ids
 from ..workloads.trace import Trace
 from ._physical import encode_many, expand, map_insert
@@ -45,13 +46,17 @@ class Encoders:
         T = model.n_tables
         self.kind = np.zeros(T, dtype=np.int64)
         self.spec = np.zeros((T, 8), dtype=np.int64)
-        self.rows = np.asarray(model.table_rows, dtype=np.int64).copy()
+        # a table left as it is keeps the trace's rows (a replicated table's copies are rows of their own)
+        self.rows = np.asarray(trace.table_rows, dtype=np.int64).copy()
         self.reads = np.ones(T)
         self.reps = [plan.table(t.name).representation for t in model.tables]
         maps = []
         for t, rep in enumerate(self.reps):
             if not rep.shares_rows:
                 continue
+            if int(trace.table_rows[t]) != model.tables[t].rows:
+                raise InputError(f"plan: table '{model.tables[t].name}': {rep.label} on a replicated table "
+                                 "(expected a row-sharing table to live whole in one slot, not copied)")
             pr = [int(r) for r in rep.physical_rows]
             self.kind[t] = KIND_CODE[rep.kind]
             self.rows[t] = sum(pr)
@@ -166,6 +171,20 @@ def _repeats_within(codes):
     for j in range(1, codes.shape[1]):
         dup[:, j] = (codes[:, :j] == codes[:, j:j + 1]).any(axis=1) & (codes[:, j] >= 0)
     return dup
+
+
+def quality_report(trace, enc):
+    """``SimResult.quality``: lookup-weighted collision_share, shared_row_share and the largest
+    rel_error_bound over all tables, ``per_table`` (a list in model order, so that a sweep's flat
+    metrics keep only the summary) and the note that accuracy is not simulated."""
+    per = collision_report(trace, enc)
+    w = trace.lookups_per_table().astype(np.float64)
+    total = float(w.sum()) or 1.0
+    vals = list(per.values())
+    return {"collision_share": float(sum(v["collision_share"] * n for v, n in zip(vals, w)) / total),
+            "shared_row_share": float(sum(v["shared_row_share"] * n for v, n in zip(vals, w)) / total),
+            "max_rel_error_bound": max((v["rel_error_bound"] for v in vals), default=0.0),
+            "per_table": [{"table": k, **v} for k, v in per.items()], "note": ACCURACY_NOTE}
 
 
 def collision_report(trace, enc):

@@ -16,23 +16,31 @@ JSON layout (``SimResult.to_dict()``)::
     throughput           queries_per_s, lookups_per_s, batches_per_s
     latency              mean_s, p50_s, p95_s, p99_s, max_s
     littles_law          mean_queries_in_system, arrival_rate_qps, mean_latency_s
-    stage_time_s         host, embedding, transfer, dense, response (mean span per batch)
+    steady_state         true, or false with steady_state_reason (one line: overload, window too
+                         short, Little's law off; see embsim.sim.steady)
+    stage_time_s         host, embedding, transfer, attention, dense, response (mean span per batch)
     bytes_B              tier {"dev.tier": B}, link {name: B}        (all batches)
     bandwidth_Bps        tier {...}, link {...}                      (window)
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
     utilisation_fraction {resource: busy share of the window, 0..1}
     queueing_delay_s     {resource: mean wait of a measured batch's request for a server}
-    energy               dynamic_J {"part:action": J}, static_J {part: J},
-                         by_part_J, total_J, per_query_J, average_power_W
+    energy               total_J, static_J, dynamic_J (static power once per part x window;
+                         dynamic = actions x energy per action), per_query_J,
+                         static_per_query_J, dynamic_per_query_J, average_power_W,
+                         by_part {part: {static_J, dynamic_J, preset, static_power_source}},
+                         by_action_J {"part:action": J}
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
-    quality              tables {name: collision_share, shared_row_share, rel_error_bound, ...}, note
-                         (proxies measured on the trace; accuracy itself is not simulated)
+    quality              collision_share, shared_row_share (lookup-weighted), max_rel_error_bound,
+                         per_table [{table, representation, collision_share, shared_row_share,
+                         rel_error_bound, ...}], note (proxies measured on the trace; accuracy
+                         itself is not simulated)
 
 Same inputs and seed give the same JSON, bit for bit (no wall-clock times
 are stored).
 """
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
 
 from ..errors import InputError
 from ..fileio import read_json_object, write_text
@@ -60,6 +68,8 @@ class SimResult:
     notes: list = field(default_factory=list)
     queueing_delay_s: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
+    steady_state: bool = True
+    steady_state_reason: Optional[str] = None
 
     # -- the figures people quote ------------------------------------------
     @property
@@ -111,7 +121,8 @@ class SimResult:
             got = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise InputError(f"{source}: format: {got!r}: expected a simulation result ('{FORMAT}')")
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality")]
+        missing = [n for n in names if n not in d and n not in ("notes", "queueing_delay_s", "quality", "steady_state",
+                                                                 "steady_state_reason")]
         if missing:
             raise InputError(f"{source}: {missing[0]}: missing; expected a complete simulation result")
         return cls(**{n: d[n] for n in names if n in d})

@@ -9,7 +9,9 @@ kernel launch jitters as the kernel does) (``embsim.hw_models.variability``):
 - deterministic: ``X = 1``;
 - exponential: ``X ~ Exp(1)`` (CV 1);
 - lognormal: ``ln X ~ N(-s^2/2, s^2)`` with ``s^2 = ln(1 + cv^2)``;
-- gamma: shape ``1/cv^2``, scale ``cv^2``.
+- gamma: shape ``1/cv^2``, scale ``cv^2``;
+- a ``slows_only`` profile: ``X = 1 + D``, ``D`` lognormal of mean and
+  standard deviation ``cv`` (disturbances only add time to the best case).
 
 Determinism: every resource has its own stream, seeded by ``(seed, index of
 the resource)`` through ``numpy.random.SeedSequence``, and draws are taken
@@ -42,7 +44,10 @@ class ServiceSampler:
 
     def _refill(self, r):
         p, rng = self.profiles[r], self._rngs[r]
-        if p.distribution == "exponential":
+        if p.slows_only:
+            s2 = math.log(2.0)                     # sd / mean of D = 1
+            x = 1.0 + rng.lognormal(math.log(p.cv) - 0.5 * s2, math.sqrt(s2), CHUNK)
+        elif p.distribution == "exponential":
             x = rng.exponential(1.0, CHUNK)
         elif p.distribution == "lognormal":
             s2 = math.log1p(p.cv * p.cv)

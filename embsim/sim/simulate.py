@@ -53,8 +53,9 @@ Decisions a user should know
   the families charge memory time on ``reads`` and per-lookup work (index
   transfer, pooling) on ``lookups``.
 * **Energy** is charged on the window: each batch's action counts, weighted
-  by the share of its service that fell in the window, plus static power x
-  window; per query = that energy / queries completed in the window.
+  by the share of its service that fell in the window (dynamic), plus every
+  part's static power x window, once per part (static); per query = each of
+  them / queries completed in the window.
 """
 import hashlib
 import json
@@ -73,7 +74,6 @@ import simpy
 from .. import __version__
 from ..cost_model.validate import check_plan
 from ..errors import InputError
-from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import STAGES, BatchLoad, DeviceLoad
 from ..hw_models.families.service_profiles import service_variability
@@ -83,8 +83,9 @@ from ..workloads.row_layout import check_layout
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .physical import ACCURACY_NOTE, Encoders, collision_report, physical_trace
+from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
+from . import steady
 from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
@@ -95,6 +96,8 @@ DEFAULT_BATCHES = 32                 # queries default to this many batches
 DEFAULT_WARMUP = 0.1                 # share of the queries that warm the pipeline up (open loop)
 DEFAULT_WARMUP_CLOSED = 0.2          # closed loop: every slot starts at time 0, a longer transient
 MIN_DEFAULT_BATCHES = 100            # default run length in batches: warm-up plus a steady-state window
+MAX_EXTENSIONS = 2                   # a default-length run not in steady state is rerun this often, longer
+EXTENSION_FACTOR = 4                 # by this factor each time (then the result says it is not steady)
 MAX_GENERATED_LOOKUPS = 64_000_000   # a generated trace stops here; longer runs cycle through it
 STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is streamed (streamed.py), else read whole
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
@@ -127,8 +130,8 @@ class ShardInfo:
 
 
 def _granularity_B(system, device, tier):
-    """Access granularity of a tier: from its graph node (line, sector, page ...), else 1 byte."""
-    return graph_granularity_B(system, device, tier)
+    """Access granularity of a tier: the one its slot declares (from its tier part; no guessing)."""
+    return int(system.slot(device, tier).granularity_B)
 
 
 def caches_from_system(system, policy="lru"):
@@ -201,6 +204,7 @@ class Simulation:
         if layout is not None:
             check_layout(layout)
         self.notes = []
+        self.solved_with = None           # planner settings when this simulation solves its own plan
         if plan is not None:
             check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
@@ -214,7 +218,9 @@ class Simulation:
         if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
-        self.trace = replicate_lookups(self.trace, self.replicated)
+        if self.layout and self.streamed:          # a layout is placed from the whole trace's counts
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -260,6 +266,7 @@ class Simulation:
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
+        self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
         stats = trace_stats(self.trace)
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
@@ -364,13 +371,13 @@ class Simulation:
             self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
         # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
         enc = Encoders(self.model, self.plan, self.trace, self.seed)
-        self.quality = {"tables": collision_report(self.trace, enc), "note": ACCURACY_NOTE}
+        self.quality = quality_report(self.trace, enc)
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
     def _map_and_replay(self, progress):
         """Map every lookup to its shard's location and replay, in a compact id space."""
         with self._timed("physical"):
-            tr = self._physical()
+            tr = replicate_lookups(self._physical(), self.replicated)   # physical rows first, then one id range per copy
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
@@ -537,10 +544,23 @@ class Simulation:
             raise InputError(f"arrival: {arrival!r}: expected one of {', '.join(ARRIVALS)}")
         seed = self.seed if seed is None else int(seed)
         tr, B = self.trace, self.batch_size
+        # The default length grows (MAX_EXTENSIONS times, x EXTENSION_FACTOR) until the window is a steady
+        # state (embsim.sim.steady); a length the caller chose is kept, and the result says if it is not steady.
+        extend = queries is None and warmup is None and arrival != "trace"
         if queries is None:
             # A steady-state window needs batches beyond the warm-up: a short trace repeats (and notes say so).
             queries = max(tr.n_batches, MIN_DEFAULT_BATCHES) * B
         queries = int(queries)
+        for _ in range(MAX_EXTENSIONS if extend else 0):
+            result = self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes,
+                                    variability)
+            if result.steady_state or result.steady_state_reason.startswith("overloaded"):
+                return result
+            queries *= EXTENSION_FACTOR
+        return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
+
+    def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
+        tr, B = self.trace, self.batch_size
         if queries < 1:
             raise InputError(f"queries: {queries}: expected at least 1 query")
         if warmup is None:
@@ -751,6 +771,9 @@ def _resource_set(key, resources):
 def summarise(run, sim, config, seed, notes):
     """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
     system, nt = sim.system, sim.trace.n_batches
+    overloaded, arrival_qps, capacity_qps = steady.overload(run)
+    if overloaded:                       # measure over the completions: throughput is the capacity
+        run.window_override = steady.departure_window(run)
     T = run.duration_s
     t0, t1 = run.window_s
     lat = run.latency_s()
@@ -783,15 +806,12 @@ def summarise(run, sim, config, seed, notes):
     peak = system.peak_bandwidth_Bps()
     bandwidth = {k: v / T for k, v in sorted(moved_window.items())}
 
-    energy = system.energy_J(actions, T)
-    by_part = {}
-    for (part, _), j in energy["dynamic"].items():
-        by_part[part] = by_part.get(part, 0.0) + j
-    for part, j in energy["static"].items():
-        by_part[part] = by_part.get(part, 0.0) + j
-    total_J = float(energy["total_J"])
+    energy = energy_summary(system.energy_J(actions, T), T, n_done)
 
     L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
+    littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
+               "relative_error": abs(L - lam * W) / (lam * W) if 0 < lam * W < math.inf else 0.0}
+    steady_flag, steady_reason = steady.check(run, littles["relative_error"], overloaded, arrival_qps, capacity_qps)
     q = np.quantile(lat, [0.5, 0.95, 0.99])
     result = SimResult(
         model=sim.model.name, system=system.name, family=system.family, config=config,
@@ -804,8 +824,8 @@ def summarise(run, sim, config, seed, notes):
                     "batches_per_s": int(done.sum()) / T},
         latency={"mean_s": W, "p50_s": float(q[0]), "p95_s": float(q[1]), "p99_s": float(q[2]),
                  "max_s": float(lat.max())},
-        littles_law={"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
-                     "relative_error": abs(L - lam * W) / (lam * W) if lam * W > 0 else 0.0},
+        littles_law=littles,
+        steady_state=steady_flag, steady_state_reason=steady_reason,
         stage_time_s=run.stage_time_s(),
         bytes_B={"requested": dict(sorted(requested.items())), "moved": dict(sorted(moved.items()))},
         bandwidth_Bps=bandwidth,
@@ -813,11 +833,7 @@ def summarise(run, sim, config, seed, notes):
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
         queueing_delay_s=run.queueing_delay_s(),
         quality=sim.quality,
-        energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
-                "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
-                "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
-                "total_J": total_J, "per_query_J": total_J / n_done if n_done else None,
-                "average_power_W": total_J / T},
+        energy=energy,
         provenance={"seed": seed, "config_hash": config_hash(sim, config, seed),
                     "versions": {"embsim": __version__, "numpy": np.__version__, "simpy": simpy.__version__,
                                  "python": platform.python_version()}},
@@ -825,11 +841,38 @@ def summarise(run, sim, config, seed, notes):
     return result
 
 
+def energy_summary(energy, elapsed_s, queries):
+    """SimResult.energy from ``System.energy_J``: totals, per query, per part (static and dynamic, with
+    the part's preset and the source of its static power) and per action."""
+    total, static, dynamic = float(energy["total_J"]), float(energy["static_J"]), float(energy["dynamic_J"])
+    per = (lambda j: j / queries) if queries else (lambda j: None)
+    by_part = {p: {"static_J": float(v["static_J"]), "dynamic_J": float(v["dynamic_J"]), "preset": v["preset"],
+                   "static_power_source": v["static_power_source"]} for p, v in sorted(energy["by_part"].items())}
+    return {"total_J": total, "static_J": static, "dynamic_J": dynamic,
+            "per_query_J": per(total), "static_per_query_J": per(static), "dynamic_per_query_J": per(dynamic),
+            "average_power_W": total / elapsed_s, "by_part": by_part,
+            "by_action_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())}}
+
+
+# Fields of a plan that record how its solve went (outputs), not what was asked: never hashed.
+PLAN_OUTPUT_FIELDS = ("solve_time_s", "notes")
+
+
 def config_hash(sim, config, seed):
-    """sha256 of everything that decides the result: model, system, plan, trace, run settings, seed."""
+    """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
+
+    Inputs only: a plan given to the simulation is hashed without its solve's wall time and notes;
+    a plan the simulation solved itself is represented by the planner settings it was solved with
+    (a solve is an output, and a time-limited one may differ between runs); the config's record of
+    the plan's status and predicted makespan is left out for the same reason.
+    """
     params = sim.system.params
+    solved_with = getattr(sim, "solved_with", None)
+    plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
+            {k: v for k, v in sim.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS})
     blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": sim.plan.to_dict(), "trace": sim.trace_digest.value, "config": config, "seed": seed}
+            "plan": plan, "trace": sim.trace_digest.value, "config": {k: v for k, v in config.items() if k != "plan"},
+            "seed": seed}
     text = json.dumps(blob, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -39,13 +39,82 @@ cdef inline int64_t _affine(int64_t r, int64_t a, int64_t c, int64_t rows, doubl
     return rem
 
 
-cdef inline uint64_t _mix(uint64_t x, const uint64_t[::1] keys, uint64_t mask, uint64_t shift) noexcept nogil:
+cdef inline uint64_t _mix(uint64_t x, const uint64_t* keys, uint64_t mask, uint64_t shift) noexcept nogil:
     """A bijection of 0..mask: odd multiply-add, xor-shift, odd multiply-add, all mod 2^bits."""
     x = (x * keys[0] + keys[1]) & mask
     x ^= x >> shift
     x = (x * keys[2] + keys[3]) & mask
     x ^= x >> shift
     return x
+
+
+cdef struct Law:
+    const double* head_cdf
+    const int32_t* guide
+    const double* tail_x
+    Py_ssize_t K, G, M
+    double p_head, inv_p_head, inv_tail
+    int64_t n_ranks
+    uint64_t mask, shift, rows
+    int64_t a, c
+    double inv_rows
+    int permute
+    const uint64_t* keys
+
+
+cdef inline int64_t _draw(Law* L, uint64_t* state) noexcept nogil:
+    """One row (or rank) of the law."""
+    cdef double u, v, x, t
+    cdef Py_ssize_t k, j
+    cdef int64_t r
+    cdef uint64_t y
+    u = (_splitmix(state) >> 11) * (1.0 / 9007199254740992.0)
+    if u < L.p_head or L.n_ranks <= L.K:
+        v = u * L.inv_p_head
+        k = <Py_ssize_t>(v * L.G)
+        k = L.guide[k if k < L.G else L.G - 1]
+        while k < L.K - 1 and L.head_cdf[k] < v:
+            k += 1
+        r = k
+    else:
+        v = (u - L.p_head) * L.inv_tail
+        t = v * L.M
+        j = <Py_ssize_t>t
+        if j >= L.M:
+            j = L.M - 1
+        x = L.tail_x[j] + (t - j) * (L.tail_x[j + 1] - L.tail_x[j])
+        r = <int64_t>floor(x + 0.5)
+        if r < L.K + 1:
+            r = L.K + 1
+        if r > L.n_ranks:
+            r = L.n_ranks
+        r -= 1
+    if L.permute == 1:
+        return _affine(r, L.a, L.c, L.n_ranks, L.inv_rows)
+    if L.permute == 2:
+        y = _mix(<uint64_t>r, L.keys, L.mask, L.shift)
+        while y >= L.rows:
+            y = _mix(y, L.keys, L.mask, L.shift)
+        return <int64_t>y
+    return r
+
+
+cdef Law _law(const double[::1] head_cdf, const int32_t[::1] guide, double p_head, int64_t n_ranks,
+              const double[::1] tail_x, const uint64_t[::1] keys, uint64_t bits, int permute) except *:
+    cdef Law L
+    if permute == 1 and n_ranks >= (<int64_t>1 << 31):
+        raise ValueError("affine permutation needs fewer than 2^31 rows")
+    L.head_cdf, L.guide, L.tail_x = &head_cdf[0], &guide[0], &tail_x[0]
+    L.K, L.G, L.M = head_cdf.shape[0], guide.shape[0], tail_x.shape[0] - 1
+    L.p_head = p_head
+    L.inv_p_head = 1.0 / p_head if p_head > 0 else 0.0
+    L.inv_tail = 1.0 / (1.0 - p_head) if p_head < 1.0 else 0.0
+    L.n_ranks, L.rows = n_ranks, <uint64_t>n_ranks
+    L.mask, L.shift = (<uint64_t>1 << bits) - 1, bits // 2 + 1
+    L.a, L.c = <int64_t>keys[0], <int64_t>keys[1]
+    L.inv_rows = 1.0 / <double>n_ranks
+    L.permute, L.keys = permute, &keys[0]
+    return L
 
 
 def zipf_rows(int64_t[::1] out, uint64_t seed, const double[::1] head_cdf, const int32_t[::1] guide,
@@ -65,48 +134,31 @@ def zipf_rows(int64_t[::1] out, uint64_t seed, const double[::1] head_cdf, const
     value is below n_ranks (cycle walking; ``keys`` four uint64, the first
     and third odd).
     """
-    cdef Py_ssize_t i, k
-    cdef Py_ssize_t K = head_cdf.shape[0], G = guide.shape[0]
-    cdef uint64_t state = seed, y, mask = (<uint64_t>1 << bits) - 1, rows = <uint64_t>n_ranks
-    cdef uint64_t shift = bits // 2 + 1
-    cdef Py_ssize_t M = tail_x.shape[0] - 1, j
-    cdef double u, v, x, t
-    cdef double inv_p_head = 1.0 / p_head if p_head > 0 else 0.0
-    cdef double inv_tail = 1.0 / (1.0 - p_head) if p_head < 1.0 else 0.0
-    cdef int64_t r, aa = <int64_t>keys[0], cc = <int64_t>keys[1]
-    cdef double inv_rows = 1.0 / <double>n_ranks
-    if permute == 1 and n_ranks >= (<int64_t>1 << 31):
-        raise ValueError("affine permutation needs fewer than 2^31 rows")
+    cdef Law L = _law(head_cdf, guide, p_head, n_ranks, tail_x, keys, bits, permute)
+    cdef uint64_t state = seed
+    cdef Py_ssize_t i
     with nogil:
         for i in range(out.shape[0]):
-            u = (_splitmix(&state) >> 11) * (1.0 / 9007199254740992.0)
-            if u < p_head or n_ranks <= K:
-                v = u * inv_p_head
-                k = <Py_ssize_t>(v * G)
-                k = guide[k if k < G else G - 1]
-                while k < K - 1 and head_cdf[k] < v:
-                    k += 1
-                r = k
-            else:
-                v = (u - p_head) * inv_tail
-                t = v * M
-                j = <Py_ssize_t>t
-                if j >= M:
-                    j = M - 1
-                x = tail_x[j] + (t - j) * (tail_x[j + 1] - tail_x[j])
-                r = <int64_t>floor(x + 0.5)
-                if r < K + 1:
-                    r = K + 1
-                if r > n_ranks:
-                    r = n_ranks
-                r -= 1
-            if permute == 1:
-                out[i] = _affine(r, aa, cc, n_ranks, inv_rows)
-            elif permute == 2:
-                y = _mix(<uint64_t>r, keys, mask, shift)
-                while y >= rows:
-                    y = _mix(y, keys, mask, shift)
-                out[i] = <int64_t>y
-            else:
-                out[i] = r
+            out[i] = _draw(&L, &state)
 
+
+def zipf_rows_into(int64_t[::1] out, const int64_t[::1] starts, const int64_t[::1] counts, uint64_t seed,
+                   const double[::1] head_cdf, const int32_t[::1] guide, double p_head, int64_t n_ranks,
+                   const double[::1] tail_x, const uint64_t[::1] keys, uint64_t bits, int permute):
+    """``zipf_rows`` written straight into segments ``out[starts[s]:starts[s] + counts[s]]``, in order.
+
+    The draws are those of ``zipf_rows`` on sum(counts) ids with the same
+    seed, cut into the segments: no intermediate array, no copy.
+    """
+    cdef Law L = _law(head_cdf, guide, p_head, n_ranks, tail_x, keys, bits, permute)
+    cdef uint64_t state = seed
+    cdef Py_ssize_t s, i
+    cdef int64_t base
+    for s in range(starts.shape[0]):
+        if starts[s] < 0 or counts[s] < 0 or starts[s] + counts[s] > out.shape[0]:
+            raise ValueError("zipf_rows_into: a segment falls outside out")
+    with nogil:
+        for s in range(starts.shape[0]):
+            base = starts[s]
+            for i in range(counts[s]):
+                out[base + i] = _draw(&L, &state)

@@ -63,7 +63,7 @@ from ..progress import progress as progress_bar
 from . import model as model_mod
 from . import _perm  # type: ignore[attr-defined]  # compiled (Cython), no stub
 from ._reuse import StackGenerator
-from ._seqgen import zipf_rows  # compiled (Cython)
+from ._seqgen import zipf_rows, zipf_rows_into  # compiled (Cython)
 from .trace import Trace
 from .zipf import ZipfSampler
 
@@ -216,6 +216,13 @@ class _FastZipf:
         seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
         zipf_rows(out, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x, self.keys, self.bits, self.mode)
         return out
+
+    def fill(self, indices, starts, counts):
+        """Draw sum(counts) rows straight into ``indices[starts[s]:starts[s] + counts[s]]`` (no copy)."""
+        z = self.sampler
+        seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
+        zipf_rows_into(indices, starts, counts, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x,
+                       self.keys, self.bits, self.mode)
 
     def permutation_reference(self, ranks):
         """The kernel's rank -> row bijection in plain numpy (the tests compare them)."""
@@ -414,17 +421,24 @@ class TraceGenerator:
                 streams.append(_Drift(table, p, rng))
         return pool_rngs, streams
 
-    def blocks(self, progress=False):
-        """Yield ``(lengths int32 [k, tables, batch_size], indices int64)`` block after block."""
+    def blocks(self, progress=False, out=None):
+        """Yield ``(lengths int32 [k, tables, batch_size], indices int64)`` block after block.
+
+        ``out``: an int64 array of the whole trace's lookups; each block's
+        indices are then written into (and yielded as) its slice of ``out``.
+        """
         T = self.model.n_tables
         pool_rngs, streams = self._streams()
+        at = 0
         with progress_bar(total=self.batches, desc="generating", unit="batch",
                           enabled=None if progress else False) as bar:
             for b0, lengths in self._lengths(pool_rngs):
                 nb = lengths.shape[0]
                 per_seg = lengths.sum(axis=2, dtype=np.int64)           # [nb, tables]
                 starts = np.concatenate([[0], np.cumsum(per_seg.ravel())]).astype(np.int64)
-                indices = np.empty(int(starts[-1]), dtype=np.int64)
+                n = int(starts[-1])
+                indices = np.empty(n, dtype=np.int64) if out is None else out[at:at + n]
+                at += n
                 for t in range(T):
                     _fill(indices, starts, per_seg, t, T, streams[t], b0)
                 bar.update(nb)
@@ -442,10 +456,10 @@ def generate_trace(model, batches, batch_size, generator=None, alpha=None, seed=
     for memory: :func:`write_generated_trace`.
     """
     gen = TraceGenerator(model, batches, batch_size, generator, alpha, seed)
-    blocks = list(gen.blocks(progress))
-    lengths = blocks[0][0] if len(blocks) == 1 else np.concatenate([b[0] for b in blocks])
-    indices = blocks[0][1] if len(blocks) == 1 else np.concatenate([b[1] for b in blocks])
-    del blocks
+    # one array for all the indices, filled block by block in place (no concatenation: first touches of
+    # fresh memory and copies cost more than drawing the ids)
+    indices = np.empty(int(gen._table_totals().sum()), dtype=np.int64)
+    lengths = np.concatenate([lg for lg, _ in gen.blocks(progress, out=indices)])
     return Trace(lengths=lengths, indices=indices, table_rows=gen.model.table_rows,
                  table_names=[tb.name for tb in gen.model.tables], meta=gen.meta)
 
@@ -471,6 +485,10 @@ def write_generated_trace(path, model, batches, batch_size, generator=None, alph
 def _fill(indices, starts, per_seg, t, T, stream, b_first):
     """Write table ``t``'s stream into its segment of every batch of the block, a few batches per call."""
     B = per_seg.shape[0]
+    if isinstance(stream, _FastZipf):      # one kernel call writes every segment of the block in place
+        stream.fill(indices, np.ascontiguousarray(starts[t:B * T:T], dtype=np.int64),
+                    np.ascontiguousarray(per_seg[:, t], dtype=np.int64))
+        return
     b = 0
     while b < B:
         # group batches until the group holds about CHUNK indices (at least one batch)

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import atomic_output, note_input
-from ._check import first_out_of_range  # type: ignore[attr-defined]  # compiled (Cython), no stub
+from ._check import first_out_of_range  # compiled (Cython), no stub
 from ..limits import MAX_TABLE_ROWS, MAX_TOTAL_ROWS
 
 FORMAT_VERSION = 1

@@ -88,7 +88,7 @@ MODEL_FRAGMENTS = {
 
 
 def _system(path_value):
-    """The cpu preset with one value replaced (path 'params.core.count' -> new value text)."""
+    """The cpu preset with one value replaced (path 'params.cpu.count' -> new value text)."""
     data = yaml.safe_load((SYSTEM_PRESETS / f"{CPU}.yaml").read_text())
     path, value = path_value
     node = data
@@ -100,7 +100,7 @@ def _system(path_value):
 
 
 BAD_SYSTEMS = {
-    "s_count.yaml": (_system(("params.core.count", {"value": 1e30, "source": "x"})), "count"),
+    "s_count.yaml": (_system(("params.cpu.count", {"value": 1e30, "source": "x"})), "count"),
     "s_sockets.yaml": (_system(("params.sockets", {"value": 1e30, "source": "x"})), "sockets"),
     "s_sockets_frac.yaml": (_system(("params.sockets", {"value": 2.5, "source": "x"})), "sockets"),
     "s_inf.yaml": (_system(("params.dram.latency", {"value": float("inf"), "source": "x"})), "latency"),
@@ -192,6 +192,7 @@ BAD_SPACES = {
     "sp_bomb.yaml": ("a: &a [x, x, x, x, x, x, x, x, x]\n" + BOMB + "name: s\n", "alias"),
     "sp_knob_name.yaml": (_space(knobs={"bad-name": {"path": "sim.batch_size", "values": [32]}}), "bad-name"),
     "sp_seed.yaml": (_space(simulation={"seed": -1}), "seed"),
+    "sp_sim_knob_type.yaml": (_space(knobs={"b": {"path": "sim.batch_size", "values": [32, "big"]}}), "batch_size"),
 }
 
 
@@ -502,6 +503,20 @@ def test_trace_fit(check, args, fragment):
 def test_replay_numbers(check, extra, fragment):
     args = ["replay", "t.npz", "--policy", "lru", "--cache-rows", "10"] + extra
     check(args, fragment)
+
+
+def test_replay_cache_beyond_the_kernel(check):
+    check(["replay", "t.npz", "--policy", "lru", "--cache-rows", str(2 ** 31)], "--cache-rows")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (GEN[:4] + ["--batches", "1000000", "--batch-size", "65536", "-o", "huge.npz"], "--batches"),
+    (SIM_P + ["--queries", "100000000"], "--queries"),
+])
+def test_sizes_beyond_memory_are_refused_before_allocating(check, monkeypatch, args, fragment):
+    import embsim.limits
+    monkeypatch.setattr(embsim.limits, "memory_B", lambda: 2 ** 30)      # a 1 GiB machine
+    check(args, fragment, "GiB")
 
 
 def test_replay_policy(check):

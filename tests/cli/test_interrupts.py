@@ -85,13 +85,17 @@ def test_killed_sweep_takes_its_workers_along(tmp_path):
 
 def test_interrupted_chunked_trace_gen_leaves_no_part_folder(tmp_path):
     out = tmp_path / "big.trace"
-    p = subprocess.Popen([sys.executable, "-m", "embsim", "trace", "gen", "--model", "rm1", "--batches", "4000",
-                          "--batch-size", "256", "-o", str(out)], env=_env(tmp_path), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    model = {"name": "long", "source": "test", "defaults": {"dim": 16, "pooling": 20},
+             "tables": [{"name": "t", "rows": 100_000, "count": 4}],
+             "dense": {"dense_features": 1, "bottom_mlp": [16], "top_mlp": [1]}}
+    (tmp_path / "long.yaml").write_text(yaml.safe_dump(model))   # small tables: each chunk is quick to make
+    p = subprocess.Popen([sys.executable, "-m", "embsim", "trace", "gen", "--model", str(tmp_path / "long.yaml"),
+                          "--batches", "40000", "--batch-size", "256", "-o", str(out)], env=_env(tmp_path),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: list(tmp_path.glob(".big.trace.*part*")) or p.poll() is not None, what="a .part folder")
     assert p.poll() is None, "generation finished before it could be interrupted; make it longer"
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=180)
     assert p.returncode == 143, err
     assert "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".big.trace*"))

@@ -101,7 +101,8 @@ def test_shard_and_simulate_accept_the_new_representations(run_cli, tmp_path):
     assert r.code == 0, r
     import json
     q = json.loads(r.out)["quality"]
-    assert "not simulated" in q["note"] and all(0 <= v["collision_share"] <= 1 for v in q["tables"].values())
+    assert "not simulated" in q["note"] and all(0 <= v["collision_share"] <= 1 for v in q["per_table"])
+    assert 0 <= q["collision_share"] <= 1 and q["max_rel_error_bound"] <= 1 / 30
     r = run_cli("simulate", "--model", "rm1", "--system", "cpu_2s_spr_ddr5", "--representations", "hash:0.01",
                 "--batch-size", 256, "--queries", 2048, "--time-limit", 5)
     assert r.code == 0, r
@@ -114,3 +115,10 @@ def test_bad_cli_parameters_exit_2(run_cli, tmp_path, args, frag):
     out = tmp_path / "p.json"
     assert_input_error(run_cli("shard", "--model", "rm1", "--system", "cpu_2s_spr_ddr5", *args, "-o", out), frag)
     assert not out.exists()
+
+
+def test_a_physical_table_beyond_the_hash_range_is_refused():
+    huge = TableSpec("huge", 10 ** 10, 16, "fp32", 1.0)
+    with pytest.raises(InputError, match="2\\^32"):
+        compressed(huge, "hash:0.5")
+    assert compressed(huge, "hash:0.1").physical_rows == [10 ** 9]

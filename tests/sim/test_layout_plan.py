@@ -173,3 +173,30 @@ def test_layout_priced_plan_agrees_on_rm2_in_screc_tiers():
     system = load_system("screc_4x_smartssd")
     sim = Simulation(m, system, None, tr, layout="frequency", time_limit_s=2, planner={"split": False})
     assert compare_with_plan(sim)["ratio"] == pytest.approx(1.0, abs=0.10)
+
+
+def test_cli_simulate_layout(run_cli, tmp_path, screc):
+    """``embsim simulate --layout``: the layout is recorded and lowers the flash time; a bad name exits 2."""
+    import json
+
+    from conftest import assert_input_error
+    m = _model(rows=400_000, tables=2)
+    (tmp_path / "m.yaml").write_text(json.dumps({
+        "name": m.name, "source": "test model: small rows",
+        "defaults": {"dim": 16, "dtype": "fp16", "pooling": 16, "access": {"kind": "zipf", "alpha": 1.05}},
+        "tables": [{"name": t.name, "rows": t.rows} for t in m.tables],
+        "dense": {"dense_features": 13, "bottom_mlp": [32, 16], "top_mlp": [32, 1], "interaction": "dot"}}))
+    _plan(m, screc, lambda i: f"csd{i}", "flash").save(tmp_path / "p.json")
+    generate_trace(m, batches=4, batch_size=256, seed=0).save(tmp_path / "t.npz")
+    args = ["simulate", "--model", tmp_path / "m.yaml", "--system", "screc_4x_smartssd", "--plan",
+            tmp_path / "p.json", "--trace", tmp_path / "t.npz", "--json"]
+    q = {}
+    for lay in ("random", "frequency"):
+        r = run_cli(*args, "--layout", lay)
+        assert r.code == 0, r
+        d = json.loads(r.out)
+        assert d["config"]["layout"] == lay
+        q[lay] = d["throughput"]["queries_per_s"]
+    assert q["frequency"] > q["random"]
+    r = run_cli(*args, "--layout", "hottest")
+    assert_input_error(r, "--layout")

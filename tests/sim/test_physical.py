@@ -112,7 +112,10 @@ def test_transformed_stream_replays_with_conservation(model, trace, cpu):
     r = sim.run("closed")
     assert sum(r.bytes_B["requested"].values()) > 0
     assert sim.batch_lookups.sum() == trace.n_indices                      # throughput counts logical lookups
-    assert set(r.quality["tables"]) == {t.name for t in model.tables} and "not simulated" in r.quality["note"]
+    q = r.quality
+    assert [e["table"] for e in q["per_table"]] == [t.name for t in model.tables] and "not simulated" in q["note"]
+    w = trace.lookups_per_table()
+    assert q["collision_share"] == pytest.approx(sum(e["collision_share"] * n for e, n in zip(q["per_table"], w)) / w.sum())
 
 
 def test_mem_rec_costs_more_reads_than_plain_hashing(model, trace, cpu):
@@ -176,3 +179,16 @@ def test_encodings_stay_inside_their_tables(rows, ratio, seed, kind):
     ids = np.arange(rows, dtype=np.int64)
     codes = enc.encode(0, ids)
     assert codes.min() >= 0 and codes.max() < sum(plan.tables[0].representation.physical_rows)
+
+
+def test_a_replicated_dense_table_beside_row_sharing_ones(model, trace, cpu):
+    """Replication relabels a dense table's copies before the rewrite; the rewrite must keep those rows."""
+    plan = plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"])
+    t0 = model.tables[0]
+    plan.tables[0] = TablePlan(t0.name, Representation(row_bytes=t0.row_bytes),
+                               [Shard(d, "dram", 0.0, 1.0, 0.5, part=c, parts=2) for c, d in enumerate(cpu.devices)],
+                               partition="replicated")
+    sim = Simulation(model, cpu, plan, trace)
+    assert sim.counters.lookups[:, :, 0].sum() == physical_trace(
+        trace, Encoders(model, plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"]),
+                        trace, sim.seed)).n_indices

@@ -122,3 +122,25 @@ def test_p99_rises_with_load_on_every_family(gathers, preset):
     p99 = [sim.run("poisson", qps=f * peak, queries=queries, batch_timeout_s=timeout).p99_s for f in (0.5, 0.8, 0.95)]
     assert p99[0] < p99[1] < p99[2]
     assert p99[2] >= 2 * p99[0]
+
+
+def test_littles_law_holds_with_bursty_requests(tiny):
+    """Requests of many samples arrive at once; over a long window L = lambda W still holds (per sample),
+    and a request waits at least as long as its samples' batches take (its latency is their last)."""
+    sim = _sim(tiny, "cpu_2s_spr_ddr5")
+    peak = sim.run("closed").qps
+    r = sim.run("poisson", qps=0.7 * peak, queries=400 * 256)
+    assert r.littles_law["relative_error"] < 0.03
+    assert r.config["query_sizes"]["kind"] == "lognormal"
+    one = sim.run("poisson", qps=0.7 * peak, queries=400 * 256, query_sizes=None)
+    assert r.latency["p99_s"] > one.latency["p99_s"]        # bursts of candidates queue longer than lone samples
+
+
+def test_a_slows_only_profile_never_beats_the_best_case():
+    """Family profiles treat the model's time as the part's best case: draws are >= it, mean 1 + cv, sd cv."""
+    from embsim.hw_models.variability import HOST_OS_NOISE
+    assert HOST_OS_NOISE.slows_only
+    x = _draws(HOST_OS_NOISE, n=100_000) / MEAN_S
+    assert x.min() >= 1.0
+    assert x.mean() == pytest.approx(1 + HOST_OS_NOISE.cv, rel=0.005)
+    assert x.std() == pytest.approx(HOST_OS_NOISE.cv, rel=0.1)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from embsim.errors import InputError
-from embsim.workloads._seqgen import zipf_rows
+from embsim.workloads._seqgen import zipf_rows, zipf_rows_into
 from embsim.workloads.generators import _FastZipf, generate_trace
 from embsim.workloads.model import TableSpec, load_model, model_from_dict
 from embsim.workloads.sequence import HstuSpec, LengthSpec, attention_flops_per_batch
@@ -142,3 +142,34 @@ def test_fast_zipf_kernel_rows_are_the_reference_bijection_of_its_ranks(rows):
         zipf_rows(got, 11, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, mode)
         assert ranks.min() >= 0 and ranks.max() < rows
         assert np.array_equal(got, np.asarray(z.permutation_reference(ranks), dtype=np.int64))
+
+
+def test_a_streamed_sequence_trace_is_the_in_memory_one(tmp_path, monkeypatch):
+    """Written block by block into a chunked .trace, the histories are bit for bit generate_trace's,
+    and the history lengths do not depend on how the batches are cut into blocks."""
+    from embsim.workloads import generators
+    from embsim.workloads.generators import write_generated_trace
+    m = model_from_dict(_seq_model(), source="m.yaml")
+    whole = generate_trace(m, batches=9, batch_size=16, seed=4)
+    monkeypatch.setattr(generators, "CHUNK", 600)           # blocks of about one batch
+    assert generators.TraceGenerator(m, 9, 16, seed=4).block_batches < 9
+    mem = generate_trace(m, batches=9, batch_size=16, seed=4)
+    back = write_generated_trace(tmp_path / "s.trace", m, 9, 16, seed=4, batches_per_chunk=2).load()
+    assert np.array_equal(back.lengths, mem.lengths) and np.array_equal(back.indices, mem.indices)
+    assert np.array_equal(mem.lengths, whole.lengths)
+
+
+def test_zipf_rows_into_segments_equals_one_draw_cut_up():
+    z = _FastZipf(TableSpec("t", 30_000, 8), {"alpha": 1.0}, np.random.default_rng(2))
+    s = z.sampler
+    whole = np.empty(1000, dtype=np.int64)
+    zipf_rows(whole, 7, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, 1)
+    out = np.full(1700, -1, dtype=np.int64)
+    starts, counts = np.array([0, 400, 900, 1200], dtype=np.int64), np.array([300, 0, 250, 450], dtype=np.int64)
+    zipf_rows_into(out, starts, counts, 7, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, 1)
+    got = np.concatenate([out[a:a + c] for a, c in zip(starts, counts)])
+    assert np.array_equal(got, whole)
+    assert (out[300:400] == -1).all() and (out[650:900] == -1).all()     # nothing outside the segments
+    with pytest.raises(ValueError, match="outside"):
+        zipf_rows_into(out, np.array([1600]), np.array([200]), 7, s._head_cdf, z.guide, s._p_head, s.n,
+                       z.tail_x, z.keys, z.bits, 1)
