@@ -130,13 +130,18 @@ class TraceReader:
         return np.concatenate([c.trace.timestamps_s for c in self.chunks()])
 
     def load(self):
-        """The whole trace as one in-memory Trace (8 bytes per lookup)."""
-        parts = [c.trace for c in self.chunks()]
-        ts = np.concatenate([p.timestamps_s for p in parts]) if self.has_timestamps else None
-        return Trace(lengths=np.concatenate([p.lengths for p in parts]) if parts else
-                     np.zeros((0, self.n_tables, self.batch_size), np.int32),
-                     indices=np.concatenate([p.indices for p in parts]) if parts else np.zeros(0, np.int64),
-                     table_rows=self.table_rows, table_names=self.table_names, timestamps_s=ts, meta=self.meta)
+        """The whole trace as one in-memory Trace (8 bytes per lookup), filled chunk by chunk."""
+        lengths = np.empty((self.n_batches, self.n_tables, self.batch_size), dtype=np.int32)
+        indices = np.empty(self.n_indices, dtype=np.int64)
+        ts = np.empty((self.n_batches, self.batch_size)) if self.has_timestamps else None
+        for c in self.chunks():
+            tr, b, i = c.trace, c.first_batch, c.first_index
+            lengths[b:b + tr.n_batches] = tr.lengths
+            indices[i:i + tr.n_indices] = tr.indices
+            if ts is not None:
+                ts[b:b + tr.n_batches] = tr.timestamps_s
+        return Trace(lengths=lengths, indices=indices, table_rows=self.table_rows, table_names=self.table_names,
+                     timestamps_s=ts, meta=self.meta)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.source}: {self.n_batches} batches x {self.n_tables} tables x "
