@@ -27,7 +27,6 @@ TITLE = "(c) FBGEMM TBE forward, T=2 E=10M D=192 B=65536 L=32 (measured on an AM
 
 def compare(systems=SYSTEMS):
     from embsim.hw_models.loader import load_system
-    from embsim.hw_models.system import Slot
     m = FBGEMM_TBE_FORWARD
     x = m.extra
     lookups = x["batch"] * x["tables"] * x["pooling"]
@@ -38,7 +37,7 @@ def compare(systems=SYSTEMS):
     for name in systems:
         s = load_system(name)
         dev = s.devices[0]
-        t = lookups * s.lookup_cost(Slot(dev, "hbm", 0, 0), row_B).time_s
+        t = lookups * s.lookup_cost(s.slot(dev, "hbm"), row_B).time_s
         peak = s.peak_bandwidth_Bps()[f"{dev}.hbm"]
         info["peaks"][name] = peak
         short = name.replace("gpu_8x_", "").replace("_80g", "").upper()

@@ -35,19 +35,17 @@ def _short(name):
 
 def compare(gpus=GPUS, cpu=CPU, row_B=ROW_B):
     from embsim.hw_models.loader import load_system
-    from embsim.hw_models.system import Slot
     r = TORCHREC_PLANNER.values["UVM_CACHING_RATIO"]
     src = "torchrec planner"
     rows, info = [], {"peaks": {}}
     for name in gpus:
         s = load_system(name)
         d = s.devices[0]
-        hbm = s.lookup_cost(Slot(d, "hbm", 0, 0), row_B).time_s
-        host = s.lookup_cost(Slot(d, "host_ddr", 0, 1), row_B).time_s
+        hbm = s.lookup_cost(s.slot(d, "hbm"), row_B).time_s
+        host = s.lookup_cost(s.slot(d, "host_ddr"), row_B).time_s
         fill = s.cache_fill_cost(d, row_B).time_s
         caching = r * hbm + (1 - r) * (host + fill)
-        p = s.p
-        link = p.link.bandwidth.value * p.link.efficiency.value
+        link = s.link[d].bandwidth_Bps                      # achieved: peak x all-to-all efficiency
         k = _short(name)
         rows += [
             Row(TITLE, f"{k}: cuda fused (HBM gather)", row_B / hbm / 1e9, torchrec_kernel_bw("cuda_fused") / 1e9,
@@ -56,12 +54,12 @@ def compare(gpus=GPUS, cpu=CPU, row_B=ROW_B):
                 torchrec_kernel_bw("cuda_fused_uvm") / 1e9, "GB/s", src),
             Row(TITLE, f"{k}: cuda fused_uvm_caching, hit ratio {r:g}", row_B / caching / 1e9,
                 torchrec_kernel_bw("cuda_fused_uvm_caching", r) / 1e9, "GB/s", src),
-            Row(TITLE, f"{k}: HBM <-> DDR (PCIe, per direction)", p.pcie.bandwidth.value * p.pcie.efficiency.value / 1e9,
+            Row(TITLE, f"{k}: HBM <-> DDR (PCIe, per direction)", s.host_gather_Bps() / 1e9,
                 TORCHREC_PLANNER.values["HBM_TO_DDR_MEM_BW"] / 1e9, "GB/s", src, note="ours: small UVM reads"),
             Row(TITLE, f"{k}: intra-node all-to-all per GPU", link / 1e9,
                 TORCHREC_PLANNER.values["INTRA_NODE_BANDWIDTH"] / 1e9, "GB/s", src),
         ]
-        info["peaks"][k] = (p.hbm.bandwidth.value, p.link.bandwidth.value)
+        info["peaks"][k] = (s.hbm[d].peak_Bps, s.link[d].peak_Bps)
     c = load_system(cpu)
     cpu_Bps = row_B / c.gather_time_s(row_B)
     info["cpu_peak"] = c.peak_bandwidth_Bps()[f"{c.devices[0]}.dram"]

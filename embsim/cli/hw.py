@@ -49,6 +49,7 @@ def list_(as_json):
         click.echo(f"{r['name']:<{w}}  {r['family']:<{f}}  {d}")
 
 
+REFERENCE_ROW_B = 256        # the row 'hw show' prices a lookup of in every slot (dim 64 fp32)
 _DECIMAL_BYTES = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
 
 
@@ -74,14 +75,18 @@ def _show_data(system):
     rows = [{"part": part, "parameter": name, "value": value, "unit_kind": kind,
              "display": display(value, kind, name), "source": source}
             for part, name, value, kind, source in system.describe()]
-    slots = [{"device": s.device, "tier": s.tier, "capacity_B": s.capacity_B, "rank": s.rank,
-              "pool": s.pool_key} for s in system.slots()]
+    slots = []
+    for s in system.slots():
+        ref = system.lookup_cost(s, REFERENCE_ROW_B)
+        slots.append({"device": s.device, "tier": s.tier, "capacity_B": s.capacity_B, "rank": s.rank,
+                      "pool": s.pool_key, "granularity_B": s.granularity_B,
+                      "reference_row_B": REFERENCE_ROW_B, "lookup_time_s": ref.time_s, "lookup_energy_J": ref.energy_J})
     return {"name": system.name, "family": system.family, "file": system.source_file,
             "description": " ".join(str(getattr(system.params, "description", "")).split()),
-            "parameters": rows, "slots": slots,
+            "parameters": rows, "parts": system.parts_summary(), "slots": slots,
             "derived": [{"part": part, "figure": name, "value": value, "unit_kind": kind,
                          "display": display(value, kind, name), "formula": formula}
-                        for part, name, value, kind, formula in getattr(system, "derived_figures", lambda: [])()],
+                        for part, name, value, kind, formula in system.derived_figures()],
             "peak_bandwidth_Bps": system.peak_bandwidth_Bps(),
             "static_power_W": system.static_power_W(),
             "energy_per_action_J": [{"part": p, "action": a, "energy_J": e}
@@ -116,7 +121,8 @@ def show(system, as_json):
     for sl in data["slots"]:
         pool = f"  shared pool {sl['pool']}" if sl["pool"] != f"{sl['device']}.{sl['tier']}" else ""
         text = (f"  {re.sub(r'[0-9]+', 'N', sl['device'])}.{sl['tier']:<10} rank {sl['rank']}  "
-                f"{display(sl['capacity_B'], 'bytes')}{pool}")
+                f"{display(sl['capacity_B'], 'bytes')}  granularity {display(sl['granularity_B'], 'bytes')}  "
+                f"{REFERENCE_ROW_B}-B lookup {format_quantity(sl['lookup_time_s'], 'time')}{pool}")
         lines.setdefault(text, []).append(sl["device"])
     for text, devs in lines.items():
         click.echo(text + (f"  (x{len(devs)}: {devs[0]} .. {devs[-1]})" if len(devs) > 1 else f"  ({devs[0]})"))
@@ -132,7 +138,7 @@ def _grouped(peaks):
     """'gpu0.hbm 2 TB/s, gpu1.hbm 2 TB/s, ...' -> 'gpuN.hbm 2 TB/s (x8)' when every copy is equal."""
     groups = {}
     for k, v in peaks.items():
-        groups.setdefault((re.sub(r"\d+", "N", k), v), []).append(k)
+        groups.setdefault((re.sub(r"(?<=[a-z])\d+(?=\.|$)", "N", k), v), []).append(k)
     counts = {}
     for (pattern, _) in groups:
         counts[pattern] = counts.get(pattern, 0) + 1

@@ -40,32 +40,15 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..hw_models.parts import NandFlash
 
 LAYOUTS = ("identity", "frequency", "coaccess", "random")
-GRANULARITY_KEYS = ("granularity_B", "line_bytes", "sector_bytes", "access_bytes", "page_bytes",
-                    "page_size", "dma_block", "burst_bytes")
-
-
-def graph_granularity_B(system, device: str, tier: str) -> int:
-    """Access granularity of a tier read from its graph node (line, sector, page ...), else 1 byte.
-
-    A stopgap until every slot declares ``granularity_B`` (issue 11).
-    """
-    for node in (f"{device}.{tier}", tier):
-        if node in system.graph.nodes:
-            attrs = system.graph.nodes[node]
-            for k in GRANULARITY_KEYS:
-                if attrs.get(k):
-                    return max(1, int(round(float(attrs[k]))))
-    return 1
-
-
 def tier_unit_sizes_B(system, device: str, tier: str, override: Optional[dict] = None) -> list:
     """Unit sizes coalescing counts at ``device.tier``, the access granularity first, the cost unit last.
 
     ``override`` {"tier" or "device.tier": [bytes, ...]} wins; else the
-    slot's declared ``granularity_B`` (or the graph's), then a flash tier's
-    page (``page_B`` of its graph node) when it is a larger multiple.
+    slot's ``granularity_B`` (its tier part's access unit), then a flash
+    tier's page when it is a larger multiple (the unit a die senses).
     """
     for key in (f"{device}.{tier}", tier):
         if override and key in override:
@@ -74,12 +57,11 @@ def tier_unit_sizes_B(system, device: str, tier: str, override: Optional[dict] =
                 raise InputError(f"unit_sizes_B: {key}: {sizes}: expected positive byte sizes, each a multiple "
                                  "of the first (the access granularity)")
             return sizes
-    declared = getattr(system.slot(device, tier), "granularity_B", None)
-    sizes = [int(declared or graph_granularity_B(system, device, tier))]
-    node = system.graph.nodes.get(f"{device}.{tier}", {})
-    page = node.get("page_B")
-    if page and int(page) > sizes[0] and int(page) % sizes[0] == 0:
-        sizes.append(int(page))
+    sizes = [int(system.slot(device, tier).granularity_B)]
+    part = system.parts.get(f"{device}.{tier}")
+    page = int(part.p.page.value) if isinstance(part, NandFlash) else 0
+    if page > sizes[0] and page % sizes[0] == 0:
+        sizes.append(page)
     return sizes
 
 

@@ -17,7 +17,9 @@ energy_per_B_J`` joules; ``macs`` of tensor-train reconstruction cost
                  "macs_per_s": 1e11},
         ...})
 
-A tier may name a ``pool`` shared with other devices' tiers (host DDR).
+A tier may name a ``pool`` shared with other devices' tiers (host DDR) and a
+``granularity_B``; without one its access unit is one byte, which is what its
+cost says (linear in the row's bytes, nothing rounded up to a line).
 ``links={"latency_s": L, "bandwidth_Bps": W}`` adds an all-to-all of pooled
 vectors: device d's transfer stage takes ``L + max(sent, received) / W`` with
 ``sent = pooled_d (N-1)/N`` (it keeps its own share), the rule of the
@@ -31,7 +33,7 @@ class SyntheticSystem(System):
     family = "synthetic"
 
     def __init__(self, name, devices, links=None):
-        self.name, self.params, self.source_file, self.graph = name, devices, None, None
+        super().__init__(name, devices, None)
         self.links = links
         self._slots = []
         for d, spec in devices.items():
@@ -39,7 +41,8 @@ class SyntheticSystem(System):
                 for key in ("tier", "capacity_B", "per_lookup_s", "bandwidth_Bps"):
                     if key not in t:
                         raise InputError(f"synthetic system '{name}': {d}.tiers[{rank}].{key}: missing")
-                self._slots.append(Slot(d, t["tier"], float(t["capacity_B"]), rank, t.get("pool")))
+                self._slots.append(Slot(d, t["tier"], float(t["capacity_B"]), rank, t.get("pool"),
+                                        granularity_B=int(t.get("granularity_B", 1))))
         self._tiers = {(d, t["tier"]): t for d, spec in devices.items() for t in spec["tiers"]}
 
     @property

@@ -453,7 +453,8 @@ class DesignSpace:
             path = model.resolve(ref, preset_dir, what)
         except InputError as e:
             raise InputError(f"{self.source}: {what}: {e}") from None
-        return {"name": path.stem, "data": config.load_yaml(path)}
+        data = loader.load_system_data(path) if what == "system" else config.load_yaml(path)
+        return {"name": path.stem, "data": data}          # part presets expanded: overrides address their numbers
 
     def _check_paths(self):
         """Every knob and override path must exist in its target, so a typo fails at load, not mid-sweep."""

@@ -18,11 +18,11 @@ without threads runs):
    which pins the per-byte add cost apart from the per-line memory wait.
 5. **Matrix multiply**: float32 ``a @ b`` for the MLP efficiency.
 
-The fit (see ``CpuDram.gather_time_s``): one row gather on one core costs
+The fit (see ``parts.cpu.CpuCores.gather_time_s``): one row gather on one core costs
 
-    t(r) = gather_overhead + r / sum_bandwidth + lines(r) * latency / lines_in_flight
+    t(r) = row_overhead + r / sum_bandwidth + lines(r) * latency / lines_in_flight
 
-``sum_bandwidth`` comes from (4); ``gather_overhead`` and the per-line time
+``sum_bandwidth`` comes from (4); ``row_overhead`` and the per-line time
 ``latency / lines_in_flight`` from a least-squares fit of (3); with the latency
 of (2) that gives ``lines_in_flight`` (the memory-level parallelism).  The LLC
 latency is fitted the same way from the LLC-resident table.
@@ -392,46 +392,54 @@ def build_preset(info, fit, stream_Bps, latency_s, llc_copy_Bps, flops):
                         f"full-socket figures extrapolate them to all cores, capped by the measured streaming bandwidth."),
         "params": {
             "sockets": S(info.sockets, f"{M}: NUMA nodes in /sys/devices/system/node"),
-            "core": {
+            "cpu": {
                 "count": S(cores_per_socket, f"{M}: CPUs this process may run on, per NUMA node"),
-                "frequency": S(_num(info.frequency_Hz, "Hz"), f"{M}: {info.facts['frequency_Hz']}"),
-                "flops_per_cycle": S(info.flops_per_cycle, info.facts["flops_per_cycle"]),
+                "clock": S(_num(info.frequency_Hz, "Hz"), f"{M}: {info.facts['frequency_Hz']}"),
+                "ops_per_cycle": {"fp32": S(info.flops_per_cycle, info.facts["flops_per_cycle"])},
+                "op_energy": {"fp32": S("34 pJ", f"assumption: not measurable from user space; {spr} (xeon_8480p)")},
+                "mlp_dtype": "fp32",
                 "mlp_efficiency": S(_num(eff), f"{M}: float32 512^3 matmul at {flops / 1e9:.3g} GFLOP per CPU-second over "
                                                f"the {peak_flops / 1e9:.3g} GFLOP/s peak of one core (frequency x FLOP/cycle)"),
                 "lines_in_flight": S(_num(mlp), f"{M}: fitted, chase latency {latency_s * 1e9:.4g} ns / fitted "
                                                 f"per-line gather time {fit.line_time_s * 1e9:.4g} ns"),
-                "gather_overhead": S(_num(fit.gather_overhead_s, "s"),
-                                     f"{M}: fitted intercept of numpy take + add.reduce per row (single core)"),
+                "row_overhead": S(_num(fit.gather_overhead_s, "s"),
+                                  f"{M}: fitted intercept of numpy take + add.reduce per row (single core)"),
                 "sum_bandwidth": S(_num(fit.sum_bandwidth_Bps, "B/s"),
                                    f"{M}: fitted slope of numpy add.reduce over bags already in cache"),
-                "flop_energy": S("0.75 pJ", f"assumption: not measurable from user space; {spr}"),
                 "static_power": S("50 W", "assumption: not measurable from user space; idle package power of a small server CPU"),
             },
             "llc": {
                 "capacity": S(_num(info.llc_bytes, "B"), f"{M}: {info.facts['llc_bytes']}"),
+                "granularity": S(_num(info.line_bytes, "B"), f"{M}: {info.facts['line_bytes']}"),
                 "latency": S(_num(fit.llc_line_time_s * mlp, "s"),
                              f"{M}: fitted per-line gather time on a table of {max(info.llc_bytes // 4, 2 * MiB) / MiB:.0f} MiB "
                              f"x lines_in_flight"),
-                "bandwidth": S(_num(llc_copy_Bps * cores_per_socket, "B/s"),
-                               f"{M}: single-core copy bandwidth of an LLC-resident array x cores"),
+                "concurrency": S(16 * cores_per_socket, "assumption: 16 L1D fill buffers per core (spr_llc), not measurable"),
+                "peak_bandwidth": S(_num(llc_copy_Bps * cores_per_socket, "B/s"),
+                                    f"{M}: single-core copy bandwidth of an LLC-resident array x cores"),
                 "read_energy": S("1 pJ/bit", f"assumption: not measurable from user space; {spr}"),
+                "write_energy": S("1 pJ/bit", f"assumption: not measurable from user space; {spr}"),
+                "static_power": S("0 W", "assumption: counted in the CPU's static power"),
+                "policy": "lru",
             },
             "dram": {
-                "channels": S(1, "assumption: a VM or container hides the DIMMs; the measured streaming bandwidth "
-                                 "is written as one 8-B channel"),
-                "transfer_rate": S(_num(stream_Bps / 8 / 1e6, "MT/s"),
-                                   f"{M}: numpy copy streaming bandwidth {stream_Bps / 1e9:.4g} GB/s (read + write) / 8 B"),
-                "bus_width": S("8 B", "assumption: one 64-bit channel (see channels)"),
                 "capacity": S(_num(info.memory_bytes / info.sockets, "B"), f"{M}: {info.facts['memory_bytes']}, per NUMA node"),
+                "granularity": S(_num(info.line_bytes, "B"), f"{M}: {info.facts['line_bytes']}"),
                 "latency": S(_num(latency_s, "s"), f"{M}: pointer chase over a random cycle larger than the LLC, "
                                                    f"minus the same loop in L1"),
-                "line_bytes": S(_num(info.line_bytes, "B"), f"{M}: {info.facts['line_bytes']}"),
+                "concurrency": S(1024, f"assumption: banks are not visible from user space; {spr} (ddr5_4800)"),
+                "peak_bandwidth": S(_num(stream_Bps, "B/s"),
+                                    f"{M}: numpy copy streaming bandwidth {stream_Bps / 1e9:.4g} GB/s (read + write)"),
                 "read_energy": S("15 pJ/bit", f"assumption: not measurable from user space; {spr}"),
+                "write_energy": S("15 pJ/bit", f"assumption: not measurable from user space; {spr}"),
                 "static_power": S("8 W", "assumption: not measurable from user space; ~4 W per DIMM, two DIMMs"),
             },
             "upi": {
                 "bandwidth": S("128 GB/s", f"assumption: {spr}; unused unless sockets > 1"),
+                "efficiency": S(1.0, f"assumption: {spr}; unused unless sockets > 1"),
+                "latency": S("0 s", f"assumption: {spr}; unused unless sockets > 1"),
                 "energy": S("5.5 pJ/bit", f"assumption: {spr}; unused unless sockets > 1"),
+                "static_power": S("0 W", "assumption: counted in the CPU's static power"),
             },
             "host": {
                 "batch_overhead": S("20 us", f"assumption: {spr}"),

@@ -1,28 +1,42 @@
 """The System: a machine model the rest of embsim talks to.
 
-A system is one of four *families* (cpu_dram, multi_gpu, ascend_soc,
-screc_csd), picked by name in YAML (``family: screc_csd``) through a registry,
-as Ramulator 2 picks its components.  A family is a subclass of ``System``
-with its own parameter schema; presets in ``hw_models/presets/`` give every
-number with its source.
+A system is a *family* (cpu_dram, multi_gpu, ascend_soc, screc_csd,
+cpu_nvme), picked by name in YAML (``family: screc_csd``) through a registry,
+as Ramulator 2 picks its components.  A family composes *parts*
+(``hw_models/parts/``: memory tiers, links, compute units, caches, a host
+front end), each loaded from a part preset or written out in the system file,
+and says how they meet: which slots exist, what a lookup and a batch cost.
 
-Two narrow interfaces face the later stages:
+The later stages see a system only through the protocols of
+``hw_models/protocols.py``:
 
-- the cost model sees hardware only through ``slots()`` (the places a table
-  shard can live) and the per-lookup costs ``lookup_cost(slot, row_bytes)``
-  and ``compute_cost(device, macs)``, which are linear in the work;
-- the simulator hands ``batch_cost(BatchLoad)`` the counters of one batch
-  (from the replay) and gets back the service time of every (stage,
-  resource) pair plus the action counts that energy is charged on.
+- ``Placement`` (the cost model): ``slots()`` (the places a table shard can
+  live, each with its tier's access granularity) and the per-lookup costs
+  ``lookup_cost(slot, row_bytes)`` and ``compute_cost(device, macs)``, which
+  are linear in the work;
+- ``BatchService`` (the simulator): ``resources()`` and ``batch_cost(BatchLoad)``,
+  the service time of every (stage, resource) pair of one batch plus the
+  action counts that energy is charged on.
+
+``System`` itself holds what every family shares and nothing a family must
+override: the parts, energy accounting (dynamic per action, static once per
+part over the elapsed time), the graph of parts, descriptions and checks.
 
 Units are SI throughout (see embsim.units).
 """
 from dataclasses import dataclass, field
-from typing import Optional
+import re
+from typing import TYPE_CHECKING, Optional
 
 import networkx as nx
 
 from ..errors import InputError
+from pydantic import BaseModel
+
+from ..config import Sourced
+from .params import field_kind
+from .parts import Part
+from .parts.base import PartParams
 
 # "attention": the sequence layers of a generative (HSTU) model, after the embeddings arrive; a DLRM has none
 STAGES = ("host", "embedding", "transfer", "attention", "dense", "response")
@@ -34,7 +48,9 @@ class Slot:
 
     ``rank`` orders the tiers of a device, 0 fastest.  Slots that share one
     physical memory (host DDR reached by every GPU) name the same ``pool``;
-    the capacity constraint is on the pool.
+    the capacity constraint is on the pool.  ``granularity_B`` is the access
+    unit of the tier part behind the slot (64 B line, 32 B sector, 4 KiB flash
+    read): the replay counts bytes in whole units of it.  It has no default.
     """
 
     device: str
@@ -42,6 +58,12 @@ class Slot:
     capacity_B: float
     rank: int
     pool: Optional[str] = None
+    granularity_B: int = 0
+
+    def __post_init__(self):
+        if not (isinstance(self.granularity_B, (int, float)) and self.granularity_B >= 1):
+            raise ValueError(f"slot {self.device}.{self.tier}: granularity_B must be a whole number of bytes >= 1, "
+                             f"got {self.granularity_B!r} (give the tier part's granularity)")
 
     @property
     def key(self):
@@ -54,7 +76,12 @@ class Slot:
 
 @dataclass(frozen=True)
 class Cost:
-    """Time and energy of some work on one device (per-lookup costs are amortised)."""
+    """Time and dynamic energy of some work on one device (per-lookup costs are amortised).
+
+    ``energy_J`` is dynamic energy only, in every family: static power is
+    charged once per part over elapsed time (``System.energy_J``), never
+    inside the cost of a piece of work.
+    """
 
     time_s: float
     energy_J: float
@@ -112,7 +139,7 @@ class BatchCost:
 FAMILIES: dict[str, type] = {}
 
 
-def register_family(name):
+def register_family(name: str):
     """Class decorator: make a System subclass loadable as ``family: name``."""
     def deco(cls):
         cls.family = name
@@ -122,65 +149,37 @@ def register_family(name):
 
 
 class System:
-    """Base of the four families.  Subclasses set ``Schema`` and implement the methods below."""
+    """What every family shares: its parts, energy accounting, the graph, checks.
 
-    family: Optional[str] = None
+    A family sets ``Schema`` (its file's pydantic schema) and builds its
+    parts in ``__init__`` (``self.parts``: name -> Part, one entry per
+    physical instance, e.g. ``socket0.dram``), then offers the methods of
+    the ``Placement`` and ``BatchService`` protocols (the loader checks).
+    """
+
+    family: str = ""
     Schema: Optional[type] = None
 
-    def __init__(self, name, params, source_file=None):
+    if TYPE_CHECKING:        # what every family provides (the Placement protocol); no run-time stand-ins
+        @property
+        def devices(self) -> list: ...
+
+        def slots(self) -> list: ...
+
+    def __init__(self, name: str, params, source_file: Optional[str] = None):
         self.name = name
         self.params = params            # validated family schema
         self.source_file = source_file
-        self.graph = self.build_graph()
+        self.parts: dict = {}
 
-    # -- to implement in every family -----------------------------------
-    def build_graph(self) -> nx.DiGraph:
-        """Parts as nodes (kind, parameters), links and containment as edges."""
-        raise NotImplementedError
+    # -- parts ---------------------------------------------------------------
+    def add_part(self, part: Part) -> Part:
+        if part.name in self.parts:
+            raise ValueError(f"{self.name}: two parts named {part.name!r}")
+        self.parts[part.name] = part
+        return part
 
-    @property
-    def devices(self):
-        """Names of the devices that hold shards and look rows up in parallel."""
-        raise NotImplementedError
-
-    def slots(self):
-        """list[Slot]: every (device, tier) a shard may be placed in."""
-        raise NotImplementedError
-
-    def lookup_cost(self, slot, row_bytes):
-        """Cost of one row gather from ``slot``, amortised at the device's full concurrency."""
-        raise NotImplementedError
-
-    def compute_cost(self, device, macs):
-        """Cost of ``macs`` multiply-adds on ``device``'s compute units (TT reconstruction)."""
-        raise NotImplementedError
-
-    def batch_cost(self, load):
-        """BatchCost of one BatchLoad."""
-        raise NotImplementedError
-
-    def resources(self):
-        """dict resource name -> number of servers (simpy Resource capacity)."""
-        raise NotImplementedError
-
-    def peak_bandwidth_Bps(self):
-        """dict "part.tier" or link name -> peak bandwidth; no reported figure may exceed it."""
-        raise NotImplementedError
-
-    def energy_per_action_J(self):
-        """dict (part, action) -> joules per action; every action batch_cost counts is here."""
-        raise NotImplementedError
-
-    def static_power_W(self):
-        """dict part -> static power."""
-        raise NotImplementedError
-
-    def describe(self):
-        """Rows (part, parameter, value, unit kind, source) for 'embsim hw show'."""
-        raise NotImplementedError
-
-    # -- optional: families that run the attention of sequence models --------
-    def attention_work(self, load):
+    def attention_work(self, load) -> tuple:
         """(list[StageWork], actions) of the batch's ``attention_flops`` on the family's compute part.
 
         A narrow hook beside ``batch_cost`` (which leaves attention out): the
@@ -192,39 +191,39 @@ class System:
                              f"sequence models (multi_gpu and ascend_soc do)")
         return [], {}
 
-    # -- optional: families with hardware- or software-managed caches ------
-    def cache_levels(self):
-        """list of dict(device, level, capacity_B, above_tier): caches the replay simulates (none by default)."""
+    def cache_levels(self) -> list:
+        """dict(device, level, capacity_B, above_tier, policy): caches the replay simulates (none unless a family has some)."""
         return []
 
-    def coalesced_lookup_cost(self, slot, row_bytes):
+    def coalesced_lookup_cost(self, slot: Slot, row_bytes: float) -> Cost:
         """Cost of a lookup whose unit (line, sector, page) a read of the same batch already brought:
-        the per-row work left (gathering, pooling).  None by default (a family whose lookup is all memory)."""
+        the per-row work left (gathering, pooling).  Nothing by default (a family whose lookup is all memory)."""
         return Cost(0.0, 0.0)
 
-    def cache_hit_cost(self, device, level, row_bytes):
-        """Cost of one row read served by cache ``level`` of ``device`` (families with caches override)."""
-        raise ValueError(f"system '{self.name}': no cache {device}.{level}")
+    # -- energy --------------------------------------------------------------
+    def energy_per_action_J(self) -> dict:
+        """(part, action) -> joules per action, from every part (the only energy table)."""
+        return {(name, a): j for name, part in self.parts.items() for a, j in part.energy_per_action_J().items()}
 
-    # -- shared ----------------------------------------------------------
-    def _check_devices(self, names):
-        """ValueError (a bug in the caller, not user input) if any of ``names`` is not a device."""
-        unknown = sorted(set(names) - set(self.devices))
-        if unknown:
-            raise ValueError(f"{self.name}: no device {unknown[0]!r}: unknown devices {unknown} "
-                             f"(devices: {', '.join(self.devices)})")
+    def static_power_W(self) -> dict:
+        """part -> static power, every part once."""
+        return {name: part.static_power_W for name, part in self.parts.items()}
 
-    def slot(self, device, tier):
-        for s in self.slots():
-            if s.device == device and s.tier == tier:
-                return s
-        raise InputError(f"system '{self.name}': no slot {device}.{tier} (slots: {', '.join(s.key for s in self.slots())})")
+    def dynamic_J(self, actions: dict) -> float:
+        """Joules of ``actions`` ((part, action) -> count); an action without an energy figure is a bug."""
+        table = self.energy_per_action_J()
+        total = 0.0
+        for key, count in actions.items():
+            if key not in table:
+                raise KeyError(f"system '{self.name}': no energy figure for action {key}")
+            total += count * table[key]
+        return total
 
-    def energy_J(self, actions, elapsed_s):
-        """Energy by part and action: counts x energy per action, plus static power x time.
+    def energy_J(self, actions: dict, elapsed_s: float) -> dict:
+        """Energy by part and action: counts x energy per action, plus static power x time, once per part.
 
-        Returns {"dynamic": {(part, action): J}, "static": {part: J}, "total_J": J}.
-        A counted action without an energy figure is an error, never zero.
+        Returns {"dynamic": {(part, action): J}, "static": {part: J}, "by_part": {part: {static_J,
+        dynamic_J, preset}}, "dynamic_J", "static_J", "total_J"}.
         """
         table = self.energy_per_action_J()
         dynamic = {}
@@ -233,10 +232,86 @@ class System:
                 raise KeyError(f"system '{self.name}': no energy figure for action {key}")
             dynamic[key] = count * table[key]
         static = {part: w * elapsed_s for part, w in self.static_power_W().items()}
-        return {"dynamic": dynamic, "static": static,
-                "total_J": sum(dynamic.values()) + sum(static.values())}
+        by_part = {name: {"static_J": static[name], "dynamic_J": 0.0, "preset": p.preset,
+                          "static_power_source": p.p.static_power.source}
+                   for name, p in self.parts.items()}
+        for (part, _), j in dynamic.items():
+            by_part[part]["dynamic_J"] += j
+        d, s = sum(dynamic.values()), sum(static.values())
+        return {"dynamic": dynamic, "static": static, "by_part": by_part,
+                "dynamic_J": d, "static_J": s, "total_J": d + s}
 
-    def check_fits(self, placed_B, tables=None):
+    # -- description -----------------------------------------------------------
+    def describe(self) -> list:
+        """Rows (part, parameter, value, unit kind, source) for 'embsim hw show': every part, then settings."""
+        rows = [(name, r["parameter"], r["value"], r["unit_kind"], r["source"])
+                for name, part in self._distinct_parts().items() for r in part.parameters()]
+        return rows + _own_numbers(self.params.params) + list(self.settings())
+
+    def settings(self) -> list:
+        """Rows of the family's flags and choices (not numbers, not of a part); none by default."""
+        return []
+
+    def _distinct_parts(self) -> dict:
+        """One part per distinct parameter set, named by its instances ('socketN.dram' for both sockets)."""
+        seen, out = set(), {}
+        for name, part in self.parts.items():
+            key = (type(part), id(part.p))
+            if key not in seen:
+                seen.add(key)
+                out[re.sub(r"(?<=[a-z])\d+(?=\.|$)", "N", name)] = part
+        return out
+
+    def parts_summary(self) -> list:
+        """Every distinct part as 'hw show --json' lists it: name (``socketN.dram`` for all sockets'),
+        kind, preset, parameters with sources, and the instances it stands for."""
+        out = []
+        for name, part in self._distinct_parts().items():
+            d = part.summary()
+            d["name"] = name
+            d["instances"] = [n for n, q in self.parts.items() if q.p is part.p and type(q) is type(part)]
+            out.append(d)
+        return out
+
+    def derived_figures(self) -> list:
+        """Rows (part, figure, value, unit kind, formula) that follow from the parameters; none by default."""
+        return []
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """Devices and parts as nodes (kind, numbers); a device contains the parts named after it."""
+        g = nx.DiGraph()
+        for d in self.devices:
+            g.add_node(d, kind="device")
+        for name, part in self.parts.items():
+            g.add_node(name, kind=part.kind, preset=part.preset or "",
+                       **{r["parameter"]: r["value"] for r in part.parameters()})
+            owner = name.split(".")[0]
+            if owner in self.devices and owner != name:
+                g.add_edge(owner, name, kind="contains")
+        for a, b in self.connections():
+            g.add_edge(a, b, kind="link")
+        return g
+
+    def connections(self) -> list:
+        """(node, node) pairs joined by a link, for the graph; none by default."""
+        return []
+
+    # -- checks ------------------------------------------------------------------
+    def _check_devices(self, names) -> None:
+        """ValueError (a bug in the caller, not user input) if any of ``names`` is not a device."""
+        unknown = sorted(set(names) - set(self.devices))
+        if unknown:
+            raise ValueError(f"{self.name}: no device {unknown[0]!r}: unknown devices {unknown} "
+                             f"(devices: {', '.join(self.devices)})")
+
+    def slot(self, device: str, tier: str) -> Slot:
+        for s in self.slots():
+            if s.device == device and s.tier == tier:
+                return s
+        raise InputError(f"system '{self.name}': no slot {device}.{tier} (slots: {', '.join(s.key for s in self.slots())})")
+
+    def check_fits(self, placed_B: dict, tables: Optional[dict] = None) -> None:
         """Raise InputError unless the bytes placed in each slot (and pool) fit its capacity.
 
         ``placed_B`` maps ``(device, tier)`` or ``"device.tier"`` to bytes;
@@ -244,7 +319,9 @@ class System:
         there, for the message.  Slots sharing a pool are checked together.
         """
         slots = {s.key: s for s in self.slots()}
-        per_pool, names, cap = {}, {}, {}
+        per_pool: dict = {}
+        names: dict = {}
+        cap: dict = {}
         for key, b in placed_B.items():
             k = key if isinstance(key, str) else f"{key[0]}.{key[1]}"
             if k not in slots:
@@ -258,3 +335,21 @@ class System:
                 which = f" (tables: {', '.join(map(str, names[pool]))})" if names[pool] else ""
                 raise InputError(f"system '{self.name}': {pool} holds {cap[pool] / 1e9:.4g} GB, but the placement "
                                  f"puts {b / 1e9:.4g} GB there{which}")
+
+
+def _own_numbers(params, prefix: str = "") -> list:
+    """describe rows of the sourced numbers of a family schema that are not inside a part."""
+    rows = []
+    for name in type(params).model_fields:
+        v = getattr(params, name)
+        if isinstance(v, Sourced):
+            rows.append((prefix or "system", name, v.value, field_kind(type(params), name) or "count", v.source))
+        elif isinstance(v, BaseModel) and not isinstance(v, PartParams):
+            rows += _own_numbers(v, f"{prefix}.{name}" if prefix else name)
+    return rows
+
+
+def add(d: dict, key, value: float) -> None:
+    """d[key] += value, skipping zeros (action and byte counters of a batch)."""
+    if value:
+        d[key] = d.get(key, 0.0) + value

@@ -24,8 +24,11 @@ JSON layout (``SimResult.to_dict()``)::
     peak_bandwidth_Bps   {"dev.tier" or link: B/s}
     utilisation_fraction {resource: busy share of the window, 0..1}
     queueing_delay_s     {resource: mean wait of a measured batch's request for a server}
-    energy               dynamic_J {"part:action": J}, static_J {part: J},
-                         by_part_J, total_J, per_query_J, average_power_W
+    energy               total_J, static_J, dynamic_J (static power once per part x window;
+                         dynamic = actions x energy per action), per_query_J,
+                         static_per_query_J, dynamic_per_query_J, average_power_W,
+                         by_part {part: {static_J, dynamic_J, preset, static_power_source}},
+                         by_action_J {"part:action": J}
     provenance           seed, config_hash, versions {embsim, numpy, simpy, python}
     quality              collision_share, shared_row_share (lookup-weighted), max_rel_error_bound,
                          per_table [{table, representation, collision_share, shared_row_share,

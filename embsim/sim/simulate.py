@@ -53,8 +53,9 @@ Decisions a user should know
   the families charge memory time on ``reads`` and per-lookup work (index
   transfer, pooling) on ``lookups``.
 * **Energy** is charged on the window: each batch's action counts, weighted
-  by the share of its service that fell in the window, plus static power x
-  window; per query = that energy / queries completed in the window.
+  by the share of its service that fell in the window (dynamic), plus every
+  part's static power x window, once per part (static); per query = each of
+  them / queries completed in the window.
 """
 import hashlib
 import json
@@ -73,7 +74,6 @@ import simpy
 from .. import __version__
 from ..cost_model.validate import check_plan
 from ..errors import InputError
-from ..cost_model.coalescing import graph_granularity_B
 from ..cost_model.partition import RowPartition
 from ..hw_models.system import STAGES, BatchLoad, DeviceLoad
 from ..hw_models.families.service_profiles import service_variability
@@ -130,8 +130,8 @@ class ShardInfo:
 
 
 def _granularity_B(system, device, tier):
-    """Access granularity of a tier: from its graph node (line, sector, page ...), else 1 byte."""
-    return graph_granularity_B(system, device, tier)
+    """Access granularity of a tier: the one its slot declares (from its tier part; no guessing)."""
+    return int(system.slot(device, tier).granularity_B)
 
 
 def caches_from_system(system, policy="lru"):
@@ -806,13 +806,7 @@ def summarise(run, sim, config, seed, notes):
     peak = system.peak_bandwidth_Bps()
     bandwidth = {k: v / T for k, v in sorted(moved_window.items())}
 
-    energy = system.energy_J(actions, T)
-    by_part = {}
-    for (part, _), j in energy["dynamic"].items():
-        by_part[part] = by_part.get(part, 0.0) + j
-    for part, j in energy["static"].items():
-        by_part[part] = by_part.get(part, 0.0) + j
-    total_J = float(energy["total_J"])
+    energy = energy_summary(system.energy_J(actions, T), T, n_done)
 
     L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
     littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
@@ -839,16 +833,25 @@ def summarise(run, sim, config, seed, notes):
         utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
         queueing_delay_s=run.queueing_delay_s(),
         quality=sim.quality,
-        energy={"dynamic_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())},
-                "static_J": {p: float(j) for p, j in sorted(energy["static"].items())},
-                "by_part_J": {p: float(j) for p, j in sorted(by_part.items())},
-                "total_J": total_J, "per_query_J": total_J / n_done if n_done else None,
-                "average_power_W": total_J / T},
+        energy=energy,
         provenance={"seed": seed, "config_hash": config_hash(sim, config, seed),
                     "versions": {"embsim": __version__, "numpy": np.__version__, "simpy": simpy.__version__,
                                  "python": platform.python_version()}},
         notes=notes)
     return result
+
+
+def energy_summary(energy, elapsed_s, queries):
+    """SimResult.energy from ``System.energy_J``: totals, per query, per part (static and dynamic, with
+    the part's preset and the source of its static power) and per action."""
+    total, static, dynamic = float(energy["total_J"]), float(energy["static_J"]), float(energy["dynamic_J"])
+    per = (lambda j: j / queries) if queries else (lambda j: None)
+    by_part = {p: {"static_J": float(v["static_J"]), "dynamic_J": float(v["dynamic_J"]), "preset": v["preset"],
+                   "static_power_source": v["static_power_source"]} for p, v in sorted(energy["by_part"].items())}
+    return {"total_J": total, "static_J": static, "dynamic_J": dynamic,
+            "per_query_J": per(total), "static_per_query_J": per(static), "dynamic_per_query_J": per(dynamic),
+            "average_power_W": total / elapsed_s, "by_part": by_part,
+            "by_action_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())}}
 
 
 # Fields of a plan that record how its solve went (outputs), not what was asked: never hashed.

@@ -88,7 +88,7 @@ MODEL_FRAGMENTS = {
 
 
 def _system(path_value):
-    """The cpu preset with one value replaced (path 'params.core.count' -> new value text)."""
+    """The cpu preset with one value replaced (path 'params.cpu.count' -> new value text)."""
     data = yaml.safe_load((SYSTEM_PRESETS / f"{CPU}.yaml").read_text())
     path, value = path_value
     node = data
@@ -100,7 +100,7 @@ def _system(path_value):
 
 
 BAD_SYSTEMS = {
-    "s_count.yaml": (_system(("params.core.count", {"value": 1e30, "source": "x"})), "count"),
+    "s_count.yaml": (_system(("params.cpu.count", {"value": 1e30, "source": "x"})), "count"),
     "s_sockets.yaml": (_system(("params.sockets", {"value": 1e30, "source": "x"})), "sockets"),
     "s_sockets_frac.yaml": (_system(("params.sockets", {"value": 2.5, "source": "x"})), "sockets"),
     "s_inf.yaml": (_system(("params.dram.latency", {"value": float("inf"), "source": "x"})), "latency"),

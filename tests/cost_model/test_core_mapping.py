@@ -19,7 +19,7 @@ class ToySoC(System):
     STRATEGIES = ("GM", "L1", "GM-UB", "L1-UB")
 
     def __init__(self, n_cores=3, l1_B=40_000, ub_B=8_000):
-        self.name, self.params, self.graph = "toysoc", {}, None
+        super().__init__("toysoc", {})
         self.n_cores, self.l1_capacity_B, self.ub_capacity_B = n_cores, l1_B, ub_B
 
     @property
@@ -29,7 +29,8 @@ class ToySoC(System):
     def slots(self):
         out = []
         for c in self.devices:
-            out += [Slot(c, "l1", self.l1_capacity_B, 0), Slot(c, "hbm", 1e12, 1, "hbm")]
+            out += [Slot(c, "l1", self.l1_capacity_B, 0, granularity_B=32),
+                    Slot(c, "hbm", 1e12, 1, "hbm", granularity_B=32)]
         return out
 
     def aligned_row_B(self, row_bytes):

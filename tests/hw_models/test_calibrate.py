@@ -55,7 +55,7 @@ def test_preset_is_valid_and_sourced(calibration, tmp_path):
     assert rows and all(src.strip() for *_, src in rows)
     measured = [r for r in rows if "measured on this host by embsim calibrate" in r[4]]
     fitted = {r[1] for r in measured}
-    assert {"gather_overhead", "lines_in_flight", "sum_bandwidth", "latency", "transfer_rate"} <= fitted
+    assert {"row_overhead", "lines_in_flight", "sum_bandwidth", "latency", "peak_bandwidth"} <= fitted
     others = [r for r in rows if r not in measured]
     assert all(r[4].startswith("assumption") for r in others), others
 

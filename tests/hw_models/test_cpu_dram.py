@@ -1,8 +1,9 @@
 """cpu_dram cost functions on hand-computed cases.
 
 The hand system: 2 sockets of 4 cores at 1 GHz, 8 FLOP/cycle, 2 lines in
-flight per core, DRAM latency 100 ns, 2 channels x 1000 MT/s x 8 B = 16 GB/s.
+flight per core, DRAM latency 100 ns, peak 16 GB/s (2 channels x 1000 MT/s x 8 B).
 Random-access bandwidth = min(16 GB/s, 4 x 2 x 64 B / 100 ns = 5.12 GB/s).
+A busy core draws 1 GHz x 8 FLOP x 1 pJ = 8 mW of dynamic power.
 """
 
 import pytest
@@ -18,17 +19,22 @@ HAND = {
     "name": "hand_cpu",
     "params": {
         "sockets": S(2),
-        "core": {"count": S(4), "frequency": S("1 GHz"), "flops_per_cycle": S(8), "mlp_efficiency": S(0.5),
-                 "lines_in_flight": S(2), "gather_overhead": S("8 ns"), "sum_bandwidth": S("64 GB/s"),
-                 "flop_energy": S("1 pJ"), "static_power": S("10 W")},
-        "llc": {"capacity": S("8 MiB"), "latency": S("10 ns"), "bandwidth": S("100 GB/s"), "read_energy": S("1 pJ/bit")},
-        "dram": {"channels": S(2), "transfer_rate": S("1000 MT/s"), "bus_width": S("8 B"), "capacity": S("16 GB"),
-                 "latency": S("100 ns"), "line_bytes": S("64 B"), "read_energy": S("10 pJ/bit"), "static_power": S("5 W")},
-        "upi": {"bandwidth": S("10 GB/s"), "energy": S("5 pJ/bit")},
+        "cpu": {"count": S(4), "clock": S("1 GHz"), "ops_per_cycle": {"fp32": S(8)}, "op_energy": {"fp32": S("1 pJ")},
+                "mlp_dtype": "fp32", "mlp_efficiency": S(0.5), "lines_in_flight": S(2), "row_overhead": S("8 ns"),
+                "sum_bandwidth": S("64 GB/s"), "static_power": S("10 W")},
+        "llc": {"capacity": S("8 MiB"), "granularity": S("64 B"), "latency": S("10 ns"), "concurrency": S(1000),
+                "peak_bandwidth": S("100 GB/s"), "read_energy": S("1 pJ/bit"), "write_energy": S("1 pJ/bit"),
+                "static_power": S("0 W"), "policy": "lru"},
+        "dram": {"capacity": S("16 GB"), "granularity": S("64 B"), "latency": S("100 ns"), "concurrency": S(1000),
+                 "peak_bandwidth": S("16 GB/s"), "read_energy": S("10 pJ/bit"), "write_energy": S("10 pJ/bit"),
+                 "static_power": S("5 W")},
+        "upi": {"bandwidth": S("10 GB/s"), "efficiency": S(1.0), "latency": S("0 s"), "energy": S("5 pJ/bit"),
+                "static_power": S("0 W")},
         "host": {"batch_overhead": S("10 us"), "sample_overhead": S("1 us"), "response_per_sample": S("0.5 us"),
                  "static_power": S("20 W")},
     },
 }
+CORE_W = 1e9 * 8 * 1e-12          # dynamic power of one busy core
 
 
 def hand(**changes):
@@ -51,7 +57,7 @@ def test_devices_slots_resources(cpu):
 def test_random_bandwidth_is_littles_law_capped_by_peak(cpu):
     assert cpu.random_bandwidth_Bps() == pytest.approx(4 * 2 * 64 / 100e-9)          # 5.12 GB/s
     assert cpu.random_bandwidth_Bps(cores=1) == pytest.approx(1.28e9)
-    many = hand(core__count=64)
+    many = hand(cpu__count=64)
     assert many.random_bandwidth_Bps() == pytest.approx(16e9)                        # capped by the channels
 
 
@@ -60,11 +66,12 @@ def test_lookup_cost_hand_computed(cpu):
     # 128-B row: core (8 ns + 128 B / 64 GB/s) / 4 cores = 2.5 ns; 2 lines x 64 B / 5.12 GB/s = 25 ns
     c = cpu.lookup_cost(slot, 128)
     assert c.time_s == pytest.approx(2.5e-9 + 25e-9)
-    assert c.energy_J == pytest.approx(128 * 8 * 10e-12)
+    # energy: the two lines from DRAM plus the core's 10 ns of gather work
+    assert c.energy_J == pytest.approx(128 * 8 * 10e-12 + 10e-9 * CORE_W)
     # 48-B row starts at offsets 0, 16, 32, 48 of a line: touches 1, 1, 2, 2 lines -> 1.5 lines = 96 B
     c48 = cpu.lookup_cost(slot, 48)
     assert c48.time_s == pytest.approx((8e-9 + 48 / 64e9) / 4 + 96 / 5.12e9)
-    assert c48.energy_J == pytest.approx(96 * 8 * 10e-12)
+    assert c48.energy_J == pytest.approx(96 * 8 * 10e-12 + (8e-9 + 48 / 64e9) * CORE_W)
 
 
 def test_llc_hit_is_cheaper_than_dram(cpu):
@@ -72,7 +79,7 @@ def test_llc_hit_is_cheaper_than_dram(cpu):
     # LLC: min(100 GB/s, 4 x 2 x 64 / 10 ns = 51.2 GB/s)
     assert hit.time_s == pytest.approx(2.5e-9 + 128 / 51.2e9)
     assert hit.time_s < cpu.lookup_cost(cpu.slot("socket0", "dram"), 128).time_s
-    assert hit.energy_J == pytest.approx(128 * 8 * 1e-12)
+    assert hit.energy_J == pytest.approx(128 * 8 * 1e-12 + 10e-9 * CORE_W)
 
 
 def test_compute_cost(cpu):
@@ -97,8 +104,9 @@ def test_batch_cost_embedding_time_equals_lookup_costs(cpu):
     assert bc.bytes["socket0.llc"] == pytest.approx(200 * 96)
     # energy of the lookups is the lookup costs' energy
     e = cpu.energy_J(bc.actions, 0.0)["dynamic"]
-    assert e[("socket0.dram", "read_B")] == pytest.approx(1000 * cpu.lookup_cost(slot, 128).energy_J
-                                                          + 300 * cpu.lookup_cost(slot, 48).energy_J)
+    assert e[("socket0.dram", "read_B")] + e[("socket0.llc", "read_B")] + e[("socket0.cpu", "busy_s")] == \
+        pytest.approx(1000 * cpu.lookup_cost(slot, 128).energy_J + 300 * cpu.lookup_cost(slot, 48).energy_J
+                      + 200 * cpu.cache_hit_cost("socket0", "llc", 48).energy_J)
     # host, dense, transfer and response by hand
     by = {(w.stage, w.resource): w.time_s for w in bc.work}
     assert by[("host", "host")] == pytest.approx(10e-6 + 64 * 1e-6)
@@ -121,10 +129,11 @@ def test_without_table_work_uses_mean_row_bytes(cpu):
 def test_more_channels_or_lines_in_flight_never_slower(cpu):
     slot = cpu.slot("socket0", "dram")
     base = cpu.lookup_cost(slot, 512).time_s
-    assert hand(core__lines_in_flight=8).lookup_cost(slot, 512).time_s < base
-    assert hand(dram__channels=4).lookup_cost(slot, 512).time_s == base          # latency-bound here: no change
-    capped = hand(core__count=64)
-    assert hand(core__count=64, dram__channels=4).lookup_cost(slot, 512).time_s < capped.lookup_cost(slot, 512).time_s
+    assert hand(cpu__lines_in_flight=8).lookup_cost(slot, 512).time_s < base
+    assert hand(dram__peak_bandwidth="32 GB/s").lookup_cost(slot, 512).time_s == base   # latency-bound here
+    capped = hand(cpu__count=64)
+    assert hand(cpu__count=64, dram__peak_bandwidth="32 GB/s").lookup_cost(slot, 512).time_s < \
+        capped.lookup_cost(slot, 512).time_s
 
 
 def test_single_socket_has_no_transfer():

@@ -4,7 +4,7 @@ import yaml
 
 from embsim.errors import InputError
 from embsim.hw_models import FAMILIES, System
-from embsim.hw_models.loader import load_system, preset_names, system_from_dict
+from embsim.hw_models.loader import load_system, load_system_data, preset_names, system_from_dict
 
 
 def test_registry_has_the_families_and_presets_load():
@@ -41,22 +41,22 @@ def test_unknown_family_suggests(tmp_path):
 
 def test_unknown_override_key_suggests():
     with pytest.raises(InputError) as e:
-        load_system("cpu_2s_spr_ddr5", {"params.dram.chanels": 4})
-    assert "params.dram.chanels: unknown key 'chanels'; did you mean 'channels'?" in _one_line(e)
+        load_system("cpu_2s_spr_ddr5", {"params.dram.concurency": 4})
+    assert "params.dram.concurency: unknown key 'concurency'; did you mean 'concurrency'?" in _one_line(e)
 
 
 def test_override_changes_the_model_and_records_its_source():
     base = load_system("cpu_2s_spr_ddr5")
-    more = load_system("cpu_2s_spr_ddr5", {"params.dram.channels": 12})
+    more = load_system("cpu_2s_spr_ddr5", {"params.dram.peak_bandwidth": "460.8 GB/s"})
     assert more.peak_bandwidth_Bps()["socket0.dram"] == pytest.approx(1.5 * base.peak_bandwidth_Bps()["socket0.dram"])
-    row = [r for r in more.describe() if r[:2] == ("dram", "channels")][0]
-    assert row[2] == 12 and row[4].startswith("override: params.dram.channels=12")
+    row = [r for r in more.describe() if r[:2] == ("socketN.dram", "peak_bandwidth")][0]
+    assert row[2] == 460.8e9 and row[4].startswith("override: params.dram.peak_bandwidth=460.8 GB/s")
 
 
 @pytest.mark.parametrize("path, value, fragment", [
     ("params.dram.capacity", "-512 GB", "params.dram.capacity: must be > 0"),
     ("params.hbm.capacity", 0, "params.hbm.capacity: must be > 0"),
-    ("params.hbm.gather_efficiency", 1.5, "params.hbm.gather_efficiency: must be <= 1"),
+    ("params.uvm.efficiency", 1.5, "params.uvm.efficiency: must be <= 1"),
     ("params.gpus", 2.5, "params.gpus: must be a whole number"),
     ("params.link.bandwidth", "300 GB", "params.link.bandwidth: '300 GB' is not a bandwidth"),
 ])
@@ -69,22 +69,30 @@ def test_bad_numbers_are_one_line_errors(path, value, fragment):
 
 def test_missing_source_and_missing_parameter(tmp_path):
     data = yaml.safe_load(open(load_system("gpu_8x_h100_80g").source_file))
-    data["params"]["hbm"]["bandwidth"] = {"value": "3350 GB/s"}
+    data["params"]["hbm"]["peak_bandwidth"] = {"value": "3350 GB/s"}      # an override of the part preset
     with pytest.raises(InputError) as e:
         load_system(str(_write(tmp_path, data)))
-    assert "params.hbm.bandwidth: every number needs a non-empty 'source'" in _one_line(e)
-    data["params"]["hbm"]["bandwidth"] = {"value": "3350 GB/s", "source": "  "}
+    assert "params.hbm.peak_bandwidth: every number needs a non-empty 'source'" in _one_line(e)
+    data["params"]["hbm"]["peak_bandwidth"] = {"value": "3350 GB/s", "source": "  "}
     with pytest.raises(InputError):
         load_system(str(_write(tmp_path, data)))
-    data["params"]["hbm"]["bandwidth"] = "3350 GB/s"                   # a bare number has no source
+    data["params"]["hbm"]["peak_bandwidth"] = "3350 GB/s"                 # a bare number has no source
     with pytest.raises(InputError, match="with a source"):
         load_system(str(_write(tmp_path, data)))
-    del data["params"]["hbm"]["bandwidth"]                           # a missing figure is an error, never zero
+    data["params"]["hbm"] = {"preset": "hbm3_h100", "bandwith": {"value": "1 GB/s", "source": "x"}}
+    with pytest.raises(InputError, match="part preset 'hbm3_h100' has no parameter 'bandwith'; did you mean"):
+        load_system(str(_write(tmp_path, data)))
+    full = load_system_data("gpu_8x_h100_80g")
+    hbm = {k: v for k, v in full["params"]["hbm"].items() if k not in ("preset", "peak_bandwidth")}
+    data["params"]["hbm"] = hbm                                      # written out, one figure missing
     with pytest.raises(InputError) as e:
         load_system(str(_write(tmp_path, data)))
-    assert "params.hbm.bandwidth: missing required field" in _one_line(e)
-    data["params"]["hbm"]["bandwith"] = {"value": "1 GB/s", "source": "x"}
-    with pytest.raises(InputError, match="unknown key 'bandwith'; did you mean 'bandwidth'"):
+    assert "params.hbm.peak_bandwidth: missing required field" in _one_line(e)
+    data["params"]["hbm"] = {**hbm, "peak_bandwith": {"value": "1 GB/s", "source": "x"}}
+    with pytest.raises(InputError, match="unknown key 'peak_bandwith'; did you mean 'peak_bandwidth'"):
+        load_system(str(_write(tmp_path, data)))
+    data["params"]["hbm"] = {"preset": "hbm3_h1000"}
+    with pytest.raises(InputError, match="unknown part preset 'hbm3_h1000'; did you mean 'hbm3_h100'"):
         load_system(str(_write(tmp_path, data)))
 
 

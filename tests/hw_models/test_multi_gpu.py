@@ -1,7 +1,7 @@
 """multi_gpu cost functions on hand-computed cases.
 
 The hand system: 2 GPUs, 10 GB HBM at 1000 GB/s reaching 50% on gathers in
-32-B sectors, 1 GB reserved; PCIe 10 GB/s per direction at 50% in 64-B reads;
+32-B sectors (Little's law: 1562.5 sectors in flight over 100 ns), 1 GB reserved; PCIe 10 GB/s per direction at 50% in 64-B reads;
 host DDR 8 GB/s shared (4 GB/s per GPU under load); NVLink 100 GB/s at 80%.
 """
 
@@ -18,19 +18,25 @@ HAND = {
     "name": "hand_gpu",
     "params": {
         "gpus": S(2),
-        "hbm": {"capacity": S("10 GB"), "bandwidth": S("1000 GB/s"), "sector_bytes": S("32 B"),
-                "gather_efficiency": S(0.5), "reserved": S("1 GB"), "read_energy": S("4 pJ/bit"),
-                "write_energy": S("5 pJ/bit")},
+        # 500 GB/s random = 1562.5 sectors of 32 B in flight over 100 ns (half the 1000 GB/s peak)
+        "hbm": {"capacity": S("10 GB"), "granularity": S("32 B"), "latency": S("100 ns"), "concurrency": S(1562.5),
+                "peak_bandwidth": S("1000 GB/s"), "read_energy": S("4 pJ/bit"), "write_energy": S("5 pJ/bit"),
+                "static_power": S("0 W")},
+        "hbm_reserved": S("1 GB"),
         "hbm_cache": {"capacity": S("0 GB")},
-        "compute": {"peak_flops": S("100 TFLOP/s"), "mlp_efficiency": S(0.5), "flop_energy": S("1 pJ"),
-                    "static_power": S("50 W")},
-        "pcie": {"bandwidth": S("10 GB/s"), "efficiency": S(0.5), "access_bytes": S("64 B"), "energy": S("6 pJ/bit")},
-        "link": {"kind": "nvlink", "bandwidth": S("100 GB/s"), "efficiency": S(0.8), "latency": S("1 us"),
-                 "energy": S("5 pJ/bit"), "static_power": S("30 W")},
-        "host_ddr": {"capacity": S("100 GB"), "bandwidth": S("8 GB/s"), "read_energy": S("20 pJ/bit"),
+        "gpu": {"count": S(1), "clock": S("1 GHz"), "ops_per_cycle": {"tf32": S(1e5)}, "op_energy": {"tf32": S("1 pJ")},
+                "mlp_dtype": "tf32", "mlp_efficiency": S(0.5), "static_power": S("50 W")},
+        "pcie": {"bandwidth": S("10 GB/s"), "efficiency": S(1.0), "latency": S("0 s"), "energy": S("6 pJ/bit"),
+                 "static_power": S("0 W")},
+        "uvm": {"efficiency": S(0.5), "access_bytes": S("64 B")},
+        "link": {"bandwidth": S("100 GB/s"), "efficiency": S(0.8), "latency": S("1 us"), "energy": S("5 pJ/bit"),
+                 "static_power": S("15 W")},
+        "host_ddr": {"capacity": S("100 GB"), "granularity": S("64 B"), "latency": S("100 ns"), "concurrency": S(1000),
+                     "peak_bandwidth": S("8 GB/s"), "read_energy": S("20 pJ/bit"), "write_energy": S("20 pJ/bit"),
                      "static_power": S("10 W")},
         "host": {"batch_overhead": S("10 us"), "sample_overhead": S("1 us"), "response_per_sample": S("0.5 us"),
-                 "index_bytes": S("8 B"), "static_power": S("100 W")},
+                 "static_power": S("100 W")},
+        "index_bytes": S("8 B"),
     },
 }
 
@@ -90,19 +96,21 @@ def test_batch_cost_by_hand(gpu):
                      dense_macs=1e9)
     bc = gpu.batch_cost(load)
     by = {(w.stage, w.resource): w.time_s for w in bc.work}
-    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 4e9)
+    # host rows at gpu0's own UVM port rate (10 GB/s x 0.5); the shared host DDR (8 GB/s) is its own resource
+    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 5e9)
+    assert by[("embedding", "host.ddr")] == pytest.approx(10 * 256 / 8e9)
     assert by[("embedding", "gpu1")] == pytest.approx(50 * 64 / 500e9)
     # indices: 1010 x 8 B over gpu0's PCIe in the host stage
     assert by[("host", "gpu0.pcie")] == pytest.approx(1010 * 8 / 10e9)
     # all-to-all: gpu0 sends 0.5 MB and receives 0.1 MB; gpu1 the reverse
     assert by[("transfer", "gpu0.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
     assert by[("transfer", "gpu1.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
-    assert by[("dense", "gpu1")] == pytest.approx(1e9 / (100e12 * 0.5))
+    assert by[("dense", "gpu1.sm")] == pytest.approx(1e9 / (100e12 * 0.5))   # on the SMs, beside the next lookups
     assert bc.bytes["gpu0.hbm"] == pytest.approx(128000)
     assert bc.bytes["host.ddr"] == pytest.approx(10 * 256)
     assert bc.actions[("gpu0.link", "transfer_B")] == pytest.approx(0.5e6)
     e = gpu.energy_J(bc.actions, 1.0)
-    assert e["static"]["gpu0"] == pytest.approx(50.0) and e["static"]["fabric"] == pytest.approx(30.0)
+    assert e["static"]["gpu0.sm"] == pytest.approx(50.0) and e["static"]["gpu0.link"] == pytest.approx(15.0)
 
 
 def test_software_cache_hits_and_misses():
@@ -110,9 +118,10 @@ def test_software_cache_hits_and_misses():
     # 100 reads of 256-B rows resident in host DDR: 70 hit the HBM cache, 30 go to host DDR and are filled
     w = [dict(table="t", tier="host_ddr", row_bytes=256, lookups=30, cache_hits={"hbm_cache": 70})]
     bc = g.batch_cost(BatchLoad(8, {"gpu0": DeviceLoad(table_work=w)}, 0))
-    t = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}["gpu0"]
+    emb = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}
     hit = 256 / 500e9
-    assert t == pytest.approx(70 * hit + 30 * (256 / 4e9 + hit))
+    assert emb["gpu0"] == pytest.approx(70 * hit + 30 * (256 / 5e9 + hit))
+    assert emb["host.ddr"] == pytest.approx(30 * 256 / 8e9)      # only the misses reach the host
     assert bc.actions[("gpu0.hbm", "write_B")] == pytest.approx(30 * 256)
     assert bc.actions[("gpu0.hbm", "read_B")] == pytest.approx(70 * 256)
     assert g.cache_hit_cost("gpu0", "hbm_cache", 256).time_s < g.lookup_cost(g.slot("gpu0", "host_ddr"), 256).time_s
@@ -127,7 +136,7 @@ def test_faster_links_never_slower(gpu):
                                              pooled_bytes_out=1e6)}, dense_macs=1e8)
     base = {(w.stage, w.resource): w.time_s for w in gpu.batch_cost(load).work}
     for faster in (hand(pcie__bandwidth="20 GB/s"), hand(link__bandwidth="200 GB/s"),
-                   hand(hbm__bandwidth="2000 GB/s"), hand(host_ddr__bandwidth="16 GB/s")):
+                   hand(hbm__concurrency=3125), hand(host_ddr__peak_bandwidth="16 GB/s")):
         new = {(w.stage, w.resource): w.time_s for w in faster.batch_cost(load).work}
         assert all(new[k] <= base[k] + 1e-18 for k in base)
         assert sum(new.values()) < sum(base.values())

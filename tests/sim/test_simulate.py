@@ -94,8 +94,15 @@ def test_every_family_runs_within_physics(preset, model, trace):
         if k in r.peak_bandwidth_Bps:
             assert bw <= r.peak_bandwidth_Bps[k] * (1 + 1e-9), (k, bw, r.peak_bandwidth_Bps[k])
     e = r.energy
-    assert e["total_J"] == pytest.approx(sum(e["dynamic_J"].values()) + sum(e["static_J"].values()))
+    # dynamic (actions) + static (once per part over the window), each reported per part and per query
+    assert e["total_J"] == pytest.approx(e["dynamic_J"] + e["static_J"])
+    assert e["dynamic_J"] == pytest.approx(sum(e["by_action_J"].values()))
+    assert e["static_J"] == pytest.approx(sum(p["static_J"] for p in e["by_part"].values()))
+    assert e["dynamic_J"] == pytest.approx(sum(p["dynamic_J"] for p in e["by_part"].values()))
+    assert set(e["by_part"]) == set(system.parts) and e["dynamic_J"] > 0
+    assert e["static_J"] == pytest.approx(sum(system.static_power_W().values()) * r.window["duration_s"])
     assert e["per_query_J"] == pytest.approx(e["total_J"] / r.window["completed_queries"])
+    assert e["per_query_J"] == pytest.approx(e["static_per_query_J"] + e["dynamic_per_query_J"])
     json.loads(r.to_json())
 
 
@@ -115,7 +122,7 @@ def test_more_gather_bandwidth_never_lowers_throughput():
     tr = small_trace(heavy, batches=8, batch_size=32)
     qps, busy = [], []
     for mlp in (1, 2, 4, 8, 16):
-        system = load_system("cpu_2s_spr_ddr5", {"params.core.lines_in_flight.value": mlp})
+        system = load_system("cpu_2s_spr_ddr5", {"params.cpu.lines_in_flight.value": mlp})
         r = Simulation(heavy, system, round_robin_plan(heavy, system), tr).run("closed", variability=False)   # the mean model's physics; noise has its own tests
         qps.append(r.qps)
         busy.append(r.bottleneck[0])
@@ -241,7 +248,7 @@ def test_attention_stage_is_charged_apart_from_the_embeddings(preset):
         assert len(work) == N and all(w.time_s == pytest.approx(want) for w in work)
     else:                                                       # the cube units of all cores
         assert [w.resource for w in work] == ["cube"]
-        assert work[0].time_s == pytest.approx(flops / 2 / system._dense_rate())
+        assert work[0].time_s == pytest.approx(flops / system.cube.mlp_ops_per_s())
     # with one batch in flight a stage lasts its slowest item: the attention span is that time
     assert st_["attention"] == pytest.approx(max(w.time_s for w in work), rel=1e-9)
     # sequence rows are not pooled: one fp32 vector per lookup leaves the device

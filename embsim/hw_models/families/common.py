@@ -1,4 +1,4 @@
-"""Helpers shared by the cpu_dram and multi_gpu families.
+"""Helpers shared by the families: row-gather groups, CPU row gathers, the all-to-all.
 
 ``shard_rows`` reads one device's load as a list of row-gather groups, each of
 one row size on one tier, with the hits its cache levels served.  Families
@@ -76,3 +76,34 @@ def shard_rows(system, device, load):
         for g in groups:
             g.hits[level] = g.hits.get(level, 0.0) + rest * g.lookups / total
     return groups
+
+
+def cpu_core_only(cpu, row_bytes, lookups=1.0):
+    """(time_s, actions) of ``lookups`` lookups whose lines a read of the same batch already brought
+    (coalescing): the cores' own work (index, address, adds) only, no memory time."""
+    core_s = cpu.core_time_s(row_bytes)
+    return lookups * core_s / cpu.count, {(cpu.name, "busy_s"): lookups * core_s}
+
+
+def cpu_row_gather(cpu, memory, row_bytes, lookups=1.0):
+    """(time_s, actions) of ``lookups`` row gathers from ``memory`` by all cores of ``cpu`` (see parts/cpu.py).
+
+    Actions: the memory's bytes read (whole lines) and the cores' busy
+    core-seconds (index, address, adds into the bag), keyed by part name.
+    """
+    t = cpu.gather_time_s(row_bytes, memory, lookups)
+    return t, {(memory.name, "read_B"): lookups * memory.access_B(row_bytes),
+               (cpu.name, "busy_s"): lookups * cpu.core_time_s(row_bytes)}
+
+
+def all_to_all(pooled_B, devices):
+    """Data-parallel dense: device i keeps 1/N of its pooled vectors and sends the rest evenly.
+
+    Returns {device: (sent_B, received_B)}; every byte sent is received once.
+    """
+    n = len(devices)
+    if n < 2:
+        return {d: (0.0, 0.0) for d in devices}
+    sent = {d: pooled_B.get(d, 0.0) * (n - 1) / n for d in devices}
+    total = sum(sent.values())
+    return {d: (sent[d], (total - sent[d]) / (n - 1)) for d in devices}

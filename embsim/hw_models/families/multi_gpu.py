@@ -1,110 +1,75 @@
 """multi_gpu: N GPUs with HBM, host DDR over PCIe, an NVLink/NVSwitch or PCIe all-to-all.
 
-Parts: N GPUs (``gpu0`` .. ``gpuN-1``), each with HBM, a PCIe link to the
-host and a link into the GPU fabric (NVLink through NVSwitch, or PCIe); a host
-with DDR DRAM that every GPU can read (unified memory).
+Parts: per GPU, its SMs and tensor cores (``gpuN.sm``, a compute part), its
+HBM (``gpuN.hbm``), its PCIe port to the host (``gpuN.pcie``) and its link
+into the GPU fabric (``gpuN.link``, with its share of the switches); the
+host DDR every GPU can read (``host.ddr``, unified memory) and the host front
+end (``host``).
 
 Decisions:
 
-* **Devices are the GPUs.** Each GPU has two slots: ``(gpuN, "hbm")`` (rank 0)
-  and ``(gpuN, "host_ddr")`` (rank 1).  All ``host_ddr`` slots name the same
-  pool ``"host.ddr"``: the host memory is one capacity shared by every GPU.
-* **HBM slot capacity** is the HBM size minus ``reserved`` (dense model,
+* **Devices are the GPUs.** Each has two slots: ``(gpuN, "hbm")`` (rank 0,
+  32 B sectors) and ``(gpuN, "host_ddr")`` (rank 1, the UVM read size).  All
+  ``host_ddr`` slots name the pool ``"host.ddr"``: one capacity for all GPUs.
+* **HBM slot capacity** is the HBM size minus ``hbm_reserved`` (dense model,
   activations, CUDA context) minus the software cache, if any.
-* **HBM gathers** move whole 32-B sectors (``sector_bytes``) and reach
-  ``gather_efficiency`` of the HBM peak (random rows do not stream).
-* **Host-DDR gathers** (UVM zero-copy) cross the GPU's PCIe link in
-  ``access_bytes`` requests at ``efficiency`` of the link's per-direction peak;
-  the host DDR is shared, so under full load each GPU gets 1/N of its peak:
-  the per-row time uses ``min(pcie * efficiency, host_ddr_peak / N)``.
-* **HBM software cache** (optional, ``hbm_cache.capacity`` > 0): rows of the
-  ``host_ddr`` slot are cached in HBM; the replay simulates it under the level
-  name ``"hbm_cache"``.  A hit costs an HBM gather; a miss costs the host-DDR
-  gather plus writing the row into HBM.
-* **No deduplication** of lookups within a batch (as FBGEMM's TBE forward).
-* **All-to-all** (transfer stage): dense runs data parallel, so GPU i keeps
-  1/N of its pooled vectors and sends the rest; its link time is
-  max(sent, received) / (link bandwidth x efficiency) + one hop latency.
-  With NVSwitch every GPU's links run at once (non-blocking fabric).
-* **Dense MLP** on every GPU (1/N of the MACs each) at ``mlp_efficiency`` of
-  the dense tensor-core peak given in ``compute.peak_flops``.
-* Indices reach the GPUs over PCIe in the host stage (``index_bytes`` each).
-
-Stages and resources: ``host`` (front end, then index copies on
-``gpuN.pcie``), ``embedding`` and ``dense`` on ``gpuN``, ``transfer`` on
-``gpuN.link``, ``response`` on ``host``.
+* **HBM gathers** move whole 32-B sectors at the HBM's Little's-law random
+  bandwidth (``parts/memory.py``).
+* **Host-DDR gathers** (UVM zero-copy) cross the GPU's PCIe port in
+  ``uvm.access_bytes`` requests at ``uvm.efficiency`` of its per-direction
+  peak.  The planner assumes all GPUs read at once (``min(pcie x eff,
+  host_ddr peak / N)``); the simulator queues them on ``host.ddr`` (bytes /
+  peak beside the GPU's work) and on their ``pcie_switch`` uplink, if any.
+* **HBM software cache** (``hbm_cache.capacity`` > 0): rows of the
+  ``host_ddr`` slot are cached in HBM; the replay simulates it as level
+  ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
+  plus writing the row into HBM.
+* **All-to-all** (transfer): GPU i keeps 1/N of its pooled vectors and sends
+  the rest; its link time is latency + max(sent, received) / (bandwidth x
+  efficiency).  With NVSwitch every GPU's links run at once.  No
+  deduplication of lookups within a batch (as FBGEMM's TBE forward).
+* **Dense MLP** on every GPU (1/N of the MACs) in the SMs' ``mlp_dtype`` at
+  ``mlp_efficiency``.  Indices reach the GPUs over PCIe (``index_bytes`` each).
+  Stages: host (front end, index copies on ``gpuN.pcie``), embedding
+  (``gpuN``), transfer (``gpuN.link``), dense (``gpuN.sm``: overlaps the next
+  batch's lookups, another stream), response (``host``).
 """
-from typing import Literal
-
-import networkx as nx
+from typing import Literal, Optional
 
 from ...config import Schema
-from ..params import describe_params, expected_lines, param
-from ..system import BatchCost, Cost, Slot, StageWork, System, register_family
-from .common import shard_rows
-
-
-class HbmParams(Schema):
-    capacity: param("bytes")                       # per GPU
-    bandwidth: param("bandwidth")                  # per GPU, peak
-    sector_bytes: param("bytes", integer=True)     # access granularity of a gather
-    gather_efficiency: param("count", hi=1.0)      # share of peak random row gathers reach
-    reserved: param("bytes", lo_inclusive=True)    # kept for dense weights, activations, context
-    read_energy: param("energy_per_bit")
-    write_energy: param("energy_per_bit")
+from ...errors import InputError
+from ..params import expected_lines, param
+from ..parts import (ComputeParams, ComputeUnit, FrontEndParams, HostFrontEnd, Link, LinkParams, MemoryParams,
+                     MemoryTier)
+from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
+from . import figures
+from .common import all_to_all, shard_rows
+from .gpu_lookups import gpu_embedding
+from .pcie_switch import PcieSwitches, SwitchParams
 
 
 class HbmCacheParams(Schema):
     capacity: param("bytes", lo_inclusive=True)    # per GPU; 0 = no software cache
 
 
-class ComputeParams(Schema):
-    peak_flops: param("rate")                      # dense MLP peak per GPU
-    mlp_efficiency: param("count", hi=1.0)
-    flop_energy: param("energy")                   # J per FLOP (MAC = 2 FLOP)
-    static_power: param("power")                   # per GPU, idle
-
-
-class PcieParams(Schema):
-    bandwidth: param("bandwidth")                  # per GPU, per direction
-    efficiency: param("count", hi=1.0)             # share of peak small UVM reads reach
+class UvmParams(Schema):
+    efficiency: param("count", hi=1.0)             # share of the PCIe peak small UVM reads reach
     access_bytes: param("bytes", integer=True)     # granularity of a UVM read over PCIe
-    energy: param("energy_per_bit")
-
-
-class LinkParams(Schema):
-    kind: Literal["nvlink", "pcie"]
-    bandwidth: param("bandwidth")                  # per GPU, per direction
-    efficiency: param("count", hi=1.0)             # achieved all-to-all bus bandwidth share
-    latency: param("time")                         # per all-to-all (one hop through the switch)
-    energy: param("energy_per_bit")
-    static_power: param("power")                   # switches of the whole fabric
-
-
-class HostDdrParams(Schema):
-    capacity: param("bytes")                       # whole host
-    bandwidth: param("bandwidth")                  # whole host, peak
-    read_energy: param("energy_per_bit")
-    static_power: param("power")
-
-
-class HostParams(Schema):
-    batch_overhead: param("time")
-    sample_overhead: param("time")
-    response_per_sample: param("time")
-    index_bytes: param("bytes")                    # per lookup index sent to the GPU
-    static_power: param("power")                   # CPUs, board, fans, NICs
 
 
 class MultiGpuParams(Schema):
     gpus: param("count", integer=True)
-    hbm: HbmParams
+    gpu: ComputeParams
+    hbm: MemoryParams
+    hbm_reserved: param("bytes", lo_inclusive=True)   # per GPU: dense weights, activations, context
     hbm_cache: HbmCacheParams
-    compute: ComputeParams
-    pcie: PcieParams
+    pcie: LinkParams
+    uvm: UvmParams
     link: LinkParams
-    host_ddr: HostDdrParams
-    host: HostParams
+    host_ddr: MemoryParams
+    host: FrontEndParams
+    index_bytes: param("bytes")                    # per lookup index sent to the GPU
+    pcie_switch: Optional[SwitchParams] = None     # GPUs behind shared PCIe switch uplinks (none: a port each)
 
 
 class MultiGpuFile(Schema):
@@ -122,252 +87,156 @@ class MultiGpu(System):
     CACHE_LEVEL = "hbm_cache"
     HOST_POOL = "host.ddr"
 
-    @property
-    def p(self):
-        return self.params.params
-
     def __init__(self, name, params, source_file=None):
         super().__init__(name, params, source_file)
-        p = self.p
-        free = p.hbm.capacity.value - p.hbm.reserved.value - p.hbm_cache.capacity.value
+        p = self.p = params.params
+        free = p.hbm.capacity.value - p.hbm_reserved.value - p.hbm_cache.capacity.value
         if free <= 0:
-            from ...errors import InputError
-            raise InputError(f"{source_file}: params.hbm: reserved ({p.hbm.reserved.value / 1e9:g} GB) plus "
+            raise InputError(f"{source_file}: params.hbm_reserved ({p.hbm_reserved.value / 1e9:g} GB) plus "
                              f"hbm_cache.capacity ({p.hbm_cache.capacity.value / 1e9:g} GB) leave no HBM for "
                              f"tables out of {p.hbm.capacity.value / 1e9:g} GB")
-
-    # -- structure ---------------------------------------------------------
-    def build_graph(self):
-        p = self.params.params
-        g = nx.DiGraph()
-        g.add_node("host", kind="host", **{k: v.value for k, v in p.host if hasattr(v, "value")})
-        g.add_node(self.HOST_POOL, kind="memory", **{k: v.value for k, v in p.host_ddr})
-        g.add_edge("host", self.HOST_POOL, kind="contains")
-        g.add_node("fabric", kind="switch", link=p.link.kind, static_power_W=p.link.static_power.value)
-        for i in range(int(p.gpus.value)):
-            d = f"gpu{i}"
-            g.add_node(d, kind="device", **{k: v.value for k, v in p.compute})
-            g.add_node(f"{d}.hbm", kind="memory", **{k: v.value for k, v in p.hbm})
-            g.add_edge(d, f"{d}.hbm", kind="contains")
-            if p.hbm_cache.capacity.value > 0:
-                g.add_node(f"{d}.hbm_cache", kind="cache", capacity=p.hbm_cache.capacity.value)
-                g.add_edge(f"{d}.hbm", f"{d}.hbm_cache", kind="contains")
-            g.add_node(f"{d}.pcie", kind="link", **{k: v.value for k, v in p.pcie})
-            g.add_edge(self.HOST_POOL, f"{d}.pcie", kind="link")
-            g.add_edge(f"{d}.pcie", d, kind="link")
-            g.add_node(f"{d}.link", kind="link", link=p.link.kind,
-                       **{k: v.value for k, v in p.link if k != "kind"})
-            g.add_edge(d, f"{d}.link", kind="link")
-            g.add_edge(f"{d}.link", "fabric", kind="link")
-        return g
+        self.table_hbm_B = free
+        self.host = self.add_part(HostFrontEnd("host", p.host))
+        self.host_ddr = self.add_part(MemoryTier(self.HOST_POOL, p.host_ddr))
+        self.sm, self.hbm, self.pcie, self.link = {}, {}, {}, {}
+        for d in self.devices:
+            self.sm[d] = self.add_part(ComputeUnit(f"{d}.sm", p.gpu))
+            self.hbm[d] = self.add_part(MemoryTier(f"{d}.hbm", p.hbm))
+            self.pcie[d] = self.add_part(Link(f"{d}.pcie", p.pcie))
+            self.link[d] = self.add_part(Link(f"{d}.link", p.link))
+        self.switches = PcieSwitches(self, self.devices, p.pcie_switch)
 
     @property
     def devices(self):
         return [f"gpu{i}" for i in range(int(self.params.params.gpus.value))]
 
+    @property
+    def caching(self):
+        return self.p.hbm_cache.capacity.value > 0
+
+    def connections(self):
+        out = [("host", self.HOST_POOL)]
+        for d in self.devices:
+            out += [(self.HOST_POOL, f"{d}.pcie"), (f"{d}.pcie", d), (d, f"{d}.link")]
+        return out
+
     def slots(self):
-        p = self.p
-        hbm = p.hbm.capacity.value - p.hbm.reserved.value - p.hbm_cache.capacity.value
         out = []
         for d in self.devices:
-            out.append(Slot(d, "hbm", hbm, 0))
-            out.append(Slot(d, "host_ddr", p.host_ddr.capacity.value, 1, pool=self.HOST_POOL))
+            out.append(Slot(d, "hbm", self.table_hbm_B, 0, granularity_B=self.hbm[d].granularity_B))
+            out.append(Slot(d, "host_ddr", self.host_ddr.capacity_B, 1, pool=self.HOST_POOL,
+                            granularity_B=int(self.p.uvm.access_bytes.value)))
         return out
 
     def resources(self):
-        r = {"host": 1}
-        for d in self.devices:
-            r[d] = 1
-            r[f"{d}.pcie"] = 1
-            r[f"{d}.link"] = 1
-        return r
-
-    # -- bandwidths ----------------------------------------------------------
-    def hbm_gather_Bps(self):
-        return self.p.hbm.bandwidth.value * self.p.hbm.gather_efficiency.value
-
-    def host_gather_Bps(self):
-        """Per-GPU bandwidth of UVM row reads: its PCIe link, or its share of the host DDR, whichever is less."""
-        p = self.p
-        return min(p.pcie.bandwidth.value * p.pcie.efficiency.value, p.host_ddr.bandwidth.value / len(self.devices))
+        return {"host": 1, self.HOST_POOL: 1, **self.switches.resources(),
+                **{f"{d}{r}": 1 for d in self.devices for r in ("", ".sm", ".pcie", ".link")}}
 
     def peak_bandwidth_Bps(self):
-        p = self.p
-        out = {self.HOST_POOL: p.host_ddr.bandwidth.value}
+        out = {self.HOST_POOL: self.host_ddr.peak_Bps, **self.switches.peaks()}
         for d in self.devices:
-            out[f"{d}.hbm"] = p.hbm.bandwidth.value
-            out[f"{d}.pcie"] = p.pcie.bandwidth.value
-            out[f"{d}.link"] = p.link.bandwidth.value
+            out.update({f"{d}.hbm": self.hbm[d].peak_Bps, f"{d}.pcie": self.pcie[d].peak_Bps,
+                        f"{d}.link": self.link[d].peak_Bps})
         return out
 
     # -- per-row and compute costs ---------------------------------------------
-    def _hbm_bytes(self, row_bytes):
-        sec = self.p.hbm.sector_bytes.value
-        return expected_lines(row_bytes, sec) * sec
+    def hbm_gather_Bps(self):
+        return self.hbm[self.devices[0]].random_bandwidth_Bps()
 
-    def _host_bytes(self, row_bytes):
-        a = self.p.pcie.access_bytes.value
+    def host_gather_Bps(self):
+        """Per-GPU bandwidth of UVM row reads: its PCIe port, or its share of the host DDR, whichever is less."""
+        pcie = self.pcie[self.devices[0]].peak_Bps * self.p.uvm.efficiency.value
+        return min(pcie, self.host_ddr.peak_Bps / len(self.devices))
+
+    def _host_B(self, row_bytes):
+        a = self.p.uvm.access_bytes.value
         return expected_lines(row_bytes, a) * a
 
+    def _row_work(self, device, tier, row_bytes, port_only=False):
+        """(time_s, actions) of one row from ``tier`` ("hbm", "host_ddr", "fill"); ``port_only``: host rows at the port rate."""
+        self._check_devices([device])
+        hbm = self.hbm[device]
+        if tier in ("hbm", "fill"):
+            b = hbm.access_B(row_bytes)
+            return b / hbm.random_bandwidth_Bps(), {(hbm.name, "read_B" if tier == "hbm" else "write_B"): b}
+        if tier == "host_ddr":
+            b = self._host_B(row_bytes)
+            rate = self.pcie[device].peak_Bps * self.p.uvm.efficiency.value if port_only else self.host_gather_Bps()
+            return b / rate, {(self.HOST_POOL, "read_B"): b, (f"{device}.pcie", "transfer_B"): b}
+        raise ValueError(f"{self.name}: no slot {device}.{tier}")
+
     def lookup_cost(self, slot, row_bytes):
-        p = self.p
-        if slot.device not in self.devices:
-            raise ValueError(f"{self.name}: no slot {slot.key}")
-        if slot.tier == "hbm":
-            b = self._hbm_bytes(row_bytes)
-            return Cost(b / self.hbm_gather_Bps(), b * 8 * p.hbm.read_energy.value)
-        if slot.tier == "host_ddr":
-            b = self._host_bytes(row_bytes)
-            return Cost(b / self.host_gather_Bps(), b * 8 * (p.host_ddr.read_energy.value + p.pcie.energy.value))
-        raise ValueError(f"{self.name}: no slot {slot.key}")
+        t, acts = self._row_work(slot.device, slot.tier, row_bytes)
+        return Cost(t, self.dynamic_J(acts))
 
     def cache_levels(self):
         """The HBM software cache of every GPU in front of host DDR, if its capacity is above zero."""
-        cap = self.p.hbm_cache.capacity.value
-        if cap <= 0:
+        if not self.caching:
             return []
-        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=cap, above_tier="host_ddr") for d in self.devices]
+        return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=self.p.hbm_cache.capacity.value,
+                     above_tier="host_ddr", policy="lru") for d in self.devices]
 
     def cache_hit_cost(self, device, level, row_bytes):
         """Cost of one row read served by the HBM software cache (an HBM gather)."""
         if level != self.CACHE_LEVEL or device not in self.devices:
             raise ValueError(f"{self.name}: no cache {device}.{level}")
-        return self.lookup_cost(Slot(device, "hbm", 0, 0), row_bytes)
+        return self.lookup_cost(self.slot(device, "hbm"), row_bytes)
 
     def cache_fill_cost(self, device, row_bytes):
         """Extra cost of a cache miss beyond the host-DDR gather: writing the row into HBM."""
-        p = self.p
-        b = self._hbm_bytes(row_bytes)
-        return Cost(b / self.hbm_gather_Bps(), b * 8 * p.hbm.write_energy.value)
-
-    def _flop_rate(self):
-        c = self.p.compute
-        return c.peak_flops.value * c.mlp_efficiency.value
+        t, acts = self._row_work(device, "fill", row_bytes)
+        return Cost(t, self.dynamic_J(acts))
 
     def compute_cost(self, device, macs):
         self._check_devices([device])
-        return Cost(2.0 * macs / self._flop_rate(), 2.0 * macs * self.p.compute.flop_energy.value)
+        sm = self.sm[device]
+        return Cost(sm.mac_time_s(macs), self.dynamic_J({(sm.name, f"op_{sm.p.mlp_dtype}"): 2.0 * macs}))
 
     def attention_work(self, load):
         """HSTU layers data parallel: each GPU runs 1/N of the batch's attention FLOPs at the dense rate.
 
-        The rate is ``compute_cost``'s (peak x mlp_efficiency, on the tensor
-        cores); an even split assumes sequences are spread over GPUs by length.
+        At ``compute_cost``'s rate; an even split assumes sequences spread over GPUs by length.
         """
         if not load.attention_flops:
             return [], {}
         f = load.attention_flops / len(self.devices)
         return ([StageWork("attention", d, self.compute_cost(d, f / 2.0).time_s) for d in self.devices],
-                {(d, "flop"): f for d in self.devices})
+                {(f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"): f for d in self.devices})
 
     # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
-        p = self.p
         self._check_devices(load.devices)
-        N = len(self.devices)
-        B = load.batch_size
-        caching = p.hbm_cache.capacity.value > 0
+        N, B = len(self.devices), load.batch_size
         actions, nbytes = {}, {}
-
-        def add(d, k, v):
-            if v:
-                d[k] = d.get(k, 0.0) + v
-
-        work = [StageWork("host", "host", p.host.batch_overhead.value + B * p.host.sample_overhead.value)]
-        pooled = {}
-        emb = []
+        work = [StageWork("host", "host", self.host.host_time_s(B))]
         for dev in self.devices:
             dl = load.devices.get(dev)
-            t = 0.0
-            if dl is not None:
-                groups = shard_rows(self, dev, dl)
-                lookups = sum(g.lookups + sum(g.hits.values()) for g in groups)
-                idx_B = lookups * p.host.index_bytes.value
-                work.append(StageWork("host", f"{dev}.pcie", idx_B / p.pcie.bandwidth.value))
-                add(actions, (f"{dev}.pcie", "transfer_B"), idx_B)
-                add(nbytes, f"{dev}.pcie", idx_B)
-                for g in groups:
-                    slot = Slot(dev, g.tier, 0, 0)
-                    t += g.reads * self.lookup_cost(slot, g.row_bytes).time_s     # reads: after coalescing
-                    if g.tier == "hbm":
-                        b = g.reads * self._hbm_bytes(g.row_bytes)
-                        add(actions, (f"{dev}.hbm", "read_B"), b)
-                        add(nbytes, f"{dev}.hbm", b)
-                    else:
-                        b = g.reads * self._host_bytes(g.row_bytes)
-                        add(actions, (self.HOST_POOL, "read_B"), b)
-                        add(actions, (f"{dev}.pcie", "transfer_B"), b)
-                        add(nbytes, self.HOST_POOL, b)
-                        add(nbytes, f"{dev}.pcie", b)
-                        if caching:  # every miss is written into the software cache
-                            t += g.lookups * self.cache_fill_cost(dev, g.row_bytes).time_s
-                            w = g.lookups * self._hbm_bytes(g.row_bytes)
-                            add(actions, (f"{dev}.hbm", "write_B"), w)
-                            add(nbytes, f"{dev}.hbm", w)
-                    for level, hits in g.hits.items():
-                        if level != self.CACHE_LEVEL or not caching:
-                            raise ValueError(f"{self.name}: {dev}: hits at cache level {level!r}, but this system "
-                                             f"has {'an hbm_cache' if caching else 'no cache'}")
-                        t += hits * self.cache_hit_cost(dev, level, g.row_bytes).time_s
-                        b = hits * self._hbm_bytes(g.row_bytes)
-                        add(actions, (f"{dev}.hbm", "read_B"), b)
-                        add(nbytes, f"{dev}.hbm", b)
-                if dl.tt_macs:
-                    t += self.compute_cost(dev, dl.tt_macs).time_s
-                    add(actions, (dev, "flop"), 2.0 * dl.tt_macs)
-                pooled[dev] = dl.pooled_bytes_out
-            emb.append(StageWork("embedding", dev, t))
-        work += emb
-
-        # All-to-all of pooled vectors: GPU i keeps 1/N, sends the rest evenly.
-        sent = {d: pooled.get(d, 0.0) * (N - 1) / N for d in self.devices}
-        total = sum(sent.values())
-        if N > 1 and total > 0:
-            bw = p.link.bandwidth.value * p.link.efficiency.value
-            for d in self.devices:
-                recv = (total - sent[d]) / (N - 1)
-                work.append(StageWork("transfer", f"{d}.link", p.link.latency.value + max(sent[d], recv) / bw))
-                add(actions, (f"{d}.link", "transfer_B"), sent[d])
-                add(nbytes, f"{d}.link", max(sent[d], recv))
-
+            if dl is None:
+                work.append(StageWork("embedding", dev, 0.0))
+                continue
+            groups = shard_rows(self, dev, dl)
+            idx_B = sum(g.lookups + sum(g.hits.values()) for g in groups) * self.p.index_bytes.value
+            work.append(StageWork("host", f"{dev}.pcie", self.pcie[dev].transfer_time_s(idx_B)))
+            self.switches.transfer_one(work, "host", dev, idx_B, nbytes)
+            add(actions, (f"{dev}.pcie", "transfer_B"), idx_B)
+            add(nbytes, f"{dev}.pcie", idx_B)
+            t, host_B = gpu_embedding(self, dev, dl, actions, nbytes)
+            work.append(StageWork("embedding", dev, t))
+            if host_B:   # the shared host DDR and switch uplink, at once with the GPU
+                work.append(StageWork("embedding", self.HOST_POOL, host_B / self.host_ddr.peak_Bps))
+                self.switches.transfer_one(work, "embedding", dev, host_B, nbytes)
+        flows = all_to_all({d: dl.pooled_bytes_out for d, dl in load.devices.items()}, self.devices)
+        for d, (sent, recv) in flows.items():
+            if sent or recv:
+                work.append(StageWork("transfer", f"{d}.link", self.link[d].transfer_time_s(max(sent, recv))))
+                add(actions, (f"{d}.link", "transfer_B"), sent)
+                add(nbytes, f"{d}.link", max(sent, recv))
         for d in self.devices:
-            work.append(StageWork("dense", d, self.compute_cost(d, load.dense_macs / N).time_s))
-            add(actions, (d, "flop"), 2.0 * load.dense_macs / N)
-        work.append(StageWork("response", "host", B * p.host.response_per_sample.value))
+            work.append(StageWork("dense", f"{d}.sm", self.sm[d].mac_time_s(load.dense_macs / N)))
+            add(actions, (f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"), 2.0 * load.dense_macs / N)
+        work.append(StageWork("response", "host", self.host.response_time_s(B)))
         return BatchCost(work, actions, nbytes)
 
-    # -- energy and description ------------------------------------------------
-    def energy_per_action_J(self):
-        p = self.p
-        out = {(self.HOST_POOL, "read_B"): 8 * p.host_ddr.read_energy.value}
-        for d in self.devices:
-            out[(f"{d}.hbm", "read_B")] = 8 * p.hbm.read_energy.value
-            out[(f"{d}.hbm", "write_B")] = 8 * p.hbm.write_energy.value
-            out[(f"{d}.pcie", "transfer_B")] = 8 * p.pcie.energy.value
-            out[(f"{d}.link", "transfer_B")] = 8 * p.link.energy.value
-            out[(d, "flop")] = p.compute.flop_energy.value
-        return out
-
-    def static_power_W(self):
-        p = self.p
-        out = {"host": p.host.static_power.value, self.HOST_POOL: p.host_ddr.static_power.value,
-               "fabric": p.link.static_power.value}
-        for d in self.devices:
-            out[d] = p.compute.static_power.value
-        return out
-
-    def describe(self):
-        return describe_params(self.p)
-
     def derived_figures(self):
-        """Rows (part, figure, value, unit kind, formula) that follow from the parameters, for 'hw show'."""
-        d = self.devices[0]
-        return [
-            ("hbm", "gather_bandwidth", self.hbm_gather_Bps(), "bandwidth", "bandwidth x gather_efficiency, per GPU"),
-            ("host_ddr", "gather_bandwidth", self.host_gather_Bps(), "bandwidth",
-             "min(pcie bandwidth x efficiency, host_ddr bandwidth / gpus), per GPU"),
-            ("hbm", "lookup_time_256B", self.lookup_cost(self.slot(d, "hbm"), 256).time_s, "time", "one 256-B row"),
-            ("host_ddr", "lookup_time_256B", self.lookup_cost(self.slot(d, "host_ddr"), 256).time_s, "time",
-             "one 256-B row over PCIe"),
-            ("compute", "mlp_flops", self._flop_rate(), "rate", "peak_flops x mlp_efficiency, per GPU"),
-        ]
+        """Rows (part, figure, value, unit kind, formula) for 'hw show' (figures.py)."""
+        return figures.multi_gpu(self)
