@@ -61,6 +61,8 @@ setup(
         # with --no-deps beside torch 2.13.0 (CPU) and the rest normally.
         "torchrec": ["torch==2.13.0", "torchrec==1.8.0", "fbgemm-gpu-cpu==1.8.0", "tensordict", "torchmetrics==1.0.3",
                      "pyre-extensions"],
+        # ISA-L's CRC-32 (zlib's value, about 7x faster): chunked traces are checked as they are read
+        "fast": ["isal>=1.6"],
     },
     entry_points={"console_scripts": ["embsim=embsim.cli:run"]},
     zip_safe=False,
