@@ -74,14 +74,22 @@ def run_case(mname, sname, over, label, a):
     sim_ours, sim_theirs = simulated(model, system, ours, held), simulated(model, system, theirs_plan, held)
     est_ours = trp.estimate(per_table(ours, system), model, system, a.batch_size)["makespan_s"]
     est_theirs = trp.estimate(theirs, model, system, a.batch_size)["makespan_s"]
-    kinds = {}
-    for e in theirs.values():
-        k = f"{e['sharding_type']}/{e['compute_kernel']}"
-        kinds[k] = kinds.get(k, 0) + 1
+    mine = per_table(ours, system)
+    heavy = max(mine, key=lambda n: max(trp.estimate({n: mine[n]}, model, system, a.batch_size)["rank_s"]))
     print(f"{mname:<22} {label:<12} {sim_ours * 1e6:>9.1f} {sim_theirs * 1e6:>9.1f} {sim_ours / sim_theirs:>7.3f}  "
           f"{est_ours * 1e3:>8.3f} {est_theirs * 1e3:>8.3f} {est_ours / est_theirs:>7.3f}  "
-          f"{ours_s:>6.1f} {theirs_s:>6.1f}  torchrec: " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())),
+          f"{ours_s:>6.1f} {theirs_s:>6.1f}", flush=True)
+    print(f"    torchrec: {kinds_of(theirs)}\n    embsim:   {kinds_of(mine)}; heaviest by TorchRec's estimator: "
+          f"{heavy} {mine[heavy]['sharding_type']}/{mine[heavy]['compute_kernel']} on {len(mine[heavy]['ranks'])} ranks",
           flush=True)
+
+
+def kinds_of(plan):
+    kinds: dict = {}
+    for e in plan.values():
+        k = f"{e['sharding_type']}/{e['compute_kernel']}"
+        kinds[k] = kinds.get(k, 0) + 1
+    return ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
 
 
 def main(argv=None):

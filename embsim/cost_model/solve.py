@@ -209,6 +209,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         method_used = "baseline"
     else:
         method_used = method
+    chosen = fill_idle_fast_tiers(inst, chosen, score)
     obj = score(chosen)
     if bound is not None:
         bound = min(bound, obj)
@@ -221,6 +222,25 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
                     solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
                     method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def fill_idle_fast_tiers(inst, pl, score):
+    """The same assignment with its rows refilled hottest first into the fastest tiers (fill_tiers), if that
+    scores no worse.  A solver is indifferent to where rows the profile never saw sit, and may leave them in
+    host DDR with HBM free; a deployment (and TorchRec's estimator) pays for such a table's UVM kernel."""
+    from .placement import Placement, fill_tiers
+    left = dict(inst.pools)
+    for i, it in enumerate(inst.items):
+        if it.table in pl.replicated:
+            for k in replica_slots(inst):
+                left[inst.slots[k].pool_key] -= it.bytes[pl.rep[i]]
+    keep = [i for i, it in enumerate(inst.items) if it.table not in pl.replicated]
+    try:
+        refill = fill_tiers(inst, pl.rep, pl.device, reserve=left, subset=keep)
+    except InputError:
+        return pl
+    refill = Placement(refill.rep, refill.device, refill.ranges, set(pl.replicated))
+    return refill if score(refill) <= score(pl) * (1 + 1e-12) else pl
 
 
 def bound_rule(inst, method):

@@ -92,3 +92,19 @@ def test_energy_weight_trades_time_for_energy():
 def test_bad_arguments(kw, frag):
     with pytest.raises(InputError, match=frag):
         solve_plan(toy_model(2, 0), toy_system(), **kw)
+
+
+def test_rows_left_in_a_slow_tier_with_fast_room_move_up():
+    from embsim.cost_model.placement import Placement, fill_tiers, objective
+    from embsim.cost_model.solve import fill_idle_fast_tiers, instance_for
+    model = toy_model(4, 3, rows=(1000, 5000))
+    total = sum(t.bytes for t in model.tables)
+    system = toy_system(2, fast_B=total, slow_B=total)          # every table fits either device's fast tier
+    inst = instance_for(model, system, split=False, replicate=False)
+    pl = fill_tiers(inst, [0] * len(inst.items), [inst.devices[i % 2] for i in range(len(inst.items))])
+    slow = Placement(pl.rep, pl.device, [[(inst.dev_slots[d][-1], 0.0, 1.0)] for d in pl.device])
+    up = fill_idle_fast_tiers(inst, slow, lambda p: objective(inst, p))
+    assert all(k == inst.dev_slots[d][0] for rng, d in zip(up.ranges, up.device) for k, _, _ in rng)
+    assert objective(inst, up) < objective(inst, slow)
+    assert up.device == slow.device                               # the assignment is kept, only tiers change
+    assert fill_idle_fast_tiers(inst, slow, lambda p: 0.0 if p is slow else 1.0) is slow   # never a worse score
