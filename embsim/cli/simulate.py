@@ -40,6 +40,14 @@ def _si(x, unit):
     return f"{x:.3g} {unit}"
 
 
+def _quality_lines(q):
+    """One line of quality proxies when a table is compressed (row sharing or a narrower dtype)."""
+    if not q or not (q.get("collision_share") or q.get("max_rel_error_bound")):
+        return []
+    return [f"  quality      collision share {q['collision_share']:.1%} of lookups, error bound "
+            f"{q['max_rel_error_bound']:.3g} (proxies: accuracy is not simulated)"]
+
+
 def summary_text(r):
     """A readable summary of a SimResult."""
     c, w = r.config, r.window
@@ -53,6 +61,7 @@ def summary_text(r):
         "  latency      " + "   ".join(f"{k[:-2]} {_si(r.latency[k], 's')}" for k in ("p50_s", "p95_s", "p99_s", "max_s")),
         "  stage time   " + "   ".join(f"{k} {_si(v, 's')}" for k, v in r.stage_time_s.items() if v > 0),
         f"  energy       {_si(r.energy['per_query_J'], 'J')}/query   average power {_si(r.energy['average_power_W'], 'W')}",
+        *_quality_lines(r.quality),
         "",
         f"  {'part / link':<22} {'moved':>12} {'bandwidth':>14} {'peak':>14} {'share':>7}",
     ]

@@ -92,19 +92,20 @@ def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t
                             c[cb + k] += 1
 
 
-def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] loc,
-                   const int64_t[::1] order, const int64_t[:, ::1] sizes, const int64_t[::1] n_sizes,
-                   int32_t[:, :, ::1] out):
+def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int32_t[::1] loc,
+                   const int64_t[::1] order, bint in_order, const int64_t[:, ::1] sizes,
+                   const int64_t[::1] n_sizes, int32_t[:, :, ::1] out):
     """Fill ``out`` (int32 ``[rows, K, 2]``, the unit map of the module docstring); return (shared units, any exclusive).
 
-    ``order``: the rows sorted by (location, address); ``sizes[l, k]``: unit
+    ``order``: the rows sorted by (location, address), unless ``in_order``
+    (they already are; ``order`` is then not read); ``sizes[l, k]``: unit
     sizes of location l (``n_sizes[l]`` of them).  Two passes over the rows
     in that order: the first finds the sizes at which two rows of a location
     share a unit, the second, size by size, numbers the shared units densely (a row's units
     stay consecutive) and writes every entry.  Returns -1 shared units if two
     rows overlap in bytes, -2 if a shared span does not fit 16 bits.
     """
-    cdef Py_ssize_t R = order.shape[0], K = out.shape[1], L = sizes.shape[0], i, k
+    cdef Py_ssize_t R = addr.shape[0], K = out.shape[1], L = sizes.shape[0], i, k
     cdef int64_t g, prev, l, S, f, la, dense = 0, span, share
     shared_np = np.zeros((max(L, 1), max(K, 1)), dtype=np.uint8)
     cdef uint8_t[:, ::1] shared = shared_np
@@ -112,7 +113,7 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
     with nogil:
         prev = -1
         for i in range(R):                       # pass 1: which (location, size) has shared units
-            g = order[i]
+            g = i if in_order else order[i]
             l = loc[g]
             if prev >= 0 and loc[prev] == l and addr[g] < addr[prev] + length[prev]:
                 dense = -1
@@ -127,7 +128,7 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
             prev = -1
             la = -1
             for i in range(R):
-                g = order[i]
+                g = i if in_order else order[i]
                 l = loc[g]
                 if prev < 0 or loc[prev] != l:
                     la = -1                      # a new location: no unit to share with

@@ -96,7 +96,7 @@ def unit_map(row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarr
     the units it touches.  A location with fewer sizes has span 0 there.
     """
     _check_sizes(unit_sizes_B)
-    loc = np.asarray(row_location, dtype=np.int64)
+    loc = np.ascontiguousarray(row_location, dtype=np.int32)
     addr = np.asarray(address_B, dtype=np.int64)
     length = np.asarray(length_B, dtype=np.int64)
     if not (loc.shape == addr.shape == length.shape) or loc.ndim != 1:
@@ -112,12 +112,17 @@ def unit_map(row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarr
     for li, ss in enumerate(unit_sizes_B):
         sizes[li, :len(ss)] = ss
     n_sizes = np.array([len(ss) for ss in unit_sizes_B], dtype=np.int64)
-    key_sorted = addr.size < 2 or (np.diff(loc) >= 0).all() and (np.diff(addr)[np.diff(loc) == 0] > 0).all()
-    order = np.arange(addr.size) if key_sorted else np.lexsort((addr, loc))
+    if L == 1 or addr.size < 2:
+        in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
+    else:
+        dl = np.diff(loc)
+        in_order = bool((dl >= 0).all() and (np.diff(addr)[dl == 0] > 0).all())
+    order = np.zeros(1, dtype=np.int64) if in_order else np.lexsort((addr, loc)).astype(np.int64)
     if addr.size and (addr + length).max() >= 2 ** 62:
         raise InputError("coalesce: addresses beyond 2^62 bytes")
     out = np.empty((loc.size, K, 2), dtype=np.int32)
-    shared, exclusive = _coalesce.build_unit_map(addr, length, loc, order.astype(np.int64), sizes, n_sizes, out)
+    addr, length = np.ascontiguousarray(addr), np.ascontiguousarray(length)
+    shared, exclusive = _coalesce.build_unit_map(addr, length, loc, order, in_order, sizes, n_sizes, out)
     if shared == -1:
         raise InputError("coalesce: two rows of one location overlap in bytes; expected disjoint rows")
     if shared == -2 or shared >= 2 ** 31:

@@ -106,6 +106,7 @@ def test_shard_and_simulate_accept_the_new_representations(run_cli, tmp_path):
     r = run_cli("simulate", "--model", "rm1", "--system", "cpu_2s_spr_ddr5", "--representations", "hash:0.01",
                 "--batch-size", 256, "--queries", 2048, "--time-limit", 5)
     assert r.code == 0, r
+    assert "collision share" in r.out and "accuracy is not simulated" in r.out
 
 
 @pytest.mark.parametrize("args, frag", [(["--representations", "hash:1.5"], "hash:1.5"),

@@ -96,14 +96,16 @@ def test_batch_cost_by_hand(gpu):
                      dense_macs=1e9)
     bc = gpu.batch_cost(load)
     by = {(w.stage, w.resource): w.time_s for w in bc.work}
-    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 4e9)
+    # host rows at gpu0's own UVM port rate (10 GB/s x 0.5); the shared host DDR (8 GB/s) is its own resource
+    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 5e9)
+    assert by[("embedding", "host.ddr")] == pytest.approx(10 * 256 / 8e9)
     assert by[("embedding", "gpu1")] == pytest.approx(50 * 64 / 500e9)
     # indices: 1010 x 8 B over gpu0's PCIe in the host stage
     assert by[("host", "gpu0.pcie")] == pytest.approx(1010 * 8 / 10e9)
     # all-to-all: gpu0 sends 0.5 MB and receives 0.1 MB; gpu1 the reverse
     assert by[("transfer", "gpu0.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
     assert by[("transfer", "gpu1.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
-    assert by[("dense", "gpu1")] == pytest.approx(1e9 / (100e12 * 0.5))
+    assert by[("dense", "gpu1.sm")] == pytest.approx(1e9 / (100e12 * 0.5))   # on the SMs, beside the next lookups
     assert bc.bytes["gpu0.hbm"] == pytest.approx(128000)
     assert bc.bytes["host.ddr"] == pytest.approx(10 * 256)
     assert bc.actions[("gpu0.link", "transfer_B")] == pytest.approx(0.5e6)
@@ -116,9 +118,10 @@ def test_software_cache_hits_and_misses():
     # 100 reads of 256-B rows resident in host DDR: 70 hit the HBM cache, 30 go to host DDR and are filled
     w = [dict(table="t", tier="host_ddr", row_bytes=256, lookups=30, cache_hits={"hbm_cache": 70})]
     bc = g.batch_cost(BatchLoad(8, {"gpu0": DeviceLoad(table_work=w)}, 0))
-    t = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}["gpu0"]
+    emb = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}
     hit = 256 / 500e9
-    assert t == pytest.approx(70 * hit + 30 * (256 / 4e9 + hit))
+    assert emb["gpu0"] == pytest.approx(70 * hit + 30 * (256 / 5e9 + hit))
+    assert emb["host.ddr"] == pytest.approx(30 * 256 / 8e9)      # only the misses reach the host
     assert bc.actions[("gpu0.hbm", "write_B")] == pytest.approx(30 * 256)
     assert bc.actions[("gpu0.hbm", "read_B")] == pytest.approx(70 * 256)
     assert g.cache_hit_cost("gpu0", "hbm_cache", 256).time_s < g.lookup_cost(g.slot("gpu0", "host_ddr"), 256).time_s

@@ -115,7 +115,8 @@ def test_no_achieved_bandwidth_above_peak(system):
             a = system.batch_cost(one_slot_load(system, slot, 10_000, rb))
             b = system.batch_cost(one_slot_load(system, slot, 20_000, rb))
             ta, tb = times(a), times(b)
-            d_emb = tb[("embedding", slot.device)] - ta[("embedding", slot.device)]
+            # the embedding stage: a device's items (and the shared parts it reads) overlap
+            d_emb = max(times(b, "embedding").values()) - max(times(a, "embedding").values())
             assert d_emb > 0
             for key in b.bytes:
                 if key not in peaks:
@@ -133,13 +134,20 @@ def test_no_achieved_bandwidth_above_peak(system):
 
 
 def test_embedding_time_is_the_sum_of_lookup_costs(system):
-    """The cost model's rule: with caches off, a device's embedding time is sum(lookups x lookup_cost) + TT compute."""
+    """The cost model's rule: with caches off, a device's embedding time is sum(lookups x lookup_cost) + TT compute.
+
+    Where the hardware overlaps parts of the work (SCRec's gather, TT and flash engines) or a shared part
+    is its own resource (the host DDR GPUs read), the engine's items run at once: the slowest of them
+    never exceeds the planner's sum, and a device with one item matches it exactly."""
     for d in system.devices:
         dl = device_load(system, d, 777, 256, tt_macs=3e4)
         bc = system.batch_cost(BatchLoad(16, {d: dl}, 0.0))
         expect = sum(w["lookups"] * system.lookup_cost(system.slot(d, w["tier"]), w["row_bytes"]).time_s
                      for w in dl.table_work) + system.compute_cost(d, 3e4).time_s
-        assert times(bc, "embedding")[("embedding", d)] == pytest.approx(expect, rel=1e-9)
+        items = [t for (_, r), t in times(bc, "embedding").items() if "pcie" not in r and t > 0]
+        assert max(items) <= expect * (1 + 1e-9)
+        if len(items) == 1:
+            assert items[0] == pytest.approx(expect, rel=1e-9)
 
 
 def test_time_and_energy_scale_linearly_with_lookups(system):

@@ -17,8 +17,9 @@ Decisions:
   bandwidth (``parts/memory.py``).
 * **Host-DDR gathers** (UVM zero-copy) cross the GPU's PCIe port in
   ``uvm.access_bytes`` requests at ``uvm.efficiency`` of its per-direction
-  peak; the host DDR is shared, so under full load each GPU gets 1/N of its
-  peak: the per-row time uses ``min(pcie x efficiency, host_ddr peak / N)``.
+  peak.  The planner assumes all GPUs read at once (``min(pcie x eff,
+  host_ddr peak / N)``); the simulator queues them on ``host.ddr`` (bytes /
+  peak beside the GPU's work) and on their ``pcie_switch`` uplink, if any.
 * **HBM software cache** (``hbm_cache.capacity`` > 0): rows of the
   ``host_ddr`` slot are cached in HBM; the replay simulates it as level
   ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
@@ -29,10 +30,11 @@ Decisions:
   deduplication of lookups within a batch (as FBGEMM's TBE forward).
 * **Dense MLP** on every GPU (1/N of the MACs) in the SMs' ``mlp_dtype`` at
   ``mlp_efficiency``.  Indices reach the GPUs over PCIe (``index_bytes`` each).
-  Stages: host (front end, index copies on ``gpuN.pcie``), embedding and
-  dense (``gpuN``), transfer (``gpuN.link``), response (``host``).
+  Stages: host (front end, index copies on ``gpuN.pcie``), embedding
+  (``gpuN``), transfer (``gpuN.link``), dense (``gpuN.sm``: overlaps the next
+  batch's lookups, another stream), response (``host``).
 """
-from typing import Literal
+from typing import Literal, Optional
 
 from ...config import Schema
 from ...errors import InputError
@@ -42,6 +44,8 @@ from ..parts import (ComputeParams, ComputeUnit, FrontEndParams, HostFrontEnd, L
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from . import figures
 from .common import all_to_all, shard_rows
+from .gpu_lookups import gpu_embedding
+from .pcie_switch import PcieSwitches, SwitchParams
 
 
 class HbmCacheParams(Schema):
@@ -65,6 +69,7 @@ class MultiGpuParams(Schema):
     host_ddr: MemoryParams
     host: FrontEndParams
     index_bytes: param("bytes")                    # per lookup index sent to the GPU
+    pcie_switch: Optional[SwitchParams] = None     # GPUs behind shared PCIe switch uplinks (none: a port each)
 
 
 class MultiGpuFile(Schema):
@@ -99,6 +104,7 @@ class MultiGpu(System):
             self.hbm[d] = self.add_part(MemoryTier(f"{d}.hbm", p.hbm))
             self.pcie[d] = self.add_part(Link(f"{d}.pcie", p.pcie))
             self.link[d] = self.add_part(Link(f"{d}.link", p.link))
+        self.switches = PcieSwitches(self, self.devices, p.pcie_switch)
 
     @property
     def devices(self):
@@ -123,10 +129,11 @@ class MultiGpu(System):
         return out
 
     def resources(self):
-        return {"host": 1, **{f"{d}{r}": 1 for d in self.devices for r in ("", ".pcie", ".link")}}
+        return {"host": 1, self.HOST_POOL: 1, **self.switches.resources(),
+                **{f"{d}{r}": 1 for d in self.devices for r in ("", ".sm", ".pcie", ".link")}}
 
     def peak_bandwidth_Bps(self):
-        out = {self.HOST_POOL: self.host_ddr.peak_Bps}
+        out = {self.HOST_POOL: self.host_ddr.peak_Bps, **self.switches.peaks()}
         for d in self.devices:
             out.update({f"{d}.hbm": self.hbm[d].peak_Bps, f"{d}.pcie": self.pcie[d].peak_Bps,
                         f"{d}.link": self.link[d].peak_Bps})
@@ -145,8 +152,8 @@ class MultiGpu(System):
         a = self.p.uvm.access_bytes.value
         return expected_lines(row_bytes, a) * a
 
-    def _row_work(self, device, tier, row_bytes):
-        """(time_s, actions) of one row gather from ``tier`` of ``device`` ("hbm", "host_ddr", "fill")."""
+    def _row_work(self, device, tier, row_bytes, port_only=False):
+        """(time_s, actions) of one row from ``tier`` ("hbm", "host_ddr", "fill"); ``port_only``: host rows at the port rate."""
         self._check_devices([device])
         hbm = self.hbm[device]
         if tier in ("hbm", "fill"):
@@ -154,7 +161,8 @@ class MultiGpu(System):
             return b / hbm.random_bandwidth_Bps(), {(hbm.name, "read_B" if tier == "hbm" else "write_B"): b}
         if tier == "host_ddr":
             b = self._host_B(row_bytes)
-            return b / self.host_gather_Bps(), {(self.HOST_POOL, "read_B"): b, (f"{device}.pcie", "transfer_B"): b}
+            rate = self.pcie[device].peak_Bps * self.p.uvm.efficiency.value if port_only else self.host_gather_Bps()
+            return b / rate, {(self.HOST_POOL, "read_B"): b, (f"{device}.pcie", "transfer_B"): b}
         raise ValueError(f"{self.name}: no slot {device}.{tier}")
 
     def lookup_cost(self, slot, row_bytes):
@@ -196,27 +204,6 @@ class MultiGpu(System):
                 {(f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"): f for d in self.devices})
 
     # -- one batch -------------------------------------------------------------
-    def _embedding(self, dev, dl, actions, nbytes):
-        t = 0.0
-        for g in shard_rows(self, dev, dl):
-            # reads: rows the tier serves after coalescing (the rest found their sector read in the batch)
-            parts = [(g.tier, g.reads)] + ([("fill", g.lookups)] if g.tier == "host_ddr" and self.caching else [])
-            for level, hits in g.hits.items():
-                if level != self.CACHE_LEVEL or not self.caching:
-                    raise ValueError(f"{self.name}: {dev}: hits at cache level {level!r}, but this system "
-                                     f"has {'an hbm_cache' if self.caching else 'no cache'}")
-                parts.append(("hbm", hits))
-            for tier, n in parts:
-                dt, acts = self._row_work(dev, tier, g.row_bytes)
-                t += n * dt
-                for (part, action), v in acts.items():
-                    add(actions, (part, action), n * v)
-                    add(nbytes, part, n * v)
-        if dl.tt_macs:
-            t += self.compute_cost(dev, dl.tt_macs).time_s
-            add(actions, (f"{dev}.sm", f"op_{self.sm[dev].p.mlp_dtype}"), 2.0 * dl.tt_macs)
-        return t
-
     def batch_cost(self, load):
         self._check_devices(load.devices)
         N, B = len(self.devices), load.batch_size
@@ -230,9 +217,14 @@ class MultiGpu(System):
             groups = shard_rows(self, dev, dl)
             idx_B = sum(g.lookups + sum(g.hits.values()) for g in groups) * self.p.index_bytes.value
             work.append(StageWork("host", f"{dev}.pcie", self.pcie[dev].transfer_time_s(idx_B)))
+            self.switches.transfer_one(work, "host", dev, idx_B, nbytes)
             add(actions, (f"{dev}.pcie", "transfer_B"), idx_B)
             add(nbytes, f"{dev}.pcie", idx_B)
-            work.append(StageWork("embedding", dev, self._embedding(dev, dl, actions, nbytes)))
+            t, host_B = gpu_embedding(self, dev, dl, actions, nbytes)
+            work.append(StageWork("embedding", dev, t))
+            if host_B:   # the shared host DDR and switch uplink, at once with the GPU
+                work.append(StageWork("embedding", self.HOST_POOL, host_B / self.host_ddr.peak_Bps))
+                self.switches.transfer_one(work, "embedding", dev, host_B, nbytes)
         flows = all_to_all({d: dl.pooled_bytes_out for d, dl in load.devices.items()}, self.devices)
         for d, (sent, recv) in flows.items():
             if sent or recv:
@@ -240,7 +232,7 @@ class MultiGpu(System):
                 add(actions, (f"{d}.link", "transfer_B"), sent)
                 add(nbytes, f"{d}.link", max(sent, recv))
         for d in self.devices:
-            work.append(StageWork("dense", d, self.sm[d].mac_time_s(load.dense_macs / N)))
+            work.append(StageWork("dense", f"{d}.sm", self.sm[d].mac_time_s(load.dense_macs / N)))
             add(actions, (f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"), 2.0 * load.dense_macs / N)
         work.append(StageWork("response", "host", self.host.response_time_s(B)))
         return BatchCost(work, actions, nbytes)

@@ -26,7 +26,7 @@ embedding, transfer (pooled vectors up), dense (``dense_on: csd``, SCRec
 arXiv:2504.00520: data parallel on the FPGAs; ``host``: the host cores),
 response.  ``Cost.energy_J`` is dynamic only; static power is per part.
 """
-from typing import Literal
+from typing import Literal, Optional
 
 from ...config import Schema
 from ...errors import InputError
@@ -35,8 +35,9 @@ from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParam
                      LinkParams, MemoryParams, MemoryTier)
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import cpu_core_only, cpu_row_gather
-from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_peaks, flash_read_latency_s,
-                       port_work, tier_work, tt_macs, tt_params)
+from .pcie_switch import PcieSwitches, SwitchParams
+from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_embedding_items, device_peaks,
+                       flash_read_latency_s, port_work, tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
@@ -48,6 +49,7 @@ class Host(Schema):
 class Links(Schema):
     pcie: LinkParams                   # device port to the host, per direction
     p2p: LinkParams                    # SSD -> FPGA inside the device
+    switch: Optional[SwitchParams] = None   # devices behind shared PCIe switch uplinks (none: a port each)
 
 
 class Csd(Schema):
@@ -92,6 +94,7 @@ class ScrecCSD(System):
         self.host_dram = self.add_part(MemoryTier("host.dram", p.host.dram))
         self.frontend = self.add_part(HostFrontEnd("host", p.host.frontend))
         self.dev = {d: build_device(self, d, p.csd) for d in self.devices[1:]}
+        self.switches = PcieSwitches(self, list(self.dev), p.csd.links.switch)
         check_fpga_split(self.dev["csd0"]["fpga"], f"{source_file or name}: params.csd.fpga.compute_share")
         self._devs = frozenset(self.devices)
 
@@ -183,39 +186,17 @@ class ScrecCSD(System):
 
     # -- BatchService --------------------------------------------------------
     def device_embedding_work(self, device, dl):
-        """(time_s, actions, moved) of one device's embedding stage."""
-        time_s, actions, moved = 0.0, {}, {}
-        # reads: rows the tier serves; with coalescing the other lookups found their page, sector or
-        # burst read in the batch and cost only their gather (``_gather_only``)
-        rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]))
-                 for w in dl.table_work] if dl.table_work else
-                [(tier, dl.bytes.get(tier, 0.0) / n, n, n) for tier, n in dl.lookups.items() if n > 0])
-        for tier, row_bytes, n, reads in rows:
-            if not n:
-                continue
-            if row_bytes <= 0:
-                raise InputError(f"system '{self.name}': {device}.{tier}: {n} lookups but no bytes; "
-                                 "give bytes per tier or table_work")
-            for k_n, (t, acts, mv) in ((reads, self._lookup_work(device, tier, row_bytes)),
-                                       (n - reads, self._gather_only(device, row_bytes))):
-                time_s += k_n * t
-                for k, v in acts.items():
-                    add(actions, k, k_n * v)
-                for k, v in mv.items():
-                    add(moved, k, k_n * v)
-        if dl.tt_macs:
-            time_s += self.compute_cost(device, dl.tt_macs).time_s
-            key = ("host.cpu", "op_fp32") if device == "host" else (f"{device}.fpga", "mac")
-            add(actions, key, 2.0 * dl.tt_macs if device == "host" else dl.tt_macs)
-        return time_s, actions, moved
+        """(time_s, actions, moved) of one device's embedding stage, every part's time summed (the planner's view)."""
+        items, actions, moved, serial_s = device_embedding_items(self, device, dl)
+        return serial_s, actions, moved
 
     def batch_cost(self, load):
         work = [StageWork("host", "host.frontend", self.frontend.host_time_s(load.batch_size))]
         actions, moved = {}, {}
         for device, dl in load.devices.items():
             self._check_device(device)
-            t, acts, mv = self.device_embedding_work(device, dl)
-            work.append(StageWork("embedding", device, t))
+            items, acts, mv, _ = device_embedding_items(self, device, dl)
+            work += [StageWork("embedding", r, t) for r, t in items.items()]
             for k, v in acts.items():
                 add(actions, k, v)
             for k, v in mv.items():
@@ -234,12 +215,15 @@ class ScrecCSD(System):
         add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
 
     def resources(self):
-        return {"host": 1, "host.frontend": 1, **{f"{d}{r}": 1 for d in self.dev for r in ("", ".pcie_up", ".pcie_down")}}
+        return {"host": 1, "host.frontend": 1, **self.switches.resources(),
+                **{f"{d}{r}": 1 for d in self.dev
+                   for r in ("", ".compute", ".flash_dies", ".flash_channels", ".pcie_up", ".pcie_down")}}
 
     def peak_bandwidth_Bps(self):
         out = {"host.dram": self.host_dram.peak_Bps}
         for d, parts in self.dev.items():
             out.update(device_peaks(d, parts))
+        out.update(self.switches.peaks())
         return out
 
     def settings(self):

@@ -10,7 +10,7 @@ socket's gathers see OS noise on its cores and refresh on its DRAM.
 """
 from ..protocols import VariableService
 from ..variability import (ACCELERATOR_CORE, COHERENT_LINK, DRAM_REFRESH, FPGA_ENGINE, GPU_KERNEL,
-                           HOST_OS_NOISE, NAND_READ, NVLINK, PCIE_LINK)
+                           HOST_OS_NOISE, NAND_CHANNEL, NAND_READ, NVLINK, PCIE_LINK)
 
 
 def _by_suffix(system, table, default):
@@ -37,9 +37,12 @@ def cpu_nvme(system) -> dict:
 
 
 def multi_gpu(system) -> dict:
-    """host: OS noise; a GPU: kernel launch floor and run-to-run spread; its PCIe and NVLink ports."""
-    out = _by_suffix(system, {"pcie": PCIE_LINK, "link": NVLINK}, GPU_KERNEL)
+    """host: OS noise; a GPU (its lookups, its SMs): kernel launch floor and run-to-run spread; its PCIe and
+    NVLink ports and any switch uplink: links; the host DDR the GPUs share: refresh."""
+    out = _by_suffix(system, {"pcie": PCIE_LINK, "link": NVLINK, "up": PCIE_LINK, "down": PCIE_LINK}, GPU_KERNEL)
     out["host"] = HOST_OS_NOISE
+    if "host.ddr" in out:
+        out["host.ddr"] = DRAM_REFRESH
     return out
 
 
@@ -51,8 +54,13 @@ def ascend_soc(system) -> dict:
 
 
 def screc_csd(system) -> dict:
-    """host: OS noise (its gathers also DRAM refresh); a device: its FPGA engines and NAND; its PCIe port."""
-    out = _by_suffix(system, {"pcie_up": PCIE_LINK, "pcie_down": PCIE_LINK}, FPGA_ENGINE.combine(NAND_READ))
+    """host: OS noise (its gathers also DRAM refresh); a device's gather and compute engines: FPGA; its flash
+    dies: NAND reads with one page read (tR) as the floor; its flash channels, PCIe port and switch uplink: links."""
+    flash = getattr(system, "flash", None)
+    t_r = flash.p.read_latency.value if flash is not None else 0.0
+    dies = NAND_READ.with_floor(t_r, "one page read (tR) of the preset's NAND")
+    out = _by_suffix(system, {"pcie_up": PCIE_LINK, "pcie_down": PCIE_LINK, "up": PCIE_LINK, "down": PCIE_LINK,
+                              "flash_dies": dies, "flash_channels": NAND_CHANNEL}, FPGA_ENGINE)
     for r in out:
         if r == "host" or r.startswith("host."):
             out[r] = HOST_OS_NOISE.combine(DRAM_REFRESH)

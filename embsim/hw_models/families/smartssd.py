@@ -91,6 +91,22 @@ def flash_work(system, device, row_bytes, gather_s, pool):
     return time_s, actions, moved
 
 
+def flash_split_s(system, device, row_bytes):
+    """One flash row read split over the resources that serve it in the simulator:
+    ``(fpga_s, dies_s, channels_s)``.  The dies (and the controller's IOPS) sense the pages, the channels
+    shift the sectors out, the FPGA side moves them over the peer-to-peer link, lands them in its DRAM
+    and gathers the row; the three run at once (reads in flight), so a batch's flash time is the
+    slowest of the three sums, and ``tier_work``'s per-row time is their max."""
+    parts = system.dev[device]
+    fl, dram = parts["flash"], parts["dram"]
+    xfer, a = fl.transfer_B(row_bytes), dram.access_B(row_bytes)
+    link = parts["p2p"] if system.p2p else parts["pcie"]
+    fpga_s = max(parts["fpga"].gather_s(row_bytes), link.transfer_time_s(xfer),
+                 (xfer + a) / dram.random_bandwidth_Bps())
+    dies_s = max(fl.pages_per_read(row_bytes) * fl.p.read_latency.value / fl.dies, 1.0 / fl.p.max_read_iops.value)
+    return fpga_s, dies_s, xfer / fl.peak_Bps
+
+
 def flash_read_latency_s(system, device, row_bytes):
     """One flash row read with nothing queued: sense, shift out, cross the link (twice without p2p)."""
     parts = system.dev[device]
@@ -117,9 +133,10 @@ def dense_on_devices(system, load, work, actions, moved):
     macs, score_B = load.dense_macs / k, load.batch_size * SCORE_BYTES / k
     for d, parts in system.dev.items():
         t_scatter = parts["pcie"].transfer_time_s(scatter_B)
-        work.append(StageWork("dense", d, t_scatter + parts["fpga"].mac_time_s(macs)))
-        work.append(StageWork("dense", f"{d}.pcie_down", t_scatter))
-        work.append(StageWork("response", f"{d}.pcie_up", parts["pcie"].transfer_time_s(score_B)))
+        # the compute-centric cores: the next batch's gathers (memory-centric cores, resource d) overlap it
+        work.append(StageWork("dense", f"{d}.compute", t_scatter + parts["fpga"].mac_time_s(macs)))
+        system.switches.transfer(work, "dense", d, "down", scatter_B, t_scatter, moved)
+        system.switches.transfer(work, "response", d, "up", score_B, parts["pcie"].transfer_time_s(score_B), moved)
         add(actions, (f"{d}.fpga", "mac"), macs)
         add(actions, (f"{d}.pcie", "transfer_B"), scatter_B + score_B)
         add(moved, f"{d}.pcie_down", scatter_B)
@@ -130,15 +147,69 @@ def port_work(system, device, dl, mv, work, actions, moved):
     """A device's PCIe port in one batch: indices down, pooled vectors up, and in the p2p-off ablation
     the flash sectors that bounce through host DRAM (both directions, in the embedding stage)."""
     pcie = system.dev[device]["pcie"]
+    sw = system.switches
     if not system.p2p:
-        for direction in ("pcie_up", "pcie_down"):
-            if mv.get(f"{device}.{direction}"):
-                work.append(StageWork("embedding", f"{device}.{direction}",
-                                      pcie.transfer_time_s(mv[f"{device}.{direction}"])))
+        for direction in ("up", "down"):
+            b = mv.get(f"{device}.pcie_{direction}")
+            if b:
+                sw.transfer(work, "embedding", device, direction, b, pcie.transfer_time_s(b), moved)
     n_idx = sum(w["lookups"] for w in dl.table_work) if dl.table_work else sum(dl.lookups.values())
     idx_B = n_idx * INDEX_BYTES
-    work.append(StageWork("host", f"{device}.pcie_down", pcie.transfer_time_s(idx_B)))
-    work.append(StageWork("transfer", f"{device}.pcie_up", pcie.transfer_time_s(dl.pooled_bytes_out)))
+    sw.transfer(work, "host", device, "down", idx_B, pcie.transfer_time_s(idx_B), moved)
+    sw.transfer(work, "transfer", device, "up", dl.pooled_bytes_out, pcie.transfer_time_s(dl.pooled_bytes_out), moved)
     add(actions, (f"{device}.pcie", "transfer_B"), idx_B + dl.pooled_bytes_out)
     add(moved, f"{device}.pcie_down", idx_B)
     add(moved, f"{device}.pcie_up", dl.pooled_bytes_out)
+
+
+def device_embedding_items(system, device, dl):
+    """({resource: time_s}, actions, moved, serial_s) of one device's embedding stage, for the engine
+    (``serial_s``: the planner's sum, every row at its slowest part, then TT).
+
+    Overlap rules (SCRec's pipeline, arXiv:2504.00520): the memory-centric cores (resource
+    ``csd{k}``) gather rows while the compute-centric cores (``csd{k}.compute``) rebuild TT rows
+    from the cores they stream, and flash reads are in flight on the dies (``csd{k}.flash_dies``)
+    and channels (``csd{k}.flash_channels``) meanwhile: the items run at once, the stage ends
+    with the slowest.  The host's own gathers and TT run on its cores, one after the other.
+    """
+    time_s, actions, moved = 0.0, {}, {}
+    dies_s = channels_s = serial_s = 0.0
+    # reads: rows the tier serves; with coalescing the other lookups found their page, sector or
+    # burst read in the batch and cost only their gather (``_gather_only``)
+    rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]))
+             for w in dl.table_work] if dl.table_work else
+            [(tier, dl.bytes.get(tier, 0.0) / n, n, n) for tier, n in dl.lookups.items() if n > 0])
+    for tier, row_bytes, n, reads in rows:
+        if not n:
+            continue
+        if row_bytes <= 0:
+            raise InputError(f"system '{system.name}': {device}.{tier}: {n} lookups but no bytes; "
+                             "give bytes per tier or table_work")
+        split = tier == "flash" and device != "host"
+        if split:
+            fpga_s, d_s, c_s = flash_split_s(system, device, row_bytes)
+            time_s += reads * fpga_s
+            dies_s += reads * d_s
+            channels_s += reads * c_s
+        for k_n, (t, acts, mv) in ((reads, system._lookup_work(device, tier, row_bytes)),
+                                   (n - reads, system._gather_only(device, row_bytes))):
+            serial_s += k_n * t
+            if not (split and k_n == reads):
+                time_s += k_n * t
+            for k, v in acts.items():
+                add(actions, k, k_n * v)
+            for k, v in mv.items():
+                add(moved, k, k_n * v)
+    items = {device: time_s}
+    if dl.tt_macs:
+        t = system.compute_cost(device, dl.tt_macs).time_s
+        serial_s += t
+        if device == "host":
+            items[device] += t
+        else:
+            items[f"{device}.compute"] = t
+        key = ("host.cpu", "op_fp32") if device == "host" else (f"{device}.fpga", "mac")
+        add(actions, key, 2.0 * dl.tt_macs if device == "host" else dl.tt_macs)
+    if dies_s or channels_s:
+        items.update({f"{device}.flash_dies": dies_s, f"{device}.flash_channels": channels_s})
+    return items, actions, moved, serial_s
