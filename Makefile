@@ -12,7 +12,7 @@ DEMO_DIR ?= demo_out
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel cython numpy
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,fast]'
 	touch $(STAMP)
 
 install: $(STAMP)

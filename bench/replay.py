@@ -15,8 +15,10 @@ Measured in one run, on the same ids:
   shorter prefix, as the reference finds its victim by a scan of the cache);
 
 and prints lookups per second, the ratio to bincount and the speed-up over
-the reference (lookups/s of Cython over lookups/s of the reference).  Goals
-(issue 3): LRU time <= 3x bincount, >= 25x faster than the reference.
+the reference (lookups/s of Cython over lookups/s of the reference).  Goals:
+LRU time <= 3x bincount and >= 25x faster than the reference (issue 3), then
+LRU <= 2.0x and LFU <= 3x bincount, whole call against whole call (issue 20).
+Replay of traces larger than memory: ``bench/trace_scale.py``.
 
 ``--memory`` instead replays 200M lookups over 100M rows with a 1% LRU and
 reports peak RSS (resource.getrusage), to check the 24 GiB goal.

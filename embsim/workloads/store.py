@@ -24,7 +24,8 @@
     ``batches_per_chunk``), ``table_rows``, ``table_names``,
     ``lookups_per_table``, ``meta``, and one entry per chunk: its
     ``first_batch``, ``batches``, ``first_index``, ``lookups`` and, per file,
-    its name, size in bytes and CRC-32 (``zlib.crc32`` of the whole file).
+    its name, size in bytes and CRC-32 (``zlib.crc32`` of the whole file;
+    embsim computes the same value with ISA-L when ``isal`` is installed).
 
 Reading (:func:`open_trace`) gives a :class:`TraceReader` for either format
 (or for a ``Trace`` already in memory); ``reader.chunks()`` yields the trace
@@ -58,6 +59,11 @@ import numpy as np
 from ..errors import InputError
 from ..fileio import check_output, note_input, write_text
 from .trace import Trace, check_matches, load_trace
+
+try:   # the same CRC-32 as zlib's, about 7x faster (ISA-L; pip install 'embsim[fast]')
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - depends on the environment
+    _crc32 = zlib.crc32
 
 CHUNKED_FORMAT = "embsim-chunked-trace"
 CHUNKED_VERSION = 1
@@ -130,13 +136,18 @@ class TraceReader:
         return np.concatenate([c.trace.timestamps_s for c in self.chunks()])
 
     def load(self):
-        """The whole trace as one in-memory Trace (8 bytes per lookup)."""
-        parts = [c.trace for c in self.chunks()]
-        ts = np.concatenate([p.timestamps_s for p in parts]) if self.has_timestamps else None
-        return Trace(lengths=np.concatenate([p.lengths for p in parts]) if parts else
-                     np.zeros((0, self.n_tables, self.batch_size), np.int32),
-                     indices=np.concatenate([p.indices for p in parts]) if parts else np.zeros(0, np.int64),
-                     table_rows=self.table_rows, table_names=self.table_names, timestamps_s=ts, meta=self.meta)
+        """The whole trace as one in-memory Trace (8 bytes per lookup), filled chunk by chunk."""
+        lengths = np.empty((self.n_batches, self.n_tables, self.batch_size), dtype=np.int32)
+        indices = np.empty(self.n_indices, dtype=np.int64)
+        ts = np.empty((self.n_batches, self.batch_size)) if self.has_timestamps else None
+        for c in self.chunks():
+            tr, b, i = c.trace, c.first_batch, c.first_index
+            lengths[b:b + tr.n_batches] = tr.lengths
+            indices[i:i + tr.n_indices] = tr.indices
+            if ts is not None:
+                ts[b:b + tr.n_batches] = tr.timestamps_s
+        return Trace(lengths=lengths, indices=indices, table_rows=self.table_rows, table_names=self.table_names,
+                     timestamps_s=ts, meta=self.meta)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.source}: {self.n_batches} batches x {self.n_tables} tables x "
@@ -282,10 +293,10 @@ def _map_checked(fpath, entry, dtype):
             head = f.read(offset)
             if int(np.prod(shape)) == 0:
                 arr = np.zeros(shape, dtype=dt)
-                crc = zlib.crc32(f.read(), zlib.crc32(head))
+                crc = _crc32(f.read(), _crc32(head))
             else:
                 arr = np.memmap(fpath, dtype=dt, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
-                crc = zlib.crc32(arr, zlib.crc32(head)) if not fortran else zlib.crc32(fpath.read_bytes())
+                crc = _crc32(arr, _crc32(head)) if not fortran else _crc32(fpath.read_bytes())
     except (ValueError, OSError, EOFError) as e:
         raise InputError(f"{fpath}: not a readable .npy chunk ({e.__class__.__name__}: {e})") from None
     if crc != entry["crc32"]:
@@ -579,7 +590,7 @@ def _file_crc32(fpath, block=1 << 24):
             b = f.read(block)
             if not b:
                 return crc
-            crc = zlib.crc32(b, crc)
+            crc = _crc32(b, crc)
 
 
 def _move_into_place(tmp, path, force):
