@@ -56,6 +56,11 @@ setup(
                  # make lint (configured in pyproject.toml)
                  "ruff>=0.6", "mypy>=1.10"],
         "torch": ["torch>=2.0"],
+        # TorchRec's planner as a baseline (cost_model/torchrec_planner.py).  torchrec 1.8.0 declares the CUDA
+        # fbgemm-gpu; the CPU build fbgemm-gpu-cpu serves it, so the tested recipe (.ci/run) installs these two
+        # with --no-deps beside torch 2.13.0 (CPU) and the rest normally.
+        "torchrec": ["torch==2.13.0", "torchrec==1.8.0", "fbgemm-gpu-cpu==1.8.0", "tensordict", "torchmetrics==1.0.3",
+                     "pyre-extensions"],
         # ISA-L's CRC-32 (zlib's value, about 7x faster): chunked traces are checked as they are read
         "fast": ["isal>=1.6"],
     },

@@ -29,7 +29,7 @@ from ..errors import InputError
 from .comm import pooled_bytes, probe as comm_probe
 from .coalescing import coalesced_read_shares
 from .coverage import table_access
-from .partition import choose as choose_partition
+from .partition import choose as choose_partition, even_range, predicted_shares
 from .representations import candidates
 
 SPLIT_CAPACITY_SHARE = 0.5
@@ -60,7 +60,7 @@ class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
     def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
-                 max_collision_share=None, coalescing=None, replicate=True):
+                 max_collision_share=None, coalescing=None, replicate=True, row_parts=None):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -81,6 +81,7 @@ class Instance:
         self.partition_notes = {}      # table -> how its row-wise parts were cut
         self.max_collision_share = max_collision_share
         self.distinct = _distinct_rows(model, stats)
+        self.row_parts = dict(row_parts or {})     # table -> parts in TorchRec's even blocks (overrides the rule)
         self.items = self._make_items(access, representations, split)
         # the all-to-all of pooled vectors (None: the system has no transfer stage), bytes each item sends
         self.comm = comm_probe(system, self.devices, batch_size)
@@ -155,7 +156,11 @@ class Instance:
                 by_cap = math.ceil(smallest / (SPLIT_CAPACITY_SHARE * min_cap)) if min_cap > 0 else 1
                 by_load = min(n_dev, math.ceil(a.accesses / (SPLIT_LOAD_FACTOR * total_acc / n_dev)))
                 parts = int(max(1, min(t.rows, max(by_cap, by_load))))
-            part, shares, why = self._partition(t, parts, reps, min_cap)
+            if t.name in self.row_parts:
+                parts = int(self.row_parts[t.name])
+                part, shares, why = self._even(t, parts)
+            else:
+                part, shares, why = self._partition(t, parts, reps, min_cap)
             if parts > 1:
                 self.partition_notes[t.name] = why
             part_rows = part.part_rows()
@@ -181,6 +186,18 @@ class Instance:
         even = -(-table.rows // parts)
         cap_rows = SPLIT_CAPACITY_SHARE * min_cap / per_row if per_row > 0 else float("inf")
         return choose_partition(table.rows, parts, counts, max_rows=max(even, min(2 * even, cap_rows)))
+
+    def _even(self, table, parts):
+        """TorchRec's even row blocks, each part's share from the per-row counts (1/P without them)."""
+        part = even_range(table.rows, parts)
+        counts = None
+        if parts > 1 and getattr(self.stats, "row_counts", None) is not None:
+            try:
+                counts = self.stats.row_counts[self.stats.table_index(table.name)]
+            except (KeyError, IndexError):
+                counts = None
+        shares = predicted_shares(part, *(counts if counts is not None else (None, None)))
+        return part, shares, "even range (given)"
 
     def _replicable(self):
         """Tables the MIP may replicate data parallel: whole (one item), dense in their first candidate, and

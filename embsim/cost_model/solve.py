@@ -16,7 +16,12 @@ Stages, as in TorchRec's planner:
    FULL_MAX_PAIRS, and the decomposed one (aggregate LP, assignment MIP,
    greedy tier refill) beyond.
 
-The returned plan is never worse than the best baseline: if the solver
+With torchrec installed, TorchRec's own plan (:mod:`.torchrec_planner`)
+is a further baseline on every multi-device instance, scored by embsim's cost
+model with its own row-wise blocks; it is shown (``baselines["torchrec"]``),
+not used as a warm start.
+
+The returned plan is never worse than the best of embsim's baselines: if the solver
 returns nothing better within its time limit, the plan is that baseline
 (status says so).  Times are per batch of ``batch_size`` samples; the
 objective is ``makespan_s + energy_weight * energy_J`` (energy_weight in
@@ -159,6 +164,10 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                            "objective": float(score(pl))}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)
+    if len(inst.devices) > 1:
+        from . import torchrec_planner
+        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
+            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
     # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan

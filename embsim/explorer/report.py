@@ -427,8 +427,8 @@ def section_plan(inp):
             line += f" ({html.escape(str(plan['solver']))}, status {html.escape(str(plan.get('status', '')))})"
         if base:
             line += "; baselines: " + ", ".join(
-                f"{html.escape(str(n))} {b.get('makespan_s', float('nan')) * 1e6:.4g} us"
-                for n, b in base.items() if isinstance(b, dict))
+                f"{html.escape(str(n))} {b['makespan_s'] * 1e6:.4g} us"
+                for n, b in base.items() if isinstance(b, dict) and M.finite(b.get('makespan_s')))
         text.append(line + ".</p>")
     return "\n".join(text), figs
 

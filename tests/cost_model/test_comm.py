@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cm_toys import Stats, toy_model, toy_system
+from embsim.cost_model.baselines import BASELINES
 from embsim.cost_model.comm import probe
 from embsim.cost_model.solve import instance_for, solve_plan
 from embsim.cost_model.synthetic import SyntheticSystem
@@ -73,8 +74,8 @@ def test_mip_with_the_all_to_all_equals_brute_force(bandwidth_Bps):
     assert plan.objective == pytest.approx(opt, rel=1e-6)
     assert plan.objective == pytest.approx(plan.makespan_s + plan.comm_makespan_s, rel=1e-9)
     assert plan.best_bound_s <= plan.objective * (1 + 1e-9)
-    for b in plan.baselines.values():
-        if b.get("objective") is not None:
+    for name, b in plan.baselines.items():
+        if b.get("objective") is not None and name in BASELINES:   # TorchRec's plan may split where the MIP may not
             assert plan.objective <= b["objective"] * (1 + 1e-9)
 
 

@@ -14,6 +14,7 @@ import pytest
 from scipy.optimize import linprog
 
 from cm_toys import Stats, toy_model, toy_system
+from embsim.cost_model.baselines import BASELINES
 from embsim.cost_model.solve import instance_for, solve_plan
 from embsim.cost_model.validate import plan_problems
 
@@ -105,7 +106,7 @@ def test_mip_equals_brute_force(n_tables, n_dev, reps, seed, solver):
     assert plan.best_bound_s <= plan.makespan_s * (1 + 1e-9)
     assert plan_problems(plan, system, model) == []
     for name, b in plan.baselines.items():
-        if b["makespan_s"] is not None:
+        if b["makespan_s"] is not None and name in BASELINES:    # TorchRec's plan may split where the MIP may not
             assert plan.makespan_s <= b["makespan_s"] * (1 + 1e-9), name
 
 

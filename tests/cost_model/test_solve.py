@@ -2,6 +2,7 @@
 import pytest
 
 from cm_toys import toy_model, toy_system
+from embsim.cost_model.baselines import BASELINES
 from embsim.cost_model.solve import solve_plan
 from embsim.cost_model.validate import plan_problems
 from embsim.errors import InputError
@@ -36,8 +37,8 @@ def test_never_worse_than_any_baseline(method):
     system = toy_system(3, fast_B=0.03 * total / 3, slow_B=total)
     plan = solve_plan(model, system, solver="highs", time_limit_s=6, method=method)
     assert plan_problems(plan, system, model) == []
-    for name, b in plan.baselines.items():
-        assert plan.makespan_s <= b["makespan_s"] * (1 + 1e-9), name
+    for name in BASELINES:        # embsim's own (TorchRec's plan, when installed, is shown, not a warm start)
+        assert plan.makespan_s <= plan.baselines[name]["makespan_s"] * (1 + 1e-9), name
     assert plan.best_bound_s <= plan.makespan_s * (1 + 1e-9)
     assert 0 <= plan.gap <= 1
     assert plan.makespan_s == pytest.approx(max(plan.device_time_s.values()))

@@ -1,0 +1,109 @@
+"""embsim's plan against TorchRec's EmbeddingShardingPlanner, under embsim's simulator and TorchRec's estimator.
+
+Needs the optional torchrec (``.ci/run`` has the recipe).  Per case (DCNv2 on
+8 x A100 with 80 GB HBM, and with HBM cut so that 8 GB per GPU hold tables;
+with ``--big`` also the 856-table model on 64 GPUs):
+
+- one seeded trace of 2N batches, cut in two: both planners see the model
+  (TorchRec: rows, dim, dtype, mean pooling; embsim: the profile's
+  statistics of the first N batches); both plans are simulated on the last
+  N (held out), closed loop, one batch in flight;
+- TorchRec's plan is simulated as :func:`torchrec_planner.placement_of`
+  places it: its ranks, sharding types and even row-wise blocks, the hot
+  rows of each rank in HBM first (an ideal static reading of its
+  ``fused_uvm_caching`` HBM cache, generous to TorchRec);
+- ``embsim sim``: simulated embedding stage of embsim's plan over TorchRec's
+  (< 1: embsim's plan faster);
+- ``torchrec est``: TorchRec's own estimator (``EmbeddingPerfEstimator``,
+  per-rank sum of shard perf, inference mode) on embsim's exported plan
+  over TorchRec's plan (< 1: embsim's plan faster by TorchRec's model too).
+
+    python bench/vs_torchrec.py [--batches 2] [--batch-size 1024] [--time-limit 10] [--big]
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from embsim.cost_model import torchrec_planner as trp
+from embsim.cost_model.planner import plan_for
+from embsim.cost_model.solve import _to_plan
+from embsim.cost_model.torchrec_io import export_constraints
+from embsim.hw_models.loader import load_system
+from embsim.sim.simulate import Simulation, compare_with_plan
+from embsim.workloads.generators import generate_trace
+from embsim.workloads.model import load_model
+from embsim.workloads.stats import trace_stats
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from planner import batches_of  # noqa: E402
+
+# HBM 16 GB less the preset's 8 GB reserve: 8 GB of tables per GPU (assumption: a cut to make HBM bind)
+CASES = [("dlrm_dcnv2_criteo1tb", "gpu_8x_a100_80g", None, "80 GB"),
+         ("dlrm_dcnv2_criteo1tb", "gpu_8x_a100_80g", {"params.hbm.capacity": "16 GB"}, "8 GB tables")]
+BIG = ("dlrm_datasets_like", "gpu_8x_a100_80g", {"params.gpus": 64}, "64 GPUs")
+
+
+def per_table(plan, system):
+    """embsim's plan as TorchRec's per-table {sharding_type, compute_kernel, ranks}."""
+    cons = export_constraints(plan, system)["tables"]
+    return {t: {"sharding_type": c["sharding_types"][0], "compute_kernel": c["compute_kernels"][0],
+                "ranks": c["ranks"]} for t, c in cons.items()}
+
+
+def simulated(model, system, plan, held):
+    return compare_with_plan(Simulation(model, system, plan, held))["simulated_embedding_s"]
+
+
+def run_case(mname, sname, over, label, a):
+    model = load_model(mname)
+    system = load_system(sname, overrides=over)
+    whole = generate_trace(model, batches=2 * a.batches, batch_size=a.batch_size, seed=0)
+    profile, held = batches_of(whole, 0, a.batches), batches_of(whole, a.batches, 2 * a.batches)
+    stats = trace_stats(profile)
+    t = time.perf_counter()
+    ours = plan_for(model, system, stats, batch_size=a.batch_size, time_limit_s=a.time_limit, solver=a.solver)
+    ours_s = time.perf_counter() - t
+    trp._PLANS.clear()                 # time TorchRec's own solve, not the copy plan_for kept
+    t = time.perf_counter()
+    theirs = trp.torchrec_plan(model, system, a.batch_size)
+    theirs_s = time.perf_counter() - t
+    inst, pl = trp.placement_of(theirs, model, system, stats, a.batch_size)
+    theirs_plan = _to_plan(inst, pl, model, system, solver="torchrec", status="torchrec")
+    sim_ours, sim_theirs = simulated(model, system, ours, held), simulated(model, system, theirs_plan, held)
+    est_ours = trp.estimate(per_table(ours, system), model, system, a.batch_size)["makespan_s"]
+    est_theirs = trp.estimate(theirs, model, system, a.batch_size)["makespan_s"]
+    kinds = {}
+    for e in theirs.values():
+        k = f"{e['sharding_type']}/{e['compute_kernel']}"
+        kinds[k] = kinds.get(k, 0) + 1
+    print(f"{mname:<22} {label:<12} {sim_ours * 1e6:>9.1f} {sim_theirs * 1e6:>9.1f} {sim_ours / sim_theirs:>7.3f}  "
+          f"{est_ours * 1e3:>8.3f} {est_theirs * 1e3:>8.3f} {est_ours / est_theirs:>7.3f}  "
+          f"{ours_s:>6.1f} {theirs_s:>6.1f}  torchrec: " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())),
+          flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=2, help="batches of the profile and of the held-out trace")
+    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--time-limit", type=float, default=10.0)
+    ap.add_argument("--solver", default="highs")
+    ap.add_argument("--big", action="store_true", help="also the 856-table model on 64 GPUs")
+    a = ap.parse_args(argv)
+    why = trp.unavailable()
+    if why:
+        print(f"bench/vs_torchrec.py: {why}; install the recipe in .ci/run")
+        return 0
+    print(f"{'model':<22} {'case':<12} {'embsim us':>9} {'torchrec':>9} {'ratio':>7}  "
+          f"{'est ms':>8} {'torchrec':>8} {'ratio':>7}  {'plan s':>6} {'tr s':>6}")
+    print(f"{'':<35} {'(embsim simulator, embedding stage)':<35}  {'(TorchRec estimator)':<26}")
+    for case in CASES + ([BIG] if a.big else []):
+        run_case(*case, a)
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
