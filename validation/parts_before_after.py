@@ -14,7 +14,7 @@ import sys
 from embsim.cost_model.solve import solve_plan
 from embsim.errors import InputError
 from embsim.hw_models.loader import load_system, preset_names
-from embsim.sim.simulate import simulate
+from embsim.sim.simulate import Simulation
 from embsim.workloads.model import load_model
 
 MODELS = ("dlrm_dcnv2_criteo1tb", "rm2")
@@ -34,12 +34,14 @@ def figures(queries, seed=0):
                     raise
                 plan = solve_plan(model, system, time_limit_s=20, representations="fp32,int8")
                 note = "fp32,int8"
-            r = simulate(model, system, plan=plan, arrival="closed", queries=queries, seed=seed)
+            sim = Simulation(model, system, plan, queries=queries, seed=seed)
+            # the mean model (no service noise), as the BEFORE figures were made: the change measured is the model's
+            r = sim.run("closed", queries=queries, variability=False)
             e = r.energy
             rows.append({"system": system_name, "model": model_name,
                          "queries_per_s": r.throughput["queries_per_s"], "p99_s": r.latency["p99_s"],
                          "energy_per_query_J": e["per_query_J"],
-                         "static_J": e.get("static_total_J", sum(e["static_J"].values()) if isinstance(e["static_J"], dict) else e["static_J"]),
+                         "static_J": e["static_J"], "dynamic_J": e["dynamic_J"],
                          "bottleneck": r.bottleneck[0], "bottleneck_utilisation": r.bottleneck[1],
                          "representations": note})
             print(json.dumps(rows[-1]), file=sys.stderr)

@@ -11,6 +11,7 @@ from .common import shard_rows
 def gpu_embedding(system, dev, dl, actions, nbytes):
     """(GPU time, host-DDR bytes) of one GPU's lookups (host rows at its port rate; ``host.ddr`` queues apart)."""
     t, host_B = 0.0, 0.0
+    memo = system.__dict__.setdefault("_port_row_work", {})
     for g in shard_rows(system, dev, dl):
         # reads: rows the tier serves after coalescing (the rest found their sector read in the batch)
         parts = [(g.tier, g.reads)] + ([("fill", g.lookups)] if g.tier == "host_ddr" and system.caching else [])
@@ -20,7 +21,10 @@ def gpu_embedding(system, dev, dl, actions, nbytes):
                                  f"has {'an hbm_cache' if system.caching else 'no cache'}")
             parts.append(("hbm", hits))
         for tier, n in parts:
-            dt, acts = system._row_work(dev, tier, g.row_bytes, port_only=True)
+            key = (dev, tier, g.row_bytes)
+            if key not in memo:   # a row's work depends on (GPU, tier, row size) only: price it once
+                memo[key] = system._row_work(dev, tier, g.row_bytes, port_only=True)
+            dt, acts = memo[key]
             t += n * dt
             host_B += n * acts.get((system.HOST_POOL, "read_B"), 0.0)
             for (part, action), v in acts.items():
