@@ -173,14 +173,18 @@ class Instance:
                                   a.coverage, reps, b, part, float(shares[p])))
         return items
 
+    def _row_counts(self, table, parts):
+        """The profile's per-row counts of ``table`` (None: one part, or a profile without them)."""
+        if parts <= 1 or getattr(self.stats, "row_counts", None) is None:
+            return None
+        try:
+            return self.stats.row_counts[self.stats.table_index(table.name)]
+        except (KeyError, IndexError):
+            return None
+
     def _partition(self, table, parts, reps, min_cap):
         """The table's row-wise partition and each part's predicted share (cost_model/partition.py)."""
-        counts = None
-        if parts > 1 and getattr(self.stats, "row_counts", None) is not None:
-            try:
-                counts = self.stats.row_counts[self.stats.table_index(table.name)]
-            except (KeyError, IndexError):
-                counts = None
+        counts = self._row_counts(table, parts)
         per_row = min(r.bytes for r in reps if r.kind == "dense") / table.rows \
             if any(r.kind == "dense" for r in reps) else 0.0
         even = -(-table.rows // parts)
@@ -190,12 +194,7 @@ class Instance:
     def _even(self, table, parts):
         """TorchRec's even row blocks, each part's share from the per-row counts (1/P without them)."""
         part = even_range(table.rows, parts)
-        counts = None
-        if parts > 1 and getattr(self.stats, "row_counts", None) is not None:
-            try:
-                counts = self.stats.row_counts[self.stats.table_index(table.name)]
-            except (KeyError, IndexError):
-                counts = None
+        counts = self._row_counts(table, parts)
         shares = predicted_shares(part, *(counts if counts is not None else (None, None)))
         return part, shares, "even range (given)"
 
