@@ -20,7 +20,10 @@ import click
 
 from . import force_option, json_option
 from .options import MAX_BATCH_SIZE, count
+from ..errors import InputError
+from ..workloads.profile import IN_SAMPLE
 from .planning import planner_options
+from .profiling import open_profile, profile_options
 
 TABLES_SHOWN = 20
 
@@ -113,9 +116,10 @@ def format_plan(plan, system, all_tables=False):
 @click.option("--all-tables", is_flag=True, help="List every table, not only the first 20.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Plan JSON to write.")
 @planner_options
+@profile_options
 @force_option
 @json_option
-def shard(model_name, system_name, trace_path, batch_size, all_tables, output, force, as_json, planner):
+def shard(model_name, system_name, trace_path, batch_size, all_tables, output, force, as_json, planner, profile):
     """Solve a sharding plan for a model on a system."""
     from ..cost_model.planner import DEFAULT_BATCH_SIZE, plan_for
     from ..cost_model.validate import check_plan
@@ -123,20 +127,34 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
     from ..hw_models.loader import load_system
     from ..workloads.model import load_model
 
-    check_output(output, force, inputs=(model_name, system_name, trace_path))   # before minutes of solving
+    check_output(output, force, inputs=(model_name, system_name, trace_path, profile["profile"]))   # before solving
     model = load_model(model_name)
     system = load_system(system_name)
-    stats = None
-    if trace_path is not None:
+    stats, note = None, None
+    prof = open_profile(profile, model)
+    if prof == IN_SAMPLE and trace_path is None:
+        raise InputError("--profile in-sample: needs --trace (the trace that is its own profile)")
+    if trace_path is not None or prof is not None:
+        from ..workloads.profile import split
         from ..workloads.stats import trace_stats
         from ..workloads.store import open_trace
         from ..workloads.trace import check_matches
-        check_matches(open_trace(trace_path), model, trace_path)   # as simulate checks the same pair
-        stats = trace_stats(trace_path)      # read chunk by chunk
+        trace = None
+        if trace_path is not None:
+            trace = check_matches(open_trace(trace_path), model, trace_path)   # as simulate checks the same pair
+        held = split(trace, prof, profile["share"], source=trace_path) if trace is not None else None
+        source = held.profile if held is not None else prof
+        stats = trace_stats(source)      # read chunk by chunk
+        info = held.profile_info if held is not None else {"source": profile["profile"], "kind": "file",
+                                                           "batches": [0, source.n_batches]}
+        note = (f"profile: {info['source']} batches [{info['batches'][0]}, {info['batches'][1]}) "
+                f"({info['kind']}); the plan's coverage curves come from it")
         if batch_size is None:
-            batch_size = int(stats.batch_size)
+            batch_size = int(trace.batch_size if trace is not None else stats.batch_size)
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     plan = plan_for(model, system, stats, batch_size=batch_size, **planner)
+    if note:
+        plan.notes.append(note)
     check_plan(plan, system, model)
     plan.save(output, force=force)
     if as_json:

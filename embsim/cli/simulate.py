@@ -5,6 +5,9 @@
                     [--representations R] [--solver cbc|highs] [--time-limit SEC]
                     [--layout identity|frequency|coaccess|random] [--json] [-o R.json] [--force]
 
+The plan (when solved here) and the row-to-tier map come from a profile trace,
+the figures from a disjoint evaluation trace: ``--profile P.npz`` names it, by
+default the first half of the trace's batches profile (``cli/profiling.py``).
 Without ``--plan`` the cost model solves one (``cost_model.planner.plan_for``:
 the core mapping on an SoC with per-core strategies, the sharding MIP
 elsewhere) with the planner options every planning command shares
@@ -24,6 +27,7 @@ from ..fileio import check_output
 from . import force_option, json_option
 from .options import MAX_BATCH_SIZE, MAX_IN_FLIGHT, MAX_QUERIES, SEED, FiniteFloat, count
 from .planning import planner_options, refuse_with_plan
+from .profiling import open_profile, profile_options
 
 
 # Memory one simulated query takes: its arrival, completion and latency times and the arrays around them.
@@ -48,6 +52,18 @@ def _quality_lines(q):
             f"{q['max_rel_error_bound']:.3g} (proxies: accuracy is not simulated)"]
 
 
+def _trace_lines(c):
+    """Where the profile and the evaluation trace came from (kind, source, batches, lookups)."""
+    p, t = c.get("profile"), c.get("trace")
+    if not p or not t:
+        return []
+    def one(d):
+        return f"{d['source']} batches [{d['batches'][0]}, {d['batches'][1]}), {d['lookups']:,} lookups"
+    if p["kind"] == "in-sample":
+        return [f"  profile      in-sample (the replayed trace ranks its own rows): {one(t)}"]
+    return [f"  profile      {one(p)}", f"  evaluation   {one(t)}"]
+
+
 def summary_text(r):
     """A readable summary of a SimResult."""
     c, w = r.config, r.window
@@ -55,6 +71,7 @@ def summary_text(r):
                else f"Poisson at {c['qps_target']:g} queries/s" if c["arrival"] == "poisson" else "trace timestamps")
     lines = [
         f"{r.model} on {r.system} ({r.family}): {c['queries']} queries in batches of {c['batch_size']}, {arrival}",
+        *_trace_lines(c),
         f"  window {_si(w['duration_s'], 's')} after {w['warmup_queries']} warm-up queries; "
         f"{w['completed_queries']} queries completed in it",
         f"  throughput   {_si(r.throughput['queries_per_s'], 'queries/s')}   {_si(r.throughput['lookups_per_s'], 'lookups/s')}",
@@ -107,11 +124,12 @@ def summary_text(r):
               help="Order of the rows inside every shard; counts the lines, sectors, bursts and pages each batch "
                    "reads (a unit read twice in a batch is read once). Off by default: every lookup reads its own units.")
 @planner_options
+@profile_options
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the SimResult JSON here.")
 @force_option
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
-             batch_size, batch_timeout, seed, cache_policy, layout, as_json, output, force, planner):
+             batch_size, batch_timeout, seed, cache_policy, layout, as_json, output, force, planner, profile):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
     if qps is not None and closed_loop:
         raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
@@ -136,7 +154,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         check_allocation(queries * BYTES_PER_QUERY, f"--queries {queries}: the arrival, latency and completion "
                          f"times of every query")
     if output:
-        check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path))   # before the work
+        check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path, profile["profile"]))
 
     from ..cost_model.plan import load_plan
     from ..hw_models.loader import load_system
@@ -161,9 +179,10 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     trace = open_trace(trace_path) if trace_path else None
     if trace is not None:
         check_matches(trace, model, trace_path)
+    prof = open_profile(profile, model)
     result = run_simulation(model, system, plan=plan, trace=trace, arrival=arrival, qps=qps, queries=queries,
                             batch_size=batch_size, seed=seed, batch_timeout_s=batch_timeout, in_flight=in_flight,
-                            planner=planner, progress=None, layout=layout,
+                            planner=planner, progress=None, layout=layout, profile=prof, profile_share=profile["share"],
                             caches=caches_from_system(system, cache_policy) if cache_policy != "none" else None)
     if output:
         result.save(output, force=force)

@@ -102,7 +102,7 @@ def trace_for(model, config):
         return _TRACES[sim["trace"]]
     size = int(sim["batch_size"])
     n = DEFAULT_BATCHES * size if sim["queries"] is None else int(sim["queries"])
-    batches = max(2, -(-n // size))
+    batches = 2 * max(2, -(-n // size))        # as simulate generates: the first half profiles (workloads.profile)
     key = config_key({"model": config["model"], "model_overrides": config.get("model_overrides"),
                       "batches": batches, "batch_size": size, "seed": sim["seed"]})
     if key not in _TRACES:

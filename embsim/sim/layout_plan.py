@@ -4,8 +4,8 @@
 row map: every shard of the plan is one contiguous region of its tier
 (shards of one location follow each other, each starting on a boundary of
 the location's largest unit), and inside a shard the rows sit in the order
-of the layout (:mod:`embsim.workloads.row_layout`), the profile being the
-simulated trace itself:
+of the layout (:mod:`embsim.workloads.row_layout`), ranked by the profile
+(held out, ``sim/heldout.py``, or the simulated trace itself in-sample):
 
 ``identity``  by row id (within the shard's row-wise part);
               rows the trace never touches keep their place between them.
@@ -87,10 +87,12 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     end = [0] * len(locations)                                  # bytes used so far per location
     spares = []
     for t, mine in enumerate(by_table):
-        rows, counts = labels[t]
+        rows, counts = labels[t][:2]
         P = mine[0].parts
         part, x = _part_and_index(mine[0], rows)
-        rank = _ranks(x, counts, part, P)
+        # a held-out profile (sim/heldout.py) gives each row's rank and its place by id in its shard
+        rank = labels[t][2] if len(labels[t]) > 2 else _ranks(x, counts, part, P)
+        ident = labels[t][3] if len(labels[t]) > 3 else None
         key = None
         if layout == "coaccess":
             full = coaccess_order(trace, t, seed=seed)
@@ -103,7 +105,8 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
             g, top = sizes[0], sizes[-1]
             sel = np.flatnonzero((part == sh.part) & (rank >= sh.lo) & (rank < sh.hi))
             touched_sorted = np.sort(x[part == sh.part])
-            pos = _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
+            pos = (ident[sel] if layout == "identity" and ident is not None else
+                   _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed))
             base = -(-end[sh.location] // top) * top
             a, n = row_addresses(pos, sh.row_bytes, g, base)
             addr[offsets[t] + sel], length[offsets[t] + sel] = a, n

@@ -14,11 +14,21 @@ Decisions a user should know
   the batches repeat in order and ``SimResult.notes`` says so.  A batch that
   the batcher closes early (timeout) holds ``n < batch_size`` queries; its
   work is that of the next trace batch scaled by ``n / batch_size``.
+* **Profile and evaluation** (``workloads.profile``).  The plan (when this
+  simulation solves it) and the row-to-shard map come from a *profile* trace;
+  the figures are measured on a disjoint *evaluation* trace.  By default the
+  first half of the trace's batches profile and the rest are replayed (a
+  generated trace is made twice as long for it); ``profile=`` gives a profile
+  trace (then the whole trace is the evaluation), or ``"in-sample"`` the old
+  oracle (the replayed trace is its own profile).  ``config.profile`` and
+  ``config.trace`` record both (kind, source, batches, lookups).
 * **Hot order.** A shard of a plan holds a range of hot ranks of its table.
-  Ranks come from the trace itself: rows by falling access count, ties to the
-  lower row (as ``workloads.stats.hot_order``).  Rows never accessed do not
-  matter to the replay and are not mapped, so a 40M-row table costs memory
-  only for the rows the trace touches.
+  Ranks come from the profile: rows by falling access count in it, ties to
+  the lower row (as ``workloads.stats.hot_order``); rows the profile never saw
+  rank after every profiled row, in increasing row order (so each shard holds
+  exactly its rows, whatever the evaluation touches: ``sim/heldout.py``).
+  Rows the evaluation never accesses do not matter to the replay and are not
+  mapped, so a 40M-row table costs memory only for the rows the trace touches.
 * **Locations.** Without caches every shard of the plan is its own replay
   location, so each shard's lookups, unique rows and bytes are exact per
   batch.  A cache is shared by every table of its (device, tier), so with
@@ -80,9 +90,11 @@ from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
 from ..workloads.sequence import attention_flops_per_batch
 from ..workloads.row_layout import check_layout
+from ..workloads import profile as profiles
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
+from .heldout import locate_heldout, placer, profile_rows
 from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from . import steady
@@ -198,7 +210,7 @@ class Simulation:
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
                  caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None,
-                 unit_sizes_B=None):
+                 unit_sizes_B=None, profile=None, profile_share=profiles.DEFAULT_PROFILE_SHARE):
         self.model, self.system, self.seed = model, system, int(seed)
         self.layout, self.unit_sizes_B = layout, unit_sizes_B     # coalescing on when layout is given
         if layout is not None:
@@ -207,7 +219,8 @@ class Simulation:
         self.solved_with = None           # planner settings when this simulation solves its own plan
         if plan is not None:
             check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
-        self.trace = self._trace(trace, batch_size, queries, progress)
+        self.trace = self._trace(trace, batch_size, queries, progress, held_out=profile is None)
+        self._split(profile, profile_share)
         self.batch_size = self.trace.batch_size
         self.plan = plan if plan is not None else check_plan(self._solve({"solver": solver, "time_limit_s": time_limit_s,
                                                                            **(planner or {})}), system, model)
@@ -223,6 +236,7 @@ class Simulation:
             self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
+        self.profile_digest = None if self.held_out.kind == profiles.IN_SAMPLE else _Digest(self.profile)
         self._map_and_replay(progress)
         with self._timed("loads"):
             self._loads()
@@ -236,14 +250,11 @@ class Simulation:
         self.cpu_s[step] = time.thread_time() - c
 
     # -- inputs ------------------------------------------------------------------
-    def _trace(self, trace, batch_size, queries, progress):
+    def _trace(self, trace, batch_size, queries, progress, held_out=False):
+        """The trace given (a Trace or TraceReader) or one generated from the model (twice as many
+        batches when ``held_out``: the first half profiles)."""
         m = self.model
         self.streamed = False
-        if trace is not None and not hasattr(trace, "indices"):   # a TraceReader
-            if trace.n_indices > STREAM_ABOVE_LOOKUPS:
-                self.streamed = True                    # read chunk by chunk (streamed.py)
-            else:
-                trace = trace.load()
         if trace is not None:
             trace.check_matches(m, "trace")
             if batch_size is not None and int(batch_size) != trace.batch_size:
@@ -258,21 +269,41 @@ class Simulation:
         batches = max(2, -(-n // size))
         per_batch = max(1.0, size * m.lookups_per_sample)
         batches = max(2, min(batches, int(MAX_GENERATED_LOOKUPS // per_batch)))
-        tr = generate_trace(m, batches=batches, batch_size=size, seed=self.seed)
-        self.notes.append(f"trace generated from the model's access distributions: {batches} batches of {size}, seed {self.seed}")
+        total = 2 * batches if held_out else batches
+        tr = generate_trace(m, batches=total, batch_size=size, seed=self.seed)
+        self.notes.append(f"trace generated from the model's access distributions: {total} batches of {size}, "
+                          f"seed {self.seed}")
         return tr
+
+    def _split(self, profile, share):
+        """Profile and evaluation traces (``workloads.profile.split``); a long evaluation is streamed."""
+        if profile is not None and not (isinstance(profile, str) and profile == profiles.IN_SAMPLE):
+            profile = profile if hasattr(profile, "n_batches") else profiles.open_trace(profile)
+            profile.check_matches(self.model, "profile")
+        self.held_out = profiles.split(self.trace, profile, share)
+        self.profile, ev = self.held_out.profile, self.held_out.evaluation
+        if not hasattr(ev, "indices"):                 # a TraceReader
+            if ev.n_indices > STREAM_ABOVE_LOOKUPS:
+                self.streamed = True                   # read chunk by chunk (streamed.py)
+            else:
+                ev = ev.load()
+                if self.held_out.kind == profiles.IN_SAMPLE:
+                    self.profile = ev
+        self.trace = ev
+        if self.held_out.kind == profiles.IN_SAMPLE:
+            self.notes.append("profile in-sample: the replayed trace ranks its own hot rows (an oracle profile)")
 
     def _solve(self, planner):
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
         from ..workloads.stats import trace_stats
         self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
-        stats = trace_stats(self.trace)
+        stats = trace_stats(self.profile)
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
         else:
             plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size), **planner)
-        self.notes.append(f"plan solved by the cost model ({plan.planner}) from the trace's statistics ({plan.solver}, "
+        self.notes.append(f"plan solved by the cost model ({plan.planner}) from the profile's statistics ({plan.solver}, "
                           f"status {plan.status}, predicted makespan {plan.makespan_s:.6g} s per batch of {self.batch_size})")
         return plan
 
@@ -370,8 +401,19 @@ class Simulation:
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: row-sharing representations and layouts are not streamed")
         # a streamed trace gets here only without row-sharing tables, whose encoders read no ids
-        enc = Encoders(self.model, self.plan, self.trace, self.seed)
+        held = self.held_out.kind != profiles.IN_SAMPLE
+        prof = self.profile
+        if held and not hasattr(prof, "indices") and any(self.plan.table(t.name).representation.shares_rows
+                                                         for t in self.model.tables):
+            prof = prof.load()              # CAFE's hot set is sketched from the profile, in memory
+        enc = Encoders(self.model, self.plan, prof if held else self.trace, self.seed)
         self.quality = quality_report(self.trace, enc)
+        self._seen = self._profile_ids = None
+        if held:                           # the profile's rows in the replay's id space
+            if enc.any or self.replicated or self.layout:
+                prof = prof if hasattr(prof, "indices") else prof.load()
+                prof = replicate_lookups(physical_trace(prof, enc) if enc.any else prof, self.replicated)
+            self._seen, self._profile_ids = profile_rows(prof), prof
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
     def _map_and_replay(self, progress):
@@ -384,19 +426,21 @@ class Simulation:
         labels = [] if self.layout else None
         self.part_shares = {}
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
+        place = placer(self._seen, place_table_rows)
         if self.streamed:
             with self._timed("map"):
                 labellers, row_location, offsets, self._batch_lookups = label_stream(
-                    tr, by_table, place_table_rows, labels, self.part_shares, progress)
+                    tr, by_table, place, labels, self.part_shares, progress)
             with self._timed("replay"):
                 self.counters = replay_stream(tr, labellers, row_bytes, offsets, locs, row_location, progress=progress)
             self.locations = locs
             return
         with self._timed("map"):
-            compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
+            compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares, place)
             addr = length = None
             if self.layout:
-                addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
+                addr, length = plan_row_addresses(tr if self._profile_ids is None else self._profile_ids,   # co-access
+                                                  self.shards, by_table, labels, offsets, row_location.size,
                                                   locs, self.layout, self.seed)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
@@ -610,8 +654,9 @@ class Simulation:
                   "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
                   "warmup_queries": warmup_q, "caches": self.caches or None,
                   "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
-                  "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
-                            "meta": tr.meta, "cycled": queries > nt * B},
+                  "trace": {**self.held_out.evaluation_info, "batch_size": B, "meta": tr.meta,
+                            "cycled": queries > nt * B, "n_batches": nt},
+                  "profile": dict(self.held_out.profile_info),
                   "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
                            "predicted_makespan_s": self.plan.makespan_s,
                            "part_shares": self._part_share_report()}}
@@ -706,7 +751,7 @@ def _locate(rows, counts, shards, P, table_rows):
     return where
 
 
-def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
+def compact_rows(trace, shards_by_table, labels=None, part_shares=None, place=None):
     """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
 
     Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
@@ -733,17 +778,27 @@ def compact_rows(trace, shards_by_table, labels=None, part_shares=None):
     stops = np.ascontiguousarray(seg[1:].reshape(trace.n_batches, T).T)
     compact = np.empty(trace.n_indices, dtype=np.int64)
     row_location, offsets, base = [], [], 0
+    place = place or place_table_rows
     for t in range(T):
         rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
-        row_location.append(place_table_rows(rows, counts, shards_by_table[t], int(trace.table_rows[t]),
-                                             labels, part_shares))
+        row_location.append(place(rows, counts, shards_by_table[t], int(trace.table_rows[t]), labels, part_shares))
         offsets.append(base)
         base += rows.size + 1
     return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
 
 
-def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=None):
-    """int32 location of each labelled row of one table (and of its spare row, last), from its counts."""
+def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=None, seen=None):
+    """int32 location of each labelled row of one table (and of its spare row, last), from its counts,
+    or, given ``seen`` (the profile's rows ascending and counts), from the profile (``sim/heldout.py``)."""
+    if seen is not None and labels is not None:     # a layout packs rows by the profile's ranks
+        where = np.empty(rows.size + 1, dtype=np.int32)
+        where[:-1], rank, ident = locate_heldout(rows, seen, mine, mine[0].parts, layout=True)
+        where[-1] = mine[0].location
+        labels.append((rows, _profile_counts(rows, seen), rank, ident))
+        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:
+            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
+            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
+        return where
     if labels is not None:
         labels.append((rows, counts))
     if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
@@ -752,9 +807,18 @@ def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=No
     if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
         return np.full(rows.size + 1, mine[0].location, dtype=np.int32)
     where = np.empty(rows.size + 1, dtype=np.int32)
-    where[:-1] = _locate(rows, counts, mine, mine[0].parts, table_rows)
+    where[:-1] = (_locate(rows, counts, mine, mine[0].parts, table_rows) if seen is None else
+                  locate_heldout(rows, seen, mine, mine[0].parts))
     where[-1] = mine[0].location                      # the spare row
     return where
+
+
+def _profile_counts(rows, seen):
+    """The profile's count of each of ``rows`` (0 for a row it never saw)."""
+    prow, pcount = seen
+    idx = np.minimum(np.searchsorted(prow, rows), max(prow.size - 1, 0))
+    hit = (prow[idx] == rows) if prow.size else np.zeros(rows.size, dtype=bool)
+    return np.where(hit, pcount[idx] if prow.size else 0, 0).astype(np.int64)
 
 
 # ------------------------------------------------------------- figures ---
@@ -858,6 +922,16 @@ def energy_summary(energy, elapsed_s, queries):
 PLAN_OUTPUT_FIELDS = ("solve_time_s", "notes")
 
 
+def _hashed_config(config):
+    """The run settings that decide a result: the config without the plan's record and without the
+    traces' sources (a path names a file; the digests stand for its content)."""
+    out = {k: v for k, v in config.items() if k != "plan"}
+    for k in ("trace", "profile"):
+        if isinstance(out.get(k), dict):
+            out[k] = {f: v for f, v in out[k].items() if f != "source"}
+    return out
+
+
 def config_hash(sim, config, seed):
     """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
 
@@ -871,7 +945,8 @@ def config_hash(sim, config, seed):
     plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
             {k: v for k, v in sim.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS})
     blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": plan, "trace": sim.trace_digest.value, "config": {k: v for k, v in config.items() if k != "plan"},
+            "plan": plan, "trace": sim.trace_digest.value, "config": _hashed_config(config),
+            "profile": None if getattr(sim, "profile_digest", None) is None else sim.profile_digest.value,
             "seed": seed}
     text = json.dumps(blob, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -879,7 +954,8 @@ def config_hash(sim, config, seed):
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,
              seed=0, caches=None, warmup=None, batch_timeout_s=None, in_flight=None,
-             solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None, unit_sizes_B=None):
+             solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None, unit_sizes_B=None,
+             profile=None, profile_share=profiles.DEFAULT_PROFILE_SHARE):
     """Simulate ``model`` on ``system`` and return a SimResult.
 
     Without ``plan`` the cost model solves one (``cost_model.planner.plan_for``
@@ -891,11 +967,13 @@ def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, q
     "granularity_B"}]}, off by default.  ``layout``: a row layout inside every shard
     (``identity``, ``frequency``, ``coaccess``, ``random``); given, the replay coalesces
     (:mod:`embsim.sim.layout_plan`), with ``unit_sizes_B`` {"tier" or "device.tier": [bytes, ...]}
-    overriding the tiers' units.  See the module docstring.
+    overriding the tiers' units.  ``profile``: the trace the plan and the row map come from (a Trace,
+    reader or path), ``"in-sample"`` (the replayed trace itself), or None: the first ``profile_share``
+    of the trace's batches (``workloads.profile``).  See the module docstring.
     """
     sim = Simulation(model, system, plan, trace, batch_size=batch_size, queries=queries, seed=seed,
                      caches=caches, solver=solver, time_limit_s=time_limit_s, progress=progress, planner=planner,
-                     layout=layout, unit_sizes_B=unit_sizes_B)
+                     layout=layout, unit_sizes_B=unit_sizes_B, profile=profile, profile_share=profile_share)
     return sim.run(arrival, qps, queries, batch_timeout_s=batch_timeout_s, in_flight=in_flight,
                    warmup=warmup, seed=seed)
 

@@ -361,11 +361,30 @@ def test_trace_of_another_model(check, name, fragment, command):
     check(args, name, fragment)
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--profile", "missing.npz"], "missing.npz"),
+    (["--profile", "t_text.npz"], "not a zip"),
+    (["--profile", "t_rows.npz"], "rows"),
+    (["--profile", "t.npz", "--profile-share", "0.3"], "only without --profile"),
+    (["--profile-share", "1"], "--profile-share"),
+    (["--profile-share", "0"], "--profile-share"),
+])
+@pytest.mark.parametrize("command", ["shard", "simulate"])
+def test_bad_profile(check, args, fragment, command):
+    """A profile trace that is missing, unreadable or of another model, or a share that leaves no batch."""
+    check((SHARD if command == "shard" else SIM_P + ["--trace", "t.npz"]) + args, fragment)
+
+
+def test_profile_in_sample_needs_a_trace_to_shard(check):
+    check(SHARD + ["--profile", "in-sample"], "--trace")
+
+
 # ---------------------------------------------------------------- outputs never replace inputs ---
 @pytest.mark.parametrize("args, fragment", [
     (SIM_P + ["-o", "p.json", "--force"], "input"),
     (SIM_P + ["-o", "m.yaml", "--force"], "input"),
     (SIM_P + ["--trace", "t.npz", "-o", "t.npz", "--force"], "input"),
+    (SIM_P + ["--profile", "t.npz", "-o", "t.npz", "--force"], "input"),
     (SIM_P + ["-o", "./p.json", "--force"], "input"),
     (SIM_P + ["-o", "folder/../p.json", "--force"], "input"),
     (["shard", "--model", "m.yaml", "--system", CPU, "-o", "m.yaml", "--force"], "input"),

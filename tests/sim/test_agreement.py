@@ -37,5 +37,7 @@ def test_simulated_embedding_time_matches_the_plan(workload, preset):
     model, trace = workload
     system = load_system(preset)
     plan = solve_plan(model, system, batch_size=BATCH, time_limit_s=2, split=False)
-    cmp = compare_with_plan(Simulation(model, system, plan, trace))
+    # the plan prices the model's own distributions; an in-sample profile ranks rows as they do (a held-out
+    # profile of a few batches ranks worse and the cold tiers take more: test_heldout_profile.py)
+    cmp = compare_with_plan(Simulation(model, system, plan, trace, profile="in-sample"))
     assert cmp["ratio"] == pytest.approx(1.0, abs=0.10), cmp

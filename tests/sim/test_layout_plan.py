@@ -51,12 +51,17 @@ def test_frequency_reads_at_least_2x_fewer_flash_pages_than_random(screc):
     m = _model()
     tr = generate_trace(m, batches=6, batch_size=256, seed=1)
     plan = _plan(m, screc, lambda i: f"csd{i % 4}", "flash")
-    pages = {lay: _pages_per_batch(Simulation(m, screc, plan, tr, layout=lay)) for lay in ("random", "frequency")}
+    # ranked in-sample (an oracle profile): the hot rows packed into few pages
+    pages = {lay: _pages_per_batch(Simulation(m, screc, plan, tr, layout=lay, profile="in-sample"))
+             for lay in ("random", "frequency")}
     assert (pages["random"] >= 2 * pages["frequency"]).all(), pages
     # and the time follows: fewer pages, higher throughput
-    q = {lay: Simulation(m, screc, plan, tr, layout=lay).run("closed", queries=6 * 256 * 2).throughput["queries_per_s"]
-         for lay in ("random", "frequency")}
+    q = {lay: Simulation(m, screc, plan, tr, layout=lay, profile="in-sample").run(
+        "closed", queries=6 * 256 * 2).throughput["queries_per_s"] for lay in ("random", "frequency")}
     assert q["frequency"] > q["random"]
+    # ranked by a held-out profile (the first 3 batches) the gain shrinks: rows the profile missed sit by id
+    held = {lay: _pages_per_batch(Simulation(m, screc, plan, tr, layout=lay)) for lay in ("random", "frequency")}
+    assert (held["frequency"] < held["random"]).all() and held["frequency"].mean() >= pages["frequency"].mean(), held
 
 
 def test_units_never_exceed_distinct_rows_and_pages_follow_the_tier(screc):

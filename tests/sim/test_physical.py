@@ -107,7 +107,8 @@ def test_reads_per_lookup_multiply_the_stream(model, trace, cpu):
 def test_transformed_stream_replays_with_conservation(model, trace, cpu):
     plan = plan_with(model, cpu, REPS)
     sim = Simulation(model, cpu, plan, trace)
-    phys = physical_trace(trace, Encoders(model, plan, trace, sim.seed))
+    trace = sim.trace                                  # the evaluation part; CAFE's hot set is the profile's
+    phys = physical_trace(trace, Encoders(model, plan, sim.profile, sim.seed))
     assert sim.counters.lookups[:, :, 0].sum() == phys.n_indices          # every physical read replayed once
     r = sim.run("closed")
     assert sum(r.bytes_B["requested"].values()) > 0
@@ -123,9 +124,9 @@ def test_mem_rec_costs_more_reads_than_plain_hashing(model, trace, cpu):
     for name in ("hash:0.05", "memrec:0.05:3"):
         sim = Simulation(model, cpu, plan_with(model, cpu, [name]), trace)
         emb_s[name] = sim.run("closed").stage_time_s["embedding"]
-        loads = [sim.batch_load(k) for k in range(trace.n_batches)]
+        loads = [sim.batch_load(k) for k in range(sim.trace.n_batches)]
         reads = sum(dl.lookups["dram"] for ld in loads for dl in ld.devices.values())
-        assert reads == pytest.approx(trace.n_indices * (4 if name.startswith("memrec") else 1))
+        assert reads == pytest.approx(sim.trace.n_indices * (4 if name.startswith("memrec") else 1))
     assert emb_s["memrec:0.05:3"] > emb_s["hash:0.05"]          # four reads per lookup take longer than one
 
 
@@ -190,5 +191,5 @@ def test_a_replicated_dense_table_beside_row_sharing_ones(model, trace, cpu):
                                partition="replicated")
     sim = Simulation(model, cpu, plan, trace)
     assert sim.counters.lookups[:, :, 0].sum() == physical_trace(
-        trace, Encoders(model, plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"]),
-                        trace, sim.seed)).n_indices
+        sim.trace, Encoders(model, plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"]),
+                            sim.profile, sim.seed)).n_indices

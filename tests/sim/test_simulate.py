@@ -32,17 +32,23 @@ def cpu():
     return load_system("cpu_2s_spr_ddr5")
 
 
-def test_compact_replay_equals_replay_over_global_ids(model, trace, cpu):
-    """The compact relabelling counts exactly what a replay over every row of the plan's map counts."""
+@pytest.mark.parametrize("profile", ["in-sample", None, "file"])
+def test_compact_replay_equals_replay_over_global_ids(model, trace, cpu, profile):
+    """The compact relabelling counts exactly what a replay over every row of the plan's map counts, the
+    rows ranked by the profile (the whole table: profiled rows by falling count, then the rest by id)."""
     from embsim.sim.replay import row_location_from_plan
     gpu = load_system("gpu_8x_a100_80g")
     plan = round_robin_plan(model, gpu, hot_split=0.05)
-    sim = Simulation(model, gpu, plan, trace)
+    other = small_trace(model, seed=7) if profile == "file" else None
+    sim = Simulation(model, gpu, plan, trace, profile=other if profile == "file" else profile)
+    ev = sim.trace
+    prof = {"in-sample": trace, None: trace.batch_slice(0, trace.n_batches // 2), "file": other}[profile]
+    assert ev.n_batches == (trace.n_batches - trace.n_batches // 2 if profile is None else trace.n_batches)
     # Reference: one location per shard is the same as per (device, tier) here (one table per device).
     locs = [Location(s.device, s.tier, sim.locations[s.location].granularity_B) for s in sim.shards]
-    rowloc = row_location_from_plan(plan, trace.table_names, trace.table_rows, hot_order(trace, complete=True), locs)
-    ref = replay(trace.global_ids(), trace.batch_bounds(), [t.row_bytes for t in model.tables], trace.row_offsets,
-                 locs, row_location=rowloc, total_rows=trace.total_rows)
+    rowloc = row_location_from_plan(plan, ev.table_names, ev.table_rows, hot_order(prof, complete=True), locs)
+    ref = replay(ev.global_ids(), ev.batch_bounds(), [t.row_bytes for t in model.tables], ev.row_offsets,
+                 locs, row_location=rowloc, total_rows=ev.total_rows)
     order = [s.location for s in sim.shards]
     for k in ("lookups", "unique_rows", "bytes"):
         assert np.array_equal(getattr(sim.counters, k)[:, order, 0], getattr(ref, k)[:, :, 0]), k
@@ -51,6 +57,7 @@ def test_compact_replay_equals_replay_over_global_ids(model, trace, cpu):
 def test_row_wise_parts_split_the_lookups(model, trace, cpu):
     sim = Simulation(model, cpu, row_parts_plan(model, cpu, parts=2), trace)
     per_shard = sim.counters.lookups[:, :, 0].sum(axis=0)
+    trace = sim.trace                                       # the evaluation part (the first half profiles)
     assert per_shard.sum() == trace.n_indices
     # Part p holds the rows with id % 2 == p: count them straight from the trace.
     tab = trace.table_of_index()
@@ -61,7 +68,8 @@ def test_row_wise_parts_split_the_lookups(model, trace, cpu):
 
 def test_bytes_conserved_between_replay_and_result(model, trace, cpu):
     plan = round_robin_plan(model, cpu)
-    sim = Simulation(model, cpu, plan, trace)
+    sim = Simulation(model, cpu, plan, small_trace(model, batches=24))
+    trace = sim.trace                                       # the evaluation part: the last 12 batches
     r = sim.run("closed", queries=trace.n_batches * trace.batch_size)
     assert sum(r.bytes_B["requested"].values()) == pytest.approx(float(sim.counters.bytes.sum()), rel=1e-12)
     # cpu_dram moves exactly the lines the replay asked for (no cache: every lookup reaches DRAM).
@@ -163,10 +171,10 @@ def test_caches_shared_per_device_tier_conserve_lookups(model, trace, cpu):
     for rows in (0, 500, 5000):
         caches = {"dram": [{"name": "llc", "policy": "lru", "capacity_rows": rows, "granularity_B": 64}]} if rows else None
         sim = Simulation(model, cpu, plan, trace, caches=caches)
-        loads = [sim.batch_load(k) for k in range(trace.n_batches)]
+        loads = [sim.batch_load(k) for k in range(sim.trace.n_batches)]
         tier = sum(dl.lookups["dram"] for ld in loads for dl in ld.devices.values())
         hit = sum(dl.cache_hits.get("llc", 0.0) for ld in loads for dl in ld.devices.values())
-        assert tier + hit == pytest.approx(trace.n_indices)
+        assert tier + hit == pytest.approx(sim.trace.n_indices)
         # shards sharing a cached location split its counters; their table_work adds up to the device's
         for ld in loads:
             for dl in ld.devices.values():

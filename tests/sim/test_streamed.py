@@ -22,6 +22,8 @@ def trace(model):
 
 def _result(sim, **kw):
     d = sim.run(queries=sim.trace.n_batches * sim.batch_size, **kw).to_dict()
+    for k in ("trace", "profile"):            # where the trace came from (a path, or memory) differs
+        d["config"][k].pop("source")
     return d
 
 

@@ -19,10 +19,11 @@ def test_closed_loop_throughput_is_bounded_by_and_near_the_bottleneck(preset):
     trace = small_trace(model, batches=6, batch_size=64)
     sim = Simulation(model, system, round_robin_plan(model, system), trace, seed=0)
     result = sim.run("closed", queries=64 * 60, variability=False)   # the capacity of the mean service times
-    busy = {}   # mean service per batch on each resource, over the trace's batches
-    for b in range(trace.n_batches):
+    busy = {}   # mean service per batch on each resource, over the replayed (evaluation) batches
+    n = sim.trace.n_batches
+    for b in range(n):
         for w in system.batch_cost(sim.batch_load(b, 64)).work:
-            busy[w.resource] = busy.get(w.resource, 0.0) + w.time_s / trace.n_batches
+            busy[w.resource] = busy.get(w.resource, 0.0) + w.time_s / n
     servers = system.resources()
     capacity_qps = min(64 * servers[r] / t for r, t in busy.items() if t > 0)
     assert result.qps <= capacity_qps * 1.02           # never faster than the bottleneck allows
