@@ -64,15 +64,20 @@ def _part(system, t, rows, row_b, lookups, k, strategy):
     return system.strategy_cost(strategy, pr, row_b, lookups / k).time_s, pr * system.aligned_row_B(row_b)
 
 
-def menu(system, tables, lookups):
-    """Per table: list of options (k, strategy, seconds per part, L1 bytes per part or 0)."""
+def menu(system, tables, lookups, asymmetric=True, strategies=None):
+    """Per table: list of options (k, strategy, seconds per part, L1 bytes per part or 0).
+
+    ``asymmetric=False`` keeps only the default mapping's split (every table over all cores);
+    ``strategies`` limits the lookup strategies (None: all of the system's)."""
     out = []
+    allowed = tuple(system.STRATEGIES) if strategies is None else tuple(strategies)
     for t, L in zip(tables, lookups):
         opts = []
         k_all = min(system.n_cores, t.rows)          # the default mapping's split
-        for k in sorted({k for k in split_menu(system.n_cores) if k <= t.rows} | {k_all}):
+        splits = {k for k in split_menu(system.n_cores) if k <= t.rows} if asymmetric else set()
+        for k in sorted(splits | {k_all}):
             costed = []
-            for s in system.STRATEGIES:
+            for s in allowed:
                 r = _part(system, t, t.rows, t.row_bytes, L, k, s)
                 if r is not None and math.isfinite(r[0]):
                     costed.append((r[0], s, r[1]))
@@ -85,7 +90,7 @@ def menu(system, tables, lookups):
                 gm = [c for c in costed if c[1] not in L1_STRATEGIES]
                 if gm:
                     opts.append((k, gm[0][1], gm[0][0], 0.0))
-            if k == k_all and not any(o[0] == k and o[1] == "GM" for o in opts):
+            if k == k_all and "GM" in allowed and not any(o[0] == k and o[1] == "GM" for o in opts):
                 # the default mapping's option stays on the menu: the MIP's warm start and fallback
                 gm = [c for c in costed if c[1] == "GM"]
                 if gm:
@@ -136,9 +141,37 @@ def greedy_mapping(system, opts):
     return choice, load
 
 
+SYMMETRIC_SHARE = 0.2     # of the time limit: the symmetric sub-problem solved first for the full MIP's warm start
+
+
+def _symmetric_start(model, system, stats, opts, solver, time_limit_s, batch_size, gap_rel, strategies):
+    """(start, makespan) of the best symmetric mapping (every table over all cores, any strategy), as a
+    warm start of the full menu ``opts``; None if its options are not on that menu.  The symmetric
+    problem is small and solves to optimality where the full one may stop at its time limit."""
+    plan = solve_core_mapping(model, system, stats=stats, solver=solver, time_limit_s=max(1.0, time_limit_s),
+                              batch_size=batch_size, gap_rel=gap_rel, asymmetric=False, strategies=strategies)
+    start = []
+    for ti, tp in enumerate(plan.tables):
+        k, strategy = len(tp.shards), tp.shards[0].strategy
+        o = next((o for o, (ko, so, _, _) in enumerate(opts[ti]) if ko == k and so == strategy), None)
+        if o is None:
+            return None
+        start.append((o, [sh.core for sh in tp.shards]))
+    return start, plan.makespan_s
+
+
 def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.0, batch_size=1024,
-                       representations=None, gap_rel=1e-4):
-    """ShardingPlan mapping ``model``'s tables onto the cores of an ascend_soc ``system``."""
+                       representations=None, gap_rel=1e-4, asymmetric=True, strategies=None):
+    """ShardingPlan mapping ``model``'s tables onto the cores of an ascend_soc ``system``.
+
+    ``asymmetric=False`` (an ablation) offers only the default split, every table over all cores;
+    ``strategies`` (an ablation) limits the lookup strategies, e.g. ("GM", "GM-UB") without L1
+    preloading.  Both False and ("GM",) give the default compiler's mapping itself."""
+    if strategies is not None:
+        bad = [x for x in strategies if x not in system.STRATEGIES]
+        if bad or "GM" not in strategies:
+            raise InputError(f"strategies: {','.join(strategies)}: expected some of {', '.join(system.STRATEGIES)}, "
+                             "GM among them (the default mapping's strategy, the MIP's warm start)")
     for attr in ("n_cores", "l1_capacity_B", "strategy_feasible", "strategy_cost", "STRATEGIES"):
         if not hasattr(system, attr):
             raise InputError(f"system '{system.name}': core mapping needs an Ascend-style SoC (no '{attr}')")
@@ -162,7 +195,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                          f"{'/'.join(sorted({t.dtype for t in tables}))}, system '{system.name}' holds "
                          f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; store every table in a smaller dtype "
                          "(--representations int8) or add memory")
-    opts = menu(system, tables, lookups)
+    opts = menu(system, tables, lookups, asymmetric=asymmetric, strategies=strategies)
     M_cores = system.n_cores
     cores = range(M_cores)
     base = default_mapping(system, tables, lookups)
@@ -183,6 +216,9 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                 if l1b:
                     l1[c].append(l1b * v)
             prob += pulp.lpSum(n[ti, o, c] for c in cores) == k * w[ti, o]
+            if not asymmetric:     # the default split: a table of k < M rows on cores 0 .. k-1, as the compiler does
+                for c in cores:
+                    prob += n[ti, o, c] == (w[ti, o] if c < k else 0)
         prob += pulp.lpSum(w[ti, o] for o in range(len(ol))) == 1
         # each part runs whole on one core: the slowest core is at least the chosen part time
         # (implied by the integer model, not by its LP relaxation; it tightens the bound)
@@ -204,9 +240,15 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
         o = next(o for o, (k, s, _, _) in enumerate(ol) if k == k_all and s == "GM")
         default.append((o, list(range(k_all))))
     greedy, g_load = greedy_mapping(system, opts)
-    start = default
-    if greedy is not None and max(g_load) < base:
-        start = greedy
+    candidates = [("default", default, base)]
+    if asymmetric and greedy is not None:
+        candidates.append(("greedy", greedy, max(g_load)))
+    if asymmetric:
+        sym = _symmetric_start(model, system, stats, opts, solver, SYMMETRIC_SHARE * time_limit_s, batch_size,
+                               gap_rel, strategies)
+        if sym is not None:
+            candidates.append(("symmetric", *sym))
+    kept_start, start, _ = min(candidates, key=lambda c: c[2])
     load = [0.0] * M_cores
     for ti, (o, on) in enumerate(start):
         for c in on:
@@ -256,7 +298,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
             shards_of[ti] = (k, s, list(on))
             for c in on:
                 core_t[c] += sec
-        kept = "greedy" if start is greedy else "default"
+        kept = kept_start
         method, status = "baseline", f"{rep.status} ({kept} mapping kept)"
         notes.append(f"the solver found nothing better than the {kept} mapping within the time limit")
         if rep.note:

@@ -57,6 +57,7 @@ Decisions a user should know
   part's static power x window, once per part (static); per query = each of
   them / queries completed in the window.
 """
+import copy
 import hashlib
 import json
 import math
@@ -405,6 +406,26 @@ class Simulation:
                                    row_address_B=addr, row_length_B=length)
         self.locations = locs
 
+    def on_system(self, system):
+        """This simulation (plan, trace, replay) on ``system``, another parameterisation of its family.
+
+        The replay depends on the system only through each slot's access granularity; where those
+        are unchanged (and no layout or cache is replayed) the counters are reused and only the
+        costs change, else the trace is replayed again.  The plan is checked against ``system``
+        first (a capacity it no longer fits is an InputError).
+        """
+        check_plan(self.plan, system, self.model)
+        same = not self.layout and not self.caches and all(
+            _granularity_B(system, loc.device, loc.tier) == _granularity_B(self.system, loc.device, loc.tier)
+            for loc in self.locations)
+        if not same:
+            return Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
+                              layout=self.layout, unit_sizes_B=self.unit_sizes_B)
+        other = copy.copy(self)
+        other.system = system
+        other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        return other
+
     # -- per-batch loads ---------------------------------------------------------
     def _loads(self):
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
@@ -596,8 +617,13 @@ class Simulation:
         system = self.system
         nt = tr.n_batches
 
+        memo = {}      # a batch's cost depends on (trace batch, queries) only: a cycled trace pays it once
+
         def cost_of(b, n):
-            return self.batch_cost(self.batch_load(b % nt, n))
+            key = (b % nt, n)
+            if key not in memo:
+                memo[key] = self.batch_cost(self.batch_load(b % nt, n))
+            return memo[key]
 
         with self._timed("engine"):
             service = service_variability(system) if variability else {}
