@@ -248,7 +248,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                                gap_rel, strategies)
         if sym is not None:
             candidates.append(("symmetric", *sym))
-    kept_start, start, _ = min(candidates, key=lambda c: c[2])
+    kept_start, start, start_makespan = min(candidates, key=lambda c: c[2])
     load = [0.0] * M_cores
     for ti, (o, on) in enumerate(start):
         for c in on:
@@ -274,7 +274,7 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
         rep.best_bound = rep.best_bound * scale if rep.best_bound is not None else None
     notes = ["core mapping: table parts are row ranges by id (hashed), each taking 1/k of the lookups",
              "UB capacity enters through strategy_feasible (a chunk buffer per part); L1 is shared per core"]
-    use_mip = rep.objective is not None and rep.objective <= base * (1 + 1e-9)
+    use_mip = rep.objective is not None and rep.objective <= start_makespan * (1 + 1e-9)
     if use_mip:      # a solver that stops without a solution may leave stale values: check completeness
         for ti, ol in enumerate(opts):
             o = max(range(len(ol)), key=lambda o: w[ti, o].varValue or 0)

@@ -18,6 +18,7 @@ they are: their placement does not rank rows.
 from __future__ import annotations
 
 import dataclasses
+import math
 from types import SimpleNamespace
 
 from .coverage import table_access, uniform_curve
@@ -49,7 +50,8 @@ def _by_id(tp: TablePlan, rows: int) -> TablePlan:
         mine = sorted((s for s in tp.shards if int(s.part or 0) == p), key=lambda s: s.rank_lo)
         left = sizes[p]
         for i, s in enumerate(mine):
-            n = left if i == len(mine) - 1 else min(left, int(round((s.rank_hi - s.rank_lo) * sizes[p])))
+            # rounded down: a tier never holds more rows than the plan gave it; the last (slowest) the rest
+            n = left if i == len(mine) - 1 else min(left, int(math.floor((s.rank_hi - s.rank_lo) * sizes[p] + 1e-9)))
             left -= n
             if n > 0:
                 pieces.append((s.device, s.tier, n, s.core, s.strategy))

@@ -114,7 +114,8 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True):
+               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True,
+               torchrec_baseline=True):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
@@ -123,6 +124,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     row-sharing representation whose predicted collision share exceeds it.
     coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
     simulator reads them under that row layout (:mod:`.coalescing`).
+    torchrec_baseline: False leaves out TorchRec's own plan (minutes on hundreds of tables).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
@@ -164,7 +166,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                            "objective": float(score(pl))}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)
-    if len(inst.devices) > 1:
+    if len(inst.devices) > 1 and torchrec_baseline:
         from . import torchrec_planner
         if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
             baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
