@@ -50,7 +50,9 @@ def test_p2p_off_bounces_flash_sectors_through_the_host_port(runner, screc):
     full, off = runner.result(screc), runner.result(switched_off(screc, "p2p_flash"))
     port = lambda r: sum(v for k, v in r.bytes_B["moved"].items() if ".pcie_" in k)   # noqa: E731
     assert port(off) > 2 * port(full)          # the flash sectors cross the host port (down and up)
-    assert off.qps <= full.qps * 1.01
+    # Not asserted: lower throughput.  The bounce's time is charged to the port resources, which run beside
+    # the memory-centric cores, so where those cores are the bottleneck the ablation can even be faster;
+    # the reproduce report says so when it happens (explorer/reproduce.py: _driver_sentence).
 
 
 def test_device_parallelism_off_serialises_the_devices(runner, screc):

@@ -31,7 +31,6 @@ the K devices (capacity and placement unchanged), but every device item of a
 batch runs on one set of device resources (``csd``, ``csd.compute`` ...), so the
 devices serve their work one after another (``serialise_devices``).
 """
-import re
 from typing import Literal, Optional
 
 from ...config import Schema
@@ -42,23 +41,9 @@ from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParam
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import cpu_core_only, cpu_row_gather
 from .pcie_switch import PcieSwitches, SwitchParams
-from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_embedding_items, device_peaks,
-                       flash_read_latency_s, port_work, tier_work, tt_macs, tt_params)
-
-SERIAL_DEVICE = "csd"        # the one resource set of every device when ``csd.parallel`` is false
-_DEVICE_RESOURCE = re.compile(r"^csd\d+")
-
-
-def serialise_devices(work):
-    """The device parallelism ablation: every ``csd{k}...`` item of a batch on one ``csd...`` resource,
-    summed per (stage, resource), so the K devices' gathers, flash reads, TT, ports and MLP run in
-    turn on one device's worth of hardware (capacity, placement and per-item work unchanged)."""
-    merged = {}
-    for w in work:
-        key = (w.stage, _DEVICE_RESOURCE.sub(SERIAL_DEVICE, w.resource))
-        merged[key] = merged.get(key, 0.0) + w.time_s
-    return [StageWork(stage, resource, t) for (stage, resource), t in merged.items()]
-
+from .smartssd import (SERIAL_DEVICE, TIERS, build_device, check_fpga_split, dense_on_devices,
+                       device_embedding_items, device_peaks, flash_read_latency_s, port_work, serialise_devices,
+                       tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
