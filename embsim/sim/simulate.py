@@ -81,6 +81,7 @@ from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
 from ..workloads.sequence import attention_flops_per_batch
 from ..workloads.row_layout import check_layout
+from .batch_costs import BatchCosts
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
@@ -196,6 +197,8 @@ class Simulation:
     Build it once and call ``run`` many times (as ``max_qps_under_sla`` does):
     the replay, the costliest step, is not repeated.
     """
+
+    keep_replay_inputs = False    # True: keep the compact ids of the replay (8 B per lookup) in replay_inputs
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
                  caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None,
@@ -395,6 +398,9 @@ class Simulation:
             return
         with self._timed("map"):
             compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
+            if self.keep_replay_inputs:      # sim.colocation replays the tenants' ids again, interleaved
+                self.replay_inputs = (compact, tr.batch_bounds(), row_location, offsets,
+                                      np.array([mine[0].row_bytes for mine in by_table]))
             addr = length = None
             if self.layout:
                 addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
@@ -580,6 +586,22 @@ class Simulation:
             queries *= EXTENSION_FACTOR
         return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
 
+    def run_config(self, arrival, qps, queries, query_sizes, service, batch_timeout_s, in_flight, warmup_q):
+        """SimResult.config of a run of ``queries`` queries (``query_sizes`` None: no requests)."""
+        tr, B = self.trace, self.batch_size
+        nt = tr.n_batches
+        return {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                "query_sizes": query_sizes.to_dict() if query_sizes is not None else None,
+                "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
+                "batch_timeout_s": batch_timeout_s, "in_flight_batches": in_flight,
+                "warmup_queries": warmup_q, "caches": self.caches or None,
+                "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
+                "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
+                          "meta": tr.meta, "cycled": queries > nt * B},
+                "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
+                         "predicted_makespan_s": self.plan.makespan_s,
+                         "part_shares": self._part_share_report()}}
+
     def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
         tr, B = self.trace, self.batch_size
         if queries < 1:
@@ -593,16 +615,7 @@ class Simulation:
                          f"its {tr.n_batches} batches repeat in order")
         arrival_s = requests = None
         if arrival == "poisson":
-            if qps is None:
-                raise InputError("qps: required with Poisson arrivals (queries per second)")
-            if query_sizes is None:
-                arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
-            else:
-                requests = query_sizes.request_bounds(
-                    queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
-                per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(),
-                                               np.random.default_rng(seed))
-                arrival_s = np.repeat(per_request, np.diff(requests))
+            arrival_s, requests = poisson_requests(queries, qps, seed, query_sizes)
         elif arrival == "trace":
             if tr.timestamps_s is None:
                 raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
@@ -617,35 +630,39 @@ class Simulation:
         system = self.system
         nt = tr.n_batches
 
-        cost_cache: dict = {}
+        costs = getattr(self, "_batch_costs", None)     # a batch's cost depends on the simulation alone: kept over runs
+        if costs is None:
+            costs = self._batch_costs = BatchCosts(lambda k, n: self.batch_cost(self.batch_load(k, n)), B)
 
         def cost_of(b, n):
-            """A batch's cost depends on its trace batch and size alone: each (trace batch, size) is priced once."""
-            key = (b % nt, n)
-            cost = cost_cache.get(key)
-            if cost is None:
-                cost = cost_cache[key] = self.batch_cost(self.batch_load(b % nt, n))
-            return cost
+            return costs(b % nt, n)
 
         with self._timed("engine"):
             service = service_variability(system) if variability else {}
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
                              in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
                              service=service, service_seed=seed, request_bounds=requests)
-        config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
-                  "query_sizes": query_sizes.to_dict() if requests is not None else None,
-                  "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
-                  "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
-                  "warmup_queries": warmup_q, "caches": self.caches or None,
-                  "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
-                  "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
-                            "meta": tr.meta, "cycled": queries > nt * B},
-                  "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
-                           "predicted_makespan_s": self.plan.makespan_s,
-                           "part_shares": self._part_share_report()}}
+        config = self.run_config(arrival, qps, queries, query_sizes if requests is not None else None, service,
+                                 batch_timeout_s, run.in_flight, warmup_q)
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
         return result
+
+
+def poisson_requests(queries, qps, seed, query_sizes=DEFAULT_QUERY_SIZES):
+    """(arrival_s per sample, request_bounds or None) of ``queries`` samples arriving as Poisson requests.
+
+    ``qps`` is in samples per second; with ``query_sizes`` requests of that
+    many samples arrive at ``qps / mean size`` (their samples together), else
+    every sample is its own request.  Seeded by ``seed`` as ``Simulation.run`` is.
+    """
+    if qps is None:
+        raise InputError("qps: required with Poisson arrivals (queries per second)")
+    if query_sizes is None:
+        return poisson_arrivals(queries, qps, np.random.default_rng(seed)), None
+    requests = query_sizes.request_bounds(queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
+    per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(), np.random.default_rng(seed))
+    return np.repeat(per_request, np.diff(requests)), requests
 
 
 # ------------------------------------------------- lookups to locations ---
