@@ -80,6 +80,7 @@ from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
 from ..workloads.sequence import attention_flops_per_batch
 from ..workloads.row_layout import check_layout
+from .batch_costs import BatchCosts
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
@@ -600,15 +601,12 @@ class Simulation:
         system = self.system
         nt = tr.n_batches
 
-        cost_cache: dict = {}
+        costs = getattr(self, "_batch_costs", None)     # a batch's cost depends on the simulation alone: kept over runs
+        if costs is None:
+            costs = self._batch_costs = BatchCosts(lambda k, n: self.batch_cost(self.batch_load(k, n)), B)
 
         def cost_of(b, n):
-            """A batch's cost depends on its trace batch and size alone: each (trace batch, size) is priced once."""
-            key = (b % nt, n)
-            cost = cost_cache.get(key)
-            if cost is None:
-                cost = cost_cache[key] = self.batch_cost(self.batch_load(b % nt, n))
-            return cost
+            return costs(b % nt, n)
 
         with self._timed("engine"):
             service = service_variability(system) if variability else {}
