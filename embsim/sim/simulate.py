@@ -57,6 +57,7 @@ Decisions a user should know
   part's static power x window, once per part (static); per query = each of
   them / queries completed in the window.
 """
+import copy
 import hashlib
 import json
 import math
@@ -124,6 +125,8 @@ class ShardInfo:
     parts: int = 1
     location: int = -1
     partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
+    dtype: str = "fp32"         # the representation's storage dtype (a CPU widens it per value)
+    pooling: Optional[float] = None   # the table's mean lookups per bag (a CPU's per-bag work)
 
     @property
     def rows(self):
@@ -322,7 +325,8 @@ class Simulation:
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 macs, s.strategy, s.core, part, parts, partition=cut))
+                                                 macs, s.strategy, s.core, part, parts, partition=cut,
+                                                 dtype=rep.dtype, pooling=spec.pooling))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -411,6 +415,26 @@ class Simulation:
                                    row_address_B=addr, row_length_B=length)
         self.locations = locs
 
+    def on_system(self, system):
+        """This simulation (plan, trace, replay) on ``system``, another parameterisation of its family.
+
+        The replay depends on the system only through each slot's access granularity; where those
+        are unchanged (and no layout or cache is replayed) the counters are reused and only the
+        costs change, else the trace is replayed again.  The plan is checked against ``system``
+        first (a capacity it no longer fits is an InputError).
+        """
+        check_plan(self.plan, system, self.model)
+        same = not self.layout and not self.caches and all(
+            _granularity_B(system, loc.device, loc.tier) == _granularity_B(self.system, loc.device, loc.tier)
+            for loc in self.locations)
+        if not same:
+            return Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
+                              layout=self.layout, unit_sizes_B=self.unit_sizes_B)
+        other = copy.copy(self)
+        other.system = system
+        other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        return other
+
     # -- per-batch loads ---------------------------------------------------------
     def _loads(self):
         """Per trace batch and shard: lookups at the tier, unique rows, bytes, hits per cache level."""
@@ -494,7 +518,8 @@ class Simulation:
                 dl.tt_macs += total * sh.macs_per_lookup
                 dl.pooled_bytes_out += total * self.vector_B_per_lookup.get(i, 0.0)
                 work = {"table": sh.table_name, "tier": sh.tier, "rows": sh.rows, "row_bytes": sh.row_bytes,
-                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows))}
+                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows)), "dtype": sh.dtype,
+                        "pooling": sh.pooling}
                 if sh.strategy is not None:
                     work["strategy"] = sh.strategy
                 if sh.core is not None:
