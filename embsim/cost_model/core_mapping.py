@@ -38,6 +38,7 @@ import time
 import pulp
 
 from ..errors import InputError
+from ..hw_models.protocols import PerCoreStrategies
 from .coverage import table_access
 from .plan import Representation, Shard, ShardingPlan, TablePlan
 from ..workloads.model import DTYPE_BYTES
@@ -139,9 +140,58 @@ def greedy_mapping(system, opts):
 def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.0, batch_size=1024,
                        representations=None, gap_rel=1e-4):
     """ShardingPlan mapping ``model``'s tables onto the cores of an ascend_soc ``system``."""
-    for attr in ("n_cores", "l1_capacity_B", "strategy_feasible", "strategy_cost", "STRATEGIES"):
-        if not hasattr(system, attr):
-            raise InputError(f"system '{system.name}': core mapping needs an Ascend-style SoC (no '{attr}')")
+    model = _checked_inputs(model, system, solver, representations)
+    t0 = time.perf_counter()
+    tables = list(model.tables)
+    lookups = [a.accesses for a in table_access(model, stats, batch_size)]
+    _check_fits(model, system, tables)
+    # enumerate and estimate: the menu of (split, strategy) options and its part times
+    opts = menu(system, tables, lookups)
+    base = default_mapping(system, tables, lookups)
+    scale = base or 1.0
+    prob, M, w, n = mapping_mip(system, opts, scale)
+    # propose: the better of the default mapping and the greedy one is the MIP's start
+    default = [next((o, list(range(k))) for o, (k, s, _, _) in enumerate(ol) if k == min(system.n_cores, t.rows)
+                    and s == "GM") for t, ol in zip(tables, opts)]
+    greedy, g_load = greedy_mapping(system, opts)
+    start = greedy if greedy is not None and max(g_load) < base else default
+    _warm_mapping(system, opts, start, w, n, M, scale)
+    left = max(1.0, time_limit_s - (time.perf_counter() - t0) - 0.5)
+    # CBC 2.10.3 (PuLP's) segfaults when its time limit expires while it is still completing the
+    # MIP start on the preprocessed model, which happens on a few dozen tables x 32 cores (criteo_kaggle:
+    # the LP alone takes ~6 s).  Without preprocessing the same stop is clean; it costs CBC's row
+    # strengthening, which on criteo_kaggle bought no search progress within 30 s anyway.
+    rep = solve(prob, solver, left, gap_rel=gap_rel, warm=True, cbc_options=CBC_OPTIONS)
+    if rep.objective is not None:
+        rep.objective *= scale
+        rep.best_bound = rep.best_bound * scale if rep.best_bound is not None else None
+    notes = ["core mapping: table parts are row ranges by id (hashed), each taking 1/k of the lookups",
+             "UB capacity enters through strategy_feasible (a chunk buffer per part); L1 is shared per core"]
+    # partition: the MIP's mapping if it is complete and no worse than the default, else the start
+    mapping = _read_mapping(system, opts, w, n) if rep.objective is not None and \
+        rep.objective <= base * (1 + 1e-9) else None
+    if mapping is not None:
+        method, status = "core_mapping", rep.status
+    else:
+        mapping = [(o, list(on)) for o, on in start]
+        kept = "greedy" if start is greedy else "default"
+        method, status = "baseline", f"{rep.status} ({kept} mapping kept)"
+        notes.append(f"the solver found nothing better than the {kept} mapping within the time limit")
+        if rep.note:
+            notes.append(rep.note)
+    info = dict(solver=solver, solve_time_s=time.perf_counter() - t0, status=status, notes=notes,
+                batch_size=batch_size, method=method,
+                baselines={"default_gm_even": {"makespan_s": base},
+                           "greedy_menu": {"makespan_s": max(g_load) if greedy is not None else None}})
+    return check_plan(_to_core_plan(model, system, opts, mapping, rep.best_bound, info), system, model)
+
+
+def _checked_inputs(model, system, solver, representations):
+    """InputError unless ``system`` has per-core strategies and the options are valid; the model to map
+    (every table in the one asked dtype, if any)."""
+    if not isinstance(system, PerCoreStrategies):
+        raise InputError(f"system '{system.name}': core mapping needs an Ascend-style SoC with per-core lookup "
+                         f"strategies (n_cores, l1_capacity_B, STRATEGIES, strategy_feasible, strategy_cost)")
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     allowed = parse_allowed(representations)
@@ -151,10 +201,11 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                              "dense dtype (give one of fp32, fp16, int8, int4, or omit it for each table's own)")
         # One dtype for all tables: map the model as if it were stored so (scale/bias rows not modelled here).
         model = model.with_tables([dataclasses.replace(t, dtype=allowed[0]) for t in model.tables])
-    t0 = time.perf_counter()
-    tables = list(model.tables)
-    acc = table_access(model, stats, batch_size)
-    lookups = [a.accesses for a in acc]
+    return model
+
+
+def _check_fits(model, system, tables):
+    """InputError naming the sizes if the tables exceed the SoC's global memory."""
     need = sum(t.bytes for t in tables)
     hbm = [s for s in system.slots() if s.tier != "l1"]
     if hbm and need > hbm[0].capacity_B:
@@ -162,11 +213,11 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                          f"{'/'.join(sorted({t.dtype for t in tables}))}, system '{system.name}' holds "
                          f"{hbm[0].capacity_B / 1e9:.1f} GB of global memory; store every table in a smaller dtype "
                          "(--representations int8) or add memory")
-    opts = menu(system, tables, lookups)
-    M_cores = system.n_cores
-    cores = range(M_cores)
-    base = default_mapping(system, tables, lookups)
-    scale = base or 1.0
+
+
+def mapping_mip(system, opts, scale):
+    """The MIP of the module doc over the menu ``opts``: (problem, makespan M, w[t,o], n[t,o,c])."""
+    cores = range(system.n_cores)
     prob = pulp.LpProblem("core_mapping", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
     w, n = {}, {}
@@ -196,22 +247,17 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
     for c in list(cores)[:-1]:
         prob += T[c] >= T[c + 1]
     prob += M
-    # warm start: the better of the default mapping and the greedy one, cores relabelled by load
-    # (slowest first) to satisfy the symmetry-breaking order
-    default = []
-    for ti, ol in enumerate(opts):
-        k_all = min(M_cores, tables[ti].rows)
-        o = next(o for o, (k, s, _, _) in enumerate(ol) if k == k_all and s == "GM")
-        default.append((o, list(range(k_all))))
-    greedy, g_load = greedy_mapping(system, opts)
-    start = default
-    if greedy is not None and max(g_load) < base:
-        start = greedy
-    load = [0.0] * M_cores
+    return prob, M, w, n
+
+
+def _warm_mapping(system, opts, start, w, n, M, scale):
+    """Set the MIP's start to ``start`` (per table: option, cores), cores relabelled by load (slowest
+    first) to satisfy the symmetry-breaking order."""
+    load = [0.0] * system.n_cores
     for ti, (o, on) in enumerate(start):
         for c in on:
             load[c] += opts[ti][o][2]
-    relabel = {c: r for r, c in enumerate(sorted(cores, key=lambda c: (-load[c], c)))}
+    relabel = {c: r for r, c in enumerate(sorted(range(system.n_cores), key=lambda c: (-load[c], c)))}
     for v in list(w.values()) + list(n.values()):
         v.setInitialValue(0)
     for ti, (o, on) in enumerate(start):
@@ -219,59 +265,36 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
         for c in on:
             n[ti, o, relabel[c]].setInitialValue(1)
     M.setInitialValue(max(load) / scale)
-    warm = True
-    greedy_makespan = max(g_load) if greedy is not None else None
-    left = max(1.0, time_limit_s - (time.perf_counter() - t0) - 0.5)
-    # CBC 2.10.3 (PuLP's) segfaults when its time limit expires while it is still completing the
-    # MIP start on the preprocessed model, which happens on a few dozen tables x 32 cores (criteo_kaggle:
-    # the LP alone takes ~6 s).  Without preprocessing the same stop is clean; it costs CBC's row
-    # strengthening, which on criteo_kaggle bought no search progress within 30 s anyway.
-    rep = solve(prob, solver, left, gap_rel=gap_rel, warm=warm, cbc_options=CBC_OPTIONS)
-    if rep.objective is not None:
-        rep.objective *= scale
-        rep.best_bound = rep.best_bound * scale if rep.best_bound is not None else None
-    notes = ["core mapping: table parts are row ranges by id (hashed), each taking 1/k of the lookups",
-             "UB capacity enters through strategy_feasible (a chunk buffer per part); L1 is shared per core"]
-    use_mip = rep.objective is not None and rep.objective <= base * (1 + 1e-9)
-    if use_mip:      # a solver that stops without a solution may leave stale values: check completeness
-        for ti, ol in enumerate(opts):
-            o = max(range(len(ol)), key=lambda o: w[ti, o].varValue or 0)
-            if sum((n[ti, o, c].varValue or 0) > 0.5 for c in cores) != ol[o][0]:
-                use_mip = False
-                break
-    shards_of, core_t = {}, {c: 0.0 for c in cores}
-    if use_mip:
-        for ti, ol in enumerate(opts):
-            o = max(range(len(ol)), key=lambda o: w[ti, o].varValue or 0)
-            k, s, sec, l1b = ol[o]
-            on = [c for c in cores if (n[ti, o, c].varValue or 0) > 0.5]
-            shards_of[ti] = (k, s, on)
-            for c in on:
-                core_t[c] += sec
-        method, status = "core_mapping", rep.status
-    else:
-        # the MIP's start (the better of the default and the greedy mapping) is the plan
-        for ti, (o, on) in enumerate(start):
-            k, s, sec, l1b = opts[ti][o]
-            shards_of[ti] = (k, s, list(on))
-            for c in on:
-                core_t[c] += sec
-        kept = "greedy" if start is greedy else "default"
-        method, status = "baseline", f"{rep.status} ({kept} mapping kept)"
-        notes.append(f"the solver found nothing better than the {kept} mapping within the time limit")
-        if rep.note:
-            notes.append(rep.note)
+
+
+def _read_mapping(system, opts, w, n):
+    """The solved mapping (per table: option, cores), or None if it is incomplete (a solver that stops
+    without a solution may leave stale values)."""
+    out = []
+    for ti, ol in enumerate(opts):
+        o = max(range(len(ol)), key=lambda o: w[ti, o].varValue or 0)
+        on = [c for c in range(system.n_cores) if (n[ti, o, c].varValue or 0) > 0.5]
+        if len(on) != ol[o][0]:
+            return None
+        out.append((o, on))
+    return out
+
+
+def _to_core_plan(model, system, opts, mapping, best_bound, info):
+    """The ShardingPlan of ``mapping`` (per table: option, cores), with its core times and pool use."""
+    core_t = {c: 0.0 for c in range(system.n_cores)}
     tps = []
-    for ti, t in enumerate(tables):
-        k, s, on = shards_of[ti]
-        tier = "l1" if s in L1_STRATEGIES else [x.tier for x in system.slots() if x.tier != "l1"][0]
+    global_tier = [x.tier for x in system.slots() if x.tier != "l1"][0]
+    for t, ol, (o, on) in zip(model.tables, opts, mapping):
+        k, s, sec, _l1b = ol[o]
+        for c in on:
+            core_t[c] += sec
+        tier = "l1" if s in L1_STRATEGIES else global_tier
         rp = Representation(kind="dense", dtype=t.dtype, bytes=t.bytes, row_bytes=t.row_bytes)
         tps.append(TablePlan(t.name, rp, [Shard(f"core{c}", tier, 0.0, 1.0, 1.0 / k, core=c, strategy=s, part=p,
                                                 parts=k) for p, c in enumerate(on)]))
     makespan = max(core_t.values())
-    bound = rep.best_bound
-    if bound is not None:
-        bound = min(bound, makespan)
+    bound = min(best_bound, makespan) if best_bound is not None else None
     gap = (makespan - bound) / makespan if bound is not None and makespan > 0 else None
     used = {}
     for tp in tps:
@@ -279,14 +302,9 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
             key = f"{sh.device}.{sh.tier}" if sh.tier == "l1" else [x.pool_key for x in system.slots()
                                                                     if x.tier == sh.tier][0]
             used[key] = used.get(key, 0.0) + tp.representation.bytes / sh.parts
-    plan = ShardingPlan(model=model.name, system=system.name, tables=tps,
+    return ShardingPlan(model=model.name, system=system.name, tables=tps,
                         device_time_s={f"core{c}": v for c, v in core_t.items()}, makespan_s=makespan,
-                        best_bound_s=bound, gap=gap, objective=makespan, solver=solver,
-                        solve_time_s=time.perf_counter() - t0, status=status,
-                        baselines={"default_gm_even": {"makespan_s": base},
-                                   "greedy_menu": {"makespan_s": greedy_makespan}}, notes=notes,
-                        batch_size=batch_size, method=method, pool_used_B=used,
+                        best_bound_s=bound, gap=gap, objective=makespan, pool_used_B=used,
                         bound_rule=("MIP bound; holds for the menu of splits (1, 2, 4, ... cores per table, equal "
                                     "row ranges each taking 1/k of the lookups) and the menu's strategies"),
-                        pool_capacity_B={s.pool_key: s.capacity_B for s in system.slots()})
-    return check_plan(plan, system, model)
+                        pool_capacity_B={s.pool_key: s.capacity_B for s in system.slots()}, **info)

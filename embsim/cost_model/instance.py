@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..hw_models.protocols import CoalescedReads
 from .comm import pooled_bytes, probe as comm_probe
 from .coalescing import coalesced_read_shares
 from .coverage import table_access
@@ -104,7 +105,7 @@ class Instance:
                     served = reads * (1.0 if self.coalesced is None else self.coalesced[(i, r, k)])
                     t[r, k] = served * c.time_s + cc.time_s
                     e[r, k] = served * c.energy_J + cc.energy_J
-                    if served < reads and hasattr(self.system, "coalesced_lookup_cost"):
+                    if served < reads and isinstance(self.system, CoalescedReads):
                         # the other lookups found their unit already read: their per-row work only
                         g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads)
                         t[r, k] += (reads - served) * g.time_s

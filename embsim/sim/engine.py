@@ -409,8 +409,48 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         log_end.append(env.now)
         log_wait.append(start - asked)
 
-    def by_stage(b, cost):
-        stages = [[] for _ in STAGES]
+    def hold_all(b, work):
+        """The items of one stage at once, by callbacks (no process per item): each queues for its
+        resource, holds it, releases it; the returned event fires when the last item is released."""
+        finished = env.event()
+        left = [len(work)]
+
+        def item(r, time_s):
+            server = servers[r]
+            asked = env.now
+            req = server.request()
+
+            def granted(_):
+                start = env.now
+
+                def released(_):
+                    server.release(req)
+                    log_batch.append(b)
+                    log_res.append(r)
+                    log_start.append(start)
+                    log_end.append(env.now)
+                    log_wait.append(start - asked)
+                    left[0] -= 1
+                    if not left[0]:
+                        finished.succeed()
+
+                env.timeout(time_s).callbacks.append(released)
+
+            req.callbacks.append(granted)
+
+        for r, t in work:
+            item(r, t)
+        return finished
+
+    shapes: dict = {}       # id(cost) -> per stage [(resource index, mean s)]: checked once per cost object
+
+    def shape_of(b, cost):
+        """The cost's items by stage, checked; a cost object served again (a cached batch) is not re-checked."""
+        key = id(cost)
+        got = shapes.get(key)
+        if got is not None and got[0] is cost:
+            return got[1]
+        stages: list = [[] for _ in STAGES]
         for w in cost.work:
             s = STAGE_INDEX.get(w.stage)
             if s is None:
@@ -420,22 +460,23 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
             if not w.time_s >= 0:
                 raise ValueError(f"batch {b}: StageWork {w.stage}/{w.resource} has time {w.time_s!r}; expected >= 0")
             if w.time_s > 0:      # no work, no queueing: a zero-time item is skipped
-                r = rid[w.resource]
-                stages[s].append((r, draw(r, float(w.time_s))))
-        return stages
+                stages[s].append((rid[w.resource], float(w.time_s)))
+        shape = [(s, items) for s, items in enumerate(stages) if items]
+        shapes[key] = (cost, shape)
+        return shape
 
     def serve(b):
-        """One batch through the stages; a stage's items run in parallel."""
+        """One batch through the stages; a stage's items run in parallel.  Service times are drawn
+        when the batch leaves the batcher (dispatch order: the draws do not depend on queueing)."""
         cost = cost_of(b, int(bounds[b + 1] - bounds[b]))
         costs[b] = cost
-        for s, work in enumerate(by_stage(b, cost)):
-            if not work:
-                continue
+        plan = [(s, [(r, draw(r, mean)) for r, mean in items]) for s, items in shape_of(b, cost)]
+        for s, work in plan:
             stage_start[b, s] = env.now
             if len(work) == 1:
                 yield from hold(b, *work[0])
             else:
-                yield env.all_of([env.process(hold(b, r, t)) for r, t in work])
+                yield hold_all(b, work)
             stage_end[b, s] = env.now
         done[b] = env.now
 

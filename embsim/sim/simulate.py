@@ -596,8 +596,15 @@ class Simulation:
         system = self.system
         nt = tr.n_batches
 
+        cost_cache: dict = {}
+
         def cost_of(b, n):
-            return self.batch_cost(self.batch_load(b % nt, n))
+            """A batch's cost depends on its trace batch and size alone: each (trace batch, size) is priced once."""
+            key = (b % nt, n)
+            cost = cost_cache.get(key)
+            if cost is None:
+                cost = cost_cache[key] = self.batch_cost(self.batch_load(b % nt, n))
+            return cost
 
         with self._timed("engine"):
             service = service_variability(system) if variability else {}
@@ -768,6 +775,35 @@ def _resource_set(key, resources):
     return None
 
 
+def _charge_costs(run, resources):
+    """Bytes moved (every batch), bytes moved inside the window and actions inside the window, summed
+    over the distinct cost objects (a cached batch cost serves many batches) with per-batch window shares."""
+    index: dict = {}
+    unique, which = [], np.empty(run.n_batches, dtype=np.int64)
+    for b, cost in enumerate(run.costs):
+        j = index.get(id(cost))
+        if j is None:
+            j = index[id(cost)] = len(unique)
+            unique.append(cost)
+        which[b] = j
+    n = len(unique)
+    count = np.bincount(which, minlength=n).astype(np.float64)
+    full = np.bincount(which, weights=run.window_share(None), minlength=n)
+    shares: dict = {}
+    moved, moved_window, actions = {}, {}, {}
+    for j, cost in enumerate(unique):
+        for k, v in cost.bytes.items():
+            moved[k] = moved.get(k, 0.0) + v * count[j]
+            rs = _resource_set(k, resources)
+            if rs not in shares:
+                shares[rs] = np.bincount(which, weights=run.window_share(rs), minlength=n)
+            moved_window[k] = moved_window.get(k, 0.0) + v * shares[rs][j]
+        for k, v in cost.actions.items():
+            actions[k] = actions.get(k, 0.0) + v * full[j]
+    return ({k: float(v) for k, v in moved.items()}, {k: float(v) for k, v in moved_window.items()},
+            {k: float(v) for k, v in actions.items()})
+
+
 def summarise(run, sim, config, seed, notes):
     """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
     system, nt = sim.system, sim.trace.n_batches
@@ -791,18 +827,7 @@ def summarise(run, sim, config, seed, notes):
             per = c.bytes[trace_batch, li, lj] * scale
             key = f"{loc.device}.{lvl}"
             requested[key] = requested.get(key, 0.0) + float(per.sum())
-    moved, moved_window, actions = {}, {}, {}
-    shares = {}
-    full = run.window_share(None)
-    for b, cost in enumerate(run.costs):
-        for k, v in cost.bytes.items():
-            moved[k] = moved.get(k, 0.0) + v
-            rs = _resource_set(k, system.resources())
-            if rs not in shares:
-                shares[rs] = run.window_share(rs)
-            moved_window[k] = moved_window.get(k, 0.0) + v * shares[rs][b]
-        for k, v in cost.actions.items():
-            actions[k] = actions.get(k, 0.0) + v * full[b]
+    moved, moved_window, actions = _charge_costs(run, system.resources())
     peak = system.peak_bandwidth_Bps()
     bandwidth = {k: v / T for k, v in sorted(moved_window.items())}
 

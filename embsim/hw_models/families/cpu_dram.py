@@ -108,10 +108,11 @@ class CpuDram(System):
             return self.llc[device]
         raise ValueError(f"{self.name}: no memory level {level!r} (dram, llc)")
 
-    def gather_time_s(self, row_bytes, lookups=1.0, level="dram", cores=None):
-        """Time for ``lookups`` row gathers of ``row_bytes`` from ``level`` by ``cores`` cores of one socket."""
+    def gather_time_s(self, row_bytes, lookups=1.0, level="dram", cores=None, dtype="fp32", pooling=None):
+        """Time for ``lookups`` row gathers of ``row_bytes`` stored in ``dtype``, in bags of ``pooling`` rows
+        (None: long bags), from ``level`` by ``cores`` cores of one socket (``parts/cpu.py``)."""
         d = self.devices[0]
-        return self.cpu[d].gather_time_s(row_bytes, self._tier(d, level), lookups, cores)
+        return self.cpu[d].gather_time_s(row_bytes, self._tier(d, level), lookups, cores, dtype, pooling)
 
     def random_bandwidth_Bps(self, level="dram", cores=None):
         d = self.devices[0]
