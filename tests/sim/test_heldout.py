@@ -91,24 +91,3 @@ def test_result_states_both_traces():
     assert p["lookups"] + t["lookups"] == trace.n_indices
     counts = row_frequencies(trace.batch_slice(0, 4))
     assert p["lookups"] == sum(int(c.sum()) for _, c in counts)
-
-
-@pytest.mark.slow
-def test_tb_scale_screc_reads_flash_with_a_held_out_profile(monkeypatch):
-    """The issue's test: on the 4 TB preset, SCRec's plan (from the profile half) places the rows the profile saw
-    in SRAM and DRAM; the evaluation half reads rows it never saw, from flash.  In-sample, flash is never read."""
-    from embsim.cost_model import torchrec_planner
-    from embsim.cost_model.planner import plan_for
-    from embsim.workloads.generators import generate_trace
-    from embsim.workloads.model import load_model
-    from embsim.workloads.stats import trace_stats
-    monkeypatch.setattr(torchrec_planner, "unavailable", lambda: "switched off in this test (minutes on 856 tables)")
-    model, screc = load_model("dlrm_datasets_like_4tb"), load_system("screc_4x_smartssd")
-    trace = generate_trace(model, batches=4, batch_size=16, seed=0)
-    plan = plan_for(model, screc, trace_stats(trace.batch_slice(0, 2)), batch_size=16, time_limit_s=5)
-    flash = {}
-    for prof in (None, "in-sample"):
-        sim = Simulation(model, screc, plan, trace, profile=prof)
-        flash[prof] = sum(float(sim.tier_bytes[:, i].sum()) for i, s in enumerate(sim.shards) if s.tier == "flash")
-    assert flash[None] > 0
-    assert flash["in-sample"] < flash[None]
