@@ -472,11 +472,16 @@ class Simulation:
             _granularity_B(system, loc.device, loc.tier) == _granularity_B(self.system, loc.device, loc.tier)
             for loc in self.locations)
         if not same:
-            return Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
-                              layout=self.layout, unit_sizes_B=self.unit_sizes_B)
+            held = self.held_out.kind != profiles.IN_SAMPLE     # the same profile, not a split of the evaluation
+            other = Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
+                               layout=self.layout, unit_sizes_B=self.unit_sizes_B,
+                               profile=self.profile if held else profiles.IN_SAMPLE)
+            other.held_out = self.held_out                     # and the same record of both traces
+            return other
         other = copy.copy(self)
         other.system = system
         other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        other.__dict__.pop("_batch_costs", None)      # the costs are the other system's
         return other
 
     # -- per-batch loads ---------------------------------------------------------
