@@ -25,6 +25,11 @@ Stages: host (front end on ``host.frontend``; indices down each port),
 embedding, transfer (pooled vectors up), dense (``dense_on: csd``, SCRec
 arXiv:2504.00520: data parallel on the FPGAs; ``host``: the host cores),
 response.  ``Cost.energy_J`` is dynamic only; static power is per part.
+
+``csd.parallel: false`` is the device-parallelism ablation: the tables stay on
+the K devices (capacity and placement unchanged), but every device item of a
+batch runs on one set of device resources (``csd``, ``csd.compute`` ...), so the
+devices serve their work one after another (``serialise_devices``).
 """
 from typing import Literal, Optional
 
@@ -36,8 +41,9 @@ from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParam
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import cpu_core_only, cpu_row_gather
 from .pcie_switch import PcieSwitches, SwitchParams
-from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_embedding_items, device_peaks,
-                       flash_read_latency_s, port_work, tier_work, tt_macs, tt_params)
+from .smartssd import (SERIAL_DEVICE, TIERS, build_device, check_fpga_split, dense_on_devices,
+                       device_embedding_items, device_peaks, flash_read_latency_s, port_work, serialise_devices,
+                       tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
@@ -57,6 +63,7 @@ class Csd(Schema):
     power_limit: param("power")        # the most a device may draw (checked by the tests, not enforced)
     p2p: bool
     dense_on: Literal["csd", "host"]
+    parallel: bool = True              # false (the ablation): the devices' hardware serves one device at a time
     sram_table_share: param("count", hi=1.0)   # share of on-chip RAM that holds table rows
     flash: FlashParams
     dram: MemoryParams
@@ -192,6 +199,12 @@ class ScrecCSD(System):
         return serial_s, actions, moved
 
     def batch_cost(self, load):
+        cost = self._batch_cost(load)
+        if not self.p.csd.parallel:
+            cost.work = serialise_devices(cost.work)
+        return cost
+
+    def _batch_cost(self, load):
         work = [StageWork("host", "host.frontend", self.frontend.host_time_s(load.batch_size))]
         actions, moved = {}, {}
         for device, dl in load.devices.items():
@@ -216,8 +229,9 @@ class ScrecCSD(System):
         add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
 
     def resources(self):
+        devices = list(self.dev) if self.p.csd.parallel else [SERIAL_DEVICE]
         return {"host": 1, "host.frontend": 1, **self.switches.resources(),
-                **{f"{d}{r}": 1 for d in self.dev
+                **{f"{d}{r}": 1 for d in devices
                    for r in ("", ".compute", ".flash_dies", ".flash_channels", ".pcie_up", ".pcie_down")}}
 
     def peak_bandwidth_Bps(self):
@@ -231,5 +245,7 @@ class ScrecCSD(System):
         c = self.p.csd
         return [("csd", "p2p", c.p2p, "flag", "setting: flash reaches the FPGA peer to peer (false: the ablation)"),
                 ("csd", "dense_on", c.dense_on, "choice", "setting: where the MLP runs (csd: SCRec's design; host)"),
+                ("csd", "parallel", c.parallel, "flag",
+                 "setting: the devices work in parallel (false: the ablation, one device's hardware in turn)"),
                 ("host", "tables_in_host_dram", self.p.host.tables_in_host_dram, "flag",
                  "setting: host DRAM is a slot (false: SCRec's own placement)")]

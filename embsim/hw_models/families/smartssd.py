@@ -6,6 +6,8 @@ the FPGA.  Every tier is bounded by the memory-centric cores; see the
 ``screc_csd`` module docstring for the physics of each.  Also the
 tensor-train arithmetic the family's cost model uses.
 """
+import re
+
 from ...errors import InputError
 from ..parts import FpgaFabric, Link, MemoryTier, NandFlash
 from ..system import StageWork, add
@@ -213,3 +215,18 @@ def device_embedding_items(system, device, dl):
     if dies_s or channels_s:
         items.update({f"{device}.flash_dies": dies_s, f"{device}.flash_channels": channels_s})
     return items, actions, moved, serial_s
+
+
+SERIAL_DEVICE = "csd"        # the one resource set of every device when ``csd.parallel`` is false
+_DEVICE_RESOURCE = re.compile(r"^csd\d+")
+
+
+def serialise_devices(work):
+    """The device parallelism ablation: every ``csd{k}...`` item of a batch on one ``csd...`` resource,
+    summed per (stage, resource), so the K devices' gathers, flash reads, TT, ports and MLP run in
+    turn on one device's worth of hardware (capacity, placement and per-item work unchanged)."""
+    merged = {}
+    for w in work:
+        key = (w.stage, _DEVICE_RESOURCE.sub(SERIAL_DEVICE, w.resource))
+        merged[key] = merged.get(key, 0.0) + w.time_s
+    return [StageWork(stage, resource, t) for (stage, resource), t in merged.items()]
