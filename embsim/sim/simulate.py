@@ -125,6 +125,8 @@ class ShardInfo:
     parts: int = 1
     location: int = -1
     partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
+    dtype: str = "fp32"         # the representation's storage dtype (a CPU widens it per value)
+    pooling: Optional[float] = None   # the table's mean lookups per bag (a CPU's per-bag work)
 
     @property
     def rows(self):
@@ -323,7 +325,8 @@ class Simulation:
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 macs, s.strategy, s.core, part, parts, partition=cut))
+                                                 macs, s.strategy, s.core, part, parts, partition=cut,
+                                                 dtype=rep.dtype, pooling=spec.pooling))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -516,7 +519,8 @@ class Simulation:
                 dl.tt_macs += total * sh.macs_per_lookup
                 dl.pooled_bytes_out += total * self.vector_B_per_lookup.get(i, 0.0)
                 work = {"table": sh.table_name, "tier": sh.tier, "rows": sh.rows, "row_bytes": sh.row_bytes,
-                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows))}
+                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows)), "dtype": sh.dtype,
+                        "pooling": sh.pooling}
                 if sh.strategy is not None:
                     work["strategy"] = sh.strategy
                 if sh.core is not None:

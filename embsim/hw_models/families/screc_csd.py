@@ -158,30 +158,30 @@ class ScrecCSD(System):
         if device not in self._devs:
             raise InputError(f"system '{self.name}': no device '{device}' (devices: {', '.join(self.devices)})")
 
-    def _lookup_work(self, device, tier, row_bytes):
-        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device``; this system's part names."""
+    def _lookup_work(self, device, tier, row_bytes, dtype="fp32", pooling=None):
+        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device`` (dtype, pooling: host cores only)."""
         self._check_device(device)
         if device == "host":
             if tier != "dram":
                 raise InputError(f"system '{self.name}': the host has only tier 'dram', not '{tier}'")
-            t, acts = cpu_row_gather(self.cpu, self.host_dram, row_bytes)
+            t, acts = cpu_row_gather(self.cpu, self.host_dram, row_bytes, 1.0, dtype, pooling)
             return t, acts, {"host.dram": acts[("host.dram", "read_B")]}
         return tier_work(self, device, tier, row_bytes)
 
-    def lookup_cost(self, slot, row_bytes):
-        t, actions, _ = self._lookup_work(slot.device, slot.tier, row_bytes)
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
+        t, actions, _ = self._lookup_work(slot.device, slot.tier, row_bytes, dtype, pooling)
         return Cost(t, self.dynamic_J(actions))
 
-    def _gather_only(self, device, row_bytes):
+    def _gather_only(self, device, row_bytes, dtype="fp32", pooling=None):
         """(time_s, actions, moved) of a lookup whose unit a read of the same batch already brought."""
         self._check_device(device)
         if device == "host":
-            return (*cpu_core_only(self.cpu, row_bytes), {})
+            return (*cpu_core_only(self.cpu, row_bytes, 1.0, dtype, pooling), {})
         fpga = self.dev[device]["fpga"]
         return fpga.gather_s(row_bytes), {(fpga.name, "op_B"): row_bytes}, {}
 
-    def coalesced_lookup_cost(self, slot, row_bytes):
-        t, actions, _ = self._gather_only(slot.device, row_bytes)
+    def coalesced_lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
+        t, actions, _ = self._gather_only(slot.device, row_bytes, dtype, pooling)
         return Cost(t, self.dynamic_J(actions))
 
     def compute_cost(self, device, macs):

@@ -178,10 +178,10 @@ def device_embedding_items(system, device, dl):
     dies_s = channels_s = serial_s = 0.0
     # reads: rows the tier serves; with coalescing the other lookups found their page, sector or
     # burst read in the batch and cost only their gather (``_gather_only``)
-    rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]))
-             for w in dl.table_work] if dl.table_work else
-            [(tier, dl.bytes.get(tier, 0.0) / n, n, n) for tier, n in dl.lookups.items() if n > 0])
-    for tier, row_bytes, n, reads in rows:
+    rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]),
+              w.get("dtype", "fp32"), w.get("pooling")) for w in dl.table_work] if dl.table_work else
+            [(tier, dl.bytes.get(tier, 0.0) / n, n, n, "fp32", None) for tier, n in dl.lookups.items() if n > 0])
+    for tier, row_bytes, n, reads, dtype, pooling in rows:
         if not n:
             continue
         if row_bytes <= 0:
@@ -193,8 +193,8 @@ def device_embedding_items(system, device, dl):
             time_s += reads * fpga_s
             dies_s += reads * d_s
             channels_s += reads * c_s
-        for k_n, (t, acts, mv) in ((reads, system._lookup_work(device, tier, row_bytes)),
-                                   (n - reads, system._gather_only(device, row_bytes))):
+        for k_n, (t, acts, mv) in ((reads, system._lookup_work(device, tier, row_bytes, dtype, pooling)),
+                                   (n - reads, system._gather_only(device, row_bytes, dtype, pooling))):
             serial_s += k_n * t
             if not (split and k_n == reads):
                 time_s += k_n * t
