@@ -81,8 +81,11 @@ def _tier_bandwidth(result, devices):
 
 
 def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_limit_s=TIME_LIMIT_S, seed=0,
-             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE, planner=None):
+             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE, planner=None, sla_tail_samples=None):
     """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
+
+    ``sla_tail_samples``: measured requests above the p99 in each SLA probe (default
+    ``sim.sla.TAIL_SAMPLES``; a small model's tests ask for fewer to stay fast).
 
     ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
     preset, representations[, overrides]).  Speed-ups are against the systems labelled
@@ -134,7 +137,8 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
             sim = Simulation(model, system, plan, trace, seed=seed)
             peak = sim.run("closed")
             loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps)
-            sla = max_qps_under_sla(None, None, p99_target_s=P99_TARGET_S, sim=sim, seed=seed, rel_tol=0.05)
+            sla = max_qps_under_sla(None, None, p99_target_s=P99_TARGET_S, sim=sim, seed=seed, rel_tol=0.05,
+                                    **({} if sla_tail_samples is None else {"tail_samples": sla_tail_samples}))
         except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
             failed.append((label, preset, f"plan not runnable: {e}"))
             echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")

@@ -161,8 +161,9 @@ def calibrate(output, force, quick, seed, as_json):
     """Measure this host and write a cpu_dram preset fitted to it.
 
     Times numpy gather-and-sum over tables larger than the LLC at several row
-    sizes and pooling factors, streaming bandwidth and random-read latency,
-    fits the cpu_dram gather model, and writes a preset whose every number says
+    sizes, storage dtypes (fp32, fp16, int8) and pooling factors, streaming
+    bandwidth and random-read latency, fits the CPU part's per-row, per-bag and
+    per-value conversion terms, and writes a preset whose every number says
     whether it was measured here or assumed.
     """
     import yaml
@@ -179,13 +180,14 @@ def calibrate(output, force, quick, seed, as_json):
             "# host or assumed; load it with --system " + str(output) + "\n"
             + yaml.safe_dump(c.preset, sort_keys=False, width=120))
     write_text(output, text, force=force)
-    fits = [{"row_bytes": s.row_bytes, "pooling": s.pooling, "measured_s": m, "predicted_s": p}
+    fits = [{"row_bytes": s.row_bytes, "pooling": s.pooling, "dtype": s.dtype, "measured_s": m, "predicted_s": p}
             for s, m, p in zip(c.shapes, c.measured_s, c.predicted_s)]
     summary = {"output": str(output), "seconds": c.seconds,
                "stream_bandwidth_Bps": c.stream_Bps, "latency_s": c.latency_s,
                "gather_overhead_s": c.fit.gather_overhead_s, "line_time_s": c.fit.line_time_s,
                "lines_in_flight": c.latency_s / c.fit.line_time_s,
-               "sum_bandwidth_Bps": c.fit.sum_bandwidth_Bps,
+               "sum_bandwidth_Bps": c.fit.sum_bandwidth_Bps, "add_overhead_s": c.fit.add_overhead_s,
+               "bag_overhead_s": c.fit.bag_overhead_s, "convert_s_per_value": dict(c.fit.convert_s),
                "fit_max_rel_error": c.max_rel_error, "fit": fits}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -197,8 +199,12 @@ def calibrate(output, force, quick, seed, as_json):
     click.echo(f"  per-line time        {format_quantity(c.fit.line_time_s, 'time')} "
                f"(lines in flight {c.latency_s / c.fit.line_time_s:.3g})")
     click.echo(f"  bag-sum bandwidth    {format_quantity(c.fit.sum_bandwidth_Bps, 'bandwidth')}")
+    click.echo(f"  per added row        {format_quantity(c.fit.add_overhead_s, 'time')}")
+    click.echo(f"  per bag (2+ rows)    {format_quantity(c.fit.bag_overhead_s, 'time')}")
+    for dtype, s_per_value in c.fit.convert_s.items():
+        click.echo(f"  {dtype} -> fp32 widening {format_quantity(s_per_value, 'time')} per value")
     click.echo("  fit (single core, per lookup):")
     for f in fits:
         err = (f["predicted_s"] - f["measured_s"]) / f["measured_s"]
-        click.echo(f"    row {f['row_bytes']:5d} B  pooling {f['pooling']:3d}  measured "
+        click.echo(f"    {f['dtype']:4s} row {f['row_bytes']:5d} B  pooling {f['pooling']:3d}  measured "
                    f"{f['measured_s'] * 1e9:7.1f} ns  model {f['predicted_s'] * 1e9:7.1f} ns  ({err:+.1%})")

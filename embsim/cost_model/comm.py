@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..hw_models.protocols import CostsBatches
+
 POOLED_BYTES_PER_VALUE = 4.0
 PROBE_B = (1e6, 2e6)          # pooled bytes of the two probes (the model is linear in between)
 
@@ -68,7 +70,7 @@ def _transfer_s(system, devices, batch_size, producer, pooled_B):
 
 def probe(system, devices, batch_size: int) -> AllToAll | None:
     """The all-to-all model of ``system`` (module doc), or None if it has no transfer stage."""
-    if len(devices) < 2 or not hasattr(system, "batch_cost"):
+    if len(devices) < 2 or not isinstance(system, CostsBatches):
         return None
     lo, hi = PROBE_B
     lat: dict = {}

@@ -416,6 +416,7 @@ def lower_bound(inst, lp_objective):
 
 
 def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-3):
+    """Steps 1-4 of the module doc: (placement or None, the assignment MIP's SolveReport, dict(bound, lp, moves))."""
     t0 = time.perf_counter()
     _, e0, m0 = evaluate(inst, start) if start is not None else (None, 0.0, 1.0)
     scale = (m0 + energy_weight * e0) or 1.0
@@ -424,12 +425,40 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     if agg is None:
         return None, lp_rep, None
     bound = lower_bound(inst, lp_rep.objective)
+    reps, cost, rank_bytes = _assignment_costs(inst, agg)
+    # LPT on the same costs: the warm start
+    order = sorted(range(len(inst.items)), key=lambda i: (-cost[i].min(), i))
+    lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
+    allowed = _symmetry_allowed(inst, order)
+    prob, M, x, over_var = _assignment_mip(inst, cost, rank_bytes, allowed, scale)
+    warm_pl = None
+    if lpt_dev is not None:      # warm start: LPT relabelled to satisfy symmetry breaking
+        warm_pl = warm_start_compatible(inst, Placement(reps, [inst.devices[di] for di in lpt_dev],
+                                                        [[] for _ in inst.items]), allowed, order)
+    if warm_pl is not None:
+        _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale)
+    left = max(1.0, 0.6 * (deadline - time.perf_counter()))
+    rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
+    pl = _refilled_assignment(inst, rep, x, reps, warm_pl)
+    moves = 0
+    if energy_weight == 0:
+        # polish the better of the refilled MIP assignment and the best baseline
+        cands = [q for q in (pl, start) if q is not None]
+        if cands:
+            pl = min(cands, key=lambda q: evaluate(inst, q)[2])
+            pl, moves = polish(inst, pl, deadline - 0.5)
+    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+
+
+def _assignment_costs(inst, agg):
+    """With the aggregate LP's tier shares fixed: per item its representation, its cost on every device
+    (array items x devices) and its bytes per tier rank ((item, rank) -> bytes)."""
     first = {}
     for i, it in enumerate(inst.items):        # identical parts of one table: one representation
         first.setdefault(it.table, i)
         agg[i] = agg[first[it.table]]
-    n_items, devs = len(inst.items), inst.devices
-    cost = np.zeros((n_items, len(devs)))
+    devs = inst.devices
+    cost = np.zeros((len(inst.items), len(devs)))
     rank_bytes = {}
     for i, (r, shares, rows) in enumerate(agg):
         for di, d in enumerate(devs):
@@ -439,13 +468,14 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         for n, w in rows.items():
             if w > 1e-12:
                 rank_bytes[i, n] = w * inst.items[i].bytes[r]
-    reps = [a[0] for a in agg]
-    # LPT on the same costs: the warm start
-    order = sorted(range(n_items), key=lambda i: (-cost[i].min(), i))
-    lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
+    return [a[0] for a in agg], cost, rank_bytes
+
+
+def _assignment_mip(inst, cost, rank_bytes, allowed, scale):
+    """Step 2: items to devices (binary x) within the tiers' capacities.  (problem, M, x, over-booking vars)."""
+    devs, n_items = inst.devices, len(inst.items)
     prob = pulp.LpProblem("assignment", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
-    allowed = _symmetry_allowed(inst, order)
     x = {}
     for i in range(n_items):
         vs = []
@@ -456,10 +486,19 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         prob += pulp.lpSum(vs) == 1
     for di in range(len(devs)):
         prob += pulp.lpSum(cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x) <= M
-    # capacity per (device, rank) pool: the fixed tier bytes of the items placed there
-    # Fast tiers (all but a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's
-    # shares fill them exactly, which whole items rarely pack into; the greedy refill then moves the
-    # coldest rows down.  All of a device's bytes must fit in all of its tiers together.
+    over, over_var = _assignment_capacity(prob, inst, x, rank_bytes)
+    prob += M + pulp.lpSum(over)
+    return prob, M, x, over_var
+
+
+def _assignment_capacity(prob, inst, x, rank_bytes):
+    """The assignment MIP's capacity rows; (over-booking terms of the objective, pool -> over-booking var).
+
+    Capacity per (device, rank) pool: the fixed tier bytes of the items placed there.  Fast tiers (all but
+    a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's shares fill them exactly, which
+    whole items rarely pack into; the greedy refill then moves the coldest rows down.  All of a device's
+    bytes must fit in all of its tiers together."""
+    devs = inst.devices
     pool_terms, dev_terms = {}, {}
     for (i, n), b in rank_bytes.items():
         for di, d in enumerate(devs):
@@ -486,51 +525,41 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         private = sum(inst.pools[inst.slots[k].pool_key] for d in ds for k in inst.dev_slots[d]
                       if inst.slots[k].pool is None)
         prob += pulp.lpSum(t for d in ds for t in dev_terms.get(d, [])) <= inst.pools[p] + private
-    prob += M + pulp.lpSum(over)
-    # warm start: LPT relabelled to satisfy symmetry breaking
-    warm_pl = None
-    if lpt_dev is not None:
-        warm_pl = warm_start_compatible(inst, Placement(reps, [devs[di] for di in lpt_dev],
-                                                        [[] for _ in range(n_items)]), allowed, order)
-    if warm_pl is not None:
-        for v in x.values():
-            v.setInitialValue(0)
-        for i, d in enumerate(warm_pl.device):
-            x[i, inst.dev_index[d]].setInitialValue(1)
-        M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
-                              for dd in devs) / scale)
-        booked = {p: 0.0 for p in over_var}      # the start's over-booking, so the start is feasible
-        for (i, n), b in rank_bytes.items():
-            slots = inst.dev_slots[warm_pl.device[i]]
-            if n < len(slots) - 1:
-                booked[inst.slots[slots[n]].pool_key] += b
-        for p, o in over_var.items():
-            o.setInitialValue(max(0.0, booked[p] - inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)) * (1 + 1e-9))
-    left = max(1.0, 0.6 * (deadline - time.perf_counter()))
-    rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
-    pl = None
-    if rep.objective is None and warm_pl is not None:      # no incumbent beyond the start: refill the start
-        try:
-            pl = fill_tiers(inst, reps, warm_pl.device)
-        except InputError:
-            pl = None
+    return over, over_var
+
+
+def _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale):
+    """Set the assignment MIP's start to ``warm_pl``, with the over-booking that makes it feasible."""
+    for v in x.values():
+        v.setInitialValue(0)
+    for i, d in enumerate(warm_pl.device):
+        x[i, inst.dev_index[d]].setInitialValue(1)
+    M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
+                          for dd in inst.devices) / scale)
+    booked = {p: 0.0 for p in over_var}      # the start's over-booking, so the start is feasible
+    for (i, n), b in rank_bytes.items():
+        slots = inst.dev_slots[warm_pl.device[i]]
+        if n < len(slots) - 1:
+            booked[inst.slots[slots[n]].pool_key] += b
+    for p, o in over_var.items():
+        o.setInitialValue(max(0.0, booked[p] - inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)) * (1 + 1e-9))
+
+
+def _refilled_assignment(inst, rep, x, reps, warm_pl):
+    """Step 3: the MIP's assignment (or, with no incumbent, its start) with rows refilled over the tiers."""
     if rep.objective is not None:
-        dev = [None] * n_items
+        dev = [None] * len(inst.items)
         for (i, di), v in x.items():
             if (v.varValue or 0) > 0.5:
-                dev[i] = devs[di]
-        try:
-            pl = fill_tiers(inst, reps, dev)
-        except InputError:
-            pl = None
-    moves = 0
-    if energy_weight == 0:
-        # polish the better of the refilled MIP assignment and the best baseline
-        cands = [q for q in (pl, start) if q is not None]
-        if cands:
-            pl = min(cands, key=lambda q: evaluate(inst, q)[2])
-            pl, moves = polish(inst, pl, deadline - 0.5)
-    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+                dev[i] = inst.devices[di]
+    elif warm_pl is not None:      # no incumbent beyond the start: refill the start
+        dev = warm_pl.device
+    else:
+        return None
+    try:
+        return fill_tiers(inst, reps, dev)
+    except InputError:
+        return None
 
 
 def _capacity_lpt(inst, order, cost, rank_bytes):

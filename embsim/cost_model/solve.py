@@ -114,7 +114,8 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True):
+               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True,
+               torchrec_baseline=True):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
@@ -124,6 +125,50 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
     simulator reads them under that row layout (:mod:`.coalescing`).
     """
+    energy_weight = _check_options(solver, objective, energy_weight, time_limit_s, batch_size, method)
+    t0 = time.perf_counter()
+    # enumerate and estimate: items, their representations, and the cost of every (item, rep, slot)
+    allowed = parse_allowed(representations)
+    check_collision_budget(max_collision_share)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing, replicate)
+    why = explain_infeasible(inst)
+    if why:
+        raise InputError(why)
+
+    def score(pl):
+        return placement_objective(inst, pl, energy_weight)
+
+    baselines, best = propose(inst, score)
+    if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
+        from . import torchrec_planner
+        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
+            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
+    if method == "auto":
+        method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
+    # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan
+    left = max(0.2, time_limit_s - (time.perf_counter() - t0) - max(0.3, OVERRUN_RESERVE * time_limit_s))
+    notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
+             f"{len(inst.devices)} devices, {len(inst.slots)} slots",
+             "representations other than a table's own dtype change model accuracy, which embsim does not model"]
+    pl, bound, status = partition(inst, method, best, baselines, solver, left, energy_weight, gap_rel, notes)
+    chosen, status, method_used = _keep_better(inst, pl, best, score, status, notes, time_limit_s, method)
+    chosen = fill_idle_fast_tiers(inst, chosen, score)
+    obj = score(chosen)
+    if bound is not None:
+        bound = min(bound, obj)
+    gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
+    if bound is None:
+        notes.append("best bound unknown: the solver did not report one")
+    if inst.comm is not None:
+        notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
+                     "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
+    return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
+                    solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
+                    method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def _check_options(solver, objective, energy_weight, time_limit_s, batch_size, method):
+    """InputError on a bad planner option; the energy weight the objective uses (0 for makespan)."""
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     if objective not in OBJECTIVES:
@@ -138,17 +183,11 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         raise InputError(f"method: unknown method '{method}' (expected auto, full or decomposed)")
     if energy_weight < 0:
         raise InputError(f"energy weight: {energy_weight} (expected >= 0)")
-    t0 = time.perf_counter()
-    allowed = parse_allowed(representations)
-    check_collision_budget(max_collision_share)
-    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing, replicate)
-    why = explain_infeasible(inst)
-    if why:
-        raise InputError(why)
+    return energy_weight
 
-    def score(pl):
-        return placement_objective(inst, pl, energy_weight)
 
+def propose(inst, score):
+    """Stage 3: every baseline of BASELINES, scored exactly.  (name -> figures, (best name, placement) or None)."""
     baselines, best = {}, None
     for name, fn in BASELINES.items():
         try:
@@ -164,64 +203,45 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                            "objective": float(score(pl))}
         if best is None or score(pl) < score(best[1]):
             best = (name, pl)
-    if len(inst.devices) > 1:
-        from . import torchrec_planner
-        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
-            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
-    if method == "auto":
-        method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
-    # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan
-    left = max(0.2, time_limit_s - (time.perf_counter() - t0) - max(0.3, OVERRUN_RESERVE * time_limit_s))
-    notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
-             f"{len(inst.devices)} devices, {len(inst.slots)} slots",
-             "representations other than a table's own dtype change model accuracy, which embsim does not model"]
+    return baselines, best
+
+
+def partition(inst, method, best, baselines, solver, left, energy_weight, gap_rel, notes):
+    """Stage 4: the full or decomposed MIP warm-started from the best baseline.  (placement or None, bound,
+    status); appends what the solve reports to ``notes``."""
     if method == "full":
         start = best[1] if best else None
         if start is None:
-            raise InputError(f"no baseline fits model '{model.name}' on system '{system.name}': "
+            raise InputError(f"no baseline fits model '{inst.model.name}' on system '{inst.system.name}': "
                              + "; ".join(v["infeasible"] for v in baselines.values()))
         pl, rep = solve_full(inst, start, solver, left, energy_weight, gap_rel or 1e-4)
         bound = rep.best_bound
-        status = rep.status
     else:
         pl, rep, extra = solve_decomposed(inst, best[1] if best else None, solver, left, energy_weight,
                                           gap_rel or 1e-3)
         bound = extra["bound"] if extra else None
-        status = rep.status
         if extra:
             notes.append(f"decomposed: aggregate LP {extra['lp'].solve_time_s:.2f} s, assignment MIP "
                          f"{rep.solve_time_s:.2f} s ({rep.status}), {extra['moves']} polishing moves; bound = max(aggregate LP, slowest item "
                          f"alone), valid for the whole problem")
     if rep.note:
         notes.append(rep.note)
-    if status == "infeasible" and best is None:
-        raise InputError(f"model '{model.name}' fits system '{system.name}' in total but cannot be packed onto "
-                         f"its devices and tiers (the MIP is infeasible); add memory or allow smaller representations")
-    chosen = pl
-    if pl is None or (best is not None and score(best[1]) < score(pl) - 1e-15):
-        if best is None:
-            raise InputError(f"no plan found for model '{model.name}' on system '{system.name}' within "
-                             f"{time_limit_s:g} s (solver status {status}); raise --time-limit")
-        chosen = best[1]
-        notes.append(f"the solver found nothing better than the {best[0]} baseline within the time limit; "
-                     f"the plan is that baseline")
-        status = f"{status} (baseline {best[0]} kept)"
-        method_used = "baseline"
-    else:
-        method_used = method
-    chosen = fill_idle_fast_tiers(inst, chosen, score)
-    obj = score(chosen)
-    if bound is not None:
-        bound = min(bound, obj)
-    gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
-    if bound is None:
-        notes.append("best bound unknown: the solver did not report one")
-    if inst.comm is not None:
-        notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
-                     "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
-    return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
-                    solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
-                    method=method_used, bound_rule=bound_rule(inst, method))
+    if rep.status == "infeasible" and best is None:
+        raise InputError(f"model '{inst.model.name}' fits system '{inst.system.name}' in total but cannot be packed "
+                         f"onto its devices and tiers (the MIP is infeasible); add memory or allow smaller representations")
+    return pl, bound, rep.status
+
+
+def _keep_better(inst, pl, best, score, status, notes, time_limit_s, method):
+    """The solver's placement unless the best baseline scores lower: (placement, status, method used)."""
+    if pl is not None and (best is None or score(best[1]) >= score(pl) - 1e-15):
+        return pl, status, method
+    if best is None:
+        raise InputError(f"no plan found for model '{inst.model.name}' on system '{inst.system.name}' within "
+                         f"{time_limit_s:g} s (solver status {status}); raise --time-limit")
+    notes.append(f"the solver found nothing better than the {best[0]} baseline within the time limit; "
+                 f"the plan is that baseline")
+    return best[1], f"{status} (baseline {best[0]} kept)", "baseline"
 
 
 def fill_idle_fast_tiers(inst, pl, score):

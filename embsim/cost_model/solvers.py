@@ -191,74 +191,96 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
     t0 = time.perf_counter()
     is_mip = any(v.cat == pulp.LpInteger for v in prob.variables())
     if solver == "cbc":
-        fd, log = tempfile.mkstemp(prefix="embsim_cbc_", suffix=".log")
-        os.close(fd)
-        try:
-            cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
-                                    logPath=log, threads=threads, options=list(cbc_options))
-            try:
-                with _Watchdog(time_limit_s) as dog:
-                    prob.solve(cmd)
-            except pulp.PulpSolverError as e:
-                # the CBC binary died (it happens on some warm-started MIPs): report it, let the
-                # caller keep its baseline, never invent a solution
-                with open(log, errors="replace") as f:
-                    tail = " ".join(f.read().split()[-12:])
-                return SolveReport("error", None, None, None, time.perf_counter() - t0, solver,
-                                   f"CBC failed ({str(e).split(',')[0]}); log ends: {tail}")
-            with open(log, errors="replace") as f:
-                text = f.read()
-        finally:
-            if os.path.exists(log):
-                os.unlink(log)
-        result, obj_log, bound, _ = _cbc_summary(text)
-        status = pulp.LpStatus[prob.status]
-        sol = prob.sol_status
-        obj = pulp.value(prob.objective)
-        note = ""
-        if status == "Infeasible" or "infeasible" in result.lower():
-            st = "infeasible"
-        elif sol == pulp.LpSolutionOptimal or result.startswith("Optimal"):
-            st = "optimal"
-        elif obj is not None and sol == pulp.LpSolutionIntegerFeasible:
-            st = "feasible"
-        else:
-            st = "no_solution"
-        if st == "optimal":
-            bound = obj if bound is None or not is_mip else bound
-        elif bound is None and st == "feasible":
-            note = "CBC's log gave no lower bound for this stop; bound unknown"
-        if st != "optimal" and "time" in result.lower():
-            note = "; ".join(x for x in (note, TIME_LIMIT_NOTE) if x)
-        if dog.fired:
-            note = (note + "; " if note else "") + "CBC stopped at the time limit by SIGINT (it overran its own)"
+        out = _solve_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options, is_mip)
+        if isinstance(out, str):      # the CBC binary died: report it, never invent a solution
+            return SolveReport("error", None, None, None, time.perf_counter() - t0, solver, out)
+        st, obj, bound, note = out
     else:
-        cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads,
-                         **highs_options)
-        prob.solve(cmd)
-        h = prob.solverModel
-        info = h.getInfo()
-        import highspy
-        ms = h.getModelStatus()
-        obj = pulp.value(prob.objective)
-        note = ""
-        if ms == highspy.HighsModelStatus.kTimeLimit:
-            note = TIME_LIMIT_NOTE
-        if ms == highspy.HighsModelStatus.kOptimal:
-            st = "optimal"
-        elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            st = "infeasible"
-        elif info.primal_solution_status == 2:   # kSolutionStatusFeasible
-            st = "feasible"
-        else:
-            st = "no_solution"
-        if is_mip:
-            bound = float(info.mip_dual_bound) if abs(info.mip_dual_bound) < 1e300 else None
-        else:
-            bound = obj if st == "optimal" else None
+        st, obj, bound, note = _solve_highs(prob, time_limit_s, gap_rel, warm, threads, highs_options, is_mip)
     if st in ("infeasible", "no_solution"):
         obj = None
     gap = None
     if obj is not None and bound is not None:
         gap = max(0.0, (obj - bound) / abs(obj)) if obj else 0.0
     return SolveReport(st, obj, bound, gap, time.perf_counter() - t0, solver, note)
+
+
+def _run_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options):
+    """Run CBC on ``prob``; (its log text, whether the watchdog fired) or the failure note (a str)."""
+    fd, log = tempfile.mkstemp(prefix="embsim_cbc_", suffix=".log")
+    os.close(fd)
+    try:
+        cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
+                            logPath=log, threads=threads, options=list(cbc_options))
+        try:
+            with _Watchdog(time_limit_s) as dog:
+                prob.solve(cmd)
+        except pulp.PulpSolverError as e:
+            # the CBC binary died (it happens on some warm-started MIPs): report it, let the
+            # caller keep its baseline, never invent a solution
+            with open(log, errors="replace") as f:
+                tail = " ".join(f.read().split()[-12:])
+            return f"CBC failed ({str(e).split(',')[0]}); log ends: {tail}"
+        with open(log, errors="replace") as f:
+            return f.read(), dog.fired
+    finally:
+        if os.path.exists(log):
+            os.unlink(log)
+
+
+def _solve_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options, is_mip):
+    """(status, objective, bound, note) of a CBC solve, or the failure note (a str) if CBC died."""
+    ran = _run_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options)
+    if isinstance(ran, str):
+        return ran
+    text, fired = ran
+    result, obj_log, bound, _ = _cbc_summary(text)
+    status = pulp.LpStatus[prob.status]
+    sol = prob.sol_status
+    obj = pulp.value(prob.objective)
+    note = ""
+    if status == "Infeasible" or "infeasible" in result.lower():
+        st = "infeasible"
+    elif sol == pulp.LpSolutionOptimal or result.startswith("Optimal"):
+        st = "optimal"
+    elif obj is not None and sol == pulp.LpSolutionIntegerFeasible:
+        st = "feasible"
+    else:
+        st = "no_solution"
+    if st == "optimal":
+        bound = obj if bound is None or not is_mip else bound
+    elif bound is None and st == "feasible":
+        note = "CBC's log gave no lower bound for this stop; bound unknown"
+    if st != "optimal" and "time" in result.lower():
+        note = "; ".join(x for x in (note, TIME_LIMIT_NOTE) if x)
+    if fired:
+        note = (note + "; " if note else "") + "CBC stopped at the time limit by SIGINT (it overran its own)"
+    return st, obj, bound, note
+
+
+def _solve_highs(prob, time_limit_s, gap_rel, warm, threads, highs_options, is_mip):
+    """(status, objective, bound, note) of a HiGHS solve."""
+    cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads,
+                     **highs_options)
+    prob.solve(cmd)
+    h = prob.solverModel
+    info = h.getInfo()
+    import highspy
+    ms = h.getModelStatus()
+    obj = pulp.value(prob.objective)
+    note = ""
+    if ms == highspy.HighsModelStatus.kTimeLimit:
+        note = TIME_LIMIT_NOTE
+    if ms == highspy.HighsModelStatus.kOptimal:
+        st = "optimal"
+    elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        st = "infeasible"
+    elif info.primal_solution_status == 2:   # kSolutionStatusFeasible
+        st = "feasible"
+    else:
+        st = "no_solution"
+    if is_mip:
+        bound = float(info.mip_dual_bound) if abs(info.mip_dual_bound) < 1e300 else None
+    else:
+        bound = obj if st == "optimal" else None
+    return st, obj, bound, note

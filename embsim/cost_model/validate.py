@@ -22,6 +22,7 @@ raises InputError with the first of them (and how many there are).
 from collections import defaultdict
 
 from ..errors import InputError
+from ..hw_models.protocols import PerCoreStrategies
 
 TOL = 1e-9
 # MIP solvers meet constraints to a feasibility tolerance (1e-7 .. 1e-6 relative), so a pool may be
@@ -64,8 +65,9 @@ def plan_problems(plan, system, model=None):
             out.append(f"table '{n}': not a table of model '{model.name}'")
     for n in sorted({n for n in names if names.count(n) > 1}):
         out.append(f"table '{n}': appears more than once")
-    n_cores = getattr(system, "n_cores", None)
-    strategies = getattr(system, "STRATEGIES", None)
+    per_core = isinstance(system, PerCoreStrategies)
+    n_cores = system.n_cores if per_core else None
+    strategies = system.STRATEGIES if per_core else None
     rows_of = {t.name: t.rows for t in model.tables} if model is not None else {}
     for t in plan.tables:
         rep = t.representation

@@ -9,23 +9,33 @@ without threads runs):
    array larger than the LLC, minus the same Python loop over an array that
    fits in L1/L2.  It includes TLB misses, as a gather does.
 3. **Gather-and-sum**: ``np.take(table, idx, axis=0)`` then
-   ``np.add.reduce`` over bags of ``pooling`` rows, on a float32 table larger
-   than the LLC (and, for the LLC speed, on one that fits in it), at several
-   row sizes and pooling factors.  Shapes are measured round robin, repeat
-   after repeat, and each keeps the median, so a busy neighbour slows every
-   shape alike instead of one.
-4. **Bag sums alone**: the same ``np.add.reduce`` on a buffer already in cache,
-   which pins the per-byte add cost apart from the per-line memory wait.
+   ``np.add.reduce(..., dtype=float32)`` over bags of ``pooling`` rows, on a
+   table larger than the LLC stored in fp32, fp16 or int8 (the reduce widens
+   each value to fp32), at several row sizes and pooling factors 1 to 32
+   (and, for the LLC speed, on a table that fits in the LLC).  Shapes are
+   measured round robin, repeat after repeat, and each keeps the median, so a
+   busy neighbour slows every shape alike instead of one.
+4. **Bag sums alone**: the same reduce on a buffer already in cache, which
+   pins the core's own terms apart from the per-line memory wait.
 5. **Matrix multiply**: float32 ``a @ b`` for the MLP efficiency.
 
-The fit (see ``parts.cpu.CpuCores.gather_time_s``): one row gather on one core costs
+The fit (see ``parts.cpu.CpuCores.core_time_s``): one lookup of a bag of
+``L`` rows of ``r`` bytes, ``v`` values in ``dtype``, on one core costs
 
-    t(r) = row_overhead + r / sum_bandwidth + lines(r) * latency / lines_in_flight
+    t = row_overhead + r / sum_bandwidth + v x convert[dtype]
+        + (1 - 1/L) x add_overhead + [L >= 2] / L x bag_overhead
+        + lines(r) x latency / lines_in_flight
 
-``sum_bandwidth`` comes from (4); ``row_overhead`` and the per-line time
-``latency / lines_in_flight`` from a least-squares fit of (3); with the latency
-of (2) that gives ``lines_in_flight`` (the memory-level parallelism).  The LLC
-latency is fitted the same way from the LLC-resident table.
+By linear least squares on relative errors, with every term kept >= 0
+(``scipy.optimize.nnls``): the sum-alone times (4) give the reduce's share of
+``row_overhead``, ``sum_bandwidth``, ``add_overhead``, ``bag_overhead`` and
+``convert`` for fp16 and int8; the gather times (3) minus that give the
+gather's share of ``row_overhead`` and the per-line time ``latency /
+lines_in_flight``; with the latency of (2) that gives ``lines_in_flight``
+(the memory-level parallelism).  The LLC latency is fitted the same way from
+the LLC-resident table.  Pooling 1 is a copy (numpy reduces nothing over a
+one-row axis), which is why the bag and add terms are separate from the
+per-row one.
 
 Calibrated constants all live in the written YAML, each with its source:
 "measured on this host by embsim calibrate <date>" or "assumption: ...".
@@ -38,7 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
+from ..workloads.model import DTYPE_BYTES
 from .params import expected_lines
 
 LINE_BYTES_DEFAULT = 64
@@ -49,12 +61,17 @@ MiB = 2**20
 # on memory still count (the core is busy waiting).
 _clock = time.thread_time
 
-# Shapes the fit uses: (row bytes, pooling).  tests/hw_models/test_calibrate.py
-# checks the model on other shapes.  No 32-B rows: numpy's take copies items of
-# 1-32 bytes inline and larger ones through memmove, so a 32-B row would time
-# numpy's copy path, not the memory system.
-FIT_ROW_BYTES = (64, 128, 256, 512, 1024)
-FIT_POOLING = (8, 32)
+# Storage dtypes numpy can time (int4 has no numpy type: the preset takes int8's widening for it).
+NUMPY_DTYPES = {"fp32": np.float32, "fp16": np.float16, "int8": np.int8}
+CONVERTED = ("fp16", "int8")
+# Shapes the fit uses: embedding dims per dtype x pooling.  tests/hw_models/test_calibrate.py
+# checks the model on other shapes.  No row of 32 B or less: numpy's take copies items of
+# 1-32 bytes inline and larger ones through memmove, so such a row would time numpy's copy
+# path, not the memory system.
+FIT_DIMS = {"fp32": (16, 32, 64, 128, 256), "fp16": (32, 128, 256), "int8": (64, 256, 512)}
+FIT_POOLING = (1, 4, 32)
+FIT_ROW_BYTES = tuple(d * 4 for d in FIT_DIMS["fp32"])      # fp32 rows of the LLC fit
+LLC_POOLING = 32
 
 
 @dataclass
@@ -73,10 +90,41 @@ class Settings:
         return cls()
 
 
-@dataclass
+@dataclass(frozen=True)
 class GatherShape:
+    """A gather to time: rows of ``row_bytes`` stored in ``dtype``, bags of ``pooling`` rows, from a table of
+    ``table_bytes`` (None: the whole buffer of the bench)."""
+
     row_bytes: int
     pooling: int
+    dtype: str = "fp32"
+    table_bytes: int | None = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.row_bytes // DTYPE_BYTES[self.dtype])
+
+
+def fit_shapes() -> list:
+    """The gather shapes the fit uses (FIT_DIMS x FIT_POOLING)."""
+    return [GatherShape(int(d * DTYPE_BYTES[t]), L, t) for t, dims in FIT_DIMS.items() for d in dims
+            for L in FIT_POOLING]
+
+
+# Shapes that check a calibration and never enter it (tests/hw_models/test_calibrate.py,
+# bench/calibration_holdout.py): other row sizes of every dtype (some straddling lines), pooling
+# 1, 10 and 100, a smaller DRAM-resident table and two LLC-resident ones (4 MiB).
+HELD_OUT = [
+    GatherShape(96, 1), GatherShape(192, 10), GatherShape(640, 100), GatherShape(384, 1, table_bytes=128 * MiB),
+    GatherShape(80, 10, "fp16"), GatherShape(192, 1, "fp16"), GatherShape(400, 100, "fp16"),
+    GatherShape(48, 100, "int8"), GatherShape(128, 1, "int8"), GatherShape(320, 10, "int8", table_bytes=96 * MiB),
+    GatherShape(192, 10, "fp32", 4 * MiB), GatherShape(160, 100, "fp16", 4 * MiB),
+]
+
+
+def level_of(shape, llc_bytes: int) -> str:
+    """The memory level a shape's table lives in: "llc" if it fills at most half the LLC, else "dram"."""
+    return "llc" if shape.table_bytes is not None and shape.table_bytes <= llc_bytes // 2 else "dram"
 
 
 @dataclass
@@ -192,37 +240,44 @@ def aligned_ones(n, align=4096):
     return raw[skip: skip + n]
 
 
-def aligned_empty(shape, align=64):
-    """An uninitialised float32 array whose first element sits on an ``align``-byte boundary."""
+def aligned_empty(shape, align=64, dtype=np.float32):
+    """An uninitialised ``dtype`` array whose first element sits on an ``align``-byte boundary."""
     n = int(np.prod(shape))
-    raw = np.empty(n + align // 4, dtype=np.float32)
-    skip = (-raw.ctypes.data % align) // 4
+    size = np.dtype(dtype).itemsize
+    raw = np.empty(n + align // size, dtype=dtype)
+    skip = (-raw.ctypes.data % align) // size
     return raw[skip: skip + n].reshape(shape)
 
 
 class GatherBench:
-    """Times numpy gather-and-sum on one float32 table buffer, shape after shape."""
+    """Times numpy gather-and-sum on one table buffer (viewed as each shape's dtype), shape after shape."""
 
     CHUNK = 4096              # at most this many lookups per np.take call
     CHUNK_BYTES = 256 * 1024  # gathered rows per call stay in L2 for the sum (a 4-MiB buffer would not)
 
     def __init__(self, table_bytes, rng):
+        # float32 ones viewed as fp16 are 0 and 1.875, as int8 0, -128 and 63: finite, no denormals
         self.flat = aligned_ones(table_bytes // 4)
         self.rng = rng
 
     def _setup(self, shape, lookups):
-        if shape.row_bytes % 4:
-            raise ValueError(f"row_bytes {shape.row_bytes} is not a whole number of float32")
-        dim = shape.row_bytes // 4
-        rows = self.flat.size // dim
-        table = self.flat[: rows * dim].reshape(rows, dim)
+        if shape.dtype not in NUMPY_DTYPES:
+            raise ValueError(f"dtype {shape.dtype}: numpy cannot time it (expected one of {', '.join(NUMPY_DTYPES)})")
+        if shape.row_bytes % DTYPE_BYTES[shape.dtype]:
+            raise ValueError(f"row_bytes {shape.row_bytes} is not a whole number of {shape.dtype} values")
+        dim = shape.dim
+        flat = self.flat.view(NUMPY_DTYPES[shape.dtype])
+        rows = flat.size // dim
+        if shape.table_bytes is not None:
+            rows = min(rows, max(1, shape.table_bytes // shape.row_bytes))
+        table = flat[: rows * dim].reshape(rows, dim)
         per_call = min(self.CHUNK, max(1, self.CHUNK_BYTES // shape.row_bytes))
         chunk = max(shape.pooling, (per_call // shape.pooling) * shape.pooling)
         n = max(chunk, (lookups // chunk) * chunk)
         idx = self.rng.integers(0, rows, n)
         # Line-aligned buffers: where a buffer happens to start would otherwise decide whether a
         # 96-B row straddles one line or two, and swing a shape's time by a third between runs.
-        buf = aligned_empty((chunk, dim))
+        buf = aligned_empty((chunk, dim), dtype=NUMPY_DTYPES[shape.dtype])
         out = aligned_empty((chunk // shape.pooling, dim))
         return table, idx, buf, out, chunk
 
@@ -233,16 +288,18 @@ class GatherBench:
         for c in range(0, idx.size, chunk):
             if gather:
                 np.take(table, idx[c:c + chunk], axis=0, out=buf)
-            np.add.reduce(buf.reshape(-1, pooling, dim), axis=1, out=out)
+            np.add.reduce(buf.reshape(-1, pooling, dim), axis=1, out=out, dtype=np.float32)
         return _clock() - t0
 
     def measure(self, shapes, lookups, repeats, gather=True):
-        """Median seconds per lookup of each shape; shapes interleaved repeat by repeat."""
+        """Median seconds per lookup of each shape; shapes interleaved repeat by repeat (after one warm-up)."""
         setups = [self._setup(s, lookups) for s in shapes]
         times = [[] for _ in shapes]
-        for _ in range(repeats):
+        for rep in range(repeats + 1):
             for k, (s, (table, idx, buf, out, chunk)) in enumerate(zip(shapes, setups)):
-                times[k].append(self._run(table, idx, buf, out, chunk, s.pooling, gather) / idx.size)
+                t = self._run(table, idx, buf, out, chunk, s.pooling, gather) / idx.size
+                if rep:                       # the first pass warms the caches, TLB and buffers
+                    times[k].append(t)
         return [float(np.median(t)) for t in times]
 
 
@@ -262,46 +319,76 @@ def matmul_flops(repeats=5, n=512):
 # ------------------------------------------------------------ fit ---
 @dataclass
 class Fit:
-    gather_overhead_s: float
+    gather_overhead_s: float    # row_overhead: per row, the gather's share plus the reduce's (sum_overhead_s)
     line_time_s: float          # latency / lines_in_flight, DRAM
     llc_line_time_s: float      # latency / lines_in_flight, LLC
     sum_bandwidth_Bps: float
-    sum_overhead_s: float       # per-lookup intercept of the sum alone (part of gather_overhead)
+    sum_overhead_s: float       # per-row intercept of the reduce alone (part of gather_overhead)
+    add_overhead_s: float = 0.0   # per row added into a bag (rows after the first)
+    bag_overhead_s: float = 0.0   # per bag of two rows or more
+    convert_s: dict = field(default_factory=dict)   # storage dtype -> seconds per value widened to fp32
+
+
+def core_terms(shape) -> list:
+    """Regressors of the core's own time per lookup (parts.cpu.CpuCores.core_time_s):
+    1 (row), bytes, added share (1 - 1/L), bag share (multi-row bags / L), values per CONVERTED dtype."""
+    L = float(shape.pooling)
+    values = shape.row_bytes / DTYPE_BYTES[shape.dtype]
+    return [1.0, float(shape.row_bytes), 1.0 - 1.0 / L, min(1.0, L - 1.0) / L] + \
+        [values if shape.dtype == t else 0.0 for t in CONVERTED]
+
+
+def _nnls_relative(A, t):
+    """x >= 0 minimising sum(((A x - t) / t)^2): relative errors weigh small and large shapes alike."""
+    A, t = np.asarray(A, float), np.asarray(t, float)
+    W = A / t[:, None]
+    scale = np.linalg.norm(W, axis=0)
+    scale[scale == 0] = 1.0                 # a dtype absent from the shapes: its term stays 0
+    x, _ = nnls(W / scale, np.ones_like(t))
+    return x / scale
 
 
 def fit_gather(shapes, t_gather, t_sum, line_bytes, shapes_llc=(), t_llc=()):
-    """Least-squares fit of per-lookup times; relative errors weigh small and large rows alike."""
-    r = np.array([s.row_bytes for s in shapes], float)
-    lines = np.array([expected_lines(s.row_bytes, line_bytes) for s in shapes])
-    ts = np.asarray(t_sum)
-    # sum alone: t_sum = s0 + r / sum_bw
-    A = np.stack([np.ones_like(r), r], 1) / ts[:, None]
-    (s0, c), *_ = np.linalg.lstsq(A, np.ones_like(r), rcond=None)
+    """Fit of the module doc from per-lookup times: the core's terms from the sum-alone times ``t_sum``,
+    the gather's per-row and per-line times from ``t_gather`` minus them, the LLC's per-line time from
+    ``t_llc``.  Every term >= 0; an LLC line is never slower than a DRAM one."""
+    s0, c, add, bag, *conv = _nnls_relative([core_terms(s) for s in shapes], t_sum)
     c = max(c, 1e-15)
-    s0 = max(s0, 0.0)
-    # memory part: t_gather - r*c = a + b * lines
-    tg = np.asarray(t_gather)
-    y = tg - r * c
-    A = np.stack([np.ones_like(r), lines], 1) / tg[:, None]
-    (a, b), *_ = np.linalg.lstsq(A, y / tg, rcond=None)
-    if a < 0:                               # keep the physics: no negative overhead
-        a = 0.0
-        b = float(np.sum(lines * y / tg**2) / np.sum(lines**2 / tg**2))
-    b = max(b, 1e-12)
-    b_llc = b
+    fit = Fit(0.0, 0.0, 0.0, 1.0 / c, float(s0), float(add), float(bag), dict(zip(CONVERTED, map(float, conv))))
+
+    def core(s):
+        return predict_s(fit, s.row_bytes, line_bytes, s.dtype, s.pooling, memory=False)
+
+    tg = np.asarray(t_gather, float)
+    lines = np.array([expected_lines(s.row_bytes, line_bytes) for s in shapes])
+    y = tg - np.array([core(s) for s in shapes])
+    # memory and the gather's own per-row work: t_gather - core = g + b x lines, relative to t_gather
+    (g, b), _ = nnls(np.stack([np.ones_like(lines), lines], 1) / tg[:, None], y / tg)
+    fit.gather_overhead_s = float(s0 + g)
+    fit.line_time_s = b = max(float(b), 1e-12)
+    fit.llc_line_time_s = b
     if len(shapes_llc):
-        rl = np.array([s.row_bytes for s in shapes_llc], float)
         ll = np.array([expected_lines(s.row_bytes, line_bytes) for s in shapes_llc])
-        tl = np.asarray(t_llc)
-        yl = (tl - a - rl * c) / tl
+        tl = np.asarray(t_llc, float)
+        yl = (tl - g - np.array([core(s) for s in shapes_llc])) / tl
         b_llc = max(float(np.sum(ll / tl * yl) / np.sum((ll / tl) ** 2)), 1e-12)
-        b_llc = min(b_llc, b)                # an LLC hit is never slower than DRAM
-    return Fit(float(a), float(b), float(b_llc), 1.0 / c, float(s0))
+        fit.llc_line_time_s = min(b_llc, b)        # an LLC hit is never slower than DRAM
+    return fit
 
 
-def predict_s(fit, row_bytes, line_bytes):
-    """Per-lookup single-core time of the fitted model (same formula as CpuDram.gather_time_s)."""
-    return fit.gather_overhead_s + row_bytes / fit.sum_bandwidth_Bps + expected_lines(row_bytes, line_bytes) * fit.line_time_s
+def predict_s(fit, row_bytes, line_bytes, dtype="fp32", pooling=None, llc=False, memory=True):
+    """Per-lookup single-core time of the fitted model (the formula of parts.cpu.CpuCores.gather_time_s);
+    ``memory=False``: the core's own terms only (the reduce's share of the row overhead, as in the sum alone)."""
+    values = row_bytes / DTYPE_BYTES[dtype]
+    t = row_bytes / fit.sum_bandwidth_Bps + values * fit.convert_s.get(dtype, 0.0)
+    if pooling is None:
+        t += fit.add_overhead_s
+    else:
+        t += (1.0 - 1.0 / pooling) * fit.add_overhead_s + min(1.0, pooling - 1.0) / pooling * fit.bag_overhead_s
+    if not memory:
+        return t + fit.sum_overhead_s
+    line_s = fit.llc_line_time_s if llc else fit.line_time_s
+    return t + fit.gather_overhead_s + expected_lines(row_bytes, line_bytes) * line_s
 
 
 # ------------------------------------------------------------ driver ---
@@ -319,6 +406,7 @@ class Calibration:
     seconds: float
     holdout_shapes: list = field(default_factory=list)
     holdout_measured_s: list = field(default_factory=list)
+    llc_copy_Bps: float = 0.0     # single-core copy bandwidth of an LLC-resident array
 
     @property
     def max_rel_error(self):
@@ -335,6 +423,8 @@ def calibrate(quick=False, seed=0, progress=None, holdout=()):
     ``holdout`` shapes are measured in the same round-robin session as the fit
     shapes (so machine load drifts over both alike) but are not fitted: their
     medians come back in ``Calibration.holdout_measured_s`` to check the model.
+    A shape with a ``table_bytes`` gathers from the first bytes of the bench's
+    table only (an LLC-resident table when small enough).
     """
     t_start = time.perf_counter()
     st = Settings.pick(quick)
@@ -348,30 +438,36 @@ def calibrate(quick=False, seed=0, progress=None, holdout=()):
     say("random-read latency")
     lat = random_latency_s(min(table_bytes // 2, 256 * MiB), st.chase_steps, st.repeats, rng)
 
-    shapes = [GatherShape(r, L) for r in FIT_ROW_BYTES for L in FIT_POOLING]
-    say(f"gather-and-sum, {len(shapes)} shapes over a {table_bytes / MiB:.0f} MiB table")
-    bench = GatherBench(table_bytes, rng)
+    shapes = fit_shapes()
+    llc_table = max(info.llc_bytes // 4, 2 * MiB)
+    shapes_llc = [GatherShape(r, LLC_POOLING, "fp32", llc_table) for r in FIT_ROW_BYTES]
     holdout = list(holdout)
-    t_all = bench.measure(shapes + holdout, st.lookups, st.repeats)
-    t_gather, t_holdout = t_all[:len(shapes)], t_all[len(shapes):]
+    say(f"gather-and-sum, {len(shapes)} shapes over a {table_bytes / MiB:.0f} MiB table, "
+        f"{len(shapes_llc)} over {llc_table / MiB:.0f} MiB of it, {len(holdout)} held out")
+    bench = GatherBench(table_bytes, rng)
+    t_all = bench.measure(shapes + shapes_llc + holdout, st.lookups, st.repeats)
+    n, k = len(shapes), len(shapes) + len(shapes_llc)
+    t_gather, t_llc, t_holdout = t_all[:n], t_all[n:k], t_all[k:]
+    say("bag sums alone")
     t_sum = bench.measure(shapes, st.lookups, st.repeats, gather=False)
     del bench
-    say("LLC-resident gathers")
-    llc_table = max(info.llc_bytes // 4, 2 * MiB)
-    bench_llc = GatherBench(llc_table, rng)
-    shapes_llc = [GatherShape(r, 32) for r in FIT_ROW_BYTES]
-    t_llc = bench_llc.measure(shapes_llc, st.lookups // 2, st.repeats)
     llc_copy = stream_bandwidth_Bps(max(info.llc_bytes // 8, MiB), st.repeats)
-    del bench_llc
     say("matrix multiply")
     flops = matmul_flops()
 
     fit = fit_gather(shapes, t_gather, t_sum, info.line_bytes, shapes_llc, t_llc)
-    predicted = [predict_s(fit, s.row_bytes, info.line_bytes) for s in shapes]
+    predicted = [predict_s(fit, s.row_bytes, info.line_bytes, s.dtype, s.pooling) for s in shapes]
 
     preset = build_preset(info, fit, stream, lat, llc_copy, flops)
     return Calibration(preset, info, fit, stream, lat, flops, shapes, t_gather, predicted,
-                       time.perf_counter() - t_start, holdout, t_holdout)
+                       time.perf_counter() - t_start, holdout, t_holdout, llc_copy)
+
+
+SPR = "the value of the cpu_2s_spr_ddr5 preset"
+
+
+def S(value, source):
+    return {"value": value, "source": source}
 
 
 def build_preset(info, fit, stream_Bps, latency_s, llc_copy_Bps, flops):
@@ -379,11 +475,8 @@ def build_preset(info, fit, stream_Bps, latency_s, llc_copy_Bps, flops):
     day = datetime.date.today().isoformat()
     M = f"measured on this host by embsim calibrate {day}"
     mlp = latency_s / fit.line_time_s
-    peak_flops = info.frequency_Hz * info.flops_per_cycle     # one core
-    eff = min(1.0, flops / peak_flops)
     cores_per_socket = max(1, info.cores // info.sockets)
-    S = lambda value, source: {"value": value, "source": source}
-    spr = "the value of the cpu_2s_spr_ddr5 preset"
+    spr = SPR
     return {
         "family": "cpu_dram",
         "name": "calibrated_host",
@@ -392,22 +485,7 @@ def build_preset(info, fit, stream_Bps, latency_s, llc_copy_Bps, flops):
                         f"full-socket figures extrapolate them to all cores, capped by the measured streaming bandwidth."),
         "params": {
             "sockets": S(info.sockets, f"{M}: NUMA nodes in /sys/devices/system/node"),
-            "cpu": {
-                "count": S(cores_per_socket, f"{M}: CPUs this process may run on, per NUMA node"),
-                "clock": S(_num(info.frequency_Hz, "Hz"), f"{M}: {info.facts['frequency_Hz']}"),
-                "ops_per_cycle": {"fp32": S(info.flops_per_cycle, info.facts["flops_per_cycle"])},
-                "op_energy": {"fp32": S("34 pJ", f"assumption: not measurable from user space; {spr} (xeon_8480p)")},
-                "mlp_dtype": "fp32",
-                "mlp_efficiency": S(_num(eff), f"{M}: float32 512^3 matmul at {flops / 1e9:.3g} GFLOP per CPU-second over "
-                                               f"the {peak_flops / 1e9:.3g} GFLOP/s peak of one core (frequency x FLOP/cycle)"),
-                "lines_in_flight": S(_num(mlp), f"{M}: fitted, chase latency {latency_s * 1e9:.4g} ns / fitted "
-                                                f"per-line gather time {fit.line_time_s * 1e9:.4g} ns"),
-                "row_overhead": S(_num(fit.gather_overhead_s, "s"),
-                                  f"{M}: fitted intercept of numpy take + add.reduce per row (single core)"),
-                "sum_bandwidth": S(_num(fit.sum_bandwidth_Bps, "B/s"),
-                                   f"{M}: fitted slope of numpy add.reduce over bags already in cache"),
-                "static_power": S("50 W", "assumption: not measurable from user space; idle package power of a small server CPU"),
-            },
+            "cpu": _cpu_section(info, fit, M, latency_s, flops, cores_per_socket),
             "llc": {
                 "capacity": S(_num(info.llc_bytes, "B"), f"{M}: {info.facts['llc_bytes']}"),
                 "granularity": S(_num(info.line_bytes, "B"), f"{M}: {info.facts['line_bytes']}"),
@@ -448,4 +526,38 @@ def build_preset(info, fit, stream_Bps, latency_s, llc_copy_Bps, flops):
                 "static_power": S("50 W", "assumption: board, fans, NIC and disks of a small server"),
             },
         },
+    }
+
+
+def _cpu_section(info, fit, M, latency_s, flops, cores_per_socket):
+    """The ``cpu`` part of the calibrated preset: counts, rates and the fitted gather-loop terms."""
+    mlp = latency_s / fit.line_time_s
+    peak_flops = info.frequency_Hz * info.flops_per_cycle     # one core
+    eff = min(1.0, flops / peak_flops)
+    spr = SPR
+    tiny = 1e-12      # a fitted term at its bound 0 where the schema wants > 0 (one picosecond: nothing)
+    convert = {t: S(_num(fit.convert_s.get(t, 0.0), "s"), f"{M}: fitted per-value cost of widening {t} rows to "
+                    f"float32 in numpy add.reduce (single core)") for t in CONVERTED}
+    convert["int4"] = S(_num(fit.convert_s.get("int8", 0.0), "s"),
+                        "assumption: numpy has no 4-bit type to time; the int8 widening measured on this host")
+    return {
+        "count": S(cores_per_socket, f"{M}: CPUs this process may run on, per NUMA node"),
+        "clock": S(_num(info.frequency_Hz, "Hz"), f"{M}: {info.facts['frequency_Hz']}"),
+        "ops_per_cycle": {"fp32": S(info.flops_per_cycle, info.facts["flops_per_cycle"])},
+        "op_energy": {"fp32": S("34 pJ", f"assumption: not measurable from user space; {spr} (xeon_8480p)")},
+        "mlp_dtype": "fp32",
+        "mlp_efficiency": S(_num(eff), f"{M}: float32 512^3 matmul at {flops / 1e9:.3g} GFLOP per CPU-second over "
+                                       f"the {peak_flops / 1e9:.3g} GFLOP/s peak of one core (frequency x FLOP/cycle)"),
+        "lines_in_flight": S(_num(mlp), f"{M}: fitted, chase latency {latency_s * 1e9:.4g} ns / fitted "
+                                        f"per-line gather time {fit.line_time_s * 1e9:.4g} ns"),
+        "row_overhead": S(_num(max(fit.gather_overhead_s, tiny), "s"),
+                          f"{M}: fitted per-row intercept of numpy take + add.reduce (single core)"),
+        "sum_bandwidth": S(_num(fit.sum_bandwidth_Bps, "B/s"),
+                           f"{M}: fitted per-byte slope of numpy add.reduce over bags already in cache"),
+        "add_overhead": S(_num(fit.add_overhead_s, "s"),
+                          f"{M}: fitted cost per row added into a bag (rows after the first) of numpy add.reduce"),
+        "bag_overhead": S(_num(fit.bag_overhead_s, "s"),
+                          f"{M}: fitted cost per bag of two rows or more of numpy add.reduce (one row is a copy)"),
+        "convert": convert,
+        "static_power": S("50 W", "assumption: not measurable from user space; idle package power of a small server CPU"),
     }

@@ -9,9 +9,15 @@ offers ``Placement`` and ``BatchService``.
 
 - ``Placement``: what the sharding planner needs, the places a shard can live
   (each with its capacity and access granularity) and the cost of a lookup
-  or of compute there.
+  or of compute there.  A lookup is of a row of ``row_bytes`` stored in
+  ``dtype``, in a bag of mean ``pooling`` rows (None: a long bag); a family
+  whose costs depend on neither (the accelerators' DMA gathers) ignores them.
 - ``BatchService``: what the simulator needs, the resources (servers), the
   service time of one batch on each of them, and the energy of what it did.
+- ``CostsBatches``: the cost of a batch alone (the planner's all-to-all probe),
+  of which ``BatchService`` is the full form.
+- ``CoalescedReads``: the cost of a lookup whose unit another read of the batch
+  already brought (the coalescing planner).
 - ``PerCoreStrategies``: what an SoC with per-core lookup strategies adds, so
   that the core-mapping planner can assign (table, strategy) pairs to cores.
 - ``VariableService``: resource name -> ``ServiceVariability`` (distribution,
@@ -33,18 +39,32 @@ class Placement(Protocol):
 
     def slots(self) -> list: ...
 
-    def lookup_cost(self, slot, row_bytes: float): ...
+    def lookup_cost(self, slot, row_bytes: float, dtype: str = "fp32", pooling: float | None = None): ...
 
     def compute_cost(self, device: str, macs: float): ...
 
 
 @runtime_checkable
-class BatchService(Protocol):
+class CoalescedReads(Protocol):
+    """A lookup whose unit (line, sector, page) a read of the same batch already brought costs its
+    per-row work only (``System`` offers it, 0 by default): what the coalescing planner prices."""
+
+    def coalesced_lookup_cost(self, slot, row_bytes: float, dtype: str = "fp32",
+                              pooling: float | None = None): ...
+
+
+@runtime_checkable
+class CostsBatches(Protocol):
+    """The cost of one batch, stage by stage (what the all-to-all probe of the planner asks)."""
+
+    def batch_cost(self, load): ...
+
+
+@runtime_checkable
+class BatchService(CostsBatches, Protocol):
     """Resources, the cost of one batch, and its energy: all the engine knows of the hardware."""
 
     def resources(self) -> dict: ...
-
-    def batch_cost(self, load): ...
 
     def peak_bandwidth_Bps(self) -> dict: ...
 
@@ -62,6 +82,8 @@ class PerCoreStrategies(Protocol):
 
     @property
     def l1_capacity_B(self) -> float: ...
+
+    def aligned_row_B(self, row_bytes: float) -> float: ...
 
     def strategy_feasible(self, strategy: str, rows: int, row_bytes: float) -> bool: ...
 

@@ -335,7 +335,7 @@ class EngineRun:
 
 def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_flight=None,
                batch_timeout_s=None, warmup_queries=0, service=None, service_seed=0,
-               request_bounds=None):
+               request_bounds=None, batches=None):
     """Simulate ``queries`` queries and return the EngineRun.
 
     - ``resources``: name -> number of servers (``System.resources()``).
@@ -353,6 +353,9 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
       no floor); draws are seeded by ``service_seed``.
     - ``request_bounds``: request ``i`` holds queries (samples)
       ``request_bounds[i]:request_bounds[i+1]`` (open loop; latency is then per request).
+    - ``batches``: ``(bounds, dispatch_s)`` formed by the caller (open loop), instead of
+      ``form_batches`` over ``arrival_s``: several tenants' batchers merged in dispatch order
+      (``sim.colocation``), batch ``b`` holding queries ``bounds[b]:bounds[b+1]`` of ``arrival_s``.
     """
     queries = int(queries)
     if queries < 1:
@@ -368,7 +371,12 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         arrival_s = np.asarray(arrival_s, dtype=np.float64)
         if arrival_s.size != queries:
             raise ValueError(f"arrival_s has {arrival_s.size} times for {queries} queries")
-        bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+        if batches is None:
+            bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+        else:
+            bounds, dispatch = (np.asarray(x) for x in batches)
+            if bounds[0] != 0 or bounds[-1] != queries or np.any(np.diff(bounds) < 1) or np.any(np.diff(dispatch) < 0):
+                raise ValueError(f"batches: bounds must rise strictly from 0 to {queries} and dispatch times not fall")
         if request_bounds is not None:
             rb = np.asarray(request_bounds)
             if rb.size < 2 or rb[0] != 0 or rb[-1] != queries or np.any(np.diff(rb) < 1):
@@ -409,8 +417,48 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         log_end.append(env.now)
         log_wait.append(start - asked)
 
-    def by_stage(b, cost):
-        stages = [[] for _ in STAGES]
+    def hold_all(b, work):
+        """The items of one stage at once, by callbacks (no process per item): each queues for its
+        resource, holds it, releases it; the returned event fires when the last item is released."""
+        finished = env.event()
+        left = [len(work)]
+
+        def item(r, time_s):
+            server = servers[r]
+            asked = env.now
+            req = server.request()
+
+            def granted(_):
+                start = env.now
+
+                def released(_):
+                    server.release(req)
+                    log_batch.append(b)
+                    log_res.append(r)
+                    log_start.append(start)
+                    log_end.append(env.now)
+                    log_wait.append(start - asked)
+                    left[0] -= 1
+                    if not left[0]:
+                        finished.succeed()
+
+                env.timeout(time_s).callbacks.append(released)
+
+            req.callbacks.append(granted)
+
+        for r, t in work:
+            item(r, t)
+        return finished
+
+    shapes: dict = {}       # id(cost) -> per stage [(resource index, mean s)]: checked once per cost object
+
+    def shape_of(b, cost):
+        """The cost's items by stage, checked; a cost object served again (a cached batch) is not re-checked."""
+        key = id(cost)
+        got = shapes.get(key)
+        if got is not None and got[0] is cost:
+            return got[1]
+        stages: list = [[] for _ in STAGES]
         for w in cost.work:
             s = STAGE_INDEX.get(w.stage)
             if s is None:
@@ -420,22 +468,23 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
             if not w.time_s >= 0:
                 raise ValueError(f"batch {b}: StageWork {w.stage}/{w.resource} has time {w.time_s!r}; expected >= 0")
             if w.time_s > 0:      # no work, no queueing: a zero-time item is skipped
-                r = rid[w.resource]
-                stages[s].append((r, draw(r, float(w.time_s))))
-        return stages
+                stages[s].append((rid[w.resource], float(w.time_s)))
+        shape = [(s, items) for s, items in enumerate(stages) if items]
+        shapes[key] = (cost, shape)
+        return shape
 
     def serve(b):
-        """One batch through the stages; a stage's items run in parallel."""
+        """One batch through the stages; a stage's items run in parallel.  Service times are drawn
+        when the batch leaves the batcher (dispatch order: the draws do not depend on queueing)."""
         cost = cost_of(b, int(bounds[b + 1] - bounds[b]))
         costs[b] = cost
-        for s, work in enumerate(by_stage(b, cost)):
-            if not work:
-                continue
+        plan = [(s, [(r, draw(r, mean)) for r, mean in items]) for s, items in shape_of(b, cost)]
+        for s, work in plan:
             stage_start[b, s] = env.now
             if len(work) == 1:
                 yield from hold(b, *work[0])
             else:
-                yield env.all_of([env.process(hold(b, r, t)) for r, t in work])
+                yield hold_all(b, work)
             stage_end[b, s] = env.now
         done[b] = env.now
 

@@ -47,7 +47,8 @@ sample draws one history length from the model's length distribution
 lookups for the sample, the rows of its history in order, oldest first.
 A sequence table with ``zipf`` access draws its rows i.i.d. from the
 table's Zipf(alpha) popularity in one Cython pass (``_seqgen.zipf_rows``:
-the same law as ``zipf``, its own random stream and a cheaper seeded
+the same law as ``zipf`` cut into an alias table (``zipf_table.py``), a
+counter-based random stream, no branch per id, and a cheaper seeded
 rank -> row bijection), fast enough for 8192-long histories (``bench/seq_gen.py``).
 
 Parameters a table's access spec leaves out take the values in
@@ -66,6 +67,7 @@ from ._reuse import StackGenerator
 from ._seqgen import zipf_rows, zipf_rows_into  # compiled (Cython)
 from .trace import Trace
 from .zipf import ZipfSampler
+from .zipf_table import zipf_table
 
 GENERATORS = ("uniform", "zipf", "stackdist", "drift")
 
@@ -186,14 +188,12 @@ class _Zipf:
 
 
 class _FastZipf:
-    """The Zipf law of ``_Zipf`` drawn in one Cython pass (``_seqgen.zipf_rows``): sequence tables."""
-
-    GUIDE = 1 << 12
-    TAIL = 1 << 14
+    """The Zipf law of ``_Zipf`` drawn in one Cython pass (``_seqgen.zipf_rows``, ``zipf_table``): sequence tables."""
 
     def __init__(self, table, params, rng, mode=None):
         self.rng = rng
         z = self.sampler = ZipfSampler(table.rows, params["alpha"])
+        self.table = zipf_table(z)
         R = int(table.rows)
         self.bits = max(1, (R - 1).bit_length())
         keys = rng.integers(0, 2**63, size=4, dtype=np.int64).astype(np.uint64)
@@ -206,23 +206,21 @@ class _FastZipf:
                 a = a % R + 1
             keys[0], keys[1] = np.uint64(a % R if R > 1 else 0), np.uint64(int(keys[1]) % R)
         self.keys = keys
-        cdf = z._head_cdf
-        self.tail_x = (z._tail_inverse(np.linspace(0.0, 1.0, self.TAIL + 1)) if z.n > z._k
-                       else np.zeros(2))
-        self.guide = np.searchsorted(cdf, np.arange(self.GUIDE) / self.GUIDE, side="left").astype(np.int32)
+
+    def kernel_args(self, mode=None):
+        """The law and permutation arguments of ``zipf_rows`` after (out, seed); ``mode=0``: ranks."""
+        t = self.table
+        return (t.cols, t.coef, t.n_ranks, self.keys, self.bits, self.mode if mode is None else mode)
 
     def __call__(self, n, batch):
-        z, out = self.sampler, np.empty(n, dtype=np.int64)
-        seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
-        zipf_rows(out, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x, self.keys, self.bits, self.mode)
+        out = np.empty(n, dtype=np.int64)
+        zipf_rows(out, int(self.rng.integers(0, 2**63, dtype=np.int64)), *self.kernel_args())
         return out
 
     def fill(self, indices, starts, counts):
         """Draw sum(counts) rows straight into ``indices[starts[s]:starts[s] + counts[s]]`` (no copy)."""
-        z = self.sampler
         seed = int(self.rng.integers(0, 2**63, dtype=np.int64))
-        zipf_rows_into(indices, starts, counts, seed, z._head_cdf, self.guide, z._p_head, z.n, self.tail_x,
-                       self.keys, self.bits, self.mode)
+        zipf_rows_into(indices, starts, counts, seed, *self.kernel_args())
 
     def permutation_reference(self, ranks):
         """The kernel's rank -> row bijection in plain numpy (the tests compare them)."""

@@ -14,7 +14,7 @@ from simtoys import small_model  # noqa: E402
 def test_run_demo_writes_table_page_and_results(tmp_path):
     systems = [("CPU-DRAM", "cpu_2s_spr_ddr5", None), ("multi-GPU", "gpu_8x_a100_80g", None)]
     out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
-                   echo=lambda *a: None, sweep_space=None)
+                   echo=lambda *a: None, sweep_space=None, sla_tail_samples=2)
     rows = {r["system"]: r for r in out["rows"]}
     assert rows["CPU-DRAM"]["speedup_vs_cpu"] == 1.0 and rows["multi-GPU"]["speedup_vs_gpu"] == 1.0
     g = rows["multi-GPU"]
@@ -37,7 +37,7 @@ def test_demo_refuses_to_overwrite_without_force(run_cli, tmp_path):
 def test_demo_ends_with_the_packaged_sweep_and_its_report(tmp_path):
     systems = [("CPU-DRAM", "cpu_2s_spr_ddr5", None)]
     out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
-                   echo=lambda *a: None, sweep_space=SWEEP_SPACE)
+                   echo=lambda *a: None, sweep_space=SWEEP_SPACE, sla_tail_samples=2)
     assert SWEEP_SPACE.is_file()                      # shipped inside the package, not only in examples/
     assert out["sweep"].ok == out["sweep"].points > 0  # every design of the demo space was evaluated
     report = (tmp_path / "d" / "demo_sweep.html").read_text()

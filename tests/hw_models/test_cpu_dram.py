@@ -21,7 +21,8 @@ HAND = {
         "sockets": S(2),
         "cpu": {"count": S(4), "clock": S("1 GHz"), "ops_per_cycle": {"fp32": S(8)}, "op_energy": {"fp32": S("1 pJ")},
                 "mlp_dtype": "fp32", "mlp_efficiency": S(0.5), "lines_in_flight": S(2), "row_overhead": S("8 ns"),
-                "sum_bandwidth": S("64 GB/s"), "static_power": S("10 W")},
+                "sum_bandwidth": S("64 GB/s"), "add_overhead": S("0 s"), "bag_overhead": S("0 s"),
+                "convert": {"fp16": S("0 s"), "int8": S("0 s"), "int4": S("0 s")}, "static_power": S("10 W")},
         "llc": {"capacity": S("8 MiB"), "granularity": S("64 B"), "latency": S("10 ns"), "concurrency": S(1000),
                 "peak_bandwidth": S("100 GB/s"), "read_energy": S("1 pJ/bit"), "write_energy": S("1 pJ/bit"),
                 "static_power": S("0 W"), "policy": "lru"},
@@ -117,6 +118,22 @@ def test_batch_cost_embedding_time_equals_lookup_costs(cpu):
     assert by[("transfer", "socket0.upi")] == pytest.approx(half / 10e9)
     assert by[("transfer", "socket1.upi")] == pytest.approx(half / 10e9)
     assert {w.stage for w in bc.work} <= set(STAGES)
+
+
+def test_batch_cost_charges_each_shard_its_dtype_and_pooling_as_lookup_cost_does():
+    """The simulator's table_work names each shard's dtype and pooling; the batch pays what the planner's
+    lookup_cost(slot, row_bytes, dtype, pooling) says, and those terms are really there."""
+    cpu = hand(cpu__add_overhead="3 ns", cpu__bag_overhead="40 ns", cpu__convert__fp16="1.5 ns")
+    work = [dict(table="a", tier="dram", row_bytes=128, lookups=1000, dtype="fp16", pooling=1.0),
+            dict(table="b", tier="dram", row_bytes=256, lookups=800, dtype="fp32", pooling=20.0)]
+    bc = cpu.batch_cost(BatchLoad(40, {"socket0": DeviceLoad(table_work=work)}, dense_macs=0))
+    slot = cpu.slot("socket0", "dram")
+    a, b = cpu.lookup_cost(slot, 128, "fp16", 1.0), cpu.lookup_cost(slot, 256, "fp32", 20.0)
+    emb = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}
+    assert emb["socket0"] == pytest.approx(1000 * a.time_s + 800 * b.time_s, rel=1e-12)
+    # per core and lookup: fp16 widens 64 values; a bag of 20 adds 19 rows and sets up once
+    assert a.time_s - cpu.lookup_cost(slot, 128, "fp32", 1.0).time_s == pytest.approx(64 * 1.5e-9 / 4)
+    assert b.time_s - cpu.lookup_cost(slot, 256, "fp32", 1.0).time_s == pytest.approx((19 / 20 * 3e-9 + 40e-9 / 20) / 4)
 
 
 def test_without_table_work_uses_mean_row_bytes(cpu):

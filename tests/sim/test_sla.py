@@ -47,3 +47,15 @@ def test_impossible_target_gives_zero(sim):
 def test_bad_target(sim):
     with pytest.raises(InputError, match="p99_target_s"):
         max_qps_under_sla(None, None, p99_target_s=-1, sim=sim)
+
+
+def test_a_default_probe_measures_enough_requests_for_its_p99():
+    """probe_queries: at least TAIL_SAMPLES measured requests lie above the p99 of a probe of that length."""
+    from embsim.sim.sla import TAIL_SAMPLES, probe_queries
+    model = small_model()
+    cpu = load_system("cpu_2s_spr_ddr5")
+    s = Simulation(model, cpu, round_robin_plan(model, cpu), small_trace(model, batches=4, batch_size=1024))
+    n = probe_queries(s)
+    assert n % 1024 == 0
+    r = s.run("poisson", qps=0.5 * s.run("closed").qps, queries=n, batch_timeout_s=1e-3)
+    assert r.window["measured_queries"] * (1 - 0.99) >= TAIL_SAMPLES

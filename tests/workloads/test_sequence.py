@@ -136,10 +136,9 @@ def test_fast_zipf_kernel_rows_are_the_reference_bijection_of_its_ranks(rows):
         perm = np.asarray(z.permutation_reference(np.arange(min(rows, 5000))), dtype=np.int64)
         if rows <= 5000:
             assert sorted(perm.tolist()) == list(range(rows))        # a bijection of 0..rows-1
-        s = z.sampler
         ranks, got = np.empty(20_000, dtype=np.int64), np.empty(20_000, dtype=np.int64)
-        zipf_rows(ranks, 11, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, 0)
-        zipf_rows(got, 11, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, mode)
+        zipf_rows(ranks, 11, *z.kernel_args(0))
+        zipf_rows(got, 11, *z.kernel_args())
         assert ranks.min() >= 0 and ranks.max() < rows
         assert np.array_equal(got, np.asarray(z.permutation_reference(ranks), dtype=np.int64))
 
@@ -161,15 +160,41 @@ def test_a_streamed_sequence_trace_is_the_in_memory_one(tmp_path, monkeypatch):
 
 def test_zipf_rows_into_segments_equals_one_draw_cut_up():
     z = _FastZipf(TableSpec("t", 30_000, 8), {"alpha": 1.0}, np.random.default_rng(2))
-    s = z.sampler
     whole = np.empty(1000, dtype=np.int64)
-    zipf_rows(whole, 7, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, 1)
+    zipf_rows(whole, 7, *z.kernel_args())
     out = np.full(1700, -1, dtype=np.int64)
     starts, counts = np.array([0, 400, 900, 1200], dtype=np.int64), np.array([300, 0, 250, 450], dtype=np.int64)
-    zipf_rows_into(out, starts, counts, 7, s._head_cdf, z.guide, s._p_head, s.n, z.tail_x, z.keys, z.bits, 1)
+    zipf_rows_into(out, starts, counts, 7, *z.kernel_args())
     got = np.concatenate([out[a:a + c] for a, c in zip(starts, counts)])
     assert np.array_equal(got, whole)
     assert (out[300:400] == -1).all() and (out[650:900] == -1).all()     # nothing outside the segments
     with pytest.raises(ValueError, match="outside"):
-        zipf_rows_into(out, np.array([1600]), np.array([200]), 7, s._head_cdf, z.guide, s._p_head, s.n,
-                       z.tail_x, z.keys, z.bits, 1)
+        zipf_rows_into(out, np.array([1600]), np.array([200]), 7, *z.kernel_args())
+
+
+def test_a_generated_sequence_trace_fits_its_popularity_and_length_laws():
+    """Chi-square tests of a whole generated trace: history lengths against the length law, the item
+    table's ranks (rows mapped back through the stream's bijection) against its Zipf law."""
+    from scipy import stats
+
+    from embsim.workloads.generators import TraceGenerator
+    d = _seq_model(length={"kind": "powerlaw", "alpha": 1.2, "min": 5, "max": 300})
+    d["tables"][0].update(rows=30_000, access={"kind": "zipf", "alpha": 0.9})
+    m = model_from_dict(d, source="m.yaml")
+    tr = generate_trace(m, batches=40, batch_size=128, seed=8)
+    L, p = m.sequence.length.pmf()
+    got = np.bincount(tr.lengths[:, 0, :].ravel() - L[0], minlength=L.size)
+    edges = np.unique(np.concatenate([np.arange(15), np.geomspace(15, L.size, 12).astype(int), [L.size]]))
+    obs, exp = np.add.reduceat(got, edges[:-1]), np.add.reduceat(p, edges[:-1]) * got.sum()
+    assert exp.min() > 50 and stats.chisquare(obs, exp).pvalue > 1e-3
+    table_of_segment = np.tile(np.arange(tr.n_tables), tr.n_batches)
+    items = tr.indices[np.repeat(table_of_segment == 0, tr.segment_lengths())]
+    stream = TraceGenerator(m, 40, 128, seed=8)._streams()[1][0]
+    inv = np.empty(30_000, dtype=np.int64)
+    inv[np.asarray(stream.permutation_reference(np.arange(30_000)), dtype=np.int64)] = np.arange(30_000)
+    counts = np.bincount(inv[items], minlength=30_000)
+    pmf = ZipfSampler(30_000, 0.9).pmf(np.arange(30_000))
+    edges = np.unique(np.concatenate([np.arange(100), np.geomspace(100, 30_000, 40).astype(int), [30_000]]))
+    obs, exp = np.add.reduceat(counts, edges[:-1]), np.add.reduceat(pmf, edges[:-1])
+    exp *= obs.sum() / exp.sum()
+    assert exp.min() > 50 and stats.chisquare(obs, exp).pvalue > 1e-3

@@ -56,8 +56,7 @@ def ascend_soc(system) -> dict:
 def screc_csd(system) -> dict:
     """host: OS noise (its gathers also DRAM refresh); a device's gather and compute engines: FPGA; its flash
     dies: NAND reads with one page read (tR) as the floor; its flash channels, PCIe port and switch uplink: links."""
-    flash = getattr(system, "flash", None)
-    t_r = flash.p.read_latency.value if flash is not None else 0.0
+    t_r = system.flash.p.read_latency.value
     dies = NAND_READ.with_floor(t_r, "one page read (tR) of the preset's NAND")
     out = _by_suffix(system, {"pcie_up": PCIE_LINK, "pcie_down": PCIE_LINK, "up": PCIE_LINK, "down": PCIE_LINK,
                               "flash_dies": dies, "flash_channels": NAND_CHANNEL}, FPGA_ENGINE)
@@ -74,5 +73,5 @@ def service_variability(system) -> dict:
     """Resource -> ServiceVariability of ``system`` (empty: every resource deterministic)."""
     if isinstance(system, VariableService):
         return system.service_variability()
-    profile = FAMILY_PROFILES.get(getattr(system, "family", None) or "")
+    profile = FAMILY_PROFILES.get(system.family)
     return profile(system) if profile is not None else {}
