@@ -159,8 +159,7 @@ class ScrecCSD(System):
             raise InputError(f"system '{self.name}': no device '{device}' (devices: {', '.join(self.devices)})")
 
     def _lookup_work(self, device, tier, row_bytes, dtype="fp32", pooling=None):
-        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device``; this system's part names.
-        ``dtype`` and ``pooling`` count on the host's cores (parts/cpu.py), not on a device's FPGA gather."""
+        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device`` (dtype, pooling: host cores only)."""
         self._check_device(device)
         if device == "host":
             if tier != "dram":
