@@ -51,12 +51,13 @@ Data structures and their memory (the README quotes these):
   rather than to the cache (100M rows with one cache: 0.8 GB).
   The slot number of an evicted row is left in place (stale) and recognised
   by ``key[slot] != row``: writing it would cost one more random memory
-  access per miss.
+  access per miss.  (The LRU ring below instead keeps the row's position in
+  the ring, exact: its victim's state is prefetched before it is written.)
 * LRU slots: key int64 + prev/next int32 side by side = **16 bytes per
   cached row**, an array-based doubly linked list (head = least recently used).
-  One LRU over one tier uses a recency queue instead (``_run_lru_queue``):
-  key int64 + queue position int32 per slot and a ring of 4 to 8 int32
-  entries per cached row = **28 to 44 bytes per cached row**.
+  One LRU over one tier uses a recency ring of row ids instead
+  (``_run_lru_queue``): 4 to 8 int32 entries per cached row = **16 to 32
+  bytes per cached row** (the slot arrays are allocated but unused).
 * LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
   bytes per cached row**.
@@ -67,14 +68,15 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-28-44 B (LRU) or 44 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or 44 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
 Speed: each lookup makes one random access to its row's state (like
 ``np.bincount``), so the loop prefetches the row state of the id
-``prefetch_rows`` (48) lookups ahead, and the cache slot of the row half as far
-ahead, to keep several memory accesses in flight.  A branch on a value just
+``prefetch_rows`` (48) lookups ahead, and (but in the LRU ring, which has no
+slot arrays) the cache slot of the row half as far ahead, to keep several
+memory accesses in flight.  A branch on a value just
 loaded stalls the loads behind it when mispredicted (measured: a
 load-compare-store of a batch stamp ran at half the speed of an unconditional
 increment), so the one-level loops update the stamps without branches and
@@ -89,7 +91,7 @@ lookup than its random accesses.
 cimport cython
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cnp.import_array()
 
@@ -104,6 +106,9 @@ cdef extern from *:
 # the latency of one random memory access per lookup; prefetching lets many
 # be in flight at once, as they are in np.bincount.
 DEF_PREFETCH_ROWS = 48
+# How far behind the LRU ring's head the victim scan prefetches a row's state (entries).
+cdef enum:
+    VICTIM_AHEAD = 64
 
 # Policy codes shared with replay.py.
 cdef enum:
@@ -360,10 +365,9 @@ cdef class ReplayState:
     cdef public int64_t prefetch_rows
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
-    cdef bint lru_queue              # ... and it is an LRU: the recency queue instead of the linked list
-    cdef int32_t *qpos               # LRU queue: position of each slot's latest entry
-    cdef int32_t *queue              # LRU queue: slots in the order of their accesses (stale entries too)
-    cdef int64_t qhead, qtail, qcap, qpf
+    cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
+    cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
+    cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
     cdef bint has_rowloc
     cdef const int32_t *rowloc
@@ -503,13 +507,13 @@ cdef class ReplayState:
         self.qcap = 1024
         while nc and self.qcap < 4 * (<int64_t> capacities[0]):
             self.qcap *= 2
-        self.lru_queue = self.one_level and policies[0] == P_LRU and self.qcap <= 2 ** 30
+        # the ring holds row ids (int32): rows < 2^31, else the linked list of _run_one_level
+        self.lru_queue = (self.one_level and policies[0] == P_LRU and self.qcap <= 2 ** 30
+                          and total_rows < 2 ** 31)
         if self.lru_queue:
-            v32 = own("qpos", np.full(capacities[0], -1, np.int32)); self.qpos = &v32[0]
-            v32 = own("queue", np.empty(self.qcap, np.int32)); self.queue = &v32[0]
+            v32 = own("queue", np.full(self.qcap, -1, np.int32)); self.queue = &v32[0]
         self.qhead = 0
         self.qtail = 0
-        self.qpf = 0
         shape = (B, self.n_loc, self.max_levels)
         tshape = (self.n_tables, self.n_loc, self.max_levels)
         self.lookups = np.zeros(shape, np.int64)
@@ -552,6 +556,10 @@ cdef class ReplayState:
             raise ValueError("bounds_chunk outside gids_chunk")
         cdef int64_t i, bad = -1, lo = bounds_chunk[0], hi = bounds_chunk[nb], total_rows = self.total_rows
         cdef const int64_t *ids = &gids_chunk[0]
+        if self.reach != NULL and self._reach.shape[0] < hi:
+            raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
+        if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
+            return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         with nogil:   # every id in range before any is used as an address (one cheap pass)
             for i in range(lo, hi):
                 if ids[i] < 0 or ids[i] >= total_rows:
@@ -559,10 +567,6 @@ cdef class ReplayState:
                     break
         if bad >= 0:
             return bad
-        if self.reach != NULL and self._reach.shape[0] < hi:
-            raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
-        if self.lru_queue:
-            return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         if self.one_level:
             return self._run_one_level(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         return self._run_general(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
@@ -659,32 +663,36 @@ cdef class ReplayState:
         return -1
 
     cdef int64_t _run_lru_queue(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
-        """``_run_one_level`` for an LRU, with a recency queue in place of the doubly linked list.
+        """``_run_one_level`` for an LRU: a recency ring of row ids instead of slots and a linked list.
 
-        Every access (hit or fill) appends its slot to ``queue``, a ring of
-        ``qcap`` (a power of two, >= 4 x capacity) entries, and records the
-        entry's index in ``qpos[slot]``; an entry is live while
-        ``qpos[queue[j]] == j``.  The least recently used row is the slot of
-        the oldest live entry, found by skipping dead entries from the head
-        (each entry is skipped once, and a cursor prefetches ``qpos`` of the
-        entries the head will read next).  Only if the ring fills (many hits
-        and no eviction) are its live entries, at most one per cached row,
-        packed together in order.  Same victims as the list (exact LRU), but a
-        hit costs two stores instead of four dependent pointer updates.
+        Every access (hit or fill) appends the row id ``g`` to ``queue``, a
+        ring of ``qcap`` (a power of two, >= 4 x capacity) int32 entries, and
+        records the entry's index in the row's own state, ``rs[2 g]`` (-1:
+        not cached; exact, never stale).  A hit overwrites the row's previous
+        entry with -1 (dead).  The least recently used row is the first live
+        entry from the head: a miss skips the dead entries (each is skipped
+        once, a sequential read) and sets the victim's state to -1.  Only if
+        the ring fills (many hits and no eviction) are its live entries, at
+        most one per cached row, packed together in order.  Same victims as
+        a linked list (exact LRU), with no slot array: a hit is three stores
+        and a row's cached-or-not is in the state the lookup reads anyway.
+        The victim's state is a cold row: the scan prefetches the state of
+        the entry ``VICTIM_AHEAD`` behind the head as it passes each entry.
+        Needs row ids < 2^31 (``__init__`` checks).  An id outside the rows
+        is found where it leaves its table's range (no pass of its own) and
+        returned as in ``run``.
         """
-        cdef int64_t b, i, g, cb, R = self.A.rstride, n_ids = bounds[b1 - b0]
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2
-        cdef int64_t nlook, h, u0, u1, by0, by1, j, k
-        cdef int64_t ct = 0, tl = 0, th = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1]
-        cdef int32_t s, s2, bb, x, fresh
+        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
+        cdef int64_t pf = self.prefetch_rows, total_rows = self.total_rows
+        cdef int64_t h, u0, u1, by0, by1, j, k
+        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int32_t p, v, b2, x
         cdef int32_t *st
         cdef int t = 0, n_tables = self.n_tables
         cdef Level *L = self.levels
         cdef int32_t *rs = self.rs
-        cdef int64_t *key = self.A.key
-        cdef int32_t *qpos = self.qpos
         cdef int32_t *queue = self.queue
-        cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1, qp = self.qpf
+        cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1
         cdef int64_t size = L.size, cap = L.cap
         cdef int64_t *offs = self.offs
         cdef int64_t *rbytes = self.rbytes
@@ -695,46 +703,52 @@ cdef class ReplayState:
         cdef int64_t *ct_look = self.ct_look
         cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
+        tlo = offs[0]
+        tspan = offs[1] - offs[0]
         with nogil:
             for b in range(b0, b1):
-                bb = <int32_t> b
-                nlook = bounds[b - b0 + 1] - bounds[b - b0]
+                b2 = <int32_t> (2 * b)
+                lo = bounds[b - b0]
+                hi = bounds[b - b0 + 1]
                 h = 0
                 u0 = 0
                 u1 = 0
                 by0 = 0
                 by1 = 0
-                for i in range(bounds[b - b0], bounds[b - b0 + 1]):
+                seg = lo          # first lookup of the current run in one table (this batch)
+                sh = 0            # hits before it in this batch
+                for i in range(lo, hi):
                     g = gids[i]
                     if i + pf < n_ids:
-                        EMBSIM_PREFETCH(rs + gids[i + pf] * R)
-                    if i + pf2 < n_ids:      # no branch on s2: a prefetch of key[-1] is harmless
-                        s2 = rs[gids[i + pf2] * R]
-                        EMBSIM_PREFETCH(key + s2)
-                        EMBSIM_PREFETCH(qpos + s2)
-                    if not (offs[t] <= g < offs[t + 1]):
-                        ct_look[ct] += tl
-                        ct_hit[ct] += th
-                        ct_hit[ct + 1] += tl - th
-                        tl = 0
-                        th = 0
+                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
+                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
+                        if <uint64_t> g >= <uint64_t> total_rows:
+                            return i                 # not a row: the state is unusable from here
+                        # a new table: store the counts of the run in the previous one
+                        ct_look[ct] += i - seg
+                        ct_hit[ct] += h - sh
+                        ct_hit[ct + 1] += (i - seg) - (h - sh)
+                        by0 += (h - sh) * rb0
+                        by1 += ((i - seg) - (h - sh)) * rb1
+                        seg = i
+                        sh = h
                         t = find_table(offs, n_tables, g, t)
+                        tlo = offs[t]
+                        tspan = offs[t + 1] - tlo
                         ct = <int64_t> t * 2
                         rb0 = rbytes[ct]
                         rb1 = rbytes[ct + 1]
-                    tl += 1
-                    st = rs + g * R
-                    # st[1] = batch << 1 | (missed in that batch): no branch on the row's state
+                    st = rs + 2 * g
+                    # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
+                    # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
                     x = st[1]
-                    fresh = (x >> 1) != bb
-                    u0 += fresh
-                    x = (bb << 1) if fresh else x
-                    s = st[0]
-                    if s >= 0 and key[s] == g:       # a hit (a stale slot holds another row)
+                    u0 += x < b2
+                    x = b2 if x < b2 else x
+                    p = st[0]
+                    if p >= 0:                       # a hit: its previous entry dies
                         h += 1
-                        th += 1
-                        by0 += rb0
                         st[1] = x
+                        queue[p] = -1
                         if reach != NULL:
                             reach[i] = 0
                     else:
@@ -742,49 +756,46 @@ cdef class ReplayState:
                             reach[i] = 1
                         u1 += 1 - (x & 1)
                         st[1] = x | 1
-                        by1 += rb1
                         if size < cap:
-                            s = <int32_t> size
                             size += 1
                         else:                        # evict the least recently used row
-                            while qpos[queue[qh & qm]] != (qh & qm):
+                            while True:
+                                v = queue[qh & qm]
+                                EMBSIM_PREFETCH(rs + 2 * queue[(qh + VICTIM_AHEAD) & qm])
                                 qh += 1
-                            s = queue[qh & qm]
-                            qh += 1
-                        key[s] = g
-                        st[0] = s
-                    qpos[s] = <int32_t> (qt & qm)
-                    queue[qt & qm] = s
+                                if v >= 0:
+                                    break
+                            rs[2 * v] = -1
+                    p = <int32_t> (qt & qm)
+                    queue[p] = <int32_t> g
+                    st[0] = p
                     qt += 1
                     if qt - qh == qcap:              # full: pack the live entries, in order, from the head
                         k = qh
                         for j in range(qh, qt):
                             if j + 16 < qt:
-                                EMBSIM_PREFETCH(qpos + queue[(j + 16) & qm])
-                            s = queue[j & qm]
-                            if qpos[s] == (j & qm):
-                                queue[k & qm] = s
-                                qpos[s] = <int32_t> (k & qm)
+                                EMBSIM_PREFETCH(rs + 2 * queue[(j + 16) & qm])
+                            v = queue[j & qm]
+                            if v >= 0:
+                                queue[k & qm] = v
+                                rs[2 * v] = <int32_t> (k & qm)
                                 k += 1
                         qt = k
-                    # the head's next reads: qpos of the entries just after it, one per lookup
-                    if qp < qh:
-                        qp = qh
-                    if qp < qt and qp < qh + 64:
-                        EMBSIM_PREFETCH(qpos + queue[qp & qm])
-                        qp += 1
+                # the batch's last run in one table
+                ct_look[ct] += hi - seg
+                ct_hit[ct] += h - sh
+                ct_hit[ct + 1] += (hi - seg) - (h - sh)
+                by0 += (h - sh) * rb0
+                by1 += ((hi - seg) - (h - sh)) * rb1
                 cb = b * 2
-                c_look[cb] += nlook
+                c_look[cb] += hi - lo
                 c_uniq[cb] += u0
                 c_uniq[cb + 1] += u1
                 c_hit[cb] += h
-                c_hit[cb + 1] += nlook - h
+                c_hit[cb + 1] += (hi - lo) - h
                 c_bytes[cb] += by0
                 c_bytes[cb + 1] += by1
-            ct_look[ct] += tl
-            ct_hit[ct] += th
-            ct_hit[ct + 1] += tl - th
-        self.qhead, self.qtail, self.qpf, L.size = qh, qt, qp, size
+        self.qhead, self.qtail, L.size = qh, qt, size
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:

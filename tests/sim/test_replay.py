@@ -320,3 +320,32 @@ def test_lru_recency_ring_full_and_wrapping(cap, rows):
     bounds = np.arange(0, n + 1, 250, dtype=np.int64)
     locs = [Location("host", "dram", 64, [CacheLevel("c", "lru", cap, 64)])]
     both(gids, bounds, np.array([64.0]), np.array([0]), locs, total_rows=rows)
+
+
+@pytest.mark.parametrize("ring", [True, False])
+def test_one_lru_ring_and_linked_list_equal_reference(ring, rng):
+    """One LRU over a tier runs the recency ring; the linked list serves when the ring cannot
+    (row ids of 2^31 and more): both against the reference, over three tables, chunk by chunk."""
+    from embsim.sim.replay import Replayer
+    R, n = 400, 6000
+    offs, rb = np.array([0, 150, 300]), np.array([64.0, 96.0, 520.0])
+    g = (rng.zipf(1.2, n) * 7919 % R).astype(np.int64)
+    bounds = np.unique(np.concatenate([[0, n], rng.integers(0, n, 9)])).astype(np.int64)
+    locs = [Location("gpu0", "ddr", 64, [CacheLevel("hbm", "lru", 30, 128)])]
+    rep = Replayer(bounds.size - 1, rb, offs, locs, total_rows=R)
+    assert rep._state.lru_queue
+    rep._state.lru_queue = ring
+    cut = int(bounds.size // 2)
+    rep.feed(g[:bounds[cut]], bounds[:cut + 1])
+    rep.feed(g[bounds[cut]:], bounds[cut:] - bounds[cut])
+    assert_same(rep.result(), reference_replay(g, bounds, rb, offs, locs, total_rows=R))
+
+
+@pytest.mark.parametrize("bad", [-1, 10, 1 << 40])
+@pytest.mark.parametrize("policy", ["lru", "lfu"])
+def test_an_id_outside_the_rows_is_named_with_its_position(bad, policy):
+    """The LRU ring checks ids where a lookup leaves its table (no pass of its own); every loop names the same position."""
+    g = np.array([0, 3, 7, 2, 9, 4, bad, 1, 2], dtype=np.int64)
+    locs = [Location("d", "dram", 64, [CacheLevel("c", policy, 3, 64)])]
+    with pytest.raises(InputError, match=f"value {bad} at position 6 "):
+        replay(g, np.array([0, 4, 9]), [4.0, 4.0], [0, 5], locs, total_rows=10)
