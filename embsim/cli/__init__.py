@@ -30,6 +30,7 @@ COMMANDS = {
     "explore": ("explore", "explore", "Sweep a design space into a SQLite result store."),
     "report": ("explore", "report", "Write a self-contained HTML design report."),
     "demo": ("demo", "demo", "Run the headline experiment and write its report."),
+    "reproduce": ("reproduce", "reproduce", "Re-run the published headline experiments: ratio, drivers, sensitivity."),
 }
 
 

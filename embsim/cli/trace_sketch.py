@@ -7,7 +7,9 @@ split over the tables by their distinct ids) over the trace in access order
 and reports, per table and overall, the hot set found, its recall and
 precision against the exact top F (default 1%) of the distinct ids by
 count, the share of lookups the hot set covers, promotions and demotions,
-and the sketch's speed (ids per second, measured in this run).
+the sketch's speed (ids per second, measured in this run), and the slots
+SpaceSaving's error bound needs before the exact top F is sure to be kept
+(``guarantee``: a flat trace needs far more than a skewed one).
 """
 import json
 import math
@@ -28,13 +30,13 @@ def format_report(rep):
     lines = [f"HotSketch: {rep['memory_rows']} slots, threshold {rep['threshold'] if rep['threshold'] is not None else 'none (top k by count)'}, "
              f"decay {rep['decay']:g}, exact top {rep['top_share']:.2%} of distinct ids",
              f"{'table':<16} {'distinct':>9} {'slots':>7} {'top k':>6} {'hot':>6} {'recall':>7} {'precision':>9} "
-             f"{'covered':>8} {'M ids/s':>8}"]
+             f"{'covered':>8} {'guarantee':>9} {'M ids/s':>8}"]
     rows = list(rep["tables"].items()) + [("overall", rep["overall"])]
     for name, v in rows:
         speed = v["ids_per_s"] / 1e6 if v["ids_per_s"] else None
         lines.append(f"{name[:16]:<16} {v['distinct_ids']:>9} {v['sketch_slots']:>7} {v['top_k']:>6} "
                      f"{v['hot_set_size']:>6} {_fmt(v['recall']):>7} {_fmt(v['precision']):>9} "
-                     f"{_fmt(v['covered_lookup_share'], True):>8} {_fmt(speed):>8}")
+                     f"{_fmt(v['covered_lookup_share'], True):>8} {v['guarantee_slots']:>9} {_fmt(speed):>8}")
     return "\n".join(lines)
 
 

@@ -65,15 +65,20 @@ def _part(system, t, rows, row_b, lookups, k, strategy):
     return system.strategy_cost(strategy, pr, row_b, lookups / k).time_s, pr * system.aligned_row_B(row_b)
 
 
-def menu(system, tables, lookups):
-    """Per table: list of options (k, strategy, seconds per part, L1 bytes per part or 0)."""
+def menu(system, tables, lookups, asymmetric=True, strategies=None):
+    """Per table: list of options (k, strategy, seconds per part, L1 bytes per part or 0).
+
+    ``asymmetric=False`` keeps only the default mapping's split (every table over all cores);
+    ``strategies`` limits the lookup strategies (None: all of the system's)."""
     out = []
+    allowed = tuple(system.STRATEGIES) if strategies is None else tuple(strategies)
     for t, L in zip(tables, lookups):
         opts = []
         k_all = min(system.n_cores, t.rows)          # the default mapping's split
-        for k in sorted({k for k in split_menu(system.n_cores) if k <= t.rows} | {k_all}):
+        splits = {k for k in split_menu(system.n_cores) if k <= t.rows} if asymmetric else set()
+        for k in sorted(splits | {k_all}):
             costed = []
-            for s in system.STRATEGIES:
+            for s in allowed:
                 r = _part(system, t, t.rows, t.row_bytes, L, k, s)
                 if r is not None and math.isfinite(r[0]):
                     costed.append((r[0], s, r[1]))
@@ -86,7 +91,7 @@ def menu(system, tables, lookups):
                 gm = [c for c in costed if c[1] not in L1_STRATEGIES]
                 if gm:
                     opts.append((k, gm[0][1], gm[0][0], 0.0))
-            if k == k_all and not any(o[0] == k and o[1] == "GM" for o in opts):
+            if k == k_all and "GM" in allowed and not any(o[0] == k and o[1] == "GM" for o in opts):
                 # the default mapping's option stays on the menu: the MIP's warm start and fallback
                 gm = [c for c in costed if c[1] == "GM"]
                 if gm:
@@ -138,23 +143,29 @@ def greedy_mapping(system, opts):
 
 
 def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.0, batch_size=1024,
-                       representations=None, gap_rel=1e-4):
-    """ShardingPlan mapping ``model``'s tables onto the cores of an ascend_soc ``system``."""
+                       representations=None, gap_rel=1e-4, asymmetric=True, strategies=None):
+    """ShardingPlan mapping ``model``'s tables onto the cores of an ascend_soc ``system``.
+
+    ``asymmetric=False`` (an ablation) offers only the default split, every table over all cores on
+    cores 0..k-1; ``strategies`` (an ablation) limits the lookup strategies, e.g. ("GM", "GM-UB")
+    without L1 preloading.  False and ("GM",) together give the default compiler's mapping itself."""
     model = _checked_inputs(model, system, solver, representations)
+    _check_strategies(system, strategies)
     t0 = time.perf_counter()
     tables = list(model.tables)
     lookups = [a.accesses for a in table_access(model, stats, batch_size)]
     _check_fits(model, system, tables)
     # enumerate and estimate: the menu of (split, strategy) options and its part times
-    opts = menu(system, tables, lookups)
+    opts = menu(system, tables, lookups, asymmetric=asymmetric, strategies=strategies)
     base = default_mapping(system, tables, lookups)
     scale = base or 1.0
-    prob, M, w, n = mapping_mip(system, opts, scale)
+    prob, M, w, n = mapping_mip(system, opts, scale, asymmetric)
     # propose: the better of the default mapping and the greedy one is the MIP's start
     default = [next((o, list(range(k))) for o, (k, s, _, _) in enumerate(ol) if k == min(system.n_cores, t.rows)
                     and s == "GM") for t, ol in zip(tables, opts)]
     greedy, g_load = greedy_mapping(system, opts)
-    start = greedy if greedy is not None and max(g_load) < base else default
+    kept, start, start_makespan = _best_start(model, system, stats, opts, default, base, greedy, g_load, solver,
+                                              time_limit_s, batch_size, gap_rel, asymmetric, strategies)
     _warm_mapping(system, opts, start, w, n, M, scale)
     left = max(1.0, time_limit_s - (time.perf_counter() - t0) - 0.5)
     # CBC 2.10.3 (PuLP's) segfaults when its time limit expires while it is still completing the
@@ -169,12 +180,11 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
              "UB capacity enters through strategy_feasible (a chunk buffer per part); L1 is shared per core"]
     # partition: the MIP's mapping if it is complete and no worse than the default, else the start
     mapping = _read_mapping(system, opts, w, n) if rep.objective is not None and \
-        rep.objective <= base * (1 + 1e-9) else None
+        rep.objective <= start_makespan * (1 + 1e-9) else None
     if mapping is not None:
         method, status = "core_mapping", rep.status
     else:
         mapping = [(o, list(on)) for o, on in start]
-        kept = "greedy" if start is greedy else "default"
         method, status = "baseline", f"{rep.status} ({kept} mapping kept)"
         notes.append(f"the solver found nothing better than the {kept} mapping within the time limit")
         if rep.note:
@@ -184,6 +194,42 @@ def solve_core_mapping(model, system, stats=None, solver="cbc", time_limit_s=60.
                 baselines={"default_gm_even": {"makespan_s": base},
                            "greedy_menu": {"makespan_s": max(g_load) if greedy is not None else None}})
     return check_plan(_to_core_plan(model, system, opts, mapping, rep.best_bound, info), system, model)
+
+
+SYMMETRIC_SHARE = 0.2     # of the time limit: the symmetric sub-problem solved first for the full MIP's warm start
+
+
+def _check_strategies(system, strategies):
+    if strategies is None:
+        return
+    bad = [x for x in strategies if x not in system.STRATEGIES]
+    if bad or "GM" not in strategies:
+        raise InputError(f"strategies: {','.join(strategies)}: expected some of {', '.join(system.STRATEGIES)}, "
+                         "GM among them (the default mapping's strategy, the MIP's warm start)")
+
+
+def _best_start(model, system, stats, opts, default, base, greedy, g_load, solver, time_limit_s, batch_size,
+                gap_rel, asymmetric, strategies):
+    """(name, start, makespan) of the MIP's start: the best of the default mapping, the greedy one and
+    (on the full menu) the solved symmetric mapping, which is small and solves to optimality where
+    the full problem may stop at its time limit."""
+    candidates = [("default", default, base)]
+    if asymmetric and greedy is not None:
+        candidates.append(("greedy", greedy, max(g_load)))
+    if asymmetric:
+        plan = solve_core_mapping(model, system, stats=stats, solver=solver,
+                                  time_limit_s=max(1.0, SYMMETRIC_SHARE * time_limit_s), batch_size=batch_size,
+                                  gap_rel=gap_rel, asymmetric=False, strategies=strategies)
+        sym = []
+        for ti, tp in enumerate(plan.tables):
+            k, strategy = len(tp.shards), tp.shards[0].strategy
+            o = next((o for o, (ko, so, _, _) in enumerate(opts[ti]) if ko == k and so == strategy), None)
+            if o is None:
+                break
+            sym.append((o, [sh.core for sh in tp.shards]))
+        else:
+            candidates.append(("symmetric", sym, plan.makespan_s))
+    return min(candidates, key=lambda c: c[2])
 
 
 def _checked_inputs(model, system, solver, representations):
@@ -215,8 +261,9 @@ def _check_fits(model, system, tables):
                          "(--representations int8) or add memory")
 
 
-def mapping_mip(system, opts, scale):
-    """The MIP of the module doc over the menu ``opts``: (problem, makespan M, w[t,o], n[t,o,c])."""
+def mapping_mip(system, opts, scale, asymmetric=True):
+    """The MIP of the module doc over the menu ``opts``: (problem, makespan M, w[t,o], n[t,o,c]);
+    ``asymmetric=False``: a table of k parts sits on cores 0..k-1, as the default compiler puts it."""
     cores = range(system.n_cores)
     prob = pulp.LpProblem("core_mapping", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
@@ -234,6 +281,9 @@ def mapping_mip(system, opts, scale):
                 if l1b:
                     l1[c].append(l1b * v)
             prob += pulp.lpSum(n[ti, o, c] for c in cores) == k * w[ti, o]
+            if not asymmetric:
+                for c in cores:
+                    prob += n[ti, o, c] == (w[ti, o] if c < k else 0)
         prob += pulp.lpSum(w[ti, o] for o in range(len(ol))) == 1
         # each part runs whole on one core: the slowest core is at least the chosen part time
         # (implied by the integer model, not by its LP relaxation; it tightens the bound)

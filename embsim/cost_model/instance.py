@@ -97,27 +97,28 @@ class Instance:
         for i, it in enumerate(self.items):
             t = np.zeros((len(it.reps), len(self.slots)))
             e = np.zeros_like(t)
+            pooling = self.model.tables[it.table].pooling     # a lookup's bag: its table's mean pooling
             for r, rep in enumerate(it.reps):
                 reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
                 for k, s in enumerate(self.slots):
-                    c = self._lookup(k, rep.row_bytes / reads)
+                    c = self._lookup(k, rep.row_bytes / reads, rep.dtype, pooling)
                     cc = self._compute(s.device, rep.macs_per_lookup)
                     served = reads * (1.0 if self.coalesced is None else self.coalesced[(i, r, k)])
                     t[r, k] = served * c.time_s + cc.time_s
                     e[r, k] = served * c.energy_J + cc.energy_J
                     if served < reads and isinstance(self.system, CoalescedReads):
                         # the other lookups found their unit already read: their per-row work only
-                        g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads)
+                        g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads, rep.dtype, pooling)
                         t[r, k] += (reads - served) * g.time_s
                         e[r, k] += (reads - served) * g.energy_J
             self.time.append(t)
             self.energy.append(e)
 
     # ----------------------------------------------------------- estimate
-    def _lookup(self, k, row_bytes):
-        key = ("l", k, row_bytes)
+    def _lookup(self, k, row_bytes, dtype="fp32", pooling=None):
+        key = ("l", k, row_bytes, dtype, pooling)
         if key not in self._cost_cache:
-            c = self.system.lookup_cost(self.slots[k], row_bytes)
+            c = self.system.lookup_cost(self.slots[k], row_bytes, dtype, pooling)
             if not (c.time_s >= 0 and math.isfinite(c.time_s)):
                 raise InputError(f"system '{self.system.name}': slot {self.slots[k].key}: lookup time {c.time_s} "
                                  f"(expected a finite time >= 0)")

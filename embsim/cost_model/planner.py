@@ -33,7 +33,9 @@ DEFAULT_BATCH_SIZE = 1024
 DEFAULT_TIME_LIMIT_S = 60.0
 PLANNERS = ("sharding_mip", "core_mapping")
 # options only the sharding MIP has (Python API; the CLI does not expose them)
-MIP_ONLY = ("method", "split", "max_collision_share", "coalescing", "replicate")
+MIP_ONLY = ("method", "split", "max_collision_share", "coalescing", "replicate", "torchrec_baseline")
+# options only the core mapping has (Python API; its ablations: the default split only, fewer strategies)
+CORE_ONLY = ("asymmetric", "strategies")
 
 
 def planner_for(system) -> str:
@@ -50,16 +52,19 @@ def plan_for(model, system, stats=None, *, solver: str = "cbc", time_limit_s: fl
     if not (isinstance(batch_size, int) and batch_size > 0):
         raise InputError(f"batch size: {batch_size} (expected a positive integer)")
     planner = planner_for(system)
+    options: dict = {}
     if planner == "core_mapping":
         if objective != "makespan" and energy_weight:
             raise InputError(f"objective {objective} (energy weight {energy_weight:g} s/J): the core mapping of "
                              f"system '{system.name}' minimises the makespan only; omit --objective/--energy-weight")
+        core_options = {k: mip_options.pop(k) for k in CORE_ONLY if k in mip_options}
+        options.update(core_options)
         unknown = sorted(set(mip_options))
         if unknown:
             raise InputError(f"planner options {', '.join(unknown)}: only the sharding MIP has them, and system "
                              f"'{system.name}' is planned by the core mapping")
         plan = _core_mapping(model, system, stats, representations, solver=solver, time_limit_s=time_limit_s,
-                             batch_size=batch_size, **({} if gap_rel is None else {"gap_rel": gap_rel}))
+                             batch_size=batch_size, **({} if gap_rel is None else {"gap_rel": gap_rel}), **options)
     else:
         bad = sorted(set(mip_options) - set(MIP_ONLY))
         if bad:

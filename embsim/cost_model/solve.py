@@ -114,7 +114,8 @@ def _to_plan(inst, pl, model, system, **info):
 
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
-               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True):
+               split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True,
+               torchrec_baseline=True):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
@@ -138,7 +139,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         return placement_objective(inst, pl, energy_weight)
 
     baselines, best = propose(inst, score)
-    if len(inst.devices) > 1:
+    if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
         from . import torchrec_planner
         if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
             baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)

@@ -52,7 +52,7 @@ class SyntheticSystem(System):
     def slots(self):
         return list(self._slots)
 
-    def lookup_cost(self, slot, row_bytes):
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):       # a per-lookup tier: neither counts
         t = self._tiers[slot.device, slot.tier]
         return Cost(t["per_lookup_s"] + row_bytes / t["bandwidth_Bps"], row_bytes * t.get("energy_per_B_J", 0.0))
 

@@ -145,10 +145,12 @@ def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_
     if extra:
         raise InputError(f"{source}: tables.{extra[0]}: not a table of model '{model.name}'")
     dev_t = {d: 0.0 for d in devices}
-    for tp, acc in zip(tables, table_access(model, None, batch_size)):
+    for tp, spec, acc in zip(tables, model.tables, table_access(model, None, batch_size)):
+        rep = tp.representation
         for s in tp.shards:
             slot = next(x for x in system.slots() if x.device == s.device and x.tier == s.tier)
-            dev_t[s.device] += acc.accesses * s.access_share * system.lookup_cost(slot, tp.representation.row_bytes).time_s
+            cost = system.lookup_cost(slot, rep.row_bytes, rep.dtype, spec.pooling)
+            dev_t[s.device] += acc.accesses * s.access_share * cost.time_s
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=max(dev_t.values()), solver="torchrec", status="imported", notes=notes,
                         batch_size=batch_size, method="imported", planner="torchrec")

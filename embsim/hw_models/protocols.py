@@ -9,7 +9,9 @@ offers ``Placement`` and ``BatchService``.
 
 - ``Placement``: what the sharding planner needs, the places a shard can live
   (each with its capacity and access granularity) and the cost of a lookup
-  or of compute there.
+  or of compute there.  A lookup is of a row of ``row_bytes`` stored in
+  ``dtype``, in a bag of mean ``pooling`` rows (None: a long bag); a family
+  whose costs depend on neither (the accelerators' DMA gathers) ignores them.
 - ``BatchService``: what the simulator needs, the resources (servers), the
   service time of one batch on each of them, and the energy of what it did.
 - ``CostsBatches``: the cost of a batch alone (the planner's all-to-all probe),
@@ -37,7 +39,7 @@ class Placement(Protocol):
 
     def slots(self) -> list: ...
 
-    def lookup_cost(self, slot, row_bytes: float): ...
+    def lookup_cost(self, slot, row_bytes: float, dtype: str = "fp32", pooling: float | None = None): ...
 
     def compute_cost(self, device: str, macs: float): ...
 
@@ -47,7 +49,8 @@ class CoalescedReads(Protocol):
     """A lookup whose unit (line, sector, page) a read of the same batch already brought costs its
     per-row work only (``System`` offers it, 0 by default): what the coalescing planner prices."""
 
-    def coalesced_lookup_cost(self, slot, row_bytes: float): ...
+    def coalesced_lookup_cost(self, slot, row_bytes: float, dtype: str = "fp32",
+                              pooling: float | None = None): ...
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ The later stages see a system only through the protocols of
 
 - ``Placement`` (the cost model): ``slots()`` (the places a table shard can
   live, each with its tier's access granularity) and the per-lookup costs
-  ``lookup_cost(slot, row_bytes)`` and ``compute_cost(device, macs)``, which
+  ``lookup_cost(slot, row_bytes, dtype, pooling)`` and ``compute_cost(device, macs)``, which
   are linear in the work;
 - ``BatchService`` (the simulator): ``resources()`` and ``batch_cost(BatchLoad)``,
   the service time of every (stage, resource) pair of one batch plus the
@@ -195,7 +195,8 @@ class System:
         """dict(device, level, capacity_B, above_tier, policy): caches the replay simulates (none unless a family has some)."""
         return []
 
-    def coalesced_lookup_cost(self, slot: Slot, row_bytes: float) -> Cost:
+    def coalesced_lookup_cost(self, slot: Slot, row_bytes: float, dtype: str = "fp32",
+                              pooling: Optional[float] = None) -> Cost:
         """Cost of a lookup whose unit (line, sector, page) a read of the same batch already brought:
         the per-row work left (gathering, pooling).  Nothing by default (a family whose lookup is all memory)."""
         return Cost(0.0, 0.0)

@@ -37,6 +37,11 @@ cdef extern from *:
 DEF PREFETCH = 16
 
 
+cdef inline int64_t unit_of(int64_t a, int64_t S, int64_t sh) noexcept nogil:
+    """floor(a / S) for a >= 0: a shift when S is a power of two (sh = log2 S), else a division."""
+    return a >> sh if sh >= 0 else a // S
+
+
 def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t[:, :, ::1] unit_map,
                 const uint8_t[::1] reach, bint use_reach, int32_t[::1] stamps, int32_t[::1] row_stamps,
                 int64_t first_batch, int64_t[:, :, ::1] out, bint any_exclusive):
@@ -109,6 +114,14 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
     cdef int64_t g, prev, l, S, f, la, dense = 0, span, share
     shared_np = np.zeros((max(L, 1), max(K, 1)), dtype=np.uint8)
     cdef uint8_t[:, ::1] shared = shared_np
+    # log2 of each power-of-two size (-1 for others): a 64-bit division per row and size
+    # cost most of the map's time (every size the tiers count is a power of two)
+    sh_np = np.full((max(L, 1), max(K, 1)), -1, dtype=np.int64)
+    for l in range(L):
+        for k in range(n_sizes[l]):
+            if sizes[l, k] > 0 and sizes[l, k] & (sizes[l, k] - 1) == 0:
+                sh_np[l, k] = int(sizes[l, k]).bit_length() - 1
+    cdef int64_t[:, ::1] shift = sh_np
     cdef bint exclusive = False
     with nogil:
         prev = -1
@@ -120,8 +133,8 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
                 break
             for k in range(n_sizes[l]):
                 S = sizes[l, k]
-                f = addr[g] // S
-                if prev >= 0 and loc[prev] == l and f <= (addr[prev] + length[prev] - 1) // S:
+                f = unit_of(addr[g], S, shift[l, k])
+                if prev >= 0 and loc[prev] == l and f <= unit_of(addr[prev] + length[prev] - 1, S, shift[l, k]):
                     shared[l, k] = 1
             prev = g
         for k in range(K if dense == 0 else 0):  # pass 2, size by size: dense numbers and the entries
@@ -138,8 +151,8 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
                     out[g, k, 0] = -1
                     continue
                 S = sizes[l, k]
-                f = addr[g] // S
-                span = (addr[g] + length[g] - 1) // S - f + 1
+                f = unit_of(addr[g], S, shift[l, k])
+                span = unit_of(addr[g] + length[g] - 1, S, shift[l, k]) - f + 1
                 if not shared[l, k]:
                     out[g, k, 0] = <int32_t> (-(span + 1))
                     exclusive = True

@@ -335,7 +335,7 @@ class EngineRun:
 
 def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_flight=None,
                batch_timeout_s=None, warmup_queries=0, service=None, service_seed=0,
-               request_bounds=None):
+               request_bounds=None, batches=None):
     """Simulate ``queries`` queries and return the EngineRun.
 
     - ``resources``: name -> number of servers (``System.resources()``).
@@ -353,6 +353,9 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
       no floor); draws are seeded by ``service_seed``.
     - ``request_bounds``: request ``i`` holds queries (samples)
       ``request_bounds[i]:request_bounds[i+1]`` (open loop; latency is then per request).
+    - ``batches``: ``(bounds, dispatch_s)`` formed by the caller (open loop), instead of
+      ``form_batches`` over ``arrival_s``: several tenants' batchers merged in dispatch order
+      (``sim.colocation``), batch ``b`` holding queries ``bounds[b]:bounds[b+1]`` of ``arrival_s``.
     """
     queries = int(queries)
     if queries < 1:
@@ -368,7 +371,12 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         arrival_s = np.asarray(arrival_s, dtype=np.float64)
         if arrival_s.size != queries:
             raise ValueError(f"arrival_s has {arrival_s.size} times for {queries} queries")
-        bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+        if batches is None:
+            bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+        else:
+            bounds, dispatch = (np.asarray(x) for x in batches)
+            if bounds[0] != 0 or bounds[-1] != queries or np.any(np.diff(bounds) < 1) or np.any(np.diff(dispatch) < 0):
+                raise ValueError(f"batches: bounds must rise strictly from 0 to {queries} and dispatch times not fall")
         if request_bounds is not None:
             rb = np.asarray(request_bounds)
             if rb.size < 2 or rb[0] != 0 or rb[-1] != queries or np.any(np.diff(rb) < 1):

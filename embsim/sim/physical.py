@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InputError
 from ..workloads.hotsketch import SLOTS_PER_BUCKET, HotSketch, table_ids
 from ..workloads.trace import Trace
-from ._physical import encode_many, expand, map_insert
+from ._physical import encode_many, expand, lookups_per_table, map_insert
 
 KIND_CODE = {"hash": 1, "qr": 2, "cafe": 3, "memrec": 4}
 HOT_MEDIUM = -2
@@ -95,7 +95,7 @@ class Encoders:
         base = 0
         for t, (k, v) in maps:
             self.map_base[t], self.map_mask[t] = base, sizes[t] - 1
-            map_insert(self.hot_map, base, sizes[t] - 1, np.ascontiguousarray(k, dtype=np.int64),
+            map_insert(self.hot_map, base, sizes[t] - 1, int(self.spec[t, 7]), np.ascontiguousarray(k, dtype=np.int64),
                        np.ascontiguousarray(v, dtype=np.int64))
             base += sizes[t]
 
@@ -122,14 +122,24 @@ class Encoders:
 
 
 def physical_trace(trace, enc):
-    """The trace rewritten into physical rows (a new Trace; the input is not changed)."""
+    """The trace rewritten into physical rows (a new Trace; the input is not changed).
+
+    The output is allocated once at its exact size (every kind but multi-level CAFE reads a fixed number
+    of rows per lookup; that one gets its upper bound and a view).  When every table reads one row per
+    lookup the samples' lengths do not change, and the new trace shares them (read-only) instead of a copy."""
     lengths = np.ascontiguousarray(trace.lengths, dtype=np.int32)
-    per_table = lengths.sum(axis=(0, 2), dtype=np.int64)
-    cap = int(sum(int(n) * enc.max_reads(t) for t, n in enumerate(per_table)))
+    per_table = lookups_per_table(lengths)
+    reads = [enc.max_reads(t) for t in range(len(per_table))]
+    cap = int(sum(int(n) * r for n, r in zip(per_table, reads)))
     out = np.empty(cap, dtype=np.int64)
-    out_len = np.empty_like(lengths)
+    same_lengths = max(reads, default=1) == 1
+    if same_lengths:
+        out_len = lengths.view()
+        out_len.flags.writeable = False
+    else:
+        out_len = np.empty_like(lengths)
     w = expand(np.ascontiguousarray(trace.indices, dtype=np.int64), lengths, enc.kind, enc.spec, enc.hot_map,
-               enc.map_base, enc.map_mask, out, out_len)
+               enc.map_base, enc.map_mask, out, None if same_lengths else out_len)
     meta = dict(trace.meta)
     meta["physical"] = {"tables_rewritten": [trace.table_names[t] if trace.table_names else t
                                              for t in np.flatnonzero(enc.kind)]}

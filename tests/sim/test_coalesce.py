@@ -144,3 +144,14 @@ def test_counting_chunk_by_chunk_equals_one_pass(seed, cut):
     parts = [uc.count(ids[bounds[0]:bounds[cut]], bounds[:cut + 1] - bounds[0], 0),
              uc.count(ids[bounds[cut]:], bounds[cut:] - bounds[cut], cut)]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("gran, mult", [(48, 3), (24, 6), (64, 3), (1, 5)])
+def test_sizes_not_powers_of_two_equal_reference(gran, mult):
+    """The unit map shifts for power-of-two sizes and divides for the others: both against the reference."""
+    rng = np.random.default_rng(gran * mult)
+    loc, addr, length, sizes = _layout(rng, 80, 2, [12.5, 40], [gran, 32], [[mult], [2]])
+    ids = rng.integers(0, 80, 400).astype(np.int64)
+    bounds = np.array([0, 50, 120, 260, 400])
+    np.testing.assert_array_equal(count_units(ids, bounds, loc, addr, length, sizes),
+                                  reference_units(ids, bounds, loc, addr, length, sizes))

@@ -192,3 +192,26 @@ def test_a_replicated_dense_table_beside_row_sharing_ones(model, trace, cpu):
     assert sim.counters.lookups[:, :, 0].sum() == physical_trace(
         trace, Encoders(model, plan_with(model, cpu, ["own", "qr:0.05", "memrec:0.05:3", "own", "cafe:0.05:2"]),
                         trace, sim.seed)).n_indices
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.one_of(st.integers(0, 2 ** 20), st.integers(0, 2 ** 53 + 5), st.integers(2 ** 52 - 5, 2 ** 62)),
+       m=st.one_of(st.integers(1, 300), st.integers(1, 2 ** 32 - 1)))
+def test_qr_split_is_exact_division(x, m):
+    """QR's quotient comes from x * (1/m) in double precision, corrected: it must equal divmod exactly."""
+    from embsim.sim._physical import encode_many
+    p = np.zeros(8, dtype=np.int64)
+    p[0], p[1] = m, 7
+    ids = np.array([x, max(0, x - 1), x + 1, (x // m) * m], dtype=np.int64)   # and the multiple of m below x
+    got = encode_many(ids, 2, p, np.full(2, -1, dtype=np.int64), 0, 0, 2)
+    for i, v in enumerate(ids):
+        q, r = divmod(int(v), m)
+        assert list(got[i]) == [q, 7 + r]
+
+
+def test_one_read_per_lookup_keeps_the_lengths(model, trace, cpu):
+    """hash and one-level CAFE read one row per lookup: the new trace shares the lengths, read-only."""
+    phys = physical_trace(trace, Encoders(model, plan_with(model, cpu, ["hash:0.05", "cafe:0.05", "own"]), trace))
+    assert np.array_equal(phys.lengths, trace.lengths) and not phys.lengths.flags.writeable
+    assert trace.lengths.flags.writeable                      # the input trace's own array is untouched
+    assert phys.n_indices == trace.n_indices

@@ -138,8 +138,9 @@ class AscendSoC(System):
             out.append(Slot(c, "hbm", self.hbm.capacity_B, 1, pool="hbm", granularity_B=self.hbm.granularity_B))
         return out
 
-    def lookup_cost(self, slot, row_bytes):
-        """Row-by-row cost of one lookup: the GM strategy for hbm, L1 for l1 (UB strategies: strategy_cost)."""
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
+        """Row-by-row cost of one lookup: the GM strategy for hbm, L1 for l1 (UB strategies: strategy_cost);
+        the DMA engines' cost depends on neither the dtype nor the pooling."""
         self._check_core(slot.device)
         if slot.tier not in DEFAULT_STRATEGY:
             raise InputError(f"system '{self.name}': no tier '{slot.tier}' on an AI core (tiers: l1, hbm)")

@@ -16,6 +16,8 @@ class RowGroup:
     ``reads``: the rows the tier's memory actually serves when the simulator
     coalesces (units read / units per row, at most ``lookups``); the other
     lookups found their unit already read in the batch.  Default ``lookups``.
+    ``dtype`` and ``pooling``: the rows' storage dtype and their table's mean
+    bag size (None: a long bag), which a CPU's gather loop pays for.
     """
 
     tier: str
@@ -23,6 +25,8 @@ class RowGroup:
     lookups: float
     hits: dict = field(default_factory=dict)
     reads: Optional[float] = None
+    dtype: str = "fp32"
+    pooling: Optional[float] = None
 
     def __post_init__(self):
         self.reads = self.lookups if self.reads is None else min(float(self.reads), self.lookups)
@@ -35,7 +39,8 @@ def shard_rows(system, device, load):
 
     * ``load.table_work`` (preferred): one dict per table shard with at least
       ``tier``, ``row_bytes`` and ``lookups`` (row reads that reached the tier,
-      after any cache), optionally ``cache_hits`` {level: hits}.
+      after any cache), optionally ``cache_hits`` {level: hits}, ``reads``,
+      ``dtype`` and ``pooling`` (the simulator gives them; default fp32, a long bag).
     * Without ``table_work``: ``load.lookups[tier]`` reads with a mean row size
       of ``load.bytes[tier] / load.lookups[tier]`` (the bytes the lookups asked
       for); exact when a tier holds one row size.
@@ -53,7 +58,8 @@ def shard_rows(system, device, load):
             if "row_bytes" not in w or "lookups" not in w:
                 raise ValueError(f"{system.name}: {device}: table_work entry {w!r} needs row_bytes and lookups")
             groups.append(RowGroup(tier, float(w["row_bytes"]), float(w["lookups"]),
-                                   dict(w.get("cache_hits") or {}), w.get("reads")))
+                                   dict(w.get("cache_hits") or {}), w.get("reads"), w.get("dtype", "fp32"),
+                                   w.get("pooling")))
     else:
         for tier, n in load.lookups.items():
             if tier not in tiers:
@@ -78,22 +84,23 @@ def shard_rows(system, device, load):
     return groups
 
 
-def cpu_core_only(cpu, row_bytes, lookups=1.0):
+def cpu_core_only(cpu, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
     """(time_s, actions) of ``lookups`` lookups whose lines a read of the same batch already brought
-    (coalescing): the cores' own work (index, address, adds) only, no memory time."""
-    core_s = cpu.core_time_s(row_bytes)
+    (coalescing): the cores' own work (index, address, conversion, adds) only, no memory time."""
+    core_s = cpu.core_time_s(row_bytes, dtype, pooling)
     return lookups * core_s / cpu.count, {(cpu.name, "busy_s"): lookups * core_s}
 
 
-def cpu_row_gather(cpu, memory, row_bytes, lookups=1.0):
-    """(time_s, actions) of ``lookups`` row gathers from ``memory`` by all cores of ``cpu`` (see parts/cpu.py).
+def cpu_row_gather(cpu, memory, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
+    """(time_s, actions) of ``lookups`` row gathers of ``dtype`` rows in bags of ``pooling`` from ``memory``
+    by all cores of ``cpu`` (see parts/cpu.py).
 
     Actions: the memory's bytes read (whole lines) and the cores' busy
-    core-seconds (index, address, adds into the bag), keyed by part name.
+    core-seconds (index, address, conversion, adds into the bag), keyed by part name.
     """
-    t = cpu.gather_time_s(row_bytes, memory, lookups)
+    t = cpu.gather_time_s(row_bytes, memory, lookups, dtype=dtype, pooling=pooling)
     return t, {(memory.name, "read_B"): lookups * memory.access_B(row_bytes),
-               (cpu.name, "busy_s"): lookups * cpu.core_time_s(row_bytes)}
+               (cpu.name, "busy_s"): lookups * cpu.core_time_s(row_bytes, dtype, pooling)}
 
 
 def all_to_all(pooled_B, devices):

@@ -118,20 +118,20 @@ class CpuDram(System):
         d = self.devices[0]
         return self._tier(d, level).random_bandwidth_Bps(self.cpu[d].in_flight(cores))
 
-    def _gather(self, device, level, row_bytes, lookups=1.0):
+    def _gather(self, device, level, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
         self._check_devices([device])
-        return cpu_row_gather(self.cpu[device], self._tier(device, level), row_bytes, lookups)
+        return cpu_row_gather(self.cpu[device], self._tier(device, level), row_bytes, lookups, dtype, pooling)
 
-    def lookup_cost(self, slot, row_bytes):
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
         if slot.tier != "dram":
             raise ValueError(f"{self.name}: no slot {slot.key}")
-        t, acts = self._gather(slot.device, "dram", row_bytes)
+        t, acts = self._gather(slot.device, "dram", row_bytes, 1.0, dtype, pooling)
         return Cost(t, self.dynamic_J(acts))
 
-    def coalesced_lookup_cost(self, slot, row_bytes):
+    def coalesced_lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
         """A lookup whose lines a read of the same batch already brought: its core work only."""
         self._check_devices([slot.device])
-        t, acts = cpu_core_only(self.cpu[slot.device], row_bytes)
+        t, acts = cpu_core_only(self.cpu[slot.device], row_bytes, 1.0, dtype, pooling)
         return Cost(t, self.dynamic_J(acts))
 
     def cache_levels(self):
@@ -139,11 +139,11 @@ class CpuDram(System):
         return [dict(device=d, level=self.CACHE_LEVEL, capacity_B=self.llc[d].capacity_B, above_tier="dram",
                      policy=self.llc[d].policy) for d in self.devices]
 
-    def cache_hit_cost(self, device, level, row_bytes):
+    def cache_hit_cost(self, device, level, row_bytes, dtype="fp32", pooling=None):
         """Cost of one row gather served by cache ``level`` ("llc") of ``device``."""
         if level != self.CACHE_LEVEL or device not in self.devices:
             raise ValueError(f"{self.name}: no cache {device}.{level}")
-        t, acts = self._gather(device, level, row_bytes)
+        t, acts = self._gather(device, level, row_bytes, 1.0, dtype, pooling)
         return Cost(t, self.dynamic_J(acts))
 
     def compute_cost(self, device, macs):
@@ -165,8 +165,8 @@ class CpuDram(System):
                     raise ValueError(f"{self.name}: {dev}: unknown cache level {level!r} (expected 'llc')")
                 if n <= 0:
                     continue
-                dt, acts = (cpu_core_only(self.cpu[dev], g.row_bytes, n) if level == "coalesced"
-                            else self._gather(dev, level, g.row_bytes, n))
+                dt, acts = (cpu_core_only(self.cpu[dev], g.row_bytes, n, g.dtype, g.pooling) if level == "coalesced"
+                            else self._gather(dev, level, g.row_bytes, n, g.dtype, g.pooling))
                 t += dt
                 for k, v in acts.items():
                     add(actions, k, v)

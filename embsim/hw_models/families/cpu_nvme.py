@@ -77,7 +77,7 @@ class CpuNvme(CpuDram):
             out[f"{d}.nvme"] = sum(min(f.peak_Bps, port.peak_Bps) for f, port in zip(self.drives[d], self.ports[d]))
         return out
 
-    def _nvme_read(self, device, row_bytes, lookups=1.0):
+    def _nvme_read(self, device, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
         """(time_s, actions) of ``lookups`` row reads from ``device``'s drives (see the module docstring)."""
         drives, ports, cpu, dram = self.drives[device], self.ports[device], self.cpu[device], self.dram[device]
         D, reads = len(drives), self.io.reads_per_row(row_bytes)
@@ -87,11 +87,11 @@ class CpuNvme(CpuDram):
             "drive": max(f.read_time_s(xfer), reads / f.p.max_read_iops.value) / D,
             "queue": reads / (self.io.reads_per_s(f.read_latency_s(xfer)) * D),
             "link": ports[0].transfer_time_s(xfer) / D,
-            "cores": (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes)) / cpu.count,
+            "cores": (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes, dtype, pooling)) / cpu.count,
             "memory": (xfer + dram.access_B(row_bytes)) / dram.random_bandwidth_Bps(cpu.in_flight()),
         }
         per_drive = lookups / D
-        actions = {(cpu.name, "busy_s"): lookups * (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes)),
+        actions = {(cpu.name, "busy_s"): lookups * (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes, dtype, pooling)),
                    (dram.name, "write_B"): lookups * xfer, (dram.name, "read_B"): lookups * dram.access_B(row_bytes)}
         for k in range(D):
             actions[(drives[k].name, "page_read")] = per_drive * reads * f.pages_per_read(self.io.read_size_B)
@@ -99,21 +99,21 @@ class CpuNvme(CpuDram):
             actions[(ports[k].name, "transfer_B")] = per_drive * xfer
         return lookups * max(bounds.values()), actions
 
-    def _gather(self, device, level, row_bytes, lookups=1.0):
+    def _gather(self, device, level, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
         if level == "nvme":
             self._check_devices([device])
-            return self._nvme_read(device, row_bytes, lookups)
-        return super()._gather(device, level, row_bytes, lookups)
+            return self._nvme_read(device, row_bytes, lookups, dtype, pooling)
+        return super()._gather(device, level, row_bytes, lookups, dtype, pooling)
 
     def _moved_B(self, device, level, row_bytes):
         if level == "nvme":
             return self.io.reads_per_row(row_bytes) * self.io.read_size_B
         return super()._moved_B(device, level, row_bytes)
 
-    def lookup_cost(self, slot, row_bytes):
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
         if slot.tier != "nvme":
-            return super().lookup_cost(slot, row_bytes)
-        t, acts = self._gather(slot.device, "nvme", row_bytes)
+            return super().lookup_cost(slot, row_bytes, dtype, pooling)
+        t, acts = self._gather(slot.device, "nvme", row_bytes, 1.0, dtype, pooling)
         return Cost(t, self.dynamic_J(acts))
 
     def derived_figures(self):

@@ -165,7 +165,7 @@ class MultiGpu(System):
             return b / rate, {(self.HOST_POOL, "read_B"): b, (f"{device}.pcie", "transfer_B"): b}
         raise ValueError(f"{self.name}: no slot {device}.{tier}")
 
-    def lookup_cost(self, slot, row_bytes):
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):      # a TBE kernel's DMA: neither counts
         t, acts = self._row_work(slot.device, slot.tier, row_bytes)
         return Cost(t, self.dynamic_J(acts))
 

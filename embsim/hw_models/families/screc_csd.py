@@ -28,6 +28,11 @@ response.  The host DRAM is one shared resource (``host.dram``, held for
 bytes / peak): host-row gathers, sectors bouncing through it (p2p off) and
 the host MLP's weights (``dense_on: host``) queue for it together.
 ``Cost.energy_J`` is dynamic only; static power is per part.
+
+``csd.parallel: false`` is the device-parallelism ablation: the tables stay on
+the K devices (capacity and placement unchanged), but every device item of a
+batch runs on one set of device resources (``csd``, ``csd.compute`` ...), so the
+devices serve their work one after another (``serialise_devices``).
 """
 from typing import Literal, Optional
 
@@ -39,8 +44,9 @@ from ..parts import (CpuCores, CpuParams, FlashParams, FpgaParams, FrontEndParam
 from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_family
 from .common import cpu_core_only, cpu_row_gather
 from .pcie_switch import PcieSwitches, SwitchParams
-from .smartssd import (TIERS, build_device, check_fpga_split, dense_on_devices, device_embedding_items, device_peaks,
-                       flash_read_latency_s, port_work, tier_work, tt_macs, tt_params)
+from .smartssd import (SERIAL_DEVICE, TIERS, build_device, check_fpga_split, dense_on_devices,
+                       device_embedding_items, device_peaks, flash_read_latency_s, port_work, serialise_devices,
+                       tier_work, tt_macs, tt_params)
 
 MLP_WEIGHT_B = 4     # fp32 weights of the host MLP (its cores run fp32: ``op_fp32``)
 
@@ -63,6 +69,7 @@ class Csd(Schema):
     power_limit: param("power")        # the most a device may draw (checked by the tests, not enforced)
     p2p: bool
     dense_on: Literal["csd", "host"]
+    parallel: bool = True              # false (the ablation): the devices' hardware serves one device at a time
     sram_table_share: param("count", hi=1.0)   # share of on-chip RAM that holds table rows
     flash: FlashParams
     dram: MemoryParams
@@ -157,30 +164,30 @@ class ScrecCSD(System):
         if device not in self._devs:
             raise InputError(f"system '{self.name}': no device '{device}' (devices: {', '.join(self.devices)})")
 
-    def _lookup_work(self, device, tier, row_bytes):
-        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device``; this system's part names."""
+    def _lookup_work(self, device, tier, row_bytes, dtype="fp32", pooling=None):
+        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device`` (dtype, pooling: host cores only)."""
         self._check_device(device)
         if device == "host":
             if tier != "dram":
                 raise InputError(f"system '{self.name}': the host has only tier 'dram', not '{tier}'")
-            t, acts = cpu_row_gather(self.cpu, self.host_dram, row_bytes)
+            t, acts = cpu_row_gather(self.cpu, self.host_dram, row_bytes, 1.0, dtype, pooling)
             return t, acts, {"host.dram": acts[("host.dram", "read_B")]}
         return tier_work(self, device, tier, row_bytes)
 
-    def lookup_cost(self, slot, row_bytes):
-        t, actions, _ = self._lookup_work(slot.device, slot.tier, row_bytes)
+    def lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
+        t, actions, _ = self._lookup_work(slot.device, slot.tier, row_bytes, dtype, pooling)
         return Cost(t, self.dynamic_J(actions))
 
-    def _gather_only(self, device, row_bytes):
+    def _gather_only(self, device, row_bytes, dtype="fp32", pooling=None):
         """(time_s, actions, moved) of a lookup whose unit a read of the same batch already brought."""
         self._check_device(device)
         if device == "host":
-            return (*cpu_core_only(self.cpu, row_bytes), {})
+            return (*cpu_core_only(self.cpu, row_bytes, 1.0, dtype, pooling), {})
         fpga = self.dev[device]["fpga"]
         return fpga.gather_s(row_bytes), {(fpga.name, "op_B"): row_bytes}, {}
 
-    def coalesced_lookup_cost(self, slot, row_bytes):
-        t, actions, _ = self._gather_only(slot.device, row_bytes)
+    def coalesced_lookup_cost(self, slot, row_bytes, dtype="fp32", pooling=None):
+        t, actions, _ = self._gather_only(slot.device, row_bytes, dtype, pooling)
         return Cost(t, self.dynamic_J(actions))
 
     def compute_cost(self, device, macs):
@@ -197,6 +204,12 @@ class ScrecCSD(System):
         return serial_s, actions, moved
 
     def batch_cost(self, load):
+        cost = self._batch_cost(load)
+        if not self.p.csd.parallel:
+            cost.work = serialise_devices(cost.work)
+        return cost
+
+    def _batch_cost(self, load):
         work = [StageWork("host", "host.frontend", self.frontend.host_time_s(load.batch_size))]
         actions, moved = {}, {}
         for device, dl in load.devices.items():
@@ -229,8 +242,9 @@ class ScrecCSD(System):
         add(moved, "host.dram", weights_B)
 
     def resources(self):
+        devices = list(self.dev) if self.p.csd.parallel else [SERIAL_DEVICE]
         return {"host": 1, "host.frontend": 1, "host.dram": 1, **self.switches.resources(),
-                **{f"{d}{r}": 1 for d in self.dev
+                **{f"{d}{r}": 1 for d in devices
                    for r in ("", ".compute", ".flash_dies", ".flash_channels", ".pcie_up", ".pcie_down")}}
 
     def peak_bandwidth_Bps(self):
@@ -244,5 +258,7 @@ class ScrecCSD(System):
         c = self.p.csd
         return [("csd", "p2p", c.p2p, "flag", "setting: flash reaches the FPGA peer to peer (false: the ablation)"),
                 ("csd", "dense_on", c.dense_on, "choice", "setting: where the MLP runs (csd: SCRec's design; host)"),
+                ("csd", "parallel", c.parallel, "flag",
+                 "setting: the devices work in parallel (false: the ablation, one device's hardware in turn)"),
                 ("host", "tables_in_host_dram", self.p.host.tables_in_host_dram, "flag",
                  "setting: host DRAM is a slot (false: SCRec's own placement)")]

@@ -6,6 +6,8 @@ the FPGA.  Every tier is bounded by the memory-centric cores; see the
 ``screc_csd`` module docstring for the physics of each.  Also the
 tensor-train arithmetic the family's cost model uses.
 """
+import re
+
 from ...errors import InputError
 from ..parts import FpgaFabric, Link, MemoryTier, NandFlash
 from ..system import StageWork, add
@@ -176,10 +178,10 @@ def device_embedding_items(system, device, dl):
     dies_s = channels_s = serial_s = 0.0
     # reads: rows the tier serves; with coalescing the other lookups found their page, sector or
     # burst read in the batch and cost only their gather (``_gather_only``)
-    rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]))
-             for w in dl.table_work] if dl.table_work else
-            [(tier, dl.bytes.get(tier, 0.0) / n, n, n) for tier, n in dl.lookups.items() if n > 0])
-    for tier, row_bytes, n, reads in rows:
+    rows = ([(w["tier"], w["row_bytes"], w["lookups"], min(w.get("reads", w["lookups"]), w["lookups"]),
+              w.get("dtype", "fp32"), w.get("pooling")) for w in dl.table_work] if dl.table_work else
+            [(tier, dl.bytes.get(tier, 0.0) / n, n, n, "fp32", None) for tier, n in dl.lookups.items() if n > 0])
+    for tier, row_bytes, n, reads, dtype, pooling in rows:
         if not n:
             continue
         if row_bytes <= 0:
@@ -191,8 +193,8 @@ def device_embedding_items(system, device, dl):
             time_s += reads * fpga_s
             dies_s += reads * d_s
             channels_s += reads * c_s
-        for k_n, (t, acts, mv) in ((reads, system._lookup_work(device, tier, row_bytes)),
-                                   (n - reads, system._gather_only(device, row_bytes))):
+        for k_n, (t, acts, mv) in ((reads, system._lookup_work(device, tier, row_bytes, dtype, pooling)),
+                                   (n - reads, system._gather_only(device, row_bytes, dtype, pooling))):
             serial_s += k_n * t
             if not (split and k_n == reads):
                 time_s += k_n * t
@@ -213,3 +215,18 @@ def device_embedding_items(system, device, dl):
     if dies_s or channels_s:
         items.update({f"{device}.flash_dies": dies_s, f"{device}.flash_channels": channels_s})
     return items, actions, moved, serial_s
+
+
+SERIAL_DEVICE = "csd"        # the one resource set of every device when ``csd.parallel`` is false
+_DEVICE_RESOURCE = re.compile(r"^csd\d+")
+
+
+def serialise_devices(work):
+    """The device parallelism ablation: every ``csd{k}...`` item of a batch on one ``csd...`` resource,
+    summed per (stage, resource), so the K devices' gathers, flash reads, TT, ports and MLP run in
+    turn on one device's worth of hardware (capacity, placement and per-item work unchanged)."""
+    merged = {}
+    for w in work:
+        key = (w.stage, _DEVICE_RESOURCE.sub(SERIAL_DEVICE, w.resource))
+        merged[key] = merged.get(key, 0.0) + w.time_s
+    return [StageWork(stage, resource, t) for (stage, resource), t in merged.items()]
