@@ -24,10 +24,7 @@ TT reconstruction, so the cost model and the simulator agree.
 Stages: host (front end on ``host.frontend``; indices down each port),
 embedding, transfer (pooled vectors up), dense (``dense_on: csd``, SCRec
 arXiv:2504.00520: data parallel on the FPGAs; ``host``: the host cores),
-response.  The host DRAM is one shared resource (``host.dram``, held for
-bytes / peak): host-row gathers, sectors bouncing through it (p2p off) and
-the host MLP's weights (``dense_on: host``) queue for it together.
-``Cost.energy_J`` is dynamic only; static power is per part.
+response.  ``Cost.energy_J`` is dynamic only; static power is per part.
 
 ``csd.parallel: false`` is the device-parallelism ablation: the tables stay on
 the K devices (capacity and placement unchanged), but every device item of a
@@ -45,11 +42,8 @@ from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_fam
 from .common import cpu_core_only, cpu_row_gather
 from .pcie_switch import PcieSwitches, SwitchParams
 from .smartssd import (SERIAL_DEVICE, TIERS, build_device, check_fpga_split, dense_on_devices,
-                       device_embedding_items, device_peaks, flash_read_latency_s, port_work, serialise_devices,
-                       tier_work, tt_macs, tt_params)
-
-MLP_WEIGHT_B = 4     # fp32 weights of the host MLP (its cores run fp32: ``op_fp32``)
-
+                       device_embedding_items, device_peaks, flash_read_latency_s, host_dense, host_dram_work,
+                       port_work, serialise_devices, tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
@@ -216,8 +210,7 @@ class ScrecCSD(System):
             self._check_device(device)
             items, acts, mv, _ = device_embedding_items(self, device, dl)
             work += [StageWork("embedding", r, t) for r, t in items.items()]
-            if mv.get("host.dram"):    # host gathers, or sectors bouncing through it (p2p off): the shared DRAM
-                work.append(StageWork("embedding", "host.dram", mv["host.dram"] / self.host_dram.peak_Bps))
+            host_dram_work(self, "embedding", mv.get("host.dram", 0.0), work)   # host rows, bounced sectors
             for k, v in acts.items():
                 add(actions, k, v)
             for k, v in mv.items():
@@ -232,14 +225,7 @@ class ScrecCSD(System):
     def _dense(self, load, work, actions, moved):
         if self.p.csd.dense_on == "csd":
             return dense_on_devices(self, load, work, actions, moved)
-        work.append(StageWork("dense", "host", self.cpu.mac_time_s(load.dense_macs)))
-        add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
-        # the host MLP streams its weights from the DRAM the gathers and bounced sectors also use
-        # (assumption: one fp32 weight per multiply-add of a sample, read once per batch, not held in the LLC)
-        weights_B = MLP_WEIGHT_B * load.dense_macs / max(load.batch_size, 1)
-        work.append(StageWork("dense", "host.dram", weights_B / self.host_dram.peak_Bps))
-        add(actions, ("host.dram", "read_B"), weights_B)
-        add(moved, "host.dram", weights_B)
+        host_dense(self, load, work, actions, moved)
 
     def resources(self):
         devices = list(self.dev) if self.p.csd.parallel else [SERIAL_DEVICE]
