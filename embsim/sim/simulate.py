@@ -433,6 +433,7 @@ class Simulation:
         other = copy.copy(self)
         other.system = system
         other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        other.__dict__.pop("_batch_costs", None)      # the costs are the other system's
         return other
 
     # -- per-batch loads ---------------------------------------------------------
