@@ -66,7 +66,7 @@ def test_predicted_read_share_matches_the_simulated_one_in_flash(layout):
     plan = ShardingPlan(m.name, system.name, [TablePlan("t0", Representation(row_bytes=32.0),
                                                         [Shard("csd0", "flash", 0.0, 1.0, 1.0)])],
                         solver="hand", status="hand-made")
-    sim = Simulation(m, system, plan, tr, layout=layout)
+    sim = Simulation(m, system, plan, tr, layout=layout, profile="in-sample")   # predicted from the same trace
     simulated = sim.tier_reads.sum() / sim.tier_lookups.sum()
     st = trace_stats(tr)
     curve = CoverageCurve(tuple(st.coverage_x[0]), tuple(st.coverage_y[0]))
