@@ -83,8 +83,10 @@ increment), so the one-level loops update the stamps without branches and
 prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
-loop: per-batch counters summed in locals and stored once per batch,
-per-table counters stored when the table changes, no level table.  What is
+loop (``_run_lru_queue``, ``_run_lfu``; ``_run_one_level`` for an LRU whose
+row ids do not fit the ring): per-batch counters summed in locals and stored
+once per batch, per-table counters stored when the table changes, no level
+table, no branch on the policy.  What is
 left is mostly instructions, not memory: the general loop costs more per
 lookup than its random accesses.
 """
