@@ -22,8 +22,16 @@ forbids shipping it; 2 single-hot tables, users and items, batches of 256),
 if given.  Note: a generated trace's row ids are already a
 random permutation of the hot ranks, so ``identity`` is a random layout there.
 
-Per (trace, tier, row size, layout): mean cost units read per batch, units
-per lookup, bytes the tier moves per batch, and the embedding time per
+A third trace has co-access structure: every bag is one whole group of 16
+rows (256 groups per table, zipf(1.2) over the groups), where ``coaccess``
+should read fewer units than ``frequency`` and ``frequency`` fewer than
+``random``.
+
+Per (trace, tier, row size, layout): mean cost units read per batch (the
+simulator's), the cost model's prediction (``cost_model.layout_units``:
+units counted on a *profile*, another draw of the same trace with the next
+seed, laid out as the simulator lays rows) and its ratio to the simulated
+count, units per lookup, bytes the tier moves per batch, and the embedding time per
 batch (the slowest device's, from the family's batch cost of each trace
 batch; mean over batches).  Prints a markdown table (or ``--json``).
 
@@ -35,11 +43,14 @@ import os
 
 import numpy as np
 
+from embsim.cost_model.layout_units import LayoutProfile
+from embsim.cost_model.partition import hash_partition
 from embsim.cost_model.plan import Representation, Shard, ShardingPlan, TablePlan
 from embsim.hw_models.loader import load_system
 from embsim.sim.simulate import Simulation
 from embsim.workloads.generators import generate_trace
 from embsim.workloads.model import model_from_dict
+from embsim.workloads.trace import Trace
 
 LAYOUTS = ("identity", "random", "frequency", "coaccess")
 TIERS = {  # name: (system preset, tier, strategy, unit sizes: granularity first, cost unit last)
@@ -78,11 +89,25 @@ def embedding_time_s(sim):
     return float(np.mean(per))
 
 
-def study(trace_name, model, trace, systems):
+def predicted_units(model, profiles, sizes):
+    """The cost model's units per batch of every table whole in one slot, counted on the profile."""
+    out = {}
+    for lay, prof in profiles.items():
+        out[lay] = 0.0
+        for t, spec in enumerate(model.tables):
+            units, _, batches = prof.slot_units(t, hash_partition(spec.rows, 1), 0, (0.0, 1.0), spec.row_bytes, sizes)
+            out[lay] += units / batches
+    return out
+
+
+def study(trace_name, model, trace, systems, profile=None):
+    """Simulated figures per tier and layout; with ``profile``, the cost model's prediction beside them."""
     rows = []
+    profiles = {lay: LayoutProfile(profile, lay) for lay in LAYOUTS} if profile is not None else {}  # shared by tiers
     for tier_name, (preset, tier, strategy, sizes) in TIERS.items():
         system = systems[preset]
         plan = hand_plan(model, system, tier, strategy)
+        pred = predicted_units(model, profiles, sizes)
         for lay in LAYOUTS:
             sim = Simulation(model, system, plan, trace, layout=lay, unit_sizes_B={tier: sizes})
             look = float(sim.tier_lookups.sum(axis=1).mean())
@@ -90,9 +115,21 @@ def study(trace_name, model, trace, systems):
             rows.append({"trace": trace_name, "tier": tier_name, "row_B": int(model.tables[0].row_bytes),
                          "layout": lay, "cost_unit_B": sizes[-1], "lookups_per_batch": look,
                          "units_per_batch": units, "units_per_lookup": units / look if look else 0.0,
+                         "predicted_units_per_batch": pred.get(lay),
                          "bytes_per_batch": float(sim.tier_bytes.sum(axis=1).mean()),
                          "embedding_s_per_batch": embedding_time_s(sim)})
     return rows
+
+
+def planted_trace(seed, rows, tables=4, groups=256, size=16, batches=8, batch_size=512):
+    """Bags that are whole groups of ``size`` rows (zipf(1.2) over the groups): a trace with co-access structure."""
+    members = [np.random.default_rng(t).permutation(rows)[:groups * size].reshape(groups, size) for t in range(tables)]
+    rng = np.random.default_rng(seed)
+    parts = [members[t][(rng.zipf(1.2, batch_size) - 1) % groups].reshape(-1) for _ in range(batches)
+             for t in range(tables)]
+    return Trace(lengths=np.full((batches, tables, batch_size), size, dtype=np.int32),
+                 indices=np.concatenate(parts).astype(np.int64), table_rows=np.full(tables, rows),
+                 table_names=[f"t{i}" for i in range(tables)])
 
 
 def main(argv=None):
@@ -107,7 +144,11 @@ def main(argv=None):
     out = []
     for dim in (16, 8):
         m = small_model([a.rows] * 4, dim, [f"t{i}" for i in range(4)], 16)
-        out += study("zipf", m, generate_trace(m, batches=a.batches, batch_size=512, seed=0), systems)
+        out += study("zipf", m, generate_trace(m, batches=a.batches, batch_size=512, seed=0), systems,
+                     generate_trace(m, batches=a.batches, batch_size=512, seed=1))
+    m = small_model([a.rows] * 4, 16, [f"t{i}" for i in range(4)], 16)
+    out += study("co-access groups", m, planted_trace(0, a.rows, batches=a.batches), systems,
+                 planted_trace(1, a.rows, batches=a.batches))
     if a.udata:
         from embsim.workloads.importers import import_movielens
         tr = import_movielens(a.udata, 256)
@@ -117,11 +158,14 @@ def main(argv=None):
     if a.json:
         print(json.dumps(out))
         return
-    print("| trace | tier | row | layout | units/batch (cost unit) | units/lookup | MB/batch | embedding us/batch |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| trace | tier | row | layout | units/batch (cost unit) | predicted | pred/sim | units/lookup | MB/batch "
+          "| embedding us/batch |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in out:
+        p = r["predicted_units_per_batch"]
+        pred = "" if p is None else f"{p:,.0f} | {p / r['units_per_batch']:.3f}" if r["units_per_batch"] else f"{p:,.0f} | "
         print(f"| {r['trace']} | {r['tier']} | {r['row_B']} B | {r['layout']} | {r['units_per_batch']:,.0f} "
-              f"({r['cost_unit_B']} B) | {r['units_per_lookup']:.3f} | {r['bytes_per_batch'] / 1e6:.3f} | "
+              f"({r['cost_unit_B']} B) | {pred or ' | '} | {r['units_per_lookup']:.3f} | {r['bytes_per_batch'] / 1e6:.3f} | "
               f"{r['embedding_s_per_batch'] * 1e6:.4g} |")
 
 

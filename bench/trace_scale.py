@@ -120,7 +120,9 @@ def main(argv=None):
             shutil.rmtree(full, ignore_errors=True)
             _, wall, cpu, rss = timed_step([py, "-m", "embsim", "trace", "gen", "--model", str(model), "--batches",
                                             str(batches), "--batch-size", str(BATCH_SIZE), "-o", str(full)], env)
-            out["steps"]["generate"] = {"wall_s": wall, "cpu_s": cpu, "peak_rss_B": rss}
+            (work / "generate.json").write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_B": rss}))
+        if (work / "generate.json").exists():   # a kept trace reports the run that generated it
+            out["steps"]["generate"] = json.loads((work / "generate.json").read_text())
         m = json.loads((full / "manifest.json").read_text())
         out["lookups"], out["chunks"], out["chunk_lookups"] = m["lookups"], len(m["chunks"]), m["chunks"][0]["lookups"]
         out["indices_B"] = 8 * m["lookups"]

@@ -119,7 +119,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
          f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
     stats = trace_stats(trace)
-    rows, results, failed = [], {}, []
+    rows, results, failed, plans, sims = [], {}, [], {}, {}
     for entry in systems:
         label, preset, reps = entry[:3]
         overrides = entry[3] if len(entry) > 3 else None
@@ -143,7 +143,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
             failed.append((label, preset, f"plan not runnable: {e}"))
             echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")
             continue
-        results[label] = peak
+        results[label], plans[label], sims[label] = peak, plan, sim
         reps_used = sorted({tp.representation.label for tp in plan.tables})
         rows.append({
             "system": label, "preset": preset, "overrides": overrides or {}, "result": _result_name(entry),
@@ -174,7 +174,9 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
                                               "not_planned": [{"system": l, "preset": p, "why": w}
                                                               for l, p, w in failed]},
                                              indent=2) + "\n", force=force)
-    write_html(out / "demo.html", rows, table, force=force)
+    drivers = screc_drivers(rows, sims, seed)
+    write_html(out / "demo.html", rows, table, force=force, plans=plans, results=results, drivers=drivers,
+               failed=failed, model_name=model.name)
     sweep = None
     if sweep_space is not None:
         # The closing sweep: a small design space through the explorer, resumable in its store.
@@ -230,10 +232,8 @@ def format_table(rows, failed=()):
     return "\n".join(lines)
 
 
-def write_html(path, rows, table, force=False):
-    """One self-contained HTML page (plotly.js embedded) with the demo's charts and table."""
-    import html
-
+def _overview_fig(rows):
+    """The demo's bar charts: throughput, p99, energy, ratios, bandwidth."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -247,29 +247,56 @@ def write_html(path, rows, table, force=False):
     fig.add_trace(go.Bar(x=names, y=[r["p99_s"] * 1e3 for r in rows], name="p99 (ms)", showlegend=False), 1, 2)
     fig.add_trace(go.Bar(x=names, y=[r["energy_per_query_J"] * 1e3 for r in rows], name="mJ/query",
                          showlegend=False), 2, 1)
-    for key, col in (("cpu", 2), ("gpu", 2)):
+    for key in ("cpu", "gpu"):
         row = 2 if key == "cpu" else 3
         fig.add_trace(go.Bar(x=names, y=[r[f"speedup_vs_{key}"] for r in rows], name=f"speed-up vs {key.upper()}",
-                             legendgroup="ratios"), row, col)
+                             legendgroup="ratios"), row, 2)
         fig.add_trace(go.Bar(x=names, y=[r[f"energy_efficiency_vs_{key}"] for r in rows],
-                             name=f"energy efficiency vs {key.upper()}", legendgroup="ratios"), row, col)
+                             name=f"energy efficiency vs {key.upper()}", legendgroup="ratios"), row, 2)
     for t in tiers:
         fig.add_trace(go.Bar(x=names, y=[r["bandwidth_Bps"].get(t, 0.0) / 1e9 for r in rows], name=t,
                              legendgroup="tiers"), 3, 1)
-    fig.update_layout(barmode="group", height=1100, title="DLRM-DCNv2 embedding layers on four system families")
+    fig.update_layout(barmode="group", height=1100, title="Embedding layers on four system families")
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(type="log", row=3, col=1)
-    body = fig.to_html(full_html=False, include_plotlyjs=True)
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>embsim demo: DCNv2 on four system families</title>
-<style>body{{font-family:sans-serif;margin:2em}} pre{{background:#f6f6f6;padding:1em}}</style></head>
-<body><h1>DLRM-DCNv2 on CPU-DRAM, multi-GPU, Ascend-style SoC and SCRec-style storage</h1>
-<p>Each system runs its MIP sharding plan on the same seeded trace. Throughput, bandwidth and energy are
-measured in closed loop (peak); p99 under Poisson arrivals at {OPEN_LOOP_LOAD:.0%} of each system's peak.</p>
-{body}
-<h2>Table</h2><pre>{html.escape(table)}</pre>
-</body></html>
-"""
+    return fig
+
+
+# SCRec's hardware mechanisms, switched off on the same plan for the page's drivers table
+SCREC_SWITCHES = (("peer-to-peer flash", "params.csd.p2p", False), ("device parallelism", "params.csd.parallel", False),
+                  ("near-data MLP", "params.csd.dense_on", "host"))
+
+
+def screc_drivers(rows, sims, seed=0):
+    """{label: [{mechanism, queries_per_s, energy_per_query_J, speedup_vs_cpu, energy_efficiency_vs_gpu,
+    bottleneck}]} for every SCRec row: the full design first, then each hardware switch off (same plan)."""
+    from ..hw_models.loader import load_system
+    base = {r["system"]: r for r in rows}
+    cpu, gpu = base.get("CPU-DRAM"), base.get("multi-GPU")
+    out = {}
+    for r in rows:
+        if r["family"] != "screc_csd" or r["system"] not in sims:
+            continue
+        entries = [("none (full design)", sims[r["system"]].run("closed"))]
+        for name, key, value in SCREC_SWITCHES:
+            system = load_system(r["preset"], {**r["overrides"], key: value})
+            entries.append((name, sims[r["system"]].on_system(system).run("closed", seed=seed)))
+        out[r["system"]] = [{"mechanism": name, "queries_per_s": res.qps, "energy_per_query_J": res.energy_per_query_J,
+                             "speedup_vs_cpu": res.qps / cpu["queries_per_s"] if cpu else None,
+                             "energy_efficiency_vs_gpu": (gpu["energy_per_query_J"] / res.energy_per_query_J
+                                                          if gpu and res.energy_per_query_J else None),
+                             "bottleneck": f"{res.bottleneck[0]} ({res.bottleneck[1]:.0%})"} for name, res in entries]
+    return out
+
+
+def write_html(path, rows, table, force=False, plans=None, results=None, drivers=None, failed=(), model_name="",
+               regimes=None):
+    """One self-contained HTML page (plotly.js embedded): tables in human units, plans, energy, drivers."""
+    from ..explorer.demo_page import render_demo
+    from ..explorer.html_page import plot_block
+    page = render_demo(rows, list(failed), plans or {}, results or {}, drivers or {},
+                       f"embsim demo: {model_name or 'the model'} on four system families", regimes)
+    page = page.replace("<h2>Achieved bandwidth", plot_block(_overview_fig(rows), "overview") + "<h2>Achieved bandwidth", 1)
     write_text(path, page, force=force)
 
 

@@ -13,8 +13,9 @@ segment of slope ``s`` are each looked up with probability ``s / R`` per
 lookup), ``n`` lookups per batch, ``R`` rows and ``m`` rows per cost unit
 (Poisson approximation ``(1 - p)^n ~ exp(-n p)``):
 
-* ``frequency`` (and ``coaccess``, priced as ``frequency``: co-access can
-  only be seen in a trace, not in a coverage curve): units hold rows of
+* ``frequency`` (and ``coaccess``, priced as ``frequency`` here: co-access
+  can only be seen in a trace, not in a coverage curve; given the profile
+  trace, :mod:`.layout_units` counts every layout on it instead): units hold rows of
   consecutive hot ranks, so a unit on a segment of slope ``s`` is read with
   probability ``1 - exp(-n m s / R)``:
   ``E[units] = sum over segments of (rows / m) (1 - exp(-n m s / R))``.
@@ -41,6 +42,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..hw_models.parts import NandFlash
+from .layout_units import as_profile
 
 LAYOUTS = ("identity", "frequency", "coaccess", "random")
 def tier_unit_sizes_B(system, device: str, tier: str, override: Optional[dict] = None) -> list:
@@ -123,7 +125,14 @@ def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
     """{(item index, rep index, slot index): read share} for an Instance's items under ``coalescing``.
 
     ``coalescing``: {"layout": name, "unit_sizes_B": optional override per tier,
-    "ranges": optional {(table name, part, device, tier): (rank_lo, rank_hi)}}.
+    "ranges": optional {(table name, part, device, tier): (rank_lo, rank_hi)},
+    "profile": optional profile trace (a ``Trace`` of the model's tables, or a
+    :class:`~.layout_units.LayoutProfile` of it), "seed": the layout's seed}.
+    With a profile, a dense item's share is counted on the profile's batches
+    laid out as the simulator lays them (:mod:`.layout_units`: this is how the
+    planner tells ``coaccess`` from ``frequency``); without one, or for a
+    row-sharing representation (whose physical ids the profile does not
+    hold), it is the coverage-curve estimate of the module docstring.
     An item's lookups per batch are those of its part of the table; its
     distinct rows per batch (``stats.unique_rows_per_batch``, if measured) too.
     ``ranges`` (from a first plan, :func:`ranges_of_plan`) prices a slot by
@@ -134,6 +143,9 @@ def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
     layout = coalescing.get("layout")
     if layout not in LAYOUTS:
         raise InputError(f"layout: {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    profile = as_profile(coalescing.get("profile"), layout, int(coalescing.get("seed", 0) or 0))
+    if profile is not None:
+        profile.check_matches([t.rows for t in inst.model.tables])
     sizes = {k: tier_unit_sizes_B(inst.system, s.device, s.tier, coalescing.get("unit_sizes_B"))
              for k, s in enumerate(inst.slots)}
     out = {}
@@ -142,7 +154,10 @@ def coalesced_read_shares(inst, coalescing: dict, stats=None) -> dict:
         for r, rep in enumerate(it.reps):
             for k, s in enumerate(inst.slots):
                 rr = ranges.get((it.name, it.part, s.device, s.tier), (0.0, 1.0))
-                out[(i, r, k)] = read_share(it.curve, it.rows, it.accesses, rep.row_bytes, sizes[k], layout, u, rr)
+                if profile is not None and not rep.shares_rows:
+                    out[(i, r, k)] = profile.read_share(it.table, it.partition, it.part, rr, rep.row_bytes, sizes[k])
+                else:
+                    out[(i, r, k)] = read_share(it.curve, it.rows, it.accesses, rep.row_bytes, sizes[k], layout, u, rr)
     return out
 
 

@@ -13,6 +13,9 @@ simulated trace itself:
 ``coaccess``  by the table's co-access order (hottest cluster first).
 ``random``    each touched row at a seeded random place among the shard's rows.
 
+The placement functions live in :mod:`embsim.cost_model.layout_units`, so
+that the planner, counting units on its profile, places rows as this does.
+
 Unit sizes per tier (:func:`embsim.cost_model.coalescing.tier_unit_sizes_B`,
 shared with the planner): the tier's access
 granularity (``Slot.granularity_B`` when the system declares it, else the
@@ -25,63 +28,23 @@ overrides both, per ``"tier"`` or ``"device.tier"``.
 import numpy as np
 
 from ..cost_model.coalescing import tier_unit_sizes_B  # noqa: F401  (re-exported for the simulator)
-from ..workloads.row_layout import check_layout, coaccess_order
+from ..cost_model.layout_units import LayoutProfile, hot_ranks, part_and_index, shard_positions
+from ..workloads.row_layout import check_layout
 from .coalesce import row_addresses, shard_bytes
 
 
-def _part_and_index(shard, rows):
-    """(row-wise part of each row, its index within the part): hash parts by id mod P, range parts by bounds."""
-    P, cut = shard.parts, getattr(shard, "partition", None)
-    if P == 1:
-        return np.zeros(rows.size, dtype=np.int64), rows
-    if cut is None or cut.scheme == "hash":
-        return rows % P, rows // P
-    part = cut.part_of(rows)
-    return part, rows - np.asarray(cut.bounds, dtype=np.int64)[part]
-
-
-def _ranks(rows_idx, counts, part, P):
-    """Hot rank of each touched row within its part (falling count, ties to the lower row)."""
-    order = np.lexsort((rows_idx, -counts, part))
-    rank = np.empty(rows_idx.size, dtype=np.int64)
-    ps = part[order]
-    start = np.searchsorted(ps, np.arange(P))
-    rank[order] = np.arange(rows_idx.size) - start[ps]
-    return rank
-
-
-def _identity_positions(x, sel, rank, lo, hi, touched_sorted):
-    """Positions by id in a shard of hot ranks [lo, hi), untouched rows of the part in place between them."""
-    k = touched_sorted.size
-    mine = np.sort(x[sel])
-    before_mine = np.searchsorted(mine, x[sel])
-    untouched_below = x[sel] - np.searchsorted(touched_sorted, x[sel])
-    a, b = max(lo, k) - k, max(hi - k, 0)
-    return before_mine + np.clip(untouched_below - a, 0, max(b - a, 0))
-
-
-def _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed):
-    if layout == "frequency":
-        return rank[sel] - sh.lo
-    if layout == "identity":
-        return _identity_positions(x, sel, rank, sh.lo, sh.hi, touched_sorted)
-    if layout == "random":
-        rng = np.random.default_rng([seed, sh.table, sh.part, sh.lo])
-        return rng.choice(sh.hi - sh.lo, size=int(sel.size), replace=False).astype(np.int64)
-    order = np.argsort(key[sel], kind="stable")           # coaccess
-    pos = np.empty(sel.size, dtype=np.int64)
-    pos[order] = np.arange(sel.size)
-    return pos
-
-
-def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locations, layout, seed=0):
+def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locations, layout, seed=0, profile=None):
     """(address_B, length_B) int64 per compact row (see the module docstring).
 
     ``labels[t]`` = (table row of each compact label, its lookups) from
     ``compact_rows``; ``offsets[t]`` the first compact id of table t;
     ``n_rows`` the compact rows in all (each table's spare id included).
+    ``profile``: the planner's LayoutProfile of this trace, layout and seed,
+    if it priced the plan (its co-access orders are reused, not clustered again).
     """
     check_layout(layout)
+    if profile is None or profile.trace is not trace or profile.layout != layout or profile.seed != seed:
+        profile = LayoutProfile(trace, layout, seed)
     addr = np.zeros(n_rows, dtype=np.int64)
     length = np.ones(n_rows, dtype=np.int64)
     end = [0] * len(locations)                                  # bytes used so far per location
@@ -89,21 +52,16 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     for t, mine in enumerate(by_table):
         rows, counts = labels[t]
         P = mine[0].parts
-        part, x = _part_and_index(mine[0], rows)
-        rank = _ranks(x, counts, part, P)
-        key = None
-        if layout == "coaccess":
-            full = coaccess_order(trace, t, seed=seed)
-            inv = np.empty(full.size, dtype=np.int64)
-            inv[full] = np.arange(full.size)
-            key = inv[rows]
+        part, x = part_and_index(P, getattr(mine[0], "partition", None), rows)
+        rank = hot_ranks(x, counts, part, P)
+        key = profile.coaccess_key(t, rows) if layout == "coaccess" else None
         for sh in mine:
             loc = locations[sh.location]
             sizes = loc.units_counted_B
             g, top = sizes[0], sizes[-1]
             sel = np.flatnonzero((part == sh.part) & (rank >= sh.lo) & (rank < sh.hi))
             touched_sorted = np.sort(x[part == sh.part])
-            pos = _shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
+            pos = shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
             base = -(-end[sh.location] // top) * top
             a, n = row_addresses(pos, sh.row_bytes, g, base)
             addr[offsets[t] + sel], length[offsets[t] + sel] = a, n

@@ -211,9 +211,13 @@ class Simulation:
             check_layout(layout)
         self.notes = []
         self.solved_with = None           # planner settings when this simulation solves its own plan
+        self.layout_profile = None        # the planner's view of the layout, when it priced one
         if plan is not None:
             check_plan(plan, system, model)        # the one validation of a plan (shard's too), before any work
         self.trace = self._trace(trace, batch_size, queries, progress)
+        if self.layout and self.streamed:          # a layout is placed (and priced) from the whole trace's counts
+            self.trace, self.streamed = self.trace.load(), False
+            self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
         self.batch_size = self.trace.batch_size
         self.plan = plan if plan is not None else check_plan(self._solve({"solver": solver, "time_limit_s": time_limit_s,
                                                                            **(planner or {})}), system, model)
@@ -224,9 +228,6 @@ class Simulation:
         if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
-        if self.layout and self.streamed:          # a layout is placed from the whole trace's counts
-            self.trace, self.streamed = self.trace.load(), False
-            self.notes.append("trace read whole: a row layout (coalescing) is not streamed")
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self._map_and_replay(progress)
@@ -288,7 +289,10 @@ class Simulation:
         only ranges it was priced with (at most ``rounds`` solves)."""
         from ..cost_model.coalescing import ranges_of_plan
         from ..cost_model.planner import plan_for
-        co = {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B}
+        from ..cost_model.layout_units import LayoutProfile
+        # the profile is the simulated trace: the planner counts units on it as the replay will
+        self.layout_profile = LayoutProfile(self.trace, self.layout, self.seed)
+        co = {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B, "profile": self.layout_profile}
         ranges, plan = {}, None
         for _ in range(rounds):
             plan = plan_for(self.model, self.system, stats, batch_size=int(self.batch_size),
@@ -407,7 +411,7 @@ class Simulation:
             addr = length = None
             if self.layout:
                 addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
-                                                  locs, self.layout, self.seed)
+                                                  locs, self.layout, self.seed, self.layout_profile)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,
@@ -433,6 +437,7 @@ class Simulation:
         other = copy.copy(self)
         other.system = system
         other.timings_s, other.cpu_s = dict(self.timings_s), dict(self.cpu_s)
+        other.__dict__.pop("_batch_costs", None)      # the costs are the other system's
         return other
 
     # -- per-batch loads ---------------------------------------------------------

@@ -29,12 +29,14 @@
 
 Reading (:func:`open_trace`) gives a :class:`TraceReader` for either format
 (or for a ``Trace`` already in memory); ``reader.chunks()`` yields the trace
-a chunk at a time.  A chunked trace is read by a background thread one chunk
-ahead: it maps the chunk's files, checks their CRC-32 and shapes against the
-manifest (a mismatch is one InputError line naming the file), and hands the
-chunk over; a chunk's memory is released when the consumer drops it.  So a
-consumer holds at most three chunks (the one it works on, the next one
-queued, the one being read), whatever the trace's length.
+a chunk at a time.  A chunked trace is read by a background thread up to
+``PREFETCH_CHUNKS`` chunks ahead: it reads the chunk's files straight from the
+disk into reused page-aligned buffers (``O_DIRECT``, :mod:`.chunk_io`, which
+says why), checks their CRC-32 and shapes against the manifest (a mismatch is
+one InputError line naming the file), and hands the chunk over; a chunk's
+buffers are reused once the consumer drops it.  So a consumer holds at most
+four chunks (the one it works on, two queued, the one being read) and the
+pool's spare buffers, whatever the trace's length.
 
 Writing (:func:`open_trace_writer`): ``append(lengths, indices)`` whole
 batches at a time, then ``close(meta)``.  The chunked writer writes each
@@ -50,7 +52,6 @@ import queue
 import shutil
 import tempfile
 import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,12 +59,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..fileio import check_output, note_input, write_text
+from .chunk_io import BufferPool, read_checked
+from .chunk_io import crc32 as _crc32
 from .trace import Trace, check_matches, load_trace
 
-try:   # the same CRC-32 as zlib's, about 7x faster (ISA-L; pip install 'embsim[fast]')
-    from isal.isal_zlib import crc32 as _crc32
-except ImportError:  # pragma: no cover - depends on the environment
-    _crc32 = zlib.crc32
 
 CHUNKED_FORMAT = "embsim-chunked-trace"
 CHUNKED_VERSION = 1
@@ -71,8 +70,8 @@ MANIFEST = "manifest.json"
 CHUNKED_SUFFIX = ".trace"
 #: lookups a chunk holds by default (8 bytes each: 64 MB of indices)
 CHUNK_TARGET_LOOKUPS = 1 << 23
-#: chunks read ahead by the background reader
-PREFETCH_CHUNKS = 1
+#: chunks queued ahead by the background reader (besides the one it reads): I/O hides behind the replay
+PREFETCH_CHUNKS = 2
 _FILES = ("lengths", "indices", "timestamps_s")
 _DTYPES = {"lengths": np.dtype(np.int32), "indices": np.dtype(np.int64), "timestamps_s": np.dtype(np.float64)}
 
@@ -206,22 +205,25 @@ class ChunkedTraceReader(TraceReader):
         if not self.has_timestamps:
             return None
         files = [c["files"]["timestamps_s"] for c in self.manifest["chunks"]]   # those files alone
-        return np.concatenate([np.asarray(_map_checked(self.path / f["name"], f, _DTYPES["timestamps_s"]))
-                               for f in files])
+        return np.concatenate([read_checked(self.path / f["name"], f, _DTYPES["timestamps_s"]) for f in files])
 
     @property
     def n_chunks(self):
         return len(self.manifest["chunks"])
 
-    def read_chunk(self, k):
-        """Chunk ``k``, its files mapped and checked (CRC-32, dtype, shape) against the manifest."""
+    def read_chunk(self, k, pool=None):
+        """Chunk ``k``, its files read and checked (CRC-32, dtype, shape) against the manifest.
+
+        ``pool``: a :class:`~.chunk_io.BufferPool` whose buffers the files are
+        read into (reused once the chunk is dropped), or None for new ones.
+        """
         c = self.manifest["chunks"][k]
         arrays = {}
         for name in _FILES:
             if name not in c["files"]:
                 continue
             f = c["files"][name]
-            arrays[name] = _map_checked(self.path / f["name"], f, _DTYPES[name])
+            arrays[name] = read_checked(self.path / f["name"], f, _DTYPES[name], pool)
         where = self.path / c["files"]["lengths"]["name"]
         L = arrays["lengths"]
         if L.shape != (c["batches"], self.n_tables, self.batch_size):
@@ -239,16 +241,17 @@ class ChunkedTraceReader(TraceReader):
         return Chunk(c["first_batch"], c["first_index"], tr)
 
     def chunks(self):
-        """The chunks in order, each read and checked by a background thread one chunk ahead."""
+        """The chunks in order, each read and checked by a background thread ``PREFETCH_CHUNKS`` ahead."""
         q = queue.Queue(maxsize=PREFETCH_CHUNKS)
         stop = threading.Event()
+        pool = BufferPool()
 
         def work():
             try:
                 for k in range(self.n_chunks):
                     if stop.is_set():
                         return
-                    q.put(("chunk", self.read_chunk(k)))
+                    q.put(("chunk", self.read_chunk(k, pool)))
             except BaseException as e:  # handed to the consumer, raised there
                 q.put(("error", e))
                 return
@@ -273,37 +276,6 @@ class ChunkedTraceReader(TraceReader):
                 except queue.Empty:
                     pass
             worker.join()
-
-
-def _map_checked(fpath, entry, dtype):
-    """Map one chunk file; InputError if its size, CRC-32 or dtype disagrees with the manifest entry."""
-    try:
-        size = fpath.stat().st_size
-    except OSError:
-        raise InputError(f"{fpath}: missing; the manifest lists it (the trace folder is incomplete)") from None
-    if size != entry["bytes"]:
-        raise InputError(f"{fpath}: {size} bytes; the manifest says {entry['bytes']} (truncated or replaced chunk)")
-    try:
-        with open(fpath, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, fortran, dt = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
-                                  else np.lib.format.read_array_header_2_0(f))
-            offset = f.tell()
-            f.seek(0)
-            head = f.read(offset)
-            if int(np.prod(shape)) == 0:
-                arr = np.zeros(shape, dtype=dt)
-                crc = _crc32(f.read(), _crc32(head))
-            else:
-                arr = np.memmap(fpath, dtype=dt, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
-                crc = _crc32(arr, _crc32(head)) if not fortran else _crc32(fpath.read_bytes())
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{fpath}: not a readable .npy chunk ({e.__class__.__name__}: {e})") from None
-    if crc != entry["crc32"]:
-        raise InputError(f"{fpath}: CRC-32 {crc:08x}, the manifest says {entry['crc32']:08x}; the chunk is damaged")
-    if dt != dtype or fortran:
-        raise InputError(f"{fpath}: dtype {dt}{' (Fortran order)' if fortran else ''}; expected {dtype} in C order")
-    return arr
 
 
 def _read_manifest(path):

@@ -26,6 +26,11 @@ def test_run_demo_writes_table_page_and_results(tmp_path):
     assert [r["system"] for r in d["rows"]] == ["CPU-DRAM", "multi-GPU"]
     assert (tmp_path / "d" / "results" / "gpu_8x_a100_80g.json").exists()
     assert "queries/s" in out["table"]
+    body = page.split("</head>", 1)[1]
+    assert "<pre>" not in body and body.count("<table>") >= 3                # real tables, not a text block
+    assert "static per query" in page and "dynamic per query" in page       # energy split per part
+    assert "plan-1" in body and '"type":"heatmap"' in body                  # a plan heatmap per system
+    assert " ms<" in body or " us<" in body                                  # latencies in human units
 
 
 def test_demo_refuses_to_overwrite_without_force(run_cli, tmp_path):

@@ -90,3 +90,32 @@ def test_gpus_behind_one_switch_share_its_uplink(rows):
         pair = sum(r.bandwidth_Bps.get(f"gpu{2 * j + k}.pcie", 0.0) for k in range(2))
         assert pair <= up * (1 + TOL)
         assert r.bandwidth_Bps[f"switch{j}.down"] <= up * (1 + TOL)
+
+
+def test_host_mlp_and_bounced_flash_sectors_share_the_host_dram(rows):
+    """p2p off and the MLP on the host: flash sectors through host DRAM and the MLP's weights queue for one
+    DRAM; with a slow DRAM it binds (at most its peak, a queue forms) and the machine is slower."""
+    def system(ddr_Bps):
+        def edit(p):
+            p["csd"]["count"] = S(2)
+            p["csd"]["p2p"] = False
+            p["csd"]["dense_on"] = "host"
+            p["host"]["dram"] = {"preset": "ddr5_4800", "peak_bandwidth": S(ddr_Bps)}
+        return _with("screc_4x_smartssd", edit)
+    slow = _run(system(2e9), rows, "flash")
+    assert slow.bandwidth_Bps["host.dram"] <= 2e9 * (1 + TOL)
+    assert slow.utilisation_fraction["host.dram"] > 0.5
+    assert slow.queueing_delay_s["host.dram"] > 0
+    stages = {w.stage for w in slow_cost(system(2e9), rows) if w.resource == "host.dram"}
+    assert stages == {"embedding", "dense"}                 # both the bounced sectors and the MLP hold it
+    fast = _run(system(300e9), rows, "flash")
+    assert fast.qps > slow.qps
+
+
+def slow_cost(system, rows):
+    model, trace = rows
+    plan = round_robin_plan(model, system, tier="flash")
+    for i, tp in enumerate(plan.tables):
+        tp.shards[0].device = f"csd{i % system.n_devices}"
+    sim = Simulation(model, system, plan, trace)
+    return sim.batch_cost(sim.batch_load(0)).work

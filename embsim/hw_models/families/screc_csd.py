@@ -42,8 +42,8 @@ from ..system import BatchCost, Cost, Slot, StageWork, System, add, register_fam
 from .common import cpu_core_only, cpu_row_gather
 from .pcie_switch import PcieSwitches, SwitchParams
 from .smartssd import (SERIAL_DEVICE, TIERS, build_device, check_fpga_split, dense_on_devices,
-                       device_embedding_items, device_peaks, flash_read_latency_s, port_work, serialise_devices,
-                       tier_work, tt_macs, tt_params)
+                       device_embedding_items, device_peaks, flash_read_latency_s, host_dense, host_dram_work,
+                       port_work, serialise_devices, tier_work, tt_macs, tt_params)
 
 class Host(Schema):
     cpu: CpuParams
@@ -159,8 +159,7 @@ class ScrecCSD(System):
             raise InputError(f"system '{self.name}': no device '{device}' (devices: {', '.join(self.devices)})")
 
     def _lookup_work(self, device, tier, row_bytes, dtype="fp32", pooling=None):
-        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device``; this system's part names.
-        ``dtype`` and ``pooling`` count on the host's cores (parts/cpu.py), not on a device's FPGA gather."""
+        """(time_s, actions, moved) of ONE row gather from ``tier`` of ``device`` (dtype, pooling: host cores only)."""
         self._check_device(device)
         if device == "host":
             if tier != "dram":
@@ -211,6 +210,7 @@ class ScrecCSD(System):
             self._check_device(device)
             items, acts, mv, _ = device_embedding_items(self, device, dl)
             work += [StageWork("embedding", r, t) for r, t in items.items()]
+            host_dram_work(self, "embedding", mv.get("host.dram", 0.0), work)   # host rows, bounced sectors
             for k, v in acts.items():
                 add(actions, k, v)
             for k, v in mv.items():
@@ -225,12 +225,11 @@ class ScrecCSD(System):
     def _dense(self, load, work, actions, moved):
         if self.p.csd.dense_on == "csd":
             return dense_on_devices(self, load, work, actions, moved)
-        work.append(StageWork("dense", "host", self.cpu.mac_time_s(load.dense_macs)))
-        add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
+        host_dense(self, load, work, actions, moved)
 
     def resources(self):
         devices = list(self.dev) if self.p.csd.parallel else [SERIAL_DEVICE]
-        return {"host": 1, "host.frontend": 1, **self.switches.resources(),
+        return {"host": 1, "host.frontend": 1, "host.dram": 1, **self.switches.resources(),
                 **{f"{d}{r}": 1 for d in devices
                    for r in ("", ".compute", ".flash_dies", ".flash_channels", ".pcie_up", ".pcie_down")}}
 

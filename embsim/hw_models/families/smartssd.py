@@ -230,3 +230,21 @@ def serialise_devices(work):
         key = (w.stage, _DEVICE_RESOURCE.sub(SERIAL_DEVICE, w.resource))
         merged[key] = merged.get(key, 0.0) + w.time_s
     return [StageWork(stage, resource, t) for (stage, resource), t in merged.items()]
+
+MLP_WEIGHT_B = 4    # the host MLP's fp32 weights (assumption: one per MAC of a sample, read once a batch, not in LLC)
+
+
+def host_dram_work(system, stage, nbytes, work):
+    """``host.dram``, shared by host-row gathers, sectors bounced through it (p2p off) and the host MLP: bytes / peak."""
+    if nbytes:
+        work.append(StageWork(stage, "host.dram", nbytes / system.host_dram.peak_Bps))
+
+
+def host_dense(system, load, work, actions, moved):
+    """The MLP on the host's cores (fp32), streaming its weights from the shared host DRAM."""
+    work.append(StageWork("dense", "host", system.cpu.mac_time_s(load.dense_macs)))
+    add(actions, ("host.cpu", "op_fp32"), 2.0 * load.dense_macs)
+    weights_B = MLP_WEIGHT_B * load.dense_macs / max(load.batch_size, 1)
+    host_dram_work(system, "dense", weights_B, work)
+    add(actions, ("host.dram", "read_B"), weights_B)
+    add(moved, "host.dram", weights_B)

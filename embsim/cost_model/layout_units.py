@@ -1,0 +1,246 @@
+"""Expected units per batch of a row layout, counted on the profile trace laid out as the simulator lays it.
+
+The planner prices a lookup in a slot by the share of a row read the memory
+serves (:mod:`.coalescing`).  With only a coverage curve that share follows
+from a formula, and ``coaccess`` cannot be told from ``frequency`` (a curve
+has no co-access).  With the profile trace itself (``coalescing["profile"]``)
+this module measures it instead: the rows of one slot are placed exactly as
+``simulate --layout`` places them in a shard (the placement below is the one
+:mod:`embsim.sim.layout_plan` uses), the profile's batches are read through
+that placement, and the distinct cost units of each batch are counted.
+
+Placement of one shard (rows of part ``p`` at hot ranks ``[lo, hi)``, the hot
+rank being the place by falling count in the profile, ties to the lower row,
+within the part):
+
+``identity``  by row id (within the part); untouched rows keep their place between them.
+``frequency`` by hot rank.
+``coaccess``  by the table's co-access order (:func:`embsim.workloads.row_layout.coaccess_order`).
+``random``    each touched row at a seeded random place among the shard's ``hi - lo`` rows.
+
+Packing (:func:`embsim.sim.coalesce.row_addresses`): a row of ``L <= g`` bytes
+never straddles a ``g`` unit (``floor(g / L)`` rows per unit); a larger row
+starts on a unit boundary and takes ``ceil(L / g)`` of them; the shard starts
+on a boundary of the slot's cost unit ``S`` (the largest unit size).  A batch
+reads a unit once.
+
+The read share of a slot is ``units / units_per_row / lookups`` over the
+sampled batches: ``units`` distinct cost units per batch summed, ``lookups``
+the sampled lookups whose row the slot holds, ``units_per_row`` =
+``ceil(L / S)`` (what one row alone reads), so it is 1 when no two lookups of
+a batch share a unit.  When the profile is the simulated trace (``simulate``
+solving its own plan) the count is the simulator's; for another profile it is
+an estimate from the same distribution.  Cost: one sort of each table's
+profile lookups, then one ``np.unique`` over the sampled lookups (at most
+``PROFILE_MAX_LOOKUPS`` per table) per (slot range, row size, unit sizes).
+"""
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..errors import InputError
+from ..workloads.row_layout import check_layout, coaccess_order
+
+#: lookups per table whose batches are read through a layout (whole batches, spread over the profile)
+PROFILE_MAX_LOOKUPS = 1 << 21
+
+
+# ----------------------------------------------------------- placement ---
+def part_and_index(parts: int, partition, rows: np.ndarray):
+    """(row-wise part of each row, its index within the part): hash parts by id mod P, range parts by bounds."""
+    if parts == 1:
+        return np.zeros(rows.size, dtype=np.int64), rows
+    if partition is None or partition.scheme == "hash":
+        return rows % parts, rows // parts
+    part = partition.part_of(rows)
+    return part, rows - np.asarray(partition.bounds, dtype=np.int64)[part]
+
+
+def hot_ranks(rows_idx: np.ndarray, counts: np.ndarray, part: np.ndarray, parts: int) -> np.ndarray:
+    """Hot rank of each touched row within its part (falling count, ties to the lower row)."""
+    order = np.lexsort((rows_idx, -counts, part))
+    rank = np.empty(rows_idx.size, dtype=np.int64)
+    ps = part[order]
+    start = np.searchsorted(ps, np.arange(parts))
+    rank[order] = np.arange(rows_idx.size) - start[ps]
+    return rank
+
+
+def _identity_positions(x, sel, lo, hi, touched_sorted):
+    """Positions by id in a shard of hot ranks [lo, hi), untouched rows of the part in place between them."""
+    k = touched_sorted.size
+    mine = np.sort(x[sel])
+    before_mine = np.searchsorted(mine, x[sel])
+    untouched_below = x[sel] - np.searchsorted(touched_sorted, x[sel])
+    a, b = max(lo, k) - k, max(hi - k, 0)
+    return before_mine + np.clip(untouched_below - a, 0, max(b - a, 0))
+
+
+def shard_positions(layout: str, x, sel, rank, shard, touched_sorted, key, seed: int) -> np.ndarray:
+    """Place in its shard (0, 1, ...) of each touched row ``sel`` of the shard, by ``layout``.
+
+    ``shard`` has ``table``, ``part``, ``lo`` and ``hi`` (hot ranks); ``x`` the
+    rows' indices within their part, ``rank`` their hot ranks, ``touched_sorted``
+    the part's touched indices sorted, ``key`` the co-access place of each row.
+    """
+    if layout == "frequency":
+        return rank[sel] - shard.lo
+    if layout == "identity":
+        return _identity_positions(x, sel, shard.lo, shard.hi, touched_sorted)
+    if layout == "random":
+        rng = np.random.default_rng([seed, shard.table, shard.part, shard.lo])
+        return rng.choice(shard.hi - shard.lo, size=int(sel.size), replace=False).astype(np.int64)
+    order = np.argsort(key[sel], kind="stable")           # coaccess
+    pos = np.empty(sel.size, dtype=np.int64)
+    pos[order] = np.arange(sel.size)
+    return pos
+
+
+def unit_span(pos: np.ndarray, row_bytes: float, sizes) -> tuple:
+    """(first, last) cost unit of rows at shard places ``pos``, packed as the module docstring says."""
+    g, S = int(sizes[0]), int(sizes[-1])
+    length = int(math.ceil(row_bytes - 1e-9))
+    if length <= g:
+        u = pos // ((g // length) * (S // g))
+        return u, u
+    a = pos * (-(-length // g) * g)
+    return a // S, (a + length - 1) // S
+
+
+class _Slot:
+    """The hot-rank range of one part of one table, as a shard of the simulator has them."""
+
+    def __init__(self, table, part, lo, hi):
+        self.table, self.part, self.lo, self.hi = table, part, lo, hi
+
+
+def _segment_positions(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Positions in ``indices`` of the segments [starts[k], stops[k]), in order."""
+    n = stops - starts
+    if n.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    rep = np.repeat(starts - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    return np.arange(int(n.sum()), dtype=np.int64) + rep
+
+
+class _Table:
+    """One table of the profile: its touched rows and counts, and the sampled batches' lookups."""
+
+    def __init__(self, trace, t: int, max_lookups: int):
+        seg = trace.segment_offsets()
+        T, B = trace.n_tables, trace.n_batches
+        starts, stops = seg[:-1][t::T], seg[1:][t::T]                  # per batch
+        ids = trace.indices[_segment_positions(starts, stops)]
+        self.rows, self.counts = np.unique(ids, return_counts=True)
+        per_batch = max(1.0, ids.size / max(B, 1))
+        k = int(max(1, min(B, max_lookups // per_batch)))
+        pick = np.unique(np.linspace(0, B - 1, k).round().astype(np.int64)) if B else np.zeros(0, np.int64)
+        self.batches = int(pick.size)
+        sample = trace.indices[_segment_positions(starts[pick], stops[pick])]
+        self.batch = np.repeat(np.arange(pick.size, dtype=np.int64), stops[pick] - starts[pick])
+        self.inverse = np.searchsorted(self.rows, sample)
+        self.key: Optional[np.ndarray] = None
+        self.ranks: dict = {}    # partition -> (part, index within part, rank) of the touched rows
+        self.places: dict = {}   # (partition, part, lo, hi) -> place of each touched row in the shard (-1: not in it)
+
+
+class LayoutProfile:
+    """A profile trace seen through one layout: the distinct units per batch of any slot the planner prices.
+
+    ``trace``: the profile (a ``Trace`` of the model's tables, in memory);
+    ``layout``: identity | frequency | coaccess | random; ``seed``: the
+    seed of the random layout and of the co-access clustering (the
+    simulation's seed gives the simulator's placement).
+    """
+
+    def __init__(self, trace, layout: str, seed: int = 0, max_lookups: int = PROFILE_MAX_LOOKUPS):
+        self.trace, self.layout, self.seed = trace, check_layout(layout), int(seed)
+        self.max_lookups = int(max_lookups)
+        self._tables: dict = {}
+        self._coaccess: dict = {}    # table -> place of every row in its co-access order (Louvain: seconds a table)
+
+    def coaccess_key(self, t: int, rows: np.ndarray) -> np.ndarray:
+        """Place of each of ``rows`` in table t's co-access order of the profile (computed once a table)."""
+        if t not in self._coaccess:
+            full = coaccess_order(self.trace, t, seed=self.seed)
+            inv = np.empty(full.size, dtype=np.int64)
+            inv[full] = np.arange(full.size)
+            self._coaccess[t] = inv
+        return self._coaccess[t][rows]
+
+    def check_matches(self, table_rows) -> "LayoutProfile":
+        """InputError unless the profile has these tables (count and rows)."""
+        rows = [int(r) for r in self.trace.table_rows]
+        if rows != [int(r) for r in table_rows]:
+            raise InputError(f"coalescing profile: table_rows {rows[:6]}: expected the model's "
+                             f"{[int(r) for r in table_rows][:6]} (a trace of the same tables)")
+        return self
+
+    def _table(self, t: int) -> _Table:
+        if t not in self._tables:
+            self._tables[t] = _Table(self.trace, t, self.max_lookups)
+        return self._tables[t]
+
+    def _places(self, t: int, partition, part: int, rank_range) -> np.ndarray:
+        """Place of every touched row of table t in the shard of ``part`` holding ``rank_range`` (-1: elsewhere)."""
+        tab = self._table(t)
+        P = partition.parts if partition is not None else 1
+        if partition not in tab.ranks:
+            p, x = part_and_index(P, partition, tab.rows)
+            tab.ranks[partition] = (p, x, hot_ranks(x, tab.counts, p, P))
+        p, x, rank = tab.ranks[partition]
+        R = int(partition.part_rows()[part]) if partition is not None else int(self.trace.table_rows[t])
+        lo, hi = (min(int(math.floor(f * R + 0.5)), R) for f in rank_range)
+        cache = (partition, part, lo, hi)
+        if cache not in tab.places:
+            if self.layout == "coaccess" and tab.key is None:
+                tab.key = self.coaccess_key(t, tab.rows)
+            sel = np.flatnonzero((p == part) & (rank >= lo) & (rank < hi))
+            touched_sorted = np.sort(x[p == part])
+            place = np.full(tab.rows.size, -1, dtype=np.int64)
+            if sel.size:
+                place[sel] = shard_positions(self.layout, x, sel, rank, _Slot(t, part, lo, hi), touched_sorted,
+                                             tab.key, self.seed)
+            tab.places[cache] = place
+        return tab.places[cache]
+
+    def slot_units(self, t: int, partition, part: int, rank_range, row_bytes: float, sizes) -> tuple:
+        """(cost units, lookups, batches) the sampled profile batches read from that slot (module docstring)."""
+        tab = self._table(t)
+        place = self._places(t, partition, part, rank_range)[tab.inverse]
+        mine = place >= 0
+        n = int(mine.sum())
+        if n == 0:
+            return 0, 0, tab.batches
+        first, last = unit_span(place[mine], row_bytes, sizes)
+        batch = tab.batch[mine]
+        width = last - first + 1
+        if width.max() > 1:                                  # rows of several units: every unit they touch
+            batch = np.repeat(batch, width)
+            first = np.repeat(first, width) + _offsets_within(width)
+        span = int(first.max()) + 1
+        return int(np.unique(batch * span + first).size), n, tab.batches
+
+    def read_share(self, t: int, partition, part: int, rank_range, row_bytes: float, sizes) -> float:
+        """Row reads the memory serves per lookup reaching the slot (<= 1): units / units per row / lookups."""
+        units, n, _ = self.slot_units(t, partition, part, rank_range, row_bytes, sizes)
+        if n == 0:
+            return 1.0
+        per_row = max(1, -(-int(math.ceil(row_bytes - 1e-9)) // int(sizes[-1])))
+        return float(min(1.0, units / per_row / n))
+
+
+def _offsets_within(width: np.ndarray) -> np.ndarray:
+    """0, 1, .., w - 1 for every w of ``width``, concatenated."""
+    ends = np.cumsum(width)
+    return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - width, width)
+
+
+def as_profile(profile, layout: str, seed: int = 0) -> Optional[LayoutProfile]:
+    """A LayoutProfile of ``profile`` (a Trace or a LayoutProfile of this layout), or None."""
+    if profile is None or isinstance(profile, LayoutProfile):
+        if profile is not None and profile.layout != layout:
+            raise InputError(f"coalescing profile: made for layout {profile.layout!r}, the plan asks for {layout!r}")
+        return profile
+    return LayoutProfile(profile, layout, seed)
