@@ -83,8 +83,10 @@ increment), so the one-level loops update the stamps without branches and
 prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
-loop: per-batch counters summed in locals and stored once per batch,
-per-table counters stored when the table changes, no level table.  What is
+loop (``_run_lru_queue``, ``_run_lfu``; ``_run_one_level`` for an LRU whose
+row ids do not fit the ring): per-batch counters summed in locals and stored
+once per batch, per-table counters stored when the table changes, no level
+table, no branch on the policy.  What is
 left is mostly instructions, not memory: the general loop costs more per
 lookup than its random accesses.
 """
@@ -258,6 +260,28 @@ cdef inline void lfu_hit(Arrays *A, Level *L, int32_t s) noexcept nogil:
         A.bk[b].next = nb
     bucket_row_unlink(A, L, s)
     bucket_row_append(A, nb, s)
+
+
+cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
+    """``fill`` of an LFU level with no branch on the policy (the one-level LFU loop)."""
+    cdef int32_t s, b
+    if L.size == L.cap:
+        s = A.bk[L.bhead].head           # the least recently used row of the lowest count
+        bucket_row_unlink(A, L, s)       # its row state keeps a stale slot (key[s] != row)
+    else:
+        s = new_slot(A, L)
+        L.size += 1
+    A.key[s] = g
+    L.rs[g * A.rstride] = s
+    b = L.bhead
+    if b < 0 or A.bk[b].freq != 1:
+        b = new_bucket(A, L, 1)
+        A.bk[b].prev = -1
+        A.bk[b].next = L.bhead
+        if L.bhead >= 0:
+            A.bk[L.bhead].prev = b
+        L.bhead = b
+    bucket_row_append(A, b, s)
 
 
 # --------------------------------------------------- probe / fill / evict ---
@@ -560,6 +584,8 @@ cdef class ReplayState:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
         if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
             return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
+        if self.one_level and self.levels[0].policy == P_LFU:   # checks the ids itself, likewise
+            return self._run_lfu(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         with nogil:   # every id in range before any is used as an address (one cheap pass)
             for i in range(lo, hi):
                 if ids[i] < 0 or ids[i] >= total_rows:
@@ -796,6 +822,120 @@ cdef class ReplayState:
                 c_bytes[cb] += by0
                 c_bytes[cb + 1] += by1
         self.qhead, self.qtail, L.size = qh, qt, size
+        return -1
+
+    cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
+        """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.
+
+        Same buckets and slots as the general loop (``lfu_hit``, ``lfu_fill``):
+        a hit on a hot row is mostly a bump of its bucket's count in place (it
+        is alone at its count).  Counting as ``_run_lru_queue``: per-batch
+        counters in locals, per-table counts added per run of lookups in one
+        table, an id checked only where it leaves its table's range (no pass of
+        its own; returned as in ``run``).  Prefetched: the row state
+        ``prefetch_rows`` ahead; half as far ahead the key, links and bucket of
+        the row's slot (stale or -1 slots too: harmless); the next victim's key
+        and links.
+        """
+        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
+        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
+        cdef int64_t h, u0, u1, by0, by1
+        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int64_t gn
+        cdef int32_t s, s2, b2, x
+        cdef int32_t *st
+        cdef int t = 0, n_tables = self.n_tables
+        cdef Arrays *A = &self.A
+        cdef Level *L = self.levels
+        cdef int32_t *rs = self.rs
+        cdef int32_t *lnk = self.A.lnk
+        cdef int32_t *sbucket = self.A.sbucket
+        cdef int64_t *key = self.A.key
+        cdef Bucket *bk = self.A.bk
+        cdef int64_t *offs = self.offs
+        cdef int64_t *rbytes = self.rbytes
+        cdef int64_t *c_look = self.c_look
+        cdef int64_t *c_uniq = self.c_uniq
+        cdef int64_t *c_hit = self.c_hit
+        cdef int64_t *c_bytes = self.c_bytes
+        cdef int64_t *ct_look = self.ct_look
+        cdef int64_t *ct_hit = self.ct_hit
+        cdef uint8_t *reach = self.reach
+        tlo = offs[0]
+        tspan = offs[1] - offs[0]
+        with nogil:
+            for b in range(b0, b1):
+                b2 = <int32_t> (2 * b)
+                lo = bounds[b - b0]
+                hi = bounds[b - b0 + 1]
+                h = 0
+                u0 = 0
+                u1 = 0
+                by0 = 0
+                by1 = 0
+                seg = lo          # first lookup of the current run in one table (this batch)
+                sh = 0            # hits before it in this batch
+                for i in range(lo, hi):
+                    g = gids[i]
+                    if i + pf < n_ids:
+                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
+                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
+                        if <uint64_t> g >= <uint64_t> total_rows:
+                            return i                 # not a row: the state is unusable from here
+                        ct_look[ct] += i - seg
+                        ct_hit[ct] += h - sh
+                        ct_hit[ct + 1] += (i - seg) - (h - sh)
+                        by0 += (h - sh) * rb0
+                        by1 += ((i - seg) - (h - sh)) * rb1
+                        seg = i
+                        sh = h
+                        t = find_table(offs, n_tables, g, t)
+                        tlo = offs[t]
+                        tspan = offs[t + 1] - tlo
+                        ct = <int64_t> t * 2
+                        rb0 = rbytes[ct]
+                        rb1 = rbytes[ct + 1]
+                    if i + pf2 < n_ids:
+                        gn = gids[i + pf2]
+                        if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
+                            s2 = rs[2 * gn]
+                            EMBSIM_PREFETCH(key + s2)
+                            EMBSIM_PREFETCH(lnk + 2 * s2)
+                            EMBSIM_PREFETCH(sbucket + s2)
+                    st = rs + 2 * g
+                    x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
+                    u0 += x < b2
+                    x = b2 if x < b2 else x
+                    s = st[0]
+                    if s >= 0 and key[s] == g:       # a hit (else not cached, or a stale slot)
+                        h += 1
+                        st[1] = x
+                        lfu_hit(A, L, s)
+                        if reach != NULL:
+                            reach[i] = 0
+                    else:
+                        if reach != NULL:
+                            reach[i] = 1
+                        u1 += 1 - (x & 1)
+                        st[1] = x | 1
+                        lfu_fill(A, L, g)
+                        if L.size == L.cap:          # the next victim: its key and links
+                            s2 = bk[L.bhead].head
+                            EMBSIM_PREFETCH(key + s2)
+                            EMBSIM_PREFETCH(lnk + 2 * s2)
+                ct_look[ct] += hi - seg
+                ct_hit[ct] += h - sh
+                ct_hit[ct + 1] += (hi - seg) - (h - sh)
+                by0 += (h - sh) * rb0
+                by1 += ((hi - seg) - (h - sh)) * rb1
+                cb = b * 2
+                c_look[cb] += hi - lo
+                c_uniq[cb] += u0
+                c_uniq[cb + 1] += u1
+                c_hit[cb] += h
+                c_hit[cb + 1] += (hi - lo) - h
+                c_bytes[cb] += by0
+                c_bytes[cb + 1] += by1
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:

@@ -349,3 +349,25 @@ def test_an_id_outside_the_rows_is_named_with_its_position(bad, policy):
     locs = [Location("d", "dram", 64, [CacheLevel("c", policy, 3, 64)])]
     with pytest.raises(InputError, match=f"value {bad} at position 6 "):
         replay(g, np.array([0, 4, 9]), [4.0, 4.0], [0, 5], locs, total_rows=10)
+
+
+@pytest.mark.parametrize("cap, rows", [(1, 6), (4, 9), (30, 45), (30, 400)])
+def test_one_lfu_loop_through_ties_across_chunks_and_batches(cap, rows, rng):
+    """One LFU over a tier runs its own loop: a few hot rows climb to counts of their own (bumped in place),
+    the rest tie at low counts (a tie evicts the least recent), fed in four chunks of uneven batches
+    over three tables: every counter is the reference's."""
+    from embsim.sim.replay import Replayer
+    n = 4000
+    offs, rb = np.array([0, rows // 3, 2 * rows // 3]), np.array([64.0, 96.0, 520.0])
+    hot = rng.integers(0, max(1, cap // 2), n)
+    cold = rng.integers(0, rows, n)
+    g = np.where(rng.random(n) < 0.4, hot, cold).astype(np.int64)
+    bounds = np.unique(np.concatenate([[0, n], rng.integers(0, n, 12)])).astype(np.int64)
+    locs = [Location("gpu0", "ddr", 64, [CacheLevel("hbm", "lfu", cap, 128)])]
+    rep = Replayer(bounds.size - 1, rb, offs, locs, total_rows=rows)
+    cuts = np.unique(np.linspace(0, bounds.size - 1, 5).astype(int))
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        rep.feed(g[bounds[a]:bounds[b]], bounds[a:b + 1] - bounds[a])
+    res = rep.result()
+    assert_same(res, reference_replay(g, bounds, rb, offs, locs, total_rows=rows))
+    assert res.hits[:, 0, 0].sum() > 0 and res.misses[:, 0, 0].sum() > cap
