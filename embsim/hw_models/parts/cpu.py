@@ -83,8 +83,13 @@ class CpuCores(ComputeUnit):
             row += row_bytes / DTYPE_BYTES[dtype] * convert
         if pooling is None:
             return row + self.p.add_overhead.value
-        if not pooling >= 1:
-            raise ValueError(f"{self.name}: pooling {pooling} (expected >= 1 row per bag)")
+        if not pooling > 0:
+            raise ValueError(f"{self.name}: pooling {pooling} (expected > 0 rows per bag)")
+        # A mean below one row per bag (dlrm_datasets tables where most samples lack the
+        # feature) is read as empty bags and one-row copies: no add, no reduce.  Assumption:
+        # the mean alone cannot tell this from a few long bags among many empty ones, and
+        # the one-row reading keeps the cost a lookup pays no lower than a copy's.
+        pooling = max(1.0, pooling)
         multi = min(1.0, pooling - 1.0)      # share of bags with two rows or more (bags of 1 or 2 below L = 2)
         return row + (1.0 - 1.0 / pooling) * self.p.add_overhead.value + multi * self.p.bag_overhead.value / pooling
 

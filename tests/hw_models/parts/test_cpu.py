@@ -61,7 +61,14 @@ def test_bad_dtype_and_pooling_are_refused():
     with pytest.raises(ValueError, match="storage dtype"):
         c.core_time_s(64, "fp64", 4)
     with pytest.raises(ValueError, match="pooling"):
-        c.core_time_s(64, "fp32", 0.5)
+        c.core_time_s(64, "fp32", 0.0)
+
+
+def test_a_mean_below_one_row_per_bag_is_priced_as_one_row_copies():
+    # dlrm_datasets-like tables have mean pooling below 1 (most samples lack the feature)
+    c = cores()
+    assert c.core_time_s(64, "fp16", 0.85) == c.core_time_s(64, "fp16", 1.0)
+    assert c.core_time_s(64, "fp16", 0.85) < c.core_time_s(64, "fp16", 2.0)
 
 
 def test_every_conversion_and_bag_term_needs_a_source():
