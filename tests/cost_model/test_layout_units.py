@@ -40,7 +40,8 @@ def _plan(model, system, device, tier):
 
 
 def _simulated(model, system, device, tier, trace, layout):
-    sim = Simulation(model, system, _plan(model, system, device, tier), trace, layout=layout)
+    sim = Simulation(model, system, _plan(model, system, device, tier), trace, layout=layout,
+                     profile="in-sample")  # the planner is profiled on its own draw; the sim lays out from its trace
     return float(sim.tier_units.sum(axis=1).mean())
 
 

@@ -119,7 +119,8 @@ def test_the_simulator_measures_the_share_the_plan_predicts(split_run):
     assert ids.size == 400                                   # every row seen: no Good-Turing correction
     tp = plan.table("hot")
     assert tp.part_shares is not None and len(tp.part_shares) == tp.shards[0].parts
-    res = Simulation(model, system, plan, trace).run("closed", queries=8 * 256)
+    res = Simulation(model, system, plan, trace, profile="in-sample").run(  # the plan was profiled on this trace
+        "closed", queries=8 * 256)
     got = res.config["plan"]["part_shares"]["hot"]
     assert np.allclose(got["measured"], got["predicted"], atol=1e-12)
     assert sum(s.access_share for s in tp.shards) == pytest.approx(1.0)

@@ -76,7 +76,7 @@ def test_a_replica_costs_memory_on_every_device_and_sends_no_pooled_vectors():
         small.shards = [type(small.shards[0])(f"gpu{c}", "hbm", 0.0, 1.0, 1 / 8, part=c, parts=8) for c in range(8)]
     assert plan_problems(plan, system, model) == []
     trace = generate_trace(model, batches=4, batch_size=64, seed=2)
-    sim = Simulation(model, system, plan, trace)
+    sim = Simulation(model, system, plan, trace, profile="in-sample")   # every batch replayed: copies checked per batch
     t_small = [i for i, sh in enumerate(sim.shards) if sh.table_name == "small"]
     assert sorted(sim.shards[i].device for i in t_small) == [f"gpu{c}" for c in range(8)]
     lookups = sim.tier_lookups[:, t_small]                        # [batch, copy]
