@@ -5,12 +5,10 @@ these helpers, so every page opens offline (no script is fetched) and looks alik
 """
 from __future__ import annotations
 
-import datetime
 import html
 import math
 
-from .. import __version__
-from .report import _CSS, _RENDER, _fig_json
+from .report import _fig_json, page_shell
 
 EXTRA_CSS = ("td.num{text-align:right;font-variant-numeric:tabular-nums} .good{color:#060} .bad{color:#a00}"
              " ul.why li{margin:.2em 0} .published{background:#f7f7ee;padding:.4em .8em;border-left:3px solid #cc9}")
@@ -33,13 +31,7 @@ def table(head: list, rows: list, numeric=()) -> str:
 
 def page(title: str, body: str) -> str:
     """The whole page around ``body`` (plotly.js inline: it opens offline)."""
-    import plotly.offline
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}{EXTRA_CSS}</style>"
-            f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head><body>"
-            f"<h1>{html.escape(title)}</h1><p class='meta'>embsim {__version__}, written {now}</p>"
-            f"{body}<script>{_RENDER}</script></body></html>\n")
+    return page_shell(title, body, EXTRA_CSS)
 
 
 def _scaled(x: float, unit: str, steps) -> str:

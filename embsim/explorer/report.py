@@ -528,7 +528,6 @@ def _fig_json(fig):
 
 def render_html(inp, title="embsim design report"):
     """The report page as a string."""
-    import plotly.offline
     body, nav = [], []
     for sid, heading in SECTIONS:
         nav.append(f"<a href='#{sid}'>{html.escape(heading.split(':')[0])}</a>")
@@ -544,12 +543,18 @@ def render_html(inp, title="embsim design report"):
             blocks.append(f"<div class='plot' id='{pid}'></div>"
                           f"<script type='application/json' id='{pid}-data'>{_fig_json(fig)}</script>")
         body.append(f"<section id='{sid}'><h2>{html.escape(heading)}</h2>{''.join(blocks)}</section>")
+    return page_shell(title, f"<nav>{''.join(nav)}</nav>{''.join(body)}")
+
+
+def page_shell(title: str, body: str, extra_css: str = "") -> str:
+    """The whole page around ``body``: plotly.js inline (it opens offline), the charts drawn by one script."""
+    import plotly.offline
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}{extra_css}</style>"
             f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head><body>"
             f"<h1>{html.escape(title)}</h1><p class='meta'>embsim {__version__}, written {now}</p>"
-            f"<nav>{''.join(nav)}</nav>{''.join(body)}<script>{_RENDER}</script></body></html>\n")
+            f"{body}<script>{_RENDER}</script></body></html>\n")
 
 
 def write_report(inputs, path, force=False, title="embsim design report"):

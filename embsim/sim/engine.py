@@ -411,6 +411,10 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         start = env.now
         yield env.timeout(time_s)
         server.release(req)
+        logged(b, r, start, asked)
+
+    def logged(b, r, start, asked):
+        """One held item in the run's log: batch, resource, start, end (now), wait."""
         log_batch.append(b)
         log_res.append(r)
         log_start.append(start)
@@ -433,11 +437,7 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
 
                 def released(_):
                     server.release(req)
-                    log_batch.append(b)
-                    log_res.append(r)
-                    log_start.append(start)
-                    log_end.append(env.now)
-                    log_wait.append(start - asked)
+                    logged(b, r, start, asked)
                     left[0] -= 1
                     if not left[0]:
                         finished.succeed()
