@@ -26,6 +26,7 @@ place and on the console.  Nothing is fetched from the network.
 import datetime
 import html
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -546,10 +547,24 @@ def render_html(inp, title="embsim design report"):
     return page_shell(title, f"<nav>{''.join(nav)}</nav>{''.join(body)}")
 
 
+def written_at() -> datetime.datetime:
+    """The time a page says it was written: ``SOURCE_DATE_EPOCH`` (seconds, UTC) when set, else now.
+
+    The reproducible-builds convention (https://reproducible-builds.org/specs/source-date-epoch/): with
+    it set, the same inputs give the same page byte for byte; a malformed value is an input error.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    if not raw.strip().isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH: {raw!r} is not a whole number of seconds since 1970 (UTC)")
+    return datetime.datetime.fromtimestamp(int(raw), datetime.timezone.utc)
+
+
 def page_shell(title: str, body: str, extra_css: str = "") -> str:
     """The whole page around ``body``: plotly.js inline (it opens offline), the charts drawn by one script."""
     import plotly.offline
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = written_at().strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_CSS}{extra_css}</style>"
             f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head><body>"

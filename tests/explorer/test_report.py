@@ -181,3 +181,16 @@ def test_the_browser_check_catches_a_broken_chart(full_report, tmp_path):
     dom, errors = open_in_chromium(broken, tmp_path)
     assert errors and "plot-pareto-0" in errors[0]
     assert unrendered(dom, plot_ids(text)) == ["plot-pareto-0"]
+
+
+def test_source_date_epoch_makes_the_page_byte_identical(tmp_path, store, monkeypatch):
+    """Same inputs, same page, byte for byte, once the write time is pinned (reproducible-builds)."""
+    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a = write_report([store, tmp_path / "plan.json"], tmp_path / "a.html").read_bytes()
+    b = write_report([store, tmp_path / "plan.json"], tmp_path / "b.html").read_bytes()
+    assert a == b and b"written 2023-11-14 22:13 UTC" in a
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(InputError, match="SOURCE_DATE_EPOCH: 'yesterday' is not a whole number"):
+        write_report([store], tmp_path / "c.html")
+    assert not (tmp_path / "c.html").exists()
