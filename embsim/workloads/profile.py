@@ -118,11 +118,11 @@ class BatchRangeReader(TraceReader):
         self.n_batches, self.n_tables, self.batch_size = b1 - b0, reader.n_tables, reader.batch_size
         self.table_rows, self.table_names = reader.table_rows, reader.table_names
         self.meta, self.has_timestamps = reader.meta, reader.has_timestamps
-        per_table = np.zeros(self.n_tables, dtype=np.int64)
-        for c in self._clipped():
-            per_table += c.trace.lengths.sum(axis=(0, 2), dtype=np.int64)
-        self._lookups_per_table = per_table
-        self.n_indices = int(per_table.sum())
+        self._lookups_per_table = reader.lookups_per_table_in(self.b0, self.b1)   # lengths only, no indices
+        self.n_indices = int(self._lookups_per_table.sum())
+
+    def lookups_per_table_in(self, b0: int, b1: int) -> np.ndarray:
+        return self.reader.lookups_per_table_in(self.b0 + b0, self.b0 + min(b1, self.n_batches))
 
     def _clipped(self):
         first = 0

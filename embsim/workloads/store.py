@@ -106,6 +106,7 @@ class TraceReader:
     """
 
     source = "trace"
+    n_tables: int
 
     @property
     def row_offsets(self):
@@ -123,6 +124,20 @@ class TraceReader:
     def lookups_per_table(self):
         """int64 [tables]: accesses of each table over the whole trace."""
         return np.asarray(self._lookups_per_table, dtype=np.int64).copy()
+
+    def lookups_per_table_in(self, b0: int, b1: int) -> np.ndarray:
+        """int64 [tables]: accesses of each table in batches ``[b0, b1)``, from the lengths alone.
+
+        Readers override this to skip the indices (a chunked store reads only its lengths files);
+        this fallback walks the chunks.
+        """
+        per_table = np.zeros(self.n_tables, dtype=np.int64)
+        for c in self.chunks():
+            lo, hi = max(b0, c.first_batch), min(b1, c.first_batch + c.trace.n_batches)
+            if lo < hi:
+                L = c.trace.lengths[lo - c.first_batch:hi - c.first_batch]
+                per_table += L.sum(axis=(0, 2), dtype=np.int64)
+        return per_table
 
     def chunks(self):
         raise NotImplementedError
@@ -175,6 +190,9 @@ class MemoryTraceReader(TraceReader):
             yield Chunk(b, int(bounds[b]), tr.batch_slice(b, e, bounds))
             b = e
 
+    def lookups_per_table_in(self, b0: int, b1: int) -> np.ndarray:
+        return self.trace.lengths[b0:b1].sum(axis=(0, 2), dtype=np.int64)
+
     def load(self):
         return self.trace
 
@@ -210,6 +228,20 @@ class ChunkedTraceReader(TraceReader):
     @property
     def n_chunks(self):
         return len(self.manifest["chunks"])
+
+    def lookups_per_table_in(self, b0: int, b1: int) -> np.ndarray:
+        """Only the lengths files of the chunks that overlap ``[b0, b1)`` are read (and checked)."""
+        per_table = np.zeros(self.n_tables, dtype=np.int64)
+        for c in self.manifest["chunks"]:
+            first, nb = c["first_batch"], c["batches"]
+            lo, hi = max(b0, first), min(b1, first + nb)
+            if lo >= hi:
+                continue
+            f = c["files"]["lengths"]
+            L = read_checked(self.path / f["name"], f, _DTYPES["lengths"])
+            L = L.reshape(nb, self.n_tables, self.batch_size)[lo - first:hi - first]
+            per_table += L.sum(axis=(0, 2), dtype=np.int64)
+        return per_table
 
     def read_chunk(self, k, pool=None):
         """Chunk ``k``, its files read and checked (CRC-32, dtype, shape) against the manifest.

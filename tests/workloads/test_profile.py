@@ -70,3 +70,22 @@ def test_batch_range_reader_equals_the_slice(tmp_path, trace):
         np.testing.assert_array_equal(r.lookups_per_table(), want.lookups_per_table())
     with pytest.raises(InputError):
         BatchRangeReader(open_trace(folder), 5, 5)
+
+
+def test_a_range_is_counted_from_the_lengths_alone(tmp_path, trace, monkeypatch):
+    """Opening a range of a chunked store reads no indices (an extra pass over a streamed trace, before)."""
+    from embsim.workloads.store import ChunkedTraceReader, MemoryTraceReader
+    folder = save_trace(trace, tmp_path / "t.trace", batches_per_chunk=2)
+
+    def no_chunk_reads(self, k, pool=None):
+        raise AssertionError("a chunk's indices were read to count a range")
+    monkeypatch.setattr(ChunkedTraceReader, "read_chunk", no_chunk_reads)
+    for b0, b1 in ((0, 4), (3, 6), (8, 9)):
+        want = trace.batch_slice(b0, b1).lookups_per_table()
+        for reader in (open_trace(folder), MemoryTraceReader(trace)):
+            r = BatchRangeReader(reader, b0, b1)
+            np.testing.assert_array_equal(r.lookups_per_table(), want)
+            inner = BatchRangeReader(r, 1, r.n_batches) if r.n_batches > 1 else None   # a range of a range
+            if inner is not None:
+                np.testing.assert_array_equal(inner.lookups_per_table(),
+                                              trace.batch_slice(b0 + 1, b1).lookups_per_table())
