@@ -11,7 +11,7 @@ stack's 4 KiB read; capacity: all the socket's drives).  A table shard on
 ``nvme`` is striped over the socket's drives.
 
 One row read from NVMe at full concurrency (amortised over D drives and C
-cores) costs the largest of
+cores; ``nvme_read.py``, shared with ``gpu_nvme``) costs the largest of
 
     drive:    the flash's die, channel and IOPS bound (parts/flash.py) / D
     queue:    (drive read latency + software latency) / (queue depth x D)
@@ -32,6 +32,7 @@ from ..params import param
 from ..parts import FlashParams, IoStack, IoStackParams, Link, LinkParams, NandFlash
 from ..system import Cost, Slot, register_family
 from .cpu_dram import CpuDram, CpuDramParams
+from .nvme_read import nvme_row_read
 
 
 class NvmeParams(Schema):
@@ -79,25 +80,10 @@ class CpuNvme(CpuDram):
 
     def _nvme_read(self, device, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
         """(time_s, actions) of ``lookups`` row reads from ``device``'s drives (see the module docstring)."""
-        drives, ports, cpu, dram = self.drives[device], self.ports[device], self.cpu[device], self.dram[device]
-        D, reads = len(drives), self.io.reads_per_row(row_bytes)
-        xfer = reads * self.io.read_size_B
-        f = drives[0]
-        bounds = {
-            "drive": max(f.read_time_s(xfer), reads / f.p.max_read_iops.value) / D,
-            "queue": reads / (self.io.reads_per_s(f.read_latency_s(xfer)) * D),
-            "link": ports[0].transfer_time_s(xfer) / D,
-            "cores": (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes, dtype, pooling)) / cpu.count,
-            "memory": (xfer + dram.access_B(row_bytes)) / dram.random_bandwidth_Bps(cpu.in_flight()),
-        }
-        per_drive = lookups / D
-        actions = {(cpu.name, "busy_s"): lookups * (reads * self.io.p.cpu_per_read.value + cpu.core_time_s(row_bytes, dtype, pooling)),
-                   (dram.name, "write_B"): lookups * xfer, (dram.name, "read_B"): lookups * dram.access_B(row_bytes)}
-        for k in range(D):
-            actions[(drives[k].name, "page_read")] = per_drive * reads * f.pages_per_read(self.io.read_size_B)
-            actions[(drives[k].name, "channel_B")] = per_drive * xfer
-            actions[(ports[k].name, "transfer_B")] = per_drive * xfer
-        return lookups * max(bounds.values()), actions
+        cpu, dram = self.cpu[device], self.dram[device]
+        return nvme_row_read(self.drives[device], self.ports[device], self.io, cpu, dram,
+                             dram.random_bandwidth_Bps(cpu.in_flight()), row_bytes, lookups,
+                             core_s=cpu.core_time_s(row_bytes, dtype, pooling), read_B=dram.access_B(row_bytes))
 
     def _gather(self, device, level, row_bytes, lookups=1.0, dtype="fp32", pooling=None):
         if level == "nvme":
