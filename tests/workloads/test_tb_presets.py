@@ -62,4 +62,15 @@ def test_4tb_does_not_fit_gpus_with_uvm_one_line(no_torchrec_baseline):
     with pytest.raises(InputError) as e:
         solve_plan(load_model("dlrm_datasets_like_4tb"), load_system("gpu_8x_a100_80g"), batch_size=64,
                    time_limit_s=5)
-    assert "\n" not in str(e.value) and "4000.0 GB" in str(e.value)
+    msg = str(e.value)
+    assert "\n" not in msg and "4000.0 GB" in msg and "2576.0 GB" in msg and "gpu_8x_a100_80g" in msg
+
+
+def test_4tb_runs_on_gpus_with_host_nvme_behind_host_ddr(no_torchrec_baseline):
+    """8 x 72 GB of HBM and 2 TB of host DDR hold 2576 GB; the host's NVMe drives take the rest, and only then."""
+    model, system = load_model("dlrm_datasets_like_4tb"), load_system("gpu_8x_a100_nvme")
+    plan = solve_plan(model, system, batch_size=64, time_limit_s=3)
+    assert sum(plan.pool_used_B.values()) >= model.embedding_bytes * 0.999
+    assert plan.pool_used_B["host.nvme"] >= (model.embedding_bytes - 2576e9) * 0.999
+    assert plan.pool_used_B["host.ddr"] >= 2e12 * 0.999                 # the faster tiers fill first
+    assert all(plan.pool_used_B[p] <= plan.pool_capacity_B[p] * (1 + 1e-8) for p in plan.pool_used_B)

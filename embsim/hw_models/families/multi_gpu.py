@@ -83,7 +83,7 @@ class MultiGpuFile(Schema):
 class MultiGpu(System):
     """N GPUs with HBM and shared host DDR.  See the module docstring for the model."""
 
-    Schema = MultiGpuFile
+    Schema: type = MultiGpuFile
     CACHE_LEVEL = "hbm_cache"
     HOST_POOL = "host.ddr"
 

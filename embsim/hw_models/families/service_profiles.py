@@ -46,6 +46,13 @@ def multi_gpu(system) -> dict:
     return out
 
 
+def gpu_nvme(system) -> dict:
+    """As multi_gpu, and the host's NVMe reads (``host.nvme``): NAND reads, on host cores with OS noise."""
+    out = multi_gpu(system)
+    out["host.nvme"] = NAND_READ.combine(HOST_OS_NOISE)
+    return out
+
+
 def ascend_soc(system) -> dict:
     """AI cores and the cube unit: accelerator kernels; the host link: PCIe."""
     out = {r: ACCELERATOR_CORE for r in system.resources()}
@@ -66,7 +73,8 @@ def screc_csd(system) -> dict:
     return out
 
 
-FAMILY_PROFILES = {"cpu_dram": cpu_dram, "cpu_nvme": cpu_nvme, "multi_gpu": multi_gpu, "ascend_soc": ascend_soc, "screc_csd": screc_csd}
+FAMILY_PROFILES = {"cpu_dram": cpu_dram, "cpu_nvme": cpu_nvme, "multi_gpu": multi_gpu, "gpu_nvme": gpu_nvme,
+                   "ascend_soc": ascend_soc, "screc_csd": screc_csd}
 
 
 def service_variability(system) -> dict:
