@@ -75,7 +75,7 @@ import platform
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from typing import Optional
 
@@ -306,6 +306,8 @@ class Simulation:
         from ..workloads.stats import trace_stats
         self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
         stats = trace_stats(self.profile)
+        if self.held_out.kind != profiles.IN_SAMPLE:       # the plan predicts a disjoint trace: extrapolate unseen rows
+            stats = replace(stats, held_out=True)
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
         else:
