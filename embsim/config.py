@@ -158,6 +158,22 @@ def load_yaml(path):
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     note_input(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = _parse_yaml(path)
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+    return copy.deepcopy(_PARSED[key])      # a caller may edit its copy
+
+
+# Parsed files by (path, mtime, size): a sweep or `embsim reproduce` loads the same system and part presets
+# hundreds of times, and parsing them was a third of a quick reproduce run.  A changed file has a new key.
+_PARSED: dict = {}
+_PARSED_MAX = 512
+
+
+def _parse_yaml(path: Path) -> dict:
     try:
         data = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:

@@ -56,3 +56,21 @@ def test_load_yaml_errors(tmp_path, text, fragment):
     p.write_text(text)
     with pytest.raises(InputError, match=fragment):
         config.load_yaml(p)
+
+
+def test_a_parsed_file_is_reused_but_never_shared_or_stale(tmp_path):
+    """load_yaml keeps what it parsed (a sweep loads the same presets hundreds of times), but a caller's
+    edit never reaches the next caller, and a file that changed is read again."""
+    import os
+    from embsim.config import load_yaml
+    f = tmp_path / "s.yaml"
+    f.write_text("a: {b: 1}\n")
+    first = load_yaml(f)
+    first["a"]["b"] = 99
+    assert load_yaml(f) == {"a": {"b": 1}}
+    f.write_text("a: {b: 22}\n")
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))   # a later write, whatever the clock
+    assert load_yaml(f) == {"a": {"b": 22}}
+    f.write_text("a: [\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_yaml(f)

@@ -7,13 +7,20 @@ device, re-splitting both devices' tiers with the greedy fill and keeping the
 move that lowers the larger of the two times the most.  It stops when no move
 helps or at the deadline.  Only for systems whose pools are private to one
 device (a shared pool couples every device's fill).
+
+In the deterministic mode (``EMBSIM_DETERMINISTIC=1``) the pass also stops
+after ``DETERMINISTIC_MAX_MOVES`` moves, so the same instance gets the same
+plan however busy the machine is; the deadline stays as a safety net (as for
+CBC's node limit, solvers.py), and a pass it stops may differ between runs.
 """
 import time
 
 from ..errors import InputError
 from .placement import Placement, fill_tiers
+from .solvers import deterministic_mode
 
 CANDIDATES = 12      # items tried per target device and round
+DETERMINISTIC_MAX_MOVES = 64   # assumption: a pass levels a plan in a few moves (10 on the 4 TB SCRec plan)
 
 
 def private_pools(inst):
@@ -33,15 +40,21 @@ def polish(inst, pl, deadline, est=None):
     """Return an improved Placement (or ``pl``) and the number of moves made."""
     if not private_pools(inst) or len(inst.devices) < 2:
         return pl, 0
+    if deterministic_mode():
+        return _polish(inst, pl, lambda moves: moves < DETERMINISTIC_MAX_MOVES and time.perf_counter() < deadline)
+    return _polish(inst, pl, lambda moves: time.perf_counter() < deadline)
+
+
+def _polish(inst, pl, go_on):
     pl = Placement(list(pl.rep), list(pl.device), [list(r) for r in pl.ranges])
     on = {d: [i for i, dd in enumerate(pl.device) if dd == d] for d in inst.devices}
     times = {d: _time_of(inst, pl, on[d]) for d in inst.devices}
     moves = 0
-    while time.perf_counter() < deadline:
+    while go_on(moves):
         d_max = max(times, key=times.get)
         best = None
         for d_to in sorted(times, key=times.get):
-            if d_to == d_max or time.perf_counter() > deadline:
+            if d_to == d_max or not go_on(moves):
                 continue
             room = times[d_max] - times[d_to]
             own = {i: _time_of(inst, pl, [i]) for i in on[d_max]}

@@ -68,6 +68,7 @@ Decisions a user should know
   them / queries completed in the window.
 """
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -75,7 +76,7 @@ import platform
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from typing import Optional
 
@@ -149,6 +150,12 @@ class ShardInfo:
 def _granularity_B(system, device, tier):
     """Access granularity of a tier: the one its slot declares (from its tier part; no guessing)."""
     return int(system.slot(device, tier).granularity_B)
+
+
+def _granularities_B(system) -> dict:
+    """{(device, tier): access granularity} of every slot, built once (``System.slot`` walks the
+    family's slots, which the family builds anew on every call)."""
+    return {(s.device, s.tier): int(s.granularity_B) for s in system.slots()}
 
 
 def caches_from_system(system, policy="lru"):
@@ -308,6 +315,8 @@ class Simulation:
         from ..workloads.stats import trace_stats
         self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
         stats = trace_stats(self.profile)
+        if self.held_out.kind != profiles.IN_SAMPLE:       # the plan predicts a disjoint trace: extrapolate unseen rows
+            stats = replace(stats, held_out=True)
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
         else:
@@ -399,6 +408,7 @@ class Simulation:
     def _locations(self):
         """One replay location per shard; shards of a cached (device, tier) share one."""
         locs, index = [], {}
+        grains = _granularities_B(self.system)
         for sh in self.shards:
             cache = self.caches.get(f"{sh.device}.{sh.tier}", self.caches.get(sh.tier))
             key = (sh.device, sh.tier) if cache else id(sh)
@@ -408,8 +418,8 @@ class Simulation:
                 for c in (cache or []):
                     cap = c["capacity_B"] / sh.row_bytes if "capacity_B" in c else c["capacity_rows"]
                     levels.append(CacheLevel(c["name"], c.get("policy", "lru"), int(cap),
-                                             int(c.get("granularity_B", _granularity_B(self.system, sh.device, sh.tier)))))
-                gran = _granularity_B(self.system, sh.device, sh.tier)
+                                             int(c.get("granularity_B", grains[sh.device, sh.tier]))))
+                gran = grains[sh.device, sh.tier]
                 units = tier_unit_sizes_B(self.system, sh.device, sh.tier, self.unit_sizes_B) if self.layout else None
                 locs.append(Location(sh.device, sh.tier, units[0] if units else gran, levels, unit_sizes_B=units))
             sh.location = index[key]
@@ -475,6 +485,12 @@ class Simulation:
                                    row_address_B=addr, row_length_B=length)
         self.locations = locs
 
+    @functools.cached_property
+    def plan_record(self) -> dict:
+        """The plan as ``config_hash`` hashes it (its inputs, not its solve's outputs), made once: a copy
+        ``on_system`` makes shares the plan, and so this record (the plan is not edited after the map)."""
+        return {k: v for k, v in self.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS}
+
     def on_system(self, system):
         """This simulation (plan, trace, replay) on ``system``, another parameterisation of its family.
 
@@ -484,9 +500,9 @@ class Simulation:
         first (a capacity it no longer fits is an InputError).
         """
         check_plan(self.plan, system, self.model)
+        new, old = _granularities_B(system), _granularities_B(self.system)
         same = not self.layout and not self.caches and all(
-            _granularity_B(system, loc.device, loc.tier) == _granularity_B(self.system, loc.device, loc.tier)
-            for loc in self.locations)
+            new[loc.device, loc.tier] == old[loc.device, loc.tier] for loc in self.locations)
         if not same:
             held = self.held_out.kind != profiles.IN_SAMPLE     # the same profile, not a split of the evaluation
             other = Simulation(self.model, system, self.plan, self.trace, seed=self.seed, caches=self.caches or None,
@@ -1020,6 +1036,13 @@ def _hashed_config(config):
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _model_record(model) -> dict:
+    """``asdict`` of a (frozen, so hashable) ModelSpec, once per model: a sweep or `embsim reproduce`
+    hashes the same 856-table model hundreds of times.  Read only: ``json.dumps`` never edits it."""
+    return asdict(model)
+
+
 def config_hash(sim, config, seed):
     """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
 
@@ -1031,8 +1054,8 @@ def config_hash(sim, config, seed):
     params = sim.system.params
     solved_with = getattr(sim, "solved_with", None)
     plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
-            {k: v for k, v in sim.plan.to_dict().items() if k not in PLAN_OUTPUT_FIELDS})
-    blob = {"model": asdict(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
+            sim.plan_record)
+    blob = {"model": _model_record(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
             "plan": plan, "trace": sim.trace_digest.value, "config": _hashed_config(config),
             "profile": None if getattr(sim, "profile_digest", None) is None else sim.profile_digest.value,
             "seed": seed}
