@@ -174,6 +174,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
     if bound is None:
         notes.append("best bound unknown: the solver did not report one")
+    if inst.columnable and method != "full":
+        notes.append("column-wise sharding: the full MIP alone offers it; this decomposed solve did not")
     if inst.comm is not None:
         notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
                      "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
@@ -286,8 +288,11 @@ def bound_rule(inst, method):
     parts = (f"tables cut into the row-wise parts embsim's splitting rule chose ({', '.join(map(str, split))} "
              "parts), each with its counted load" if split else "every table whole (no row-wise parts)")
     how = "MIP bound" if method == "full" else "max(aggregate LP over device classes, slowest item alone)"
-    return (f"{how}; holds for {parts}, the allowed representations and embsim's cost model; "
-            "a plan with other splits (or sharding types) may be faster than it")
+    kinds = ["table-wise"] + (["row-wise"] if split else [])
+    if method == "full":      # only the full MIP offers these
+        kinds += (["data-parallel"] if inst.replicable else []) + (["column-wise"] if inst.columnable else [])
+    return (f"{how}; holds for {parts}, the sharding types {', '.join(kinds)}, the allowed representations and "
+            "embsim's cost model; a plan with other splits (or sharding types) may be faster than it")
 
 
 def check_collision_budget(max_collision_share):
