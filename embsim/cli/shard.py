@@ -13,6 +13,7 @@ strategies (an Ascend-style SoC) the core mapping (tables to cores with a
 lookup strategy), elsewhere the sharding MIP.  The planner options are those
 of every command that plans (``embsim/cli/planning.py``).
 """
+import dataclasses
 import json
 from collections import defaultdict
 
@@ -145,6 +146,8 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
         held = split(trace, prof, profile["share"], source=trace_path) if trace is not None else None
         source = held.profile if held is not None else prof
         stats = trace_stats(source)      # read chunk by chunk
+        if held is None or held.kind != IN_SAMPLE:   # the plan predicts another trace: extrapolate unseen rows
+            stats = dataclasses.replace(stats, held_out=True)
         info = held.profile_info if held is not None else {"source": profile["profile"], "kind": "file",
                                                            "batches": [0, source.n_batches]}
         note = (f"profile: {info['source']} batches [{info['batches'][0]}, {info['batches'][1]}) "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from .partition import discount, unseen_share
 
 # Breakpoints of model-derived curves: 0, a geometric grid of hot fractions
 # from 1e-6 to 1 (4 per decade), then 1.  The curve between breakpoints is the
@@ -209,5 +210,33 @@ def _from_trace_stats(model, stats, batch_size):
                              f"'{model.name}' (the trace has {stats.n_tables} tables: "
                              f"{', '.join(stats.table_names[:5])}{', ...' if stats.n_tables > 5 else ''})") from None
         x, y = stats.coverage_breakpoints(i, max_points=MAX_MEASURED_BREAKPOINTS)
+        if getattr(stats, "held_out", False) and stats.row_counts is not None:
+            x, y = with_unseen_rows(x, y, stats.row_counts[i][1], int(stats.table_rows[i]))
         out.append(TableAccess(t.name, float(per_batch[i]) * scale, curve_from_points(x[1:-1], y[1:-1])))
     return out
+
+
+def with_unseen_rows(x, y, counts, rows: int):
+    """Breakpoints of a profile's coverage curve with the lookups it predicts for rows it never saw.
+
+    A profile's curve gives the rows it never saw no lookups (its last segment
+    is flat), so a plan made from it promises the cold tiers almost nothing.
+    The profile's share of future lookups is the absolute-discounting estimate
+    of ``partition.unseen_share`` (the one estimator the row-wise parts use):
+    every seen row gives up the discount ``D``, so the curve over the seen
+    rows drops by ``D R / N`` per unit of row fraction (a linear term: concave
+    stays concave, chords stay chords), and the unseen rows, ranked after the
+    seen ones, carry ``m0`` evenly up to (1, 1).  ``counts``: the profile's
+    count of each row it saw; ``x``, ``y``: breakpoints from 0 to 1 (thinned or not).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    m0 = unseen_share(counts, rows) if counts.size else 0.0
+    if m0 <= 0.0 or counts.size >= rows:
+        return x, y
+    seen = counts.size / rows                                      # fraction of the rows the profile saw
+    drop = discount(counts, rows) * rows / float(counts.sum())
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = x < seen - 1e-12
+    xs = np.concatenate([x[keep], [seen, 1.0]])
+    ys = np.concatenate([y[keep] - drop * x[keep], [1.0 - m0, 1.0]])
+    return xs, ys

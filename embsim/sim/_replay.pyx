@@ -60,7 +60,10 @@ Data structures and their memory (the README quotes these):
   bytes per cached row** (the slot arrays are allocated but unused).
 * LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
-  bytes per cached row**.
+  bytes per cached row**.  One LFU over one tier (``_run_lfu``, rows < 2^31)
+  keeps a slot as one 16-byte record instead (row, prev, next, bucket int32:
+  one cache line per lookup; no key/link/bucket arrays), plus the buckets:
+  **about 40 bytes per cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
@@ -68,7 +71,7 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-32-48 B (LRU: the ring and the unused slots) or 44 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or 40 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
@@ -284,6 +287,111 @@ cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
     bucket_row_append(A, b, s)
 
 
+# ------------------------------------------------- one-level LFU (records) ---
+# ``_run_lfu`` keeps a slot in one 16-byte record (row, prev, next, bucket), so
+# a lookup's slot is one cache line, not three (key, lnk, sbucket).
+cdef struct Slot:
+    int32_t row          # row held (a row's state may name a slot since reused: row != g)
+    int32_t prev         # previous (less recently used) slot of its bucket, or -1
+    int32_t next         # next slot of its bucket, or -1
+    int32_t bucket       # its bucket
+
+
+cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil:
+    """Unlink empty bucket b from the bucket list and free it (``bucket_drop``)."""
+    cdef int32_t p = bk[b].prev, n = bk[b].next
+    if p >= 0:
+        bk[p].next = n
+    else:
+        L.bhead = n
+    if n >= 0:
+        bk[n].prev = p
+    bk[b].next = L.bfree
+    L.bfree = b
+
+
+cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
+    """A free bucket of count ``freq`` linked in between buckets ``prev`` and ``next`` (-1: none)."""
+    cdef int32_t b
+    if L.bfree >= 0:
+        b = L.bfree
+        L.bfree = bk[b].next
+    else:
+        b = <int32_t> (L.bbase + L.bused)
+        L.bused += 1
+    bk[b].freq = freq
+    bk[b].head = -1
+    bk[b].tail = -1
+    bk[b].prev = prev
+    bk[b].next = next
+    if prev >= 0:
+        bk[prev].next = b
+    else:
+        L.bhead = b
+    if next >= 0:
+        bk[next].prev = b
+    return b
+
+
+cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+    """Take slot s out of its bucket; drop the bucket if that empties it."""
+    cdef int32_t b = S[s].bucket, p = S[s].prev, n = S[s].next
+    if p >= 0:
+        S[p].next = n
+    else:
+        bk[b].head = n
+    if n >= 0:
+        S[n].prev = p
+    else:
+        bk[b].tail = p
+    if p < 0 and n < 0:
+        rec_bucket_drop(bk, L, b)
+
+
+cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept nogil:
+    """Make slot s the most recently used of bucket b."""
+    cdef int32_t t = bk[b].tail
+    S[s].prev = t
+    S[s].next = -1
+    S[s].bucket = b
+    if t >= 0:
+        S[t].next = s
+    else:
+        bk[b].head = s
+    bk[b].tail = s
+
+
+cdef inline void rec_hit(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+    """``lfu_hit`` on records: move s to the bucket of its count + 1 (bump in place if alone)."""
+    cdef int32_t b = S[s].bucket, nb = bk[b].next
+    cdef int64_t f = bk[b].freq
+    if nb < 0 or bk[nb].freq != f + 1:
+        if S[s].prev < 0 and S[s].next < 0:
+            bk[b].freq = f + 1       # alone in its bucket and no bucket f+1: order kept
+            return
+        nb = rec_new_bucket(bk, L, f + 1, b, nb)
+    rec_unlink(S, bk, L, s)
+    rec_append(S, bk, nb, s)
+
+
+cdef inline int32_t rec_fill(Slot *S, Bucket *bk, Level *L, int32_t g) noexcept nogil:
+    """``lfu_fill`` on records: g takes a new slot or the victim's; return the slot."""
+    cdef int32_t s, b
+    if L.size == L.cap:
+        s = bk[L.bhead].head             # the least recently used row of the lowest count
+        rec_unlink(S, bk, L, s)          # its row state keeps a stale slot (row != its id)
+    else:
+        s = <int32_t> (L.base + L.used)  # one level: no back-invalidation, no free list
+        L.used += 1
+        L.size += 1
+    S[s].row = g
+    b = L.bhead
+    if b < 0 or bk[b].freq != 1:
+        b = rec_new_bucket(bk, L, 1, -1, b)
+    rec_append(S, bk, b, s)
+    return s
+
+
 # --------------------------------------------------- probe / fill / evict ---
 cdef inline bint probe(Arrays *A, Level *L, int64_t g) noexcept nogil:
     """True if level L holds g; on a hit update its recency/frequency."""
@@ -390,6 +498,8 @@ cdef class ReplayState:
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
+    cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: 16-byte slot records (_run_lfu)
+    cdef Slot *slots
     cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
     cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
@@ -528,6 +638,12 @@ cdef class ReplayState:
         if nslots + nbuckets >= 2 ** 31 - 1:
             raise ValueError(f"caches hold {nslots} rows in all; this kernel addresses at most 2^31 - 1")
         v32 = own("level_of", lvl_of); self.level_of = &v32[0]
+        # one LFU over rows < 2^31 (_run_lfu): its slots are 16-byte records, not these arrays
+        self.lfu_records = single and policies[0] == P_LFU and total_rows < 2 ** 31
+        if self.lfu_records:
+            lb = own("slots", np.zeros(max(nslots, 1) * sizeof(Slot), dtype=np.uint8))
+            self.slots = <Slot *> &lb[0]
+            nslots, any_lfu = 0, False
         v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
         v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
         v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
@@ -606,7 +722,7 @@ cdef class ReplayState:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
         if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
             return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
-        if self.one_level and self.levels[0].policy == P_LFU:   # checks the ids itself, likewise
+        if self.lfu_records:   # checks the ids itself, likewise
             return self._run_lfu(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         with nogil:   # every id in range before any is used as an address (one cheap pass)
             for i in range(lo, hi):
@@ -868,30 +984,32 @@ cdef class ReplayState:
     cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.
 
-        Same buckets and slots as the general loop (``lfu_hit``, ``lfu_fill``):
-        a hit on a hot row is mostly a bump of its bucket's count in place (it
-        is alone at its count).  Counting as ``_run_lru_queue``: per-batch
+        Same buckets and victims as the general loop (``lfu_hit``,
+        ``lfu_fill``), but a slot is one 16-byte record (``Slot``: row, links,
+        bucket; ``rec_hit``, ``rec_fill``), so a lookup touches one cache line
+        of slot state, and the level's fields (size, bucket list head, free
+        buckets) are a local copy the compiler keeps in registers.  A hit on a
+        hot row is mostly a bump of its bucket's count in place (it is alone
+        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting as ``_run_lru_queue``: per-batch
         counters in locals, per-table counts added per run of lookups in one
         table, an id checked only where it leaves its table's range (no pass of
         its own; returned as in ``run``).  Prefetched: the row state
-        ``prefetch_rows`` ahead; half as far ahead the key, links and bucket of
-        the row's slot (stale or -1 slots too: harmless); the next victim's key
-        and links.
+        ``prefetch_rows`` ahead; half as far ahead the row's slot record (stale
+        or -1 slots too: harmless); the record after the next victim's (its
+        unlink writes it).
         """
         cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
         cdef int64_t h, u0, u1, by0, by1
         cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
         cdef int64_t gn
-        cdef int32_t s, s2, b2, x
+        cdef int32_t s, b2, x, g32
         cdef int32_t *st
         cdef int t = 0, n_tables = self.n_tables
-        cdef Arrays *A = &self.A
-        cdef Level *L = self.levels
+        cdef Level lv = self.levels[0]   # a local copy (registers), stored back at the end
+        cdef Level *L = &lv
+        cdef Slot *S = self.slots
         cdef int32_t *rs = self.rs
-        cdef int32_t *lnk = self.A.lnk
-        cdef int32_t *sbucket = self.A.sbucket
-        cdef int64_t *key = self.A.key
         cdef Bucket *bk = self.A.bk
         cdef int64_t *offs = self.offs
         cdef int64_t *rbytes = self.rbytes
@@ -922,6 +1040,7 @@ cdef class ReplayState:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
                     if <uint64_t> (g - tlo) >= <uint64_t> tspan:
                         if <uint64_t> g >= <uint64_t> total_rows:
+                            self.levels[0] = lv
                             return i                 # not a row: the state is unusable from here
                         ct_look[ct] += i - seg
                         ct_hit[ct] += h - sh
@@ -939,19 +1058,17 @@ cdef class ReplayState:
                     if i + pf2 < n_ids:
                         gn = gids[i + pf2]
                         if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
-                            s2 = rs[2 * gn]
-                            EMBSIM_PREFETCH(key + s2)
-                            EMBSIM_PREFETCH(lnk + 2 * s2)
-                            EMBSIM_PREFETCH(sbucket + s2)
+                            EMBSIM_PREFETCH(S + rs[2 * gn])
                     st = rs + 2 * g
                     x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
                     u0 += x < b2
                     x = b2 if x < b2 else x
                     s = st[0]
-                    if s >= 0 and key[s] == g:       # a hit (else not cached, or a stale slot)
+                    g32 = <int32_t> g
+                    if s >= 0 and S[s].row == g32:   # a hit (else not cached, or a stale slot)
                         h += 1
                         st[1] = x
-                        lfu_hit(A, L, s)
+                        rec_hit(S, bk, L, s)
                         if reach != NULL:
                             reach[i] = 0
                     else:
@@ -959,11 +1076,9 @@ cdef class ReplayState:
                             reach[i] = 1
                         u1 += 1 - (x & 1)
                         st[1] = x | 1
-                        lfu_fill(A, L, g)
-                        if L.size == L.cap:          # the next victim: its key and links
-                            s2 = bk[L.bhead].head
-                            EMBSIM_PREFETCH(key + s2)
-                            EMBSIM_PREFETCH(lnk + 2 * s2)
+                        st[0] = rec_fill(S, bk, L, g32)
+                        if L.size == L.cap:          # the next victim (cached: its unlink wrote it)
+                            EMBSIM_PREFETCH(S + S[bk[L.bhead].head].next)   # -1: harmless
                 ct_look[ct] += hi - seg
                 ct_hit[ct] += h - sh
                 ct_hit[ct + 1] += (hi - seg) - (h - sh)
@@ -977,6 +1092,7 @@ cdef class ReplayState:
                 c_hit[cb + 1] += (hi - lo) - h
                 c_bytes[cb] += by0
                 c_bytes[cb + 1] += by1
+        self.levels[0] = lv
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:

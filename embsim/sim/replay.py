@@ -51,6 +51,8 @@ POLICIES = ("lru", "lfu", "static", "none")
 
 #: lookups replayed between two progress-bar updates
 CHUNK_LOOKUPS = 4_000_000
+#: batches a replay can count: the kernels keep a row's last batch as an int32 ``batch << 1 | flag``
+MAX_BATCHES = 2 ** 30
 
 
 @dataclass
@@ -273,6 +275,9 @@ class Replayer:
         if total_rows <= offs[-1]:
             raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {offs[-1]}")
         _check_levels(locations, total_rows)
+        if int(n_batches) >= MAX_BATCHES:
+            raise InputError(f"replay: n_batches = {int(n_batches)}: expected fewer than 2^30 "
+                             "(the kernel stamps a row's last batch as an int32 batch << 1)")
         self.n_batches, self.total_rows, self.locations = int(n_batches), total_rows, locations
         self.table_names = list(table_names) if table_names is not None else [f"t{i}" for i in range(offs.size)]
         self.next_batch = 0

@@ -81,6 +81,9 @@ class TraceStats:
     # per table (row ids ascending int64, access counts int64) of the rows the trace touched; None for
     # stats derived from a model.  The planner sizes row-wise parts from them (cost_model/partition.py).
     row_counts: Optional[list] = None
+    # True when these stats profile a disjoint evaluation trace (held-out profiling): the cost model then
+    # extrapolates lookups to the rows the profile never saw (cost_model/coverage.with_unseen_rows).
+    held_out: bool = False
 
     # --------------------------------------------------------- shape ---
     @property
