@@ -257,7 +257,9 @@ def _solve_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options, is_mip):
     sol = prob.sol_status
     obj = pulp.value(prob.objective)
     note = ""
-    if status == "Infeasible" or "infeasible" in result.lower():
+    # An interrupted CBC with no incumbent leaves PuLP's status at "Infeasible": only CBC's own
+    # "proven infeasible" counts then (a 4 TB plan stopped at its limit was reported infeasible).
+    if "infeasible" in result.lower() or (status == "Infeasible" and not fired):
         st = "infeasible"
     elif sol == pulp.LpSolutionOptimal or result.startswith("Optimal"):
         st = "optimal"

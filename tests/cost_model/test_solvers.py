@@ -116,3 +116,15 @@ def test_a_cbc_solve_stopped_by_the_watchdog_keeps_its_solution_and_bound():
     assert r.status in ("feasible", "optimal") and r.objective is not None
     assert r.best_bound is not None and r.best_bound <= r.objective * (1 + 1e-9)
     assert r.objective >= w.sum() / 8 * (1 - 1e-9)     # no bin below the mean: the solution is a real one
+
+
+def test_an_interrupted_cbc_without_an_incumbent_is_not_called_infeasible(monkeypatch):
+    """PuLP leaves "Infeasible" on a CBC stopped by SIGINT before any solution; only CBC's own proof counts."""
+    from embsim.cost_model import solvers
+    prob = knapsack()
+    prob.status, prob.sol_status = pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
+    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Stopped on time\n", True))
+    st, obj, bound, note = solvers._solve_cbc(prob, 1.0, 1e-4, False, None, (), True)
+    assert st == "no_solution" and "SIGINT" in note
+    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Problem proven infeasible\n", False))
+    assert solvers._solve_cbc(prob, 1.0, 1e-4, False, None, (), True)[0] == "infeasible"
