@@ -520,12 +520,34 @@ cdef class ReplayState:
     cdef int64_t *ct_miss
     cdef uint8_t *reach              # optional, per lookup: 1 if it reached the backing tier (coalescing)
     cdef object _reach
+    cdef const int32_t *umap         # optional: coalescing fused into the LRU ring (count_units_in_ring)
+    cdef int32_t *ustamps            # ... the last batch that read each shared unit
+    cdef int64_t *uout               # ... distinct units per (batch, size): [n_batches, 1, K]
+    cdef int64_t uK
+    cdef object _ukeep
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
 
     def __cinit__(self):
         self.levels = NULL
         self.reach = NULL
+        self.umap = NULL
+
+    def count_units_in_ring(self, const int32_t[:, :, ::1] umap, int32_t[::1] stamps, int64_t[:, :, ::1] out):
+        """Have the LRU ring count the distinct units its misses read, into ``out`` (int64 ``[n_batches, 1, K]``).
+
+        ``umap`` and ``stamps``: an ``embsim.sim.coalesce.UnitCounter``'s unit
+        map and shared-unit stamps (the semantics of ``_coalesce.count_units``;
+        a row's exclusive units count when the row first misses in a batch,
+        the miss flag of its state, so the counter's row stamps are not read).
+        Applies to the runs that take the ring (``lru_queue``); the others
+        leave ``out`` alone and the caller counts their units itself.
+        """
+        if umap.shape[0] != self.total_rows or out.shape[0] != self.n_batches or out.shape[1] != 1 \
+                or out.shape[2] != umap.shape[1] or stamps.shape[0] < 1:
+            raise ValueError("count_units_in_ring: unit map, stamps or out of the wrong shape")
+        self._ukeep = (umap, stamps, out)
+        self.umap, self.ustamps, self.uout, self.uK = &umap[0, 0, 0], &stamps[0], &out[0, 0, 0], umap.shape[1]
 
     def record_reach(self, out):
         """From the next ``run`` on write, per lookup i of its chunk, ``out[i] = 1`` if it reached the
@@ -845,11 +867,18 @@ cdef class ReplayState:
         cdef int64_t *ct_look = self.ct_look
         cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
+        cdef const int32_t *um = self.umap
+        cdef int32_t *ust = self.ustamps
+        cdef int64_t *uc
+        cdef int64_t K = self.uK, ustride = 2 * self.uK
+        cdef int32_t uu, bs
         tlo = offs[0]
         tspan = offs[1] - offs[0]
         with nogil:
             for b in range(b0, b1):
                 b2 = <int32_t> (2 * b)
+                bs = <int32_t> b
+                uc = self.uout + b * K if um != NULL else NULL
                 lo = bounds[b - b0]
                 hi = bounds[b - b0 + 1]
                 h = 0
@@ -863,6 +892,8 @@ cdef class ReplayState:
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
+                        if um != NULL:
+                            EMBSIM_PREFETCH(um + ustride * gids[i + pf])
                     if <uint64_t> (g - tlo) >= <uint64_t> tspan:
                         if <uint64_t> g >= <uint64_t> total_rows:
                             return i                 # not a row: the state is unusable from here
@@ -896,6 +927,16 @@ cdef class ReplayState:
                     else:
                         if reach != NULL:
                             reach[i] = 1
+                        if um != NULL:               # coalescing: the units this read of the tier touches
+                            for k in range(K):
+                                uu = um[ustride * g + 2 * k]
+                                if uu < 0:           # exclusive units: new when the row is new at the tier
+                                    uc[k] += (-uu - 1) * (1 - (x & 1))
+                                    continue
+                                for j in range(um[ustride * g + 2 * k + 1] & 0xFFFF):
+                                    if ust[uu + j] != bs:
+                                        ust[uu + j] = bs
+                                        uc[k] += 1
                         u1 += 1 - (x & 1)
                         st[1] = x | 1
                         if size < cap:

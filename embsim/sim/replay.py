@@ -307,6 +307,8 @@ class Replayer:
         if self._coalescing is not None:
             K = max(len(loc.units_counted_B) for loc in locations)
             self.units = np.zeros((self.n_batches, len(locations), K), dtype=np.int64)
+            if len(locations) == 1 and self._state.lru_queue:   # the ring counts units on its misses
+                self._state.count_units_in_ring(self._coalescing.umap, self._coalescing.stamps, self.units)
 
     def feed(self, global_ids, batch_bounds, where="replay: global_ids"):
         """Replay the next batches: ``global_ids`` int64, ``batch_bounds`` int64 [k+1] from 0 to its length.
@@ -331,13 +333,14 @@ class Replayer:
             lo, hi = int(bounds[b]), int(bounds[e])
             ids, piece = gids[lo:hi], bounds[b:e + 1] - lo
             reach = None
-            if self._record_reach:
+            in_ring = self._state.lru_queue      # the LRU ring counts the units itself (count_units_in_ring)
+            if self._record_reach and not in_ring:
                 reach = np.zeros(hi - lo, dtype=np.uint8)
                 self._state.record_reach(reach)
             bad = self._state.run(ids, piece, self.next_batch + b)
             if bad >= 0:
                 raise InputError(f"{where}: value {ids[bad]} at position {lo + bad} outside 0..{self.total_rows - 1}")
-            if self._coalescing is not None:
+            if self._coalescing is not None and not in_ring:
                 self.units[self.next_batch + b:self.next_batch + e] = self._coalescing.count(
                     ids, piece, self.next_batch + b, reach)
             b = e
