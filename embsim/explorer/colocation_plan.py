@@ -267,6 +267,8 @@ def plan_fleet(fleet, triples: bool = False, splits=("shared", "partitioned")) -
     fixed = {}
     for method, groups in base.items():
         idx = [add(g, "shared") for g in groups]
+        # a group that meets its SLAs at no load factor: its models each on their own servers
+        idx = [j for i in idx for j in ([i] if cands[i].alpha > 0 else [add((m,), "shared") for m in cands[i].models])]
         fixed[method] = {i: group_servers(cands[i], planner) for i in idx}
     for g in candidate_groups(names, triples):
         for split in splits if len(g) > 1 else ("shared",):

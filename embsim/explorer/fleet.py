@@ -78,9 +78,10 @@ class Fleet:
         return float(self.spec.server.cost.value)
 
 
-def load_fleet(path: str, system_override: Optional[object] = None) -> Fleet:
-    """Read and check a fleet file; InputError (one line, naming file and model) if anything is wrong."""
-    spec = load(FleetSpec, path)
+def load_fleet(path: str, system_override: Optional[object] = None, overrides: Optional[dict] = None) -> Fleet:
+    """Read and check a fleet file; InputError (one line, naming file and model) if anything is wrong.
+    ``overrides``: dotted fields to change (``{"simulation.batches": 8}``), checked as the file is."""
+    spec = load(FleetSpec, path, overrides)
     names = [m.name for m in spec.models]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
