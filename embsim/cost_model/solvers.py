@@ -161,7 +161,7 @@ class _Watchdog:
 # is killed (assumption: writing a solution takes well under a second; the share keeps a solve within
 # the 10% overrun the planner promises).
 KILL_GRACE = 0.05
-KILL_GRACE_MIN_S = 1.0
+KILL_GRACE_MIN_S = 2.0
 
 
 def _cbc_summary(text):

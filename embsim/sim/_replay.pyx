@@ -481,6 +481,71 @@ cdef inline int find_table(const int64_t *offs, int n_tables, int64_t g, int t) 
     return lo
 
 
+# ------------------------------------------- one-level loops: the counting ---
+cdef struct OneLevelCounts:
+    # the counting of _run_lru_queue and _run_lfu: per batch in locals, per table per run of
+    # lookups in one table (stored when a lookup leaves the table's range, checked there)
+    int64_t tlo, tspan       # rows of the current table: [tlo, tlo + tspan)
+    int64_t ct               # its (table, cache) counter index; ct + 1: the tier's
+    int64_t rb0, rb1         # bytes of one of its rows at the cache, at the tier
+    int64_t seg, sh          # first lookup of the current run, and the batch's hits before it
+    int64_t by0, by1         # bytes the batch read so far from the cache, from the tier
+    int64_t total_rows
+    int t, n_tables
+    const int64_t *offs
+    const int64_t *rbytes
+    int64_t *c_look
+    int64_t *c_uniq
+    int64_t *c_hit
+    int64_t *c_bytes
+    int64_t *ct_look
+    int64_t *ct_hit
+
+
+cdef inline void run_store(OneLevelCounts *C, int64_t i, int64_t h) noexcept nogil:
+    """Count the run of lookups ``[C.seg, i)`` in one table (``h - C.sh`` hits) to its table and the batch."""
+    cdef int64_t n = i - C.seg, hit = h - C.sh
+    C.ct_look[C.ct] += n
+    C.ct_hit[C.ct] += hit
+    C.ct_hit[C.ct + 1] += n - hit
+    C.by0 += hit * C.rb0
+    C.by1 += (n - hit) * C.rb1
+
+
+cdef inline bint table_enter(OneLevelCounts *C, int64_t i, int64_t h, int64_t g) noexcept nogil:
+    """Lookup ``i`` (row g) left the current table: False if g is no row, else store the run, enter g's table."""
+    if <uint64_t> g >= <uint64_t> C.total_rows:
+        return False
+    run_store(C, i, h)
+    C.seg = i
+    C.sh = h
+    C.t = find_table(C.offs, C.n_tables, g, C.t)
+    C.tlo = C.offs[C.t]
+    C.tspan = C.offs[C.t + 1] - C.tlo
+    C.ct = <int64_t> C.t * 2
+    C.rb0 = C.rbytes[C.ct]
+    C.rb1 = C.rbytes[C.ct + 1]
+    return True
+
+
+cdef inline void batch_store(OneLevelCounts *C, int64_t b, int64_t lo, int64_t hi, int64_t h,
+                             int64_t u0, int64_t u1) noexcept nogil:
+    """Store batch b (lookups ``[lo, hi)``, h hits, u0 / u1 distinct rows at the cache / tier); start the next."""
+    cdef int64_t cb = b * 2
+    run_store(C, hi, h)
+    C.c_look[cb] += hi - lo
+    C.c_uniq[cb] += u0
+    C.c_uniq[cb + 1] += u1
+    C.c_hit[cb] += h
+    C.c_hit[cb + 1] += (hi - lo) - h
+    C.c_bytes[cb] += C.by0
+    C.c_bytes[cb + 1] += C.by1
+    C.seg = hi
+    C.sh = 0
+    C.by0 = 0
+    C.by1 = 0
+
+
 @cython.final
 cdef class ReplayState:
     """Every cache of a replay, and the counters it fills.
@@ -826,6 +891,16 @@ cdef class ReplayState:
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
         return -1
 
+    cdef OneLevelCounts _one_level_counts(self, int64_t lo) noexcept:
+        """The counting of a one-level loop at lookup ``lo`` of a chunk, in the first table."""
+        cdef OneLevelCounts C
+        C.t, C.n_tables, C.offs, C.rbytes, C.total_rows = 0, self.n_tables, self.offs, self.rbytes, self.total_rows
+        C.tlo, C.tspan, C.ct, C.rb0, C.rb1 = self.offs[0], self.offs[1] - self.offs[0], 0, self.rbytes[0], self.rbytes[1]
+        C.seg, C.sh, C.by0, C.by1 = lo, 0, 0, 0
+        C.c_look, C.c_uniq, C.c_hit, C.c_bytes = self.c_look, self.c_uniq, self.c_hit, self.c_bytes
+        C.ct_look, C.ct_hit = self.ct_look, self.ct_hit
+        return C
+
     cdef int64_t _run_lru_queue(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LRU: a recency ring of row ids instead of slots and a linked list.
 
@@ -846,34 +921,23 @@ cdef class ReplayState:
         is found where it leaves its table's range (no pass of its own) and
         returned as in ``run``.
         """
-        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
-        cdef int64_t pf = self.prefetch_rows, total_rows = self.total_rows
-        cdef int64_t h, u0, u1, by0, by1, j, k
-        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
+        cdef int64_t pf = self.prefetch_rows
+        cdef int64_t h, u0, u1, j, k
+        cdef OneLevelCounts C = self._one_level_counts(bounds[0])
         cdef int32_t p, v, b2, x
         cdef int32_t *st
-        cdef int t = 0, n_tables = self.n_tables
         cdef Level *L = self.levels
         cdef int32_t *rs = self.rs
         cdef int32_t *queue = self.queue
         cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1
         cdef int64_t size = L.size, cap = L.cap
-        cdef int64_t *offs = self.offs
-        cdef int64_t *rbytes = self.rbytes
-        cdef int64_t *c_look = self.c_look
-        cdef int64_t *c_uniq = self.c_uniq
-        cdef int64_t *c_hit = self.c_hit
-        cdef int64_t *c_bytes = self.c_bytes
-        cdef int64_t *ct_look = self.ct_look
-        cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
         cdef const int32_t *um = self.umap
         cdef int32_t *ust = self.ustamps
         cdef int64_t *uc
         cdef int64_t K = self.uK, ustride = 2 * self.uK
         cdef int32_t uu, bs
-        tlo = offs[0]
-        tspan = offs[1] - offs[0]
         with nogil:
             for b in range(b0, b1):
                 b2 = <int32_t> (2 * b)
@@ -884,33 +948,15 @@ cdef class ReplayState:
                 h = 0
                 u0 = 0
                 u1 = 0
-                by0 = 0
-                by1 = 0
-                seg = lo          # first lookup of the current run in one table (this batch)
-                sh = 0            # hits before it in this batch
                 for i in range(lo, hi):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
                         if um != NULL:
                             EMBSIM_PREFETCH(um + ustride * gids[i + pf])
-                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
-                        if <uint64_t> g >= <uint64_t> total_rows:
+                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                        if not table_enter(&C, i, h, g):
                             return i                 # not a row: the state is unusable from here
-                        # a new table: store the counts of the run in the previous one
-                        ct_look[ct] += i - seg
-                        ct_hit[ct] += h - sh
-                        ct_hit[ct + 1] += (i - seg) - (h - sh)
-                        by0 += (h - sh) * rb0
-                        by1 += ((i - seg) - (h - sh)) * rb1
-                        seg = i
-                        sh = h
-                        t = find_table(offs, n_tables, g, t)
-                        tlo = offs[t]
-                        tspan = offs[t + 1] - tlo
-                        ct = <int64_t> t * 2
-                        rb0 = rbytes[ct]
-                        rb1 = rbytes[ct + 1]
                     st = rs + 2 * g
                     # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
                     # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
@@ -964,20 +1010,7 @@ cdef class ReplayState:
                                 rs[2 * v] = <int32_t> (k & qm)
                                 k += 1
                         qt = k
-                # the batch's last run in one table
-                ct_look[ct] += hi - seg
-                ct_hit[ct] += h - sh
-                ct_hit[ct + 1] += (hi - seg) - (h - sh)
-                by0 += (h - sh) * rb0
-                by1 += ((hi - seg) - (h - sh)) * rb1
-                cb = b * 2
-                c_look[cb] += hi - lo
-                c_uniq[cb] += u0
-                c_uniq[cb + 1] += u1
-                c_hit[cb] += h
-                c_hit[cb + 1] += (hi - lo) - h
-                c_bytes[cb] += by0
-                c_bytes[cb + 1] += by1
+                batch_store(&C, b, lo, hi, h, u0, u1)
         self.qhead, self.qtail, L.size = qh, qt, size
         return -1
 
@@ -990,38 +1023,28 @@ cdef class ReplayState:
         of slot state, and the level's fields (size, bucket list head, free
         buckets) are a local copy the compiler keeps in registers.  A hit on a
         hot row is mostly a bump of its bucket's count in place (it is alone
-        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting as ``_run_lru_queue``: per-batch
-        counters in locals, per-table counts added per run of lookups in one
-        table, an id checked only where it leaves its table's range (no pass of
-        its own; returned as in ``run``).  Prefetched: the row state
+        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting
+        as ``_run_lru_queue`` (``OneLevelCounts``): per-batch counters in
+        locals, per-table counts added per run of lookups in one table, an id
+        checked only where it leaves its table's range (no pass of its own;
+        returned as in ``run``).  Prefetched: the row state
         ``prefetch_rows`` ahead; half as far ahead the row's slot record (stale
         or -1 slots too: harmless); the record after the next victim's (its
         unlink writes it).
         """
-        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
+        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
-        cdef int64_t h, u0, u1, by0, by1
-        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int64_t h, u0, u1
+        cdef OneLevelCounts C = self._one_level_counts(bounds[0])
         cdef int64_t gn
         cdef int32_t s, b2, x, g32
         cdef int32_t *st
-        cdef int t = 0, n_tables = self.n_tables
         cdef Level lv = self.levels[0]   # a local copy (registers), stored back at the end
         cdef Level *L = &lv
         cdef Slot *S = self.slots
         cdef int32_t *rs = self.rs
         cdef Bucket *bk = self.A.bk
-        cdef int64_t *offs = self.offs
-        cdef int64_t *rbytes = self.rbytes
-        cdef int64_t *c_look = self.c_look
-        cdef int64_t *c_uniq = self.c_uniq
-        cdef int64_t *c_hit = self.c_hit
-        cdef int64_t *c_bytes = self.c_bytes
-        cdef int64_t *ct_look = self.ct_look
-        cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
-        tlo = offs[0]
-        tspan = offs[1] - offs[0]
         with nogil:
             for b in range(b0, b1):
                 b2 = <int32_t> (2 * b)
@@ -1030,31 +1053,14 @@ cdef class ReplayState:
                 h = 0
                 u0 = 0
                 u1 = 0
-                by0 = 0
-                by1 = 0
-                seg = lo          # first lookup of the current run in one table (this batch)
-                sh = 0            # hits before it in this batch
                 for i in range(lo, hi):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
-                        if <uint64_t> g >= <uint64_t> total_rows:
+                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                        if not table_enter(&C, i, h, g):
                             self.levels[0] = lv
                             return i                 # not a row: the state is unusable from here
-                        ct_look[ct] += i - seg
-                        ct_hit[ct] += h - sh
-                        ct_hit[ct + 1] += (i - seg) - (h - sh)
-                        by0 += (h - sh) * rb0
-                        by1 += ((i - seg) - (h - sh)) * rb1
-                        seg = i
-                        sh = h
-                        t = find_table(offs, n_tables, g, t)
-                        tlo = offs[t]
-                        tspan = offs[t + 1] - tlo
-                        ct = <int64_t> t * 2
-                        rb0 = rbytes[ct]
-                        rb1 = rbytes[ct + 1]
                     if i + pf2 < n_ids:
                         gn = gids[i + pf2]
                         if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
@@ -1079,19 +1085,7 @@ cdef class ReplayState:
                         st[0] = rec_fill(S, bk, L, g32)
                         if L.size == L.cap:          # the next victim (cached: its unlink wrote it)
                             EMBSIM_PREFETCH(S + S[bk[L.bhead].head].next)   # -1: harmless
-                ct_look[ct] += hi - seg
-                ct_hit[ct] += h - sh
-                ct_hit[ct + 1] += (hi - seg) - (h - sh)
-                by0 += (h - sh) * rb0
-                by1 += ((hi - seg) - (h - sh)) * rb1
-                cb = b * 2
-                c_look[cb] += hi - lo
-                c_uniq[cb] += u0
-                c_uniq[cb + 1] += u1
-                c_hit[cb] += h
-                c_hit[cb + 1] += (hi - lo) - h
-                c_bytes[cb] += by0
-                c_bytes[cb + 1] += by1
+                batch_store(&C, b, lo, hi, h, u0, u1)
         self.levels[0] = lv
         return -1
 

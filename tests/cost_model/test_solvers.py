@@ -96,7 +96,7 @@ def test_a_cbc_that_ignores_sigint_is_killed_after_the_grace(tmp_path):
         code = p.wait(timeout=20)
     took = time.perf_counter() - t0
     assert dog.fired and dog.killed and code == -signal.SIGKILL
-    assert took < 0.2 + KILL_GRACE_MIN_S + 3.0           # the limit, the grace, and a loaded machine's slack
+    assert took < 0.2 + KILL_GRACE_MIN_S + 10.0          # the limit, the grace, and a loaded machine's slack (not 30 s)
 
 
 def test_a_cbc_solve_stopped_by_the_watchdog_keeps_its_solution_and_bound():
