@@ -212,6 +212,17 @@ class _Digest:
         return self._value
 
 
+def generated_batches(model, batch_size: int, queries=None, held_out: bool = True) -> int:
+    """Batches of the trace simulate generates: ``queries`` (default DEFAULT_BATCHES batches) in batches,
+    at least 2 and at most MAX_GENERATED_LOOKUPS lookups, twice that when ``held_out`` (the first half
+    profiles).  The explorer generates the same trace (explorer/evaluate.trace_for)."""
+    size = int(batch_size)
+    n = DEFAULT_BATCHES * size if queries is None else int(queries)
+    per_batch = max(1.0, size * model.lookups_per_sample)
+    batches = max(2, min(max(2, -(-n // size)), int(MAX_GENERATED_LOOKUPS // per_batch)))
+    return 2 * batches if held_out else batches
+
+
 class Simulation:
     """A model on a system with a plan and a trace, replayed once; ``run()`` simulates arrivals.
 
@@ -279,11 +290,7 @@ class Simulation:
         size = DEFAULT_BATCH_SIZE if batch_size is None else int(batch_size)
         if size < 1:
             raise InputError(f"batch_size: {batch_size}: expected a positive number of queries")
-        n = DEFAULT_BATCHES * size if queries is None else int(queries)
-        batches = max(2, -(-n // size))
-        per_batch = max(1.0, size * m.lookups_per_sample)
-        batches = max(2, min(batches, int(MAX_GENERATED_LOOKUPS // per_batch)))
-        total = 2 * batches if held_out else batches
+        total = generated_batches(m, size, queries, held_out)
         tr = generate_trace(m, batches=total, batch_size=size, seed=self.seed)
         self.notes.append(f"trace generated from the model's access distributions: {total} batches of {size}, "
                           f"seed {self.seed}")
