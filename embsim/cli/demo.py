@@ -97,7 +97,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     from ..sim.sla import max_qps_under_sla
     from ..workloads.generators import generate_trace
     from ..workloads.model import load_model
-    from ..workloads.stats import trace_stats
+    from ..workloads.profile import profile_stats, split
 
     out = Path(out_dir)
     targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
@@ -118,7 +118,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:.1f} GB at fp32, "
          f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
-    stats = trace_stats(trace)
+    stats = profile_stats(split(trace))     # the profile half, as each Simulation below splits the trace
     rows, results, failed, plans, sims = [], {}, [], {}, {}
     for entry in systems:
         label, preset, reps = entry[:3]

@@ -76,7 +76,7 @@ import platform
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from typing import Optional
 
@@ -317,11 +317,8 @@ class Simulation:
     def _solve(self, planner):
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
-        from ..workloads.stats import trace_stats
         self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
-        stats = trace_stats(self.profile)
-        if self.held_out.kind != profiles.IN_SAMPLE:       # the plan predicts a disjoint trace: extrapolate unseen rows
-            stats = replace(stats, held_out=True)
+        stats = profiles.profile_stats(self.held_out, self.profile)   # held out: curves extrapolate unseen rows
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
         else:
