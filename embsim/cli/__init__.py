@@ -27,6 +27,7 @@ COMMANDS = {
     "shard": ("shard", "shard", "Solve a sharding plan for a model on a system."),
     "plan": ("plan", "plan", "Export plans as TorchRec constraints; import TorchRec plans."),
     "simulate": ("simulate", "simulate", "Simulate queries through a system and report throughput, latency, energy."),
+    "colocate": ("colocate", "colocate", "Size a fleet of models on one server type, with co-location."),
     "explore": ("explore", "explore", "Sweep a design space into a SQLite result store."),
     "report": ("explore", "report", "Write a self-contained HTML design report."),
     "demo": ("demo", "demo", "Run the headline experiment and write its report."),

@@ -13,7 +13,9 @@ SoC, SCRec-style storage with four SmartSSD-like devices):
    Poisson arrivals at 70% of that peak (the p99 latency a service would see),
    and the highest Poisson rate whose p99 stays within 60 ms
    (``max_qps_under_sla``, the figure DeepRecSys sizes a service by);
-4. print a table with the speed-up and energy-efficiency ratios against the
+4. the same for the TB-scale regime (``TB_REGIMES``: the 4 TB dlrm_datasets-like model on
+   the CPU and GPU systems with and without local NVMe, and SCRec; no SLA probe there);
+5. print a table with the speed-up and energy-efficiency ratios against the
    CPU-DRAM and multi-GPU systems, and write ``DIR/demo.html`` (plotly charts,
    plotly.js embedded: it opens offline), ``DIR/demo.json`` and one SimResult
    JSON per system under ``DIR/results/``.
@@ -50,6 +52,26 @@ P99_TARGET_S = 0.060
 BATCH_SIZE = 1024
 BATCHES = 12
 TIME_LIMIT_S = 15.0
+# The TB-scale regime the seed systems were built for (issue 13), shown beside DCNv2: Meta's dlrm_datasets
+# shapes scaled to 4 TB (workloads/presets/dlrm_datasets_like_4tb.yaml says why), which fits neither the
+# CPU's 1 TB of DRAM nor 8 x 80 GB of HBM + 2 TB of host DDR; the capacity-bound baselines a user would
+# deploy spill to local NVMe.  (heading, model, systems, (CPU baseline label, GPU baseline label)).
+TB_SYSTEMS = [
+    ("CPU-DRAM", "cpu_2s_spr_ddr5", None),
+    ("CPU + NVMe", "cpu_2s_spr_nvme", None),
+    ("multi-GPU", "gpu_8x_a100_80g", None),
+    ("multi-GPU + NVMe", "gpu_8x_a100_nvme", None),
+    ("SCRec CSD", "screc_4x_smartssd", None),
+]
+TB_REGIMES = [("TB-scale: dlrm_datasets-like 4 TB (ratios against the NVMe-backed CPU and GPU systems)",
+               "dlrm_datasets_like_4tb", TB_SYSTEMS, ("CPU + NVMe", "multi-GPU + NVMe"))]
+# assumption: 856 tables x ~13.5k lookups per sample make each batch ~0.9M lookups at 64 samples; four
+# batches keep the regime to about a minute (the held-out split replays the last two).
+TB_BATCH_SIZE = 64
+TB_BATCHES = 4
+# Its plans: the sharding MIP without TorchRec's plan beside it (a baseline for the plan's table, minutes
+# on 856 tables) and with a 5 s limit (as `embsim reproduce --quick`).
+TB_RUN = {"batch_size": TB_BATCH_SIZE, "time_limit_s": 5.0, "planner": {"torchrec_baseline": False}}
 SWEEP_SPACE = Path(__file__).resolve().parents[1] / "explorer" / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
 
 
@@ -81,7 +103,8 @@ def _tier_bandwidth(result, devices):
 
 
 def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_limit_s=TIME_LIMIT_S, seed=0,
-             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE, planner=None, sla_tail_samples=None):
+             systems=SYSTEMS, model=MODEL, echo=print, sweep_space=SWEEP_SPACE, planner=None, sla_tail_samples=None,
+             tb_regimes=None):
     """Run the demo, write its files into ``out_dir``, return {"rows": [...], "results": {label: SimResult}}.
 
     ``sla_tail_samples``: measured requests above the p99 in each SLA probe (default
@@ -89,15 +112,10 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
 
     ``model`` is a preset name or a ModelSpec; ``systems`` a list of (label,
     preset, representations[, overrides]).  Speed-ups are against the systems labelled
-    "CPU-DRAM" and "multi-GPU" (n/a if absent).
+    "CPU-DRAM" and "multi-GPU" (n/a if absent).  ``tb_regimes``: further models shown beside the
+    first, as ``TB_REGIMES`` (the default); ``[]`` for none.
     """
-    from ..cost_model.planner import plan_for
-    from ..hw_models.loader import load_system
-    from ..sim.simulate import Simulation
-    from ..sim.sla import max_qps_under_sla
-    from ..workloads.generators import generate_trace
     from ..workloads.model import load_model
-    from ..workloads.profile import profile_stats, split
 
     out = Path(out_dir)
     targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
@@ -114,69 +132,36 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
 
     t0 = time.perf_counter()
     model = load_model(model) if isinstance(model, str) else model
-    trace = generate_trace(model, batches=batches, batch_size=batch_size, seed=seed)
-    echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:.1f} GB at fp32, "
-         f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
-         f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
-    stats = profile_stats(split(trace))     # the profile half, as each Simulation below splits the trace
-    rows, results, failed, plans, sims = [], {}, [], {}, {}
-    for entry in systems:
-        label, preset, reps = entry[:3]
-        overrides = entry[3] if len(entry) > 3 else None
-        t1 = time.perf_counter()
-        system = load_system(preset, overrides=overrides)
-        try:
-            # plan_for plans an SoC core by core (tables to cores with a lookup strategy each), as `embsim shard` does
-            plan = plan_for(model, system, stats, batch_size=batch_size,
-                            **{"time_limit_s": time_limit_s, "representations": reps, **(planner or {})})
-        except InputError as e:     # the demo goes on with the other systems and says why this one is missing
-            failed.append((label, preset, f"{type(e).__name__}: {e}"))
-            echo(f"  {label:<18} no plan: {type(e).__name__}: {e}")
-            continue
-        try:
-            sim = Simulation(model, system, plan, trace, seed=seed)
-            peak = sim.run("closed")
-            loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps)
-            sla = max_qps_under_sla(None, None, p99_target_s=P99_TARGET_S, sim=sim, seed=seed, rel_tol=0.05,
-                                    **({} if sla_tail_samples is None else {"tail_samples": sla_tail_samples}))
-        except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
-            failed.append((label, preset, f"plan not runnable: {e}"))
-            echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")
-            continue
-        results[label], plans[label], sims[label] = peak, plan, sim
-        reps_used = sorted({tp.representation.label for tp in plan.tables})
-        rows.append({
-            "system": label, "preset": preset, "overrides": overrides or {}, "result": _result_name(entry),
-            "family": system.family,
-            "queries_per_s": peak.qps, "lookups_per_s": peak.lookups_per_s,
-            "p99_s": loaded.p99_s, "p99_at_qps": loaded.config["qps_target"],
-            "qps_under_p99_target": sla.qps, "p99_target_s": P99_TARGET_S,
-            "energy_per_query_J": peak.energy_per_query_J, "average_power_W": peak.energy["average_power_W"],
-            "bandwidth_Bps": _tier_bandwidth(peak, set(system.devices)),
-            "bottleneck": peak.bottleneck[0], "bottleneck_utilisation": peak.bottleneck[1],
-            "plan": {"planner": plan.planner, "status": plan.status, "solver": plan.solver,
-                     "makespan_s": plan.makespan_s, "gap": plan.gap, "representations": reps_used},
-            "simulated_embedding_s": peak.stage_time_s["embedding"],
-        })
-        echo(f"  {label:<18} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
-             f"simulated in {time.perf_counter() - t1:.0f} s")
+    run = dict(batch_size=batch_size, time_limit_s=time_limit_s, seed=seed, planner=planner,
+               sla_tail_samples=sla_tail_samples, echo=echo)
+    rows, results, failed, plans, sims = evaluate_systems(model, systems, batches=batches, **run)
     if not rows:
         raise InputError("demo: no system could be planned: " + "; ".join(f"{l}: {w}" for l, _, w in failed))
     _ratios(rows)
     table = format_table(rows, failed)
     echo("")
     echo(table)
+    regimes = []
+    for heading, tb_model, tb_systems, baselines in (tb_regimes if tb_regimes is not None else TB_REGIMES):
+        echo(f"\n{heading}")
+        tb = evaluate_systems(load_model(tb_model) if isinstance(tb_model, str) else tb_model, tb_systems,
+                              batches=TB_BATCHES, sla=False,
+                              **{**run, **TB_RUN, "planner": {**(planner or {}), **TB_RUN["planner"]}})
+        _ratios(tb[0], *baselines)
+        echo(format_table(tb[0], tb[2]))
+        regimes.append((heading, tb[0], tb[2]))
 
     for r in rows:
         results[r["system"]].save(out / "results" / f"{r['result']}.json", force=force)
     write_text(out / "demo.json", json.dumps({"model": model.name, "batch_size": batch_size, "batches": batches,
                                               "seed": seed, "open_loop_load": OPEN_LOOP_LOAD, "rows": rows,
-                                              "not_planned": [{"system": l, "preset": p, "why": w}
-                                                              for l, p, w in failed]},
+                                              "not_planned": _not_planned(failed),
+                                              "regimes": [{"heading": h, "rows": r, "not_planned": _not_planned(f)}
+                                                          for h, r, f in regimes]},
                                              indent=2) + "\n", force=force)
     drivers = screc_drivers(rows, sims, seed)
     write_html(out / "demo.html", rows, table, force=force, plans=plans, results=results, drivers=drivers,
-               failed=failed, model_name=model.name)
+               failed=failed, model_name=model.name, regimes=regimes)
     sweep = None
     if sweep_space is not None:
         # The closing sweep: a small design space through the explorer, resumable in its store.
@@ -192,15 +177,103 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     return {"rows": rows, "results": results, "table": table, "not_planned": failed, "sweep": sweep}
 
 
-def _ratios(rows):
+def _not_planned(failed):
+    return [{"system": l, "preset": p, "why": w} for l, p, w in failed]
+
+
+def evaluate_systems(model, systems, batches, batch_size, time_limit_s, seed, planner, sla_tail_samples, echo,
+                     sla=True):
+    """Plan and simulate ``model`` on each system: (rows, results, failed, plans, sims).
+
+    One seeded trace for all.  A system the model does not fit (or whose plan its hardware refuses)
+    goes to ``failed`` with the reason, and the others go on.  ``sla=False`` skips the SLA-rate probe
+    (its row says n/a): the TB-scale regime's 856-table batches make the probe's 10,000 requests minutes.
+    """
+    from ..workloads.generators import generate_trace
+    from ..workloads.profile import profile_stats, split
+    t0 = time.perf_counter()
+    trace = generate_trace(model, batches=batches, batch_size=batch_size, seed=seed)
+    echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:,.1f} GB at fp32, "
+         f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
+         f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
+    stats = profile_stats(split(trace))     # the profile half, as each Simulation splits the trace
+    rows, results, failed, plans, sims = [], {}, [], {}, {}
+    for entry in systems:
+        try:
+            row, peak, plan, sim = _evaluate_one(model, trace, stats, entry, batch_size, time_limit_s, seed,
+                                                 planner, sla_tail_samples, echo, sla)
+        except _NotRun as e:
+            failed.append(e.args)
+            continue
+        rows.append(row)
+        results[row["system"]], plans[row["system"]], sims[row["system"]] = peak, plan, sim
+    return rows, results, failed, plans, sims
+
+
+class _NotRun(Exception):
+    """A system the demo could not plan or run: args (label, preset, why)."""
+
+
+def _evaluate_one(model, trace, stats, entry, batch_size, time_limit_s, seed, planner, sla_tail_samples, echo, sla):
+    """(row, peak result, plan, simulation) of one system; _NotRun(label, preset, why) when it cannot run."""
+    from ..cost_model.planner import plan_for
+    from ..hw_models.loader import load_system
+    from ..sim.simulate import Simulation
+    from ..sim.sla import max_qps_under_sla
+    label, preset, reps = entry[:3]
+    overrides = entry[3] if len(entry) > 3 else None
+    t1 = time.perf_counter()
+    system = load_system(preset, overrides=overrides)
+    try:
+        # plan_for plans an SoC core by core (tables to cores with a lookup strategy each), as `embsim shard` does
+        plan = plan_for(model, system, stats, batch_size=batch_size,
+                        **{"time_limit_s": time_limit_s, "representations": reps, **(planner or {})})
+    except InputError as e:     # the demo goes on with the other systems and says why this one is missing
+        echo(f"  {label:<18} no plan: {type(e).__name__}: {e}")
+        raise _NotRun(label, preset, f"{type(e).__name__}: {e}") from None
+    try:
+        sim = Simulation(model, system, plan, trace, seed=seed)
+        peak = sim.run("closed")
+        loaded = sim.run("poisson", qps=OPEN_LOOP_LOAD * peak.qps)
+        sla_qps = max_qps_under_sla(None, None, p99_target_s=P99_TARGET_S, sim=sim, seed=seed, rel_tol=0.05,
+                                    **({} if sla_tail_samples is None else {"tail_samples": sla_tail_samples})
+                                    ).qps if sla else None
+    except InputError as e:     # e.g. the hardware model refuses a placement the planner allowed
+        echo(f"  {label:<18} plan {plan.status} ({plan.solver}) not runnable: {e}")
+        raise _NotRun(label, preset, f"plan not runnable: {e}") from None
+    reps_used = sorted({tp.representation.label for tp in plan.tables})
+    row = {
+        "system": label, "preset": preset, "overrides": overrides or {}, "result": _result_name(entry),
+        "family": system.family,
+        "queries_per_s": peak.qps, "lookups_per_s": peak.lookups_per_s,
+        "p99_s": loaded.p99_s, "p99_at_qps": loaded.config["qps_target"],
+        "qps_under_p99_target": sla_qps, "p99_target_s": P99_TARGET_S,
+        "energy_per_query_J": peak.energy_per_query_J, "average_power_W": peak.energy["average_power_W"],
+        "bandwidth_Bps": _tier_bandwidth(peak, set(system.devices)),
+        "bottleneck": peak.bottleneck[0], "bottleneck_utilisation": peak.bottleneck[1],
+        "flash_bytes_B": sum(v for k, v in peak.bytes_B["moved"].items() if k.endswith((".flash", ".nvme"))),
+        "plan": {"planner": plan.planner, "status": plan.status, "solver": plan.solver,
+                 "makespan_s": plan.makespan_s, "gap": plan.gap, "representations": reps_used},
+        "simulated_embedding_s": peak.stage_time_s["embedding"],
+    }
+    echo(f"  {label:<18} plan {plan.status} ({plan.solver}, {', '.join(reps_used)}), "
+         f"simulated in {time.perf_counter() - t1:.0f} s")
+    return row, peak, plan, sim
+
+
+def _ratios(rows, cpu_label="CPU-DRAM", gpu_label="multi-GPU"):
     """Speed-up (throughput ratio) and energy efficiency (queries per joule ratio) against two baselines."""
     base = {r["system"]: r for r in rows}
     for r in rows:
-        for name, key in (("CPU-DRAM", "cpu"), ("multi-GPU", "gpu")):
+        for name, key in ((cpu_label, "cpu"), (gpu_label, "gpu")):
             b = base.get(name)
             r[f"speedup_vs_{key}"] = r["queries_per_s"] / b["queries_per_s"] if b else None
             r[f"energy_efficiency_vs_{key}"] = (b["energy_per_query_J"] / r["energy_per_query_J"]
                                                 if b and r["energy_per_query_J"] else None)
+
+
+def _q(qps):
+    return "n/a" if qps is None else f"{qps:.4g}"
 
 
 def _x(ratio):
@@ -216,7 +289,7 @@ def format_table(rows, failed=()):
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['system']:<{w}} {r['queries_per_s']:>10.4g} {r['p99_s'] * 1e3:>7.3g}ms {r['qps_under_p99_target']:>10.4g} {r['energy_per_query_J'] * 1e3:>7.3g}mJ "
+            f"{r['system']:<{w}} {r['queries_per_s']:>10.4g} {r['p99_s'] * 1e3:>7.3g}ms {_q(r['qps_under_p99_target']):>10} {r['energy_per_query_J'] * 1e3:>7.3g}mJ "
             f"{_x(r['speedup_vs_cpu']):>7} {_x(r['speedup_vs_gpu']):>7} {_x(r['energy_efficiency_vs_cpu']):>11} "
             f"{_x(r['energy_efficiency_vs_gpu']):>11}  {r['bottleneck']} ({r['bottleneck_utilisation']:.0%})")
     for label, _, why in failed:

@@ -14,6 +14,10 @@ system, seen through its slots:
   ``System.lookup_cost`` and ``System.compute_cost`` (linear in the work,
   so one call per distinct row size is enough).
 
+Column-wise candidates (``columnable``): a whole dense table whose dim K in
+``COLUMN_SPLITS`` divides may be cut into K shards of dim/K columns on K
+devices, each reading every lookup at row_bytes / K (``col_time``).
+
 Splitting rule (``split=True``): a table is cut into the fewest parts such
 that each part of its smallest candidate fits in half of the smallest
 device's memory, and each part carries at most half a device's fair share
@@ -36,6 +40,7 @@ from .representations import candidates
 SPLIT_CAPACITY_SHARE = 0.5
 SPLIT_LOAD_FACTOR = 0.5
 REPLICA_MAX_SHARE = 0.02     # a table replicated on every device takes at most 2% of the smallest fast tier
+COLUMN_SPLITS = (2, 4)       # column-wise: a table's dim cut into K equal column shards on K devices
 
 
 @dataclass
@@ -61,7 +66,8 @@ class Instance:
     """Items x representations x slots with per-lookup costs, ready for the baselines and the MIP."""
 
     def __init__(self, model, system, stats=None, batch_size=1, representations=None, split=True,
-                 max_collision_share=None, coalescing=None, replicate=True, row_parts=None):
+                 max_collision_share=None, coalescing=None, replicate=True, row_parts=None,
+                 columns=False):
         self.model, self.system, self.batch_size = model, system, batch_size
         self.slots = list(system.slots())
         if not self.slots:
@@ -89,6 +95,8 @@ class Instance:
         self.pooled_B = [pooled_bytes(model.tables[it.table], batch_size) for it in self.items]
         # no replicas under a row layout: the coalescing estimate prices whole tables on one device
         self.replicable = self._replicable() if replicate and not coalescing else []
+        # column-wise candidates {table: [K, ...]} (none under a row layout, for the same reason)
+        self.columnable = self._columnable() if columns and not coalescing else {}
         # with a row layout, a lookup costs the share of a row read the memory serves (coalescing.py)
         self.coalesced = coalesced_read_shares(self, coalescing, stats) if coalescing else None
         self._cost_cache = {}
@@ -113,6 +121,7 @@ class Instance:
                         e[r, k] += (reads - served) * g.energy_J
             self.time.append(t)
             self.energy.append(e)
+        self.col_time, self.col_energy = self._column_costs()
 
     # ----------------------------------------------------------- estimate
     def _lookup(self, k, row_bytes, dtype="fp32", pooling=None):
@@ -213,6 +222,39 @@ class Instance:
             if len(mine) == 1 and it.reps[0].kind == "dense" and it.bytes[0] <= REPLICA_MAX_SHARE * fast:
                 out.append(ti)
         return out
+
+    def _columnable(self):
+        """Tables the MIP may cut column-wise: whole (one item), dense in their first candidate, dim divisible
+        by K, K <= devices; {table: [K, ...]} (a K-way cut puts dim/K columns on each of K devices)."""
+        out = {}
+        for ti, t in enumerate(self.model.tables):
+            mine = [it for it in self.items if it.table == ti]
+            if len(mine) != 1 or mine[0].reps[0].kind != "dense":
+                continue
+            ks = [K for K in COLUMN_SPLITS if K <= len(self.devices) and t.dim % K == 0]
+            if ks:
+                out[ti] = ks
+        return out
+
+    def _column_costs(self):
+        """Per (table, K): arrays over slots of the time and energy of one lookup of a dim/K column shard
+        (the table's first candidate, rows of row_bytes / K)."""
+        times, energies = {}, {}
+        for ti, ks in self.columnable.items():
+            i = self.column_item(ti)
+            rep, pooling = self.items[i].reps[0], self.model.tables[ti].pooling
+            for K in ks:
+                t, e = np.zeros(len(self.slots)), np.zeros(len(self.slots))
+                for k, s in enumerate(self.slots):
+                    c = self._lookup(k, rep.row_bytes / K, rep.dtype, pooling)
+                    cc = self._compute(s.device, rep.macs_per_lookup / K)
+                    t[k], e[k] = c.time_s + cc.time_s, c.energy_J + cc.energy_J
+                times[ti, K], energies[ti, K] = t, e
+        return times, energies
+
+    def column_item(self, ti):
+        """The index of table ``ti``'s one item (a column-wise table is whole)."""
+        return next(j for j, it in enumerate(self.items) if it.table == ti)
 
     # ---------------------------------------------------------- helpers
     @property

@@ -28,6 +28,11 @@ class Placement:
     device: list               # per item: device name
     ranges: list = field(default_factory=list)   # per item: list of (slot index, lo, hi)
     replicated: set = field(default_factory=set)  # tables copied to every device's fastest tier (data parallel)
+    columns: dict = field(default_factory=dict)   # column-wise tables: {table: [slot of shard c, ...]}, K = len
+
+    def elsewhere(self, table):
+        """True when ``table`` is not placed by its items (replicated or column-wise)."""
+        return table in self.replicated or table in self.columns
 
 
 def replica_slots(inst):
@@ -131,6 +136,12 @@ def evaluate(inst, pl):
                 t[inst.slots[k].device] += it.accesses / N * inst.time[i][r, k]
                 energy += it.accesses / N * inst.energy[i][r, k]
             continue
+        if it.table in pl.columns:           # every column shard reads every lookup, dim/K wide
+            K = len(pl.columns[it.table])
+            for k in pl.columns[it.table]:
+                t[inst.slots[k].device] += it.accesses * inst.col_time[it.table, K][k]
+                energy += it.accesses * inst.col_energy[it.table, K][k]
+            continue
         for (k, _lo, _hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
             n = it.accesses * share
             t[inst.slots[k].device] += n * inst.time[i][r, k]
@@ -145,7 +156,12 @@ def comm_times(inst, pl):
         return {}
     pooled = {}
     for i, d in enumerate(pl.device):
-        if inst.items[i].table not in pl.replicated:      # a replica pools its own samples
+        t = inst.items[i].table
+        if t in pl.columns:                  # each column shard sends its dim/K of the pooled vector
+            for k in pl.columns[t]:
+                dk = inst.slots[k].device
+                pooled[dk] = pooled.get(dk, 0.0) + inst.pooled_B[i] / len(pl.columns[t])
+        elif t not in pl.replicated:         # a replica pools its own samples
             pooled[d] = pooled.get(d, 0.0) + inst.pooled_B[i]
     return comm.times(pooled)
 
@@ -166,6 +182,8 @@ def used_bytes(inst, pl):
             for k in replica_slots(inst):
                 used[inst.slots[k].pool_key] += it.bytes[r]
             continue
+        for k in pl.columns.get(it.table, []):      # a column shard: every row, 1/K of its bytes
+            used[inst.slots[k].pool_key] += it.bytes[0] / len(pl.columns[it.table])
         for k, lo, hi in pl.ranges[i]:
             b = it.bytes[r] if it.reps[r].kind != "dense" else (hi - lo) * it.bytes[r]
             used[inst.slots[k].pool_key] += b

@@ -10,7 +10,10 @@ devices has ``parts`` > 1: part ``p`` holds the rows whose id is ``p`` mod
 (predicted from the profile's per-row counts, ``cost_model/partition.py``);
 its shards' hot ranks are ranks within the part.  A data-parallel table
 (``partition: replicated``) has one whole copy per device (part ``c`` on
-device ``c``), each serving its device's 1/parts of every batch's samples.  So "the hottest 1% of rows of t3 in
+device ``c``), each serving its device's 1/parts of every batch's samples.
+A column-wise table (``partition: column``) has one shard per column range
+(part ``c`` holds columns ``[columns[c], columns[c+1])`` of every row, a
+rank range [0, 1)), each reading every lookup of the table.  So "the hottest 1% of rows of t3 in
 SRAM of csd0" is ``Shard("csd0", "sram", 0.0, 0.01, 0.31)``.  For an SoC a
 shard also names the core and the single-core lookup strategy.
 
@@ -80,10 +83,11 @@ class TablePlan:
     table: str
     representation: Representation
     shards: list
-    partition: str = "hash"                # parts by id: hash (id mod parts) | range (row_bounds) | replicated
-    sharding: str = ""                     # table_wise | row_wise | data_parallel (a copy per device)
+    partition: str = "hash"                # hash (id mod parts) | range (row_bounds) | replicated | column
+    sharding: str = ""                     # table_wise | row_wise | data_parallel | column_wise
     row_bounds: Optional[list] = None      # range: parts + 1 ascending row ids, 0 ... rows
     part_shares: Optional[list] = None     # predicted share of the table's lookups per part
+    columns: Optional[list] = None         # column: parts + 1 ascending column ids 0 ... dim (shard c: [c, c+1))
 
 
 @dataclass
@@ -132,7 +136,7 @@ class ShardingPlan:
         try:
             tables = [TablePlan(table=t["table"], representation=Representation(**t["representation"]),
                                 shards=[Shard(**s) for s in t["shards"]],
-                                **{k: t[k] for k in ("partition", "row_bounds", "part_shares", "sharding") if k in t})
+                                **{k: t[k] for k in ("partition", "row_bounds", "part_shares", "sharding", "columns") if k in t})
                       for t in d["tables"]]
             rest = {k: v for k, v in d.items() if k != "tables"}
             return cls(tables=tables, **rest)

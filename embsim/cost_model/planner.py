@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 1024
 DEFAULT_TIME_LIMIT_S = 60.0
 PLANNERS = ("sharding_mip", "core_mapping")
 # options only the sharding MIP has (Python API; the CLI does not expose them)
-MIP_ONLY = ("method", "split", "max_collision_share", "coalescing", "replicate", "torchrec_baseline")
+MIP_ONLY = ("method", "split", "max_collision_share", "coalescing", "replicate", "columns", "torchrec_baseline")
 # options only the core mapping has (Python API; its ablations: the default split only, fewer strategies)
 CORE_ONLY = ("asymmetric", "strategies")
 

@@ -16,6 +16,9 @@ fastest first):
     makespan:              M >= T_d
     replication:           rho[t] in {0,1} for small whole tables: sum x of t = 1 - rho[t]; rho adds to every
                            device 1/N of t's lookups from its fastest slot and t's bytes there, and no pooled bytes
+    column-wise:           g[t,K] in {0,1} for whole dense tables with K | dim: sum x of t = 1 - rho[t] - sum_K g;
+                           c[t,K,k] in {0,1} a dim/K shard in slot k: sum_k c = K g, per device sum_{k in d} c <= g;
+                           a shard reads all of t's lookups at row_bytes/K, holds bytes/K, sends pooled/K
     all-to-all:            Mc >= lat_d + send_d * pooled_d,  Mc >= lat_d + recv_d * (total - pooled_d)
                            pooled_d = sum_{i,r} pooled bytes(i) * x[i,r,d]  (:mod:`.comm`, probed links)
     objective:             M + Mc + energy_weight * sum accesses * u * e(i,r,k)
@@ -119,6 +122,10 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     energy = []
     rho = _replicas(prob, inst, w, dev_time, energy, pool_use)
     V["rho"] = rho
+    V["g"], V["c"] = _column_shards(prob, inst, w, dev_time, energy, pool_use, pooled)
+    cut = {}
+    for (t, _K), g in V["g"].items():
+        cut.setdefault(t, []).append(g)
     for i, it in enumerate(inst.items):
         choose = []
         for r, rep in enumerate(it.reps):
@@ -153,7 +160,8 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                     ucum, ycum = pulp.lpSum(us[:j + 1]), pulp.lpSum(ys[:j + 1])
                     for a, b in it.curve.tangents():
                         prob += ucum <= a * ycum + b * x
-        prob += pulp.lpSum(choose) == (1 - rho[it.table] if it.table in rho else 1)
+        prob += pulp.lpSum(choose) == (1 - (rho[it.table] if it.table in rho else 0)
+                                       - pulp.lpSum(cut.get(it.table, [])))
     # the parts of one table share its representation (a plan gives one per table)
     first = {}
     for i, it in enumerate(inst.items):
@@ -191,6 +199,28 @@ def _replicas(prob, inst, w, dev_time, energy, pool_use):
     return rho
 
 
+def _column_shards(prob, inst, w, dev_time, energy, pool_use, pooled):
+    """g[t,K] = 1: table t is cut into K column shards, c[t,K,k] = 1: one of them in slot k (module doc)."""
+    g, c = {}, {}
+    for t, ks in getattr(inst, "columnable", {}).items():
+        i = inst.column_item(t)
+        it = inst.items[i]
+        for K in ks:
+            g[t, K] = v = prob.add_variable(f"g_{t}_{K}", cat="Binary")
+            for d in inst.devices:
+                on_d = []
+                for k in inst.dev_slots[d]:
+                    c[t, K, k] = z = prob.add_variable(f"c_{t}_{K}_{k}", cat="Binary")
+                    on_d.append(z)
+                    dev_time[d].append(w * it.accesses * inst.col_time[t, K][k] * z)
+                    energy.append(w * it.accesses * inst.col_energy[t, K][k] * z)
+                    pool_use[inst.slots[k].pool_key].append(it.bytes[0] / K * z)
+                    pooled[d].append(inst.pooled_B[i] / K * z)
+                prob += pulp.lpSum(on_d) <= v, f"col_one_{t}_{K}_{inst.dev_index[d]}"
+            prob += pulp.lpSum(c[t, K, k] for k in range(len(inst.slots))) == K * v, f"col_all_{t}_{K}"
+    return g, c
+
+
 def _all_to_all(prob, inst, pooled, w, rho):
     """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others')).
 
@@ -224,9 +254,13 @@ def warm_full(inst, V, M, pl, scale=1.0):
         v.setInitialValue(0)
     for t, v in V.get("rho", {}).items():
         v.setInitialValue(1 if t in pl.replicated else 0)
+    for (t, K), v in V.get("g", {}).items():
+        v.setInitialValue(1 if len(pl.columns.get(t, [])) == K else 0)
+    for (t, K, k), v in V.get("c", {}).items():
+        v.setInitialValue(1 if len(pl.columns.get(t, [])) == K and k in pl.columns[t] else 0)
     for i, it in enumerate(inst.items):
         r, d = pl.rep[i], pl.device[i]
-        if it.table in pl.replicated:
+        if pl.elsewhere(it.table):
             continue
         if it.reps[r].kind != "dense":
             for k, _lo, _hi in pl.ranges[i]:
@@ -244,6 +278,7 @@ def warm_full(inst, V, M, pl, scale=1.0):
 def warm_start_compatible(inst, pl, allowed, order=None):
     """Relabel a placement's devices within classes so it satisfies the symmetry-breaking rule."""
     dev = list(pl.device)
+    total = {d: d for d in inst.devices}     # old device -> new, over every class
     for cls in device_classes(inst):
         if len(cls) < 2:
             continue
@@ -257,20 +292,29 @@ def warm_start_compatible(inst, pl, allowed, order=None):
                 mapping[d] = cls[nxt]
                 nxt += 1
         dev = [mapping.get(d, d) for d in dev]
-    slot_map = {}
-    for d_old, d_new in zip(pl.device, dev):
-        for a, b in zip(inst.dev_slots[d_old], inst.dev_slots[d_new]):
-            slot_map[a] = b
+        total.update(mapping)
+    slot_map = {a: b for d_old, d_new in total.items()
+                for a, b in zip(inst.dev_slots[d_old], inst.dev_slots[d_new])}
     ranges = [[(slot_map[k], lo, hi) for k, lo, hi in rl] for rl in pl.ranges]
-    out = Placement(list(pl.rep), dev, ranges, set(pl.replicated))
-    assert all(out.device[i] in allowed[i] for i in range(len(inst.items)))
+    columns = {t: [slot_map[k] for k in ks] for t, ks in pl.columns.items()}
+    out = Placement(list(pl.rep), dev, ranges, set(pl.replicated), columns)
+    assert all(out.device[i] in allowed[i] for i, it in enumerate(inst.items) if not out.elsewhere(it.table))
     return out
 
 
 def extract_full(inst, V):
     rep, dev, ranges = [], [], []
     replicated = {t for t, v in V.get("rho", {}).items() if (v.varValue or 0) > 0.5}
+    columns = {}
+    for (t, K), g in V.get("g", {}).items():
+        if (g.varValue or 0) > 0.5:
+            columns[t] = [k for k in range(len(inst.slots)) if (V["c"][t, K, k].varValue or 0) > 0.5]
     for i, it in enumerate(inst.items):
+        if it.table in columns:
+            rep.append(0)
+            dev.append(inst.slots[columns[it.table][0]].device)
+            ranges.append([])
+            continue
         if it.table in replicated:
             rep.append(0)
             dev.append(inst.devices[0])
@@ -299,7 +343,7 @@ def extract_full(inst, V):
                     rl.append((k, lo, hi))
                 lo = hi
             ranges.append(rl)
-    return Placement(rep, dev, ranges, replicated)
+    return Placement(rep, dev, ranges, replicated, columns)
 
 
 def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):

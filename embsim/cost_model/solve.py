@@ -90,6 +90,9 @@ def _to_plan(inst, pl, model, system, **info):
                       for c, k in enumerate(replica_slots(inst))]
             tables.append(TablePlan(t.name, rep, shards, partition="replicated", sharding="data_parallel"))
             continue
+        if ti in pl.columns:
+            tables.append(_column_plan(inst, t, rep, pl.columns[ti]))
+            continue
         shards = []
         for i in idx:
             it = inst.items[i]
@@ -112,15 +115,26 @@ def _to_plan(inst, pl, model, system, **info):
                         pool_used_B=used_bytes(inst, pl), pool_capacity_B=dict(inst.pools), **info)
 
 
+def _column_plan(inst, t, rep, slots):
+    """A column-wise table: shard c (part c of K) holds columns [cols[c], cols[c+1]) of every row and reads
+    every lookup (access share 1 each)."""
+    K = len(slots)
+    shards = [Shard(inst.slots[k].device, inst.slots[k].tier, 0.0, 1.0, 1.0, part=c, parts=K)
+              for c, k in enumerate(slots)]
+    return TablePlan(t.name, rep, shards, partition="column", sharding="column_wise",
+                     columns=[c * t.dim // K for c in range(K + 1)])
+
+
 def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.0, solver="cbc",
                time_limit_s=60.0, representations=None, batch_size=DEFAULT_BATCH_SIZE, method="auto",
                split=True, gap_rel=None, max_collision_share=None, coalescing=None, replicate=True,
-               torchrec_baseline=True):
+               torchrec_baseline=True, columns=False):
     """Solve a sharding plan of ``model`` on ``system``; returns a ShardingPlan (see module doc).
 
     representations: None (each table's own dtype), a comma string or list of
     fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
-    method: auto | full | decomposed (only the full MIP replicates; ``replicate=False`` never).  max_collision_share: no table may take a
+    method: auto | full | decomposed (only the full MIP replicates; ``replicate=False`` never;
+    ``columns=True`` lets the full MIP cut tables column-wise).  max_collision_share: no table may take a
     row-sharing representation whose predicted collision share exceeds it.
     coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
     simulator reads them under that row layout (:mod:`.coalescing`).
@@ -130,7 +144,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     # enumerate and estimate: items, their representations, and the cost of every (item, rep, slot)
     allowed = parse_allowed(representations)
     check_collision_budget(max_collision_share)
-    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing, replicate)
+    inst = Instance(model, system, stats, batch_size, allowed, split, max_collision_share, coalescing, replicate,
+                    columns=columns)
     why = explain_infeasible(inst)
     if why:
         raise InputError(why)
@@ -159,6 +174,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
     if bound is None:
         notes.append("best bound unknown: the solver did not report one")
+    if inst.columnable and method != "full":
+        notes.append("column-wise sharding: the full MIP alone offers it; this decomposed solve did not")
     if inst.comm is not None:
         notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
                      "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
@@ -254,12 +271,14 @@ def fill_idle_fast_tiers(inst, pl, score):
         if it.table in pl.replicated:
             for k in replica_slots(inst):
                 left[inst.slots[k].pool_key] -= it.bytes[pl.rep[i]]
-    keep = [i for i, it in enumerate(inst.items) if it.table not in pl.replicated]
+        for k in pl.columns.get(it.table, []):
+            left[inst.slots[k].pool_key] -= it.bytes[0] / len(pl.columns[it.table])
+    keep = [i for i, it in enumerate(inst.items) if not pl.elsewhere(it.table)]
     try:
         refill = fill_tiers(inst, pl.rep, pl.device, reserve=left, subset=keep)
     except InputError:
         return pl
-    refill = Placement(refill.rep, refill.device, refill.ranges, set(pl.replicated))
+    refill = Placement(refill.rep, refill.device, refill.ranges, set(pl.replicated), dict(pl.columns))
     return refill if score(refill) <= score(pl) * (1 + 1e-12) else pl
 
 
@@ -269,8 +288,11 @@ def bound_rule(inst, method):
     parts = (f"tables cut into the row-wise parts embsim's splitting rule chose ({', '.join(map(str, split))} "
              "parts), each with its counted load" if split else "every table whole (no row-wise parts)")
     how = "MIP bound" if method == "full" else "max(aggregate LP over device classes, slowest item alone)"
-    return (f"{how}; holds for {parts}, the allowed representations and embsim's cost model; "
-            "a plan with other splits (or sharding types) may be faster than it")
+    kinds = ["table-wise"] + (["row-wise"] if split else [])
+    if method == "full":      # only the full MIP offers these
+        kinds += (["data-parallel"] if inst.replicable else []) + (["column-wise"] if inst.columnable else [])
+    return (f"{how}; holds for {parts}, the sharding types {', '.join(kinds)}, the allowed representations and "
+            "embsim's cost model; a plan with other splits (or sharding types) may be faster than it")
 
 
 def check_collision_budget(max_collision_share):
@@ -280,11 +302,11 @@ def check_collision_budget(max_collision_share):
 
 
 def instance_for(model, system, stats=None, batch_size=DEFAULT_BATCH_SIZE, representations=None, split=True,
-                 max_collision_share=None, coalescing=None, replicate=True):
+                 max_collision_share=None, coalescing=None, replicate=True, columns=False):
     """The Instance solve_plan builds (for tests, benchmarks and notebooks that score placements)."""
     check_collision_budget(max_collision_share)
     return Instance(model, system, stats, batch_size, parse_allowed(representations), split, max_collision_share,
-                    coalescing, replicate)
+                    coalescing, replicate, columns=columns)
 
 
 __all__ = ["solve_plan", "instance_for", "explain_infeasible", "lower_bound"]

@@ -9,6 +9,7 @@ plus the ``ranks`` that hold it (what a ``ParameterSharding`` names):
 - a table whole on one device is ``table_wise`` on that rank; a table cut
   into row-wise parts is ``row_wise`` on the parts' ranks, in part order;
 - a replicated table (data parallel) is ``data_parallel`` with kernel ``dense`` on every rank;
+- a column-wise table is ``column_wise`` on its shards' ranks, in column order;
 - the kernel follows the tiers its shards use: all in the device's fastest
   tier (HBM) ``fused``, none there (host DDR over UVM) ``fused_uvm``, hot
   rows in HBM and the rest in host DDR ``fused_uvm_caching`` (TorchRec's
@@ -26,8 +27,10 @@ TorchRec cuts them), each predicted to carry 1/P of the lookups (TorchRec's
 assumption; ``embsim simulate`` measures the real share).  Its predicted
 device times are each shard's lookups times the slot's lookup cost.
 ``data_parallel`` (kernel ``dense``, on every rank) is a replicated table.
-``column_wise`` and ``table_column_wise`` have no embsim plan form yet and
-are refused with a one-line error.
+``column_wise`` on K distinct ranks (K dividing the table's dim) is a
+column-wise table, shard c of dim/K columns on ``ranks[c]``, every shard
+reading every lookup; ``table_column_wise`` has no embsim plan form yet and
+is refused with a one-line error.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from .plan import Representation, Shard, ShardingPlan, TablePlan
 
 FORMAT = "embsim.torchrec_constraints/1"
 KERNELS = ("fused", "fused_uvm", "fused_uvm_caching")
-SUPPORTED = ("table_wise", "row_wise", "data_parallel")
+SUPPORTED = ("table_wise", "row_wise", "column_wise", "data_parallel")
 
 
 def _ranks(system) -> list:
@@ -67,12 +70,14 @@ def export_constraints(plan: ShardingPlan, system) -> dict:
         kind = "table_wise" if parts == 1 else "row_wise"
         if getattr(tp, "partition", "") == "replicated":
             kind, kernel = "data_parallel", "dense"
+        if getattr(tp, "partition", "") == "column":        # shard c on ranks[c], dim / parts columns each
+            kind = "column_wise"
         tables[tp.table] = {"sharding_types": [kind], "compute_kernels": [kernel], "ranks": [ranks[d] for d in devs]}
         if parts > 1 and tp.partition == "range" and tp.row_bounds:
             even = list(even_range(int(tp.row_bounds[-1]), parts).bounds or ())
             if [int(b) for b in tp.row_bounds] != even:
                 notes.append(f"{tp.table}: embsim's load-balanced row ranges {tp.row_bounds} become TorchRec's even blocks")
-        if parts > 1 and tp.partition == "hash":
+        if parts > 1 and tp.partition == "hash" and kind == "row_wise":
             notes.append(f"{tp.table}: embsim's row parts by id mod {parts} become TorchRec's contiguous blocks")
         if parts > 1 and parts != len(ranks) and kind == "row_wise":
             notes.append(f"{tp.table}: row-wise over {parts} of {len(ranks)} ranks (TorchRec's row_wise uses all)")
@@ -111,6 +116,9 @@ def _table_plan(t, entry, devices, system, where):
         raise InputError(f"{where}: ranks {ranks!r} (expected a list of ranks 0..{len(devices) - 1})")
     if kind == "table_wise" and len(ranks) != 1:
         raise InputError(f"{where}: ranks {ranks}: a table_wise table lives on one rank")
+    if kind == "column_wise" and (len(set(ranks)) != len(ranks) or t.dim % len(ranks)):
+        raise InputError(f"{where}: ranks {ranks}: embsim's column_wise puts dim/K columns on K distinct ranks "
+                         f"(K must divide dim {t.dim})")
     rep = Representation(kind="dense", dtype=t.dtype, bytes=float(t.bytes), row_bytes=float(t.row_bytes))
     P = len(ranks)
     shards = []
@@ -118,9 +126,11 @@ def _table_plan(t, entry, devices, system, where):
         d = devices[r]
         tiers = sorted((s for s in system.slots() if s.device == d), key=lambda s: s.rank)
         tier = tiers[0].tier if kernel == "fused" else tiers[-1].tier
-        shards.append(Shard(d, tier, 0.0, 1.0, 1.0 / P, part=p, parts=P))
+        shards.append(Shard(d, tier, 0.0, 1.0, 1.0 if kind == "column_wise" else 1.0 / P, part=p, parts=P))
     extra = {}
-    if P > 1:
+    if kind == "column_wise":         # every shard reads every lookup
+        extra = {"partition": "column", "columns": [p * t.dim // P for p in range(P + 1)]}
+    elif P > 1:
         extra = {**even_range(t.rows, P).to_plan(), "part_shares": [1.0 / P] * P}
     return TablePlan(t.name, rep, shards, sharding=kind, **extra), kernel
 
@@ -147,9 +157,10 @@ def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_
     dev_t = {d: 0.0 for d in devices}
     for tp, spec, acc in zip(tables, model.tables, table_access(model, None, batch_size)):
         rep = tp.representation
+        width = len(tp.shards) if tp.partition == "column" else 1      # a column shard reads row_bytes / K
         for s in tp.shards:
             slot = next(x for x in system.slots() if x.device == s.device and x.tier == s.tier)
-            cost = system.lookup_cost(slot, rep.row_bytes, rep.dtype, spec.pooling)
+            cost = system.lookup_cost(slot, rep.row_bytes / width, rep.dtype, spec.pooling)
             dev_t[s.device] += acc.accesses * s.access_share * cost.time_s
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=max(dev_t.values()), solver="torchrec", status="imported", notes=notes,

@@ -30,23 +30,54 @@ TOL = 1e-9
 CAPACITY_RTOL = 1e-6
 
 
-def _part_fractions(t, P, rows):
+def _part_fractions(t, P, rows, dim=None):
     """(fraction of the table's rows per part, problem or None), from the plan's partition fields."""
     scheme = getattr(t, "partition", "hash") or "hash"
     if scheme == "replicated":          # data parallel: every part is a whole copy of the table
         return [1.0] * P, None
+    if scheme == "column":              # column-wise: every part holds all rows, its columns' share of the bytes
+        c = t.columns
+        if not c or len(c) != P + 1 or c[-1] % P or list(c) != [p * c[-1] // P for p in range(P + 1)] \
+                or (dim is not None and c[-1] != dim):
+            return None, (f"columns {c}: expected {P + 1} equally spaced column ids from 0 to the table's dim"
+                          + (f" ({dim})" if dim is not None else ""))
+        return [(y - x) / c[-1] for x, y in zip(c, c[1:])], None
     if scheme == "hash":
         if rows is None:
             return [1.0 / P] * P, None
         return [((rows - p + P - 1) // P) / rows for p in range(P)], None
     if scheme != "range":
-        return None, f"partition '{scheme}' (expected hash, range or replicated)"
+        return None, f"partition '{scheme}' (expected hash, range, replicated or column)"
     b = t.row_bounds
     if not b or len(b) != P + 1 or b[0] != 0 or any(y < x for x, y in zip(b, b[1:])) \
             or (rows is not None and b[-1] != rows):
         return None, (f"row_bounds {b}: expected {P + 1} ascending row ids from 0 to the table's rows"
                       + (f" ({rows})" if rows is not None else ""))
     return [(y - x) / b[-1] for x, y in zip(b, b[1:])], None
+
+
+def _hot_rank_problems(t, rep, P, by_part):
+    """Problems of each part's shards: present, one slot for a table kept whole, hot ranks [0, 1) exactly once."""
+    out = []
+    for p in range(P):
+        sh = sorted(by_part.get(p, []), key=lambda s: (s.rank_lo, s.rank_hi))
+        if not sh:
+            out.append(f"table '{t.table}': part {p} has no shards")
+            continue
+        if rep.kind != "dense" and len(sh) != 1 and all(s.core is None for s in sh):
+            out.append(f"table '{t.table}': {rep.kind} table split over {len(sh)} shards (expected 1: "
+                       "it lives whole in one slot)")
+        at = 0.0
+        for s in sh:
+            if s.rank_hi <= s.rank_lo:
+                out.append(f"table '{t.table}': empty or reversed hot-rank range [{s.rank_lo}, {s.rank_hi})")
+            if abs(s.rank_lo - at) > TOL:
+                kind = "gap" if s.rank_lo > at else "overlap"
+                out.append(f"table '{t.table}': part {p}: hot ranks have a {kind} at {min(at, s.rank_lo):.6g}")
+            at = max(at, s.rank_hi)
+        if abs(at - 1.0) > TOL:
+            out.append(f"table '{t.table}': part {p}: hot ranks end at {at:.9g}, expected 1")
+    return out
 
 
 def plan_problems(plan, system, model=None):
@@ -69,6 +100,7 @@ def plan_problems(plan, system, model=None):
     n_cores = system.n_cores if per_core else None
     strategies = system.STRATEGIES if per_core else None
     rows_of = {t.name: t.rows for t in model.tables} if model is not None else {}
+    dim_of = {t.name: t.dim for t in model.tables} if model is not None else {}
     for t in plan.tables:
         rep = t.representation
         if not t.shards:
@@ -82,10 +114,13 @@ def plan_problems(plan, system, model=None):
             out.append(f"table '{t.table}': shards disagree on the number of row-wise parts ({sorted(parts)})")
             continue
         P = parts.pop()
-        frac, why = _part_fractions(t, P, rows_of.get(t.table))
+        frac, why = _part_fractions(t, P, rows_of.get(t.table), dim_of.get(t.table))
         if why:
             out.append(f"table '{t.table}': {why}")
             continue
+        if t.partition == "column" and (rep.kind != "dense" or len({s.device for s in t.shards}) != P):
+            out.append(f"table '{t.table}': column-wise as {rep.label} over devices "
+                       f"{[s.device for s in t.shards]} (expected dense, one shard per device)")
         by_part = defaultdict(list)
         share = 0.0
         for s in t.shards:
@@ -105,26 +140,10 @@ def plan_problems(plan, system, model=None):
             if s.strategy is not None and strategies is not None and s.strategy not in strategies:
                 out.append(f"table '{t.table}': strategy '{s.strategy}' is not one of {', '.join(strategies)}")
             by_part[s.part].append(s)
-        if abs(share - 1.0) > 1e-6:
-            out.append(f"table '{t.table}': access shares sum to {share:.9g}, expected 1")
-        for p in range(P):
-            sh = sorted(by_part.get(p, []), key=lambda s: (s.rank_lo, s.rank_hi))
-            if not sh:
-                out.append(f"table '{t.table}': part {p} has no shards")
-                continue
-            if rep.kind != "dense" and len(sh) != 1 and all(s.core is None for s in sh):
-                out.append(f"table '{t.table}': {rep.kind} table split over {len(sh)} shards (expected 1: "
-                           "it lives whole in one slot)")
-            at = 0.0
-            for s in sh:
-                if s.rank_hi <= s.rank_lo:
-                    out.append(f"table '{t.table}': empty or reversed hot-rank range [{s.rank_lo}, {s.rank_hi})")
-                if abs(s.rank_lo - at) > TOL:
-                    kind = "gap" if s.rank_lo > at else "overlap"
-                    out.append(f"table '{t.table}': part {p}: hot ranks have a {kind} at {min(at, s.rank_lo):.6g}")
-                at = max(at, s.rank_hi)
-            if abs(at - 1.0) > TOL:
-                out.append(f"table '{t.table}': part {p}: hot ranks end at {at:.9g}, expected 1")
+        want = P if t.partition == "column" else 1       # each column shard reads every lookup
+        if abs(share - want) > 1e-6 * want:
+            out.append(f"table '{t.table}': access shares sum to {share:.9g}, expected {want}")
+        out += _hot_rank_problems(t, rep, P, by_part)
     for p, b in used.items():
         if b > cap[p] * (1 + CAPACITY_RTOL) + 1e-6:
             out.append(f"pool {p}: plan places {b / 1e9:.6g} GB, capacity {cap[p] / 1e9:.6g} GB")

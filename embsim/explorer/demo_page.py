@@ -49,7 +49,7 @@ def _headline(rows: list) -> str:
     head = ["system", "throughput", "p99 at 70% load", "rate within p99 target", "energy per query", "power",
             "speed-up vs CPU", "speed-up vs GPU", "energy eff. vs CPU", "energy eff. vs GPU", "bottleneck", "plan"]
     body = [[r["system"], rate(r["queries_per_s"], "queries/s"), seconds(r["p99_s"]),
-             rate(r["qps_under_p99_target"], "queries/s"), joules(r["energy_per_query_J"]),
+             "n/a" if r["qps_under_p99_target"] is None else rate(r["qps_under_p99_target"], "queries/s"), joules(r["energy_per_query_J"]),
              f"{r['average_power_W']:.4g} W", ratio(r["speedup_vs_cpu"]), ratio(r["speedup_vs_gpu"]),
              ratio(r["energy_efficiency_vs_cpu"]), ratio(r["energy_efficiency_vs_gpu"]),
              f"{r['bottleneck']} ({r['bottleneck_utilisation']:.0%})",
@@ -78,7 +78,7 @@ def _drivers(drivers: dict) -> str:
 
 def render_demo(rows: list, failed: list, plans: dict, results: dict, drivers: dict, title: str,
                 regimes: list | None = None) -> str:
-    """The demo page (module doc); ``regimes``: [(heading, rows)] of further models shown beside the first."""
+    """The demo page (module doc); ``regimes``: [(heading, rows, failed)] of further models shown beside the first."""
     from .html_page import EXTRA_CSS  # noqa: F401  (the page's own style is in html_page)
     parts = ["<p>Each system runs its MIP sharding plan on the same seeded trace. Throughput, bandwidth and "
              "energy in closed loop (peak); p99 under Poisson arrivals at 70% of each system's peak. "
@@ -86,8 +86,10 @@ def render_demo(rows: list, failed: list, plans: dict, results: dict, drivers: d
              "<h2>Where each system wins</h2>", _headline(rows)]
     if failed:
         parts.append(table(["system", "preset", "not planned: why"], [list(f) for f in failed]))
-    for heading, more in regimes or []:
+    for heading, more, more_failed in regimes or []:
         parts += [f"<h2>{html.escape(heading)}</h2>", _headline(more)]
+        if more_failed:
+            parts.append(table(["system", "preset", "not planned: why"], [list(f) for f in more_failed]))
     parts += ["<h2>Achieved bandwidth per tier and link</h2>", _bandwidth(rows),
               "<h2>Drivers of SCRec's result</h2>", _drivers(drivers),
               "<h2>Energy per query: static and dynamic, per part</h2>",

@@ -60,7 +60,10 @@ Data structures and their memory (the README quotes these):
   bytes per cached row** (the slot arrays are allocated but unused).
 * LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
-  bytes per cached row**.
+  bytes per cached row**.  One LFU over one tier (``_run_lfu``, rows < 2^31)
+  keeps a slot as one 16-byte record instead (row, prev, next, bucket int32:
+  one cache line per lookup; no key/link/bucket arrays), plus the buckets:
+  **about 40 bytes per cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
@@ -68,7 +71,7 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-32-48 B (LRU: the ring and the unused slots) or 44 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or 40 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
@@ -284,6 +287,111 @@ cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
     bucket_row_append(A, b, s)
 
 
+# ------------------------------------------------- one-level LFU (records) ---
+# ``_run_lfu`` keeps a slot in one 16-byte record (row, prev, next, bucket), so
+# a lookup's slot is one cache line, not three (key, lnk, sbucket).
+cdef struct Slot:
+    int32_t row          # row held (a row's state may name a slot since reused: row != g)
+    int32_t prev         # previous (less recently used) slot of its bucket, or -1
+    int32_t next         # next slot of its bucket, or -1
+    int32_t bucket       # its bucket
+
+
+cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil:
+    """Unlink empty bucket b from the bucket list and free it (``bucket_drop``)."""
+    cdef int32_t p = bk[b].prev, n = bk[b].next
+    if p >= 0:
+        bk[p].next = n
+    else:
+        L.bhead = n
+    if n >= 0:
+        bk[n].prev = p
+    bk[b].next = L.bfree
+    L.bfree = b
+
+
+cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
+    """A free bucket of count ``freq`` linked in between buckets ``prev`` and ``next`` (-1: none)."""
+    cdef int32_t b
+    if L.bfree >= 0:
+        b = L.bfree
+        L.bfree = bk[b].next
+    else:
+        b = <int32_t> (L.bbase + L.bused)
+        L.bused += 1
+    bk[b].freq = freq
+    bk[b].head = -1
+    bk[b].tail = -1
+    bk[b].prev = prev
+    bk[b].next = next
+    if prev >= 0:
+        bk[prev].next = b
+    else:
+        L.bhead = b
+    if next >= 0:
+        bk[next].prev = b
+    return b
+
+
+cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+    """Take slot s out of its bucket; drop the bucket if that empties it."""
+    cdef int32_t b = S[s].bucket, p = S[s].prev, n = S[s].next
+    if p >= 0:
+        S[p].next = n
+    else:
+        bk[b].head = n
+    if n >= 0:
+        S[n].prev = p
+    else:
+        bk[b].tail = p
+    if p < 0 and n < 0:
+        rec_bucket_drop(bk, L, b)
+
+
+cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept nogil:
+    """Make slot s the most recently used of bucket b."""
+    cdef int32_t t = bk[b].tail
+    S[s].prev = t
+    S[s].next = -1
+    S[s].bucket = b
+    if t >= 0:
+        S[t].next = s
+    else:
+        bk[b].head = s
+    bk[b].tail = s
+
+
+cdef inline void rec_hit(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+    """``lfu_hit`` on records: move s to the bucket of its count + 1 (bump in place if alone)."""
+    cdef int32_t b = S[s].bucket, nb = bk[b].next
+    cdef int64_t f = bk[b].freq
+    if nb < 0 or bk[nb].freq != f + 1:
+        if S[s].prev < 0 and S[s].next < 0:
+            bk[b].freq = f + 1       # alone in its bucket and no bucket f+1: order kept
+            return
+        nb = rec_new_bucket(bk, L, f + 1, b, nb)
+    rec_unlink(S, bk, L, s)
+    rec_append(S, bk, nb, s)
+
+
+cdef inline int32_t rec_fill(Slot *S, Bucket *bk, Level *L, int32_t g) noexcept nogil:
+    """``lfu_fill`` on records: g takes a new slot or the victim's; return the slot."""
+    cdef int32_t s, b
+    if L.size == L.cap:
+        s = bk[L.bhead].head             # the least recently used row of the lowest count
+        rec_unlink(S, bk, L, s)          # its row state keeps a stale slot (row != its id)
+    else:
+        s = <int32_t> (L.base + L.used)  # one level: no back-invalidation, no free list
+        L.used += 1
+        L.size += 1
+    S[s].row = g
+    b = L.bhead
+    if b < 0 or bk[b].freq != 1:
+        b = rec_new_bucket(bk, L, 1, -1, b)
+    rec_append(S, bk, b, s)
+    return s
+
+
 # --------------------------------------------------- probe / fill / evict ---
 cdef inline bint probe(Arrays *A, Level *L, int64_t g) noexcept nogil:
     """True if level L holds g; on a hit update its recency/frequency."""
@@ -373,6 +481,71 @@ cdef inline int find_table(const int64_t *offs, int n_tables, int64_t g, int t) 
     return lo
 
 
+# ------------------------------------------- one-level loops: the counting ---
+cdef struct OneLevelCounts:
+    # the counting of _run_lru_queue and _run_lfu: per batch in locals, per table per run of
+    # lookups in one table (stored when a lookup leaves the table's range, checked there)
+    int64_t tlo, tspan       # rows of the current table: [tlo, tlo + tspan)
+    int64_t ct               # its (table, cache) counter index; ct + 1: the tier's
+    int64_t rb0, rb1         # bytes of one of its rows at the cache, at the tier
+    int64_t seg, sh          # first lookup of the current run, and the batch's hits before it
+    int64_t by0, by1         # bytes the batch read so far from the cache, from the tier
+    int64_t total_rows
+    int t, n_tables
+    const int64_t *offs
+    const int64_t *rbytes
+    int64_t *c_look
+    int64_t *c_uniq
+    int64_t *c_hit
+    int64_t *c_bytes
+    int64_t *ct_look
+    int64_t *ct_hit
+
+
+cdef inline void run_store(OneLevelCounts *C, int64_t i, int64_t h) noexcept nogil:
+    """Count the run of lookups ``[C.seg, i)`` in one table (``h - C.sh`` hits) to its table and the batch."""
+    cdef int64_t n = i - C.seg, hit = h - C.sh
+    C.ct_look[C.ct] += n
+    C.ct_hit[C.ct] += hit
+    C.ct_hit[C.ct + 1] += n - hit
+    C.by0 += hit * C.rb0
+    C.by1 += (n - hit) * C.rb1
+
+
+cdef inline bint table_enter(OneLevelCounts *C, int64_t i, int64_t h, int64_t g) noexcept nogil:
+    """Lookup ``i`` (row g) left the current table: False if g is no row, else store the run, enter g's table."""
+    if <uint64_t> g >= <uint64_t> C.total_rows:
+        return False
+    run_store(C, i, h)
+    C.seg = i
+    C.sh = h
+    C.t = find_table(C.offs, C.n_tables, g, C.t)
+    C.tlo = C.offs[C.t]
+    C.tspan = C.offs[C.t + 1] - C.tlo
+    C.ct = <int64_t> C.t * 2
+    C.rb0 = C.rbytes[C.ct]
+    C.rb1 = C.rbytes[C.ct + 1]
+    return True
+
+
+cdef inline void batch_store(OneLevelCounts *C, int64_t b, int64_t lo, int64_t hi, int64_t h,
+                             int64_t u0, int64_t u1) noexcept nogil:
+    """Store batch b (lookups ``[lo, hi)``, h hits, u0 / u1 distinct rows at the cache / tier); start the next."""
+    cdef int64_t cb = b * 2
+    run_store(C, hi, h)
+    C.c_look[cb] += hi - lo
+    C.c_uniq[cb] += u0
+    C.c_uniq[cb + 1] += u1
+    C.c_hit[cb] += h
+    C.c_hit[cb + 1] += (hi - lo) - h
+    C.c_bytes[cb] += C.by0
+    C.c_bytes[cb + 1] += C.by1
+    C.seg = hi
+    C.sh = 0
+    C.by0 = 0
+    C.by1 = 0
+
+
 @cython.final
 cdef class ReplayState:
     """Every cache of a replay, and the counters it fills.
@@ -390,6 +563,8 @@ cdef class ReplayState:
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
+    cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: 16-byte slot records (_run_lfu)
+    cdef Slot *slots
     cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
     cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
@@ -410,12 +585,34 @@ cdef class ReplayState:
     cdef int64_t *ct_miss
     cdef uint8_t *reach              # optional, per lookup: 1 if it reached the backing tier (coalescing)
     cdef object _reach
+    cdef const int32_t *umap         # optional: coalescing fused into the LRU ring (count_units_in_ring)
+    cdef int32_t *ustamps            # ... the last batch that read each shared unit
+    cdef int64_t *uout               # ... distinct units per (batch, size): [n_batches, 1, K]
+    cdef int64_t uK
+    cdef object _ukeep
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
 
     def __cinit__(self):
         self.levels = NULL
         self.reach = NULL
+        self.umap = NULL
+
+    def count_units_in_ring(self, const int32_t[:, :, ::1] umap, int32_t[::1] stamps, int64_t[:, :, ::1] out):
+        """Have the LRU ring count the distinct units its misses read, into ``out`` (int64 ``[n_batches, 1, K]``).
+
+        ``umap`` and ``stamps``: an ``embsim.sim.coalesce.UnitCounter``'s unit
+        map and shared-unit stamps (the semantics of ``_coalesce.count_units``;
+        a row's exclusive units count when the row first misses in a batch,
+        the miss flag of its state, so the counter's row stamps are not read).
+        Applies to the runs that take the ring (``lru_queue``); the others
+        leave ``out`` alone and the caller counts their units itself.
+        """
+        if umap.shape[0] != self.total_rows or out.shape[0] != self.n_batches or out.shape[1] != 1 \
+                or out.shape[2] != umap.shape[1] or stamps.shape[0] < 1:
+            raise ValueError("count_units_in_ring: unit map, stamps or out of the wrong shape")
+        self._ukeep = (umap, stamps, out)
+        self.umap, self.ustamps, self.uout, self.uK = &umap[0, 0, 0], &stamps[0], &out[0, 0, 0], umap.shape[1]
 
     def record_reach(self, out):
         """From the next ``run`` on write, per lookup i of its chunk, ``out[i] = 1`` if it reached the
@@ -506,6 +703,12 @@ cdef class ReplayState:
         if nslots + nbuckets >= 2 ** 31 - 1:
             raise ValueError(f"caches hold {nslots} rows in all; this kernel addresses at most 2^31 - 1")
         v32 = own("level_of", lvl_of); self.level_of = &v32[0]
+        # one LFU over rows < 2^31 (_run_lfu): its slots are 16-byte records, not these arrays
+        self.lfu_records = single and policies[0] == P_LFU and total_rows < 2 ** 31
+        if self.lfu_records:
+            lb = own("slots", np.zeros(max(nslots, 1) * sizeof(Slot), dtype=np.uint8))
+            self.slots = <Slot *> &lb[0]
+            nslots, any_lfu = 0, False
         v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
         v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
         v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
@@ -584,7 +787,7 @@ cdef class ReplayState:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
         if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
             return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
-        if self.one_level and self.levels[0].policy == P_LFU:   # checks the ids itself, likewise
+        if self.lfu_records:   # checks the ids itself, likewise
             return self._run_lfu(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         with nogil:   # every id in range before any is used as an address (one cheap pass)
             for i in range(lo, hi):
@@ -688,6 +891,16 @@ cdef class ReplayState:
                         EMBSIM_PREFETCH(lnk + 2 * top.head)
         return -1
 
+    cdef OneLevelCounts _one_level_counts(self, int64_t lo) noexcept:
+        """The counting of a one-level loop at lookup ``lo`` of a chunk, in the first table."""
+        cdef OneLevelCounts C
+        C.t, C.n_tables, C.offs, C.rbytes, C.total_rows = 0, self.n_tables, self.offs, self.rbytes, self.total_rows
+        C.tlo, C.tspan, C.ct, C.rb0, C.rb1 = self.offs[0], self.offs[1] - self.offs[0], 0, self.rbytes[0], self.rbytes[1]
+        C.seg, C.sh, C.by0, C.by1 = lo, 0, 0, 0
+        C.c_look, C.c_uniq, C.c_hit, C.c_bytes = self.c_look, self.c_uniq, self.c_hit, self.c_bytes
+        C.ct_look, C.ct_hit = self.ct_look, self.ct_hit
+        return C
+
     cdef int64_t _run_lru_queue(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LRU: a recency ring of row ids instead of slots and a linked list.
 
@@ -708,62 +921,42 @@ cdef class ReplayState:
         is found where it leaves its table's range (no pass of its own) and
         returned as in ``run``.
         """
-        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
-        cdef int64_t pf = self.prefetch_rows, total_rows = self.total_rows
-        cdef int64_t h, u0, u1, by0, by1, j, k
-        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
+        cdef int64_t pf = self.prefetch_rows
+        cdef int64_t h, u0, u1, j, k
+        cdef OneLevelCounts C = self._one_level_counts(bounds[0])
         cdef int32_t p, v, b2, x
         cdef int32_t *st
-        cdef int t = 0, n_tables = self.n_tables
         cdef Level *L = self.levels
         cdef int32_t *rs = self.rs
         cdef int32_t *queue = self.queue
         cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1
         cdef int64_t size = L.size, cap = L.cap
-        cdef int64_t *offs = self.offs
-        cdef int64_t *rbytes = self.rbytes
-        cdef int64_t *c_look = self.c_look
-        cdef int64_t *c_uniq = self.c_uniq
-        cdef int64_t *c_hit = self.c_hit
-        cdef int64_t *c_bytes = self.c_bytes
-        cdef int64_t *ct_look = self.ct_look
-        cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
-        tlo = offs[0]
-        tspan = offs[1] - offs[0]
+        cdef const int32_t *um = self.umap
+        cdef int32_t *ust = self.ustamps
+        cdef int64_t *uc
+        cdef int64_t K = self.uK, ustride = 2 * self.uK
+        cdef int32_t uu, bs
         with nogil:
             for b in range(b0, b1):
                 b2 = <int32_t> (2 * b)
+                bs = <int32_t> b
+                uc = self.uout + b * K if um != NULL else NULL
                 lo = bounds[b - b0]
                 hi = bounds[b - b0 + 1]
                 h = 0
                 u0 = 0
                 u1 = 0
-                by0 = 0
-                by1 = 0
-                seg = lo          # first lookup of the current run in one table (this batch)
-                sh = 0            # hits before it in this batch
                 for i in range(lo, hi):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
-                        if <uint64_t> g >= <uint64_t> total_rows:
+                        if um != NULL:
+                            EMBSIM_PREFETCH(um + ustride * gids[i + pf])
+                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                        if not table_enter(&C, i, h, g):
                             return i                 # not a row: the state is unusable from here
-                        # a new table: store the counts of the run in the previous one
-                        ct_look[ct] += i - seg
-                        ct_hit[ct] += h - sh
-                        ct_hit[ct + 1] += (i - seg) - (h - sh)
-                        by0 += (h - sh) * rb0
-                        by1 += ((i - seg) - (h - sh)) * rb1
-                        seg = i
-                        sh = h
-                        t = find_table(offs, n_tables, g, t)
-                        tlo = offs[t]
-                        tspan = offs[t + 1] - tlo
-                        ct = <int64_t> t * 2
-                        rb0 = rbytes[ct]
-                        rb1 = rbytes[ct + 1]
                     st = rs + 2 * g
                     # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
                     # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
@@ -780,6 +973,16 @@ cdef class ReplayState:
                     else:
                         if reach != NULL:
                             reach[i] = 1
+                        if um != NULL:               # coalescing: the units this read of the tier touches
+                            for k in range(K):
+                                uu = um[ustride * g + 2 * k]
+                                if uu < 0:           # exclusive units: new when the row is new at the tier
+                                    uc[k] += (-uu - 1) * (1 - (x & 1))
+                                    continue
+                                for j in range(um[ustride * g + 2 * k + 1] & 0xFFFF):
+                                    if ust[uu + j] != bs:
+                                        ust[uu + j] = bs
+                                        uc[k] += 1
                         u1 += 1 - (x & 1)
                         st[1] = x | 1
                         if size < cap:
@@ -807,62 +1010,41 @@ cdef class ReplayState:
                                 rs[2 * v] = <int32_t> (k & qm)
                                 k += 1
                         qt = k
-                # the batch's last run in one table
-                ct_look[ct] += hi - seg
-                ct_hit[ct] += h - sh
-                ct_hit[ct + 1] += (hi - seg) - (h - sh)
-                by0 += (h - sh) * rb0
-                by1 += ((hi - seg) - (h - sh)) * rb1
-                cb = b * 2
-                c_look[cb] += hi - lo
-                c_uniq[cb] += u0
-                c_uniq[cb + 1] += u1
-                c_hit[cb] += h
-                c_hit[cb + 1] += (hi - lo) - h
-                c_bytes[cb] += by0
-                c_bytes[cb + 1] += by1
+                batch_store(&C, b, lo, hi, h, u0, u1)
         self.qhead, self.qtail, L.size = qh, qt, size
         return -1
 
     cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.
 
-        Same buckets and slots as the general loop (``lfu_hit``, ``lfu_fill``):
-        a hit on a hot row is mostly a bump of its bucket's count in place (it
-        is alone at its count).  Counting as ``_run_lru_queue``: per-batch
-        counters in locals, per-table counts added per run of lookups in one
-        table, an id checked only where it leaves its table's range (no pass of
-        its own; returned as in ``run``).  Prefetched: the row state
-        ``prefetch_rows`` ahead; half as far ahead the key, links and bucket of
-        the row's slot (stale or -1 slots too: harmless); the next victim's key
-        and links.
+        Same buckets and victims as the general loop (``lfu_hit``,
+        ``lfu_fill``), but a slot is one 16-byte record (``Slot``: row, links,
+        bucket; ``rec_hit``, ``rec_fill``), so a lookup touches one cache line
+        of slot state, and the level's fields (size, bucket list head, free
+        buckets) are a local copy the compiler keeps in registers.  A hit on a
+        hot row is mostly a bump of its bucket's count in place (it is alone
+        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting
+        as ``_run_lru_queue`` (``OneLevelCounts``): per-batch counters in
+        locals, per-table counts added per run of lookups in one table, an id
+        checked only where it leaves its table's range (no pass of its own;
+        returned as in ``run``).  Prefetched: the row state
+        ``prefetch_rows`` ahead; half as far ahead the row's slot record (stale
+        or -1 slots too: harmless); the record after the next victim's (its
+        unlink writes it).
         """
-        cdef int64_t b, i, g, cb, n_ids = bounds[b1 - b0], lo, hi, seg, sh
+        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
         cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
-        cdef int64_t h, u0, u1, by0, by1
-        cdef int64_t ct = 0, rb0 = self.rbytes[0], rb1 = self.rbytes[1], tlo, tspan
+        cdef int64_t h, u0, u1
+        cdef OneLevelCounts C = self._one_level_counts(bounds[0])
         cdef int64_t gn
-        cdef int32_t s, s2, b2, x
+        cdef int32_t s, b2, x, g32
         cdef int32_t *st
-        cdef int t = 0, n_tables = self.n_tables
-        cdef Arrays *A = &self.A
-        cdef Level *L = self.levels
+        cdef Level lv = self.levels[0]   # a local copy (registers), stored back at the end
+        cdef Level *L = &lv
+        cdef Slot *S = self.slots
         cdef int32_t *rs = self.rs
-        cdef int32_t *lnk = self.A.lnk
-        cdef int32_t *sbucket = self.A.sbucket
-        cdef int64_t *key = self.A.key
         cdef Bucket *bk = self.A.bk
-        cdef int64_t *offs = self.offs
-        cdef int64_t *rbytes = self.rbytes
-        cdef int64_t *c_look = self.c_look
-        cdef int64_t *c_uniq = self.c_uniq
-        cdef int64_t *c_hit = self.c_hit
-        cdef int64_t *c_bytes = self.c_bytes
-        cdef int64_t *ct_look = self.ct_look
-        cdef int64_t *ct_hit = self.ct_hit
         cdef uint8_t *reach = self.reach
-        tlo = offs[0]
-        tspan = offs[1] - offs[0]
         with nogil:
             for b in range(b0, b1):
                 b2 = <int32_t> (2 * b)
@@ -871,46 +1053,28 @@ cdef class ReplayState:
                 h = 0
                 u0 = 0
                 u1 = 0
-                by0 = 0
-                by1 = 0
-                seg = lo          # first lookup of the current run in one table (this batch)
-                sh = 0            # hits before it in this batch
                 for i in range(lo, hi):
                     g = gids[i]
                     if i + pf < n_ids:
                         EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                    if <uint64_t> (g - tlo) >= <uint64_t> tspan:
-                        if <uint64_t> g >= <uint64_t> total_rows:
+                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                        if not table_enter(&C, i, h, g):
+                            self.levels[0] = lv
                             return i                 # not a row: the state is unusable from here
-                        ct_look[ct] += i - seg
-                        ct_hit[ct] += h - sh
-                        ct_hit[ct + 1] += (i - seg) - (h - sh)
-                        by0 += (h - sh) * rb0
-                        by1 += ((i - seg) - (h - sh)) * rb1
-                        seg = i
-                        sh = h
-                        t = find_table(offs, n_tables, g, t)
-                        tlo = offs[t]
-                        tspan = offs[t + 1] - tlo
-                        ct = <int64_t> t * 2
-                        rb0 = rbytes[ct]
-                        rb1 = rbytes[ct + 1]
                     if i + pf2 < n_ids:
                         gn = gids[i + pf2]
                         if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
-                            s2 = rs[2 * gn]
-                            EMBSIM_PREFETCH(key + s2)
-                            EMBSIM_PREFETCH(lnk + 2 * s2)
-                            EMBSIM_PREFETCH(sbucket + s2)
+                            EMBSIM_PREFETCH(S + rs[2 * gn])
                     st = rs + 2 * g
                     x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
                     u0 += x < b2
                     x = b2 if x < b2 else x
                     s = st[0]
-                    if s >= 0 and key[s] == g:       # a hit (else not cached, or a stale slot)
+                    g32 = <int32_t> g
+                    if s >= 0 and S[s].row == g32:   # a hit (else not cached, or a stale slot)
                         h += 1
                         st[1] = x
-                        lfu_hit(A, L, s)
+                        rec_hit(S, bk, L, s)
                         if reach != NULL:
                             reach[i] = 0
                     else:
@@ -918,24 +1082,11 @@ cdef class ReplayState:
                             reach[i] = 1
                         u1 += 1 - (x & 1)
                         st[1] = x | 1
-                        lfu_fill(A, L, g)
-                        if L.size == L.cap:          # the next victim: its key and links
-                            s2 = bk[L.bhead].head
-                            EMBSIM_PREFETCH(key + s2)
-                            EMBSIM_PREFETCH(lnk + 2 * s2)
-                ct_look[ct] += hi - seg
-                ct_hit[ct] += h - sh
-                ct_hit[ct + 1] += (hi - seg) - (h - sh)
-                by0 += (h - sh) * rb0
-                by1 += ((hi - seg) - (h - sh)) * rb1
-                cb = b * 2
-                c_look[cb] += hi - lo
-                c_uniq[cb] += u0
-                c_uniq[cb + 1] += u1
-                c_hit[cb] += h
-                c_hit[cb + 1] += (hi - lo) - h
-                c_bytes[cb] += by0
-                c_bytes[cb + 1] += by1
+                        st[0] = rec_fill(S, bk, L, g32)
+                        if L.size == L.cap:          # the next victim (cached: its unlink wrote it)
+                            EMBSIM_PREFETCH(S + S[bk[L.bhead].head].next)   # -1: harmless
+                batch_store(&C, b, lo, hi, h, u0, u1)
+        self.levels[0] = lv
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:

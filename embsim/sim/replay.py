@@ -51,6 +51,8 @@ POLICIES = ("lru", "lfu", "static", "none")
 
 #: lookups replayed between two progress-bar updates
 CHUNK_LOOKUPS = 4_000_000
+#: batches a replay can count: the kernels keep a row's last batch as an int32 ``batch << 1 | flag``
+MAX_BATCHES = 2 ** 30
 
 
 @dataclass
@@ -273,6 +275,9 @@ class Replayer:
         if total_rows <= offs[-1]:
             raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {offs[-1]}")
         _check_levels(locations, total_rows)
+        if int(n_batches) >= MAX_BATCHES:
+            raise InputError(f"replay: n_batches = {int(n_batches)}: expected fewer than 2^30 "
+                             "(the kernel stamps a row's last batch as an int32 batch << 1)")
         self.n_batches, self.total_rows, self.locations = int(n_batches), total_rows, locations
         self.table_names = list(table_names) if table_names is not None else [f"t{i}" for i in range(offs.size)]
         self.next_batch = 0
@@ -302,6 +307,8 @@ class Replayer:
         if self._coalescing is not None:
             K = max(len(loc.units_counted_B) for loc in locations)
             self.units = np.zeros((self.n_batches, len(locations), K), dtype=np.int64)
+            if len(locations) == 1 and self._state.lru_queue:   # the ring counts units on its misses
+                self._state.count_units_in_ring(self._coalescing.umap, self._coalescing.stamps, self.units)
 
     def feed(self, global_ids, batch_bounds, where="replay: global_ids"):
         """Replay the next batches: ``global_ids`` int64, ``batch_bounds`` int64 [k+1] from 0 to its length.
@@ -326,13 +333,14 @@ class Replayer:
             lo, hi = int(bounds[b]), int(bounds[e])
             ids, piece = gids[lo:hi], bounds[b:e + 1] - lo
             reach = None
-            if self._record_reach:
+            in_ring = self._state.lru_queue      # the LRU ring counts the units itself (count_units_in_ring)
+            if self._record_reach and not in_ring:
                 reach = np.zeros(hi - lo, dtype=np.uint8)
                 self._state.record_reach(reach)
             bad = self._state.run(ids, piece, self.next_batch + b)
             if bad >= 0:
                 raise InputError(f"{where}: value {ids[bad]} at position {lo + bad} outside 0..{self.total_rows - 1}")
-            if self._coalescing is not None:
+            if self._coalescing is not None and not in_ring:
                 self.units[self.next_batch + b:self.next_batch + e] = self._coalescing.count(
                     ids, piece, self.next_batch + b, reach)
             b = e

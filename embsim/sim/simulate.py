@@ -101,6 +101,7 @@ from .heldout import locate_heldout, placer, profile_rows
 from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from . import steady
+from .columns import COLUMN, column_lookups, column_tables
 from .replicas import REPLICATED, replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
 from .result import SimResult
@@ -256,9 +257,10 @@ class Simulation:
         self.timings_s = {}               # wall time per step (never in the result: results stay bit for bit)
         self.cpu_s = {}                   # CPU time per step, this thread only (the digest thread apart)
         self.replicated = replicated_tables(self.plan, model)       # data-parallel tables (sim/replicas.py)
-        if self.replicated and self.streamed:      # copies are relabelled in memory: read the trace whole
+        self.columns = column_tables(self.plan, model)             # column-wise tables (sim/columns.py)
+        if (self.replicated or self.columns) and self.streamed:   # relabelled in memory: read the trace whole
             self.trace, self.streamed = self.trace.load(), False
-            self.notes.append("trace read whole: data-parallel (replicated) tables are not streamed")
+            self.notes.append("trace read whole: data-parallel and column-wise tables are not streamed")
         self._check_plan()
         self.trace_digest = _Digest(self.trace)
         self.profile_digest = None if self.held_out.kind == profiles.IN_SAMPLE else _Digest(self.profile)
@@ -358,6 +360,8 @@ class Simulation:
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
             rows, rb, macs = _per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
+            if t in self.columns:                            # a column shard reads dim / shards of each row
+                rb, macs = rb / self.columns[t], macs / self.columns[t]
             for i, s in enumerate(tp.shards):
                 if (s.device, s.tier) not in slots:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: {s.device}.{s.tier} is not a slot of "
@@ -389,10 +393,17 @@ class Simulation:
                     raise InputError(f"plan: table '{spec.name}': part {p}: shards cover hot ranks {covered} of "
                                      f"{R} rows; expected [0, 1) covered exactly once")
 
+    def _sent_dim(self, t):
+        """Values of table t's pooled vector one of its shards sends: dim, or dim / shards column-wise."""
+        return self.model.tables[t].dim / self.columns.get(t, 1)
+
     def _part_share_report(self):
         """Per table split row-wise: each part's share of the lookups, predicted by the plan and measured."""
         out = {}
+        cols = {self.model.tables[t].name for t in self.columns}     # each column shard reads every lookup
         for name, measured in sorted(self.part_shares.items()):
+            if name in cols:
+                continue
             predicted = getattr(self.plan.table(name), "part_shares", None)
             out[name] = {"predicted": predicted, "measured": measured}
         return out or None
@@ -435,9 +446,10 @@ class Simulation:
         self.quality = quality_report(self.trace, enc)
         self._seen = self._profile_ids = None
         if held:                           # the profile's rows in the replay's id space
-            if enc.any or self.replicated or self.layout:
+            if enc.any or self.replicated or self.columns or self.layout:
                 prof = prof if hasattr(prof, "indices") else prof.load()
                 prof = replicate_lookups(physical_trace(prof, enc) if enc.any else prof, self.replicated)
+                prof = column_lookups(prof, self.columns)
             self._seen, self._profile_ids = profile_rows(prof), prof
         return physical_trace(self.trace, enc) if enc.any else self.trace
 
@@ -445,6 +457,7 @@ class Simulation:
         """Map every lookup to its shard's location and replay, in a compact id space."""
         with self._timed("physical"):
             tr = replicate_lookups(self._physical(), self.replicated)   # physical rows first, then one id range per copy
+            tr = column_lookups(tr, self.columns)                       # and per column shard
         locs = self._locations()
         by_table = [sorted((s for s in self.shards if s.table == t), key=lambda s: (s.part, s.lo))
                     for t in range(tr.n_tables)]
@@ -552,10 +565,10 @@ class Simulation:
         for sh in self.shards:
             if sh.table not in self.replicated:      # a replica pools its own samples: no all-to-all
                 dims.setdefault(sh.device, set()).add(sh.table)
-        self.pooled_per_sample = {d: sum(self.model.tables[t].dim for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
+        self.pooled_per_sample = {d: sum(self._sent_dim(t) for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
         # a sequence table sends one vector per position, not one pooled vector per sample
-        self.vector_B_per_lookup = {i: self.model.tables[sh.table].dim * POOLED_BYTES_PER_VALUE
+        self.vector_B_per_lookup = {i: self._sent_dim(sh.table) * POOLED_BYTES_PER_VALUE
                                     for i, sh in enumerate(self.shards) if sh.table in seq and sh.table not in self.replicated}
         self.attention_flops = None
         if self.model.sequence is not None:       # chunked traces: the lengths chunk by chunk (4 B per sample)
@@ -756,7 +769,7 @@ def _per_read(spec, rep, row_bytes):
 def _row_partition(tp, spec, rows, parts):
     """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
     bounds = tp.row_bounds
-    if tp.partition == REPLICATED:        # copy c is rows [c * rows, (c + 1) * rows) of the relabelled trace
+    if tp.partition in (REPLICATED, COLUMN):   # copy / shard c: rows [c * rows, (c + 1) * rows) of the relabelled trace
         return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
     if (tp.partition or "hash") == "range":
         if not bounds or len(bounds) != parts + 1:

@@ -19,11 +19,15 @@ from embsim.cost_model.solve import instance_for, solve_plan
 from embsim.cost_model.validate import plan_problems
 
 
-def device_time(inst, d, held):
-    """held: list of (item, rep, tt_slot or None). Best time of device d, or inf if it cannot hold them."""
+def device_time(inst, d, held, whole=()):
+    """held: list of (item, rep, tt_slot or None); whole: (slot, bytes, seconds) of other things kept whole in
+    a slot of d (column shards). Best time of device d, or inf if it cannot hold them."""
     slots = inst.dev_slots[d]
     cap = np.array([inst.slots[k].capacity_B for k in slots], float)
     fixed = 0.0
+    for k, b, sec in whole:
+        cap[slots.index(k)] -= b
+        fixed += sec
     cols, costs, rows_eq = [], [], []
     for i, r, k_tt in held:
         it = inst.items[i]

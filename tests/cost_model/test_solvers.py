@@ -77,6 +77,28 @@ def test_the_watchdog_stops_a_cbc_that_outlives_its_limit(tmp_path):
     assert not dog.fired
 
 
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="the watchdog finds CBC through /proc")
+def test_a_cbc_that_ignores_sigint_is_killed_after_the_grace(tmp_path):
+    """CBC ignores SIGINT in some phases (seen running minutes past a 17.9 s limit): SIGKILL follows."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from embsim.cost_model.solvers import KILL_GRACE_MIN_S, _Watchdog
+    fake = tmp_path / "cbc"
+    fake.write_text(f"#!{sys.executable}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                    "print('ready', flush=True)\ntime.sleep(30)\n")
+    fake.chmod(0o755)
+    t0 = time.perf_counter()
+    with _Watchdog(0.2) as dog:
+        p = subprocess.Popen([str(fake)], stdout=subprocess.PIPE)
+        assert p.stdout.readline() == b"ready\n"          # SIGINT is ignored from here on
+        code = p.wait(timeout=20)
+    took = time.perf_counter() - t0
+    assert dog.fired and dog.killed and code == -signal.SIGKILL
+    assert took < 0.2 + KILL_GRACE_MIN_S + 10.0          # the limit, the grace, and a loaded machine's slack (not 30 s)
+
+
 def test_a_cbc_solve_stopped_by_the_watchdog_keeps_its_solution_and_bound():
     """SIGINT at the limit: CBC still reports its best solution and a bound below it."""
     import numpy as np

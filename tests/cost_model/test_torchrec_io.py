@@ -57,7 +57,8 @@ def test_an_imported_table_wise_plan_predicts_what_the_cost_model_does(planned):
 
 
 @pytest.mark.parametrize("entry, fragment", [
-    ({"sharding_type": "column_wise", "compute_kernel": "fused", "ranks": [0, 1]}, "column_wise"),
+    ({"sharding_type": "table_column_wise", "compute_kernel": "fused", "ranks": [0, 1]}, "table_column_wise"),
+    ({"sharding_type": "column_wise", "compute_kernel": "fused", "ranks": [0, 1, 2]}, "divide dim"),
     ({"sharding_type": "table_wise", "compute_kernel": "dense", "ranks": [0]}, "compute_kernel"),
     ({"sharding_type": "table_wise", "compute_kernel": "fused", "ranks": [9]}, "ranks"),
     ({"sharding_type": "table_wise", "compute_kernel": "fused", "ranks": [0, 1]}, "one rank"),

@@ -155,3 +155,28 @@ def test_sizes_not_powers_of_two_equal_reference(gran, mult):
     bounds = np.array([0, 50, 120, 260, 400])
     np.testing.assert_array_equal(count_units(ids, bounds, loc, addr, length, sizes),
                                   reference_units(ids, bounds, loc, addr, length, sizes))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), row_B=st.sampled_from([24, 100, 300]), cap=st.integers(1, 12))
+def test_lru_ring_counts_units_as_the_list_and_the_reference(seed, row_B, cap):
+    """The LRU ring counts units on its misses (no second pass): the same counts as the linked-list loop
+    (which records the misses and counts after) and the reference, fed in several pieces, with rows that
+    share units (24 B in 64 B), that own theirs (100 B: two 64-B units each) and both (300 B in 256 B)."""
+    from embsim.sim.reference import reference_replay
+    from embsim.sim.replay import CacheLevel, Location, Replayer
+    rng = np.random.default_rng(seed)
+    R, n = 40, 400
+    locs = [Location("d0", "flash", 64, [CacheLevel("c", "lru", cap, 32)], unit_sizes_B=[64, 256, 1024])]
+    addr, length = row_addresses(rng.permutation(R), row_B, 64)
+    ids = (rng.zipf(1.2, n) % R).astype(np.int64)
+    bounds = np.array([0, 60, 60, 150, 260, 400])
+    kw = dict(row_location=None, total_rows=R, row_address_B=addr, row_length_B=length)
+    want = reference_replay(ids, bounds, [float(row_B)], [0], locs, **kw).units
+    for ring in (True, False):
+        rep = Replayer(len(bounds) - 1, [float(row_B)], [0], locs, **kw)
+        assert rep._state.lru_queue
+        rep._state.lru_queue = ring
+        for b0, b1 in ((0, 2), (2, 3), (3, 5)):
+            rep.feed(ids[bounds[b0]:bounds[b1]], bounds[b0:b1 + 1] - bounds[b0])
+        np.testing.assert_array_equal(rep.result().units, want)

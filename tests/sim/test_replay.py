@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from embsim.cost_model.plan import Representation, ShardingPlan, Shard, TablePlan
 from embsim.errors import InputError
 from embsim.sim.reference import reference_replay
-from embsim.sim.replay import (COUNTERS, CacheLevel, Location, replay, replay_trace,
-                               row_location_from_plan)
+from embsim.sim.replay import (COUNTERS, MAX_BATCHES, CacheLevel, Location, Replayer, replay,
+                               replay_trace, row_location_from_plan)
 from embsim.workloads.trace import Trace
 
 ALL = COUNTERS + ("table_lookups", "table_hits", "table_misses")
@@ -246,6 +246,13 @@ def test_replay_trace_and_row_bytes():
         replay_trace(tr, locs)
     with pytest.raises(InputError, match="2 tables"):
         replay_trace(tr, locs, row_bytes=[1.0, 2.0, 3.0])
+
+
+def test_too_many_batches_for_the_int32_batch_stamps_is_an_input_error():
+    # a row's last batch is kept as int32 batch << 1 | flag: 2^30 batches would wrap it
+    loc = [Location("d", "dram", 64, [CacheLevel("c", "lfu", 2, 64)])]
+    with pytest.raises(InputError, match=f"n_batches = {MAX_BATCHES}: expected fewer than 2"):
+        Replayer(MAX_BATCHES, [4.0], [0], loc, total_rows=3)
 
 
 def test_bad_inputs():
