@@ -190,13 +190,13 @@ def evaluate_systems(model, systems, batches, batch_size, time_limit_s, seed, pl
     (its row says n/a): the TB-scale regime's 856-table batches make the probe's 10,000 requests minutes.
     """
     from ..workloads.generators import generate_trace
-    from ..workloads.stats import trace_stats
+    from ..workloads.profile import profile_stats, split
     t0 = time.perf_counter()
     trace = generate_trace(model, batches=batches, batch_size=batch_size, seed=seed)
     echo(f"{model.name}: {model.n_tables} tables, {model.embedding_bytes / 1e9:,.1f} GB at fp32, "
          f"{model.lookups_per_sample:.0f} lookups per query; trace of {batches} batches x {batch_size} "
          f"({trace.n_indices:,} lookups, seed {seed}) in {time.perf_counter() - t0:.0f} s")
-    stats = trace_stats(trace)
+    stats = profile_stats(split(trace))     # the profile half, as each Simulation splits the trace
     rows, results, failed, plans, sims = [], {}, [], {}, {}
     for entry in systems:
         try:

@@ -30,7 +30,7 @@ from .. import config as cfg
 from ..cost_model.planner import plan_for as make_plan
 from ..errors import InputError
 from ..hw_models.loader import system_from_dict
-from ..sim.simulate import DEFAULT_BATCHES, simulate
+from ..sim.simulate import generated_batches, simulate
 from ..workloads.generators import generate_trace
 from ..workloads.store import open_trace
 from ..workloads.model import model_from_dict
@@ -101,8 +101,7 @@ def trace_for(model, config):
             _TRACES[sim["trace"]] = open_trace(sim["trace"])
         return _TRACES[sim["trace"]]
     size = int(sim["batch_size"])
-    n = DEFAULT_BATCHES * size if sim["queries"] is None else int(sim["queries"])
-    batches = 2 * max(2, -(-n // size))        # as simulate generates: the first half profiles (workloads.profile)
+    batches = generated_batches(model, size, sim["queries"])   # as simulate generates: the first half profiles
     key = config_key({"model": config["model"], "model_overrides": config.get("model_overrides"),
                       "batches": batches, "batch_size": size, "seed": sim["seed"]})
     if key not in _TRACES:

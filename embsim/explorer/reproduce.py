@@ -50,10 +50,10 @@ class Runner:
 
     def __init__(self, model, run, seed: int, echo: Callable = print):
         from ..workloads.generators import generate_trace
-        from ..workloads.stats import trace_stats
+        from ..workloads.profile import profile_stats, split
         self.model, self.run_size, self.seed, self.echo = model, run, seed, echo
         self.trace = generate_trace(model, batches=run.batches, batch_size=run.batch_size, seed=seed)
-        self.stats = trace_stats(self.trace)
+        self.stats = profile_stats(split(self.trace))    # plans see the profile half, as each Simulation splits
         self.plans: dict = {}
         self.sims: dict = {}
         self.results: dict = {}

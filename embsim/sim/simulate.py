@@ -76,7 +76,7 @@ import platform
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from typing import Optional
 
@@ -213,6 +213,17 @@ class _Digest:
         return self._value
 
 
+def generated_batches(model, batch_size: int, queries=None, held_out: bool = True) -> int:
+    """Batches of the trace simulate generates: ``queries`` (default DEFAULT_BATCHES batches) in batches,
+    at least 2 and at most MAX_GENERATED_LOOKUPS lookups, twice that when ``held_out`` (the first half
+    profiles).  The explorer generates the same trace (explorer/evaluate.trace_for)."""
+    size = int(batch_size)
+    n = DEFAULT_BATCHES * size if queries is None else int(queries)
+    per_batch = max(1.0, size * model.lookups_per_sample)
+    batches = max(2, min(max(2, -(-n // size)), int(MAX_GENERATED_LOOKUPS // per_batch)))
+    return 2 * batches if held_out else batches
+
+
 class Simulation:
     """A model on a system with a plan and a trace, replayed once; ``run()`` simulates arrivals.
 
@@ -281,11 +292,7 @@ class Simulation:
         size = DEFAULT_BATCH_SIZE if batch_size is None else int(batch_size)
         if size < 1:
             raise InputError(f"batch_size: {batch_size}: expected a positive number of queries")
-        n = DEFAULT_BATCHES * size if queries is None else int(queries)
-        batches = max(2, -(-n // size))
-        per_batch = max(1.0, size * m.lookups_per_sample)
-        batches = max(2, min(batches, int(MAX_GENERATED_LOOKUPS // per_batch)))
-        total = 2 * batches if held_out else batches
+        total = generated_batches(m, size, queries, held_out)
         tr = generate_trace(m, batches=total, batch_size=size, seed=self.seed)
         self.notes.append(f"trace generated from the model's access distributions: {total} batches of {size}, "
                           f"seed {self.seed}")
@@ -312,11 +319,8 @@ class Simulation:
     def _solve(self, planner):
         """The plan ``cost_model.planner.plan_for`` makes from the trace's statistics (planner options as given)."""
         from ..cost_model.planner import plan_for, planner_for
-        from ..workloads.stats import trace_stats
         self.solved_with = dict(planner)       # the inputs of the plan, for config_hash
-        stats = trace_stats(self.profile)
-        if self.held_out.kind != profiles.IN_SAMPLE:       # the plan predicts a disjoint trace: extrapolate unseen rows
-            stats = replace(stats, held_out=True)
+        stats = profiles.profile_stats(self.held_out, self.profile)   # held out: curves extrapolate unseen rows
         if self.layout and planner_for(self.system) == "sharding_mip":
             plan = self._solve_with_layout(stats, planner)
         else:

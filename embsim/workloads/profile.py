@@ -100,6 +100,16 @@ def split(trace, profile=None, share: float = DEFAULT_PROFILE_SHARE, source: str
     return Split(prof, ev, "split", describe(prof, "split", src, 0), describe(ev, "evaluation", src, k))
 
 
+def profile_stats(held: Split, profile=None):
+    """The statistics a plan is made from: the profile's (``profile``, default ``held.profile``), marked
+    ``held_out`` (coverage curves then extrapolate the rows the profile never saw) unless the profile
+    is the evaluation itself."""
+    from dataclasses import replace
+    from .stats import trace_stats
+    stats = trace_stats(held.profile if profile is None else profile)
+    return stats if held.kind == IN_SAMPLE else replace(stats, held_out=True)
+
+
 def batch_range(trace, b0: int, b1: int):
     """Batches ``[b0, b1)`` of a Trace (views, no copy) or of a TraceReader (a reader of those batches)."""
     if isinstance(trace, Trace):

@@ -100,3 +100,20 @@ def test_a_stored_trace_is_simulated_at_every_point(tmp_path, small_quick):
     direct = simulate(model, system, plan=plan, trace=tr, arrival="closed", queries=16 * 64, seed=0).to_dict()
     assert m["throughput_qps"] == direct["throughput"]["queries_per_s"]
     assert m["artifacts"]["sim_result"]["config"]["trace"]["batch_size"] == 64
+
+
+def test_explorer_trace_has_simulates_batches_under_the_lookup_cap(monkeypatch):
+    """Past the 64M-lookup cap simulate generates fewer batches than the queries ask; the explorer's trace
+    (shared by points) must be the one simulate would generate, profile half included."""
+    from embsim.explorer import evaluate as ev
+    from embsim.sim import simulate as sm
+    from embsim.workloads.model import load_model
+    model = load_model("rm2")
+    asked = {}
+    monkeypatch.setattr(ev, "generate_trace", lambda m, batches, batch_size, seed: asked.setdefault("b", batches))
+    monkeypatch.setattr(ev, "_TRACES", {})
+    queries = 10 * int(sm.MAX_GENERATED_LOOKUPS // model.lookups_per_sample)     # ten times the cap
+    ev.trace_for(model, {"model": "rm2", "sim": {"batch_size": 1024, "queries": queries, "seed": 0}})
+    capped = int(sm.MAX_GENERATED_LOOKUPS // (1024 * model.lookups_per_sample))
+    assert asked["b"] == 2 * capped == sm.generated_batches(model, 1024, queries)
+    assert asked["b"] < 2 * -(-queries // 1024)
