@@ -157,11 +157,12 @@ class _Watchdog:
         return False
 
 
-# After SIGINT, CBC gets this share of its limit (at least KILL_GRACE_MIN_S) to write its incumbent before it
-# is killed (assumption: writing a solution takes well under a second; the share keeps a solve within
-# the 10% overrun the planner promises).
-KILL_GRACE = 0.05
-KILL_GRACE_MIN_S = 2.0
+# After SIGINT, CBC gets its limit again (at least KILL_GRACE_MIN_S) to finish the phase it is in and write
+# its incumbent before it is killed.  assumption: generous on purpose; CBC cannot answer SIGINT inside its
+# root LP (criteo_kaggle x ascend_910: ~6 s alone, several times that on a loaded machine), and a kill there
+# loses a solve that would have ended well; the kill is for the CBC that never returns (minutes past).
+KILL_GRACE = 1.0
+KILL_GRACE_MIN_S = 30.0
 
 
 def _cbc_summary(text):
