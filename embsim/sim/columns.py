@@ -16,20 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .replicas import tables_with_partition
+
 COLUMN = "column"
 
 
 def column_tables(plan, model) -> dict:
     """{table index: shards} of the plan's column-wise tables."""
-    out = {}
-    for t, spec in enumerate(model.tables):
-        try:
-            tp = plan.table(spec.name)
-        except KeyError:
-            continue
-        if getattr(tp, "partition", None) == COLUMN:
-            out[t] = int(tp.shards[0].parts)
-    return out
+    return tables_with_partition(plan, model, COLUMN)
 
 
 def column_lookups(trace, shards: dict):

@@ -19,17 +19,22 @@ import numpy as np
 REPLICATED = "replicated"
 
 
-def replicated_tables(plan, model) -> dict:
-    """{table index: copies} of the plan's data-parallel tables."""
+def tables_with_partition(plan, model, partition: str) -> dict:
+    """{table index: parts} of the plan's tables cut by ``partition`` (``replicated``, ``column``)."""
     out = {}
     for t, spec in enumerate(model.tables):
         try:
             tp = plan.table(spec.name)
         except KeyError:
             continue
-        if getattr(tp, "partition", None) == REPLICATED:
+        if getattr(tp, "partition", None) == partition:
             out[t] = int(tp.shards[0].parts)
     return out
+
+
+def replicated_tables(plan, model) -> dict:
+    """{table index: copies} of the plan's data-parallel tables."""
+    return tables_with_partition(plan, model, REPLICATED)
 
 
 def replicate_lookups(trace, copies: dict):
