@@ -39,9 +39,13 @@ def main():
           f"load average {os.getloadavg()[0]:.1f}")
     out = args.o or tempfile.mkdtemp(prefix="reproduce_quick_")
     import json
-    with open(os.path.join(out, "reproduce.json"), "w") as f:
+    os.makedirs(out, exist_ok=True)
+    target = os.path.join(out, "reproduce.json")
+    if os.path.exists(target):               # a user's file is never overwritten
+        target = tempfile.mkstemp(prefix="reproduce_", suffix=".json", dir=out)[1]
+    with open(target, "w") as f:
         json.dump(to_json(entries), f, indent=2)
-    print(f"wrote {out}/reproduce.json")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":
