@@ -284,9 +284,9 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
             if r.order == NULL and r.loc == NULL and us[k].shared and us[k].sh >= 0:
                 dense = number_in_order(r.addr, r.length, r.n, us[k].sh, dense, fp + k * fk, fs,
                                         wp + k * wk if with_words else NULL, ws, k == 0, &max_span)
-                continue
-            dense = number_units(&r, us, K, k, dense, fp + k * fk, fs, wp + k * wk if with_words else NULL, ws,
-                                 &exclusive, &max_span)
+            else:
+                dense = number_units(&r, us, K, k, dense, fp + k * fk, fs, wp + k * wk if with_words else NULL, ws,
+                                     &exclusive, &max_span)
             if dense < 0:
                 break
     return dense, exclusive, max_span
@@ -300,6 +300,7 @@ cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int3
     cdef int64_t last[8]             # per size: the last unit seen, and its id
     cdef int32_t cur[8]
     cdef int32_t *row
+    cdef bint wide = False
     for k in range(K):
         last[k] = -1
         cur[k] = -1
@@ -322,13 +323,14 @@ cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int3
                 row[lead + k] = <int32_t> (-(e - f + 2))
                 continue
             if e != f:
-                return -4
+                wide = True          # the ring cannot count it, but every row is still checked
+                continue
             if f != last[k]:
                 last[k] = f
                 cur[k] = <int32_t> dense
                 dense += 1
             row[lead + k] = cur[k]
-    return dense
+    return -4 if wide else dense
 
 
 def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] order, bint in_order,

@@ -45,7 +45,10 @@ Data structures and their memory (the README quotes these):
   every location.  Cost: **8 bytes per table row per level** (32 B per row
   for three caches over a tier).  One cache over one tier (the one-level
   loops) keeps a single pair: slot, and ``batch << 1 | missed``, the tier's
-  stamp folded into a flag bit: **8 bytes per table row**.  A direct
+  stamp folded into a flag bit: **8 bytes per table row**; the LRU ring
+  that counts coalesced units (``unit_ids_in_ring``) also keeps the row's
+  unit id at each unit size beside them: **16 bytes per table row** for one
+  or two sizes, 32 for up to six.  A direct
   map costs one array access per probe (no hashing, no collisions, no
   resizing); its price is memory proportional to the rows of the tables
   rather than to the cache (100M rows with one cache: 0.8 GB).
@@ -87,7 +90,9 @@ prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
 loop (``_run_lru_queue``, ``_run_lfu``; ``_run_one_level`` for an LRU whose
-row ids do not fit the ring): per-batch counters summed in locals and stored
+row ids do not fit the ring; the ring's loop ``ring_run`` is compiled once per
+kind of extra work, plain, recording the reach or counting units, and chosen
+once per call, so a plain LRU tests no extra per lookup): per-batch counters summed in locals and stored
 once per batch, per-table counters stored when the table changes, no level
 table, no branch on the policy.  What is
 left is mostly instructions, not memory: the general loop costs more per
