@@ -45,7 +45,10 @@ Data structures and their memory (the README quotes these):
   every location.  Cost: **8 bytes per table row per level** (32 B per row
   for three caches over a tier).  One cache over one tier (the one-level
   loops) keeps a single pair: slot, and ``batch << 1 | missed``, the tier's
-  stamp folded into a flag bit: **8 bytes per table row**.  A direct
+  stamp folded into a flag bit: **8 bytes per table row**; the LRU ring
+  that counts coalesced units (``unit_ids_in_ring``) also keeps the row's
+  unit id at each unit size beside them: **16 bytes per table row** for one
+  or two sizes, 32 for up to six.  A direct
   map costs one array access per probe (no hashing, no collisions, no
   resizing); its price is memory proportional to the rows of the tables
   rather than to the cache (100M rows with one cache: 0.8 GB).
@@ -62,8 +65,9 @@ Data structures and their memory (the README quotes these):
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
   bytes per cached row**.  One LFU over one tier (``_run_lfu``, rows < 2^31)
   keeps a slot as one 16-byte record instead (row, prev, next, bucket int32:
-  one cache line per lookup; no key/link/bucket arrays), plus the buckets:
-  **about 40 bytes per cached row**.
+  one cache line per lookup; no key/link/bucket arrays), plus capacity+1
+  32-byte buckets (``RecBucket``: the 24 above and the next bucket's count):
+  **about 48 bytes per cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
@@ -71,7 +75,7 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-32-48 B (LRU: the ring and the unused slots) or 40 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or 48 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
@@ -87,7 +91,9 @@ prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
 loop (``_run_lru_queue``, ``_run_lfu``; ``_run_one_level`` for an LRU whose
-row ids do not fit the ring): per-batch counters summed in locals and stored
+row ids do not fit the ring; the ring's loop ``ring_run`` is compiled once per
+kind of extra work, plain, recording the reach or counting units, and chosen
+once per call, so a plain LRU tests no extra per lookup): per-batch counters summed in locals and stored
 once per batch, per-table counters stored when the table changes, no level
 table, no branch on the policy.  What is
 left is mostly instructions, not memory: the general loop costs more per
@@ -96,7 +102,7 @@ lookup than its random accesses.
 cimport cython
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, uintptr_t
 
 cnp.import_array()
 
@@ -289,7 +295,9 @@ cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
 
 # ------------------------------------------------- one-level LFU (records) ---
 # ``_run_lfu`` keeps a slot in one 16-byte record (row, prev, next, bucket), so
-# a lookup's slot is one cache line, not three (key, lnk, sbucket).
+# a lookup's slot is one cache line, not three (key, lnk, sbucket).  Record -1
+# exists and holds row -1 (a sentinel): a row state's "not cached" slot -1
+# then fails the ``row == g`` test like a stale slot, with no test of its own.
 cdef struct Slot:
     int32_t row          # row held (a row's state may name a slot since reused: row != g)
     int32_t prev         # previous (less recently used) slot of its bucket, or -1
@@ -297,11 +305,25 @@ cdef struct Slot:
     int32_t bucket       # its bucket
 
 
-cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil:
+cdef struct RecBucket:
+    # ``Bucket`` plus the count of the next bucket, so that a hit learns from
+    # its own bucket whether the bucket of count + 1 exists (one dependent load
+    # less before its most mispredicted branch); 32 bytes, 32-byte aligned:
+    # never across two cache lines
+    int64_t freq         # access count of the rows in this bucket
+    int64_t nfreq        # count of the next bucket, 0 if none
+    int32_t head         # least recently used row (slot) of the bucket
+    int32_t tail         # most recently used row
+    int32_t prev         # bucket of the next lower frequency, or -1
+    int32_t next         # bucket of the next higher frequency, or -1
+
+
+cdef inline void rec_bucket_drop(RecBucket *bk, Level *L, int32_t b) noexcept nogil:
     """Unlink empty bucket b from the bucket list and free it (``bucket_drop``)."""
     cdef int32_t p = bk[b].prev, n = bk[b].next
     if p >= 0:
         bk[p].next = n
+        bk[p].nfreq = bk[b].nfreq
     else:
         L.bhead = n
     if n >= 0:
@@ -310,7 +332,7 @@ cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil
     L.bfree = b
 
 
-cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
+cdef inline int32_t rec_new_bucket(RecBucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
     """A free bucket of count ``freq`` linked in between buckets ``prev`` and ``next`` (-1: none)."""
     cdef int32_t b
     if L.bfree >= 0:
@@ -326,14 +348,18 @@ cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t p
     bk[b].next = next
     if prev >= 0:
         bk[prev].next = b
+        bk[prev].nfreq = freq
     else:
         L.bhead = b
     if next >= 0:
         bk[next].prev = b
+        bk[b].nfreq = bk[next].freq
+    else:
+        bk[b].nfreq = 0
     return b
 
 
-cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+cdef inline void rec_unlink(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
     """Take slot s out of its bucket; drop the bucket if that empties it."""
     cdef int32_t b = S[s].bucket, p = S[s].prev, n = S[s].next
     if p >= 0:
@@ -348,7 +374,7 @@ cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept n
         rec_bucket_drop(bk, L, b)
 
 
-cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept nogil:
+cdef inline void rec_append(Slot *S, RecBucket *bk, int32_t b, int32_t s) noexcept nogil:
     """Make slot s the most recently used of bucket b."""
     cdef int32_t t = bk[b].tail
     S[s].prev = t
@@ -361,20 +387,25 @@ cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept 
     bk[b].tail = s
 
 
-cdef inline void rec_hit(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+cdef inline void rec_hit(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
     """``lfu_hit`` on records: move s to the bucket of its count + 1 (bump in place if alone)."""
-    cdef int32_t b = S[s].bucket, nb = bk[b].next
+    cdef int32_t b = S[s].bucket, nb, p
     cdef int64_t f = bk[b].freq
-    if nb < 0 or bk[nb].freq != f + 1:
+    if bk[b].nfreq == f + 1:
+        nb = bk[b].next
+    else:
         if S[s].prev < 0 and S[s].next < 0:
             bk[b].freq = f + 1       # alone in its bucket and no bucket f+1: order kept
+            p = bk[b].prev
+            if p >= 0:
+                bk[p].nfreq = f + 1
             return
-        nb = rec_new_bucket(bk, L, f + 1, b, nb)
+        nb = rec_new_bucket(bk, L, f + 1, b, bk[b].next)
     rec_unlink(S, bk, L, s)
     rec_append(S, bk, nb, s)
 
 
-cdef inline int32_t rec_fill(Slot *S, Bucket *bk, Level *L, int32_t g) noexcept nogil:
+cdef inline int32_t rec_fill(Slot *S, RecBucket *bk, Level *L, int32_t g) noexcept nogil:
     """``lfu_fill`` on records: g takes a new slot or the victim's; return the slot."""
     cdef int32_t s, b
     if L.size == L.cap:
@@ -546,6 +577,226 @@ cdef inline void batch_store(OneLevelCounts *C, int64_t b, int64_t lo, int64_t h
     C.by1 = 0
 
 
+# ------------------------------------------------ one-level LRU: the ring ---
+# ``ReplayState._run_lru_queue`` runs ``ring_run``, compiled once per kind of extra work (a fused
+# type chosen once per call, never per lookup): ``NoExtras`` (plain LRU: no branch of the extras in
+# the loop), ``ReachOut`` (record which lookups reached the tier), ``UnitsInState`` (count the
+# coalesced units on the misses, from the unit ids kept in the row state).
+cdef struct Ring:
+    int32_t *rs              # row state: [RS g] ring position or -1, [RS g + 1] batch << 1 | missed
+    int32_t *queue           # row ids in access order, -1 where dead
+    int64_t qh, qt, qm       # head, tail (entries ever taken, put), ring size - 1
+    int64_t size, cap        # rows cached, capacity
+
+
+cdef struct NoExtras:
+    int unused
+
+
+cdef struct ReachOut:
+    uint8_t *reach           # per lookup of the chunk: 1 if it reached the tier
+
+
+cdef struct UnitsInState:
+    int32_t *stamps          # last batch that read each shared unit
+    int64_t *out             # distinct units per (batch, size): [n_batches, 1, K]
+    int64_t K                # unit sizes; the row state holds the first unit of each at [RS g + 2 + k]
+    int64_t stride           # RS: int32 entries per row of the row state (2 + K rounded up to 4 or 8)
+
+
+ctypedef fused RingExtras:
+    NoExtras
+    ReachOut
+    UnitsInState
+
+
+cdef inline void ring_units(const int32_t *ids, int64_t K, int32_t *stamps, int64_t *uc, int32_t bs,
+                            int32_t new_row) noexcept nogil:
+    """Count the units a miss reads into ``uc[k]``: ``ids`` its row's unit ids (``new_row``: its first miss of batch bs).
+
+    ``ids[k] < 0``: the row's ``-ids[k] - 1`` exclusive units, new with the row; else its one
+    shared unit (``count_units_in_ring`` takes only maps whose shared entries span one unit), new
+    if no miss of batch ``bs`` read it yet: no branch on the stamp (a random one).
+    """
+    cdef int64_t k = 0
+    cdef int32_t u
+    while k < K:
+        u = ids[k]
+        if u < 0:                    # a size is all exclusive or all shared: a predictable branch
+            uc[k] += (-u - 1) * new_row
+        else:
+            uc[k] += stamps[u] != bs
+            stamps[u] = bs
+        k += 1
+
+
+cdef inline void ring_evict(Ring *R, int64_t RS) noexcept nogil:
+    """Drop the least recently used row: the first live entry from the head (dead ones skipped)."""
+    cdef int32_t v
+    while True:
+        v = R.queue[R.qh & R.qm]
+        EMBSIM_PREFETCH(R.rs + RS * R.queue[(R.qh + VICTIM_AHEAD) & R.qm])
+        R.qh += 1
+        if v >= 0:
+            break
+    R.rs[RS * v] = -1
+
+
+cdef inline void ring_pack(Ring *R, int64_t RS) noexcept nogil:
+    """The ring is full: pack its live entries, in order, from the head."""
+    cdef int64_t k = R.qh, j
+    cdef int32_t v
+    for j in range(R.qh, R.qt):
+        if j + 16 < R.qt:
+            EMBSIM_PREFETCH(R.rs + RS * R.queue[(j + 16) & R.qm])
+        v = R.queue[j & R.qm]
+        if v >= 0:
+            R.queue[k & R.qm] = v
+            R.rs[RS * v] = <int32_t> (k & R.qm)
+            k += 1
+    R.qt = k
+
+
+cdef int64_t ring_run(Ring *ring, OneLevelCounts *C, RingExtras *E, const int64_t *gids, const int64_t *bounds,
+                      int64_t b0, int64_t b1, int64_t pf) noexcept nogil:
+    """Replay batches ``[b0, b1)`` through the ring (``ReplayState._run_lru_queue``); -1, or a bad id's position."""
+    cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi, h, u0, u1, k
+    cdef int64_t RS = 2
+    cdef int32_t p, b2, x, bs
+    cdef int32_t *st
+    cdef Ring R = ring[0]            # a local copy (registers), stored back at the end
+    cdef int64_t uc[8]
+    cdef int64_t K = 0
+    cdef int32_t *ust = NULL
+    if RingExtras is UnitsInState:
+        RS, K, ust = E.stride, E.K, E.stamps
+    for b in range(b0, b1):
+        b2 = <int32_t> (2 * b)
+        bs = <int32_t> b
+        lo = bounds[b - b0]
+        hi = bounds[b - b0 + 1]
+        h = 0
+        u0 = 0
+        u1 = 0
+        if RingExtras is UnitsInState:
+            for k in range(K):
+                uc[k] = 0
+        for i in range(lo, hi):
+            g = gids[i]
+            if i + pf < n_ids:
+                EMBSIM_PREFETCH(R.rs + RS * gids[i + pf])
+            if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                if not table_enter(C, i, h, g):
+                    ring[0] = R
+                    return i                 # not a row: the state is unusable from here
+            st = R.rs + RS * g
+            # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
+            # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
+            x = st[1]
+            u0 += x < b2
+            x = b2 if x < b2 else x
+            p = st[0]
+            if p >= 0:                       # a hit: its previous entry dies
+                h += 1
+                st[1] = x
+                R.queue[p] = -1
+                if RingExtras is ReachOut:
+                    E.reach[i] = 0
+            else:
+                if RingExtras is ReachOut:
+                    E.reach[i] = 1
+                if RingExtras is UnitsInState:
+                    ring_units(st + 2, K, ust, uc, bs, 1 - (x & 1))
+                u1 += 1 - (x & 1)
+                st[1] = x | 1
+                if R.size < R.cap:
+                    R.size += 1
+                else:
+                    ring_evict(&R, RS)
+            p = <int32_t> (R.qt & R.qm)
+            R.queue[p] = <int32_t> g
+            st[0] = p
+            R.qt += 1
+            if R.qt - R.qh == R.qm + 1:
+                ring_pack(&R, RS)
+        batch_store(C, b, lo, hi, h, u0, u1)
+        if RingExtras is UnitsInState:
+            for k in range(K):
+                E.out[b * K + k] += uc[k]
+    ring[0] = R
+    return -1
+
+
+# ------------------------------------------------ one-level LFU: the loop ---
+cdef enum:
+    LFU_AHEAD = 48       # _run_lfu prefetches a row's state this many lookups ahead, its slot half as far
+
+
+cdef struct LfuRun:
+    # what _run_lfu's spans share: the level, its records, and the current batch's counts
+    Level *L
+    Slot *S
+    RecBucket *bk
+    int32_t *rs
+    uint8_t *reach       # per lookup: 1 if it reached the tier (coalescing), or NULL
+    int64_t h, u0, u1    # the batch's hits, and its rows new in the batch at the cache, at the tier
+    int32_t b2           # batch << 1 (the row state's stamp, as in _run_lru_queue)
+
+
+cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, int64_t lo, int64_t hi,
+                             bint ahead, bint record) noexcept nogil:
+    """Replay lookups ``[lo, hi)`` of one batch of ``_run_lfu``; -1, or the position of an id that is no row.
+
+    ``ahead``: the ids ``LFU_AHEAD`` further on exist, so they are prefetched
+    without a bound test (a chunk's last lookups go without).  ``record``:
+    write ``R.reach``.  Callers pass constants, so each call compiles to its
+    own loop, and the loop's state is locals the compiler keeps in registers.
+    """
+    cdef int64_t i, g, gn, h = R.h, u0 = R.u0, u1 = R.u1, tlo = C.tlo, tspan = C.tspan
+    cdef int64_t total_rows = C.total_rows
+    cdef int32_t s, x, b2 = R.b2
+    cdef int32_t *st
+    cdef int32_t *rs = R.rs
+    cdef Slot *S = R.S
+    cdef RecBucket *bk = R.bk
+    cdef Level lv = R.L[0]
+    for i in range(lo, hi):
+        g = gids[i]
+        if ahead:
+            EMBSIM_PREFETCH(rs + 2 * gids[i + LFU_AHEAD])
+        if <uint64_t> (g - tlo) >= <uint64_t> tspan:   # a new table, or no row
+            if not table_enter(C, i, h, g):
+                R.L[0] = lv
+                return i                 # not a row: the state is unusable from here
+            tlo, tspan = C.tlo, C.tspan
+        if ahead:
+            gn = gids[i + LFU_AHEAD // 2]
+            if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
+                EMBSIM_PREFETCH(S + rs[2 * gn])      # stale or -1 slots too: harmless
+        st = rs + 2 * g
+        x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
+        u0 += x < b2
+        x = b2 if x < b2 else x
+        s = st[0]
+        if S[s].row == <int32_t> g:      # a hit (else not cached: s = -1, the sentinel; or a stale slot)
+            h += 1
+            st[1] = x
+            rec_hit(S, bk, &lv, s)
+            if record:
+                R.reach[i] = 0
+        else:
+            if record:
+                R.reach[i] = 1
+            u1 += 1 - (x & 1)
+            st[1] = x | 1
+            st[0] = rec_fill(S, bk, &lv, <int32_t> g)
+            if ahead and lv.size == lv.cap:      # the next victim (cached: its unlink writes it)
+                EMBSIM_PREFETCH(S + S[bk[lv.bhead].head].next)   # -1: harmless
+    R.h, R.u0, R.u1 = h, u0, u1
+    R.L[0] = lv
+    return -1
+
+
 @cython.final
 cdef class ReplayState:
     """Every cache of a replay, and the counters it fills.
@@ -564,7 +815,8 @@ cdef class ReplayState:
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
     cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: 16-byte slot records (_run_lfu)
-    cdef Slot *slots
+    cdef Slot *slots                 # _run_lfu's records (record -1: the sentinel)
+    cdef RecBucket *rbk              # _run_lfu's buckets
     cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
     cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
@@ -585,10 +837,10 @@ cdef class ReplayState:
     cdef int64_t *ct_miss
     cdef uint8_t *reach              # optional, per lookup: 1 if it reached the backing tier (coalescing)
     cdef object _reach
-    cdef const int32_t *umap         # optional: coalescing fused into the LRU ring (count_units_in_ring)
-    cdef int32_t *ustamps            # ... the last batch that read each shared unit
-    cdef int64_t *uout               # ... distinct units per (batch, size): [n_batches, 1, K]
-    cdef int64_t uK
+    cdef int32_t *ustamps            # coalescing in the LRU ring (count_units_in_ring): the last batch
+    cdef int64_t *uout               # ... that read each shared unit; distinct units per (batch, size)
+    cdef int64_t uK                  # ... unit sizes, their first unit ids in the row state
+    cdef int64_t rs_stride           # int32 entries per row of the ring's row state (2, or 4 / 8 with unit ids)
     cdef object _ukeep
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
@@ -596,23 +848,52 @@ cdef class ReplayState:
     def __cinit__(self):
         self.levels = NULL
         self.reach = NULL
-        self.umap = NULL
+        self.uout = NULL
 
-    def count_units_in_ring(self, const int32_t[:, :, ::1] umap, int32_t[::1] stamps, int64_t[:, :, ::1] out):
+    def unit_ids_in_ring(self, int64_t K):
+        """Widen the LRU ring's row state to hold K unit ids per row; return it, int32 ``[rows, W]``, to fill.
+
+        Each row's state becomes ``W = 2 + K`` int32 rounded up to 4 or 8 (16
+        or 32 B per row instead of 8), so a miss finds its units in the cache
+        line its lookup read anyway, not in a second random access to a unit
+        map.  The state is returned *unwritten* (its pages are first touched
+        by the one pass that fills it): the caller sets columns 0 and 1 to -1
+        and column ``2 + k`` to the row's unit id at size k
+        (``embsim.sim.coalesce.ring_unit_ids``).  Only before the first
+        lookup of a ring replay; ``K = 0`` restores the plain 8-byte state
+        (written: -1).
+        """
+        if not self.lru_queue or self.qtail != 0 or self.uout != NULL or self.reach != NULL:
+            raise ValueError("unit_ids_in_ring: only for a fresh LRU-ring replay")
+        if K < 0 or K > 6:
+            raise ValueError(f"unit_ids_in_ring: {K} unit sizes; at most 6 fit the row state")
+        cdef int64_t stride = 2 if K == 0 else 4 if K <= 2 else 8
+        cdef int32_t[:, ::1] v
+        rs = np.empty((self.total_rows, stride), dtype=np.int32)
+        if K == 0:
+            rs.fill(-1)
+        v = rs
+        self._keep["rs"] = rs
+        self.rs, self.rs_stride, self.A.rstride = &v[0, 0], stride, stride
+        self.levels[0].rs = self.rs      # the linked-list loop (tests) reads the same state
+        return rs
+
+    def count_units_in_ring(self, int32_t[::1] stamps, int64_t[:, :, ::1] out):
         """Have the LRU ring count the distinct units its misses read, into ``out`` (int64 ``[n_batches, 1, K]``).
 
-        ``umap`` and ``stamps``: an ``embsim.sim.coalesce.UnitCounter``'s unit
-        map and shared-unit stamps (the semantics of ``_coalesce.count_units``;
-        a row's exclusive units count when the row first misses in a batch,
-        the miss flag of its state, so the counter's row stamps are not read).
-        Applies to the runs that take the ring (``lru_queue``); the others
-        leave ``out`` alone and the caller counts their units itself.
+        The unit ids are in the row state (``unit_ids_in_ring(K)``, filled);
+        ``stamps``: one per shared unit, -1 at first (the semantics of
+        ``_coalesce.count_units``; a row's exclusive units count when the row
+        first misses in a batch, the miss flag of its state).  Applies to the
+        runs that take the ring (``lru_queue``); the others leave ``out``
+        alone and the caller counts their units itself.
         """
-        if umap.shape[0] != self.total_rows or out.shape[0] != self.n_batches or out.shape[1] != 1 \
-                or out.shape[2] != umap.shape[1] or stamps.shape[0] < 1:
-            raise ValueError("count_units_in_ring: unit map, stamps or out of the wrong shape")
-        self._ukeep = (umap, stamps, out)
-        self.umap, self.ustamps, self.uout, self.uK = &umap[0, 0, 0], &stamps[0], &out[0, 0, 0], umap.shape[1]
+        cdef int64_t K = self.rs_stride - 2 if self.rs_stride > 2 else 0
+        if K == 0 or out.shape[0] != self.n_batches or out.shape[1] != 1 or out.shape[2] > K \
+                or out.shape[2] < 1 or stamps.shape[0] < 1 or self.reach != NULL:
+            raise ValueError("count_units_in_ring: no unit ids in the row state, or stamps or out of the wrong shape")
+        self._ukeep = (stamps, out)
+        self.ustamps, self.uout, self.uK = &stamps[0], &out[0, 0, 0], out.shape[2]
 
     def record_reach(self, out):
         """From the next ``run`` on write, per lookup i of its chunk, ``out[i] = 1`` if it reached the
@@ -673,6 +954,7 @@ cdef class ReplayState:
         v32 = own("rs", rs)
         self.rs = &v32[0]
         self.A.rstride = 2 if single else 2 * self.max_levels
+        self.rs_stride = 2
 
         self._keep = keep
         lb = own("levels", np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8))
@@ -705,10 +987,12 @@ cdef class ReplayState:
         v32 = own("level_of", lvl_of); self.level_of = &v32[0]
         # one LFU over rows < 2^31 (_run_lfu): its slots are 16-byte records, not these arrays
         self.lfu_records = single and policies[0] == P_LFU and total_rows < 2 ** 31
-        if self.lfu_records:
-            lb = own("slots", np.zeros(max(nslots, 1) * sizeof(Slot), dtype=np.uint8))
-            self.slots = <Slot *> &lb[0]
-            nslots, any_lfu = 0, False
+        if self.lfu_records:   # record -1: the sentinel (row -1); the buckets 32-byte aligned
+            lb = own("slots", np.full((nslots + 1) * sizeof(Slot), 0xFF, dtype=np.uint8))
+            self.slots = (<Slot *> &lb[0]) + 1
+            lb = own("rec_buckets", np.zeros(nbuckets * sizeof(RecBucket) + 32, dtype=np.uint8))
+            self.rbk = <RecBucket *> ((<uintptr_t> &lb[0] + 31) & ~(<uintptr_t> 31))
+            nslots, nbuckets, any_lfu = 0, 0, False
         v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
         v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
         v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
@@ -786,6 +1070,8 @@ cdef class ReplayState:
         if self.reach != NULL and self._reach.shape[0] < hi:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
         if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
+            if self.uout != NULL and self.reach != NULL:
+                raise ValueError("the LRU ring counts units (count_units_in_ring) or records the reach, not both")
             return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         if self.lfu_records:   # checks the ids itself, likewise
             return self._run_lfu(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
@@ -906,7 +1192,7 @@ cdef class ReplayState:
 
         Every access (hit or fill) appends the row id ``g`` to ``queue``, a
         ring of ``qcap`` (a power of two, >= 4 x capacity) int32 entries, and
-        records the entry's index in the row's own state, ``rs[2 g]`` (-1:
+        records the entry's index in the row's own state, ``rs[RS g]`` (-1:
         not cached; exact, never stale).  A hit overwrites the row's previous
         entry with -1 (dead).  The least recently used row is the first live
         entry from the head: a miss skips the dead entries (each is skipped
@@ -919,100 +1205,29 @@ cdef class ReplayState:
         the entry ``VICTIM_AHEAD`` behind the head as it passes each entry.
         Needs row ids < 2^31 (``__init__`` checks).  An id outside the rows
         is found where it leaves its table's range (no pass of its own) and
-        returned as in ``run``.
+        returned as in ``run``.  The loop (``ring_run``) is compiled once per
+        kind of extra work and chosen here, once per call: plain, recording
+        the reach, or counting units (``count_units_in_ring``).
         """
-        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
-        cdef int64_t pf = self.prefetch_rows
-        cdef int64_t h, u0, u1, j, k
         cdef OneLevelCounts C = self._one_level_counts(bounds[0])
-        cdef int32_t p, v, b2, x
-        cdef int32_t *st
-        cdef Level *L = self.levels
-        cdef int32_t *rs = self.rs
-        cdef int32_t *queue = self.queue
-        cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1
-        cdef int64_t size = L.size, cap = L.cap
-        cdef uint8_t *reach = self.reach
-        cdef const int32_t *um = self.umap
-        cdef int32_t *ust = self.ustamps
-        cdef int64_t *uc
-        cdef int64_t K = self.uK, ustride = 2 * self.uK
-        cdef int32_t uu, bs
+        cdef Ring R
+        cdef NoExtras plain
+        cdef ReachOut ro
+        cdef UnitsInState us
+        cdef int64_t bad
+        R.rs, R.queue, R.qh, R.qt, R.qm = self.rs, self.queue, self.qhead, self.qtail, self.qcap - 1
+        R.size, R.cap = self.levels[0].size, self.levels[0].cap
         with nogil:
-            for b in range(b0, b1):
-                b2 = <int32_t> (2 * b)
-                bs = <int32_t> b
-                uc = self.uout + b * K if um != NULL else NULL
-                lo = bounds[b - b0]
-                hi = bounds[b - b0 + 1]
-                h = 0
-                u0 = 0
-                u1 = 0
-                for i in range(lo, hi):
-                    g = gids[i]
-                    if i + pf < n_ids:
-                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                        if um != NULL:
-                            EMBSIM_PREFETCH(um + ustride * gids[i + pf])
-                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
-                        if not table_enter(&C, i, h, g):
-                            return i                 # not a row: the state is unusable from here
-                    st = rs + 2 * g
-                    # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
-                    # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
-                    x = st[1]
-                    u0 += x < b2
-                    x = b2 if x < b2 else x
-                    p = st[0]
-                    if p >= 0:                       # a hit: its previous entry dies
-                        h += 1
-                        st[1] = x
-                        queue[p] = -1
-                        if reach != NULL:
-                            reach[i] = 0
-                    else:
-                        if reach != NULL:
-                            reach[i] = 1
-                        if um != NULL:               # coalescing: the units this read of the tier touches
-                            for k in range(K):
-                                uu = um[ustride * g + 2 * k]
-                                if uu < 0:           # exclusive units: new when the row is new at the tier
-                                    uc[k] += (-uu - 1) * (1 - (x & 1))
-                                    continue
-                                for j in range(um[ustride * g + 2 * k + 1] & 0xFFFF):
-                                    if ust[uu + j] != bs:
-                                        ust[uu + j] = bs
-                                        uc[k] += 1
-                        u1 += 1 - (x & 1)
-                        st[1] = x | 1
-                        if size < cap:
-                            size += 1
-                        else:                        # evict the least recently used row
-                            while True:
-                                v = queue[qh & qm]
-                                EMBSIM_PREFETCH(rs + 2 * queue[(qh + VICTIM_AHEAD) & qm])
-                                qh += 1
-                                if v >= 0:
-                                    break
-                            rs[2 * v] = -1
-                    p = <int32_t> (qt & qm)
-                    queue[p] = <int32_t> g
-                    st[0] = p
-                    qt += 1
-                    if qt - qh == qcap:              # full: pack the live entries, in order, from the head
-                        k = qh
-                        for j in range(qh, qt):
-                            if j + 16 < qt:
-                                EMBSIM_PREFETCH(rs + 2 * queue[(j + 16) & qm])
-                            v = queue[j & qm]
-                            if v >= 0:
-                                queue[k & qm] = v
-                                rs[2 * v] = <int32_t> (k & qm)
-                                k += 1
-                        qt = k
-                batch_store(&C, b, lo, hi, h, u0, u1)
-        self.qhead, self.qtail, L.size = qh, qt, size
-        return -1
+            if self.uout != NULL:
+                us.stamps, us.out, us.K, us.stride = self.ustamps, self.uout, self.uK, self.rs_stride
+                bad = ring_run(&R, &C, &us, gids, bounds, b0, b1, self.prefetch_rows)
+            elif self.reach != NULL:
+                ro.reach = self.reach
+                bad = ring_run(&R, &C, &ro, gids, bounds, b0, b1, self.prefetch_rows)
+            else:
+                bad = ring_run(&R, &C, &plain, gids, bounds, b0, b1, self.prefetch_rows)
+        self.qhead, self.qtail, self.levels[0].size = R.qh, R.qt, R.size
+        return bad
 
     cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.
@@ -1020,73 +1235,38 @@ cdef class ReplayState:
         Same buckets and victims as the general loop (``lfu_hit``,
         ``lfu_fill``), but a slot is one 16-byte record (``Slot``: row, links,
         bucket; ``rec_hit``, ``rec_fill``), so a lookup touches one cache line
-        of slot state, and the level's fields (size, bucket list head, free
-        buckets) are a local copy the compiler keeps in registers.  A hit on a
-        hot row is mostly a bump of its bucket's count in place (it is alone
-        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting
-        as ``_run_lru_queue`` (``OneLevelCounts``): per-batch counters in
-        locals, per-table counts added per run of lookups in one table, an id
-        checked only where it leaves its table's range (no pass of its own;
-        returned as in ``run``).  Prefetched: the row state
-        ``prefetch_rows`` ahead; half as far ahead the row's slot record (stale
-        or -1 slots too: harmless); the record after the next victim's (its
-        unlink writes it).
+        of slot state.  A hit on a hot row is mostly a bump of its bucket's
+        count in place (it is alone at its count).  Needs row ids < 2^31
+        (``__init__`` checks).  Counting as ``_run_lru_queue``
+        (``OneLevelCounts``): per-batch counters in locals, per-table counts
+        added per run of lookups in one table, an id checked only where it
+        leaves its table's range (no pass of its own; returned as in ``run``).
+        A batch is one or two spans (``lfu_span``): the lookups whose ids
+        ``LFU_AHEAD`` further on exist, then the chunk's last ones, so the
+        loop tests no bound to prefetch and no flag to record reach.
+        Prefetched: the row state ``LFU_AHEAD`` ahead; half as far ahead the
+        row's slot record; the record after the next victim's (its unlink
+        writes it).
         """
-        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
-        cdef int64_t h, u0, u1
+        cdef int64_t b, lo, mid, hi, bad = -1, n_ids = bounds[b1 - b0]
         cdef OneLevelCounts C = self._one_level_counts(bounds[0])
-        cdef int64_t gn
-        cdef int32_t s, b2, x, g32
-        cdef int32_t *st
-        cdef Level lv = self.levels[0]   # a local copy (registers), stored back at the end
-        cdef Level *L = &lv
-        cdef Slot *S = self.slots
-        cdef int32_t *rs = self.rs
-        cdef Bucket *bk = self.A.bk
-        cdef uint8_t *reach = self.reach
+        cdef LfuRun R
+        R.L, R.S, R.bk, R.rs, R.reach = self.levels, self.slots, self.rbk, self.rs, self.reach
         with nogil:
             for b in range(b0, b1):
-                b2 = <int32_t> (2 * b)
+                R.b2, R.h, R.u0, R.u1 = <int32_t> (2 * b), 0, 0, 0
                 lo = bounds[b - b0]
                 hi = bounds[b - b0 + 1]
-                h = 0
-                u0 = 0
-                u1 = 0
-                for i in range(lo, hi):
-                    g = gids[i]
-                    if i + pf < n_ids:
-                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
-                        if not table_enter(&C, i, h, g):
-                            self.levels[0] = lv
-                            return i                 # not a row: the state is unusable from here
-                    if i + pf2 < n_ids:
-                        gn = gids[i + pf2]
-                        if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
-                            EMBSIM_PREFETCH(S + rs[2 * gn])
-                    st = rs + 2 * g
-                    x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
-                    u0 += x < b2
-                    x = b2 if x < b2 else x
-                    s = st[0]
-                    g32 = <int32_t> g
-                    if s >= 0 and S[s].row == g32:   # a hit (else not cached, or a stale slot)
-                        h += 1
-                        st[1] = x
-                        rec_hit(S, bk, L, s)
-                        if reach != NULL:
-                            reach[i] = 0
-                    else:
-                        if reach != NULL:
-                            reach[i] = 1
-                        u1 += 1 - (x & 1)
-                        st[1] = x | 1
-                        st[0] = rec_fill(S, bk, L, g32)
-                        if L.size == L.cap:          # the next victim (cached: its unlink wrote it)
-                            EMBSIM_PREFETCH(S + S[bk[L.bhead].head].next)   # -1: harmless
-                batch_store(&C, b, lo, hi, h, u0, u1)
-        self.levels[0] = lv
+                mid = max(lo, min(hi, n_ids - LFU_AHEAD))   # [lo, mid): the ids LFU_AHEAD on exist
+                if R.reach == NULL:
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, False)
+                else:
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, True)
+                if bad < 0 and mid < hi:
+                    bad = lfu_span(&R, &C, gids, mid, hi, False, R.reach != NULL)
+                if bad >= 0:
+                    return bad
+                batch_store(&C, b, lo, hi, R.h, R.u0, R.u1)
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
