@@ -136,7 +136,7 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
     if prof == IN_SAMPLE and trace_path is None:
         raise InputError("--profile in-sample: needs --trace (the trace that is its own profile)")
     if trace_path is not None or prof is not None:
-        from ..workloads.profile import split
+        from ..workloads.profile import profile_stats, split
         from ..workloads.stats import trace_stats
         from ..workloads.store import open_trace
         from ..workloads.trace import check_matches
@@ -145,9 +145,8 @@ def shard(model_name, system_name, trace_path, batch_size, all_tables, output, f
             trace = check_matches(open_trace(trace_path), model, trace_path)   # as simulate checks the same pair
         held = split(trace, prof, profile["share"], source=trace_path) if trace is not None else None
         source = held.profile if held is not None else prof
-        stats = trace_stats(source)      # read chunk by chunk
-        if held is None or held.kind != IN_SAMPLE:   # the plan predicts another trace: extrapolate unseen rows
-            stats = dataclasses.replace(stats, held_out=True)
+        # read chunk by chunk; held out unless in-sample (the plan predicts another trace: extrapolate unseen rows)
+        stats = profile_stats(held) if held is not None else dataclasses.replace(trace_stats(source), held_out=True)
         info = held.profile_info if held is not None else {"source": profile["profile"], "kind": "file",
                                                            "batches": [0, source.n_batches]}
         note = (f"profile: {info['source']} batches [{info['batches'][0]}, {info['batches'][1]}) "

@@ -62,8 +62,9 @@ Data structures and their memory (the README quotes these):
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
   bytes per cached row**.  One LFU over one tier (``_run_lfu``, rows < 2^31)
   keeps a slot as one 16-byte record instead (row, prev, next, bucket int32:
-  one cache line per lookup; no key/link/bucket arrays), plus the buckets:
-  **about 40 bytes per cached row**.
+  one cache line per lookup; no key/link/bucket arrays), plus capacity+1
+  32-byte buckets (``RecBucket``: the 24 above and the next bucket's count):
+  **about 48 bytes per cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
@@ -71,7 +72,7 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-32-48 B (LRU: the ring and the unused slots) or 40 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or 48 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
@@ -96,7 +97,7 @@ lookup than its random accesses.
 cimport cython
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, uintptr_t
 
 cnp.import_array()
 
@@ -289,7 +290,9 @@ cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
 
 # ------------------------------------------------- one-level LFU (records) ---
 # ``_run_lfu`` keeps a slot in one 16-byte record (row, prev, next, bucket), so
-# a lookup's slot is one cache line, not three (key, lnk, sbucket).
+# a lookup's slot is one cache line, not three (key, lnk, sbucket).  Record -1
+# exists and holds row -1 (a sentinel): a row state's "not cached" slot -1
+# then fails the ``row == g`` test like a stale slot, with no test of its own.
 cdef struct Slot:
     int32_t row          # row held (a row's state may name a slot since reused: row != g)
     int32_t prev         # previous (less recently used) slot of its bucket, or -1
@@ -297,11 +300,25 @@ cdef struct Slot:
     int32_t bucket       # its bucket
 
 
-cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil:
+cdef struct RecBucket:
+    # ``Bucket`` plus the count of the next bucket, so that a hit learns from
+    # its own bucket whether the bucket of count + 1 exists (one dependent load
+    # less before its most mispredicted branch); 32 bytes, 32-byte aligned:
+    # never across two cache lines
+    int64_t freq         # access count of the rows in this bucket
+    int64_t nfreq        # count of the next bucket, 0 if none
+    int32_t head         # least recently used row (slot) of the bucket
+    int32_t tail         # most recently used row
+    int32_t prev         # bucket of the next lower frequency, or -1
+    int32_t next         # bucket of the next higher frequency, or -1
+
+
+cdef inline void rec_bucket_drop(RecBucket *bk, Level *L, int32_t b) noexcept nogil:
     """Unlink empty bucket b from the bucket list and free it (``bucket_drop``)."""
     cdef int32_t p = bk[b].prev, n = bk[b].next
     if p >= 0:
         bk[p].next = n
+        bk[p].nfreq = bk[b].nfreq
     else:
         L.bhead = n
     if n >= 0:
@@ -310,7 +327,7 @@ cdef inline void rec_bucket_drop(Bucket *bk, Level *L, int32_t b) noexcept nogil
     L.bfree = b
 
 
-cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
+cdef inline int32_t rec_new_bucket(RecBucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
     """A free bucket of count ``freq`` linked in between buckets ``prev`` and ``next`` (-1: none)."""
     cdef int32_t b
     if L.bfree >= 0:
@@ -326,14 +343,18 @@ cdef inline int32_t rec_new_bucket(Bucket *bk, Level *L, int64_t freq, int32_t p
     bk[b].next = next
     if prev >= 0:
         bk[prev].next = b
+        bk[prev].nfreq = freq
     else:
         L.bhead = b
     if next >= 0:
         bk[next].prev = b
+        bk[b].nfreq = bk[next].freq
+    else:
+        bk[b].nfreq = 0
     return b
 
 
-cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+cdef inline void rec_unlink(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
     """Take slot s out of its bucket; drop the bucket if that empties it."""
     cdef int32_t b = S[s].bucket, p = S[s].prev, n = S[s].next
     if p >= 0:
@@ -348,7 +369,7 @@ cdef inline void rec_unlink(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept n
         rec_bucket_drop(bk, L, b)
 
 
-cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept nogil:
+cdef inline void rec_append(Slot *S, RecBucket *bk, int32_t b, int32_t s) noexcept nogil:
     """Make slot s the most recently used of bucket b."""
     cdef int32_t t = bk[b].tail
     S[s].prev = t
@@ -361,20 +382,25 @@ cdef inline void rec_append(Slot *S, Bucket *bk, int32_t b, int32_t s) noexcept 
     bk[b].tail = s
 
 
-cdef inline void rec_hit(Slot *S, Bucket *bk, Level *L, int32_t s) noexcept nogil:
+cdef inline void rec_hit(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
     """``lfu_hit`` on records: move s to the bucket of its count + 1 (bump in place if alone)."""
-    cdef int32_t b = S[s].bucket, nb = bk[b].next
+    cdef int32_t b = S[s].bucket, nb, p
     cdef int64_t f = bk[b].freq
-    if nb < 0 or bk[nb].freq != f + 1:
+    if bk[b].nfreq == f + 1:
+        nb = bk[b].next
+    else:
         if S[s].prev < 0 and S[s].next < 0:
             bk[b].freq = f + 1       # alone in its bucket and no bucket f+1: order kept
+            p = bk[b].prev
+            if p >= 0:
+                bk[p].nfreq = f + 1
             return
-        nb = rec_new_bucket(bk, L, f + 1, b, nb)
+        nb = rec_new_bucket(bk, L, f + 1, b, bk[b].next)
     rec_unlink(S, bk, L, s)
     rec_append(S, bk, nb, s)
 
 
-cdef inline int32_t rec_fill(Slot *S, Bucket *bk, Level *L, int32_t g) noexcept nogil:
+cdef inline int32_t rec_fill(Slot *S, RecBucket *bk, Level *L, int32_t g) noexcept nogil:
     """``lfu_fill`` on records: g takes a new slot or the victim's; return the slot."""
     cdef int32_t s, b
     if L.size == L.cap:
@@ -546,6 +572,76 @@ cdef inline void batch_store(OneLevelCounts *C, int64_t b, int64_t lo, int64_t h
     C.by1 = 0
 
 
+# ------------------------------------------------ one-level LFU: the loop ---
+cdef enum:
+    LFU_AHEAD = 48       # _run_lfu prefetches a row's state this many lookups ahead, its slot half as far
+
+
+cdef struct LfuRun:
+    # what _run_lfu's spans share: the level, its records, and the current batch's counts
+    Level *L
+    Slot *S
+    RecBucket *bk
+    int32_t *rs
+    uint8_t *reach       # per lookup: 1 if it reached the tier (coalescing), or NULL
+    int64_t h, u0, u1    # the batch's hits, and its rows new in the batch at the cache, at the tier
+    int32_t b2           # batch << 1 (the row state's stamp, as in _run_lru_queue)
+
+
+cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, int64_t lo, int64_t hi,
+                             bint ahead, bint record) noexcept nogil:
+    """Replay lookups ``[lo, hi)`` of one batch of ``_run_lfu``; -1, or the position of an id that is no row.
+
+    ``ahead``: the ids ``LFU_AHEAD`` further on exist, so they are prefetched
+    without a bound test (a chunk's last lookups go without).  ``record``:
+    write ``R.reach``.  Callers pass constants, so each call compiles to its
+    own loop, and the loop's state is locals the compiler keeps in registers.
+    """
+    cdef int64_t i, g, gn, h = R.h, u0 = R.u0, u1 = R.u1, tlo = C.tlo, tspan = C.tspan
+    cdef int64_t total_rows = C.total_rows
+    cdef int32_t s, x, b2 = R.b2
+    cdef int32_t *st
+    cdef int32_t *rs = R.rs
+    cdef Slot *S = R.S
+    cdef RecBucket *bk = R.bk
+    cdef Level lv = R.L[0]
+    for i in range(lo, hi):
+        g = gids[i]
+        if ahead:
+            EMBSIM_PREFETCH(rs + 2 * gids[i + LFU_AHEAD])
+        if <uint64_t> (g - tlo) >= <uint64_t> tspan:   # a new table, or no row
+            if not table_enter(C, i, h, g):
+                R.L[0] = lv
+                return i                 # not a row: the state is unusable from here
+            tlo, tspan = C.tlo, C.tspan
+        if ahead:
+            gn = gids[i + LFU_AHEAD // 2]
+            if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
+                EMBSIM_PREFETCH(S + rs[2 * gn])      # stale or -1 slots too: harmless
+        st = rs + 2 * g
+        x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
+        u0 += x < b2
+        x = b2 if x < b2 else x
+        s = st[0]
+        if S[s].row == <int32_t> g:      # a hit (else not cached: s = -1, the sentinel; or a stale slot)
+            h += 1
+            st[1] = x
+            rec_hit(S, bk, &lv, s)
+            if record:
+                R.reach[i] = 0
+        else:
+            if record:
+                R.reach[i] = 1
+            u1 += 1 - (x & 1)
+            st[1] = x | 1
+            st[0] = rec_fill(S, bk, &lv, <int32_t> g)
+            if ahead and lv.size == lv.cap:      # the next victim (cached: its unlink writes it)
+                EMBSIM_PREFETCH(S + S[bk[lv.bhead].head].next)   # -1: harmless
+    R.h, R.u0, R.u1 = h, u0, u1
+    R.L[0] = lv
+    return -1
+
+
 @cython.final
 cdef class ReplayState:
     """Every cache of a replay, and the counters it fills.
@@ -564,7 +660,8 @@ cdef class ReplayState:
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
     cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: 16-byte slot records (_run_lfu)
-    cdef Slot *slots
+    cdef Slot *slots                 # _run_lfu's records (record -1: the sentinel)
+    cdef RecBucket *rbk              # _run_lfu's buckets
     cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
     cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
@@ -705,10 +802,12 @@ cdef class ReplayState:
         v32 = own("level_of", lvl_of); self.level_of = &v32[0]
         # one LFU over rows < 2^31 (_run_lfu): its slots are 16-byte records, not these arrays
         self.lfu_records = single and policies[0] == P_LFU and total_rows < 2 ** 31
-        if self.lfu_records:
-            lb = own("slots", np.zeros(max(nslots, 1) * sizeof(Slot), dtype=np.uint8))
-            self.slots = <Slot *> &lb[0]
-            nslots, any_lfu = 0, False
+        if self.lfu_records:   # record -1: the sentinel (row -1); the buckets 32-byte aligned
+            lb = own("slots", np.full((nslots + 1) * sizeof(Slot), 0xFF, dtype=np.uint8))
+            self.slots = (<Slot *> &lb[0]) + 1
+            lb = own("rec_buckets", np.zeros(nbuckets * sizeof(RecBucket) + 32, dtype=np.uint8))
+            self.rbk = <RecBucket *> ((<uintptr_t> &lb[0] + 31) & ~(<uintptr_t> 31))
+            nslots, nbuckets, any_lfu = 0, 0, False
         v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
         v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
         v32 = own("sbucket", np.zeros(nslots if any_lfu else 1, np.int32)); self.A.sbucket = &v32[0]
@@ -1020,73 +1119,38 @@ cdef class ReplayState:
         Same buckets and victims as the general loop (``lfu_hit``,
         ``lfu_fill``), but a slot is one 16-byte record (``Slot``: row, links,
         bucket; ``rec_hit``, ``rec_fill``), so a lookup touches one cache line
-        of slot state, and the level's fields (size, bucket list head, free
-        buckets) are a local copy the compiler keeps in registers.  A hit on a
-        hot row is mostly a bump of its bucket's count in place (it is alone
-        at its count).  Needs row ids < 2^31 (``__init__`` checks).  Counting
-        as ``_run_lru_queue`` (``OneLevelCounts``): per-batch counters in
-        locals, per-table counts added per run of lookups in one table, an id
-        checked only where it leaves its table's range (no pass of its own;
-        returned as in ``run``).  Prefetched: the row state
-        ``prefetch_rows`` ahead; half as far ahead the row's slot record (stale
-        or -1 slots too: harmless); the record after the next victim's (its
-        unlink writes it).
+        of slot state.  A hit on a hot row is mostly a bump of its bucket's
+        count in place (it is alone at its count).  Needs row ids < 2^31
+        (``__init__`` checks).  Counting as ``_run_lru_queue``
+        (``OneLevelCounts``): per-batch counters in locals, per-table counts
+        added per run of lookups in one table, an id checked only where it
+        leaves its table's range (no pass of its own; returned as in ``run``).
+        A batch is one or two spans (``lfu_span``): the lookups whose ids
+        ``LFU_AHEAD`` further on exist, then the chunk's last ones, so the
+        loop tests no bound to prefetch and no flag to record reach.
+        Prefetched: the row state ``LFU_AHEAD`` ahead; half as far ahead the
+        row's slot record; the record after the next victim's (its unlink
+        writes it).
         """
-        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
-        cdef int64_t pf = self.prefetch_rows, pf2 = self.prefetch_rows // 2, total_rows = self.total_rows
-        cdef int64_t h, u0, u1
+        cdef int64_t b, lo, mid, hi, bad = -1, n_ids = bounds[b1 - b0]
         cdef OneLevelCounts C = self._one_level_counts(bounds[0])
-        cdef int64_t gn
-        cdef int32_t s, b2, x, g32
-        cdef int32_t *st
-        cdef Level lv = self.levels[0]   # a local copy (registers), stored back at the end
-        cdef Level *L = &lv
-        cdef Slot *S = self.slots
-        cdef int32_t *rs = self.rs
-        cdef Bucket *bk = self.A.bk
-        cdef uint8_t *reach = self.reach
+        cdef LfuRun R
+        R.L, R.S, R.bk, R.rs, R.reach = self.levels, self.slots, self.rbk, self.rs, self.reach
         with nogil:
             for b in range(b0, b1):
-                b2 = <int32_t> (2 * b)
+                R.b2, R.h, R.u0, R.u1 = <int32_t> (2 * b), 0, 0, 0
                 lo = bounds[b - b0]
                 hi = bounds[b - b0 + 1]
-                h = 0
-                u0 = 0
-                u1 = 0
-                for i in range(lo, hi):
-                    g = gids[i]
-                    if i + pf < n_ids:
-                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
-                        if not table_enter(&C, i, h, g):
-                            self.levels[0] = lv
-                            return i                 # not a row: the state is unusable from here
-                    if i + pf2 < n_ids:
-                        gn = gids[i + pf2]
-                        if <uint64_t> gn < <uint64_t> total_rows:   # read before its range check
-                            EMBSIM_PREFETCH(S + rs[2 * gn])
-                    st = rs + 2 * g
-                    x = st[1]                        # batch << 1 | missed flag, as in _run_lru_queue
-                    u0 += x < b2
-                    x = b2 if x < b2 else x
-                    s = st[0]
-                    g32 = <int32_t> g
-                    if s >= 0 and S[s].row == g32:   # a hit (else not cached, or a stale slot)
-                        h += 1
-                        st[1] = x
-                        rec_hit(S, bk, L, s)
-                        if reach != NULL:
-                            reach[i] = 0
-                    else:
-                        if reach != NULL:
-                            reach[i] = 1
-                        u1 += 1 - (x & 1)
-                        st[1] = x | 1
-                        st[0] = rec_fill(S, bk, L, g32)
-                        if L.size == L.cap:          # the next victim (cached: its unlink wrote it)
-                            EMBSIM_PREFETCH(S + S[bk[L.bhead].head].next)   # -1: harmless
-                batch_store(&C, b, lo, hi, h, u0, u1)
-        self.levels[0] = lv
+                mid = max(lo, min(hi, n_ids - LFU_AHEAD))   # [lo, mid): the ids LFU_AHEAD on exist
+                if R.reach == NULL:
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, False)
+                else:
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, True)
+                if bad < 0 and mid < hi:
+                    bad = lfu_span(&R, &C, gids, mid, hi, False, R.reach != NULL)
+                if bad >= 0:
+                    return bad
+                batch_store(&C, b, lo, hi, R.h, R.u0, R.u1)
         return -1
 
     cdef int64_t _run_one_level(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:

@@ -369,66 +369,116 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
         dispatch = np.full(bounds.size - 1, np.nan)
     else:
         arrival_s = np.asarray(arrival_s, dtype=np.float64)
-        if arrival_s.size != queries:
-            raise ValueError(f"arrival_s has {arrival_s.size} times for {queries} queries")
-        if batches is None:
-            bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
-        else:
-            bounds, dispatch = (np.asarray(x) for x in batches)
-            if bounds[0] != 0 or bounds[-1] != queries or np.any(np.diff(bounds) < 1) or np.any(np.diff(dispatch) < 0):
-                raise ValueError(f"batches: bounds must rise strictly from 0 to {queries} and dispatch times not fall")
-        if request_bounds is not None:
-            rb = np.asarray(request_bounds)
-            if rb.size < 2 or rb[0] != 0 or rb[-1] != queries or np.any(np.diff(rb) < 1):
-                raise ValueError(f"request_bounds must rise strictly from 0 to {queries}")
-    nb = bounds.size - 1
-    warmup_batches = int(np.searchsorted(bounds, int(warmup_queries), side="left"))
+        bounds, dispatch = _open_loop_batches(arrival_s, queries, batch_size, batch_timeout_s, batches,
+                                              request_bounds)
+    warmup_batches = _warmup_batches(bounds, warmup_queries, in_flight if closed else None, batch_size)
+
+    machine = _Machine(resources, service, service_seed, cost_of, bounds)
     if closed:
+        machine.start_closed_loop(dispatch, in_flight)
+    else:
+        machine.start_open_loop(dispatch)
+    machine.env.run()
+
+    if closed:
+        arrival_s = np.repeat(dispatch, np.diff(bounds))
+    run = EngineRun(
+        resources={n: int(resources[n]) for n in machine.names}, arrival_s=arrival_s, bounds=bounds,
+        dispatch_s=dispatch, done_s=machine.done, stage_start_s=machine.stage_start, stage_end_s=machine.stage_end,
+        costs=machine.costs, warmup_batches=warmup_batches, arrival="closed" if closed else "open",
+        in_flight=in_flight if closed else None, batch_timeout_s=batch_timeout_s,
+        request_bounds=None if closed or request_bounds is None else np.asarray(request_bounds, dtype=np.int64),
+        **machine.busy_log())
+    if run.duration_s <= 0:
+        raise InputError(f"queries: {queries}: the measurement window after the warm-up is empty; "
+                         "expected more queries (or a shorter warm-up)")
+    return run
+
+
+def _open_loop_batches(arrival_s, queries, batch_size, batch_timeout_s, batches, request_bounds):
+    """(bounds, dispatch_s) of an open loop's batches: formed here or given (``batches``), checked."""
+    if arrival_s.size != queries:
+        raise ValueError(f"arrival_s has {arrival_s.size} times for {queries} queries")
+    if batches is None:
+        bounds, dispatch = form_batches(arrival_s, batch_size, batch_timeout_s)
+    else:
+        bounds, dispatch = (np.asarray(x) for x in batches)
+        if bounds[0] != 0 or bounds[-1] != queries or np.any(np.diff(bounds) < 1) or np.any(np.diff(dispatch) < 0):
+            raise ValueError(f"batches: bounds must rise strictly from 0 to {queries} and dispatch times not fall")
+    if request_bounds is not None:
+        rb = np.asarray(request_bounds)
+        if rb.size < 2 or rb[0] != 0 or rb[-1] != queries or np.any(np.diff(rb) < 1):
+            raise ValueError(f"request_bounds must rise strictly from 0 to {queries}")
+    return bounds, dispatch
+
+
+def _warmup_batches(bounds, warmup_queries, in_flight, batch_size):
+    """Batches that warm the pipeline up: those holding the first ``warmup_queries`` queries, and in
+    closed loop (``in_flight`` given) at least the batches sent at time 0.  InputError unless >= 2 remain."""
+    nb = bounds.size - 1
+    warmup = int(np.searchsorted(bounds, int(warmup_queries), side="left"))
+    if in_flight is not None:
         # The first in_flight batches all start at time 0, before the pipeline has
         # reached its steady state: they always count as warm-up.
-        warmup_batches = max(warmup_batches, min(in_flight, nb))
-    if warmup_batches >= nb - 1:
-        raise InputError(f"queries: {queries} queries make {nb} batches of up to {batch_size}, "
-                         f"and {warmup_batches} of them warm up; expected at least 2 batches after the warm-up")
+        warmup = max(warmup, min(in_flight, nb))
+    if warmup >= nb - 1:
+        raise InputError(f"queries: {int(bounds[-1])} queries make {nb} batches of up to {batch_size}, "
+                         f"and {warmup} of them warm up; expected at least 2 batches after the warm-up")
+    return warmup
 
-    env = simpy.Environment()
-    names = list(resources)
-    rid = {name: i for i, name in enumerate(names)}
-    servers = [simpy.Resource(env, capacity=int(resources[n])) for n in names]
-    draw = ServiceSampler(service or {}, names, service_seed)
-    done = np.full(nb, np.nan)
-    stage_start = np.full((nb, len(STAGES)), np.nan)
-    stage_end = np.full((nb, len(STAGES)), np.nan)
-    costs = [None] * nb
-    log_batch, log_res, log_start, log_end, log_wait = [], [], [], [], []
 
-    def hold(b, r, time_s):
+class _Machine:
+    """The simpy side of one run: a Resource per name, the batches' stage times and the busy log.
+
+    Each (batch, stage, resource) item queues for one server, holds it and
+    releases it; a stage with several items starts them at once by callbacks
+    (no process per item) and ends when the last is released.
+    """
+
+    def __init__(self, resources, service, service_seed, cost_of, bounds):
+        self.env = simpy.Environment()
+        self.names = list(resources)
+        self.rid = {name: i for i, name in enumerate(self.names)}
+        self.servers = [simpy.Resource(self.env, capacity=int(resources[n])) for n in self.names]
+        self.draw = ServiceSampler(service or {}, self.names, service_seed)
+        self.cost_of, self.bounds = cost_of, bounds
+        nb = bounds.size - 1
+        self.done = np.full(nb, np.nan)
+        self.stage_start = np.full((nb, len(STAGES)), np.nan)
+        self.stage_end = np.full((nb, len(STAGES)), np.nan)
+        self.costs: list = [None] * nb
+        self.shapes: dict = {}       # id(cost) -> (cost, per stage [(resource index, mean s)]): checked once
+        self.log: tuple = ([], [], [], [], [])     # batch, resource, start, end, wait
+
+    def busy_log(self) -> dict:
+        """The held items as EngineRun's busy_* arrays."""
+        b, r, start, end, wait = self.log
+        return {"busy_batch": np.array(b, dtype=np.int64), "busy_resource": np.array(r, dtype=np.int64),
+                "busy_start_s": np.array(start, dtype=np.float64), "busy_end_s": np.array(end, dtype=np.float64),
+                "busy_wait_s": np.array(wait, dtype=np.float64)}
+
+    def logged(self, b, r, start, asked):
+        """One held item in the run's log: batch, resource, start, end (now), wait."""
+        for column, value in zip(self.log, (b, r, start, self.env.now, start - asked)):
+            column.append(value)
+
+    def hold(self, b, r, time_s):
         """One StageWork: queue for a server of resource r, hold it time_s, release."""
-        server = servers[r]
-        asked = env.now
+        server = self.servers[r]
+        asked = self.env.now
         req = server.request()
         yield req
-        start = env.now
-        yield env.timeout(time_s)
+        start = self.env.now
+        yield self.env.timeout(time_s)
         server.release(req)
-        logged(b, r, start, asked)
+        self.logged(b, r, start, asked)
 
-    def logged(b, r, start, asked):
-        """One held item in the run's log: batch, resource, start, end (now), wait."""
-        log_batch.append(b)
-        log_res.append(r)
-        log_start.append(start)
-        log_end.append(env.now)
-        log_wait.append(start - asked)
-
-    def hold_all(b, work):
-        """The items of one stage at once, by callbacks (no process per item): each queues for its
-        resource, holds it, releases it; the returned event fires when the last item is released."""
-        finished = env.event()
-        left = [len(work)]
+    def hold_all(self, b, work):
+        """The items of one stage at once, by callbacks; the returned event fires when the last is released."""
+        env, finished, left = self.env, self.env.event(), [len(work)]
 
         def item(r, time_s):
-            server = servers[r]
+            server = self.servers[r]
             asked = env.now
             req = server.request()
 
@@ -437,7 +487,7 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
 
                 def released(_):
                     server.release(req)
-                    logged(b, r, start, asked)
+                    self.logged(b, r, start, asked)
                     left[0] -= 1
                     if not left[0]:
                         finished.succeed()
@@ -450,12 +500,9 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
             item(r, t)
         return finished
 
-    shapes: dict = {}       # id(cost) -> per stage [(resource index, mean s)]: checked once per cost object
-
-    def shape_of(b, cost):
+    def shape_of(self, b, cost):
         """The cost's items by stage, checked; a cost object served again (a cached batch) is not re-checked."""
-        key = id(cost)
-        got = shapes.get(key)
+        got = self.shapes.get(id(cost))
         if got is not None and got[0] is cost:
             return got[1]
         stages: list = [[] for _ in STAGES]
@@ -463,68 +510,53 @@ def run_engine(resources, cost_of, *, queries, batch_size, arrival_s=None, in_fl
             s = STAGE_INDEX.get(w.stage)
             if s is None:
                 raise ValueError(f"batch {b}: StageWork stage '{w.stage}' is not one of {STAGES}")
-            if w.resource not in rid:
-                raise ValueError(f"batch {b}: StageWork resource '{w.resource}' is not in resources() ({', '.join(names)})")
+            if w.resource not in self.rid:
+                raise ValueError(f"batch {b}: StageWork resource '{w.resource}' is not in resources() "
+                                 f"({', '.join(self.names)})")
             if not w.time_s >= 0:
                 raise ValueError(f"batch {b}: StageWork {w.stage}/{w.resource} has time {w.time_s!r}; expected >= 0")
             if w.time_s > 0:      # no work, no queueing: a zero-time item is skipped
-                stages[s].append((rid[w.resource], float(w.time_s)))
+                stages[s].append((self.rid[w.resource], float(w.time_s)))
         shape = [(s, items) for s, items in enumerate(stages) if items]
-        shapes[key] = (cost, shape)
+        self.shapes[id(cost)] = (cost, shape)
         return shape
 
-    def serve(b):
+    def serve(self, b):
         """One batch through the stages; a stage's items run in parallel.  Service times are drawn
         when the batch leaves the batcher (dispatch order: the draws do not depend on queueing)."""
-        cost = cost_of(b, int(bounds[b + 1] - bounds[b]))
-        costs[b] = cost
-        plan = [(s, [(r, draw(r, mean)) for r, mean in items]) for s, items in shape_of(b, cost)]
+        cost = self.cost_of(b, int(self.bounds[b + 1] - self.bounds[b]))
+        self.costs[b] = cost
+        plan = [(s, [(r, self.draw(r, mean)) for r, mean in items]) for s, items in self.shape_of(b, cost)]
         for s, work in plan:
-            stage_start[b, s] = env.now
+            self.stage_start[b, s] = self.env.now
             if len(work) == 1:
-                yield from hold(b, *work[0])
+                yield from self.hold(b, *work[0])
             else:
-                yield hold_all(b, work)
-            stage_end[b, s] = env.now
-        done[b] = env.now
+                yield self.hold_all(b, work)
+            self.stage_end[b, s] = self.env.now
+        self.done[b] = self.env.now
 
-    if closed:
-        next_batch = [0]
+    def start_closed_loop(self, dispatch, in_flight):
+        """``in_flight`` client slots: each sends a batch, waits for it, sends the next (dispatch filled in)."""
+        nb, next_batch = dispatch.size, [0]
 
         def client():
-            """One of the in-flight slots: send a batch, wait for it, send the next."""
             while next_batch[0] < nb:
                 b = next_batch[0]
                 next_batch[0] += 1
-                dispatch[b] = env.now
-                yield from serve(b)
+                dispatch[b] = self.env.now
+                yield from self.serve(b)
 
         for _ in range(min(in_flight, nb)):
-            env.process(client())
-    else:
+            self.env.process(client())
+
+    def start_open_loop(self, dispatch):
+        """A source that releases each batch into the machine when the batcher lets it go."""
         def source():
-            """Release each batch into the machine when the batcher lets it go."""
-            for b in range(nb):
-                wait = dispatch[b] - env.now
+            for b in range(dispatch.size):
+                wait = dispatch[b] - self.env.now
                 if wait > 0:
-                    yield env.timeout(wait)
-                env.process(serve(b))
+                    yield self.env.timeout(wait)
+                self.env.process(self.serve(b))
 
-        env.process(source())
-    env.run()
-
-    if closed:
-        arrival_s = np.repeat(dispatch, np.diff(bounds))
-    run = EngineRun(
-        resources={n: int(resources[n]) for n in names}, arrival_s=arrival_s, bounds=bounds,
-        dispatch_s=dispatch, done_s=done, stage_start_s=stage_start, stage_end_s=stage_end,
-        busy_batch=np.array(log_batch, dtype=np.int64), busy_resource=np.array(log_res, dtype=np.int64),
-        busy_start_s=np.array(log_start, dtype=np.float64), busy_end_s=np.array(log_end, dtype=np.float64),
-        busy_wait_s=np.array(log_wait, dtype=np.float64),
-        costs=costs, warmup_batches=warmup_batches, arrival="closed" if closed else "open",
-        in_flight=in_flight if closed else None, batch_timeout_s=batch_timeout_s,
-        request_bounds=None if closed or request_bounds is None else np.asarray(request_bounds, dtype=np.int64))
-    if run.duration_s <= 0:
-        raise InputError(f"queries: {queries}: the measurement window after the warm-up is empty; "
-                         "expected more queries (or a shorter warm-up)")
-    return run
+        self.env.process(source())

@@ -19,7 +19,7 @@ order would.  A row the evaluation touches gets its rank in that order:
 
 Memory: the profile's distinct rows (16 bytes each) and the evaluation's
 distinct rows; nothing per row of the table.  With the evaluation trace as
-its own profile this equals ``simulate._locate`` (every touched row is seen).
+its own profile this equals ``row_map._locate`` (every touched row is seen).
 """
 from __future__ import annotations
 

@@ -7,6 +7,10 @@ The pipeline, left to right::
            --DeviceLoad / BatchLoad-->  System.batch_cost  -->  StageWork per resource
            --engine (simpy)-->  latency, throughput, utilisation  -->  SimResult
 
+Each arrow has its own module: ``row_map`` (rows to locations), ``replay``,
+``batch_costs``, ``engine`` and ``summary`` (the SimResult's figures); this
+module joins them in ``Simulation``.
+
 Decisions a user should know
 ----------------------------
 * **Batches.** The trace's batches are the simulation's batches (its batch
@@ -70,9 +74,7 @@ Decisions a user should know
 import copy
 import functools
 import hashlib
-import json
 import math
-import platform
 import threading
 import time
 from contextlib import contextmanager
@@ -81,12 +83,9 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
-import simpy
 
-from .. import __version__
 from ..cost_model.validate import check_plan
 from ..errors import InputError
-from ..cost_model.partition import RowPartition
 from ..hw_models.system import STAGES, BatchLoad, DeviceLoad
 from ..hw_models.families.service_profiles import service_variability
 from ..workloads.query_sizes import QuerySizes
@@ -95,16 +94,15 @@ from ..workloads.row_layout import check_layout
 from ..workloads import profile as profiles
 from .batch_costs import BatchCosts
 from .engine import poisson_arrivals, run_engine, trace_arrivals
-from ._compact import label_segments
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .heldout import locate_heldout, placer, profile_rows
+from .heldout import placer, profile_rows
 from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
-from . import steady
-from .columns import COLUMN, column_lookups, column_tables
-from .replicas import REPLICATED, replicate_lookups, replicated_tables
+from .columns import column_lookups, column_tables
+from .replicas import replicate_lookups, replicated_tables
 from .streamed import label_stream, replay_stream, stream_digest
-from .result import SimResult
+from .row_map import compact_rows, part_rows, per_read, place_table_rows, row_partition
+from .summary import PLAN_OUTPUT_FIELDS, summarise
 
 ARRIVALS = ("closed", "poisson", "trace")
 DEFAULT_BATCH_SIZE = 1024
@@ -359,7 +357,7 @@ class Simulation:
                 raise InputError(f"plan: table '{spec.name}' of model '{self.model.name}' is not in the plan") from None
             rep = tp.representation
             rb = rep.row_bytes if rep.row_bytes > 0 else spec.row_bytes
-            rows, rb, macs = _per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
+            rows, rb, macs = per_read(spec, rep, rb)       # a row-sharing table: its physical rows and reads
             if t in self.columns:                            # a column shard reads dim / shards of each row
                 rb, macs = rb / self.columns[t], macs / self.columns[t]
             for i, s in enumerate(tp.shards):
@@ -372,7 +370,7 @@ class Simulation:
                 parts, part = int(getattr(s, "parts", 1) or 1), int(getattr(s, "part", 0) or 0)
                 if not 0 <= part < parts:
                     raise InputError(f"plan: table '{spec.name}': shards[{i}]: part {part} of {parts}: expected 0..{parts - 1}")
-                cut = _row_partition(tp, spec, rows, parts)
+                cut = row_partition(tp, spec, rows, parts)
                 R = int(cut.part_rows()[part])
                 lo, hi = (min(int(math.floor(x * R + 0.5)), R) for x in (s.rank_lo, s.rank_hi))
                 if hi > lo:
@@ -753,318 +751,6 @@ def poisson_requests(queries, qps, seed, query_sizes=DEFAULT_QUERY_SIZES):
     requests = query_sizes.request_bounds(queries, np.random.default_rng(np.random.SeedSequence([seed, QUERY_SIZE_STREAM])))
     per_request = poisson_arrivals(requests.size - 1, qps / query_sizes.capped_mean(), np.random.default_rng(seed))
     return np.repeat(per_request, np.diff(requests)), requests
-
-
-# ------------------------------------------------- lookups to locations ---
-def _per_read(spec, rep, row_bytes):
-    """(rows, bytes per read, MACs per read) of a table: for a row-sharing representation its
-    physical rows, and the lookup's bytes and MACs spread over its reads (the replay counts reads)."""
-    macs = float(rep.macs_per_lookup or 0.0)
-    if not getattr(rep, "shares_rows", False):
-        return spec.rows, row_bytes, macs
-    reads = float(rep.reads_per_lookup or 1.0)
-    return int(sum(rep.physical_rows)), row_bytes / reads, macs / reads
-
-
-def _row_partition(tp, spec, rows, parts):
-    """The RowPartition of a plan's table over its ``rows`` physical rows (range bounds scaled to them)."""
-    bounds = tp.row_bounds
-    if tp.partition in (REPLICATED, COLUMN):   # copy / shard c: rows [c * rows, (c + 1) * rows) of the relabelled trace
-        return RowPartition("range", parts, rows * parts, tuple(c * rows for c in range(parts + 1)))
-    if (tp.partition or "hash") == "range":
-        if not bounds or len(bounds) != parts + 1:
-            raise InputError(f"plan: table '{spec.name}': row_bounds {bounds}: expected {parts + 1} row ids for "
-                             f"{parts} range parts")
-        if rows != spec.rows:      # a row-sharing table: the bounds were cut on logical ids
-            bounds = [int(b) * rows // spec.rows for b in bounds]
-        return RowPartition("range", parts, rows, tuple(int(b) for b in bounds))
-    return RowPartition("hash", parts, rows)
-
-
-def part_rows(rows, part, parts):
-    """Rows of a table of ``rows`` rows whose id is ``part`` mod ``parts``."""
-    return (rows - part + parts - 1) // parts
-
-
-def hot_order_of(rows, counts, part, parts, table_rows):
-    """Indices that sort rows by part, then falling count, ties to the lower row.
-
-    One int64 key and one sort where the key fits (it always does for tables
-    under a few billion rows x lookups), else numpy's three-key lexsort.
-    """
-    if rows.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    top = int(counts.max())
-    if parts * (top + 1) * table_rows < 2 ** 62:
-        key = (part * (top + 1) + (top - counts)) * table_rows + rows
-        return np.argsort(key)
-    return np.lexsort((rows, -counts, part))
-
-
-def _locate(rows, counts, shards, P, table_rows):
-    """Location of each distinct row: rank it by hot order within its part, find the shard holding the rank.
-
-    No sort of all rows: rows of equal (part, count) hold a contiguous run of
-    ranks, which a histogram of counts places; only a run that a shard
-    boundary cuts needs its rows in increasing order (ties go to the lower
-    row), and there are at most as many such runs as shards.  The result
-    equals ranking with ``hot_order_of``.
-    """
-    cut = shards[0].partition
-    part = (rows % P if cut is None else cut.part_of(rows)) if P > 1 else None
-    where = np.empty(rows.size, dtype=np.int32)
-    for p in range(P):
-        sh = [s for s in shards if s.part == p]
-        his = np.array([s.hi for s in sh], dtype=np.int64)
-        locs = np.array([s.location for s in sh], dtype=np.int32)
-        sel = np.flatnonzero(part == p) if P > 1 else None
-        r = rows if sel is None else rows[sel]
-        c = counts if sel is None else counts[sel]
-        if r.size == 0:
-            continue
-        down = int(c.max()) - c                          # 0 for the hottest count
-        size = np.bincount(down)                         # rows per count, hottest first
-        start = np.cumsum(size) - size                   # first rank of each count's run
-        first = start[down]
-        lo_shard = np.searchsorted(his, first, side="right")
-        hi_shard = np.searchsorted(his, first + size[down] - 1, side="right")
-        out = locs[lo_shard]
-        cut = np.flatnonzero(np.bincount(down[lo_shard != hi_shard], minlength=1))
-        for d in cut:                                    # runs a shard boundary cuts
-            m = np.flatnonzero(down == d)
-            rank = start[d] + np.searchsorted(np.sort(r[m]), r[m])
-            out[m] = locs[np.searchsorted(his, rank, side="right")]
-        if sel is None:
-            where[:] = out
-        else:
-            where[sel] = out
-    return where
-
-
-def compact_rows(trace, shards_by_table, labels=None, part_shares=None, place=None):
-    """Relabel the rows a trace touches with compact ids, and place each on its shard's location.
-
-    Returns ``(compact, row_location, offsets)``: ``compact`` int64 per lookup
-    in access order; ``row_location`` int32 per compact row; ``offsets`` the
-    first compact id of each table.  Table t's accessed rows get ids
-    ``offsets[t] ..`` in order of first touch, plus one spare id so every
-    table owns at least one.  A row's hot rank is its place by falling access
-    count in the trace, ties to the lower row; the shard whose hot-rank range
-    ``[lo, hi)`` holds that rank holds the row.  A table split row-wise into
-    ``parts`` parts ranks its rows within their part (by id: hash or range, ``cost_model.partition``);
-    ``part_shares``, if a dict, receives per such table the measured share of its lookups per part.  The relabelling is one-to-one
-    within the trace, so a replay over compact ids counts exactly what a
-    replay over global ids would, with memory for the touched rows only.
-
-    Cost: one Cython pass per lookup (``_compact.label_segments``: a hash map
-    sized to the table's distinct rows in the trace, not to its rows; no
-    sort, no copy of the lookups), then a histogram of the distinct rows'
-    counts per table (see ``_locate``).  ``labels``, if a list, receives per
-    table (table row of each label, its lookups) for a layout.
-    """
-    T = trace.n_tables
-    seg = trace.segment_offsets()                        # start of each (batch, table) group of lookups
-    starts = np.ascontiguousarray(seg[:-1].reshape(trace.n_batches, T).T)   # [table, batch]
-    stops = np.ascontiguousarray(seg[1:].reshape(trace.n_batches, T).T)
-    compact = np.empty(trace.n_indices, dtype=np.int64)
-    row_location, offsets, base = [], [], 0
-    place = place or place_table_rows
-    for t in range(T):
-        rows, counts = label_segments(trace.indices, starts[t], stops[t], int(trace.table_rows[t]), base, compact)
-        row_location.append(place(rows, counts, shards_by_table[t], int(trace.table_rows[t]), labels, part_shares))
-        offsets.append(base)
-        base += rows.size + 1
-    return compact, np.concatenate(row_location), np.array(offsets, dtype=np.int64)
-
-
-def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=None, seen=None):
-    """int32 location of each labelled row of one table (and of its spare row, last), from its counts,
-    or, given ``seen`` (the profile's rows ascending and counts), from the profile (``sim/heldout.py``)."""
-    if seen is not None and labels is not None:     # a layout packs rows by the profile's ranks
-        where = np.empty(rows.size + 1, dtype=np.int32)
-        where[:-1], rank, ident = locate_heldout(rows, seen, mine, mine[0].parts, layout=True)
-        where[-1] = mine[0].location
-        labels.append((rows, _profile_counts(rows, seen), rank, ident))
-        if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:
-            per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
-            part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
-        return where
-    if labels is not None:
-        labels.append((rows, counts))
-    if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:   # measured share of each part
-        per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
-        part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]
-    if len({s.location for s in mine}) == 1:          # one place for the whole table: no ranking needed
-        return np.full(rows.size + 1, mine[0].location, dtype=np.int32)
-    where = np.empty(rows.size + 1, dtype=np.int32)
-    where[:-1] = (_locate(rows, counts, mine, mine[0].parts, table_rows) if seen is None else
-                  locate_heldout(rows, seen, mine, mine[0].parts))
-    where[-1] = mine[0].location                      # the spare row
-    return where
-
-
-def _profile_counts(rows, seen):
-    """The profile's count of each of ``rows`` (0 for a row it never saw)."""
-    prow, pcount = seen
-    idx = np.minimum(np.searchsorted(prow, rows), max(prow.size - 1, 0))
-    hit = (prow[idx] == rows) if prow.size else np.zeros(rows.size, dtype=bool)
-    return np.where(hit, pcount[idx] if prow.size else 0, 0).astype(np.int64)
-
-
-# ------------------------------------------------------------- figures ---
-def _resource_set(key, resources):
-    """The resources whose service moves the bytes of ``key`` (a part, tier or link)."""
-    if key in resources:
-        return (key,)
-    head = key.split(".")[0]
-    if head in resources:
-        return (head,)
-    return None
-
-
-def _charge_costs(run, resources):
-    """Bytes moved (every batch), bytes moved inside the window and actions inside the window, summed
-    over the distinct cost objects (a cached batch cost serves many batches) with per-batch window shares."""
-    index: dict = {}
-    unique, which = [], np.empty(run.n_batches, dtype=np.int64)
-    for b, cost in enumerate(run.costs):
-        j = index.get(id(cost))
-        if j is None:
-            j = index[id(cost)] = len(unique)
-            unique.append(cost)
-        which[b] = j
-    n = len(unique)
-    count = np.bincount(which, minlength=n).astype(np.float64)
-    full = np.bincount(which, weights=run.window_share(None), minlength=n)
-    shares: dict = {}
-    moved, moved_window, actions = {}, {}, {}
-    for j, cost in enumerate(unique):
-        for k, v in cost.bytes.items():
-            moved[k] = moved.get(k, 0.0) + v * count[j]
-            rs = _resource_set(k, resources)
-            if rs not in shares:
-                shares[rs] = np.bincount(which, weights=run.window_share(rs), minlength=n)
-            moved_window[k] = moved_window.get(k, 0.0) + v * shares[rs][j]
-        for k, v in cost.actions.items():
-            actions[k] = actions.get(k, 0.0) + v * full[j]
-    return ({k: float(v) for k, v in moved.items()}, {k: float(v) for k, v in moved_window.items()},
-            {k: float(v) for k, v in actions.items()})
-
-
-def summarise(run, sim, config, seed, notes):
-    """SimResult of an EngineRun (see the module docstring for each figure's scope)."""
-    system, nt = sim.system, sim.trace.n_batches
-    overloaded, arrival_qps, capacity_qps = steady.overload(run)
-    if overloaded:                       # measure over the completions: throughput is the capacity
-        run.window_override = steady.departure_window(run)
-    T = run.duration_s
-    t0, t1 = run.window_s
-    lat = run.latency_s()
-    done = run.completed_in_window()
-    n_done = int(run.batch_queries[done].sum())
-    trace_batch = np.arange(run.n_batches) % nt
-    scale = run.batch_queries / sim.batch_size
-    lookups_done = float((sim.batch_lookups[trace_batch] * scale)[done].sum())
-
-    # bytes: requested (replay counters, every simulated batch) and moved (the hardware model)
-    c = sim.counters
-    requested = {}
-    for li, loc in enumerate(sim.locations):
-        for lj, lvl in enumerate(c.level_names[li]):
-            per = c.bytes[trace_batch, li, lj] * scale
-            key = f"{loc.device}.{lvl}"
-            requested[key] = requested.get(key, 0.0) + float(per.sum())
-    moved, moved_window, actions = _charge_costs(run, system.resources())
-    peak = system.peak_bandwidth_Bps()
-    bandwidth = {k: v / T for k, v in sorted(moved_window.items())}
-
-    energy = energy_summary(system.energy_J(actions, T), T, n_done)
-
-    L, lam, W = run.mean_in_system(), run.arrival_rate_qps(), float(run.sample_latency_s().mean())
-    littles = {"mean_queries_in_system": L, "arrival_rate_qps": lam, "mean_latency_s": W,
-               "relative_error": abs(L - lam * W) / (lam * W) if 0 < lam * W < math.inf else 0.0}
-    steady_flag, steady_reason = steady.check(run, littles["relative_error"], overloaded, arrival_qps, capacity_qps)
-    q = np.quantile(lat, [0.5, 0.95, 0.99])
-    result = SimResult(
-        model=sim.model.name, system=system.name, family=system.family, config=config,
-        window={"start_s": t0, "end_s": t1, "duration_s": T, "warmup_queries": int(run.first_measured_query),
-                "warmup_batches": int(run.warmup_batches), "measured_queries": int(lat.size),
-                "completed_queries": n_done, "simulated_batches": int(run.n_batches),
-                "note": ("figures cover the window from the first measured arrival to the last arrival; "
-                         "warm-up excluded, drain excluded from throughput; bytes_B cover every batch")},
-        throughput={"queries_per_s": n_done / T, "lookups_per_s": lookups_done / T,
-                    "batches_per_s": int(done.sum()) / T},
-        latency={"mean_s": W, "p50_s": float(q[0]), "p95_s": float(q[1]), "p99_s": float(q[2]),
-                 "max_s": float(lat.max())},
-        littles_law=littles,
-        steady_state=steady_flag, steady_state_reason=steady_reason,
-        stage_time_s=run.stage_time_s(),
-        bytes_B={"requested": dict(sorted(requested.items())), "moved": dict(sorted(moved.items()))},
-        bandwidth_Bps=bandwidth,
-        peak_bandwidth_Bps={k: float(v) for k, v in sorted(peak.items())},
-        utilisation_fraction={k: round(v, 12) for k, v in run.utilisation().items()},
-        queueing_delay_s=run.queueing_delay_s(),
-        quality=sim.quality,
-        energy=energy,
-        provenance={"seed": seed, "config_hash": config_hash(sim, config, seed),
-                    "versions": {"embsim": __version__, "numpy": np.__version__, "simpy": simpy.__version__,
-                                 "python": platform.python_version()}},
-        notes=notes)
-    return result
-
-
-def energy_summary(energy, elapsed_s, queries):
-    """SimResult.energy from ``System.energy_J``: totals, per query, per part (static and dynamic, with
-    the part's preset and the source of its static power) and per action."""
-    total, static, dynamic = float(energy["total_J"]), float(energy["static_J"]), float(energy["dynamic_J"])
-    per = (lambda j: j / queries) if queries else (lambda j: None)
-    by_part = {p: {"static_J": float(v["static_J"]), "dynamic_J": float(v["dynamic_J"]), "preset": v["preset"],
-                   "static_power_source": v["static_power_source"]} for p, v in sorted(energy["by_part"].items())}
-    return {"total_J": total, "static_J": static, "dynamic_J": dynamic,
-            "per_query_J": per(total), "static_per_query_J": per(static), "dynamic_per_query_J": per(dynamic),
-            "average_power_W": total / elapsed_s, "by_part": by_part,
-            "by_action_J": {f"{p}:{a}": float(j) for (p, a), j in sorted(energy["dynamic"].items())}}
-
-
-# Fields of a plan that record how its solve went (outputs), not what was asked: never hashed.
-PLAN_OUTPUT_FIELDS = ("solve_time_s", "notes")
-
-
-def _hashed_config(config):
-    """The run settings that decide a result: the config without the plan's record and without the
-    traces' sources (a path names a file; the digests stand for its content)."""
-    out = {k: v for k, v in config.items() if k != "plan"}
-    for k in ("trace", "profile"):
-        if isinstance(out.get(k), dict):
-            out[k] = {f: v for f, v in out[k].items() if f != "source"}
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _model_record(model) -> dict:
-    """``asdict`` of a (frozen, so hashable) ModelSpec, once per model: a sweep or `embsim reproduce`
-    hashes the same 856-table model hundreds of times.  Read only: ``json.dumps`` never edits it."""
-    return asdict(model)
-
-
-def config_hash(sim, config, seed):
-    """sha256 of the inputs that decide the result: model, system, plan, trace, run settings, seed.
-
-    Inputs only: a plan given to the simulation is hashed without its solve's wall time and notes;
-    a plan the simulation solved itself is represented by the planner settings it was solved with
-    (a solve is an output, and a time-limited one may differ between runs); the config's record of
-    the plan's status and predicted makespan is left out for the same reason.
-    """
-    params = sim.system.params
-    solved_with = getattr(sim, "solved_with", None)
-    plan = ({"solved_with": solved_with, "batch_size": int(sim.batch_size)} if solved_with is not None else
-            sim.plan_record)
-    blob = {"model": _model_record(sim.model), "system": params.model_dump(mode="json") if hasattr(params, "model_dump") else repr(params),
-            "plan": plan, "trace": sim.trace_digest.value, "config": _hashed_config(config),
-            "profile": None if getattr(sim, "profile_digest", None) is None else sim.profile_digest.value,
-            "seed": seed}
-    text = json.dumps(blob, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def simulate(model, system, plan=None, trace=None, arrival="closed", qps=None, queries=None, batch_size=None,

@@ -1,7 +1,7 @@
 """A simulation's map and replay of a trace too large for memory, read chunk by chunk.
 
 ``simulate`` maps every lookup to its shard's location through compact row
-ids (``simulate.compact_rows``): first-touch labels per table, the rows
+ids (``row_map.compact_rows``): first-touch labels per table, the rows
 ranked by their access counts.  For a trace in memory that is one pass that
 keeps a compact id per lookup.  For a streamed trace (a ``TraceReader``)
 it is two passes over the chunks, with nothing kept per lookup:
@@ -10,7 +10,7 @@ it is two passes over the chunks, with nothing kept per lookup:
    labels the rows in first-touch order and counts their lookups, chunk
    after chunk (the labels are those of one pass over the whole trace, as
    chunks are whole batches in order); then each table's rows are placed
-   on their shards (``simulate.place_table_rows``).
+   on their shards (``row_map.place_table_rows``).
 2. :func:`replay_stream`: every chunk is labelled again (lookup only) into
    compact ids and fed to a :class:`~embsim.sim.replay.Replayer`.
 
@@ -39,7 +39,7 @@ def label_stream(reader, shards_by_table, place, labels=None, part_shares=None, 
     """Pass 1: ``(labellers, row_location, offsets, batch_lookups)`` of a streamed trace.
 
     ``place(rows, counts, shards, table_rows, labels, part_shares)`` places
-    one table's labelled rows (``simulate.place_table_rows``).
+    one table's labelled rows (``row_map.place_table_rows``).
     ``batch_lookups``: float64 [batches], logical lookups per batch.
     """
     T = reader.n_tables

@@ -350,12 +350,15 @@ def test_one_lru_ring_and_linked_list_equal_reference(ring, rng):
 
 @pytest.mark.parametrize("bad", [-1, 10, 1 << 40])
 @pytest.mark.parametrize("policy", ["lru", "lfu"])
-def test_an_id_outside_the_rows_is_named_with_its_position(bad, policy):
-    """The LRU ring checks ids where a lookup leaves its table (no pass of its own); every loop names the same position."""
-    g = np.array([0, 3, 7, 2, 9, 4, bad, 1, 2], dtype=np.int64)
+@pytest.mark.parametrize("n, at", [(9, 6), (300, 150), (300, 290)])
+def test_an_id_outside_the_rows_is_named_with_its_position(bad, policy, n, at):
+    """The LRU ring and the LFU loop check ids where a lookup leaves its table (no pass of its own); every
+    loop names the same position, also where the ids ahead are prefetched (the LFU loop's long span)."""
+    g = np.array([0, 3, 7, 2, 9, 4, 5, 1, 2] * (n // 9 + 1), dtype=np.int64)[:n]
+    g[at] = bad
     locs = [Location("d", "dram", 64, [CacheLevel("c", policy, 3, 64)])]
-    with pytest.raises(InputError, match=f"value {bad} at position 6 "):
-        replay(g, np.array([0, 4, 9]), [4.0, 4.0], [0, 5], locs, total_rows=10)
+    with pytest.raises(InputError, match=f"value {bad} at position {at} "):
+        replay(g, np.array([0, 4, n]), [4.0, 4.0], [0, 5], locs, total_rows=10)
 
 
 @pytest.mark.parametrize("cap, rows", [(1, 6), (4, 9), (30, 45), (30, 400)])
