@@ -183,7 +183,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         from . import torchrec_planner
         if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others,
             t_tr = time.perf_counter()                  # planned after the solve, outside its time limit
-            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
+            offered = torchrec_planner.sharding_types(split, replicate and not coalescing, columns and not coalescing)
+            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
             torchrec_s = time.perf_counter() - t_tr
             t0 += torchrec_s                            # solve_time_s is embsim's own
             notes.append(f"TorchRec's plan (a baseline shown beside the others) took {torchrec_s:.1f} s "
