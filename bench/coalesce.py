@@ -8,9 +8,10 @@ laid out in id order (``identity``; the layout changes the counts, not the
 work per lookup).
 
 Measured in one run: ``np.bincount`` of the ids; the replay with the LRU and
-no coalescing; the same replay with coalescing on (the unit map built from
-the rows' addresses, the replay recording which lookups reached the tier, the
-unit-counting kernel), and the unit map alone.  Goal: coalescing-on time
+no coalescing; the same replay with coalescing on (every row's unit ids
+computed from its address into the LRU ring's row state, the ring counting
+the units of its misses), and the unit ids alone (one pass over the rows
+into a fresh state array, as the replay does).  Goal: coalescing-on time
 <= 3x bincount.  Prints
 wall and CPU ratios (the machine may be shared: CPU time leaves out the time
 other processes held the core).
@@ -19,6 +20,7 @@ other processes held the core).
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from replay import timed, zipf_ids  # noqa: E402  (the bench folder's own helpers)
 
-from embsim.sim.coalesce import UnitCounter, row_addresses  # noqa: E402
+from embsim.sim.coalesce import ring_unit_ids, row_addresses  # noqa: E402
 from embsim.sim.replay import CacheLevel, Location, replay  # noqa: E402
 
 
@@ -40,6 +42,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
+    load0 = os.getloadavg()[0]
     ids = zipf_ids(a.lookups, a.rows, a.alpha, a.seed)
     bounds = np.append(np.arange(0, a.lookups, a.batch, dtype=np.int64), a.lookups)
     rb, offs = np.array([32.0]), np.array([0], dtype=np.int64)
@@ -50,7 +53,8 @@ def main(argv=None):
     t_off, c_off, _ = timed(lambda: replay(ids, bounds, rb, offs, locs, total_rows=a.rows))
     t_on, c_on, res = timed(lambda: replay(ids, bounds, rb, offs, locs, total_rows=a.rows,
                                            row_address_B=addr, row_length_B=length))
-    t_map, c_map, _ = timed(lambda: UnitCounter(np.zeros(a.rows, dtype=np.int32), addr, length, [[4096, 16384]]))
+    t_map, c_map, _ = timed(lambda: ring_unit_ids(addr, length, [4096, 16384],
+                                                  np.empty((a.rows, 4), dtype=np.int32), lead=2))
     tier = res.totals()["csd0/flash"]["flash"]
     out = {"lookups": a.lookups, "rows": a.rows, "batch": a.batch, "alpha": a.alpha,
            "bincount_s": t_bc, "lru_s": t_off, "lru_coalescing_s": t_on,
@@ -61,12 +65,13 @@ def main(argv=None):
     if a.json:
         print(json.dumps(out))
         return
-    print(f"{a.lookups:,} lookups over {a.rows:,} rows, batches of {a.batch:,}")
+    print(f"{a.lookups:,} lookups over {a.rows:,} rows, batches of {a.batch:,}; "
+          f"load (1-min average, {os.cpu_count()} cores) {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     print(f"  np.bincount               {t_bc:7.3f} s")
     print(f"  LRU replay                {t_off:7.3f} s   {t_off / t_bc:5.2f}x bincount (CPU {c_off / c_bc:5.2f}x)")
     print(f"  LRU replay + coalescing   {t_on:7.3f} s   {t_on / t_bc:5.2f}x bincount (CPU {c_on / c_bc:5.2f}x)"
           f"   goal <= 3x")
-    print(f"    of which the unit map   {t_map:7.3f} s   (built once per layout, like the row map; without it "
+    print(f"    of which the unit ids   {t_map:7.3f} s   (built once per layout, like the row map; without them "
           f"{(t_on - t_map) / t_bc:5.2f}x bincount)")
     print(f"  tier: {tier['lookups']:,} lookups reached it; units read {tier['units']}")
 

@@ -16,7 +16,7 @@ CBC's node limit, solvers.py), and a pass it stops may differ between runs.
 import time
 
 from ..errors import InputError
-from .placement import Placement, fill_tiers
+from .placement import Placement, elsewhere_reserve, evaluate, fill_tiers
 from .solvers import deterministic_mode
 
 CANDIDATES = 12      # items tried per target device and round
@@ -46,9 +46,14 @@ def polish(inst, pl, deadline, est=None):
 
 
 def _polish(inst, pl, go_on):
-    pl = Placement(list(pl.rep), list(pl.device), [list(r) for r in pl.ranges])
-    on = {d: [i for i, dd in enumerate(pl.device) if dd == d] for d in inst.devices}
-    times = {d: _time_of(inst, pl, on[d]) for d in inst.devices}
+    """Moves of the items placed whole or row-wise; replicated tables and column shards stay where they are
+    (their time is each device's base, their bytes are reserved)."""
+    pl = Placement(list(pl.rep), list(pl.device), [list(r) for r in pl.ranges], set(pl.replicated), dict(pl.columns))
+    movable = [i for i, it in enumerate(inst.items) if not pl.elsewhere(it.table)]
+    base = evaluate(inst, Placement(pl.rep, pl.device, [[] for _ in inst.items], pl.replicated, pl.columns))[0]
+    reserve = elsewhere_reserve(inst, pl.rep, pl.replicated, pl.columns)
+    on = {d: [i for i in movable if pl.device[i] == d] for d in inst.devices}
+    times = {d: base[d] + _time_of(inst, pl, on[d]) for d in inst.devices}
     moves = 0
     while go_on(moves):
         d_max = max(times, key=times.get)
@@ -65,11 +70,11 @@ def _polish(inst, pl, go_on):
                 a = [j for j in on[d_max] if j != i]
                 b = on[d_to] + [i]
                 try:
-                    fa = fill_tiers(inst, pl.rep, dev, subset=a)
-                    fb = fill_tiers(inst, pl.rep, dev, subset=b)
+                    fa = fill_tiers(inst, pl.rep, dev, reserve=reserve, subset=a)
+                    fb = fill_tiers(inst, pl.rep, dev, reserve=reserve, subset=b)
                 except InputError:
                     continue
-                ta, tb = _time_of(inst, fa, a), _time_of(inst, fb, b)
+                ta, tb = base[d_max] + _time_of(inst, fa, a), base[d_to] + _time_of(inst, fb, b)
                 if max(ta, tb) < times[d_max] * (1 - 1e-9) and (best is None or max(ta, tb) < best[0]):
                     best = (max(ta, tb), i, d_to, fa, fb, a, b, ta, tb)
             if best is not None:

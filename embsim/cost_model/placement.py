@@ -40,6 +40,18 @@ def replica_slots(inst):
     return [inst.dev_slots[d][0] for d in inst.devices]
 
 
+def elsewhere_reserve(inst, rep, replicated, columns):
+    """Bytes left per pool once the replicated tables' copies and the column shards are placed."""
+    left = dict(inst.pools)
+    for i, it in enumerate(inst.items):
+        if it.table in replicated:
+            for k in replica_slots(inst):
+                left[inst.slots[k].pool_key] -= it.bytes[rep[i]]
+        for k in columns.get(it.table, []):
+            left[inst.slots[k].pool_key] -= it.bytes[0] / len(columns[it.table])
+    return left
+
+
 def fill_tiers(inst, rep, device, reserve=None, subset=None):
     """Greedy tier split for an assignment; returns Placement, or raises InputError when it does not fit.
 

@@ -61,7 +61,9 @@ import numpy as np
 import pulp
 
 from ..errors import InputError
-from .placement import Placement, comm_times, evaluate, fill_tiers, objective, replica_slots
+from .placement import Placement, comm_times, elsewhere_reserve, evaluate, fill_tiers, objective, replica_slots
+from .decomposed_types import (assignment_all_to_all, assignment_alternatives, chosen as chosen_types, lp_all_to_all, lp_alternatives,
+                               warm as warm_types)
 from .local_search import polish
 from .solvers import solve
 
@@ -372,11 +374,14 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     energy = []
     cap_terms = {}
     item_vars = []
+    alt = lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale)
+    class_pooled = {}       # class -> pooled-bytes terms of the items it holds
     for i, it in enumerate(inst.items):
         xs = []
         vars_i = []
+        instead = alt.instead.get(it.table, [])
         for r, rep in enumerate(it.reps):
-            xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 else 1
+            xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 or instead else 1
             xs.append(xr)
             segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
             # the item's share on each class: every segment (hot or cold rows) follows it, since an
@@ -387,6 +392,8 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
                 if len(classes) > 1 else None
             if xc is not None:
                 prob += pulp.lpSum(xc) == xr
+            for c in range(len(classes)):
+                class_pooled.setdefault(c, []).append(inst.pooled_B[i] * (xc[c] if xc is not None else xr))
             for j, (w, s) in enumerate(segs):
                 vs = []
                 for c, cls in enumerate(classes):
@@ -405,8 +412,8 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
                         prob += pulp.lpSum(vc) == xc[c]
                 if xc is None:
                     prob += pulp.lpSum(vs) == xr
-        if len(it.reps) > 1:
-            prob += pulp.lpSum(xs) == 1
+        if len(it.reps) > 1 or instead:
+            prob += pulp.lpSum(xs) + pulp.lpSum(instead) == 1
         # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
         per = {}
         for r, c, n, _s, w, v in vars_i:
@@ -423,7 +430,8 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
         prob += pulp.lpSum(terms) <= cap          # full capacity: the LP must stay a relaxation
     for c, terms in class_time.items():     # a class's devices share its work; none exceeds M
         prob += pulp.lpSum(terms) <= len(classes[c]) * M
-    prob += M + pulp.lpSum(energy)
+    Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
+    prob += M + (Mc if Mc is not None else 0) + pulp.lpSum(energy)
     rep = _rescale(solve(prob, solver, time_limit_s), scale)
     if rep.status != "optimal":
         return None, rep
@@ -436,18 +444,24 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
             by_rep[r] += val * w
         r_best = max(by_rep, key=lambda r: (by_rep[r], -r))
         shares, rows = {}, {}
-        norm = sum((v.varValue or 0.0) * s for r, c, n, s, w, v in item_vars[i] if r == r_best) or 1.0
+        norm = sum((v.varValue or 0.0) * s for r, c, n, s, w, v in item_vars[i] if r == r_best)
         for r, _c, n, s, w, v in item_vars[i]:
-            if r == r_best:
+            if r == r_best and norm > 1e-9:
                 shares[n] = shares.get(n, 0.0) + (v.varValue or 0.0) * s / norm
                 rows[n] = rows.get(n, 0.0) + (v.varValue or 0.0) * w / norm
+        if norm <= 1e-9:     # the LP replicated or cut the table: priced whole in the fastest tier if kept
+            shares, rows = {0: 1.0}, {0: 1.0}
         out.append((r_best, shares, rows))
     return out, rep
 
 
 def lower_bound(inst, lp_objective):
-    """max(aggregate LP optimum, slowest single item on its best device alone) (seconds)."""
+    """max(aggregate LP optimum, slowest single item on its best device alone) (seconds).
+
+    An item "alone" takes its cheapest way to be held: whole on one device, a copy's 1/N of the lookups
+    on every device (replicable tables), or one of K column shards (columnable tables)."""
     lb = lp_objective if lp_objective is not None else 0.0
+    N = len(inst.devices)
     for i, it in enumerate(inst.items):
         best = math.inf
         for r, rep in enumerate(it.reps):
@@ -455,6 +469,10 @@ def lower_bound(inst, lp_objective):
                 k0 = inst.dev_slots[d][0]
                 best = min(best, it.accesses * inst.time[i][r, k0]) if rep.kind != "dense" else \
                     min(best, it.accesses * min(inst.time[i][r, k] for k in inst.dev_slots[d]))
+        if it.table in getattr(inst, "replicable", []):
+            best = min(best, max(it.accesses / N * inst.time[i][0, k] for k in replica_slots(inst)))
+        for K in getattr(inst, "columnable", {}).get(it.table, []):
+            best = min(best, it.accesses * float(min(inst.col_time[it.table, K])))
         lb = max(lb, best)
     return lb
 
@@ -474,23 +492,25 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     order = sorted(range(len(inst.items)), key=lambda i: (-cost[i].min(), i))
     lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
     allowed = _symmetry_allowed(inst, order)
-    prob, M, x, over_var = _assignment_mip(inst, cost, rank_bytes, allowed, scale)
+    prob, M, x, over_var, alt = _assignment_mip(inst, cost, rank_bytes, allowed, scale)
     warm_pl = None
     if lpt_dev is not None:      # warm start: LPT relabelled to satisfy symmetry breaking
         warm_pl = warm_start_compatible(inst, Placement(reps, [inst.devices[di] for di in lpt_dev],
                                                         [[] for _ in inst.items]), allowed, order)
     if warm_pl is not None:
-        _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale)
+        _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale, alt)
     left = max(1.0, 0.6 * (deadline - time.perf_counter()))
     rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
-    pl = _refilled_assignment(inst, rep, x, reps, warm_pl)
+    pl = _refilled_assignment(inst, rep, x, reps, warm_pl, alt)
     moves = 0
     if energy_weight == 0:
-        # polish the better of the refilled MIP assignment and the best baseline
+        # polish the better of the refilled MIP assignment and the best baseline (polish levels the
+        # lookups alone: its result is kept only if the whole objective, all-to-all included, is no worse)
         cands = [q for q in (pl, start) if q is not None]
         if cands:
-            pl = min(cands, key=lambda q: evaluate(inst, q)[2])
-            pl, moves = polish(inst, pl, deadline - 0.5)
+            pl = min(cands, key=lambda q: objective(inst, q))
+            polished, moves = polish(inst, pl, deadline - 0.5)
+            pl = polished if objective(inst, polished) <= objective(inst, pl) else pl
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
 
 
@@ -516,34 +536,47 @@ def _assignment_costs(inst, agg):
 
 
 def _assignment_mip(inst, cost, rank_bytes, allowed, scale):
-    """Step 2: items to devices (binary x) within the tiers' capacities.  (problem, M, x, over-booking vars)."""
+    """Step 2: items to devices (binary x) within the tiers' capacities, with copies, column shards and the
+    all-to-all (:mod:`.decomposed_types`).  (problem, M, x, over-booking vars, Alternatives)."""
     devs, n_items = inst.devices, len(inst.items)
     prob = pulp.LpProblem("assignment", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
+    alt, alt_time, alt_B = assignment_alternatives(prob, inst, scale)
     x = {}
+    pooled = {d: list(alt.pooled.get(d, [])) for d in devs}
     for i in range(n_items):
         vs = []
         for di, d in enumerate(devs):
             if d in allowed[i]:
                 x[i, di] = prob.add_variable(f"x_{i}_{di}", cat="Binary")
                 vs.append(x[i, di])
-        prob += pulp.lpSum(vs) == 1
+                pooled[d].append(inst.pooled_B[i] * x[i, di])
+        prob += pulp.lpSum(vs) == 1 - pulp.lpSum(alt.instead.get(inst.items[i].table, []))
     for di in range(len(devs)):
-        prob += pulp.lpSum(cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x) <= M
-    over, over_var = _assignment_capacity(prob, inst, x, rank_bytes)
-    prob += M + pulp.lpSum(over)
-    return prob, M, x, over_var
+        prob += pulp.lpSum([cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x]
+                           + alt_time[di]) <= M
+    over, over_var = _assignment_capacity(prob, inst, x, rank_bytes, alt_B)
+    alt.Mc = assignment_all_to_all(prob, inst, pooled, alt, scale)
+    prob += M + (alt.Mc if alt.Mc is not None else 0) + pulp.lpSum(over)
+    return prob, M, x, over_var, alt
 
 
-def _assignment_capacity(prob, inst, x, rank_bytes):
+def _assignment_capacity(prob, inst, x, rank_bytes, alt_B=None):
     """The assignment MIP's capacity rows; (over-booking terms of the objective, pool -> over-booking var).
 
     Capacity per (device, rank) pool: the fixed tier bytes of the items placed there.  Fast tiers (all but
     a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's shares fill them exactly, which
     whole items rarely pack into; the greedy refill then moves the coldest rows down.  All of a device's
-    bytes must fit in all of its tiers together."""
+    bytes must fit in all of its tiers together.  ``alt_B``: per fastest-tier pool, the bytes of copies and
+    column shards there (:mod:`.decomposed_types`)."""
     devs = inst.devices
     pool_terms, dev_terms = {}, {}
+    for p, terms in (alt_B or {}).items():      # once per pool (a shared fastest tier sums every device's)
+        d = next(d for d in devs if inst.slots[inst.dev_slots[d][0]].pool_key == p)
+        if len(inst.dev_slots[d]) > 1:
+            pool_terms.setdefault(p, []).extend(terms)
+        if inst.slots[inst.dev_slots[d][0]].pool is None:
+            dev_terms.setdefault(d, []).extend(terms)
     for (i, n), b in rank_bytes.items():
         for di, d in enumerate(devs):
             if (i, di) in x:
@@ -572,14 +605,18 @@ def _assignment_capacity(prob, inst, x, rank_bytes):
     return over, over_var
 
 
-def _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale):
-    """Set the assignment MIP's start to ``warm_pl``, with the over-booking that makes it feasible."""
+def _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale, alt):
+    """Set the assignment MIP's start to ``warm_pl`` (no copies, no column cuts), with the over-booking that
+    makes it feasible."""
     for v in x.values():
         v.setInitialValue(0)
+    warm_types(alt)
     for i, d in enumerate(warm_pl.device):
         x[i, inst.dev_index[d]].setInitialValue(1)
     M.setInitialValue(max(sum(cost[i, inst.dev_index[d]] for i, d in enumerate(warm_pl.device) if d == dd)
                           for dd in inst.devices) / scale)
+    if alt.Mc is not None:
+        alt.Mc.setInitialValue(max(comm_times(inst, warm_pl).values()) / scale)
     booked = {p: 0.0 for p in over_var}      # the start's over-booking, so the start is feasible
     for (i, n), b in rank_bytes.items():
         slots = inst.dev_slots[warm_pl.device[i]]
@@ -589,21 +626,29 @@ def _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale):
         o.setInitialValue(max(0.0, booked[p] - inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK)) * (1 + 1e-9))
 
 
-def _refilled_assignment(inst, rep, x, reps, warm_pl):
-    """Step 3: the MIP's assignment (or, with no incumbent, its start) with rows refilled over the tiers."""
+def _refilled_assignment(inst, rep, x, reps, warm_pl, alt):
+    """Step 3: the MIP's assignment (or, with no incumbent, its start) with rows refilled over the tiers
+    around the copies and column shards it chose."""
+    replicated, columns = set(), {}
     if rep.objective is not None:
         dev = [None] * len(inst.items)
         for (i, di), v in x.items():
             if (v.varValue or 0) > 0.5:
                 dev[i] = inst.devices[di]
+        replicated, columns = chosen_types(inst, alt)
     elif warm_pl is not None:      # no incumbent beyond the start: refill the start
         dev = warm_pl.device
     else:
         return None
+    for i, it in enumerate(inst.items):      # a copied or cut table's item names a device it does not use
+        if dev[i] is None:
+            dev[i] = inst.slots[columns[it.table][0]].device if it.table in columns else inst.devices[0]
+    keep = [i for i, it in enumerate(inst.items) if it.table not in replicated and it.table not in columns]
     try:
-        return fill_tiers(inst, reps, dev)
+        pl = fill_tiers(inst, reps, dev, reserve=elsewhere_reserve(inst, reps, replicated, columns), subset=keep)
     except InputError:
         return None
+    return Placement(pl.rep, pl.device, pl.ranges, replicated, columns)
 
 
 def _capacity_lpt(inst, order, cost, rank_bytes):

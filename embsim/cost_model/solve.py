@@ -40,6 +40,7 @@ from .instance import Instance
 from .placement import comm_times, evaluate, objective as placement_objective, replica_slots, used_bytes
 from .plan import Shard, ShardingPlan, TablePlan
 from .representations import parse_allowed, saving
+from .decomposed_types import COLUMN_TABLES
 from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
 from .solvers import SOLVERS
 
@@ -133,8 +134,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
 
     representations: None (each table's own dtype), a comma string or list of
     fp32, fp16, int8, int4, tt, tt<rank>, hash:R, qr:R, cafe:R[:L], memrec:R[:K].
-    method: auto | full | decomposed (only the full MIP replicates; ``replicate=False`` never;
-    ``columns=True`` lets the full MIP cut tables column-wise).  max_collision_share: no table may take a
+    method: auto | full | decomposed (both replicate small tables unless ``replicate=False``;
+    ``columns=True`` lets them cut tables column-wise, the decomposed one the COLUMN_TABLES heaviest).  max_collision_share: no table may take a
     row-sharing representation whose predicted collision share exceeds it.
     coalescing: {"layout", "unit_sizes_B"}: price lookups as the coalescing
     simulator reads them under that row layout (:mod:`.coalescing`).
@@ -174,8 +175,9 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
     if bound is None:
         notes.append("best bound unknown: the solver did not report one")
-    if inst.columnable and method != "full":
-        notes.append("column-wise sharding: the full MIP alone offers it; this decomposed solve did not")
+    if method == "decomposed" and len(inst.columnable) > COLUMN_TABLES:
+        notes.append(f"column-wise sharding: the decomposed assignment offers it to the {COLUMN_TABLES} of "
+                     f"{len(inst.columnable)} columnable tables with the most lookup bytes (its bound to all)")
     if inst.comm is not None:
         notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
                      "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
@@ -265,14 +267,8 @@ def fill_idle_fast_tiers(inst, pl, score):
     """The same assignment with its rows refilled hottest first into the fastest tiers (fill_tiers), if that
     scores no worse.  A solver is indifferent to where rows the profile never saw sit, and may leave them in
     host DDR with HBM free; a deployment (and TorchRec's estimator) pays for such a table's UVM kernel."""
-    from .placement import Placement, fill_tiers
-    left = dict(inst.pools)
-    for i, it in enumerate(inst.items):
-        if it.table in pl.replicated:
-            for k in replica_slots(inst):
-                left[inst.slots[k].pool_key] -= it.bytes[pl.rep[i]]
-        for k in pl.columns.get(it.table, []):
-            left[inst.slots[k].pool_key] -= it.bytes[0] / len(pl.columns[it.table])
+    from .placement import Placement, elsewhere_reserve, fill_tiers
+    left = elsewhere_reserve(inst, pl.rep, pl.replicated, pl.columns)
     keep = [i for i, it in enumerate(inst.items) if not pl.elsewhere(it.table)]
     try:
         refill = fill_tiers(inst, pl.rep, pl.device, reserve=left, subset=keep)
@@ -287,10 +283,10 @@ def bound_rule(inst, method):
     split = sorted({it.parts for it in inst.items if it.parts > 1})
     parts = (f"tables cut into the row-wise parts embsim's splitting rule chose ({', '.join(map(str, split))} "
              "parts), each with its counted load" if split else "every table whole (no row-wise parts)")
-    how = "MIP bound" if method == "full" else "max(aggregate LP over device classes, slowest item alone)"
+    how = "MIP bound" if method == "full" else ("max(aggregate LP over device classes, slowest item alone), "
+                                               "each with copies, column cuts and the all-to-all")
     kinds = ["table-wise"] + (["row-wise"] if split else [])
-    if method == "full":      # only the full MIP offers these
-        kinds += (["data-parallel"] if inst.replicable else []) + (["column-wise"] if inst.columnable else [])
+    kinds += (["data-parallel"] if inst.replicable else []) + (["column-wise"] if inst.columnable else [])
     return (f"{how}; holds for {parts}, the sharding types {', '.join(kinds)}, the allowed representations and "
             "embsim's cost model; a plan with other splits (or sharding types) may be faster than it")
 

@@ -36,12 +36,6 @@ cdef extern from *:
 
 DEF PREFETCH = 16
 
-
-cdef inline int64_t unit_of(int64_t a, int64_t S, int64_t sh) noexcept nogil:
-    """floor(a / S) for a >= 0: a shift when S is a power of two (sh = log2 S), else a division."""
-    return a >> sh if sh >= 0 else a // S
-
-
 def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t[:, :, ::1] unit_map,
                 const uint8_t[::1] reach, bint use_reach, int32_t[::1] stamps, int32_t[::1] row_stamps,
                 int64_t first_batch, int64_t[:, :, ::1] out, bint any_exclusive):
@@ -97,74 +91,280 @@ def count_units(const int64_t[::1] ids, const int64_t[::1] bounds, const int32_t
                             c[cb + k] += 1
 
 
-def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int32_t[::1] loc,
-                   const int64_t[::1] order, bint in_order, const int64_t[:, ::1] sizes,
-                   const int64_t[::1] n_sizes, int32_t[:, :, ::1] out):
-    """Fill ``out`` (int32 ``[rows, K, 2]``, the unit map of the module docstring); return (shared units, any exclusive).
+cdef struct UnitSize:
+    # unit size k of location l (entry l * K + k), hoisted out of the rows' loops
+    int64_t S                # bytes (0: location l counts fewer sizes)
+    int64_t sh               # log2 S for a power of two (a shift), else -1 (a division)
+    bint shared              # two rows of l share a unit of this size
 
+
+cdef inline int64_t unit_of(int64_t a, int64_t S, int64_t sh) noexcept nogil:
+    """floor(a / S) for a >= 0: a shift when S is a power of two (sh = log2 S), else a division."""
+    return a >> sh if sh >= 0 else a // S
+
+
+cdef struct Rows:
+    const int64_t *addr
+    const int64_t *length
+    const int32_t *loc       # NULL: every row at location 0
+    const int64_t *order     # NULL: the rows are in (location, address) order already
+    Py_ssize_t n
+
+
+cdef inline int64_t row_at(const Rows *r, Py_ssize_t i) noexcept nogil:
+    return i if r.order == NULL else r.order[i]
+
+
+cdef inline int32_t loc_of(const Rows *r, int64_t g) noexcept nogil:
+    return 0 if r.loc == NULL else r.loc[g]
+
+
+cdef void find_shared(const Rows *r, UnitSize *us, Py_ssize_t K, const int64_t *n_sizes, Py_ssize_t L) noexcept nogil:
+    """Mark the sizes at which two consecutive rows of a location share a unit; stop when all are."""
+    cdef Py_ssize_t i, k, left = 0
+    cdef int64_t g, prev = -1, pend = 0
+    cdef int32_t l, pl = -1
+    cdef UnitSize *u
+    for l in range(L):
+        left += n_sizes[l]
+    for i in range(r.n):
+        if left == 0:
+            break
+        g = row_at(r, i)
+        l = loc_of(r, g)
+        if l == pl:
+            for k in range(n_sizes[l]):
+                u = &us[l * K + k]
+                if not u.shared and unit_of(r.addr[g], u.S, u.sh) <= unit_of(pend, u.S, u.sh):
+                    u.shared = True
+                    left -= 1
+        pl = l
+        pend = r.addr[g] + r.length[g] - 1
+
+
+cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ssize_t k, int64_t dense,
+                          int32_t *first, Py_ssize_t fs, int32_t *word, Py_ssize_t ws,
+                          bint *exclusive, int64_t *max_span) noexcept nogil:
+    """Write the entries of size k of every row (``first[g * fs]``, ``word[g * ws]`` if word) from unit
+    number ``dense`` on; return the next number, or -1 (rows overlap), -2 (a span over 16 bits), -3 (an
+    address or length out of range; checked at k = 0).
+
+    Everything the loop reads is in locals: extensions build with -fno-strict-aliasing, so a field
+    read through a pointer would be read again after every store of an entry."""
+    cdef const int64_t *addr = r.addr
+    cdef const int64_t *length = r.length
+    cdef const int32_t *loc = r.loc
+    cdef const int64_t *order = r.order
+    cdef Py_ssize_t i, n_rows = r.n
+    cdef int64_t g, a, n, f, span, share, la = -1, pend = 0, limit = (<int64_t> 1) << 62, widest = 0
+    cdef int64_t S = 0, sh = 0
+    cdef bint shared = False, excl = False, check = k == 0
+    cdef int32_t l = 0, pl = -1, lw = 0
+    for i in range(n_rows):
+        g = i if order == NULL else order[i]
+        if loc != NULL:
+            l = loc[g]
+        a = addr[g]
+        n = length[g]
+        if l != pl:                  # a new location: its size k, no unit to share, no row before
+            pl, lw, la, pend = l, l << 16, -1, -1
+            S, sh, shared = us[l * K + k].S, us[l * K + k].sh, us[l * K + k].shared
+        if check:
+            if a < 0 or n <= 0 or a >= limit or n >= limit - a:
+                return -3
+            if a <= pend:
+                return -1
+            pend = a + n - 1
+        if S == 0:                   # location l counts fewer sizes
+            first[g * fs] = -1
+            if word != NULL:
+                word[g * ws] = lw
+            continue
+        f = unit_of(a, S, sh)
+        span = unit_of(a + n - 1, S, sh) - f + 1
+        if not shared:
+            first[g * fs] = <int32_t> (-(span + 1))
+            if word != NULL:
+                word[g * ws] = lw
+            excl = True
+            continue
+        if span >= 65536:
+            return -2
+        share = f == la
+        first[g * fs] = <int32_t> (dense - share)
+        if word != NULL:
+            word[g * ws] = <int32_t> (lw + span)
+        widest = span if span > widest else widest
+        dense += span - share
+        la = f + span - 1
+    if excl:
+        exclusive[0] = True
+    if widest > max_span[0]:
+        max_span[0] = widest
+    return dense
+
+
+cdef int64_t number_in_order(const int64_t *addr, const int64_t *length, Py_ssize_t n_rows, int64_t sh,
+                             int64_t dense, int32_t *first, Py_ssize_t fs, int32_t *word, Py_ssize_t ws,
+                             bint check, int64_t *max_span) noexcept nogil:
+    """``number_units`` for the common case: rows in address order at one location, a shared size of
+    2^sh bytes (no order, location or division to look up per row)."""
+    cdef Py_ssize_t i
+    cdef int64_t a, n, f, e, share, la = -1, pend = -1, widest = 0, limit = (<int64_t> 1) << 62
+    for i in range(n_rows):
+        a = addr[i]
+        n = length[i]
+        if check:
+            if a < 0 or n <= 0 or a >= limit or n >= limit - a:
+                return -3
+            if a <= pend:
+                return -1
+            pend = a + n - 1
+        f = a >> sh
+        e = (a + n - 1) >> sh
+        if e - f >= 65535:
+            return -2
+        share = f == la
+        first[0] = <int32_t> (dense - share)
+        first += fs
+        if word != NULL:
+            word[0] = <int32_t> (e - f + 1)
+            word += ws
+        widest = e - f + 1 if e - f + 1 > widest else widest
+        dense += e - f + 1 - share
+        la = e
+    if widest > max_span[0]:
+        max_span[0] = widest
+    return dense
+
+
+def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int32_t[::1] loc, bint one_location,
+                   const int64_t[::1] order, bint in_order, const int64_t[:, ::1] sizes,
+                   const int64_t[::1] n_sizes, int32_t[:, :] first, int32_t[:, :] word, bint with_words):
+    """Fill ``first`` and (if ``with_words``) ``word``, int32 ``[rows, K]`` views (the unit map of the
+    module docstring is ``[rows, K, 2]``: its two halves); return (shared units, any exclusive, widest
+    shared span).
+
+    ``loc`` is not read if ``one_location`` (every row at location 0);
     ``order``: the rows sorted by (location, address), unless ``in_order``
     (they already are; ``order`` is then not read); ``sizes[l, k]``: unit
-    sizes of location l (``n_sizes[l]`` of them).  Two passes over the rows
-    in that order: the first finds the sizes at which two rows of a location
-    share a unit, the second, size by size, numbers the shared units densely (a row's units
-    stay consecutive) and writes every entry.  Returns -1 shared units if two
-    rows overlap in bytes, -2 if a shared span does not fit 16 bits.
+    sizes of location l (``n_sizes[l]`` of them).  First the sizes at which
+    two rows of a location share a unit (a scan that stops once every size
+    does), then, size by size, one pass that numbers the shared units densely
+    (a row's units stay consecutive) and writes every entry.  Returns -1
+    shared units if two rows overlap in bytes, -2 if a shared span does not
+    fit 16 bits, -3 if an address is negative or beyond 2^62 or a length not
+    positive.
     """
-    cdef Py_ssize_t R = addr.shape[0], K = out.shape[1], L = sizes.shape[0], i, k
-    cdef int64_t g, prev, l, S, f, la, dense = 0, span, share
-    shared_np = np.zeros((max(L, 1), max(K, 1)), dtype=np.uint8)
-    cdef uint8_t[:, ::1] shared = shared_np
-    # log2 of each power-of-two size (-1 for others): a 64-bit division per row and size
-    # cost most of the map's time (every size the tiers count is a power of two)
-    sh_np = np.full((max(L, 1), max(K, 1)), -1, dtype=np.int64)
+    cdef Py_ssize_t K = first.shape[1], L = sizes.shape[0], k, l
+    cdef int64_t dense = 0, max_span = 0
+    cdef bint exclusive = False
+    cdef Rows r
+    if addr.shape[0] == 0:
+        return 0, False, 0
+    if addr.shape[0] != first.shape[0] or sizes.shape[1] != K or (with_words and (word.shape[0] != first.shape[0] or word.shape[1] != K)):
+        raise ValueError("build_unit_map: first / word: one row per address, K sizes")
+    us_np = np.zeros(max(L * K, 1) * sizeof(UnitSize), dtype=np.uint8)
+    cdef uint8_t[::1] usb = us_np
+    cdef UnitSize *us = <UnitSize *> &usb[0]
     for l in range(L):
         for k in range(n_sizes[l]):
-            if sizes[l, k] > 0 and sizes[l, k] & (sizes[l, k] - 1) == 0:
-                sh_np[l, k] = int(sizes[l, k]).bit_length() - 1
-    cdef int64_t[:, ::1] shift = sh_np
-    cdef bint exclusive = False
+            us[l * K + k].S = sizes[l, k]
+            us[l * K + k].sh = int(sizes[l, k]).bit_length() - 1 if sizes[l, k] & (sizes[l, k] - 1) == 0 else -1
+    r.addr, r.length, r.n = &addr[0], &length[0], addr.shape[0]
+    r.loc = NULL if one_location else &loc[0]
+    r.order = NULL if in_order else &order[0]
+    cdef int32_t *fp = &first[0, 0]
+    cdef int32_t *wp = &word[0, 0] if with_words else NULL
+    cdef Py_ssize_t fs = first.strides[0] // 4, fk = first.strides[1] // 4
+    cdef Py_ssize_t ws = word.strides[0] // 4 if with_words else 0, wk = word.strides[1] // 4 if with_words else 0
     with nogil:
-        prev = -1
-        for i in range(R):                       # pass 1: which (location, size) has shared units
-            g = i if in_order else order[i]
-            l = loc[g]
-            if prev >= 0 and loc[prev] == l and addr[g] < addr[prev] + length[prev]:
-                dense = -1
-                break
-            for k in range(n_sizes[l]):
-                S = sizes[l, k]
-                f = unit_of(addr[g], S, shift[l, k])
-                if prev >= 0 and loc[prev] == l and f <= unit_of(addr[prev] + length[prev] - 1, S, shift[l, k]):
-                    shared[l, k] = 1
-            prev = g
-        for k in range(K if dense == 0 else 0):  # pass 2, size by size: dense numbers and the entries
-            prev = -1
-            la = -1
-            for i in range(R):
-                g = i if in_order else order[i]
-                l = loc[g]
-                if prev < 0 or loc[prev] != l:
-                    la = -1                      # a new location: no unit to share with
-                out[g, k, 1] = <int32_t> (l << 16)
-                prev = g
-                if k >= n_sizes[l]:
-                    out[g, k, 0] = -1
-                    continue
-                S = sizes[l, k]
-                f = unit_of(addr[g], S, shift[l, k])
-                span = unit_of(addr[g] + length[g] - 1, S, shift[l, k]) - f + 1
-                if not shared[l, k]:
-                    out[g, k, 0] = <int32_t> (-(span + 1))
-                    exclusive = True
-                    continue
-                if span >= 65536:
-                    dense = -2
-                    break
-                share = 1 if f == la else 0
-                out[g, k, 0] = <int32_t> (dense - share)
-                out[g, k, 1] = <int32_t> ((l << 16) + span)
-                dense += span - share
-                la = f + span - 1
+        find_shared(&r, us, K, &n_sizes[0], L)
+        for k in range(K):
+            if r.order == NULL and r.loc == NULL and us[k].shared and us[k].sh >= 0:
+                dense = number_in_order(r.addr, r.length, r.n, us[k].sh, dense, fp + k * fk, fs,
+                                        wp + k * wk if with_words else NULL, ws, k == 0, &max_span)
+            else:
+                dense = number_units(&r, us, K, k, dense, fp + k * fk, fs, wp + k * wk if with_words else NULL, ws,
+                                     &exclusive, &max_span)
             if dense < 0:
                 break
-    return dense, exclusive
+    return dense, exclusive, max_span
+
+
+cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int32_t *o, Py_ssize_t W,
+                           Py_ssize_t lead) noexcept nogil:
+    """The pass of ``ring_unit_ids`` over the rows in address order (its return codes)."""
+    cdef Py_ssize_t i, k, c
+    cdef int64_t g, a, n, f, e, pend = -1, dense = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t last[8]             # per size: the last unit seen, and its id
+    cdef int32_t cur[8]
+    cdef int32_t *row
+    cdef bint wide = False
+    for k in range(K):
+        last[k] = -1
+        cur[k] = -1
+    for i in range(r.n):
+        g = i if r.order == NULL else r.order[i]
+        a = r.addr[g]
+        n = r.length[g]
+        if a < 0 or n <= 0 or a >= limit or n >= limit - a:
+            return -3
+        if a <= pend:
+            return -1
+        pend = a + n - 1
+        row = o + g * W
+        for c in range(lead):
+            row[c] = -1
+        for k in range(K):
+            f = unit_of(a, us[k].S, us[k].sh)
+            e = unit_of(pend, us[k].S, us[k].sh)
+            if not us[k].shared:
+                row[lead + k] = <int32_t> (-(e - f + 2))
+                continue
+            if e != f:
+                wide = True          # the ring cannot count it, but every row is still checked
+                continue
+            if f != last[k]:
+                last[k] = f
+                cur[k] = <int32_t> dense
+                dense += 1
+            row[lead + k] = cur[k]
+    return -4 if wide else dense
+
+
+def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] order, bint in_order,
+                  const int64_t[::1] sizes, int32_t[:, ::1] out, Py_ssize_t lead):
+    """The unit ids of rows at one location in one pass over the rows, for the LRU ring's row state.
+
+    ``out`` int32 ``[rows, W]``: columns ``[0, lead)`` are set to -1 (the
+    caller's empty state, written in the same pass), column ``lead + k``
+    gets the first word of the row's unit map entry at size ``sizes[k]``:
+    ``-(span + 1)`` at a size where no two rows share a unit (exclusive
+    units), else the row's one shared unit.  Shared units are numbered
+    densely in address order over all sizes together (distinct for distinct
+    (size, unit); not a unit map's size-by-size numbers, which keep a wider
+    row's units consecutive).  ``order``: the rows by address unless
+    ``in_order``.  Returns the number of shared units, or -1 (rows overlap),
+    -3 (an address or length out of range), -4 (a shared entry spans
+    several units: the ring cannot count it).
+    """
+    cdef Py_ssize_t R = addr.shape[0], K = sizes.shape[0], k
+    cdef int64_t n_sizes = K, dense
+    if R == 0:
+        return 0
+    if K > 8 or lead + K > out.shape[1] or out.shape[0] != R or length.shape[0] != R:
+        raise ValueError("ring_unit_ids: out has too few columns or rows, or more than 8 sizes")
+    us_np = np.zeros(K * sizeof(UnitSize), dtype=np.uint8)
+    cdef uint8_t[::1] usb = us_np
+    cdef UnitSize *us = <UnitSize *> &usb[0]
+    for k in range(K):
+        us[k].S = sizes[k]
+        us[k].sh = int(sizes[k]).bit_length() - 1 if sizes[k] & (sizes[k] - 1) == 0 else -1
+    cdef Rows r
+    r.addr, r.length, r.n, r.loc = &addr[0], &length[0], R, NULL
+    r.order = NULL if in_order else &order[0]
+    with nogil:
+        find_shared(&r, us, K, &n_sizes, 1)
+        dense = ring_ids_pass(&r, us, K, &out[0, 0], out.shape[1], lead)
+    return dense

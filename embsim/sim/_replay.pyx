@@ -45,7 +45,10 @@ Data structures and their memory (the README quotes these):
   every location.  Cost: **8 bytes per table row per level** (32 B per row
   for three caches over a tier).  One cache over one tier (the one-level
   loops) keeps a single pair: slot, and ``batch << 1 | missed``, the tier's
-  stamp folded into a flag bit: **8 bytes per table row**.  A direct
+  stamp folded into a flag bit: **8 bytes per table row**; the LRU ring
+  that counts coalesced units (``unit_ids_in_ring``) also keeps the row's
+  unit id at each unit size beside them: **16 bytes per table row** for one
+  or two sizes, 32 for up to six.  A direct
   map costs one array access per probe (no hashing, no collisions, no
   resizing); its price is memory proportional to the rows of the tables
   rather than to the cache (100M rows with one cache: 0.8 GB).
@@ -88,7 +91,9 @@ prefetch without testing the slot.  A lower LRU level's next
 victim has its row state prefetched too (its back-invalidation reads it).
 One location with one LRU/LFU cache (``embsim replay``) runs a specialised
 loop (``_run_lru_queue``, ``_run_lfu``; ``_run_one_level`` for an LRU whose
-row ids do not fit the ring): per-batch counters summed in locals and stored
+row ids do not fit the ring; the ring's loop ``ring_run`` is compiled once per
+kind of extra work, plain, recording the reach or counting units, and chosen
+once per call, so a plain LRU tests no extra per lookup): per-batch counters summed in locals and stored
 once per batch, per-table counters stored when the table changes, no level
 table, no branch on the policy.  What is
 left is mostly instructions, not memory: the general loop costs more per
@@ -572,6 +577,156 @@ cdef inline void batch_store(OneLevelCounts *C, int64_t b, int64_t lo, int64_t h
     C.by1 = 0
 
 
+# ------------------------------------------------ one-level LRU: the ring ---
+# ``ReplayState._run_lru_queue`` runs ``ring_run``, compiled once per kind of extra work (a fused
+# type chosen once per call, never per lookup): ``NoExtras`` (plain LRU: no branch of the extras in
+# the loop), ``ReachOut`` (record which lookups reached the tier), ``UnitsInState`` (count the
+# coalesced units on the misses, from the unit ids kept in the row state).
+cdef struct Ring:
+    int32_t *rs              # row state: [RS g] ring position or -1, [RS g + 1] batch << 1 | missed
+    int32_t *queue           # row ids in access order, -1 where dead
+    int64_t qh, qt, qm       # head, tail (entries ever taken, put), ring size - 1
+    int64_t size, cap        # rows cached, capacity
+
+
+cdef struct NoExtras:
+    int unused
+
+
+cdef struct ReachOut:
+    uint8_t *reach           # per lookup of the chunk: 1 if it reached the tier
+
+
+cdef struct UnitsInState:
+    int32_t *stamps          # last batch that read each shared unit
+    int64_t *out             # distinct units per (batch, size): [n_batches, 1, K]
+    int64_t K                # unit sizes; the row state holds the first unit of each at [RS g + 2 + k]
+    int64_t stride           # RS: int32 entries per row of the row state (2 + K rounded up to 4 or 8)
+
+
+ctypedef fused RingExtras:
+    NoExtras
+    ReachOut
+    UnitsInState
+
+
+cdef inline void ring_units(const int32_t *ids, int64_t K, int32_t *stamps, int64_t *uc, int32_t bs,
+                            int32_t new_row) noexcept nogil:
+    """Count the units a miss reads into ``uc[k]``: ``ids`` its row's unit ids (``new_row``: its first miss of batch bs).
+
+    ``ids[k] < 0``: the row's ``-ids[k] - 1`` exclusive units, new with the row; else its one
+    shared unit (``count_units_in_ring`` takes only maps whose shared entries span one unit), new
+    if no miss of batch ``bs`` read it yet: no branch on the stamp (a random one).
+    """
+    cdef int64_t k = 0
+    cdef int32_t u
+    while k < K:
+        u = ids[k]
+        if u < 0:                    # a size is all exclusive or all shared: a predictable branch
+            uc[k] += (-u - 1) * new_row
+        else:
+            uc[k] += stamps[u] != bs
+            stamps[u] = bs
+        k += 1
+
+
+cdef inline void ring_evict(Ring *R, int64_t RS) noexcept nogil:
+    """Drop the least recently used row: the first live entry from the head (dead ones skipped)."""
+    cdef int32_t v
+    while True:
+        v = R.queue[R.qh & R.qm]
+        EMBSIM_PREFETCH(R.rs + RS * R.queue[(R.qh + VICTIM_AHEAD) & R.qm])
+        R.qh += 1
+        if v >= 0:
+            break
+    R.rs[RS * v] = -1
+
+
+cdef inline void ring_pack(Ring *R, int64_t RS) noexcept nogil:
+    """The ring is full: pack its live entries, in order, from the head."""
+    cdef int64_t k = R.qh, j
+    cdef int32_t v
+    for j in range(R.qh, R.qt):
+        if j + 16 < R.qt:
+            EMBSIM_PREFETCH(R.rs + RS * R.queue[(j + 16) & R.qm])
+        v = R.queue[j & R.qm]
+        if v >= 0:
+            R.queue[k & R.qm] = v
+            R.rs[RS * v] = <int32_t> (k & R.qm)
+            k += 1
+    R.qt = k
+
+
+cdef int64_t ring_run(Ring *ring, OneLevelCounts *C, RingExtras *E, const int64_t *gids, const int64_t *bounds,
+                      int64_t b0, int64_t b1, int64_t pf) noexcept nogil:
+    """Replay batches ``[b0, b1)`` through the ring (``ReplayState._run_lru_queue``); -1, or a bad id's position."""
+    cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi, h, u0, u1, k
+    cdef int64_t RS = 2
+    cdef int32_t p, b2, x, bs
+    cdef int32_t *st
+    cdef Ring R = ring[0]            # a local copy (registers), stored back at the end
+    cdef int64_t uc[8]
+    cdef int64_t K = 0
+    cdef int32_t *ust = NULL
+    if RingExtras is UnitsInState:
+        RS, K, ust = E.stride, E.K, E.stamps
+    for b in range(b0, b1):
+        b2 = <int32_t> (2 * b)
+        bs = <int32_t> b
+        lo = bounds[b - b0]
+        hi = bounds[b - b0 + 1]
+        h = 0
+        u0 = 0
+        u1 = 0
+        if RingExtras is UnitsInState:
+            for k in range(K):
+                uc[k] = 0
+        for i in range(lo, hi):
+            g = gids[i]
+            if i + pf < n_ids:
+                EMBSIM_PREFETCH(R.rs + RS * gids[i + pf])
+            if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
+                if not table_enter(C, i, h, g):
+                    ring[0] = R
+                    return i                 # not a row: the state is unusable from here
+            st = R.rs + RS * g
+            # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
+            # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
+            x = st[1]
+            u0 += x < b2
+            x = b2 if x < b2 else x
+            p = st[0]
+            if p >= 0:                       # a hit: its previous entry dies
+                h += 1
+                st[1] = x
+                R.queue[p] = -1
+                if RingExtras is ReachOut:
+                    E.reach[i] = 0
+            else:
+                if RingExtras is ReachOut:
+                    E.reach[i] = 1
+                if RingExtras is UnitsInState:
+                    ring_units(st + 2, K, ust, uc, bs, 1 - (x & 1))
+                u1 += 1 - (x & 1)
+                st[1] = x | 1
+                if R.size < R.cap:
+                    R.size += 1
+                else:
+                    ring_evict(&R, RS)
+            p = <int32_t> (R.qt & R.qm)
+            R.queue[p] = <int32_t> g
+            st[0] = p
+            R.qt += 1
+            if R.qt - R.qh == R.qm + 1:
+                ring_pack(&R, RS)
+        batch_store(C, b, lo, hi, h, u0, u1)
+        if RingExtras is UnitsInState:
+            for k in range(K):
+                E.out[b * K + k] += uc[k]
+    ring[0] = R
+    return -1
+
+
 # ------------------------------------------------ one-level LFU: the loop ---
 cdef enum:
     LFU_AHEAD = 48       # _run_lfu prefetches a row's state this many lookups ahead, its slot half as far
@@ -692,10 +847,10 @@ cdef class ReplayState:
     cdef int64_t *ct_miss
     cdef uint8_t *reach              # optional, per lookup: 1 if it reached the backing tier (coalescing)
     cdef object _reach
-    cdef const int32_t *umap         # optional: coalescing fused into the LRU ring (count_units_in_ring)
-    cdef int32_t *ustamps            # ... the last batch that read each shared unit
-    cdef int64_t *uout               # ... distinct units per (batch, size): [n_batches, 1, K]
-    cdef int64_t uK
+    cdef int32_t *ustamps            # coalescing in the LRU ring (count_units_in_ring): the last batch
+    cdef int64_t *uout               # ... that read each shared unit; distinct units per (batch, size)
+    cdef int64_t uK                  # ... unit sizes, their first unit ids in the row state
+    cdef int64_t rs_stride           # int32 entries per row of the ring's row state (2, or 4 / 8 with unit ids)
     cdef object _ukeep
     cdef public object lookups, unique_rows, hits, misses, bytes_
     cdef public object t_lookups, t_hits, t_misses
@@ -703,23 +858,52 @@ cdef class ReplayState:
     def __cinit__(self):
         self.levels = NULL
         self.reach = NULL
-        self.umap = NULL
+        self.uout = NULL
 
-    def count_units_in_ring(self, const int32_t[:, :, ::1] umap, int32_t[::1] stamps, int64_t[:, :, ::1] out):
+    def unit_ids_in_ring(self, int64_t K):
+        """Widen the LRU ring's row state to hold K unit ids per row; return it, int32 ``[rows, W]``, to fill.
+
+        Each row's state becomes ``W = 2 + K`` int32 rounded up to 4 or 8 (16
+        or 32 B per row instead of 8), so a miss finds its units in the cache
+        line its lookup read anyway, not in a second random access to a unit
+        map.  The state is returned *unwritten* (its pages are first touched
+        by the one pass that fills it): the caller sets columns 0 and 1 to -1
+        and column ``2 + k`` to the row's unit id at size k
+        (``embsim.sim.coalesce.ring_unit_ids``).  Only before the first
+        lookup of a ring replay; ``K = 0`` restores the plain 8-byte state
+        (written: -1).
+        """
+        if not self.lru_queue or self.qtail != 0 or self.uout != NULL or self.reach != NULL:
+            raise ValueError("unit_ids_in_ring: only for a fresh LRU-ring replay")
+        if K < 0 or K > 6:
+            raise ValueError(f"unit_ids_in_ring: {K} unit sizes; at most 6 fit the row state")
+        cdef int64_t stride = 2 if K == 0 else 4 if K <= 2 else 8
+        cdef int32_t[:, ::1] v
+        rs = np.empty((self.total_rows, stride), dtype=np.int32)
+        if K == 0:
+            rs.fill(-1)
+        v = rs
+        self._keep["rs"] = rs
+        self.rs, self.rs_stride, self.A.rstride = &v[0, 0], stride, stride
+        self.levels[0].rs = self.rs      # the linked-list loop (tests) reads the same state
+        return rs
+
+    def count_units_in_ring(self, int32_t[::1] stamps, int64_t[:, :, ::1] out):
         """Have the LRU ring count the distinct units its misses read, into ``out`` (int64 ``[n_batches, 1, K]``).
 
-        ``umap`` and ``stamps``: an ``embsim.sim.coalesce.UnitCounter``'s unit
-        map and shared-unit stamps (the semantics of ``_coalesce.count_units``;
-        a row's exclusive units count when the row first misses in a batch,
-        the miss flag of its state, so the counter's row stamps are not read).
-        Applies to the runs that take the ring (``lru_queue``); the others
-        leave ``out`` alone and the caller counts their units itself.
+        The unit ids are in the row state (``unit_ids_in_ring(K)``, filled);
+        ``stamps``: one per shared unit, -1 at first (the semantics of
+        ``_coalesce.count_units``; a row's exclusive units count when the row
+        first misses in a batch, the miss flag of its state).  Applies to the
+        runs that take the ring (``lru_queue``); the others leave ``out``
+        alone and the caller counts their units itself.
         """
-        if umap.shape[0] != self.total_rows or out.shape[0] != self.n_batches or out.shape[1] != 1 \
-                or out.shape[2] != umap.shape[1] or stamps.shape[0] < 1:
-            raise ValueError("count_units_in_ring: unit map, stamps or out of the wrong shape")
-        self._ukeep = (umap, stamps, out)
-        self.umap, self.ustamps, self.uout, self.uK = &umap[0, 0, 0], &stamps[0], &out[0, 0, 0], umap.shape[1]
+        cdef int64_t K = self.rs_stride - 2 if self.rs_stride > 2 else 0
+        if K == 0 or out.shape[0] != self.n_batches or out.shape[1] != 1 or out.shape[2] > K \
+                or out.shape[2] < 1 or stamps.shape[0] < 1 or self.reach != NULL:
+            raise ValueError("count_units_in_ring: no unit ids in the row state, or stamps or out of the wrong shape")
+        self._ukeep = (stamps, out)
+        self.ustamps, self.uout, self.uK = &stamps[0], &out[0, 0, 0], out.shape[2]
 
     def record_reach(self, out):
         """From the next ``run`` on write, per lookup i of its chunk, ``out[i] = 1`` if it reached the
@@ -780,6 +964,7 @@ cdef class ReplayState:
         v32 = own("rs", rs)
         self.rs = &v32[0]
         self.A.rstride = 2 if single else 2 * self.max_levels
+        self.rs_stride = 2
 
         self._keep = keep
         lb = own("levels", np.zeros(max(nc, 1) * sizeof(Level), dtype=np.uint8))
@@ -895,6 +1080,8 @@ cdef class ReplayState:
         if self.reach != NULL and self._reach.shape[0] < hi:
             raise ValueError(f"reach: {self._reach.shape[0]} entries for a chunk of {hi} lookups")
         if self.lru_queue:     # checks the ids itself, where a lookup leaves its table's range
+            if self.uout != NULL and self.reach != NULL:
+                raise ValueError("the LRU ring counts units (count_units_in_ring) or records the reach, not both")
             return self._run_lru_queue(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
         if self.lfu_records:   # checks the ids itself, likewise
             return self._run_lfu(&gids_chunk[0], &bounds_chunk[0], b0, b0 + nb)
@@ -1015,7 +1202,7 @@ cdef class ReplayState:
 
         Every access (hit or fill) appends the row id ``g`` to ``queue``, a
         ring of ``qcap`` (a power of two, >= 4 x capacity) int32 entries, and
-        records the entry's index in the row's own state, ``rs[2 g]`` (-1:
+        records the entry's index in the row's own state, ``rs[RS g]`` (-1:
         not cached; exact, never stale).  A hit overwrites the row's previous
         entry with -1 (dead).  The least recently used row is the first live
         entry from the head: a miss skips the dead entries (each is skipped
@@ -1028,100 +1215,29 @@ cdef class ReplayState:
         the entry ``VICTIM_AHEAD`` behind the head as it passes each entry.
         Needs row ids < 2^31 (``__init__`` checks).  An id outside the rows
         is found where it leaves its table's range (no pass of its own) and
-        returned as in ``run``.
+        returned as in ``run``.  The loop (``ring_run``) is compiled once per
+        kind of extra work and chosen here, once per call: plain, recording
+        the reach, or counting units (``count_units_in_ring``).
         """
-        cdef int64_t b, i, g, n_ids = bounds[b1 - b0], lo, hi
-        cdef int64_t pf = self.prefetch_rows
-        cdef int64_t h, u0, u1, j, k
         cdef OneLevelCounts C = self._one_level_counts(bounds[0])
-        cdef int32_t p, v, b2, x
-        cdef int32_t *st
-        cdef Level *L = self.levels
-        cdef int32_t *rs = self.rs
-        cdef int32_t *queue = self.queue
-        cdef int64_t qh = self.qhead, qt = self.qtail, qcap = self.qcap, qm = self.qcap - 1
-        cdef int64_t size = L.size, cap = L.cap
-        cdef uint8_t *reach = self.reach
-        cdef const int32_t *um = self.umap
-        cdef int32_t *ust = self.ustamps
-        cdef int64_t *uc
-        cdef int64_t K = self.uK, ustride = 2 * self.uK
-        cdef int32_t uu, bs
+        cdef Ring R
+        cdef NoExtras plain
+        cdef ReachOut ro
+        cdef UnitsInState us
+        cdef int64_t bad
+        R.rs, R.queue, R.qh, R.qt, R.qm = self.rs, self.queue, self.qhead, self.qtail, self.qcap - 1
+        R.size, R.cap = self.levels[0].size, self.levels[0].cap
         with nogil:
-            for b in range(b0, b1):
-                b2 = <int32_t> (2 * b)
-                bs = <int32_t> b
-                uc = self.uout + b * K if um != NULL else NULL
-                lo = bounds[b - b0]
-                hi = bounds[b - b0 + 1]
-                h = 0
-                u0 = 0
-                u1 = 0
-                for i in range(lo, hi):
-                    g = gids[i]
-                    if i + pf < n_ids:
-                        EMBSIM_PREFETCH(rs + 2 * gids[i + pf])
-                        if um != NULL:
-                            EMBSIM_PREFETCH(um + ustride * gids[i + pf])
-                    if <uint64_t> (g - C.tlo) >= <uint64_t> C.tspan:   # a new table, or no row
-                        if not table_enter(&C, i, h, g):
-                            return i                 # not a row: the state is unusable from here
-                    st = rs + 2 * g
-                    # st[1] = batch << 1 | (missed in that batch), never above 2 b + 1: a row not yet
-                    # seen in batch b has st[1] < 2 b, so max(st[1], 2 b) is its stamp from now on
-                    x = st[1]
-                    u0 += x < b2
-                    x = b2 if x < b2 else x
-                    p = st[0]
-                    if p >= 0:                       # a hit: its previous entry dies
-                        h += 1
-                        st[1] = x
-                        queue[p] = -1
-                        if reach != NULL:
-                            reach[i] = 0
-                    else:
-                        if reach != NULL:
-                            reach[i] = 1
-                        if um != NULL:               # coalescing: the units this read of the tier touches
-                            for k in range(K):
-                                uu = um[ustride * g + 2 * k]
-                                if uu < 0:           # exclusive units: new when the row is new at the tier
-                                    uc[k] += (-uu - 1) * (1 - (x & 1))
-                                    continue
-                                for j in range(um[ustride * g + 2 * k + 1] & 0xFFFF):
-                                    if ust[uu + j] != bs:
-                                        ust[uu + j] = bs
-                                        uc[k] += 1
-                        u1 += 1 - (x & 1)
-                        st[1] = x | 1
-                        if size < cap:
-                            size += 1
-                        else:                        # evict the least recently used row
-                            while True:
-                                v = queue[qh & qm]
-                                EMBSIM_PREFETCH(rs + 2 * queue[(qh + VICTIM_AHEAD) & qm])
-                                qh += 1
-                                if v >= 0:
-                                    break
-                            rs[2 * v] = -1
-                    p = <int32_t> (qt & qm)
-                    queue[p] = <int32_t> g
-                    st[0] = p
-                    qt += 1
-                    if qt - qh == qcap:              # full: pack the live entries, in order, from the head
-                        k = qh
-                        for j in range(qh, qt):
-                            if j + 16 < qt:
-                                EMBSIM_PREFETCH(rs + 2 * queue[(j + 16) & qm])
-                            v = queue[j & qm]
-                            if v >= 0:
-                                queue[k & qm] = v
-                                rs[2 * v] = <int32_t> (k & qm)
-                                k += 1
-                        qt = k
-                batch_store(&C, b, lo, hi, h, u0, u1)
-        self.qhead, self.qtail, L.size = qh, qt, size
-        return -1
+            if self.uout != NULL:
+                us.stamps, us.out, us.K, us.stride = self.ustamps, self.uout, self.uK, self.rs_stride
+                bad = ring_run(&R, &C, &us, gids, bounds, b0, b1, self.prefetch_rows)
+            elif self.reach != NULL:
+                ro.reach = self.reach
+                bad = ring_run(&R, &C, &ro, gids, bounds, b0, b1, self.prefetch_rows)
+            else:
+                bad = ring_run(&R, &C, &plain, gids, bounds, b0, b1, self.prefetch_rows)
+        self.qhead, self.qtail, self.levels[0].size = R.qh, R.qt, R.size
+        return bad
 
     cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.

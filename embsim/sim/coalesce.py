@@ -83,58 +83,104 @@ def _check_sizes(unit_sizes_B):
 MAX_LOCATIONS = 1 << 15        # the kernel keeps a row's location in 16 bits
 
 
-def unit_map(row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarray,
+def _build(row_location, address_B, length_B, unit_sizes_B, first, word):
+    """Check the rows and fill ``first`` (and ``word`` unless None), int32 ``[rows, K]`` views of a unit map.
+
+    ``row_location`` None: every row at location 0.  Returns (shared units,
+    any exclusive, the widest span of a shared entry).
+    """
+    _check_sizes(unit_sizes_B)
+    addr = np.ascontiguousarray(address_B, dtype=np.int64)
+    length = np.ascontiguousarray(length_B, dtype=np.int64)
+    one_location = row_location is None
+    loc = np.zeros(1, dtype=np.int32) if one_location else np.ascontiguousarray(row_location, dtype=np.int32)
+    if addr.ndim != 1 or addr.shape != length.shape or (not one_location and loc.shape != addr.shape):
+        raise InputError("coalesce: row_location, address_B and length_B: expected flat arrays of one length")
+    L, K = len(unit_sizes_B), max(len(s) for s in unit_sizes_B)
+    if L > MAX_LOCATIONS:
+        raise InputError(f"coalesce: {L} locations; at most {MAX_LOCATIONS}")
+    if not one_location and loc.size and (loc.min() < 0 or loc.max() >= L):
+        raise InputError(f"coalesce: row_location: values {loc.min()}..{loc.max()} but {L} locations")
+    one_location = one_location or L == 1      # every row at location 0: the kernel need not read it
+    sizes = np.zeros((L, K), dtype=np.int64)
+    for li, ss in enumerate(unit_sizes_B):
+        sizes[li, :len(ss)] = ss
+    n_sizes = np.array([len(ss) for ss in unit_sizes_B], dtype=np.int64)
+    if one_location or addr.size < 2:
+        in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
+    else:
+        dl = np.diff(loc)
+        in_order = bool((dl >= 0).all() and (np.diff(addr)[dl == 0] > 0).all())
+    if in_order:
+        order = np.zeros(1, dtype=np.int64)
+    else:
+        order = np.lexsort((addr, loc) if not one_location else (addr,)).astype(np.int64)
+    shared, exclusive, span = _coalesce.build_unit_map(
+        addr, length, loc, one_location, order, in_order, sizes, n_sizes, first,
+        word if word is not None else first, word is not None)
+    _raise_for(-2 if shared >= 2 ** 31 else shared)
+    return int(shared), bool(exclusive), int(span)
+
+
+def unit_map(row_location: Optional[np.ndarray], address_B: np.ndarray, length_B: np.ndarray,
              unit_sizes_B: Sequence[Sequence[int]]):
     """(map int32 [rows, K, 2], shared units, any exclusive): the kernel's view of every row's units.
 
     ``unit_sizes_B[l]``: the unit sizes location ``l`` counts, its access
-    granularity first.  K is the most sizes any location counts.  Entry
+    granularity first; ``row_location`` None: every row at location 0.
+    K is the most sizes any location counts.  Entry
     ``[g, k] = (first, span | location << 16)``: at a size where rows never
     share a unit ``first`` is ``-(span + 1)`` and the kernel counts the row's
     ``span`` units when the row is new in the batch; else ``first`` is the
     dense number of the row's first unit among all shared units and ``span``
     the units it touches.  A location with fewer sizes has span 0 there.
     """
-    _check_sizes(unit_sizes_B)
-    loc = np.ascontiguousarray(row_location, dtype=np.int32)
-    addr = np.asarray(address_B, dtype=np.int64)
-    length = np.asarray(length_B, dtype=np.int64)
-    if not (loc.shape == addr.shape == length.shape) or loc.ndim != 1:
-        raise InputError("coalesce: row_location, address_B and length_B: expected flat arrays of one length")
-    if addr.size and (addr.min() < 0 or length.min() <= 0):
-        raise InputError("coalesce: address_B must be >= 0 and length_B > 0 for every row")
-    L, K = len(unit_sizes_B), max(len(s) for s in unit_sizes_B)
-    if L > MAX_LOCATIONS:
-        raise InputError(f"coalesce: {L} locations; at most {MAX_LOCATIONS}")
-    if loc.size and (loc.min() < 0 or loc.max() >= L):
-        raise InputError(f"coalesce: row_location: values {loc.min()}..{loc.max()} but {L} locations")
-    sizes = np.zeros((L, K), dtype=np.int64)
-    for li, ss in enumerate(unit_sizes_B):
-        sizes[li, :len(ss)] = ss
-    n_sizes = np.array([len(ss) for ss in unit_sizes_B], dtype=np.int64)
-    if L == 1 or addr.size < 2:
-        in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
-    else:
-        dl = np.diff(loc)
-        in_order = bool((dl >= 0).all() and (np.diff(addr)[dl == 0] > 0).all())
-    order = np.zeros(1, dtype=np.int64) if in_order else np.lexsort((addr, loc)).astype(np.int64)
-    if addr.size and (addr + length).max() >= 2 ** 62:
-        raise InputError("coalesce: addresses beyond 2^62 bytes")
-    out = np.empty((loc.size, K, 2), dtype=np.int32)
-    addr, length = np.ascontiguousarray(addr), np.ascontiguousarray(length)
-    shared, exclusive = _coalesce.build_unit_map(addr, length, loc, order, in_order, sizes, n_sizes, out)
-    if shared == -1:
+    n_rows = np.shape(address_B)[0] if np.ndim(address_B) == 1 else 0
+    out = np.empty((n_rows, max((len(s) for s in unit_sizes_B), default=1), 2), dtype=np.int32)
+    shared, exclusive, _ = _build(row_location, address_B, length_B, unit_sizes_B, out[:, :, 0], out[:, :, 1])
+    return out, shared, exclusive
+
+
+def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Sequence[int], out: np.ndarray,
+                  lead: int):
+    """Fill ``out`` (int32 ``[rows, W]``) for the LRU ring's row state: columns ``[0, lead)`` with -1,
+    column ``lead + k`` with the row's unit id at size ``unit_sizes_B[k]`` (rows at one location).
+
+    An id is the first word of a :func:`unit_map` entry: ``-(span + 1)`` at a size where rows never
+    share a unit, else the row's shared unit, numbered over all sizes together in one pass.  Returns
+    the number of shared units, or None if a shared entry spans several units (rows larger than a
+    unit, not aligned to it), which the ring does not count.
+    """
+    _check_sizes([unit_sizes_B])
+    addr = np.ascontiguousarray(address_B, dtype=np.int64)
+    length = np.ascontiguousarray(length_B, dtype=np.int64)
+    if addr.ndim != 1 or addr.shape != length.shape or out.shape[0] != addr.shape[0]:
+        raise InputError("coalesce: address_B and length_B: expected flat arrays of one length, one per row")
+    in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
+    order = np.zeros(1, dtype=np.int64) if in_order else np.argsort(addr, kind="stable").astype(np.int64)
+    shared = _coalesce.ring_unit_ids(addr, length, order, in_order, np.asarray(unit_sizes_B, dtype=np.int64),
+                                     out, int(lead))
+    _raise_for(shared)
+    if shared >= 2 ** 31:
+        _raise_for(-2)
+    return None if shared == -4 else int(shared)
+
+
+def _raise_for(code):
+    """The InputError of a negative code of the map kernels (-4, a wide shared entry, is the caller's)."""
+    if code == -3:
+        raise InputError("coalesce: address_B must be >= 0, length_B > 0 and their sum below 2^62 bytes for every row")
+    if code == -1:
         raise InputError("coalesce: two rows of one location overlap in bytes; expected disjoint rows")
-    if shared == -2 or shared >= 2 ** 31:
+    if code == -2:
         raise InputError("coalesce: a row touches 65536 or more shared units, or there are 2^31 in all; "
                          "the kernel counts fewer")
-    return out, int(shared), bool(exclusive)
 
 
 class UnitCounter:
     """The unit map of a replay's rows and the stamps that persist while its stream is fed chunk by chunk."""
 
-    def __init__(self, row_location: np.ndarray, address_B: np.ndarray, length_B: np.ndarray,
+    def __init__(self, row_location: Optional[np.ndarray], address_B: np.ndarray, length_B: np.ndarray,
                  unit_sizes_B: Sequence[Sequence[int]]):
         self.umap, shared, self.any_exclusive = unit_map(row_location, address_B, length_B, unit_sizes_B)
         self.n_locations = len(unit_sizes_B)

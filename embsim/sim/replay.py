@@ -45,7 +45,7 @@ import numpy as np
 from ..errors import InputError
 from ..progress import progress as progress_bar
 from . import _replay  # type: ignore[attr-defined]  # compiled (Cython), no stub
-from .coalesce import UnitCounter
+from .coalesce import UnitCounter, ring_unit_ids
 
 POLICIES = ("lru", "lfu", "static", "none")
 
@@ -53,6 +53,8 @@ POLICIES = ("lru", "lfu", "static", "none")
 CHUNK_LOOKUPS = 4_000_000
 #: batches a replay can count: the kernels keep a row's last batch as an int32 ``batch << 1 | flag``
 MAX_BATCHES = 2 ** 30
+#: unit sizes whose ids fit the LRU ring's row state (``ReplayState.unit_ids_in_ring``)
+MAX_RING_UNIT_SIZES = 6
 
 
 @dataclass
@@ -300,15 +302,36 @@ class Replayer:
         self._state = _replay.ReplayState(self.n_batches, rowloc, total_rows, offs, rbytes,
                                           policies, caps, depths, loc_of, n_cache, pinned)
         self._done = False
-        # coalescing: per chunk, which lookups reached the tier, then the distinct units of each batch
-        self._coalescing = _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B)
-        self._record_reach = self._coalescing is not None and n_cache.max() > 0
+        # coalescing: the LRU ring counts the units on its misses from unit ids kept in its row state;
+        # any other loop records which lookups reached the tier, and a UnitCounter counts them per chunk
+        self._rows = _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B)
+        self._record_reach = self._rows is not None and n_cache.max() > 0
+        self._counter = None
+        self._units_in_ring = False
         self.units = None
-        if self._coalescing is not None:
+        if self._rows is not None:
             K = max(len(loc.units_counted_B) for loc in locations)
             self.units = np.zeros((self.n_batches, len(locations), K), dtype=np.int64)
-            if len(locations) == 1 and self._state.lru_queue:   # the ring counts units on its misses
-                self._state.count_units_in_ring(self._coalescing.umap, self._coalescing.stamps, self.units)
+            if len(locations) == 1 and self._state.lru_queue and K <= MAX_RING_UNIT_SIZES:
+                self._units_in_ring = self._ring_counts_units()
+
+    def _ring_counts_units(self):
+        """Put every row's unit ids in the LRU ring's row state; False (state restored) if a shared entry
+        spans several units (rows larger than a unit, not aligned to it), which the ring does not count."""
+        _, addr, length, sizes = self._rows
+        shared = ring_unit_ids(addr, length, sizes[0], self._state.unit_ids_in_ring(len(sizes[0])), lead=2)
+        if shared is None:
+            self._state.unit_ids_in_ring(0)
+            return False
+        self._ring_stamps = np.full(max(shared, 1), -1, dtype=np.int32)
+        self._state.count_units_in_ring(self._ring_stamps, self.units)
+        return True
+
+    def _unit_counter(self):
+        """The UnitCounter of the loops that record the reach (built at their first chunk)."""
+        if self._counter is None:
+            self._counter = UnitCounter(*self._rows)
+        return self._counter
 
     def feed(self, global_ids, batch_bounds, where="replay: global_ids"):
         """Replay the next batches: ``global_ids`` int64, ``batch_bounds`` int64 [k+1] from 0 to its length.
@@ -333,15 +356,15 @@ class Replayer:
             lo, hi = int(bounds[b]), int(bounds[e])
             ids, piece = gids[lo:hi], bounds[b:e + 1] - lo
             reach = None
-            in_ring = self._state.lru_queue      # the LRU ring counts the units itself (count_units_in_ring)
+            in_ring = self._units_in_ring and self._state.lru_queue   # the ring counts the units itself
             if self._record_reach and not in_ring:
                 reach = np.zeros(hi - lo, dtype=np.uint8)
                 self._state.record_reach(reach)
             bad = self._state.run(ids, piece, self.next_batch + b)
             if bad >= 0:
                 raise InputError(f"{where}: value {ids[bad]} at position {lo + bad} outside 0..{self.total_rows - 1}")
-            if self._coalescing is not None and not in_ring:
-                self.units[self.next_batch + b:self.next_batch + e] = self._coalescing.count(
+            if self._rows is not None and not in_ring:
+                self.units[self.next_batch + b:self.next_batch + e] = self._unit_counter().count(
                     ids, piece, self.next_batch + b, reach)
             b = e
         self.next_batch += k
@@ -414,7 +437,7 @@ def replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_loca
 
 
 def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_B):
-    """The :class:`UnitCounter` of the rows' addresses, or None without addresses."""
+    """(row locations or None, addresses, lengths, unit sizes per location): what coalescing counts from, or None."""
     if row_address_B is None and row_length_B is None:
         return None
     if row_address_B is None or row_length_B is None:
@@ -424,8 +447,7 @@ def _coalescing_inputs(locations, rowloc, total_rows, row_address_B, row_length_
     if addr.shape != (total_rows,) or length.shape != (total_rows,):
         raise InputError(f"replay: row_address_B / row_length_B: {addr.size} / {length.size} entries "
                          f"for {total_rows} rows")
-    loc_arr = rowloc if rowloc is not None else np.zeros(total_rows, dtype=np.int32)
-    return UnitCounter(loc_arr, addr, length, [loc.units_counted_B for loc in locations])
+    return rowloc, addr, length, [loc.units_counted_B for loc in locations]
 
 
 def trace_row_bytes(trace, row_bytes):

@@ -176,7 +176,23 @@ def test_lru_ring_counts_units_as_the_list_and_the_reference(seed, row_B, cap):
     for ring in (True, False):
         rep = Replayer(len(bounds) - 1, [float(row_B)], [0], locs, **kw)
         assert rep._state.lru_queue
+        # 300-B rows in 256-B units share units two at a time: the ring records the reach instead
+        assert rep._units_in_ring == (row_B != 300)
         rep._state.lru_queue = ring
         for b0, b1 in ((0, 2), (2, 3), (3, 5)):
             rep.feed(ids[bounds[b0]:bounds[b1]], bounds[b0:b1 + 1] - bounds[b0])
         np.testing.assert_array_equal(rep.result().units, want)
+
+
+@pytest.mark.parametrize("addr, length, what", [([0, 10, 40], [16, 8, 8], "overlap"),
+                                                ([0, -8, 40], [8, 8, 8], ">= 0"),
+                                                ([0, 8, 2 ** 62], [8, 8, 8], "2\\^62"),
+                                                ([0, 8, 16], [8, 0, 8], "length_B > 0")])
+def test_bad_addresses_are_one_line_errors_in_both_map_kernels(addr, length, what):
+    """The unit map and the LRU ring's unit ids refuse overlapping rows and addresses out of range alike."""
+    from embsim.sim.coalesce import ring_unit_ids, unit_map
+    a, n = np.array(addr, dtype=np.int64), np.array(length, dtype=np.int64)
+    with pytest.raises(InputError, match=what):
+        unit_map(np.zeros(3, dtype=np.int32), a, n, [[8, 64]])
+    with pytest.raises(InputError, match=what):
+        ring_unit_ids(a, n, [8, 64], np.empty((3, 4), dtype=np.int32), lead=2)
