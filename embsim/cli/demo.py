@@ -216,7 +216,7 @@ class _NotRun(Exception):
 
 def _evaluate_one(model, trace, stats, entry, batch_size, time_limit_s, seed, planner, sla_tail_samples, echo, sla):
     """(row, peak result, plan, simulation) of one system; _NotRun(label, preset, why) when it cannot run."""
-    from ..cost_model.planner import plan_for
+    from ..cost_model.planner import plan_for, planner_for
     from ..hw_models.loader import load_system
     from ..sim.simulate import Simulation
     from ..sim.sla import max_qps_under_sla
@@ -224,10 +224,13 @@ def _evaluate_one(model, trace, stats, entry, batch_size, time_limit_s, seed, pl
     overrides = entry[3] if len(entry) > 3 else None
     t1 = time.perf_counter()
     system = load_system(preset, overrides=overrides)
+    mine = dict(planner or {})
+    if planner_for(system) == "core_mapping":       # --columns is the sharding MIP's: an SoC is mapped without it
+        mine.pop("columns", None)
     try:
         # plan_for plans an SoC core by core (tables to cores with a lookup strategy each), as `embsim shard` does
         plan = plan_for(model, system, stats, batch_size=batch_size,
-                        **{"time_limit_s": time_limit_s, "representations": reps, **(planner or {})})
+                        **{"time_limit_s": time_limit_s, "representations": reps, **mine})
     except InputError as e:     # the demo goes on with the other systems and says why this one is missing
         echo(f"  {label:<18} no plan: {type(e).__name__}: {e}")
         raise _NotRun(label, preset, f"{type(e).__name__}: {e}") from None
@@ -381,7 +384,8 @@ def write_html(path, rows, table, force=False, plans=None, results=None, drivers
 def demo(out_dir, force, planner):
     """Run the headline experiment (DCNv2 on the four families) and write its report.
 
-    The planner options apply to every system; --representations replaces each system's own list."""
+    The planner options apply to every system (--columns to those the sharding MIP plans, not the SoC);
+    --representations replaces each system's own list."""
     import os
 
     from ..cost_model.solvers import DETERMINISTIC_ENV

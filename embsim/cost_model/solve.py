@@ -158,7 +158,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
         from . import torchrec_planner
         if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
-            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight)
+            offered = torchrec_planner.sharding_types(split, replicate and not coalescing, columns and not coalescing)
+            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
     # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan

@@ -105,7 +105,8 @@ class PlanSettings(config.Schema):
     since the plan depends on the hardware and model the point describes;
     ``none`` lets ``simulate`` use its default placement.  ``representations``
     lists the allowed table representations (``"fp32,int8"``); ``tt_rank``
-    adds tensor-train at that rank to them (a TT-rank knob).
+    adds tensor-train at that rank to them (a TT-rank knob); ``columns: true``
+    lets the sharding MIP cut tables column-wise (``--columns``).
     """
 
     mode: Literal["solve", "none"] = "solve"
@@ -115,6 +116,7 @@ class PlanSettings(config.Schema):
     energy_weight: float = Field(0.0, ge=0)
     representations: Optional[str] = None
     tt_rank: Optional[PositiveInt] = None
+    columns: bool = False
 
     @model_validator(mode="after")
     def _weight(self):
@@ -540,6 +542,8 @@ class DesignSpace:
         where = f"{self.source}: point {values}"
         sim = config.validate(SimSettings, sim, where).model_dump()
         plan = config.validate(PlanSettings, plan, where).model_dump()
+        if not plan["columns"]:          # absent when off: points of stores written before the setting keep their keys
+            del plan["columns"]
         return {"system": self._system, "model": self._model,
                 "system_overrides": over["system"], "model_overrides": over["model"],
                 "sim": sim, "plan": plan}

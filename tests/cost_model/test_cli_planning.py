@@ -77,3 +77,43 @@ def test_every_planning_command_checks_the_options_alike(run_cli, files, tmp_pat
     r = run_cli(command, "--model", files / "tiny.yaml", "--system", "cpu_2s_spr_ddr5", *extra, "-o", out)
     assert_input_error(r, fragment)
     assert not out.exists()
+
+
+FIVE_EQUAL = {"name": "five_equal", "source": "test",
+              "defaults": {"dim": 1024, "pooling": 20, "access": {"kind": "uniform"}},
+              "tables": [{"name": f"t{i}", "rows": 500_000} for i in range(5)],      # 2 GB each: too big to copy
+              "dense": {"dense_features": 4, "bottom_mlp": [64, 16], "top_mlp": [16, 1], "interaction": "cat"}}
+
+
+def test_columns_flag_lets_shard_cut_tables_column_wise(run_cli, tmp_path):
+    """Five equal tables on two GPUs: whole, one GPU gets three (60% of the lookups); with --columns a table
+    cut in two column halves balances them, and only then does the plan hold column-wise tables."""
+    from embsim import config
+    from embsim.hw_models.loader import load_system_data
+    system = config.apply_overrides(load_system_data("gpu_8x_a100_80g"), {"params.gpus": 2}, source="test")
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump({**system, "name": "two_gpus"}))
+    (tmp_path / "five.yaml").write_text(yaml.safe_dump(FIVE_EQUAL))
+    plans = {}
+    for flag in ([], ["--columns"]):
+        out = tmp_path / f"p{len(flag)}.json"
+        r = run_cli("shard", "--model", tmp_path / "five.yaml", "--system", tmp_path / "two.yaml", *SOLVE, *flag,
+                    "-o", out, "--json")
+        assert r.code == 0, r
+        plans[bool(flag)] = load_plan(out)
+    assert not any(tp.sharding == "column_wise" for tp in plans[False].tables)
+    cut = [tp for tp in plans[True].tables if tp.sharding == "column_wise"]
+    assert cut and all(sorted(s.device for s in tp.shards) == ["gpu0", "gpu1"] for tp in cut)
+    assert plans[True].makespan_s < 0.95 * plans[False].makespan_s
+
+
+def test_columns_flag_is_refused_where_the_core_mapping_plans(run_cli, files, tmp_path):
+    out = tmp_path / "p.json"
+    r = run_cli("shard", "--model", files / "tiny.yaml", "--system", "ascend_910", *SOLVE, "--columns", "-o", out)
+    assert_input_error(r, "columns", "core mapping")
+    assert not out.exists()
+
+
+def test_columns_flag_is_in_the_help_of_every_planning_command(run_cli):
+    for command in ("shard", "simulate", "explore", "demo"):
+        r = run_cli(command, "--help")
+        assert r.code == 0 and "--columns" in r.out and "column-wise" in r.out, command

@@ -98,3 +98,58 @@ def test_without_torchrec_the_baselines_are_embsims_own(case, monkeypatch):
     plan = plan_for(model, system, batch_size=256, solver="highs", time_limit_s=5)
     assert "torchrec" not in plan.baselines
     assert {"round_robin", "size_greedy", "lpt"} <= set(plan.baselines)
+
+
+def test_torchrec_is_offered_the_sharding_types_embsims_solve_was():
+    assert trp.sharding_types() == trp.DEFAULT_TYPES == ("table_wise", "row_wise", "data_parallel")
+    assert trp.sharding_types(columns=True) == trp.TYPES
+    assert trp.sharding_types(split=False, replicate=False) == ("table_wise",)
+    assert trp.local_batch(1024, 8) == 128 and trp.local_batch(4, 64) == 1
+
+
+@pytest.mark.torchrec
+def test_the_baseline_follows_the_solves_options(case, tr_plan):
+    """solve_plan passes its own options: column-wise only with columns=True, no replicas with replicate=False."""
+    model, system = case
+    off = plan_for(model, system, batch_size=256, solver="highs", time_limit_s=5, replicate=False)
+    on = plan_for(model, system, batch_size=256, solver="highs", time_limit_s=5, columns=True)
+    assert off.baselines["torchrec"]["sharding_types"] == ["table_wise", "row_wise"]
+    assert not any(k.startswith("data_parallel") for k in off.baselines["torchrec"]["tables_by_type"])
+    assert on.baselines["torchrec"]["sharding_types"] == list(trp.TYPES)
+
+
+@pytest.mark.torchrec
+def test_torchrec_column_wise_uses_embsims_splits_on_distinct_ranks(case, tr_plan):
+    """Offered only table- and column-wise, TorchRec cuts tables into K = 2 or 4 shards on K distinct ranks, which
+    embsim scores (placement_of) and TorchRec's estimator prices with the K-shard option."""
+    model, system = case
+    plan = trp.torchrec_plan(model, system, batch_size=256, types=("table_wise", "column_wise"))
+    cut = {n: e for n, e in plan.items() if e["sharding_type"] == "column_wise"}
+    assert cut, plan
+    for e in cut.values():
+        assert len(e["ranks"]) in (2, 4) and len(set(e["ranks"])) == len(e["ranks"])
+    inst, pl = trp.placement_of(plan, model, system, batch_size=256)
+    assert {inst.model.tables[t].name for t in pl.columns} == set(cut)
+    est = trp.estimate(plan, model, system, batch_size=256)
+    assert est["makespan_s"] == max(est["rank_s"]) > 0
+    imported = import_plan(plan, model, system, batch_size=256)
+    assert {tp.table for tp in imported.tables if tp.sharding == "column_wise"} == set(cut)
+
+
+@pytest.mark.torchrec
+def test_estimate_prices_the_global_batch_at_torchrecs_per_rank_batch(case, tr_plan):
+    """The estimator's shard times for a batch of B samples on N ranks equal TorchRec's own perf at B/N per rank
+    (the scaling _shard_seconds relies on: TorchRec's estimate is linear in the batch)."""
+    from embsim.cost_model import torchrec_search as search
+    from embsim.cost_model.torchrec_planner import _module, _shard_seconds, _topology
+    from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
+    import torch
+    model, system = case
+    scaled = _shard_seconds(model, system, 8, 1024)
+    topo = _topology(system, 8, 128)
+    direct = search.enumerator(topo, model, trp.TYPES, 8, 128).enumerate(_module(model, torch),
+                                                                         [EmbeddingBagCollectionSharder()])
+    assert len(direct) == len(scaled)
+    for o in direct:
+        key = (o.name, o.sharding_type, o.compute_kernel, len(o.shards) if o.sharding_type == "column_wise" else None)
+        assert scaled[key] == pytest.approx([s.perf.total / 1e3 for s in o.shards], rel=1e-9)
