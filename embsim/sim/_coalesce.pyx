@@ -292,53 +292,62 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
     return dense, exclusive, max_span
 
 
-cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int32_t *o, Py_ssize_t W,
-                           Py_ssize_t lead) noexcept nogil:
-    """The pass of ``ring_unit_ids`` over the rows in address order (its return codes)."""
-    cdef Py_ssize_t i, k, c
+cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int32_t *o, Py_ssize_t W) noexcept nogil:
+    """The pass of ``ring_unit_ids`` over the rows in address order (its return codes).
+
+    What the loop reads is in locals (extensions build with -fno-strict-aliasing: a field read
+    through a pointer would be read again after every store of an id)."""
+    cdef const int64_t *addr = r.addr
+    cdef const int64_t *length = r.length
+    cdef const int64_t *order = r.order
+    cdef Py_ssize_t i, k, n_rows = r.n
     cdef int64_t g, a, n, f, e, pend = -1, dense = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t S[8]
+    cdef int64_t sh[8]
+    cdef bint shared[8]
     cdef int64_t last[8]             # per size: the last unit seen, and its id
     cdef int32_t cur[8]
     cdef int32_t *row
     cdef bint wide = False
     for k in range(K):
+        S[k], sh[k], shared[k] = us[k].S, us[k].sh, us[k].shared
         last[k] = -1
         cur[k] = -1
-    for i in range(r.n):
-        g = i if r.order == NULL else r.order[i]
-        a = r.addr[g]
-        n = r.length[g]
+    for i in range(n_rows):
+        g = i if order == NULL else order[i]
+        a = addr[g]
+        n = length[g]
         if a < 0 or n <= 0 or a >= limit or n >= limit - a:
             return -3
         if a <= pend:
             return -1
         pend = a + n - 1
         row = o + g * W
-        for c in range(lead):
-            row[c] = -1
+        row[0] = -1                  # the ring's empty state: not cached, never seen
+        row[1] = -1
+        row += 2
         for k in range(K):
-            f = unit_of(a, us[k].S, us[k].sh)
-            e = unit_of(pend, us[k].S, us[k].sh)
-            if not us[k].shared:
-                row[lead + k] = <int32_t> (-(e - f + 2))
-                continue
-            if e != f:
+            f = unit_of(a, S[k], sh[k])
+            e = unit_of(pend, S[k], sh[k])
+            if not shared[k]:
+                row[k] = <int32_t> (-(e - f + 2))
+            elif e != f:
                 wide = True          # the ring cannot count it, but every row is still checked
-                continue
-            if f != last[k]:
-                last[k] = f
-                cur[k] = <int32_t> dense
-                dense += 1
-            row[lead + k] = cur[k]
+            else:
+                if f != last[k]:
+                    last[k] = f
+                    cur[k] = <int32_t> dense
+                    dense += 1
+                row[k] = cur[k]
     return -4 if wide else dense
 
 
 def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] order, bint in_order,
-                  const int64_t[::1] sizes, int32_t[:, ::1] out, Py_ssize_t lead):
+                  const int64_t[::1] sizes, int32_t[:, ::1] out):
     """The unit ids of rows at one location in one pass over the rows, for the LRU ring's row state.
 
-    ``out`` int32 ``[rows, W]``: columns ``[0, lead)`` are set to -1 (the
-    caller's empty state, written in the same pass), column ``lead + k``
+    ``out`` int32 ``[rows, W]``: columns 0 and 1 are set to -1 (the ring's
+    empty state, written in the same pass), column ``2 + k``
     gets the first word of the row's unit map entry at size ``sizes[k]``:
     ``-(span + 1)`` at a size where no two rows share a unit (exclusive
     units), else the row's one shared unit.  Shared units are numbered
@@ -353,7 +362,7 @@ def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int6
     cdef int64_t n_sizes = K, dense
     if R == 0:
         return 0
-    if K > 8 or lead + K > out.shape[1] or out.shape[0] != R or length.shape[0] != R:
+    if K > 8 or 2 + K > out.shape[1] or out.shape[0] != R or length.shape[0] != R:
         raise ValueError("ring_unit_ids: out has too few columns or rows, or more than 8 sizes")
     us_np = np.zeros(K * sizeof(UnitSize), dtype=np.uint8)
     cdef uint8_t[::1] usb = us_np
@@ -366,5 +375,5 @@ def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int6
     r.order = NULL if in_order else &order[0]
     with nogil:
         find_shared(&r, us, K, &n_sizes, 1)
-        dense = ring_ids_pass(&r, us, K, &out[0, 0], out.shape[1], lead)
+        dense = ring_ids_pass(&r, us, K, &out[0, 0], out.shape[1])
     return dense

@@ -141,10 +141,9 @@ def unit_map(row_location: Optional[np.ndarray], address_B: np.ndarray, length_B
     return out, shared, exclusive
 
 
-def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Sequence[int], out: np.ndarray,
-                  lead: int):
-    """Fill ``out`` (int32 ``[rows, W]``) for the LRU ring's row state: columns ``[0, lead)`` with -1,
-    column ``lead + k`` with the row's unit id at size ``unit_sizes_B[k]`` (rows at one location).
+def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Sequence[int], out: np.ndarray):
+    """Fill ``out`` (int32 ``[rows, W]``), the LRU ring's row state: columns 0 and 1 with -1 (empty),
+    column ``2 + k`` with the row's unit id at size ``unit_sizes_B[k]`` (rows at one location).
 
     An id is the first word of a :func:`unit_map` entry: ``-(span + 1)`` at a size where rows never
     share a unit, else the row's shared unit, numbered over all sizes together in one pass.  Returns
@@ -159,7 +158,7 @@ def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Seq
     in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
     order = np.zeros(1, dtype=np.int64) if in_order else np.argsort(addr, kind="stable").astype(np.int64)
     shared = _coalesce.ring_unit_ids(addr, length, order, in_order, np.asarray(unit_sizes_B, dtype=np.int64),
-                                     out, int(lead))
+                                     out)
     _raise_for(shared)
     if shared >= 2 ** 31:
         _raise_for(-2)
