@@ -68,3 +68,14 @@ def test_the_tb_regime_row_says_which_system_the_model_does_not_fit(tmp_path):
     page = (tmp_path / "d" / "demo.html").read_text()
     assert "TB-scale (shrunk)" in page and "not planned: why" in page
     assert out["rows"][0]["system"] == "CPU-DRAM"
+
+
+def test_demo_columns_reach_the_sharding_mip_and_spare_the_soc(tmp_path):
+    """--columns applies to the systems the sharding MIP plans; the SoC is still mapped core by core."""
+    systems = [("Ascend", "ascend_910", None), ("multi-GPU", "gpu_8x_a100_80g", None)]
+    out = run_demo(tmp_path / "d", batch_size=64, batches=8, time_limit_s=2, systems=systems, model=small_model(),
+                   echo=lambda *a: None, sweep_space=None, sla_tail_samples=2, tb_regimes=[],
+                   planner={"columns": True})
+    assert [r["system"] for r in out["rows"]] == ["Ascend", "multi-GPU"]
+    d = json.loads((tmp_path / "d" / "demo.json").read_text())
+    assert [r["plan"]["planner"] for r in d["rows"]] == ["core_mapping", "sharding_mip"]
