@@ -264,6 +264,7 @@ def partition(inst, method, best, baselines, solver, left, energy_weight, gap_re
         bound = rep.best_bound
         if pl is None and name is not None:       # the start is a plan too: keep it if the solve gave none
             pl = start
+            notes.append(f"the solve returned no plan; the plan is the {name} warm start")
     else:
         pl, rep, extra = solve_decomposed(inst, best[1] if best else None, solver, left, energy_weight,
                                           gap_rel or 1e-3)
