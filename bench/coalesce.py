@@ -54,7 +54,7 @@ def main(argv=None):
     t_on, c_on, res = timed(lambda: replay(ids, bounds, rb, offs, locs, total_rows=a.rows,
                                            row_address_B=addr, row_length_B=length))
     t_map, c_map, _ = timed(lambda: ring_unit_ids(addr, length, [4096, 16384],
-                                                  np.empty((a.rows, 4), dtype=np.int32), lead=2))
+                                                  np.empty((a.rows, 4), dtype=np.int32)))
     tier = res.totals()["csd0/flash"]["flash"]
     out = {"lookups": a.lookups, "rows": a.rows, "batch": a.batch, "alpha": a.alpha,
            "bincount_s": t_bc, "lru_s": t_off, "lru_coalescing_s": t_on,

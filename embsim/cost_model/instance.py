@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..hw_models.protocols import CoalescedReads
+from ..hw_models.system import Cost
 from .comm import pooled_bytes, probe as comm_probe
 from .coalescing import coalesced_read_shares
 from .coverage import table_access
@@ -40,6 +41,7 @@ from .representations import candidates
 SPLIT_CAPACITY_SHARE = 0.5
 SPLIT_LOAD_FACTOR = 0.5
 REPLICA_MAX_SHARE = 0.02     # a table replicated on every device takes at most 2% of the smallest fast tier
+_NO_COST = Cost(0.0, 0.0)
 COLUMN_SPLITS = (2, 4)       # column-wise: a table's dim cut into K equal column shards on K devices
 
 
@@ -102,25 +104,38 @@ class Instance:
         self._cost_cache = {}
         self.time = []      # per item: array [reps, slots] seconds per lookup (inf where no such slot)
         self.energy = []
+        by_table = {}       # the parts of one table share their costs unless a row layout prices each part
         for i, it in enumerate(self.items):
-            t = np.zeros((len(it.reps), len(self.slots)))
-            e = np.zeros_like(t)
-            pooling = self.model.tables[it.table].pooling     # a lookup's bag: its table's mean pooling
-            for r, rep in enumerate(it.reps):
-                reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
-                for k, s in enumerate(self.slots):
-                    c = self._lookup(k, rep.row_bytes / reads, rep.dtype, pooling)
-                    cc = self._compute(s.device, rep.macs_per_lookup)
-                    served = reads * (1.0 if self.coalesced is None else self.coalesced[(i, r, k)])
-                    t[r, k] = served * c.time_s + cc.time_s
-                    e[r, k] = served * c.energy_J + cc.energy_J
-                    if served < reads and isinstance(self.system, CoalescedReads):
-                        # the other lookups found their unit already read: their per-row work only
-                        g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads, rep.dtype, pooling)
-                        t[r, k] += (reads - served) * g.time_s
-                        e[r, k] += (reads - served) * g.energy_J
+            if self.coalesced is None and it.table in by_table:
+                t, e = by_table[it.table]
+            else:
+                t, e = self._item_costs(i, it)
+                by_table[it.table] = (t, e)
             self.time.append(t)
             self.energy.append(e)
+        self._classes = None
+        self.col_time, self.col_energy = self._column_costs()
+
+    def _item_costs(self, i, it):
+        """Arrays [reps, slots] of the time and energy of one lookup of item ``i``."""
+        t = np.zeros((len(it.reps), len(self.slots)))
+        e = np.zeros_like(t)
+        pooling = self.model.tables[it.table].pooling     # a lookup's bag: its table's mean pooling
+        for r, rep in enumerate(it.reps):
+            reads = rep.reads_per_lookup if rep.shares_rows else 1.0    # each physical read is a lookup
+            for k, s in enumerate(self.slots):
+                c = self._lookup(k, rep.row_bytes / reads, rep.dtype, pooling)
+                cc = self._compute(s.device, rep.macs_per_lookup)
+                served = reads * (1.0 if self.coalesced is None else self.coalesced[(i, r, k)])
+                t[r, k] = served * c.time_s + cc.time_s
+                e[r, k] = served * c.energy_J + cc.energy_J
+                if served < reads and isinstance(self.system, CoalescedReads):
+                    # the other lookups found their unit already read: their per-row work only
+                    g = self.system.coalesced_lookup_cost(s, rep.row_bytes / reads, rep.dtype, pooling)
+                    t[r, k] += (reads - served) * g.time_s
+                    e[r, k] += (reads - served) * g.energy_J
+        return t, e
+
         self.col_time, self.col_energy = self._column_costs()
 
     # ----------------------------------------------------------- estimate
@@ -136,8 +151,7 @@ class Instance:
 
     def _compute(self, device, macs):
         if macs == 0:
-            from ..hw_models.system import Cost
-            return Cost(0.0, 0.0)
+            return _NO_COST
         key = ("c", device, macs)
         if key not in self._cost_cache:
             self._cost_cache[key] = self.system.compute_cost(device, macs)

@@ -65,32 +65,35 @@ from .placement import Placement, comm_times, elsewhere_reserve, evaluate, fill_
 from .decomposed_types import (assignment_all_to_all, assignment_alternatives, chosen as chosen_types, lp_all_to_all, lp_alternatives,
                                warm as warm_types)
 from .local_search import polish
-from .solvers import solve
+from .lp_rows import add_row, expr
+from .solvers import SolveReport, solve
 
 FULL_MAX_PAIRS = 2500          # items x devices up to which method="auto" solves the full MIP
+MIN_SOLVER_S = 0.1            # assumption: a solver given less cannot read its model back on a busy machine
+POLISH_SPLIT = 0.6            # share of what is left after the LP that the assignment MIP gets (then refill, polish)
 ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%; the refill moves the excess down
 
 
 def device_classes(inst):
-    """Lists of device names whose slots, capacities, pools-sharing and costs are identical."""
-    classes = []
+    """Lists of device names whose slots, capacities, pools-sharing and costs are identical.
+
+    Each device's signature is its slots' (tier, capacity, rank) and the bytes of every item's time and
+    energy columns on its slots; devices of one signature form a class (computed once per instance)."""
+    cached = getattr(inst, "_classes", None)
+    if cached is not None:
+        return [list(c) for c in cached]
+    n_slots = len(inst.slots)
+    time_all = np.concatenate(inst.time, axis=0) if inst.items else np.zeros((0, n_slots))
+    energy_all = np.concatenate(inst.energy, axis=0) if inst.items else np.zeros((0, n_slots))
+    by_sig = {}
     for d in inst.devices:
         sd = inst.dev_slots[d]
-        for cls in classes:
-            e = cls[0]
-            se = inst.dev_slots[e]
-            if len(se) != len(sd):
-                continue
-            if any(inst.slots[a].tier != inst.slots[b].tier or inst.slots[a].capacity_B != inst.slots[b].capacity_B
-                   or inst.slots[a].rank != inst.slots[b].rank for a, b in zip(sd, se)):
-                continue
-            if all(np.array_equal(inst.time[i][:, sd], inst.time[i][:, se]) and
-                   np.array_equal(inst.energy[i][:, sd], inst.energy[i][:, se]) for i in range(len(inst.items))):
-                cls.append(d)
-                break
-        else:
-            classes.append([d])
-    return classes
+        shape = tuple((inst.slots[k].tier, inst.slots[k].capacity_B, inst.slots[k].rank) for k in sd)
+        sig = (shape, time_all[:, sd].tobytes(), energy_all[:, sd].tobytes())
+        by_sig.setdefault(sig, []).append(d)
+    classes = list(by_sig.values())
+    inst._classes = [tuple(c) for c in classes]
+    return [list(c) for c in classes]
 
 
 def _symmetry_allowed(inst, order):
@@ -112,13 +115,14 @@ def _item_order(inst):
 # ------------------------------------------------------------------ full ---
 def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     """The full MIP; time and energy coefficients are divided by ``scale`` (seconds) so that the
-    objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them."""
+    objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them.
+    Rows are built from (variable, coefficient) pairs (:mod:`.lp_rows`), not PuLP's operators."""
     w = 1.0 / scale
     prob = pulp.LpProblem("sharding", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
     allowed = _symmetry_allowed(inst, _item_order(inst)) if symmetry else [set(inst.devices)] * len(inst.items)
     V = {"x": {}, "y": {}, "u": {}, "z": {}}
-    dev_time = {d: [] for d in inst.devices}
+    dev_time = {d: [] for d in inst.devices}   # (var, coefficient) pairs of each device's time
     pool_use = {p: [] for p in inst.pools}
     pooled = {d: [] for d in inst.devices}     # pooled bytes each device sends in the all-to-all
     energy = []
@@ -127,44 +131,61 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
     V["g"], V["c"] = _column_shards(prob, inst, w, dev_time, energy, pool_use, pooled)
     cut = {}
     for (t, _K), g in V["g"].items():
-        cut.setdefault(t, []).append(g)
+        cut.setdefault(t, []).append((g, 1.0))
     for i, it in enumerate(inst.items):
         choose = []
-        for r, rep in enumerate(it.reps):
+        for r in range(len(it.reps)):
             for d in inst.devices:
-                if d not in allowed[i]:
-                    continue
-                slots = inst.dev_slots[d]
-                if rep.kind != "dense":
-                    for k in slots:
-                        z = prob.add_variable(f"z_{i}_{r}_{k}", cat="Binary")
-                        V["z"][i, r, k] = z
-                        choose.append(z)
-                        pooled[d].append(inst.pooled_B[i] * z)
-                        dev_time[d].append(w * it.accesses * inst.time[i][r, k] * z)
-                        energy.append(w * it.accesses * inst.energy[i][r, k] * z)
-                        pool_use[inst.slots[k].pool_key].append(it.bytes[r] * z)
-                    continue
-                x = prob.add_variable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
-                V["x"][i, r, d] = x
-                choose.append(x)
-                pooled[d].append(inst.pooled_B[i] * x)
-                ys = [prob.add_variable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
-                us = [prob.add_variable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
-                for k, y, u in zip(slots, ys, us):
-                    V["y"][i, r, k], V["u"][i, r, k] = y, u
-                    dev_time[d].append(w * it.accesses * inst.time[i][r, k] * u)
-                    energy.append(w * it.accesses * inst.energy[i][r, k] * u)
-                    pool_use[inst.slots[k].pool_key].append(it.bytes[r] * y)
-                prob += pulp.lpSum(ys) == x
-                prob += pulp.lpSum(us) == x
-                for j in range(len(slots) - 1):
-                    ucum, ycum = pulp.lpSum(us[:j + 1]), pulp.lpSum(ys[:j + 1])
-                    for a, b in it.curve.tangents():
-                        prob += ucum <= a * ycum + b * x
-        prob += pulp.lpSum(choose) == (1 - (rho[it.table] if it.table in rho else 0)
-                                       - pulp.lpSum(cut.get(it.table, [])))
-    # the parts of one table share its representation (a plan gives one per table)
+                if d in allowed[i]:
+                    choose += _full_item_on(prob, inst, V, i, r, d, w, dev_time, energy, pool_use, pooled)
+        other = ([(rho[it.table], 1.0)] if it.table in rho else []) + cut.get(it.table, [])
+        add_row(prob, choose + other, "==", 1.0)
+    _same_representation(prob, inst, V)
+    for d, terms in dev_time.items():
+        add_row(prob, terms + [(M, -1.0)], "<=", 0.0, f"time_{inst.dev_index[d]}")
+    for n, (p, terms) in enumerate(pool_use.items()):
+        if terms:
+            add_row(prob, terms, "<=", inst.pools[p], f"cap_{n}")
+    Mc = _all_to_all(prob, inst, pooled, w, rho)
+    V["Mc"] = Mc
+    prob.setObjective(expr([(M, 1.0)] + ([(Mc, 1.0)] if Mc is not None else [])
+                           + ([(v, energy_weight * c) for v, c in energy] if energy_weight else [])))
+    return prob, V, M, allowed
+
+
+def _full_item_on(prob, inst, V, i, r, d, w, dev_time, energy, pool_use, pooled):
+    """Item i as representation r on device d: its variables, rows and terms; the pairs of its choice."""
+    it, slots = inst.items[i], inst.dev_slots[d]
+    if it.reps[r].kind != "dense":           # tensor-train cores: whole in one slot
+        out = []
+        for k in slots:
+            z = V["z"][i, r, k] = prob.add_variable(f"z_{i}_{r}_{k}", cat="Binary")
+            out.append((z, 1.0))
+            pooled[d].append((z, inst.pooled_B[i]))
+            dev_time[d].append((z, w * it.accesses * inst.time[i][r, k]))
+            energy.append((z, w * it.accesses * inst.energy[i][r, k]))
+            pool_use[inst.slots[k].pool_key].append((z, it.bytes[r]))
+        return out
+    x = V["x"][i, r, d] = prob.add_variable(f"x_{i}_{r}_{inst.dev_index[d]}", cat="Binary")
+    pooled[d].append((x, inst.pooled_B[i]))
+    ys = [prob.add_variable(f"y_{i}_{r}_{k}", 0, 1) for k in slots]
+    us = [prob.add_variable(f"u_{i}_{r}_{k}", 0, 1) for k in slots]
+    for k, y, u in zip(slots, ys, us):
+        V["y"][i, r, k], V["u"][i, r, k] = y, u
+        dev_time[d].append((u, w * it.accesses * inst.time[i][r, k]))
+        energy.append((u, w * it.accesses * inst.energy[i][r, k]))
+        pool_use[inst.slots[k].pool_key].append((y, it.bytes[r]))
+    add_row(prob, [(y, 1.0) for y in ys] + [(x, -1.0)], "==", 0.0)
+    add_row(prob, [(u, 1.0) for u in us] + [(x, -1.0)], "==", 0.0)
+    tangents = list(it.curve.tangents())
+    for j in range(len(slots) - 1):      # hot rows first: the prefix serves at most what its rows can
+        for a, b in tangents:
+            add_row(prob, [(u, 1.0) for u in us[:j + 1]] + [(y, -a) for y in ys[:j + 1]] + [(x, -b)], "<=", 0.0)
+    return [(x, 1.0)]
+
+
+def _same_representation(prob, inst, V):
+    """The parts of one table share its representation (a plan gives one per table)."""
     first = {}
     for i, it in enumerate(inst.items):
         if it.parts > 1 and len(it.reps) > 1:
@@ -173,16 +194,8 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                 continue
             i0 = first[it.table]
             for r in range(len(it.reps)):
-                prob += _rep_sum(V, i, r) == _rep_sum(V, i0, r)
-    for d, terms in dev_time.items():
-        prob += pulp.lpSum(terms) <= M, f"time_{inst.dev_index[d]}"
-    for n, (p, terms) in enumerate(pool_use.items()):
-        if terms:
-            prob += pulp.lpSum(terms) <= inst.pools[p], f"cap_{n}"
-    Mc = _all_to_all(prob, inst, pooled, w, rho)
-    V["Mc"] = Mc
-    prob += M + (Mc if Mc is not None else 0) + (energy_weight * pulp.lpSum(energy) if energy_weight else 0)
-    return prob, V, M, allowed
+                add_row(prob, [(v, 1.0) for v in _rep_vars(V, i, r)] + [(v, -1.0) for v in _rep_vars(V, i0, r)],
+                        "==", 0.0)
 
 
 def _replicas(prob, inst, w, dev_time, energy, pool_use):
@@ -195,9 +208,9 @@ def _replicas(prob, inst, w, dev_time, energy, pool_use):
         it = inst.items[i]
         rho[ti] = v = prob.add_variable(f"rho_{ti}", cat="Binary")
         for k in replica_slots(inst):
-            dev_time[inst.slots[k].device].append(w * it.accesses / N * inst.time[i][0, k] * v)
-            energy.append(w * it.accesses / N * inst.energy[i][0, k] * v)
-            pool_use[inst.slots[k].pool_key].append(it.bytes[0] * v)
+            dev_time[inst.slots[k].device].append((v, w * it.accesses / N * inst.time[i][0, k]))
+            energy.append((v, w * it.accesses / N * inst.energy[i][0, k]))
+            pool_use[inst.slots[k].pool_key].append((v, it.bytes[0]))
     return rho
 
 
@@ -213,41 +226,48 @@ def _column_shards(prob, inst, w, dev_time, energy, pool_use, pooled):
                 on_d = []
                 for k in inst.dev_slots[d]:
                     c[t, K, k] = z = prob.add_variable(f"c_{t}_{K}_{k}", cat="Binary")
-                    on_d.append(z)
-                    dev_time[d].append(w * it.accesses * inst.col_time[t, K][k] * z)
-                    energy.append(w * it.accesses * inst.col_energy[t, K][k] * z)
-                    pool_use[inst.slots[k].pool_key].append(it.bytes[0] / K * z)
-                    pooled[d].append(inst.pooled_B[i] / K * z)
-                prob += pulp.lpSum(on_d) <= v, f"col_one_{t}_{K}_{inst.dev_index[d]}"
-            prob += pulp.lpSum(c[t, K, k] for k in range(len(inst.slots))) == K * v, f"col_all_{t}_{K}"
+                    on_d.append((z, 1.0))
+                    dev_time[d].append((z, w * it.accesses * inst.col_time[t, K][k]))
+                    energy.append((z, w * it.accesses * inst.col_energy[t, K][k]))
+                    pool_use[inst.slots[k].pool_key].append((z, it.bytes[0] / K))
+                    pooled[d].append((z, inst.pooled_B[i] / K))
+                add_row(prob, on_d + [(v, -1.0)], "<=", 0.0, f"col_one_{t}_{K}_{inst.dev_index[d]}")
+            add_row(prob, [(c[t, K, k], 1.0) for k in range(len(inst.slots))] + [(v, -float(K))], "==", 0.0,
+                    f"col_all_{t}_{K}")
     return g, c
 
 
 def _all_to_all(prob, inst, pooled, w, rho):
     """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others')).
 
-    The latency is paid when anything is sent: always, unless every table may be replicated, and then
-    ``a`` >= 1 - rho[t] for each table says whether one is not."""
+    ``pooled``: per device the (variable, pooled bytes) pairs of what it may send.  The latency is paid
+    when anything is sent: always, unless every table may be replicated, and then ``a`` >= 1 - rho[t] for
+    each table says whether one is not."""
     comm = getattr(inst, "comm", None)
     if comm is None:
         return None
     Mc = prob.add_variable("comm_makespan", lowBound=0)
-    total = pulp.lpSum([term for terms in pooled.values() for term in terms])
-    a = 1
+    total = [term for terms in pooled.values() for term in terms]
+    a = None
     if rho and len(rho) == len(inst.model.tables):
         a = prob.add_variable("comm_any", lowBound=0, upBound=1)
         for t, v in rho.items():
-            prob += a >= 1 - v, f"comm_any_{t}"
+            add_row(prob, [(a, 1.0), (v, 1.0)], ">=", 1.0, f"comm_any_{t}")
     for n, d in enumerate(inst.devices):
-        own = pulp.lpSum(pooled[d])
-        prob += w * (comm.latency_s[d] * a + comm.send_s_per_B[d] * own) <= Mc, f"comm_send_{n}"
-        prob += w * (comm.latency_s[d] * a + comm.recv_s_per_B[d] * (total - own)) <= Mc, f"comm_recv_{n}"
+        lat = w * comm.latency_s[d]
+        own = pooled[d]
+        send = [(v, w * comm.send_s_per_B[d] * b) for v, b in own] + [(Mc, -1.0)]
+        others = set(id(v) for v, _ in own)
+        recv = [(v, w * comm.recv_s_per_B[d] * b) for v, b in total if id(v) not in others] + [(Mc, -1.0)]
+        for name, pairs in ((f"comm_send_{n}", send), (f"comm_recv_{n}", recv)):
+            add_row(prob, pairs + ([(a, lat)] if a is not None else []), "<=", 0.0 if a is not None else -lat, name)
     return Mc
 
 
-def _rep_sum(V, i, r):
-    return pulp.lpSum([v for (ii, rr, _), v in V["x"].items() if ii == i and rr == r] +
-                      [v for (ii, rr, _), v in V["z"].items() if ii == i and rr == r])
+def _rep_vars(V, i, r):
+    """The choice variables (x and z) of item i as representation r."""
+    return [v for (ii, rr, _), v in V["x"].items() if ii == i and rr == r] + \
+        [v for (ii, rr, _), v in V["z"].items() if ii == i and rr == r]
 
 
 def warm_full(inst, V, M, pl, scale=1.0):
@@ -349,11 +369,18 @@ def extract_full(inst, V):
 
 
 def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):
+    """The full MIP warm-started from ``start``: (placement or None, SolveReport).  ``time_limit_s`` counts
+    building the model too; with nothing left for the solver, no solve (status no_solution, a note)."""
+    t0 = time.perf_counter()
     scale = objective(inst, start, energy_weight) or 1.0
     prob, V, M, allowed = build_full(inst, energy_weight, scale=scale)
     warm = warm_start_compatible(inst, start, allowed)
     warm_full(inst, V, M, warm, scale)
-    rep = _rescale(solve(prob, solver, time_limit_s, gap_rel=gap_rel, warm=True), scale)
+    built_s = time.perf_counter() - t0
+    if time_limit_s - built_s < MIN_SOLVER_S:
+        return None, SolveReport("no_solution", None, None, None, 0.0, solver,
+                                 f"no solve: building the full MIP took {built_s:.2f} s of {time_limit_s:.2f} s")
+    rep = _rescale(solve(prob, solver, time_limit_s - built_s, gap_rel=gap_rel, warm=True), scale)
     pl = extract_full(inst, V) if rep.objective is not None else None
     return pl, rep
 
@@ -482,8 +509,8 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     t0 = time.perf_counter()
     _, e0, m0 = evaluate(inst, start) if start is not None else (None, 0.0, 1.0)
     scale = (m0 + energy_weight * e0) or 1.0
-    deadline = t0 + time_limit_s
-    agg, lp_rep = aggregate_lp(inst, solver, max(1.0, 0.3 * time_limit_s), energy_weight, scale)
+    deadline = t0 + time_limit_s       # every stage, model building included, ends by it
+    agg, lp_rep = aggregate_lp(inst, solver, max(MIN_SOLVER_S, 0.3 * time_limit_s), energy_weight, scale)
     if agg is None:
         return None, lp_rep, None
     bound = lower_bound(inst, lp_rep.objective)
@@ -499,8 +526,10 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
                                                         [[] for _ in inst.items]), allowed, order)
     if warm_pl is not None:
         _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale, alt)
-    left = max(1.0, 0.6 * (deadline - time.perf_counter()))
-    rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale)
+    left = POLISH_SPLIT * (deadline - time.perf_counter())     # the rest: the refill and the polish
+    rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale) \
+        if left >= MIN_SOLVER_S else SolveReport("no_solution", None, None, None, 0.0, solver,
+                                                 "no assignment solve: the limit was spent building it")
     pl = _refilled_assignment(inst, rep, x, reps, warm_pl, alt)
     moves = 0
     if energy_weight == 0:
@@ -509,7 +538,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         cands = [q for q in (pl, start) if q is not None]
         if cands:
             pl = min(cands, key=lambda q: objective(inst, q))
-            polished, moves = polish(inst, pl, deadline - 0.5)
+            polished, moves = polish(inst, pl, deadline)
             pl = polished if objective(inst, polished) <= objective(inst, pl) else pl
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
 

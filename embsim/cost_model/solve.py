@@ -19,7 +19,12 @@ Stages, as in TorchRec's planner:
 With torchrec installed, TorchRec's own plan (:mod:`.torchrec_planner`)
 is a further baseline on every multi-device instance, scored by embsim's cost
 model with its own row-wise blocks; it is shown (``baselines["torchrec"]``),
-not used as a warm start.
+not used as a warm start, and planned after the solve, outside its time limit.
+
+Time limit: ``time_limit_s`` is the whole call's (the instance, the baselines, building every model,
+the solves, writing the plan), less 8% kept for a solver's answer to its stop.  A stage that has no
+time left is not started: with less than MIN_SOLVE_S left after the baselines, the plan is the best
+baseline (status ``not_solved``, a note says why).
 
 The returned plan is never worse than the best of embsim's baselines: if the solver
 returns nothing better within its time limit, the plan is that baseline
@@ -46,6 +51,7 @@ from .solvers import SOLVERS
 
 DEFAULT_BATCH_SIZE = 1024
 OVERRUN_RESERVE = 0.08      # share of the time limit kept back for the solver's overrun (bench/planner.py)
+MIN_SOLVE_S = 0.3           # assumption: below this a model cannot even be built and written on a busy machine
 OBJECTIVES = ("makespan", "makespan+energy")
 
 
@@ -155,20 +161,34 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         return placement_objective(inst, pl, energy_weight)
 
     baselines, best = propose(inst, score)
-    if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
-        from . import torchrec_planner
-        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others
-            offered = torchrec_planner.sharding_types(split, replicate and not coalescing, columns and not coalescing)
-            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
-    # keep 8% of the limit (at least 0.3 s) for the solver's overrun of its own limit and writing the plan
-    left = max(0.2, time_limit_s - (time.perf_counter() - t0) - max(0.3, OVERRUN_RESERVE * time_limit_s))
+    prepared_s = time.perf_counter() - t0
+    # the solve gets what is left of the limit after the instance and the baselines, less 8% (at least
+    # 0.3 s) for the solver's overrun of its own limit and writing the plan: the whole call keeps the limit
+    left = time_limit_s - prepared_s - max(0.3, OVERRUN_RESERVE * time_limit_s)
     notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
              f"{len(inst.devices)} devices, {len(inst.slots)} slots",
-             "representations other than a table's own dtype change model accuracy, which embsim does not model"]
-    pl, bound, status = partition(inst, method, best, baselines, solver, left, energy_weight, gap_rel, notes)
+             "representations other than a table's own dtype change model accuracy, which embsim does not model",
+             f"instance and baselines {prepared_s:.2f} s of the {time_limit_s:g} s limit"]
+    if left >= MIN_SOLVE_S or best is None:
+        pl, bound, status = partition(inst, method, best, baselines, solver, max(left, MIN_SOLVE_S), energy_weight,
+                                      gap_rel, notes)
+    else:           # no time for a model: the best baseline, with the bound that needs no solve
+        notes.append(f"no MIP: {max(left, 0.0):.2f} s of the limit left after the instance and baselines "
+                     f"(a solve needs {MIN_SOLVE_S:g} s); raise --time-limit for a solved plan")
+        pl, bound, status = None, lower_bound(inst, None), "not_solved"
     chosen, status, method_used = _keep_better(inst, pl, best, score, status, notes, time_limit_s, method)
+    if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
+        from . import torchrec_planner
+        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others,
+            t_tr = time.perf_counter()                  # planned after the solve, outside its time limit
+            offered = torchrec_planner.sharding_types(split, replicate and not coalescing, columns and not coalescing)
+            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
+            torchrec_s = time.perf_counter() - t_tr
+            t0 += torchrec_s                            # solve_time_s is embsim's own
+            notes.append(f"TorchRec's plan (a baseline shown beside the others) took {torchrec_s:.1f} s "
+                         "after the solve, outside its time limit")
     chosen = fill_idle_fast_tiers(inst, chosen, score)
     obj = score(chosen)
     if bound is not None:

@@ -54,6 +54,9 @@ class _HighsWarm(pulp.HiGHS):
         with _quiet_stdout():       # highspy prints its banner on construction, before output_flag is set
             super().createAndConfigureSolver(lp)
 
+    deadline = None      # perf_counter time by which run() must end: PuLP builds the HiGHS model in Python
+    #                      first (seconds on the 856-table model), and HiGHS's own clock starts only in run()
+
     def callSolver(self, lp):
         import highspy
         vals = [v.varValue if v.varValue is not None else 0.0 for v in lp.variables()]
@@ -62,7 +65,21 @@ class _HighsWarm(pulp.HiGHS):
             sol.col_value = vals
             sol.value_valid = True
             lp.solverModel.setSolution(sol)
+        if self.deadline is not None:
+            lp.solverModel.setOptionValue("time_limit", max(0.01, self.deadline - time.perf_counter()))
         lp.solverModel.run()
+
+    def findSolutionValues(self, lp):
+        """PuLP's mapping, plus the node limit of the deterministic mode (kSolutionLimit, which PuLP lacks)."""
+        import highspy
+        try:
+            return super().findSolutionValues(lp)
+        except KeyError:         # raised after the values are read: only the status is missing
+            if lp.solverModel.getModelStatus() != highspy.HighsModelStatus.kSolutionLimit:
+                raise
+            found = lp.solverModel.getInfo().primal_solution_status == 2
+            return (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible) if found else \
+                (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
 
 
 @contextlib.contextmanager
@@ -131,6 +148,7 @@ class _Watchdog:
     def __init__(self, limit_s):
         self.before = _cbc_children()
         self.fired = self.killed = False
+        self.fired_at = None           # perf_counter time of the first signal sent
         self.timers = [threading.Timer(limit_s, self._fire, (signal.SIGINT,)),
                        threading.Timer(limit_s + max(KILL_GRACE_MIN_S, KILL_GRACE * limit_s), self._fire,
                                        (signal.SIGKILL,))]
@@ -141,6 +159,7 @@ class _Watchdog:
         for pid in _cbc_children() - self.before:
             try:
                 os.kill(pid, sig)
+                self.fired_at = self.fired_at or time.perf_counter()
                 self.fired = True
                 self.killed = self.killed or sig == signal.SIGKILL
             except OSError:
@@ -162,6 +181,12 @@ class _Watchdog:
 # root LP (criteo_kaggle x ascend_910: ~6 s alone, several times that on a loaded machine), and a kill there
 # loses a solve that would have ended well; the kill is for the CBC that never returns (minutes past).
 KILL_GRACE = 1.0
+# What a CBC solve keeps back of its limit for its answer to SIGINT (finishing the node it is in, writing its
+# solution, PuLP reading it back): CBC_ANSWER_S, or CBC_ANSWER_SHARE of the limit if more (a larger model
+# writes and reads more).  assumption: the answer took 0.35-0.79 s on DCNv2 (8 x A100, 5e3 columns) at load 7
+# on 2 cores whatever the limit; CBC's own limit never stopped it first.
+CBC_ANSWER_S = 0.8
+CBC_ANSWER_SHARE = 0.1
 KILL_GRACE_MIN_S = 30.0
 
 
@@ -200,7 +225,7 @@ def solve(prob, solver="cbc", time_limit_s=60.0, gap_rel=1e-4, warm=False, threa
         threads = 1
         cbc_options = (*cbc_options, f"randomSeed {DETERMINISTIC_SEED}", f"randomCbcSeed {DETERMINISTIC_SEED}",
                        f"maxNodes {DETERMINISTIC_MAX_NODES}")
-        highs_options = {"random_seed": DETERMINISTIC_SEED}   # a node limit ends HiGHS in a status PuLP cannot map
+        highs_options = {"random_seed": DETERMINISTIC_SEED, "mip_max_nodes": DETERMINISTIC_MAX_NODES}
     if solver not in SOLVERS:
         raise InputError(f"solver: unknown solver '{solver}' (expected one of {', '.join(SOLVERS)})")
     if not (time_limit_s > 0):
@@ -227,10 +252,12 @@ def _run_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options):
     fd, log = tempfile.mkstemp(prefix="embsim_cbc_", suffix=".log")
     os.close(fd)
     try:
-        cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm,
+        # CBC is told to stop (its own limit, then SIGINT) early enough to answer within the limit
+        stop_s = max(0.5 * time_limit_s, time_limit_s - max(CBC_ANSWER_S, CBC_ANSWER_SHARE * time_limit_s))
+        cmd = pulp.COIN_CMD(path=cbc_path(), msg=False, timeLimit=stop_s, gapRel=gap_rel, warmStart=warm,
                             logPath=log, threads=threads, options=list(cbc_options))
         try:
-            with _Watchdog(time_limit_s) as dog:
+            with _Watchdog(stop_s) as dog:
                 prob.solve(cmd)
         except pulp.PulpSolverError as e:
             # the CBC binary died (it happens on some warm-started MIPs) or the watchdog killed it:
@@ -241,7 +268,7 @@ def _run_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options):
                 tail = " ".join(f.read().split()[-12:])
             return f"CBC failed ({str(e).split(',')[0]}); log ends: {tail}"
         with open(log, errors="replace") as f:
-            return f.read(), dog.fired
+            return f.read(), (time.perf_counter() - dog.fired_at if dog.fired else None)
     finally:
         if os.path.exists(log):
             os.unlink(log)
@@ -252,7 +279,8 @@ def _solve_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options, is_mip):
     ran = _run_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options)
     if isinstance(ran, str):
         return ran
-    text, fired = ran
+    text, answered_s = ran
+    fired = answered_s is not None
     result, obj_log, bound, _ = _cbc_summary(text)
     status = pulp.LpStatus[prob.status]
     sol = prob.sol_status
@@ -275,7 +303,8 @@ def _solve_cbc(prob, time_limit_s, gap_rel, warm, threads, cbc_options, is_mip):
     if st != "optimal" and "time" in result.lower():
         note = "; ".join(x for x in (note, TIME_LIMIT_NOTE) if x)
     if fired:
-        note = (note + "; " if note else "") + "CBC stopped at the time limit by SIGINT (it overran its own)"
+        note = (note + "; " if note else "") + (f"CBC stopped at the time limit by SIGINT (it overran its own; "
+                                                f"{answered_s:.2f} s from SIGINT to its solution read back)")
     return st, obj, bound, note
 
 
@@ -283,6 +312,7 @@ def _solve_highs(prob, time_limit_s, gap_rel, warm, threads, highs_options, is_m
     """(status, objective, bound, note) of a HiGHS solve."""
     cmd = _HighsWarm(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, warmStart=warm, threads=threads,
                      **highs_options)
+    cmd.deadline = time.perf_counter() + time_limit_s
     prob.solve(cmd)
     h = prob.solverModel
     info = h.getInfo()
@@ -292,6 +322,8 @@ def _solve_highs(prob, time_limit_s, gap_rel, warm, threads, highs_options, is_m
     note = ""
     if ms == highspy.HighsModelStatus.kTimeLimit:
         note = TIME_LIMIT_NOTE
+    elif ms == highspy.HighsModelStatus.kSolutionLimit:
+        note = f"HiGHS stopped at its node limit ({DETERMINISTIC_MAX_NODES} nodes, deterministic mode)"
     if ms == highspy.HighsModelStatus.kOptimal:
         st = "optimal"
     elif ms in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):

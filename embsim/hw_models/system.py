@@ -171,12 +171,14 @@ class System:
         self.params = params            # validated family schema
         self.source_file = source_file
         self.parts: dict = {}
+        self._energy_table: Optional[dict] = None    # energy_per_action_J, made once (parts are fixed after init)
 
     # -- parts ---------------------------------------------------------------
     def add_part(self, part: Part) -> Part:
         if part.name in self.parts:
             raise ValueError(f"{self.name}: two parts named {part.name!r}")
         self.parts[part.name] = part
+        self._energy_table = None
         return part
 
     def attention_work(self, load) -> tuple:
@@ -204,7 +206,16 @@ class System:
     # -- energy --------------------------------------------------------------
     def energy_per_action_J(self) -> dict:
         """(part, action) -> joules per action, from every part (the only energy table)."""
-        return {(name, a): j for name, part in self.parts.items() for a, j in part.energy_per_action_J().items()}
+        return dict(self._energy())
+
+    def _energy(self) -> dict:
+        """The energy table, made on first use: the planner prices ~1e5 lookups per 64-GPU instance, and
+        remaking it from every part per lookup was most of a 4-minute Instance build."""
+        table = getattr(self, "_energy_table", None)
+        if table is None:
+            table = self._energy_table = {(name, a): j for name, part in self.parts.items()
+                                          for a, j in part.energy_per_action_J().items()}
+        return table
 
     def static_power_W(self) -> dict:
         """part -> static power, every part once."""
@@ -212,7 +223,7 @@ class System:
 
     def dynamic_J(self, actions: dict) -> float:
         """Joules of ``actions`` ((part, action) -> count); an action without an energy figure is a bug."""
-        table = self.energy_per_action_J()
+        table = self._energy()
         total = 0.0
         for key, count in actions.items():
             if key not in table:

@@ -144,8 +144,8 @@ cdef void find_shared(const Rows *r, UnitSize *us, Py_ssize_t K, const int64_t *
 
 cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ssize_t k, int64_t dense,
                           int32_t *first, Py_ssize_t fs, int32_t *word, Py_ssize_t ws,
-                          bint *exclusive, int64_t *max_span) noexcept nogil:
-    """Write the entries of size k of every row (``first[g * fs]``, ``word[g * ws]`` if word) from unit
+                          bint *exclusive) noexcept nogil:
+    """Write the entries of size k of every row (``first[g * fs]``, ``word[g * ws]``) from unit
     number ``dense`` on; return the next number, or -1 (rows overlap), -2 (a span over 16 bits), -3 (an
     address or length out of range; checked at k = 0).
 
@@ -156,7 +156,7 @@ cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ss
     cdef const int32_t *loc = r.loc
     cdef const int64_t *order = r.order
     cdef Py_ssize_t i, n_rows = r.n
-    cdef int64_t g, a, n, f, span, share, la = -1, pend = 0, limit = (<int64_t> 1) << 62, widest = 0
+    cdef int64_t g, a, n, f, span, share, la = -1, pend = 0, limit = (<int64_t> 1) << 62
     cdef int64_t S = 0, sh = 0
     cdef bint shared = False, excl = False, check = k == 0
     cdef int32_t l = 0, pl = -1, lw = 0
@@ -177,40 +177,34 @@ cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ss
             pend = a + n - 1
         if S == 0:                   # location l counts fewer sizes
             first[g * fs] = -1
-            if word != NULL:
-                word[g * ws] = lw
+            word[g * ws] = lw
             continue
         f = unit_of(a, S, sh)
         span = unit_of(a + n - 1, S, sh) - f + 1
         if not shared:
             first[g * fs] = <int32_t> (-(span + 1))
-            if word != NULL:
-                word[g * ws] = lw
+            word[g * ws] = lw
             excl = True
             continue
         if span >= 65536:
             return -2
         share = f == la
         first[g * fs] = <int32_t> (dense - share)
-        if word != NULL:
-            word[g * ws] = <int32_t> (lw + span)
-        widest = span if span > widest else widest
+        word[g * ws] = <int32_t> (lw + span)
         dense += span - share
         la = f + span - 1
     if excl:
         exclusive[0] = True
-    if widest > max_span[0]:
-        max_span[0] = widest
     return dense
 
 
 cdef int64_t number_in_order(const int64_t *addr, const int64_t *length, Py_ssize_t n_rows, int64_t sh,
                              int64_t dense, int32_t *first, Py_ssize_t fs, int32_t *word, Py_ssize_t ws,
-                             bint check, int64_t *max_span) noexcept nogil:
+                             bint check) noexcept nogil:
     """``number_units`` for the common case: rows in address order at one location, a shared size of
     2^sh bytes (no order, location or division to look up per row)."""
     cdef Py_ssize_t i
-    cdef int64_t a, n, f, e, share, la = -1, pend = -1, widest = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t a, n, f, e, share, la = -1, pend = -1, limit = (<int64_t> 1) << 62
     for i in range(n_rows):
         a = addr[i]
         n = length[i]
@@ -227,23 +221,18 @@ cdef int64_t number_in_order(const int64_t *addr, const int64_t *length, Py_ssiz
         share = f == la
         first[0] = <int32_t> (dense - share)
         first += fs
-        if word != NULL:
-            word[0] = <int32_t> (e - f + 1)
-            word += ws
-        widest = e - f + 1 if e - f + 1 > widest else widest
+        word[0] = <int32_t> (e - f + 1)
+        word += ws
         dense += e - f + 1 - share
         la = e
-    if widest > max_span[0]:
-        max_span[0] = widest
     return dense
 
 
 def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int32_t[::1] loc, bint one_location,
                    const int64_t[::1] order, bint in_order, const int64_t[:, ::1] sizes,
-                   const int64_t[::1] n_sizes, int32_t[:, :] first, int32_t[:, :] word, bint with_words):
-    """Fill ``first`` and (if ``with_words``) ``word``, int32 ``[rows, K]`` views (the unit map of the
-    module docstring is ``[rows, K, 2]``: its two halves); return (shared units, any exclusive, widest
-    shared span).
+                   const int64_t[::1] n_sizes, int32_t[:, :] first, int32_t[:, :] word):
+    """Fill ``first`` and ``word``, int32 ``[rows, K]`` views (the unit map of the module docstring is
+    ``[rows, K, 2]``: its two halves); return (shared units, any exclusive).
 
     ``loc`` is not read if ``one_location`` (every row at location 0);
     ``order``: the rows sorted by (location, address), unless ``in_order``
@@ -257,12 +246,13 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
     positive.
     """
     cdef Py_ssize_t K = first.shape[1], L = sizes.shape[0], k, l
-    cdef int64_t dense = 0, max_span = 0
+    cdef int64_t dense = 0
     cdef bint exclusive = False
     cdef Rows r
     if addr.shape[0] == 0:
-        return 0, False, 0
-    if addr.shape[0] != first.shape[0] or sizes.shape[1] != K or (with_words and (word.shape[0] != first.shape[0] or word.shape[1] != K)):
+        return 0, False
+    if addr.shape[0] != first.shape[0] or sizes.shape[1] != K or word.shape[0] != first.shape[0] \
+            or word.shape[1] != K:
         raise ValueError("build_unit_map: first / word: one row per address, K sizes")
     us_np = np.zeros(max(L * K, 1) * sizeof(UnitSize), dtype=np.uint8)
     cdef uint8_t[::1] usb = us_np
@@ -275,70 +265,78 @@ def build_unit_map(const int64_t[::1] addr, const int64_t[::1] length, const int
     r.loc = NULL if one_location else &loc[0]
     r.order = NULL if in_order else &order[0]
     cdef int32_t *fp = &first[0, 0]
-    cdef int32_t *wp = &word[0, 0] if with_words else NULL
+    cdef int32_t *wp = &word[0, 0]
     cdef Py_ssize_t fs = first.strides[0] // 4, fk = first.strides[1] // 4
-    cdef Py_ssize_t ws = word.strides[0] // 4 if with_words else 0, wk = word.strides[1] // 4 if with_words else 0
+    cdef Py_ssize_t ws = word.strides[0] // 4, wk = word.strides[1] // 4
     with nogil:
         find_shared(&r, us, K, &n_sizes[0], L)
         for k in range(K):
             if r.order == NULL and r.loc == NULL and us[k].shared and us[k].sh >= 0:
                 dense = number_in_order(r.addr, r.length, r.n, us[k].sh, dense, fp + k * fk, fs,
-                                        wp + k * wk if with_words else NULL, ws, k == 0, &max_span)
+                                        wp + k * wk, ws, k == 0)
             else:
-                dense = number_units(&r, us, K, k, dense, fp + k * fk, fs, wp + k * wk if with_words else NULL, ws,
-                                     &exclusive, &max_span)
+                dense = number_units(&r, us, K, k, dense, fp + k * fk, fs, wp + k * wk, ws, &exclusive)
             if dense < 0:
                 break
-    return dense, exclusive, max_span
+    return dense, exclusive
 
 
-cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int32_t *o, Py_ssize_t W,
-                           Py_ssize_t lead) noexcept nogil:
-    """The pass of ``ring_unit_ids`` over the rows in address order (its return codes)."""
-    cdef Py_ssize_t i, k, c
+cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int32_t *o, Py_ssize_t W) noexcept nogil:
+    """The pass of ``ring_unit_ids`` over the rows in address order (its return codes).
+
+    What the loop reads is in locals (extensions build with -fno-strict-aliasing: a field read
+    through a pointer would be read again after every store of an id)."""
+    cdef const int64_t *addr = r.addr
+    cdef const int64_t *length = r.length
+    cdef const int64_t *order = r.order
+    cdef Py_ssize_t i, k, n_rows = r.n
     cdef int64_t g, a, n, f, e, pend = -1, dense = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t S[8]
+    cdef int64_t sh[8]
+    cdef bint shared[8]
     cdef int64_t last[8]             # per size: the last unit seen, and its id
     cdef int32_t cur[8]
     cdef int32_t *row
     cdef bint wide = False
     for k in range(K):
+        S[k], sh[k], shared[k] = us[k].S, us[k].sh, us[k].shared
         last[k] = -1
         cur[k] = -1
-    for i in range(r.n):
-        g = i if r.order == NULL else r.order[i]
-        a = r.addr[g]
-        n = r.length[g]
+    for i in range(n_rows):
+        g = i if order == NULL else order[i]
+        a = addr[g]
+        n = length[g]
         if a < 0 or n <= 0 or a >= limit or n >= limit - a:
             return -3
         if a <= pend:
             return -1
         pend = a + n - 1
         row = o + g * W
-        for c in range(lead):
-            row[c] = -1
+        row[0] = -1                  # the ring's empty state: not cached, never seen
+        row[1] = -1
+        row += 2
         for k in range(K):
-            f = unit_of(a, us[k].S, us[k].sh)
-            e = unit_of(pend, us[k].S, us[k].sh)
-            if not us[k].shared:
-                row[lead + k] = <int32_t> (-(e - f + 2))
-                continue
-            if e != f:
+            f = unit_of(a, S[k], sh[k])
+            e = unit_of(pend, S[k], sh[k])
+            if not shared[k]:
+                row[k] = <int32_t> (-(e - f + 2))
+            elif e != f:
                 wide = True          # the ring cannot count it, but every row is still checked
-                continue
-            if f != last[k]:
-                last[k] = f
-                cur[k] = <int32_t> dense
-                dense += 1
-            row[lead + k] = cur[k]
+            else:
+                if f != last[k]:
+                    last[k] = f
+                    cur[k] = <int32_t> dense
+                    dense += 1
+                row[k] = cur[k]
     return -4 if wide else dense
 
 
 def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int64_t[::1] order, bint in_order,
-                  const int64_t[::1] sizes, int32_t[:, ::1] out, Py_ssize_t lead):
+                  const int64_t[::1] sizes, int32_t[:, ::1] out):
     """The unit ids of rows at one location in one pass over the rows, for the LRU ring's row state.
 
-    ``out`` int32 ``[rows, W]``: columns ``[0, lead)`` are set to -1 (the
-    caller's empty state, written in the same pass), column ``lead + k``
+    ``out`` int32 ``[rows, W]``: columns 0 and 1 are set to -1 (the ring's
+    empty state, written in the same pass), column ``2 + k``
     gets the first word of the row's unit map entry at size ``sizes[k]``:
     ``-(span + 1)`` at a size where no two rows share a unit (exclusive
     units), else the row's one shared unit.  Shared units are numbered
@@ -353,7 +351,7 @@ def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int6
     cdef int64_t n_sizes = K, dense
     if R == 0:
         return 0
-    if K > 8 or lead + K > out.shape[1] or out.shape[0] != R or length.shape[0] != R:
+    if K > 8 or 2 + K > out.shape[1] or out.shape[0] != R or length.shape[0] != R:
         raise ValueError("ring_unit_ids: out has too few columns or rows, or more than 8 sizes")
     us_np = np.zeros(K * sizeof(UnitSize), dtype=np.uint8)
     cdef uint8_t[::1] usb = us_np
@@ -366,5 +364,5 @@ def ring_unit_ids(const int64_t[::1] addr, const int64_t[::1] length, const int6
     r.order = NULL if in_order else &order[0]
     with nogil:
         find_shared(&r, us, K, &n_sizes, 1)
-        dense = ring_ids_pass(&r, us, K, &out[0, 0], out.shape[1], lead)
+        dense = ring_ids_pass(&r, us, K, &out[0, 0], out.shape[1])
     return dense

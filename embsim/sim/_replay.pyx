@@ -743,14 +743,24 @@ cdef struct LfuRun:
     int32_t b2           # batch << 1 (the row state's stamp, as in _run_lru_queue)
 
 
+# lfu_span's mode, a type so that Cython compiles one loop per mode (no test of a flag per lookup)
+cdef struct Recorded:    # write R.reach
+    char unused
+cdef struct Unrecorded:  # leave it
+    char unused
+ctypedef fused ReachMode:
+    Recorded
+    Unrecorded
+
+
 cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, int64_t lo, int64_t hi,
-                             bint ahead, bint record) noexcept nogil:
+                             bint ahead, ReachMode *mode) noexcept nogil:
     """Replay lookups ``[lo, hi)`` of one batch of ``_run_lfu``; -1, or the position of an id that is no row.
 
     ``ahead``: the ids ``LFU_AHEAD`` further on exist, so they are prefetched
-    without a bound test (a chunk's last lookups go without).  ``record``:
-    write ``R.reach``.  Callers pass constants, so each call compiles to its
-    own loop, and the loop's state is locals the compiler keeps in registers.
+    without a bound test (a chunk's last lookups go without); callers pass a
+    constant.  ``mode`` (its type, the pointer is NULL): ``Recorded *`` writes
+    ``R.reach``.  The loop's state is locals the compiler keeps in registers.
     """
     cdef int64_t i, g, gn, h = R.h, u0 = R.u0, u1 = R.u1, tlo = C.tlo, tspan = C.tspan
     cdef int64_t total_rows = C.total_rows
@@ -782,10 +792,10 @@ cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, 
             h += 1
             st[1] = x
             rec_hit(S, bk, &lv, s)
-            if record:
+            if ReachMode is Recorded:
                 R.reach[i] = 0
         else:
-            if record:
+            if ReachMode is Recorded:
                 R.reach[i] = 1
             u1 += 1 - (x & 1)
             st[1] = x | 1
@@ -1259,11 +1269,13 @@ cdef class ReplayState:
                 hi = bounds[b - b0 + 1]
                 mid = max(lo, min(hi, n_ids - LFU_AHEAD))   # [lo, mid): the ids LFU_AHEAD on exist
                 if R.reach == NULL:
-                    bad = lfu_span(&R, &C, gids, lo, mid, True, False)
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, <Unrecorded *> NULL)
+                    if bad < 0 and mid < hi:
+                        bad = lfu_span(&R, &C, gids, mid, hi, False, <Unrecorded *> NULL)
                 else:
-                    bad = lfu_span(&R, &C, gids, lo, mid, True, True)
-                if bad < 0 and mid < hi:
-                    bad = lfu_span(&R, &C, gids, mid, hi, False, R.reach != NULL)
+                    bad = lfu_span(&R, &C, gids, lo, mid, True, <Recorded *> NULL)
+                    if bad < 0 and mid < hi:
+                        bad = lfu_span(&R, &C, gids, mid, hi, False, <Recorded *> NULL)
                 if bad >= 0:
                     return bad
                 batch_store(&C, b, lo, hi, R.h, R.u0, R.u1)

@@ -84,10 +84,9 @@ MAX_LOCATIONS = 1 << 15        # the kernel keeps a row's location in 16 bits
 
 
 def _build(row_location, address_B, length_B, unit_sizes_B, first, word):
-    """Check the rows and fill ``first`` (and ``word`` unless None), int32 ``[rows, K]`` views of a unit map.
+    """Check the rows and fill ``first`` and ``word``, int32 ``[rows, K]`` views of a unit map.
 
-    ``row_location`` None: every row at location 0.  Returns (shared units,
-    any exclusive, the widest span of a shared entry).
+    ``row_location`` None: every row at location 0.  Returns (shared units, any exclusive).
     """
     _check_sizes(unit_sizes_B)
     addr = np.ascontiguousarray(address_B, dtype=np.int64)
@@ -115,11 +114,10 @@ def _build(row_location, address_B, length_B, unit_sizes_B, first, word):
         order = np.zeros(1, dtype=np.int64)
     else:
         order = np.lexsort((addr, loc) if not one_location else (addr,)).astype(np.int64)
-    shared, exclusive, span = _coalesce.build_unit_map(
-        addr, length, loc, one_location, order, in_order, sizes, n_sizes, first,
-        word if word is not None else first, word is not None)
+    shared, exclusive = _coalesce.build_unit_map(addr, length, loc, one_location, order, in_order, sizes,
+                                                 n_sizes, first, word)
     _raise_for(-2 if shared >= 2 ** 31 else shared)
-    return int(shared), bool(exclusive), int(span)
+    return int(shared), bool(exclusive)
 
 
 def unit_map(row_location: Optional[np.ndarray], address_B: np.ndarray, length_B: np.ndarray,
@@ -137,14 +135,13 @@ def unit_map(row_location: Optional[np.ndarray], address_B: np.ndarray, length_B
     """
     n_rows = np.shape(address_B)[0] if np.ndim(address_B) == 1 else 0
     out = np.empty((n_rows, max((len(s) for s in unit_sizes_B), default=1), 2), dtype=np.int32)
-    shared, exclusive, _ = _build(row_location, address_B, length_B, unit_sizes_B, out[:, :, 0], out[:, :, 1])
+    shared, exclusive = _build(row_location, address_B, length_B, unit_sizes_B, out[:, :, 0], out[:, :, 1])
     return out, shared, exclusive
 
 
-def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Sequence[int], out: np.ndarray,
-                  lead: int):
-    """Fill ``out`` (int32 ``[rows, W]``) for the LRU ring's row state: columns ``[0, lead)`` with -1,
-    column ``lead + k`` with the row's unit id at size ``unit_sizes_B[k]`` (rows at one location).
+def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Sequence[int], out: np.ndarray):
+    """Fill ``out`` (int32 ``[rows, W]``), the LRU ring's row state: columns 0 and 1 with -1 (empty),
+    column ``2 + k`` with the row's unit id at size ``unit_sizes_B[k]`` (rows at one location).
 
     An id is the first word of a :func:`unit_map` entry: ``-(span + 1)`` at a size where rows never
     share a unit, else the row's shared unit, numbered over all sizes together in one pass.  Returns
@@ -159,7 +156,7 @@ def ring_unit_ids(address_B: np.ndarray, length_B: np.ndarray, unit_sizes_B: Seq
     in_order = addr.size < 2 or bool((addr[1:] > addr[:-1]).all())
     order = np.zeros(1, dtype=np.int64) if in_order else np.argsort(addr, kind="stable").astype(np.int64)
     shared = _coalesce.ring_unit_ids(addr, length, order, in_order, np.asarray(unit_sizes_B, dtype=np.int64),
-                                     out, int(lead))
+                                     out)
     _raise_for(shared)
     if shared >= 2 ** 31:
         _raise_for(-2)

@@ -319,7 +319,7 @@ class Replayer:
         """Put every row's unit ids in the LRU ring's row state; False (state restored) if a shared entry
         spans several units (rows larger than a unit, not aligned to it), which the ring does not count."""
         _, addr, length, sizes = self._rows
-        shared = ring_unit_ids(addr, length, sizes[0], self._state.unit_ids_in_ring(len(sizes[0])), lead=2)
+        shared = ring_unit_ids(addr, length, sizes[0], self._state.unit_ids_in_ring(len(sizes[0])))
         if shared is None:
             self._state.unit_ids_in_ring(0)
             return False

@@ -98,3 +98,20 @@ def test_a_slow_fabric_trades_lookup_time_for_all_to_all_time():
     blind_total = blind.makespan_s + max(inst.comm.times(pooled).values())
     assert counted.objective <= blind_total * (1 + 1e-9)
     assert counted.makespan_s >= blind.makespan_s * (1 - 1e-9)        # the blind plan's lookups are optimal
+
+
+def test_the_probe_loading_the_producer_alone_equals_loading_every_device():
+    """The probe loads only the producing device (a batch cost over N loaded devices made 2N probes O(N^3));
+    an absent device has no work, so the transfer times equal those of every device loaded, idle ones empty."""
+    from embsim.cost_model.comm import _transfer_s
+    from embsim.hw_models.loader import load_system
+    from embsim.hw_models.system import BatchLoad, DeviceLoad
+    for name in ("gpu_8x_a100_80g", "gpu_8x_a100_nvme", "screc_4x_smartssd", "cpu_2s_spr_ddr5"):
+        system = load_system(name)
+        devices = list(dict.fromkeys(s.device for s in system.slots()))
+        for producer in devices[:2]:
+            load = BatchLoad(1024, {d: DeviceLoad(pooled_bytes_out=1e6 if d == producer else 0.0)
+                                    for d in devices}, 0.0)
+            full = {d: sum(w.time_s for w in system.batch_cost(load).work if w.stage == "transfer"
+                           and (w.resource == d or w.resource.startswith(d + "."))) for d in devices}
+            assert _transfer_s(system, devices, 1024, producer, 1e6) == pytest.approx(full, rel=1e-12, abs=0)

@@ -117,8 +117,8 @@ def test_an_interrupted_cbc_without_an_incumbent_is_not_called_infeasible(monkey
     from embsim.cost_model import solvers
     prob = knapsack()
     prob.status, prob.sol_status = pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
-    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Stopped on time\n", True))
+    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Stopped on time\n", 0.5))
     st, obj, bound, note = solvers._solve_cbc(prob, 1.0, 1e-4, False, None, (), True)
     assert st == "no_solution" and "SIGINT" in note
-    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Problem proven infeasible\n", False))
+    monkeypatch.setattr(solvers, "_run_cbc", lambda *a: ("Result - Problem proven infeasible\n", None))
     assert solvers._solve_cbc(prob, 1.0, 1e-4, False, None, (), True)[0] == "infeasible"

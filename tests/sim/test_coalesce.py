@@ -195,4 +195,4 @@ def test_bad_addresses_are_one_line_errors_in_both_map_kernels(addr, length, wha
     with pytest.raises(InputError, match=what):
         unit_map(np.zeros(3, dtype=np.int32), a, n, [[8, 64]])
     with pytest.raises(InputError, match=what):
-        ring_unit_ids(a, n, [8, 64], np.empty((3, 4), dtype=np.int32), lead=2)
+        ring_unit_ids(a, n, [8, 64], np.empty((3, 4), dtype=np.int32))

@@ -90,6 +90,8 @@ class MultiGpu(System):
     def __init__(self, name, params, source_file=None):
         super().__init__(name, params, source_file)
         p = self.p = params.params
+        # made once: the planner asks for the devices on every lookup it prices (1e5 on 64 GPUs)
+        self._devices = [f"gpu{i}" for i in range(int(p.gpus.value))]
         free = p.hbm.capacity.value - p.hbm_reserved.value - p.hbm_cache.capacity.value
         if free <= 0:
             raise InputError(f"{source_file}: params.hbm_reserved ({p.hbm_reserved.value / 1e9:g} GB) plus "
@@ -108,7 +110,7 @@ class MultiGpu(System):
 
     @property
     def devices(self):
-        return [f"gpu{i}" for i in range(int(self.params.params.gpus.value))]
+        return list(self._devices)
 
     @property
     def caching(self):
