@@ -33,7 +33,8 @@ from ..workloads.row_layout import check_layout
 from .coalesce import row_addresses, shard_bytes
 
 
-def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locations, layout, seed=0, profile=None):
+def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locations, layout, seed=0, profile=None,
+                       rank_trace=None):
     """(address_B, length_B) int64 per compact row (see the module docstring).
 
     ``labels[t]`` = (table row of each compact label, its lookups) from
@@ -41,10 +42,13 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
     ``n_rows`` the compact rows in all (each table's spare id included).
     ``profile``: the planner's LayoutProfile of this trace, layout and seed,
     if it priced the plan (its co-access orders are reused, not clustered again).
+    ``rank_trace``: the held-out profile in the replay's id space, whose co-access order ranks the rows
+    (default ``trace``: in-sample); a layout never learns which rows the evaluation reads.
     """
     check_layout(layout)
-    if profile is None or profile.trace is not trace or profile.layout != layout or profile.seed != seed:
-        profile = LayoutProfile(trace, layout, seed)
+    source = trace if rank_trace is None else rank_trace      # co-access is clustered on the profile
+    if profile is None or profile.trace is not source or profile.layout != layout or profile.seed != seed:
+        profile = LayoutProfile(source, layout, seed)
     addr = np.zeros(n_rows, dtype=np.int64)
     length = np.ones(n_rows, dtype=np.int64)
     end = [0] * len(locations)                                  # bytes used so far per location
@@ -56,6 +60,7 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
         # a held-out profile (sim/heldout.py) gives each row's rank and its place by id in its shard
         rank = labels[t][2] if len(labels[t]) > 2 else hot_ranks(x, counts, part, P)
         ident = labels[t][3] if len(labels[t]) > 3 else None
+        seen = labels[t][4] if len(labels[t]) > 4 else None
         key = profile.coaccess_key(t, rows) if layout == "coaccess" else None
         for sh in mine:
             loc = locations[sh.location]
@@ -63,7 +68,12 @@ def plan_row_addresses(trace, shards, by_table, labels, offsets, n_rows, locatio
             g, top = sizes[0], sizes[-1]
             sel = np.flatnonzero((part == sh.part) & (rank >= sh.lo) & (rank < sh.hi))
             touched_sorted = np.sort(x[part == sh.part])
-            pos = ident[sel] if layout == "identity" and ident is not None else shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
+            if layout == "identity" and ident is not None:
+                pos = ident[sel]
+            elif layout == "coaccess" and seen is not None:
+                pos = heldout_coaccess_positions(profile, t, rows[sel], rank[sel], sh, seen)
+            else:
+                pos = shard_positions(layout, x, sel, rank, sh, touched_sorted, key, seed)
             base = -(-end[sh.location] // top) * top
             a, n = row_addresses(pos, sh.row_bytes, g, base)
             addr[offsets[t] + sel], length[offsets[t] + sel] = a, n
@@ -91,3 +101,27 @@ def coalesced_loads(counters, shards, locations, share):
     per_row = np.array([max(1.0, np.ceil(np.ceil(s.row_bytes - 1e-9) / u)) for s, u in zip(shards, unit)])
     units = counters.units[:, locs, last] * share
     return units, units * unit, units / per_row
+
+
+def heldout_coaccess_positions(profile, t, rows, rank, shard, seen):
+    """Place in ``shard`` of each of ``rows`` (touched rows of the shard, their hot ``rank``s) in the
+    co-access order of a held-out profile ``seen`` = (profiled rows ascending, their counts).
+
+    The shard holds every row of its part with a hot rank in ``[lo, hi)``, touched by the evaluation or
+    not: the profiled rows of those ranks, in co-access order, then rows the profile never saw in id
+    order (``coaccess_order`` puts unseen rows last by id, and their ranks follow their ids).  A touched
+    row's place is its index among all of them, so rows the evaluation does not touch keep their room:
+    the layout knows the profile, never which rows the evaluation will read.
+    """
+    prow, pcount = (np.asarray(a, dtype=np.int64) for a in seen)
+    if shard.parts > 1:
+        prow, pcount = (a[shard.partition.part_of(prow) == shard.part] for a in (prow, pcount))
+    by_rank = prow[np.lexsort((prow, -pcount))]           # the part's profiled rows, hot rank 0, 1, ...
+    n = by_rank.size
+    top = min(shard.hi, n)
+    keys = np.sort(profile.coaccess_key(t, by_rank[shard.lo:top])) if top > shard.lo else np.zeros(0, np.int64)
+    pos = np.empty(rows.size, dtype=np.int64)
+    profiled = rank < n
+    pos[profiled] = np.searchsorted(keys, profile.coaccess_key(t, rows[profiled]))
+    pos[~profiled] = keys.size + rank[~profiled] - max(shard.lo, n)
+    return pos

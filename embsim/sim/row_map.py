@@ -143,7 +143,7 @@ def place_table_rows(rows, counts, mine, table_rows, labels=None, part_shares=No
         where = np.empty(rows.size + 1, dtype=np.int32)
         where[:-1], rank, ident = locate_heldout(rows, seen, mine, mine[0].parts, layout=True)
         where[-1] = mine[0].location
-        labels.append((rows, _profile_counts(rows, seen), rank, ident))
+        labels.append((rows, _profile_counts(rows, seen), rank, ident, seen))
         if part_shares is not None and mine[0].parts > 1 and counts.sum() > 0:
             per = np.bincount(mine[0].partition.part_of(rows), weights=counts, minlength=mine[0].parts)
             part_shares[mine[0].table_name] = [float(x) for x in per / per.sum()]

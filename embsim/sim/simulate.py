@@ -479,7 +479,8 @@ class Simulation:
             addr = length = None
             if self.layout:
                 addr, length = plan_row_addresses(tr, self.shards, by_table, labels, offsets, row_location.size,
-                                                  locs, self.layout, self.seed, self.layout_profile)
+                                                  locs, self.layout, self.seed, self.layout_profile,
+                                                  rank_trace=self._profile_ids)
         row_bytes = np.array([mine[0].row_bytes for mine in by_table])
         with self._timed("replay"):
             self.counters = replay(compact, tr.batch_bounds(), row_bytes, offsets, locs, row_location=row_location,

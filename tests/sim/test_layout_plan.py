@@ -205,3 +205,34 @@ def test_cli_simulate_layout(run_cli, tmp_path, screc):
     assert q["frequency"] > q["random"]
     r = run_cli(*args, "--layout", "hottest")
     assert_input_error(r, "--layout")
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_heldout_coaccess_places_rows_by_the_profile_alone(parts):
+    """Held out, a row's place under ``coaccess`` depends on the profile, not on which other rows the
+    evaluation touches: every row of a shard gets a distinct place in it, and a subset gets the same."""
+    from embsim.cost_model.layout_units import LayoutProfile
+    from embsim.cost_model.partition import RowPartition
+    from embsim.sim.heldout import locate_heldout, profile_rows
+    from embsim.sim.layout_plan import heldout_coaccess_positions
+    from embsim.sim.simulate import ShardInfo
+    rows = 3000
+    m = _model(rows=rows, tables=1, pooling=8)
+    prof = generate_trace(m, batches=3, batch_size=64, seed=3)
+    seen = profile_rows(prof)[0]
+    cut = RowPartition("hash", parts, rows)
+    part_rows = cut.part_rows()
+    shards = [ShardInfo(0, "t0", "csd0", "flash", lo, hi, 32.0, 0.0, part=p, parts=parts, location=k,
+                        partition=cut)
+              for p in range(parts) for k, (lo, hi) in enumerate([(0, 40), (40, int(part_rows[p]))])]
+    everyone = np.arange(rows, dtype=np.int64)
+    where, rank, _ = locate_heldout(everyone, seen, shards, parts, layout=True)
+    lay = LayoutProfile(prof, "coaccess", 0)
+    sub = np.random.default_rng(0).random(rows) < 0.3
+    for sh in shards:
+        mine = np.flatnonzero((cut.part_of(everyone) == sh.part) & (rank >= sh.lo) & (rank < sh.hi))
+        pos = heldout_coaccess_positions(lay, 0, everyone[mine], rank[mine], sh, seen)
+        assert np.array_equal(np.sort(pos), np.arange(sh.hi - sh.lo))          # a permutation of the shard
+        some = mine[sub[mine]]
+        assert np.array_equal(heldout_coaccess_positions(lay, 0, everyone[some], rank[some], sh, seen),
+                              pos[sub[mine]])                                   # the same place for a subset
