@@ -14,12 +14,14 @@ rows are hot, the draws differ).  Printed per model:
 - the solve's wall time against its limit and the gap.
 
 Then the solve times: DCNv2 on 8 x A100 with both solvers at ``--time-limit``
-(wall / limit, gap), and with ``--big`` the 856-table model on 64 GPUs at 60 s.
+(wall / limit, CPU seconds with the solver's, gap, load), and with ``--big`` the 856-table model on 64 GPUs at 60 s.
 
     python bench/planner.py [--batches 4] [--batch-size 1024] [--time-limit 10] [--models rm2] [--big]
 """
 import argparse
 import dataclasses
+import os
+import resource
 import sys
 import time
 
@@ -104,19 +106,26 @@ def solve_times(a):
     cases = [("dlrm_dcnv2_criteo1tb", SYSTEM, a.time_limit, None)]
     if a.big:
         cases.append(("dlrm_datasets_like", SYSTEM, 60.0, {"params.gpus": 64}))
-    print(f"\n{'model':<22} {'system':<22} {'solver':<6} {'limit s':>7} {'wall s':>7} {'wall/limit':>10} {'gap':>7}  "
-          "method, status")
+    print(f"\n{'model':<22} {'system':<22} {'solver':<6} {'limit s':>7} {'wall s':>7} {'wall/limit':>10} {'cpu s':>6} "
+          f"{'gap':>7} {'load':>5}  method, status")
     for mname, sname, limit, over in cases:
         model = load_model(mname)
         system = load_system(sname, overrides=over)
         for solver in ("cbc", "highs"):
-            t = time.perf_counter()
-            plan = plan_for(model, system, None, batch_size=a.batch_size, time_limit_s=limit, solver=solver)
-            wall = time.perf_counter() - t
+            t, cpu = time.perf_counter(), _cpu_s()
+            plan = plan_for(model, system, None, batch_size=a.batch_size, time_limit_s=limit, solver=solver,
+                            torchrec_baseline=False)
+            wall, cpu = time.perf_counter() - t, _cpu_s() - cpu
             gap = "n/a" if plan.gap is None else f"{plan.gap * 100:.2f}%"
             label = f"{sname}" + (" x64" if over else "")
-            print(f"{mname:<22} {label:<22} {solver:<6} {limit:>7.0f} {wall:>7.2f} {wall / limit:>10.3f} {gap:>7}  "
-                  f"{plan.method}, {plan.status}", flush=True)
+            print(f"{mname:<22} {label:<22} {solver:<6} {limit:>7.0f} {wall:>7.2f} {wall / limit:>10.3f} {cpu:>6.1f} "
+                  f"{gap:>7} {os.getloadavg()[0]:>5.1f}  {plan.method}, {plan.status}", flush=True)
+
+
+def _cpu_s():
+    """CPU seconds of this process and its finished children (CBC runs as one)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 if __name__ == "__main__":

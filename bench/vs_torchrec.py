@@ -31,6 +31,12 @@ with its own knobs, not a smaller model: ``--tr-proposers`` (default for
 the big case: ``greedy``, TorchRec's GreedyProposer with depth) and its
 ``timeout_seconds`` (``--tr-timeout``, default 300 s); the DCNv2 cases keep
 TorchRec's defaults.  Prints solve times (wall and CPU) and the load.
+Measured with ``--big-only`` at load 5.8: TorchRec's greedy search 555 s
+wall / 128 s CPU (its timeout is checked between proposals, and its
+enumeration of 856 tables comes before it), embsim's 60 s solve 505 s wall /
+106 s CPU (measured before main's faster instance build on 64 GPUs, bc93fa1),
+the whole case 28 minutes of wall time and about 8-9 minutes of CPU; lower
+``--tr-timeout`` to shorten it.
 
     python bench/vs_torchrec.py [--batches 2] [--batch-size 1024] [--time-limit 10] [--columns]
                                 [--big [--big-only] [--big-time-limit 60] [--tr-proposers greedy] [--tr-timeout 300]]

@@ -48,6 +48,7 @@ from .representations import parse_allowed, saving
 from .decomposed_types import COLUMN_TABLES
 from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
 from .solvers import SOLVERS
+from .warm_start import best_start
 
 DEFAULT_BATCH_SIZE = 1024
 OVERRUN_RESERVE = 0.08      # share of the time limit kept back for the solver's overrun (bench/planner.py)
@@ -254,8 +255,16 @@ def partition(inst, method, best, baselines, solver, left, energy_weight, gap_re
         if start is None:
             raise InputError(f"no baseline fits model '{inst.model.name}' on system '{inst.system.name}': "
                              + "; ".join(v["infeasible"] for v in baselines.values()))
+        name, start = best_start(inst, start, lambda q: placement_objective(inst, q, energy_weight))
+        if name is not None:
+            notes.append(f"warm start: {name} (comm-aware LPT, :mod:`warm_start`), objective "
+                         f"{placement_objective(inst, start, energy_weight):.4g} s below the best baseline's "
+                         f"{placement_objective(inst, best[1], energy_weight):.4g} s")
         pl, rep = solve_full(inst, start, solver, left, energy_weight, gap_rel or 1e-4)
         bound = rep.best_bound
+        if pl is None and name is not None:       # the start is a plan too: keep it if the solve gave none
+            pl = start
+            notes.append(f"the solve returned no plan; the plan is the {name} warm start")
     else:
         pl, rep, extra = solve_decomposed(inst, best[1] if best else None, solver, left, energy_weight,
                                           gap_rel or 1e-3)

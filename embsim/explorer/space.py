@@ -106,7 +106,9 @@ class PlanSettings(config.Schema):
     ``none`` lets ``simulate`` use its default placement.  ``representations``
     lists the allowed table representations (``"fp32,int8"``); ``tt_rank``
     adds tensor-train at that rank to them (a TT-rank knob); ``columns: true``
-    lets the sharding MIP cut tables column-wise (``--columns``).
+    lets the sharding MIP cut tables column-wise (``--columns``);
+    ``max_collision_share`` caps each table's predicted collision share
+    (``--max-collision-share``).
     """
 
     mode: Literal["solve", "none"] = "solve"
@@ -117,6 +119,7 @@ class PlanSettings(config.Schema):
     representations: Optional[str] = None
     tt_rank: Optional[PositiveInt] = None
     columns: bool = False
+    max_collision_share: Optional[float] = Field(None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _weight(self):
@@ -542,8 +545,9 @@ class DesignSpace:
         where = f"{self.source}: point {values}"
         sim = config.validate(SimSettings, sim, where).model_dump()
         plan = config.validate(PlanSettings, plan, where).model_dump()
-        if not plan["columns"]:          # absent when off: points of stores written before the setting keep their keys
-            del plan["columns"]
+        for k, off in (("columns", False), ("max_collision_share", None)):
+            if plan[k] == off:           # absent when unset: points of stores written before the setting keep their keys
+                del plan[k]
         return {"system": self._system, "model": self._model,
                 "system_overrides": over["system"], "model_overrides": over["model"],
                 "sim": sim, "plan": plan}

@@ -117,3 +117,17 @@ def test_columns_flag_is_in_the_help_of_every_planning_command(run_cli):
     for command in ("shard", "simulate", "explore", "demo"):
         r = run_cli(command, "--help")
         assert r.code == 0 and "--columns" in r.out and "column-wise" in r.out, command
+
+
+def test_explore_takes_the_sharding_mips_options(run_cli, files, tmp_path):
+    """--columns and --max-collision-share replace the space's plan settings (they were refused as unknown keys)."""
+    space = {"name": "gpu", "system": "gpu_8x_a100_80g", "model": str(files / "tiny.yaml"),
+             "simulation": {"queries": 1024, "batch_size": 64}, "plan": {"solver": "highs", "time_limit_s": 5},
+             "knobs": {"seed": {"path": "sim.seed", "values": [0]}}}
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+    r = run_cli("explore", tmp_path / "space.yaml", "--db", tmp_path / "s.sqlite", "--workers", 1, "--columns",
+                "--max-collision-share", "0.5", "--export", tmp_path / "s.json")
+    assert r.code == 0, r
+    rows = json.loads((tmp_path / "s.json").read_text())
+    rows = rows["points"] if isinstance(rows, dict) else rows
+    assert [row["status"] for row in rows] == ["ok"], [row.get("error") for row in rows]

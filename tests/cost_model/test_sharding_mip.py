@@ -109,7 +109,7 @@ def test_mip_equals_brute_force(n_tables, n_dev, reps, seed, solver):
     plan = solve_plan(model, system, stats, solver=solver, representations=reps, split=False, time_limit_s=30,
                       gap_rel=1e-9, method="full", replicate=False)
     assert np.isfinite(opt)
-    assert plan.makespan_s == pytest.approx(opt, rel=1e-6), (plan.makespan_s, opt, plan.status)
+    assert plan.makespan_s == pytest.approx(opt, rel=1e-6), (plan.makespan_s, opt, plan.status, plan.notes)
     assert plan.best_bound_s <= plan.makespan_s * (1 + 1e-9)
     assert plan_problems(plan, system, model) == []
     for name, b in plan.baselines.items():

@@ -2,7 +2,7 @@
 
 The limit test is the one wall-time check the issue asks for ("time limits hold"): the whole call, from
 the instance to the written plan, within 1.1 x the limit, on a mid-size instance whose solve the limit
-stops (DCNv2 on 8 x A100 is not proven optimal in 2 s).  The determinism test runs the same solve in two
+stops (DCNv2 on 8 x A100 is not proven optimal in 4 s).  The determinism test runs the same solve in two
 fresh interpreters with different hash seeds (set iteration order differs) and compares the plan JSON.
 """
 import json
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_whole_solve_keeps_its_time_limit(solver, method, monkeypatch):
     monkeypatch.setenv("EMBSIM_DETERMINISTIC", "0")       # wall-time stops: the limit must bind
     model, system = load_model("dlrm_dcnv2_criteo1tb"), load_system("gpu_8x_a100_80g")
-    limit = 2.5
+    limit = 4.0
     t = time.perf_counter()
     plan = solve_plan(model, system, solver=solver, time_limit_s=limit, method=method, torchrec_baseline=False)
     wall = time.perf_counter() - t
