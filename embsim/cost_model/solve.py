@@ -181,15 +181,8 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
         pl, bound, status = None, lower_bound(inst, None), "not_solved"
     chosen, status, method_used = _keep_better(inst, pl, best, score, status, notes, time_limit_s, method)
     if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
-        from . import torchrec_planner
-        if torchrec_planner.unavailable() is None:      # optional: TorchRec's own plan beside the others,
-            t_tr = time.perf_counter()                  # planned after the solve, outside its time limit
-            offered = torchrec_planner.sharding_types(split, replicate and not coalescing, columns and not coalescing)
-            baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
-            torchrec_s = time.perf_counter() - t_tr
-            t0 += torchrec_s                            # solve_time_s is embsim's own
-            notes.append(f"TorchRec's plan (a baseline shown beside the others) took {torchrec_s:.1f} s "
-                         "after the solve, outside its time limit")
+        t0 += torchrec_baseline_after_solve(model, system, stats, batch_size, energy_weight, baselines, notes,
+                                            split, replicate and not coalescing, columns and not coalescing)
     chosen = fill_idle_fast_tiers(inst, chosen, score)
     obj = score(chosen)
     if bound is not None:
@@ -206,6 +199,23 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
                     solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
                     method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def torchrec_baseline_after_solve(model, system, stats, batch_size, energy_weight, baselines, notes,
+                                  split, replicate, columns) -> float:
+    """TorchRec's own plan as ``baselines["torchrec"]`` when torchrec is installed (optional), offered the
+    sharding types embsim's solve was; planned after the solve, outside its time limit.  Returns its
+    wall seconds (0 without torchrec), so that ``solve_time_s`` stays embsim's own."""
+    from . import torchrec_planner
+    if torchrec_planner.unavailable() is not None:
+        return 0.0
+    t_tr = time.perf_counter()
+    offered = torchrec_planner.sharding_types(split, replicate, columns)
+    baselines["torchrec"] = torchrec_planner.baseline(model, system, stats, batch_size, energy_weight, offered)
+    torchrec_s = time.perf_counter() - t_tr
+    notes.append(f"TorchRec's plan (a baseline shown beside the others) took {torchrec_s:.1f} s "
+                 "after the solve, outside its time limit")
+    return torchrec_s
 
 
 def _check_options(solver, objective, energy_weight, time_limit_s, batch_size, method):

@@ -111,6 +111,17 @@ cdef struct Rows:
     Py_ssize_t n
 
 
+cdef inline int64_t row_error(int64_t a, int64_t n, int64_t limit, int64_t *pend) noexcept nogil:
+    """0 for a row [a, a + n) in range and after the previous row's last byte ``pend`` (then updated),
+    -3 for an address or length out of range, -1 for rows that overlap (the map kernels' codes)."""
+    if a < 0 or n <= 0 or a >= limit or n >= limit - a:
+        return -3
+    if a <= pend[0]:
+        return -1
+    pend[0] = a + n - 1
+    return 0
+
+
 cdef inline int64_t row_at(const Rows *r, Py_ssize_t i) noexcept nogil:
     return i if r.order == NULL else r.order[i]
 
@@ -156,7 +167,7 @@ cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ss
     cdef const int32_t *loc = r.loc
     cdef const int64_t *order = r.order
     cdef Py_ssize_t i, n_rows = r.n
-    cdef int64_t g, a, n, f, span, share, la = -1, pend = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t err, g, a, n, f, span, share, la = -1, pend = 0, limit = (<int64_t> 1) << 62
     cdef int64_t S = 0, sh = 0
     cdef bint shared = False, excl = False, check = k == 0
     cdef int32_t l = 0, pl = -1, lw = 0
@@ -170,11 +181,9 @@ cdef int64_t number_units(const Rows *r, const UnitSize *us, Py_ssize_t K, Py_ss
             pl, lw, la, pend = l, l << 16, -1, -1
             S, sh, shared = us[l * K + k].S, us[l * K + k].sh, us[l * K + k].shared
         if check:
-            if a < 0 or n <= 0 or a >= limit or n >= limit - a:
-                return -3
-            if a <= pend:
-                return -1
-            pend = a + n - 1
+            err = row_error(a, n, limit, &pend)
+            if err:
+                return err
         if S == 0:                   # location l counts fewer sizes
             first[g * fs] = -1
             word[g * ws] = lw
@@ -204,16 +213,14 @@ cdef int64_t number_in_order(const int64_t *addr, const int64_t *length, Py_ssiz
     """``number_units`` for the common case: rows in address order at one location, a shared size of
     2^sh bytes (no order, location or division to look up per row)."""
     cdef Py_ssize_t i
-    cdef int64_t a, n, f, e, share, la = -1, pend = -1, limit = (<int64_t> 1) << 62
+    cdef int64_t err, a, n, f, e, share, la = -1, pend = -1, limit = (<int64_t> 1) << 62
     for i in range(n_rows):
         a = addr[i]
         n = length[i]
         if check:
-            if a < 0 or n <= 0 or a >= limit or n >= limit - a:
-                return -3
-            if a <= pend:
-                return -1
-            pend = a + n - 1
+            err = row_error(a, n, limit, &pend)
+            if err:
+                return err
         f = a >> sh
         e = (a + n - 1) >> sh
         if e - f >= 65535:
@@ -290,7 +297,7 @@ cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int3
     cdef const int64_t *length = r.length
     cdef const int64_t *order = r.order
     cdef Py_ssize_t i, k, n_rows = r.n
-    cdef int64_t g, a, n, f, e, pend = -1, dense = 0, limit = (<int64_t> 1) << 62
+    cdef int64_t err, g, a, n, f, e, pend = -1, dense = 0, limit = (<int64_t> 1) << 62
     cdef int64_t S[8]
     cdef int64_t sh[8]
     cdef bint shared[8]
@@ -306,11 +313,9 @@ cdef int64_t ring_ids_pass(const Rows *r, const UnitSize *us, Py_ssize_t K, int3
         g = i if order == NULL else order[i]
         a = addr[g]
         n = length[g]
-        if a < 0 or n <= 0 or a >= limit or n >= limit - a:
-            return -3
-        if a <= pend:
-            return -1
-        pend = a + n - 1
+        err = row_error(a, n, limit, &pend)
+        if err:
+            return err
         row = o + g * W
         row[0] = -1                  # the ring's empty state: not cached, never seen
         row[1] = -1
