@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from .placement import fill_tiers
+from .shard_output import output_s
 
 
 def baseline_reps(inst):
@@ -77,7 +78,7 @@ def aggregate_cost(inst, rep):
             for li in range(len(ranks)):
                 k = slots[min(li, len(slots) - 1)]
                 t += share[i, li] * inst.time[i][rep[i], k]
-            est[i, di] = it.accesses * t
+            est[i, di] = it.accesses * t + output_s(inst, i, d)      # and its output write (shard_output.py)
     return est
 
 
@@ -133,7 +134,7 @@ def _cost_on(inst, i, r, d, left):
         for k in slots:
             p = inst.slots[k].pool_key
             if left[p] >= b_all or k == slots[-1]:
-                return it.accesses * inst.time[i][r, k], {p: b_all}
+                return it.accesses * inst.time[i][r, k] + output_s(inst, i, d), {p: b_all}
     lo, _room = 0.0, None
     for n, k in enumerate(slots):
         p = inst.slots[k].pool_key
@@ -145,7 +146,7 @@ def _cost_on(inst, i, r, d, left):
         lo = hi
         if lo >= 1.0:
             break
-    return t, used
+    return t + output_s(inst, i, d), used
 
 
 BASELINES = {"round_robin": round_robin, "size_greedy": size_greedy, "lpt": lpt}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import pulp
 
 from .placement import replica_slots
+from .shard_output import output_s
 
 COLUMN_TABLES = 16     # assumption: column cuts pay off for a few hot wide tables; bounds the binaries
 
@@ -82,7 +83,8 @@ def lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_w
                 for n, k in enumerate(inst.dev_slots[cls[0]]):
                     alt.c[t, K, (c, n)] = s = prob.add_variable(f"s_{t}_{K}_{c}_{n}", 0, len(cls))
                     on_c.append(s)
-                    class_time[c].append(it.accesses * inst.col_time[t, K][k] / scale * s)
+                    class_time[c].append((it.accesses * inst.col_time[t, K][k] + output_s(inst, i, cls[0], 1.0 / K))
+                                         / scale * s)
                     cap_terms.setdefault((c, n), []).append(it.bytes[0] / K * s)
                     alt.pooled.setdefault(c, []).append(inst.pooled_B[i] / K * s)
                     if energy_weight:
@@ -147,7 +149,8 @@ def assignment_alternatives(prob, inst, scale):
                 alt.c[t, K, di] = s = prob.add_variable(f"c_{t}_{K}_{di}", cat="Binary")
                 shards.append(s)
                 prob += s <= g
-                times[di].append(it.accesses * inst.col_time[t, K][k] / scale * s)
+                times[di].append((it.accesses * inst.col_time[t, K][k] + output_s(inst, i, inst.devices[di], 1.0 / K))
+                                 / scale * s)
                 fast_B.setdefault(inst.slots[k].pool_key, []).append(it.bytes[0] / K * s)
                 alt.pooled.setdefault(inst.devices[di], []).append(inst.pooled_B[i] / K * s)
             prob += pulp.lpSum(shards) == K * g

@@ -36,6 +36,7 @@ from .comm import pooled_bytes, probe as comm_probe
 from .coalescing import coalesced_read_shares
 from .coverage import table_access
 from .partition import choose as choose_partition, even_range, predicted_shares
+from .shard_output import output_s_per_B
 from .representations import candidates
 
 SPLIT_CAPACITY_SHARE = 0.5
@@ -95,6 +96,7 @@ class Instance:
         # the all-to-all of pooled vectors (None: the system has no transfer stage), bytes each item sends
         self.comm = comm_probe(system, self.devices, batch_size)
         self.pooled_B = [pooled_bytes(model.tables[it.table], batch_size) for it in self.items]
+        self.output_s_per_B = output_s_per_B(system, self.devices)   # each shard writes its pooled_B (shard_output.py)
         # no replicas under a row layout: the coalescing estimate prices whole tables on one device
         self.replicable = self._replicable() if replicate and not coalescing else []
         # column-wise candidates {table: [K, ...]} (none under a row layout, for the same reason)

@@ -16,7 +16,8 @@ CBC's node limit, solvers.py), and a pass it stops may differ between runs.
 import time
 
 from ..errors import InputError
-from .placement import Placement, elsewhere_reserve, evaluate, fill_tiers
+from .placement import Placement, elsewhere_reserve, evaluate, fill_tiers, ranges_devices
+from .shard_output import output_s
 from .solvers import deterministic_mode
 
 CANDIDATES = 12      # items tried per target device and round
@@ -33,6 +34,7 @@ def _time_of(inst, pl, items):
         it, r = inst.items[i], pl.rep[i]
         for k, lo, hi in pl.ranges[i]:
             t += it.accesses * float(it.curve(hi) - it.curve(lo)) * inst.time[i][r, k]
+        t += sum(output_s(inst, i, d) for d in ranges_devices(inst, pl.ranges[i]))
     return t
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from .shard_output import output_s
 
 
 @dataclass
@@ -151,14 +152,21 @@ def evaluate(inst, pl):
         if it.table in pl.columns:           # every column shard reads every lookup, dim/K wide
             K = len(pl.columns[it.table])
             for k in pl.columns[it.table]:
-                t[inst.slots[k].device] += it.accesses * inst.col_time[it.table, K][k]
+                t[inst.slots[k].device] += it.accesses * inst.col_time[it.table, K][k] + output_s(inst, i, inst.slots[k].device, 1.0 / K)
                 energy += it.accesses * inst.col_energy[it.table, K][k]
             continue
         for (k, _lo, _hi), share in zip(pl.ranges[i], item_shares(inst, i, pl.ranges[i])):
             n = it.accesses * share
             t[inst.slots[k].device] += n * inst.time[i][r, k]
             energy += n * inst.energy[i][r, k]
+        for d in ranges_devices(inst, pl.ranges[i]):     # the shard writes its pooled vectors (shard_output.py)
+            t[d] += output_s(inst, i, d)
     return t, energy, max(t.values())
+
+
+def ranges_devices(inst, rng):
+    """The devices an item's (slot, lo, hi) ranges lie on (one for a placed item, none before it is)."""
+    return list(dict.fromkeys(inst.slots[k].device for k, _lo, _hi in rng))
 
 
 def comm_times(inst, pl):

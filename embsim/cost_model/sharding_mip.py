@@ -13,6 +13,8 @@ fastest first):
                            (the prefix serves at most what its rows can: coverage(rows) = min of lines)
     capacity, per pool:    sum y[i,r,k] * bytes(i,r) <= capacity(pool)
     device time:           T_d = sum_{i,r,k in d} accesses_i * u[i,r,k] * t(i,r,k)   (t: lookup + TT compute)
+                                 + sum_{i,r} write_d * pooled bytes(i) * x[i,r,d]  (each shard's output,
+                                 :mod:`.shard_output`; column shards pooled/K on c)
     makespan:              M >= T_d
     replication:           rho[t] in {0,1} for small whole tables: sum x of t = 1 - rho[t]; rho adds to every
                            device 1/N of t's lookups from its fastest slot and t's bytes there, and no pooled bytes
@@ -65,6 +67,7 @@ from .placement import Placement, comm_times, elsewhere_reserve, evaluate, fill_
 from .decomposed_types import (assignment_all_to_all, assignment_alternatives, chosen as chosen_types, lp_all_to_all, lp_alternatives,
                                warm as warm_types)
 from .local_search import polish
+from .shard_output import add_output_terms, output_s
 from .lp_rows import add_row, expr
 from .solvers import SolveReport, solve
 
@@ -77,8 +80,8 @@ ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%;
 def device_classes(inst):
     """Lists of device names whose slots, capacities, pools-sharing and costs are identical.
 
-    Each device's signature is its slots' (tier, capacity, rank) and the bytes of every item's time and
-    energy columns on its slots; devices of one signature form a class (computed once per instance)."""
+    Each device's signature is its slots' (tier, capacity, rank), the bytes of every item's time and
+    energy columns on its slots and its output write rate; devices of one signature form a class (computed once per instance)."""
     cached = getattr(inst, "_classes", None)
     if cached is not None:
         return [list(c) for c in cached]
@@ -89,7 +92,8 @@ def device_classes(inst):
     for d in inst.devices:
         sd = inst.dev_slots[d]
         shape = tuple((inst.slots[k].tier, inst.slots[k].capacity_B, inst.slots[k].rank) for k in sd)
-        sig = (shape, time_all[:, sd].tobytes(), energy_all[:, sd].tobytes())
+        write = getattr(inst, "output_s_per_B", {}).get(d, 0.0)      # its shards' output write (shard_output.py)
+        sig = (shape, time_all[:, sd].tobytes(), energy_all[:, sd].tobytes(), write)
         by_sig.setdefault(sig, []).append(d)
     classes = list(by_sig.values())
     inst._classes = [tuple(c) for c in classes]
@@ -141,6 +145,7 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
         other = ([(rho[it.table], 1.0)] if it.table in rho else []) + cut.get(it.table, [])
         add_row(prob, choose + other, "==", 1.0)
     _same_representation(prob, inst, V)
+    add_output_terms(inst, pooled, w, dev_time)     # every shard writes the pooled bytes it sends
     for d, terms in dev_time.items():
         add_row(prob, terms + [(M, -1.0)], "<=", 0.0, f"time_{inst.dev_index[d]}")
     for n, (p, terms) in enumerate(pool_use.items()):
@@ -419,8 +424,10 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
                 if len(classes) > 1 else None
             if xc is not None:
                 prob += pulp.lpSum(xc) == xr
-            for c in range(len(classes)):
-                class_pooled.setdefault(c, []).append(inst.pooled_B[i] * (xc[c] if xc is not None else xr))
+            for c, cls in enumerate(classes):
+                on_c = xc[c] if xc is not None else xr
+                class_pooled.setdefault(c, []).append(inst.pooled_B[i] * on_c)
+                class_time[c].append(min(output_s(inst, i, d) for d in cls) / scale * on_c)   # its output write
             for j, (w, s) in enumerate(segs):
                 vs = []
                 for c, cls in enumerate(classes):
@@ -494,12 +501,13 @@ def lower_bound(inst, lp_objective):
         for r, rep in enumerate(it.reps):
             for d in inst.devices:
                 k0 = inst.dev_slots[d][0]
-                best = min(best, it.accesses * inst.time[i][r, k0]) if rep.kind != "dense" else \
-                    min(best, it.accesses * min(inst.time[i][r, k] for k in inst.dev_slots[d]))
+                best = min(best, it.accesses * inst.time[i][r, k0] + output_s(inst, i, d)) if rep.kind != "dense" \
+                    else min(best, it.accesses * min(inst.time[i][r, k] for k in inst.dev_slots[d]) + output_s(inst, i, d))
         if it.table in getattr(inst, "replicable", []):
             best = min(best, max(it.accesses / N * inst.time[i][0, k] for k in replica_slots(inst)))
         for K in getattr(inst, "columnable", {}).get(it.table, []):
-            best = min(best, it.accesses * float(min(inst.col_time[it.table, K])))
+            best = min(best, it.accesses * float(min(inst.col_time[it.table, K]))
+                       + min(output_s(inst, i, d, 1.0 / K) for d in inst.devices))
         lb = max(lb, best)
     return lb
 
@@ -557,7 +565,7 @@ def _assignment_costs(inst, agg):
         for di, d in enumerate(devs):
             slots = inst.dev_slots[d]
             cost[i, di] = inst.items[i].accesses * sum(
-                sh * inst.time[i][r, slots[min(n, len(slots) - 1)]] for n, sh in shares.items())
+                sh * inst.time[i][r, slots[min(n, len(slots) - 1)]] for n, sh in shares.items()) + output_s(inst, i, d)
         for n, w in rows.items():
             if w > 1e-12:
                 rank_bytes[i, n] = w * inst.items[i].bytes[r]

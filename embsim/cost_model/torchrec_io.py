@@ -25,7 +25,7 @@ sharding plan dumped per table as ``{"sharding_type", "compute_kernel",
 "ranks"}``, into a ShardingPlan: ``row_wise`` becomes even range parts (as
 TorchRec cuts them), each predicted to carry 1/P of the lookups (TorchRec's
 assumption; ``embsim simulate`` measures the real share).  Its predicted
-device times are each shard's lookups times the slot's lookup cost.
+device times are each shard's lookups times the slot's lookup cost, plus its output write (shard_output.py).
 ``data_parallel`` (kernel ``dense``, on every rank) is a replicated table.
 ``column_wise`` on K distinct ranks (K dividing the table's dim) is a
 column-wise table, shard c of dim/K columns on ``ranks[c]``, every shard
@@ -36,8 +36,10 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .coverage import table_access
+from .comm import pooled_bytes
 from .partition import even_range
 from .plan import Representation, Shard, ShardingPlan, TablePlan
+from .shard_output import output_s_per_B
 
 FORMAT = "embsim.torchrec_constraints/1"
 KERNELS = ("fused", "fused_uvm", "fused_uvm_caching")
@@ -155,6 +157,7 @@ def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_
     if extra:
         raise InputError(f"{source}: tables.{extra[0]}: not a table of model '{model.name}'")
     dev_t = {d: 0.0 for d in devices}
+    write_s_per_B = output_s_per_B(system, devices)
     for tp, spec, acc in zip(tables, model.tables, table_access(model, None, batch_size)):
         rep = tp.representation
         width = len(tp.shards) if tp.partition == "column" else 1      # a column shard reads row_bytes / K
@@ -162,6 +165,8 @@ def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_
             slot = next(x for x in system.slots() if x.device == s.device and x.tier == s.tier)
             cost = system.lookup_cost(slot, rep.row_bytes / width, rep.dtype, spec.pooling)
             dev_t[s.device] += acc.accesses * s.access_share * cost.time_s
+            if tp.partition != "replicated":     # the shard writes its pooled vectors (shard_output.py)
+                dev_t[s.device] += write_s_per_B[s.device] * pooled_bytes(spec, batch_size) / width
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=max(dev_t.values()), solver="torchrec", status="imported", notes=notes,
                         batch_size=batch_size, method="imported", planner="torchrec")

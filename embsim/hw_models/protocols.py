@@ -16,6 +16,8 @@ offers ``Placement`` and ``BatchService``.
   service time of one batch on each of them, and the energy of what it did.
 - ``CostsBatches``: the cost of a batch alone (the planner's all-to-all probe),
   of which ``BatchService`` is the full form.
+- ``ShardOutput``: the time a device's shards take to write their pooled vectors
+  (the planner prices it as the family's ``batch_cost`` charges it).
 - ``CoalescedReads``: the cost of a lookup whose unit another read of the batch
   already brought (the coalescing planner).
 - ``PerCoreStrategies``: what an SoC with per-core lookup strategies adds, so
@@ -51,6 +53,14 @@ class CoalescedReads(Protocol):
 
     def coalesced_lookup_cost(self, slot, row_bytes: float, dtype: str = "fp32",
                               pooling: float | None = None): ...
+
+
+@runtime_checkable
+class ShardOutput(Protocol):
+    """Seconds ``device``'s shards take to write ``pooled_bytes`` of pooled output (linear in the bytes);
+    a family without it charges no such write (``cost_model/shard_output.py``)."""
+
+    def shard_output_time_s(self, device: str, pooled_bytes: float) -> float: ...
 
 
 @runtime_checkable

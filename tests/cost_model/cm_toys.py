@@ -15,7 +15,19 @@ def toy_model(n_tables, seed, rows=(2000, 60000), dims=(16, 32, 64), alpha=1.1, 
     return ModelSpec(name, tuple(tables), DENSE, "test")
 
 
-def toy_system(n_dev=3, fast_B=200e3, slow_B=5e6, macs_per_s=2e11, name="toy", pool=None):
+class WritingSystem(SyntheticSystem):
+    """A synthetic system whose devices write their shards' pooled output at their own rate (ShardOutput)."""
+
+    def __init__(self, name, devices, write_Bps):
+        super().__init__(name, devices)
+        self.write_Bps = dict(write_Bps)
+
+    def shard_output_time_s(self, device, pooled_bytes):
+        return pooled_bytes / self.write_Bps[device]
+
+
+def toy_system(n_dev=3, fast_B=200e3, slow_B=5e6, macs_per_s=2e11, name="toy", pool=None, write_Bps=None):
+    """``write_Bps``: per device index the rate its shards write pooled output at (None: no such write)."""
     devs = {}
     for k in range(n_dev):
         slow = dict(tier="dram", capacity_B=slow_B, per_lookup_s=50e-9, bandwidth_Bps=10e9, energy_per_B_J=20e-12)
@@ -24,6 +36,8 @@ def toy_system(n_dev=3, fast_B=200e3, slow_B=5e6, macs_per_s=2e11, name="toy", p
         devs[f"dev{k}"] = {"tiers": [dict(tier="sram", capacity_B=fast_B, per_lookup_s=2e-9, bandwidth_Bps=200e9,
                                           energy_per_B_J=1e-12), slow],
                            "macs_per_s": macs_per_s}
+    if write_Bps is not None:
+        return WritingSystem(name, devs, {f"dev{k}": write_Bps[k] for k in range(n_dev)})
     return SyntheticSystem(name, devs)
 
 

@@ -51,7 +51,8 @@ def test_an_imported_table_wise_plan_predicts_what_the_cost_model_does(planned):
     from embsim.cost_model.coverage import table_access
     acc = {a.name: a.accesses for a in table_access(model, None, 256)}
     slot = next(s for s in system.slots() if s.device == "gpu0" and s.tier == "hbm")
-    want = acc["t0"] * system.lookup_cost(slot, model.tables[0].row_bytes).time_s
+    want = acc["t0"] * system.lookup_cost(slot, model.tables[0].row_bytes).time_s \
+        + system.shard_output_time_s("gpu0", 256 * model.tables[0].dim * 4.0)   # and its pooled-output write
     assert back.device_time_s["gpu0"] == pytest.approx(want, rel=1e-12)     # t0 alone on rank 0
     assert back.planner == "torchrec"
 

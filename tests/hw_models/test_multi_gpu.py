@@ -96,17 +96,19 @@ def test_batch_cost_by_hand(gpu):
                      dense_macs=1e9)
     bc = gpu.batch_cost(load)
     by = {(w.stage, w.resource): w.time_s for w in bc.work}
-    # host rows at gpu0's own UVM port rate (10 GB/s x 0.5); the shared host DDR (8 GB/s) is its own resource
-    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 5e9)
+    # host rows at gpu0's own UVM port rate (10 GB/s x 0.5); the shared host DDR (8 GB/s) is its own resource;
+    # then the pooled output written to HBM at its 1000 GB/s peak
+    assert by[("embedding", "gpu0")] == pytest.approx(1000 * 128 / 500e9 + 10 * 256 / 5e9 + 1e6 / 1000e9)
     assert by[("embedding", "host.ddr")] == pytest.approx(10 * 256 / 8e9)
-    assert by[("embedding", "gpu1")] == pytest.approx(50 * 64 / 500e9)
+    assert by[("embedding", "gpu1")] == pytest.approx(50 * 64 / 500e9 + 2e5 / 1000e9)
     # indices: 1010 x 8 B over gpu0's PCIe in the host stage
     assert by[("host", "gpu0.pcie")] == pytest.approx(1010 * 8 / 10e9)
     # all-to-all: gpu0 sends 0.5 MB and receives 0.1 MB; gpu1 the reverse
     assert by[("transfer", "gpu0.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
     assert by[("transfer", "gpu1.link")] == pytest.approx(1e-6 + 0.5e6 / 80e9)
     assert by[("dense", "gpu1.sm")] == pytest.approx(1e9 / (100e12 * 0.5))   # on the SMs, beside the next lookups
-    assert bc.bytes["gpu0.hbm"] == pytest.approx(128000)
+    assert bc.bytes["gpu0.hbm"] == pytest.approx(128000 + 1e6)
+    assert bc.actions[("gpu0.hbm", "write_B")] == pytest.approx(1e6)
     assert bc.bytes["host.ddr"] == pytest.approx(10 * 256)
     assert bc.actions[("gpu0.link", "transfer_B")] == pytest.approx(0.5e6)
     e = gpu.energy_J(bc.actions, 1.0)
@@ -147,3 +149,15 @@ def test_cache_levels_follow_the_cache_capacity(gpu):
     cached = hand(hbm_cache__capacity="2 GB")
     assert [(c["device"], c["level"], c["capacity_B"], c["above_tier"]) for c in cached.cache_levels()] == \
         [("gpu0", "hbm_cache", 2e9, "host_ddr"), ("gpu1", "hbm_cache", 2e9, "host_ddr")]
+
+
+def test_output_write_is_priced_as_the_planner_asks(gpu):
+    """The embedding stage's output write is shard_output_time_s; merging two shards' outputs on one GPU
+    never costs more than the two written apart, and more bytes never take less time."""
+    def emb(pooled_B):
+        bc = gpu.batch_cost(BatchLoad(32, {"gpu0": DeviceLoad(pooled_bytes_out=pooled_B)}, 0.0))
+        return {w.resource: w.time_s for w in bc.work if w.stage == "embedding"}["gpu0"]
+    a, b = 3e5, 7e5
+    assert emb(a) == pytest.approx(gpu.shard_output_time_s("gpu0", a)) == pytest.approx(a / 1000e9)
+    assert emb(a + b) <= emb(a) + emb(b) * (1 + 1e-12)
+    assert emb(0.0) <= emb(a) <= emb(a + b)

@@ -24,6 +24,11 @@ Decisions:
   ``host_ddr`` slot are cached in HBM; the replay simulates it as level
   ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
   plus writing the row into HBM.
+* **Output write**: each GPU's shards write their pooled vectors
+  (``pooled_bytes_out``: per sample one fp32 vector per table, a row-wise
+  part's partial sum, a column shard's columns) into HBM at its peak
+  bandwidth, a streaming write, in the embedding stage
+  (``shard_output_time_s``, which the planner prices too).
 * **All-to-all** (transfer): GPU i keeps 1/N of its pooled vectors and sends
   the rest; its link time is latency + max(sent, received) / (bandwidth x
   efficiency).  With NVSwitch every GPU's links run at once.  No
@@ -189,6 +194,11 @@ class MultiGpu(System):
         t, acts = self._row_work(device, "fill", row_bytes)
         return Cost(t, self.dynamic_J(acts))
 
+    def shard_output_time_s(self, device, pooled_bytes):
+        """Seconds ``device``'s shards take to write ``pooled_bytes`` of pooled vectors: HBM at its peak."""
+        self._check_devices([device])
+        return pooled_bytes / self.hbm[device].peak_Bps
+
     def compute_cost(self, device, macs):
         self._check_devices([device])
         sm = self.sm[device]
@@ -223,6 +233,10 @@ class MultiGpu(System):
             add(actions, (f"{dev}.pcie", "transfer_B"), idx_B)
             add(nbytes, f"{dev}.pcie", idx_B)
             t, host_B = gpu_embedding(self, dev, dl, actions, nbytes)
+            if dl.pooled_bytes_out:    # the shards write their pooled vectors before the all-to-all
+                t += self.shard_output_time_s(dev, dl.pooled_bytes_out)
+                add(actions, (f"{dev}.hbm", "write_B"), dl.pooled_bytes_out)
+                add(nbytes, f"{dev}.hbm", dl.pooled_bytes_out)
             work.append(StageWork("embedding", dev, t))
             if host_B:   # the shared host DDR and switch uplink, at once with the GPU
                 work.append(StageWork("embedding", self.HOST_POOL, host_B / self.host_ddr.peak_Bps))
