@@ -30,7 +30,7 @@ should read fewer units than ``frequency`` and ``frequency`` fewer than
 Per (trace, tier, row size, layout): mean cost units read per batch (the
 simulator's), the cost model's prediction (``cost_model.layout_units``:
 units counted on a *profile*, another draw of the same trace with the next
-seed, laid out as the simulator lays rows) and its ratio to the simulated
+seed, laid out as the simulator lays rows, held out: ranked on its first half, read on its second) and its ratio to the simulated
 count, units per lookup, bytes the tier moves per batch, and the embedding time per
 batch (the slowest device's, from the family's batch cost of each trace
 batch; mean over batches).  Prints a markdown table (or ``--json``).
@@ -103,7 +103,8 @@ def predicted_units(model, profiles, sizes):
 def study(trace_name, model, trace, systems, profile=None):
     """Simulated figures per tier and layout; with ``profile``, the cost model's prediction beside them."""
     rows = []
-    profiles = {lay: LayoutProfile(profile, lay) for lay in LAYOUTS} if profile is not None else {}  # shared by tiers
+    # held out, as the simulation is (it ranks on its trace's first half and replays the second)
+    profiles = {lay: LayoutProfile(profile, lay, held_out=True) for lay in LAYOUTS} if profile is not None else {}
     for tier_name, (preset, tier, strategy, sizes) in TIERS.items():
         system = systems[preset]
         plan = hand_plan(model, system, tier, strategy)

@@ -30,7 +30,13 @@ the sampled lookups whose row the slot holds, ``units_per_row`` =
 ``ceil(L / S)`` (what one row alone reads), so it is 1 when no two lookups of
 a batch share a unit.  When the profile is the simulated trace (``simulate``
 solving its own plan) the count is the simulator's; for another profile it is
-an estimate from the same distribution.  Cost: one sort of each table's
+an estimate from the same distribution.
+
+Held out (``held_out=True``: the simulator ranks rows on a profile and replays another trace), the
+profile is cut in two as ``workloads.profile`` cuts a trace: its first half ranks the rows (and is
+clustered for ``coaccess``), its second half is read through that placement, and rows the first half
+never saw rank after every seen row, by id, as ``sim/heldout.py`` ranks them.  It ranks on half the
+profile, so more rows are unseen than in the simulation: an estimate on the pessimistic side.  Cost: one sort of each table's
 profile lookups, then one ``np.unique`` over the sampled lookups (at most
 ``PROFILE_MAX_LOOKUPS`` per table) per (slot range, row size, unit sizes).
 """
@@ -40,6 +46,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..workloads.profile import batch_range, split_batch
 from ..workloads.row_layout import check_layout, coaccess_order
 
 #: lookups per table whose batches are read through a layout (whole batches, spread over the profile)
@@ -65,6 +72,44 @@ def hot_ranks(rows_idx: np.ndarray, counts: np.ndarray, part: np.ndarray, parts:
     start = np.searchsorted(ps, np.arange(parts))
     rank[order] = np.arange(rows_idx.size) - start[ps]
     return rank
+
+
+def heldout_ranks(x: np.ndarray, counts: np.ndarray, part: np.ndarray, parts: int) -> np.ndarray:
+    """Hot rank within its part under a held-out profile (``sim/heldout.py``): rows with a count rank by
+    falling count, ties to the lower row; a row the profile never saw (count 0) ranks after every seen
+    row of its part, by id (``n_seen + its index among the part's unseen rows``)."""
+    rank = np.empty(x.size, dtype=np.int64)
+    for p in range(parts):
+        m = np.flatnonzero(part == p)
+        s, u = m[counts[m] > 0], m[counts[m] == 0]
+        rank[s] = hot_ranks(x[s], counts[s], np.zeros(s.size, dtype=np.int64), 1)
+        rank[u] = s.size + x[u] - np.searchsorted(np.sort(x[s]), x[u])
+    return rank
+
+
+def heldout_coaccess_positions(profile, t, rows, rank, shard, seen):
+    """Place in ``shard`` of each of ``rows`` (touched rows of the shard, their hot ``rank``s) in the
+    co-access order of a held-out profile ``seen`` = (profiled rows ascending, their counts).
+
+    The shard holds every row of its part with a hot rank in ``[lo, hi)``, touched by the evaluation or
+    not: the profiled rows of those ranks, in co-access order, then rows the profile never saw in id
+    order (``coaccess_order`` puts unseen rows last by id, and their ranks follow their ids).  A touched
+    row's place is its index among all of them, so rows the evaluation does not touch keep their room:
+    the layout knows the profile, never which rows the evaluation will read.  ``profile.coaccess_key``
+    gives the co-access place of a row.
+    """
+    prow, pcount = (np.asarray(a, dtype=np.int64) for a in seen)
+    if shard.parts > 1:
+        prow, pcount = (a[shard.partition.part_of(prow) == shard.part] for a in (prow, pcount))
+    by_rank = prow[np.lexsort((prow, -pcount))]           # the part's profiled rows, hot rank 0, 1, ...
+    n = by_rank.size
+    top = min(shard.hi, n)
+    keys = np.sort(profile.coaccess_key(t, by_rank[shard.lo:top])) if top > shard.lo else np.zeros(0, np.int64)
+    pos = np.empty(rows.size, dtype=np.int64)
+    profiled = rank < n
+    pos[profiled] = np.searchsorted(keys, profile.coaccess_key(t, rows[profiled]))
+    pos[~profiled] = keys.size + rank[~profiled] - max(shard.lo, n)
+    return pos
 
 
 def _identity_positions(x, sel, lo, hi, touched_sorted):
@@ -111,8 +156,9 @@ def unit_span(pos: np.ndarray, row_bytes: float, sizes) -> tuple:
 class _Slot:
     """The hot-rank range of one part of one table, as a shard of the simulator has them."""
 
-    def __init__(self, table, part, lo, hi):
+    def __init__(self, table, part, lo, hi, parts=1, partition=None):
         self.table, self.part, self.lo, self.hi = table, part, lo, hi
+        self.parts, self.partition = parts, partition
 
 
 def _segment_positions(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
@@ -127,12 +173,22 @@ def _segment_positions(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
 class _Table:
     """One table of the profile: its touched rows and counts, and the sampled batches' lookups."""
 
-    def __init__(self, trace, t: int, max_lookups: int):
+    def __init__(self, trace, t: int, max_lookups: int, rank_trace=None):
         seg = trace.segment_offsets()
         T, B = trace.n_tables, trace.n_batches
         starts, stops = seg[:-1][t::T], seg[1:][t::T]                  # per batch
         ids = trace.indices[_segment_positions(starts, stops)]
         self.rows, self.counts = np.unique(ids, return_counts=True)
+        self.seen: Optional[tuple] = None      # held out: (rows, counts) of the rank trace, which ranks the rows
+        if rank_trace is not None:
+            rseg = rank_trace.segment_offsets()
+            rids = rank_trace.indices[_segment_positions(rseg[:-1][t::T], rseg[1:][t::T])]
+            self.seen = np.unique(rids, return_counts=True)
+            self.rows = np.union1d(self.rows, self.seen[0])
+            where = np.searchsorted(self.seen[0], self.rows)
+            found = where < self.seen[0].size
+            found[found] = self.seen[0][where[found]] == self.rows[found]
+            self.counts = np.where(found, self.seen[1][np.minimum(where, self.seen[0].size - 1)], 0)
         per_batch = max(1.0, ids.size / max(B, 1))
         k = int(max(1, min(B, max_lookups // per_batch)))
         pick = np.unique(np.linspace(0, B - 1, k).round().astype(np.int64)) if B else np.zeros(0, np.int64)
@@ -154,8 +210,13 @@ class LayoutProfile:
     simulation's seed gives the simulator's placement).
     """
 
-    def __init__(self, trace, layout: str, seed: int = 0, max_lookups: int = PROFILE_MAX_LOOKUPS):
+    def __init__(self, trace, layout: str, seed: int = 0, max_lookups: int = PROFILE_MAX_LOOKUPS,
+                 held_out: bool = False):
         self.trace, self.layout, self.seed = trace, check_layout(layout), int(seed)
+        self.held_out = bool(held_out) and trace.n_batches >= 2
+        # held out (module doc): the first half of the profile ranks and clusters, the second is read
+        self.rank_trace = batch_range(trace, 0, split_batch(trace.n_batches)) if self.held_out else trace
+        self.read_trace = batch_range(trace, split_batch(trace.n_batches), trace.n_batches) if self.held_out else trace
         self.max_lookups = int(max_lookups)
         self._tables: dict = {}
         self._coaccess: dict = {}    # table -> place of every row in its co-access order (Louvain: seconds a table)
@@ -163,7 +224,7 @@ class LayoutProfile:
     def coaccess_key(self, t: int, rows: np.ndarray) -> np.ndarray:
         """Place of each of ``rows`` in table t's co-access order of the profile (computed once a table)."""
         if t not in self._coaccess:
-            full = coaccess_order(self.trace, t, seed=self.seed)
+            full = coaccess_order(self.rank_trace, t, seed=self.seed)
             inv = np.empty(full.size, dtype=np.int64)
             inv[full] = np.arange(full.size)
             self._coaccess[t] = inv
@@ -179,7 +240,8 @@ class LayoutProfile:
 
     def _table(self, t: int) -> _Table:
         if t not in self._tables:
-            self._tables[t] = _Table(self.trace, t, self.max_lookups)
+            self._tables[t] = _Table(self.read_trace, t, self.max_lookups,
+                                     self.rank_trace if self.held_out else None)
         return self._tables[t]
 
     def _places(self, t: int, partition, part: int, rank_range) -> np.ndarray:
@@ -188,7 +250,8 @@ class LayoutProfile:
         P = partition.parts if partition is not None else 1
         if partition not in tab.ranks:
             p, x = part_and_index(P, partition, tab.rows)
-            tab.ranks[partition] = (p, x, hot_ranks(x, tab.counts, p, P))
+            ranks = hot_ranks(x, tab.counts, p, P) if tab.seen is None else heldout_ranks(x, tab.counts, p, P)
+            tab.ranks[partition] = (p, x, ranks)
         p, x, rank = tab.ranks[partition]
         R = int(partition.part_rows()[part]) if partition is not None else int(self.trace.table_rows[t])
         lo, hi = (min(int(math.floor(f * R + 0.5)), R) for f in rank_range)
@@ -199,8 +262,11 @@ class LayoutProfile:
             sel = np.flatnonzero((p == part) & (rank >= lo) & (rank < hi))
             touched_sorted = np.sort(x[p == part])
             place = np.full(tab.rows.size, -1, dtype=np.int64)
-            if sel.size:
-                place[sel] = shard_positions(self.layout, x, sel, rank, _Slot(t, part, lo, hi), touched_sorted,
+            slot = _Slot(t, part, lo, hi, P, partition)
+            if sel.size and self.layout == "coaccess" and tab.seen is not None:
+                place[sel] = heldout_coaccess_positions(self, t, tab.rows[sel], rank[sel], slot, tab.seen)
+            elif sel.size:
+                place[sel] = shard_positions(self.layout, x, sel, rank, slot, touched_sorted,
                                              tab.key, self.seed)
             tab.places[cache] = place
         return tab.places[cache]

@@ -28,7 +28,8 @@ overrides both, per ``"tier"`` or ``"device.tier"``.
 import numpy as np
 
 from ..cost_model.coalescing import tier_unit_sizes_B  # noqa: F401  (re-exported for the simulator)
-from ..cost_model.layout_units import LayoutProfile, hot_ranks, part_and_index, shard_positions
+from ..cost_model.layout_units import (LayoutProfile, heldout_coaccess_positions, hot_ranks, part_and_index,
+                                       shard_positions)
 from ..workloads.row_layout import check_layout
 from .coalesce import row_addresses, shard_bytes
 
@@ -101,27 +102,3 @@ def coalesced_loads(counters, shards, locations, share):
     per_row = np.array([max(1.0, np.ceil(np.ceil(s.row_bytes - 1e-9) / u)) for s, u in zip(shards, unit)])
     units = counters.units[:, locs, last] * share
     return units, units * unit, units / per_row
-
-
-def heldout_coaccess_positions(profile, t, rows, rank, shard, seen):
-    """Place in ``shard`` of each of ``rows`` (touched rows of the shard, their hot ``rank``s) in the
-    co-access order of a held-out profile ``seen`` = (profiled rows ascending, their counts).
-
-    The shard holds every row of its part with a hot rank in ``[lo, hi)``, touched by the evaluation or
-    not: the profiled rows of those ranks, in co-access order, then rows the profile never saw in id
-    order (``coaccess_order`` puts unseen rows last by id, and their ranks follow their ids).  A touched
-    row's place is its index among all of them, so rows the evaluation does not touch keep their room:
-    the layout knows the profile, never which rows the evaluation will read.
-    """
-    prow, pcount = (np.asarray(a, dtype=np.int64) for a in seen)
-    if shard.parts > 1:
-        prow, pcount = (a[shard.partition.part_of(prow) == shard.part] for a in (prow, pcount))
-    by_rank = prow[np.lexsort((prow, -pcount))]           # the part's profiled rows, hot rank 0, 1, ...
-    n = by_rank.size
-    top = min(shard.hi, n)
-    keys = np.sort(profile.coaccess_key(t, by_rank[shard.lo:top])) if top > shard.lo else np.zeros(0, np.int64)
-    pos = np.empty(rows.size, dtype=np.int64)
-    profiled = rank < n
-    pos[profiled] = np.searchsorted(keys, profile.coaccess_key(t, rows[profiled]))
-    pos[~profiled] = keys.size + rank[~profiled] - max(shard.lo, n)
-    return pos

@@ -335,7 +335,9 @@ class Simulation:
         from ..cost_model.planner import plan_for
         from ..cost_model.layout_units import LayoutProfile
         # the profile is the simulated trace: the planner counts units on it as the replay will
-        self.layout_profile = LayoutProfile(self.profile if hasattr(self.profile, "indices") else self.profile.load(), self.layout, self.seed)   # the profile ranks
+        self.layout_profile = LayoutProfile(self.profile if hasattr(self.profile, "indices") else self.profile.load(),
+                                            self.layout, self.seed,
+                                            held_out=self.held_out.kind != profiles.IN_SAMPLE)   # the profile ranks
         co = {"layout": self.layout, "unit_sizes_B": self.unit_sizes_B, "profile": self.layout_profile}
         ranges, plan = {}, None
         for _ in range(rounds):
