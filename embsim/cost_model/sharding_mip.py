@@ -565,6 +565,8 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     agg, lp_rep = aggregate_lp(inst, solver, max(MIN_SOLVER_S, 0.3 * time_limit_s), energy_weight, scale)
     if agg is None:         # no LP (its build took the time, or no optimum): polish the start with what is left
         pl, moves = _polished(inst, start, deadline, energy_weight)
+        if pl is not None and objective(inst, pl) >= objective(inst, start):
+            pl = None       # nothing better than the start: the caller keeps the best baseline, labelled so
         why = lp_rep.note or f"the aggregate LP stopped {lp_rep.status}"
         rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
         return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
