@@ -57,6 +57,7 @@ restricted one), so the reported gap is honest even though step 2 fixes the
 tier shares.
 """
 import math
+from dataclasses import dataclass, field
 import time
 
 import numpy as np
@@ -398,74 +399,38 @@ def _rescale(rep, scale):
 
 
 def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
-    """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound."""
+    """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound.
+    ``time_limit_s`` counts building the LP too; with nothing left for the solver, no solve (None, a
+    no_solution report with a note).  Rows are built from (variable, coefficient) pairs (``lp_rows``)."""
+    t0 = time.perf_counter()
     classes = device_classes(inst)
     prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
-    class_time = {c: [] for c in range(len(classes))}
-    energy = []
-    cap_terms = {}
-    item_vars = []
+    class_time = {c: [] for c in range(len(classes))}      # PuLP terms of the alternatives (decomposed_types)
+    energy, cap_terms = [], {}
     alt = lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale)
-    class_pooled = {}       # class -> pooled-bytes terms of the items it holds
-    for i, it in enumerate(inst.items):
-        xs = []
-        vars_i = []
-        instead = alt.instead.get(it.table, [])
-        for r, rep in enumerate(it.reps):
-            xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 or instead else 1
-            xs.append(xr)
-            segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
-            # the item's share on each class: every segment (hot or cold rows) follows it, since an
-            # item lives whole on one device (valid for every plan; without it the LP sends an item's
-            # hot rows to one class's fast tier and its cold rows to another class, which on a mixed
-            # system, e.g. SmartSSDs plus the host's DRAM, leaves a 20-30% gap)
-            xc = [prob.add_variable(f"xc_{i}_{r}_{c}", 0, 1) for c in range(len(classes))] \
-                if len(classes) > 1 else None
-            if xc is not None:
-                prob += pulp.lpSum(xc) == xr
-            for c, cls in enumerate(classes):
-                on_c = xc[c] if xc is not None else xr
-                class_pooled.setdefault(c, []).append(inst.pooled_B[i] * on_c)
-                class_time[c].append(min(output_s(inst, i, d) for d in cls) / scale * on_c)   # its output write
-            for j, (w, s) in enumerate(segs):
-                vs = []
-                for c, cls in enumerate(classes):
-                    d0 = cls[0]
-                    vc = []
-                    for n, k in enumerate(inst.dev_slots[d0]):
-                        v = prob.add_variable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
-                        vs.append(v)
-                        vc.append(v)
-                        class_time[c].append(it.accesses * s * inst.time[i][r, k] / scale * v)
-                        if energy_weight:
-                            energy.append(it.accesses * s * energy_weight * inst.energy[i][r, k] / scale * v)
-                        cap_terms.setdefault((c, n), []).append(w * it.bytes[r] * v)
-                        vars_i.append((r, c, n, s, w, v))
-                    if xc is not None:
-                        prob += pulp.lpSum(vc) == xc[c]
-                if xc is None:
-                    prob += pulp.lpSum(vs) == xr
-        if len(it.reps) > 1 or instead:
-            prob += pulp.lpSum(xs) + pulp.lpSum(instead) == 1
-        # an item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)
-        per = {}
-        for r, c, n, _s, w, v in vars_i:
-            per.setdefault((c, n), []).append(w * it.bytes[r] * v)
-        for (c, n), terms in per.items():
-            k = inst.dev_slots[classes[c][0]][n]
-            cap1 = inst.pools[inst.slots[k].pool_key]
-            if max(it.bytes) > cap1:          # otherwise the cut is redundant
-                prob += pulp.lpSum(terms) <= cap1
-        item_vars.append(vars_i)
-    for (c, n), terms in cap_terms.items():
+    rows = _AggregateRows({c: [] for c in range(len(classes))}, {}, [], {})
+    item_vars = [_aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale)
+                 for i in range(len(inst.items))]
+    for (c, n), pairs in rows.cap.items():
         pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
-        cap = sum(inst.pools[p] for p in pools)
-        prob += pulp.lpSum(terms) <= cap          # full capacity: the LP must stay a relaxation
-    for c, terms in class_time.items():     # a class's devices share its work; none exceeds M
-        prob += pulp.lpSum(terms) <= len(classes[c]) * M
+        row = expr(pairs) + pulp.lpSum(cap_terms.pop((c, n), []))
+        prob += row <= sum(inst.pools[p] for p in pools)          # full capacity: the LP must stay a relaxation
+    for (c, n), terms in cap_terms.items():                         # slots only the alternatives use
+        pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
+        prob += pulp.lpSum(terms) <= sum(inst.pools[p] for p in pools)
+    for c, pairs in rows.time.items():     # a class's devices share its work; none exceeds M
+        prob += expr(pairs + [(M, -float(len(classes[c])))], rows.time0.get(c, 0.0)) \
+            + pulp.lpSum(class_time[c]) <= 0
+    class_pooled = {c: [expr(rows.pooled.get(c, []), rows.pooled0.get(c, 0.0))]
+                    for c in set(rows.pooled) | set(rows.pooled0)}
     Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
-    prob += M + (Mc if Mc is not None else 0) + pulp.lpSum(energy)
+    prob += M + (Mc if Mc is not None else 0) + expr(rows.energy) + pulp.lpSum(energy)
+    built_s = time.perf_counter() - t0
+    if time_limit_s - built_s < MIN_SOLVER_S:
+        return None, SolveReport("no_solution", None, None, None, 0.0, solver,
+                                 f"no aggregate LP solve: building it took {built_s:.2f} s of {time_limit_s:.2f} s")
+    time_limit_s -= built_s
     rep = _rescale(solve(prob, solver, time_limit_s), scale)
     if rep.status != "optimal":
         return None, rep
@@ -487,6 +452,85 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
             shares, rows = {0: 1.0}, {0: 1.0}
         out.append((r_best, shares, rows))
     return out, rep
+
+
+@dataclass
+class _AggregateRows:
+    """The aggregate LP's rows as (variable, coefficient) pairs, gathered over the items."""
+    time: dict        # class -> work (s, scaled) of the items' shares on it
+    cap: dict         # (class, rank) -> bytes
+    energy: list      # energy terms (scaled)
+    pooled: dict      # class -> pooled bytes
+    time0: dict = field(default_factory=dict)     # class -> constant work (items with no choice)
+    pooled0: dict = field(default_factory=dict)   # class -> constant pooled bytes
+
+
+def _share_row(prob, parts, whole):
+    """sum(parts) == whole, where ``whole`` is a variable or the constant 1."""
+    if isinstance(whole, pulp.LpVariable):
+        add_row(prob, [(v, 1.0) for v in parts] + [(whole, -1.0)], "==", 0.0)
+    else:
+        add_row(prob, [(v, 1.0) for v in parts], "==", float(whole))
+
+
+def _aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale):
+    """Item i's variables and rows in the aggregate LP; its (rep, class, rank, share, weight, var) list."""
+    it = inst.items[i]
+    xs, vars_i = [], []
+    instead = alt.instead.get(it.table, [])
+    for r, rep in enumerate(it.reps):
+        xr = prob.add_variable(f"x_{i}_{r}", 0, 1) if len(it.reps) > 1 or instead else 1
+        xs.append(xr)
+        segs = it.curve.segments() if rep.kind == "dense" else [(1.0, 1.0)]
+        # the item's share on each class: every segment (hot or cold rows) follows it, since an
+        # item lives whole on one device (valid for every plan; without it the LP sends an item's
+        # hot rows to one class's fast tier and its cold rows to another class, which on a mixed
+        # system, e.g. SmartSSDs plus the host's DRAM, leaves a 20-30% gap)
+        xc = [prob.add_variable(f"xc_{i}_{r}_{c}", 0, 1) for c in range(len(classes))] \
+            if len(classes) > 1 else None
+        if xc is not None:
+            _share_row(prob, xc, xr)
+        for c, cls in enumerate(classes):
+            on_c = xc[c] if xc is not None else xr
+            out_s = min(output_s(inst, i, d) for d in cls) / scale                 # its output write
+            if isinstance(on_c, pulp.LpVariable):
+                rows.pooled.setdefault(c, []).append((on_c, inst.pooled_B[i]))
+                rows.time[c].append((on_c, out_s))
+            else:                               # one representation on one class: the constant 1
+                rows.pooled0[c] = rows.pooled0.get(c, 0.0) + inst.pooled_B[i] * on_c
+                rows.time0[c] = rows.time0.get(c, 0.0) + out_s * on_c
+        for j, (w, s) in enumerate(segs):
+            vs = []
+            for c, cls in enumerate(classes):
+                vc = []
+                for n, k in enumerate(inst.dev_slots[cls[0]]):
+                    v = prob.add_variable(f"v_{i}_{r}_{j}_{c}_{n}", 0, 1)
+                    vs.append(v)
+                    vc.append(v)
+                    rows.time[c].append((v, it.accesses * s * inst.time[i][r, k] / scale))
+                    if energy_weight:
+                        rows.energy.append((v, it.accesses * s * energy_weight * inst.energy[i][r, k] / scale))
+                    rows.cap.setdefault((c, n), []).append((v, w * it.bytes[r]))
+                    vars_i.append((r, c, n, s, w, v))
+                if xc is not None:
+                    _share_row(prob, vc, xc[c])
+            if xc is None:
+                _share_row(prob, vs, xr)
+    if len(it.reps) > 1 or instead:
+        prob += pulp.lpSum(xs) + pulp.lpSum(instead) == 1
+    _one_device_cuts(prob, inst, classes, it, vars_i)
+    return vars_i
+
+
+def _one_device_cuts(prob, inst, classes, it, vars_i):
+    """An item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)."""
+    per = {}
+    for r, c, n, _s, w, v in vars_i:
+        per.setdefault((c, n), []).append((v, w * it.bytes[r]))
+    for (c, n), pairs in per.items():
+        cap1 = inst.pools[inst.slots[inst.dev_slots[classes[c][0]][n]].pool_key]
+        if max(it.bytes) > cap1:          # otherwise the cut is redundant
+            add_row(prob, pairs, "<=", cap1)
 
 
 def lower_bound(inst, lp_objective):
@@ -519,8 +563,13 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     scale = (m0 + energy_weight * e0) or 1.0
     deadline = t0 + time_limit_s       # every stage, model building included, ends by it
     agg, lp_rep = aggregate_lp(inst, solver, max(MIN_SOLVER_S, 0.3 * time_limit_s), energy_weight, scale)
-    if agg is None:
-        return None, lp_rep, None
+    if agg is None:         # no LP (its build took the time, or no optimum): polish the start with what is left
+        pl, moves = _polished(inst, start, deadline, energy_weight)
+        if pl is not None and objective(inst, pl) >= objective(inst, start):
+            pl = None       # nothing better than the start: the caller keeps the best baseline, labelled so
+        why = lp_rep.note or f"the aggregate LP stopped {lp_rep.status}"
+        rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
+        return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
     reps, cost, rank_bytes = _assignment_costs(inst, agg)
     # LPT on the same costs: the warm start
@@ -539,16 +588,19 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         if left >= MIN_SOLVER_S else SolveReport("no_solution", None, None, None, 0.0, solver,
                                                  "no assignment solve: the limit was spent building it")
     pl = _refilled_assignment(inst, rep, x, reps, warm_pl, alt)
-    moves = 0
-    if energy_weight == 0:
-        # polish the better of the refilled MIP assignment and the best baseline (polish levels the
-        # lookups alone: its result is kept only if the whole objective, all-to-all included, is no worse)
-        cands = [q for q in (pl, start) if q is not None]
-        if cands:
-            pl = min(cands, key=lambda q: objective(inst, q))
-            polished, moves = polish(inst, pl, deadline)
-            pl = polished if objective(inst, polished) <= objective(inst, pl) else pl
+    cands = [q for q in (pl, start) if q is not None]
+    pl, moves = _polished(inst, min(cands, key=lambda q: objective(inst, q)) if cands else None, deadline,
+                          energy_weight)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+
+
+def _polished(inst, pl, deadline, energy_weight):
+    """``pl`` polished until ``deadline`` without energy in the objective: (placement, moves).  Polish levels
+    the lookups alone: its result is kept only if the whole objective, all-to-all included, is no worse."""
+    if pl is None or energy_weight != 0:
+        return pl, 0
+    polished, moves = polish(inst, pl, deadline)
+    return (polished if objective(inst, polished) <= objective(inst, pl) else pl), moves
 
 
 def _assignment_costs(inst, agg):
