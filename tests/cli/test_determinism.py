@@ -1,5 +1,6 @@
 """Same inputs, same outputs: plans and results bit for bit, and a config_hash of the inputs only."""
 import json
+import re
 import os
 
 import yaml
@@ -60,6 +61,7 @@ def test_shard_twice_gives_the_same_plan(tmp_path):
                                   "--time-limit", "30", "-o", tmp_path / f"p{i}.json")
         assert r.code == 0, r
         d = json.loads((tmp_path / f"p{i}.json").read_text())
-        d.pop("solve_time_s")
+        d.pop("solve_time_s")      # outputs of the wall clock: the solve's time and the notes that quote times
+        d["notes"] = [n for n in d["notes"] if not re.search(r"\d s\b", n)]
         plans.append(d)
     assert plans[0] == plans[1]

@@ -24,11 +24,8 @@ Decisions:
   ``host_ddr`` slot are cached in HBM; the replay simulates it as level
   ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
   plus writing the row into HBM.
-* **Output write**: each GPU's shards write their pooled vectors
-  (``pooled_bytes_out``: per sample one fp32 vector per table, a row-wise
-  part's partial sum, a column shard's columns) into HBM at its peak
-  bandwidth, a streaming write, in the embedding stage
-  (``shard_output_time_s``, which the planner prices too).
+* **Output write**: each GPU's shards write their pooled vectors (``pooled_bytes_out``) into HBM at
+  its peak bandwidth in the embedding stage (``shard_output_time_s``, which the planner prices too).
 * **All-to-all** (transfer): GPU i keeps 1/N of its pooled vectors and sends
   the rest; its link time is latency + max(sent, received) / (bandwidth x
   efficiency).  With NVSwitch every GPU's links run at once.  No
@@ -205,17 +202,13 @@ class MultiGpu(System):
         return Cost(sm.mac_time_s(macs), self.dynamic_J({(sm.name, f"op_{sm.p.mlp_dtype}"): 2.0 * macs}))
 
     def attention_work(self, load):
-        """HSTU layers data parallel: each GPU runs 1/N of the batch's attention FLOPs at the dense rate.
-
-        At ``compute_cost``'s rate; an even split assumes sequences spread over GPUs by length.
-        """
+        """HSTU layers data parallel: each GPU runs 1/N of the attention FLOPs at ``compute_cost``'s rate."""
         if not load.attention_flops:
             return [], {}
         f = load.attention_flops / len(self.devices)
         return ([StageWork("attention", d, self.compute_cost(d, f / 2.0).time_s) for d in self.devices],
                 {(f"{d}.sm", f"op_{self.sm[d].p.mlp_dtype}"): f for d in self.devices})
 
-    # -- one batch -------------------------------------------------------------
     def batch_cost(self, load):
         self._check_devices(load.devices)
         N, B = len(self.devices), load.batch_size
@@ -230,8 +223,7 @@ class MultiGpu(System):
             idx_B = sum(g.lookups + sum(g.hits.values()) for g in groups) * self.p.index_bytes.value
             work.append(StageWork("host", f"{dev}.pcie", self.pcie[dev].transfer_time_s(idx_B)))
             self.switches.transfer_one(work, "host", dev, idx_B, nbytes)
-            add(actions, (f"{dev}.pcie", "transfer_B"), idx_B)
-            add(nbytes, f"{dev}.pcie", idx_B)
+            add(actions, (f"{dev}.pcie", "transfer_B"), idx_B), add(nbytes, f"{dev}.pcie", idx_B)
             t, host_B = gpu_embedding(self, dev, dl, actions, nbytes)
             if dl.pooled_bytes_out:    # the shards write their pooled vectors before the all-to-all
                 t += self.shard_output_time_s(dev, dl.pooled_bytes_out)
