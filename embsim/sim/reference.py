@@ -23,7 +23,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .coalesce import reference_units
-from .replay import COUNTERS, Location, ReplayCounters, _rounded
+from .replay import COUNTERS, Location, ReplayCounters, rounded_access_bytes
 
 
 class _Level:
@@ -67,6 +67,17 @@ class _Level:
         self.last.pop(g, None)
 
 
+def _cache_levels(locations, row_location):
+    """One :class:`_Level` per cache of each location; static pins kept only for rows living there."""
+    levels = [[_Level(c.policy, c.capacity_rows if c.policy != "none" else 0,
+                      () if c.pinned is None else c.pinned) for c in loc.caches] for loc in locations]
+    if row_location is not None:
+        for li, lv in enumerate(levels):
+            for L in lv:
+                L.pinned = {g for g in L.pinned if row_location[g] == li}
+    return levels
+
+
 def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations, row_location=None,
                      total_rows=None, table_names=None, row_address_B=None, row_length_B=None):
     """Same arguments and result as :func:`embsim.sim.replay.replay`, computed lookup by lookup.
@@ -80,18 +91,8 @@ def reference_replay(global_ids, batch_bounds, row_bytes, row_offsets, locations
     rb = np.asarray(row_bytes, dtype=np.float64)
     n_loc, B, T = len(locations), len(bounds) - 1, len(offs)
     M = max(len(loc.caches) for loc in locations) + 1
-    levels = [[_Level(c.policy, c.capacity_rows if c.policy != "none" else 0,
-                      () if c.pinned is None else c.pinned) for c in loc.caches] for loc in locations]
-    # static pins count only for rows that live at the level's location
-    if row_location is not None:
-        for li, lv in enumerate(levels):
-            for L in lv:
-                L.pinned = {g for g in L.pinned if row_location[g] == li}
-    cost = np.zeros((T, n_loc, M), dtype=np.int64)  # rounded bytes per access
-    for li, loc in enumerate(locations):
-        grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
-        for lj, gr in enumerate(grans):
-            cost[:, li, lj] = _rounded(rb, gr)
+    levels = _cache_levels(locations, row_location)
+    cost = rounded_access_bytes(rb, locations, M)
 
     c = {k: np.zeros((B, n_loc, M), dtype=np.int64) for k in COUNTERS}
     tc = {k: np.zeros((T, n_loc, M), dtype=np.int64) for k in ("lookups", "hits", "misses")}

@@ -238,6 +238,52 @@ def _rounded(row_bytes, gran):
     return (np.ceil(row_bytes / gran) * gran).astype(np.int64)
 
 
+def rounded_access_bytes(row_bytes, locations, n_levels):
+    """Bytes one access moves, per (table, location, level): the row rounded up to the level's granule
+    (each cache's, then the backing tier's)."""
+    cost = np.zeros((len(row_bytes), len(locations), n_levels), dtype=np.int64)
+    for li, loc in enumerate(locations):
+        grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
+        for lj, gr in enumerate(grans):
+            cost[:, li, lj] = _rounded(row_bytes, gr)
+    return cost
+
+
+def _checked_tables(row_bytes, row_offsets):
+    """(bytes per row, first row per table) as arrays, or an InputError naming what is wrong."""
+    rb = np.asarray(row_bytes, dtype=np.float64).reshape(-1)
+    offs = np.ascontiguousarray(row_offsets, dtype=np.int64).reshape(-1)
+    if offs.size < 1 or offs[0] != 0 or (np.diff(offs) <= 0).any():
+        raise InputError("replay: row_offsets: expected increasing offsets starting at 0 (every table has rows)")
+    if rb.shape != offs.shape:
+        raise InputError(f"replay: row_bytes: {rb.size} values for {offs.size} tables")
+    if not np.isfinite(rb).all() or (rb <= 0).any():
+        raise InputError(f"replay: row_bytes: expected positive bytes per row, got {rb.tolist()[:8]}")
+    return rb, offs
+
+
+def _checked_row_location(row_location, total_rows, n_locations, last_offset):
+    """(row -> location as int32 or None, total rows), or an InputError naming what is wrong."""
+    rowloc = None
+    if row_location is not None:
+        rowloc = np.ascontiguousarray(row_location, dtype=np.int32)
+        if rowloc.ndim != 1:
+            raise InputError(f"replay: row_location: expected a flat array, got shape {rowloc.shape}")
+        if total_rows is None:
+            total_rows = rowloc.shape[0]
+        if rowloc.shape[0] != total_rows:
+            raise InputError(f"replay: row_location: {rowloc.shape[0]} entries for {total_rows} rows")
+        if rowloc.size and (rowloc.min() < 0 or rowloc.max() >= n_locations):
+            raise InputError(f"replay: row_location: values {rowloc.min()}..{rowloc.max()} but only "
+                             f"{n_locations} locations (expected 0..{n_locations - 1})")
+    if total_rows is None:
+        raise InputError("replay: total_rows: required (rows of all tables)")
+    total_rows = int(total_rows)
+    if total_rows <= last_offset:
+        raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {last_offset}")
+    return rowloc, total_rows
+
+
 # ------------------------------------------------------------------ replay ---
 class Replayer:
     """A replay fed chunk by chunk: the caches and counters of every location, and the next batch.
@@ -251,31 +297,8 @@ class Replayer:
 
     def __init__(self, n_batches, row_bytes, row_offsets, locations, row_location=None, total_rows=None,
                  table_names=None, row_address_B=None, row_length_B=None):
-        rb = np.asarray(row_bytes, dtype=np.float64).reshape(-1)
-        offs = np.ascontiguousarray(row_offsets, dtype=np.int64).reshape(-1)
-        if offs.size < 1 or offs[0] != 0 or (np.diff(offs) <= 0).any():
-            raise InputError("replay: row_offsets: expected increasing offsets starting at 0 (every table has rows)")
-        if rb.shape != offs.shape:
-            raise InputError(f"replay: row_bytes: {rb.size} values for {offs.size} tables")
-        if not np.isfinite(rb).all() or (rb <= 0).any():
-            raise InputError(f"replay: row_bytes: expected positive bytes per row, got {rb.tolist()[:8]}")
-        rowloc = None
-        if row_location is not None:
-            rowloc = np.ascontiguousarray(row_location, dtype=np.int32)
-            if rowloc.ndim != 1:
-                raise InputError(f"replay: row_location: expected a flat array, got shape {rowloc.shape}")
-            if total_rows is None:
-                total_rows = rowloc.shape[0]
-            if rowloc.shape[0] != total_rows:
-                raise InputError(f"replay: row_location: {rowloc.shape[0]} entries for {total_rows} rows")
-            if rowloc.size and (rowloc.min() < 0 or rowloc.max() >= len(locations)):
-                raise InputError(f"replay: row_location: values {rowloc.min()}..{rowloc.max()} but only "
-                                 f"{len(locations)} locations (expected 0..{len(locations) - 1})")
-        if total_rows is None:
-            raise InputError("replay: total_rows: required (rows of all tables)")
-        total_rows = int(total_rows)
-        if total_rows <= offs[-1]:
-            raise InputError(f"replay: total_rows = {total_rows} but the last table starts at row {offs[-1]}")
+        rb, offs = _checked_tables(row_bytes, row_offsets)
+        rowloc, total_rows = _checked_row_location(row_location, total_rows, len(locations), int(offs[-1]))
         _check_levels(locations, total_rows)
         if int(n_batches) >= MAX_BATCHES:
             raise InputError(f"replay: n_batches = {int(n_batches)}: expected fewer than 2^30 "
@@ -294,11 +317,7 @@ class Replayer:
                 pinned.append(None if c.pinned is None else np.unique(np.asarray(c.pinned, dtype=np.int64)))
         n_cache = np.array([len(loc.caches) for loc in locations], dtype=np.int32)
         max_levels = int(n_cache.max()) + 1
-        rbytes = np.zeros((offs.size, len(locations), max_levels), dtype=np.int64)
-        for li, loc in enumerate(locations):
-            grans = [c.granularity_B for c in loc.caches] + [loc.granularity_B]
-            for lj, gr in enumerate(grans):
-                rbytes[:, li, lj] = _rounded(rb, gr)
+        rbytes = rounded_access_bytes(rb, locations, max_levels)
         self._state = _replay.ReplayState(self.n_batches, rowloc, total_rows, offs, rbytes,
                                           policies, caps, depths, loc_of, n_cache, pinned)
         self._done = False
