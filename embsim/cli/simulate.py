@@ -101,6 +101,44 @@ def summary_text(r):
     return "\n".join(lines)
 
 
+def _checked_arrival(qps, closed_loop, arrival, queries, batch_size, in_flight, batch_timeout):
+    """The arrival process the options ask for, or an InputError naming the options that clash."""
+    if qps is not None and closed_loop:
+        raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
+    if arrival is None:
+        arrival = "poisson" if qps is not None else "closed"
+    if arrival == "poisson" and qps is None:
+        raise InputError("--arrival poisson: needs --qps (queries per second)")
+    if arrival != "poisson" and qps is not None:
+        raise InputError(f"--qps: only with Poisson arrivals, not --arrival {arrival}")
+    if closed_loop and arrival != "closed":
+        raise InputError(f"--closed-loop and --arrival {arrival}: choose one")
+    for name, v in (("--queries", queries), ("--batch-size", batch_size), ("--in-flight", in_flight)):
+        if v is not None and v < 1:
+            raise InputError(f"{name}: {v}: expected a positive integer")
+    if qps is not None and not qps > 0:
+        raise InputError(f"--qps: {qps}: expected an arrival rate > 0 queries/s")
+    if batch_timeout is not None and not batch_timeout > 0:
+        raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
+    return arrival
+
+
+def _checked_plan(plan_path, model, system):
+    """The plan at ``plan_path``, checked against the model and system by shard's own validator."""
+    from ..cost_model.plan import load_plan
+    from ..cost_model.validate import plan_problems
+    plan = load_plan(plan_path)
+    if plan.model != model.name:
+        raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
+    if plan.system != system.name:
+        raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
+    problems = plan_problems(plan, system, model)          # the validator shard uses, before any work
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise InputError(f"{plan_path}: {problems[0]}{more}")
+    return plan
+
+
 @click.command("simulate")
 @click.option("--model", "model_name", required=True, help="Model preset name or YAML file.")
 @click.option("--system", "system_name", required=True, help="System preset name or YAML file.")
@@ -131,23 +169,7 @@ def summary_text(r):
 def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, arrival, in_flight, queries,
              batch_size, batch_timeout, seed, cache_policy, layout, as_json, output, force, planner, profile):
     """Simulate queries through a system; print throughput, latency, bandwidth and energy."""
-    if qps is not None and closed_loop:
-        raise InputError("--qps and --closed-loop: choose one (Poisson arrivals at a rate, or a closed loop)")
-    if arrival is None:
-        arrival = "poisson" if qps is not None else "closed"
-    if arrival == "poisson" and qps is None:
-        raise InputError("--arrival poisson: needs --qps (queries per second)")
-    if arrival != "poisson" and qps is not None:
-        raise InputError(f"--qps: only with Poisson arrivals, not --arrival {arrival}")
-    if closed_loop and arrival != "closed":
-        raise InputError(f"--closed-loop and --arrival {arrival}: choose one")
-    for name, v in (("--queries", queries), ("--batch-size", batch_size), ("--in-flight", in_flight)):
-        if v is not None and v < 1:
-            raise InputError(f"{name}: {v}: expected a positive integer")
-    if qps is not None and not qps > 0:
-        raise InputError(f"--qps: {qps}: expected an arrival rate > 0 queries/s")
-    if batch_timeout is not None and not batch_timeout > 0:
-        raise InputError(f"--batch-timeout: {batch_timeout}: expected a time > 0 s")
+    arrival = _checked_arrival(qps, closed_loop, arrival, queries, batch_size, in_flight, batch_timeout)
     refuse_with_plan(planner, plan_path)
     if queries is not None:
         from ..limits import check_allocation
@@ -156,7 +178,6 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
     if output:
         check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path, profile["profile"]))
 
-    from ..cost_model.plan import load_plan
     from ..hw_models.loader import load_system
     from ..sim.simulate import caches_from_system, simulate as run_simulation
     from ..workloads.model import load_model
@@ -165,17 +186,7 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
 
     model = load_model(model_name)
     system = load_system(system_name)
-    plan = load_plan(plan_path) if plan_path else None
-    if plan is not None and plan.model != model.name:
-        raise InputError(f"{plan_path}: model: the plan is for '{plan.model}', not '{model.name}'")
-    if plan is not None and plan.system != system.name:
-        raise InputError(f"{plan_path}: system: the plan is for '{plan.system}', not '{system.name}'")
-    if plan is not None:
-        from ..cost_model.validate import plan_problems
-        problems = plan_problems(plan, system, model)          # the validator shard uses, before any work
-        if problems:
-            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-            raise InputError(f"{plan_path}: {problems[0]}{more}")
+    plan = _checked_plan(plan_path, model, system) if plan_path else None
     trace = open_trace(trace_path) if trace_path else None
     if trace is not None:
         check_matches(trace, model, trace_path)
