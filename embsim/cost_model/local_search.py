@@ -43,20 +43,23 @@ def polish(inst, pl, deadline, est=None):
     if not private_pools(inst) or len(inst.devices) < 2:
         return pl, 0
     if deterministic_mode():
-        return _polish(inst, pl, lambda moves: moves < DETERMINISTIC_MAX_MOVES and time.perf_counter() < deadline)
-    return _polish(inst, pl, lambda moves: time.perf_counter() < deadline)
+        return _polish(inst, pl, lambda moves, need_s=0.0: moves < DETERMINISTIC_MAX_MOVES
+                       and time.perf_counter() + need_s < deadline)
+    return _polish(inst, pl, lambda moves, need_s=0.0: time.perf_counter() + need_s < deadline)
 
 
 def _polish(inst, pl, go_on):
     """Moves of the items placed whole or row-wise; replicated tables and column shards stay where they are
-    (their time is each device's base, their bytes are reserved)."""
+    (their time is each device's base, their bytes are reserved).  ``go_on(moves, need_s)``: whether to
+    go on with ``need_s`` seconds of work ahead; a candidate is not begun unless one as long as the last
+    one tried (two tier fills, measured) still ends by the deadline."""
     pl = Placement(list(pl.rep), list(pl.device), [list(r) for r in pl.ranges], set(pl.replicated), dict(pl.columns))
     movable = [i for i, it in enumerate(inst.items) if not pl.elsewhere(it.table)]
     base = evaluate(inst, Placement(pl.rep, pl.device, [[] for _ in inst.items], pl.replicated, pl.columns))[0]
     reserve = elsewhere_reserve(inst, pl.rep, pl.replicated, pl.columns)
     on = {d: [i for i in movable if pl.device[i] == d] for d in inst.devices}
     times = {d: base[d] + _time_of(inst, pl, on[d]) for d in inst.devices}
-    moves = 0
+    moves, cand_s = 0, 0.0
     while go_on(moves):
         d_max = max(times, key=times.get)
         best = None
@@ -67,8 +70,9 @@ def _polish(inst, pl, go_on):
             own = {i: _time_of(inst, pl, [i]) for i in on[d_max]}
             cand = sorted((i for i in on[d_max] if 0 < own[i] < room), key=lambda i: abs(own[i] - room / 2))
             for i in cand[:CANDIDATES]:
-                if not go_on(moves):     # a candidate is two tier fills: the deadline is checked before each
+                if not go_on(moves, cand_s):
                     break
+                t_cand = time.perf_counter()
                 dev = list(pl.device)
                 dev[i] = d_to
                 a = [j for j in on[d_max] if j != i]
@@ -78,6 +82,8 @@ def _polish(inst, pl, go_on):
                     fb = fill_tiers(inst, pl.rep, dev, reserve=reserve, subset=b)
                 except InputError:
                     continue
+                finally:
+                    cand_s = time.perf_counter() - t_cand
                 ta, tb = base[d_max] + _time_of(inst, fa, a), base[d_to] + _time_of(inst, fb, b)
                 if max(ta, tb) < times[d_max] * (1 - 1e-9) and (best is None or max(ta, tb) < best[0]):
                     best = (max(ta, tb), i, d_to, fa, fb, a, b, ta, tb)

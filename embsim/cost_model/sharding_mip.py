@@ -583,15 +583,14 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
     deadline = t0 + time_limit_s       # every stage, model building included, ends by it
     agg, lp_rep = aggregate_lp(inst, solver, max(MIN_SOLVER_S, 0.3 * time_limit_s), energy_weight, scale)
     if agg is None:         # no LP (its build took the time, or no optimum): polish the start with what is left
-        pl, moves = _polished(inst, start, deadline, energy_weight)
-        if pl is not None and objective(inst, pl) >= objective(inst, start):
-            pl = None       # nothing better than the start: the caller keeps the best baseline, labelled so
+        pl, moves, better = _polished(inst, start, deadline, energy_weight)
+        pl = pl if better else None     # nothing better than the start: the caller keeps the best baseline
         why = lp_rep.note or f"the aggregate LP stopped {lp_rep.status}"
         rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
         return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
     pl, rep = _assigned(inst, agg, start, solver, deadline, gap_rel, scale)
-    pl, moves = _polished(inst, pl, deadline, energy_weight)
+    pl, moves, _ = _polished(inst, pl, deadline, energy_weight)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
 
 
@@ -632,12 +631,16 @@ def _better(inst, pl, start):
 
 
 def _polished(inst, pl, deadline, energy_weight):
-    """``pl`` polished until ``deadline`` without energy in the objective: (placement, moves).  Polish levels
-    the lookups alone: its result is kept only if the whole objective, all-to-all included, is no worse."""
+    """``pl`` polished until ``deadline`` without energy in the objective: (placement, moves, whether it
+    scores strictly lower than ``pl``).  Polish levels the lookups alone: its result is kept only if the
+    whole objective, all-to-all included, is no worse."""
     if pl is None or energy_weight != 0:
-        return pl, 0
+        return pl, 0, False
     polished, moves = polish(inst, pl, deadline)
-    return (polished if objective(inst, polished) <= objective(inst, pl) else pl), moves
+    if polished is pl or moves == 0:      # not polished, or a copy of pl with nothing moved
+        return pl, moves, False
+    before, after = objective(inst, pl), objective(inst, polished)
+    return (polished if after <= before else pl), moves, after < before
 
 
 def _assignment_costs(inst, agg):

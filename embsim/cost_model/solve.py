@@ -22,7 +22,8 @@ model with its own row-wise blocks; it is shown (``baselines["torchrec"]``),
 not used as a warm start, and planned after the solve, outside its time limit.
 
 Time limit: ``time_limit_s`` is the whole call's (the instance, the baselines, building every model,
-the solves, writing the plan), less 8% kept for a solver's answer to its stop.  A stage that has no
+the solves, writing the plan), less 8% kept for a solver's answer to its stop and the finish (at least
+the finish's work as measured on the baselines, :func:`finish_estimate_s`).  A stage that has no
 time left is not started: with less than MIN_SOLVE_S left after the baselines, the plan is the best
 baseline (status ``not_solved``, a note says why).
 
@@ -52,6 +53,10 @@ from .warm_start import best_start
 
 DEFAULT_BATCH_SIZE = 1024
 OVERRUN_RESERVE = 0.08      # share of the time limit kept back for the solver's overrun (bench/planner.py)
+FINISH_SCORINGS = 5         # plans scored after the solve's deadline: _polished 2, _keep_better 1 (the
+#                             baseline's is known), fill_idle_fast_tiers 1, _to_plan 1 (a count, not a tuning)
+FINISH_FILLS = 1            # tier fills of every item after it: fill_idle_fast_tiers' (the polish begins
+#                             no candidate that, as long as its last, would end past the deadline)
 MIN_SOLVE_S = 0.3           # assumption: below this a model cannot even be built and written on a busy machine
 OBJECTIVES = ("makespan", "makespan+energy")
 
@@ -158,20 +163,28 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     if why:
         raise InputError(why)
 
-    def score(pl):
-        return placement_objective(inst, pl, energy_weight)
+    scored: dict = {}      # id -> (placement, objective): the finish scores the same plans again
 
-    baselines, best = propose(inst, score)
+    def score(pl):
+        if id(pl) not in scored:
+            scored[id(pl)] = (pl, placement_objective(inst, pl, energy_weight))
+        return scored[id(pl)][1]
+
+    timings: dict = {}
+    baselines, best = propose(inst, score, timings)
     if method == "auto":
         method = "full" if len(inst.items) * len(inst.devices) <= FULL_MAX_PAIRS else "decomposed"
     prepared_s = time.perf_counter() - t0
     # the solve gets what is left of the limit after the instance and the baselines, less 8% (at least
-    # 0.3 s) for the solver's overrun of its own limit and writing the plan: the whole call keeps the limit
-    left = time_limit_s - prepared_s - max(0.3, OVERRUN_RESERVE * time_limit_s)
+    # 0.3 s, at least the finish as measured) for the solver's overrun of its own limit and writing the
+    # plan: the whole call keeps the limit
+    reserve_s = max(0.3, OVERRUN_RESERVE * time_limit_s, finish_estimate_s(timings))
+    left = time_limit_s - prepared_s - reserve_s
     notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
              f"{len(inst.devices)} devices, {len(inst.slots)} slots",
              "representations other than a table's own dtype change model accuracy, which embsim does not model",
-             f"instance and baselines {prepared_s:.2f} s of the {time_limit_s:g} s limit"]
+             f"instance and baselines {prepared_s:.2f} s of the {time_limit_s:g} s limit; {reserve_s:.2f} s "
+             "kept for the solver's overrun and the finish"]
     if left >= MIN_SOLVE_S or best is None:
         pl, bound, status = partition(inst, method, best, baselines, solver, max(left, MIN_SOLVE_S), energy_weight,
                                       gap_rel, notes)
@@ -199,6 +212,15 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
                     solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
                     method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def finish_estimate_s(timings) -> float:
+    """Seconds the work after the solve takes, from what ``propose`` measured on this instance at this load:
+    FINISH_FILLS tier fills of every item (each as long as the fastest baseline's build, a fill and a
+    greedy) and FINISH_SCORINGS scorings of a plan (0 if no baseline was built)."""
+    if "fill_s" not in timings:
+        return 0.0
+    return FINISH_FILLS * timings["fill_s"] + FINISH_SCORINGS * timings["score_s"]
 
 
 def torchrec_baseline_after_solve(model, system, stats, batch_size, energy_weight, baselines, notes,
@@ -237,15 +259,23 @@ def _check_options(solver, objective, energy_weight, time_limit_s, batch_size, m
     return energy_weight
 
 
-def propose(inst, score):
-    """Stage 3: every baseline of BASELINES, scored exactly.  (name -> figures, (best name, placement) or None)."""
+def propose(inst, score, timings=None):
+    """Stage 3: every baseline of BASELINES, scored exactly.  (name -> figures, (best name, placement) or None).
+    ``timings`` (a dict), if given, gets the fastest baseline's build ("fill_s": one tier fill of every item
+    and a greedy) and the fastest scoring ("score_s"), in seconds as measured here."""
     baselines, best = {}, None
+    timings = {} if timings is None else timings
     for name, fn in BASELINES.items():
+        t = time.perf_counter()
         try:
             pl = fn(inst)
         except InputError as e:
             baselines[name] = {"makespan_s": None, "infeasible": str(e)}
             continue
+        t_built = time.perf_counter()
+        timings["fill_s"] = min(timings.get("fill_s", math.inf), t_built - t)
+        score(pl)
+        timings["score_s"] = min(timings.get("score_s", math.inf), time.perf_counter() - t_built)
         dev_t, energy_J, m = evaluate(inst, pl)
         comm = comm_times(inst, pl)
         baselines[name] = {"makespan_s": float(m), "energy_J": float(energy_J), "imbalance": float(m) / (sum(dev_t.values()) / len(dev_t))
