@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import pulp
 
+from .lp_rows import add_row
 from .placement import replica_slots
 from .shard_output import output_s
 
@@ -52,12 +53,13 @@ def _latency_factor(prob, inst, rho, name):
         return 1
     a = prob.add_variable(name, lowBound=0, upBound=1)
     for v in rho.values():
-        prob += a >= 1 - v
+        add_row(prob, [(a, 1.0), (v, 1.0)], ">=", 1.0)
     return a
 
 
 def lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale):
-    """Step 1's replication and column-cut variables (module doc); adds their work, bytes and energy."""
+    """Step 1's replication and column-cut variables (module doc); adds their work, bytes and energy as
+    (variable, coefficient) pairs (:mod:`.lp_rows`) to ``class_time[c]``, ``cap_terms[c, n]`` and ``energy``."""
     alt = Alternatives()
     N = len(inst.devices)
     for t in getattr(inst, "replicable", []):
@@ -67,51 +69,64 @@ def lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_w
         alt.instead.setdefault(t, []).append(v)
         for c, cls in enumerate(classes):
             k = inst.dev_slots[cls[0]][0]
-            class_time[c].append(len(cls) / N * it.accesses * inst.time[i][0, k] / scale * v)
-            cap_terms.setdefault((c, 0), []).append(len(cls) * it.bytes[0] * v)
+            class_time[c].append((v, len(cls) / N * it.accesses * inst.time[i][0, k] / scale))
+            cap_terms.setdefault((c, 0), []).append((v, len(cls) * it.bytes[0]))
             if energy_weight:
-                energy.append(len(cls) / N * it.accesses * energy_weight * inst.energy[i][0, k] / scale * v)
+                energy.append((v, len(cls) / N * it.accesses * energy_weight * inst.energy[i][0, k] / scale))
     for t, ks in getattr(inst, "columnable", {}).items():
         i = inst.column_item(t)
-        it = inst.items[i]
         for K in ks:
-            alt.g[t, K] = g = prob.add_variable(f"g_{t}_{K}", 0, 1)
-            alt.instead.setdefault(t, []).append(g)
-            shards = []
-            for c, cls in enumerate(classes):
-                on_c = []
-                for n, k in enumerate(inst.dev_slots[cls[0]]):
-                    alt.c[t, K, (c, n)] = s = prob.add_variable(f"s_{t}_{K}_{c}_{n}", 0, len(cls))
-                    on_c.append(s)
-                    class_time[c].append((it.accesses * inst.col_time[t, K][k] + output_s(inst, i, cls[0], 1.0 / K))
-                                         / scale * s)
-                    cap_terms.setdefault((c, n), []).append(it.bytes[0] / K * s)
-                    alt.pooled.setdefault(c, []).append(inst.pooled_B[i] / K * s)
-                    if energy_weight:
-                        energy.append(it.accesses * energy_weight * inst.col_energy[t, K][k] / scale * s)
-                prob += pulp.lpSum(on_c) <= len(cls) * g
-                shards += on_c
-            prob += pulp.lpSum(shards) == K * g
+            _lp_column_cut(prob, inst, classes, alt, t, i, K, class_time, cap_terms, energy, energy_weight, scale)
     return alt
+
+
+def _lp_column_cut(prob, inst, classes, alt, t, i, K, class_time, cap_terms, energy, energy_weight, scale):
+    """Step 1's variables and rows of cutting table t (item i) into K column shards (module doc)."""
+    it = inst.items[i]
+    alt.g[t, K] = g = prob.add_variable(f"g_{t}_{K}", 0, 1)
+    alt.instead.setdefault(t, []).append(g)
+    shards = []
+    for c, cls in enumerate(classes):
+        on_c = []
+        for n, k in enumerate(inst.dev_slots[cls[0]]):
+            alt.c[t, K, (c, n)] = s = prob.add_variable(f"s_{t}_{K}_{c}_{n}", 0, len(cls))
+            on_c.append((s, 1.0))
+            class_time[c].append((s, (it.accesses * inst.col_time[t, K][k] + output_s(inst, i, cls[0], 1.0 / K))
+                                  / scale))
+            cap_terms.setdefault((c, n), []).append((s, it.bytes[0] / K))
+            alt.pooled.setdefault(c, []).append((s, inst.pooled_B[i] / K))
+            if energy_weight:
+                energy.append((s, it.accesses * energy_weight * inst.col_energy[t, K][k] / scale))
+        add_row(prob, on_c + [(g, -float(len(cls)))], "<=", 0.0)
+        shards += on_c
+    add_row(prob, shards + [(g, -float(K))], "==", 0.0)
 
 
 def lp_all_to_all(prob, inst, classes, class_pooled, alt, scale):
     """Step 1's all-to-all rows (module doc); the Mc variable, or None without a transfer stage.
 
-    ``class_pooled[c]``: pooled-bytes terms of the items on class c (by their class share)."""
+    ``class_pooled[c]``: (pairs, constant) of the pooled bytes of the items on class c (by their class
+    share); the rows are built from pairs (:mod:`.lp_rows`)."""
     comm = getattr(inst, "comm", None)
     if comm is None:
         return None
     Mc = prob.add_variable("comm_makespan", lowBound=0)
-    P = {c: pulp.lpSum(class_pooled.get(c, []) + alt.pooled.get(c, [])) for c in range(len(classes))}
-    total = pulp.lpSum(P.values())
+    P = {c: (list(class_pooled.get(c, ([], 0.0))[0]) + list(alt.pooled.get(c, [])), class_pooled.get(c, ([], 0.0))[1])
+         for c in range(len(classes))}
+    total = [pv for pairs, _ in P.values() for pv in pairs]
+    total0 = sum(p0 for _, p0 in P.values())
     a = _latency_factor(prob, inst, alt.rho, "comm_any")
     for c, cls in enumerate(classes):
         lat = min(comm.latency_s[d] for d in cls) / scale
         send = min(comm.send_s_per_B[d] for d in cls) / scale
         recv = min(comm.recv_s_per_B[d] for d in cls) / scale
-        prob += lat * a + send * (1.0 / len(cls)) * P[c] <= Mc
-        prob += lat * a + recv * (total - (1.0 / len(cls)) * P[c]) <= Mc
+        pairs, p0 = P[c]
+        lat_pairs, lat0 = ([(a, lat)], 0.0) if isinstance(a, pulp.LpVariable) else ([], lat * a)
+        share = 1.0 / len(cls)
+        add_row(prob, lat_pairs + [(v, send * share * w) for v, w in pairs] + [(Mc, -1.0)], "<=",
+                -(lat0 + send * share * p0))
+        add_row(prob, lat_pairs + [(v, recv * w) for v, w in total] + [(v, -recv * share * w) for v, w in pairs]
+                + [(Mc, -1.0)], "<=", -(lat0 + recv * (total0 - share * p0)))
     return Mc
 
 
@@ -123,8 +138,8 @@ def column_tables(inst):
 
 
 def assignment_alternatives(prob, inst, scale):
-    """Step 2's replication and column-shard binaries.  (Alternatives, per device index the time terms,
-    per pool the bytes the copies and shards put in fastest tiers)."""
+    """Step 2's replication and column-shard binaries.  (Alternatives, per device index the time pairs,
+    per pool the byte pairs the copies and shards put in fastest tiers); pairs as in :mod:`.lp_rows`."""
     alt = Alternatives()
     N = len(inst.devices)
     times = {di: [] for di in range(N)}
@@ -136,31 +151,36 @@ def assignment_alternatives(prob, inst, scale):
         alt.rho[t] = v = prob.add_variable(f"rho_{t}", cat="Binary")
         alt.instead.setdefault(t, []).append(v)
         for di, k in enumerate(fast):
-            times[di].append(it.accesses / N * inst.time[i][0, k] / scale * v)
-            fast_B.setdefault(inst.slots[k].pool_key, []).append(it.bytes[0] * v)
+            times[di].append((v, it.accesses / N * inst.time[i][0, k] / scale))
+            fast_B.setdefault(inst.slots[k].pool_key, []).append((v, it.bytes[0]))
     for t, ks in column_tables(inst).items():
-        i = inst.column_item(t)
-        it = inst.items[i]
         for K in ks:
-            alt.g[t, K] = g = prob.add_variable(f"g_{t}_{K}", cat="Binary")
-            alt.instead.setdefault(t, []).append(g)
-            shards = []
-            for di, k in enumerate(fast):
-                alt.c[t, K, di] = s = prob.add_variable(f"c_{t}_{K}_{di}", cat="Binary")
-                shards.append(s)
-                prob += s <= g
-                times[di].append((it.accesses * inst.col_time[t, K][k] + output_s(inst, i, inst.devices[di], 1.0 / K))
-                                 / scale * s)
-                fast_B.setdefault(inst.slots[k].pool_key, []).append(it.bytes[0] / K * s)
-                alt.pooled.setdefault(inst.devices[di], []).append(inst.pooled_B[i] / K * s)
-            prob += pulp.lpSum(shards) == K * g
-    for p, terms in fast_B.items():      # the copies and shards alone must fit (the items' rows can move down)
-        prob += pulp.lpSum(terms) <= inst.pools[p]
+            _assignment_column_cut(prob, inst, alt, t, K, times, fast_B, scale)
+    for p, pairs in fast_B.items():      # the copies and shards alone must fit (the items' rows can move down)
+        add_row(prob, pairs, "<=", inst.pools[p])
     return alt, times, fast_B
 
 
+def _assignment_column_cut(prob, inst, alt, t, K, times, fast_B, scale):
+    """Step 2's binaries and rows of cutting table t into K column shards, one per device's fastest slot."""
+    i = inst.column_item(t)
+    it = inst.items[i]
+    alt.g[t, K] = g = prob.add_variable(f"g_{t}_{K}", cat="Binary")
+    alt.instead.setdefault(t, []).append(g)
+    shards = []
+    for di, k in enumerate(replica_slots(inst)):
+        alt.c[t, K, di] = s = prob.add_variable(f"c_{t}_{K}_{di}", cat="Binary")
+        shards.append((s, 1.0))
+        add_row(prob, [(s, 1.0), (g, -1.0)], "<=", 0.0)
+        times[di].append((s, (it.accesses * inst.col_time[t, K][k] + output_s(inst, i, inst.devices[di], 1.0 / K))
+                          / scale))
+        fast_B.setdefault(inst.slots[k].pool_key, []).append((s, it.bytes[0] / K))
+        alt.pooled.setdefault(inst.devices[di], []).append((s, inst.pooled_B[i] / K))
+    add_row(prob, shards + [(g, -float(K))], "==", 0.0)
+
+
 def assignment_all_to_all(prob, inst, pooled, alt, scale):
-    """Step 2's all-to-all rows (the full MIP's, :mod:`.comm`), on ``pooled[d]``, the pooled-bytes terms of d.
+    """Step 2's all-to-all rows (the full MIP's, :mod:`.comm`), on ``pooled[d]``, the pooled-bytes pairs of d.
 
     The total sent is written as every table's pooled bytes less the copies' (a column-cut table sends all
     of its bytes too), not as the sum over devices: a row per device over every other device's x would
@@ -169,17 +189,18 @@ def assignment_all_to_all(prob, inst, pooled, alt, scale):
     if comm is None:
         return None
     Mc = prob.add_variable("comm_makespan", lowBound=0)
-    first = {}
-    for i, it in enumerate(inst.items):
-        first.setdefault(it.table, []).append(i)
-    total = pulp.lpSum([inst.pooled_B[i] * (1 - alt.rho[t]) if t in alt.rho else inst.pooled_B[i]
-                        for t, idx in first.items() for i in idx])
+    total0 = float(sum(inst.pooled_B[i] for i in range(len(inst.items))))
+    total = [(alt.rho[it.table], -float(inst.pooled_B[i])) for i, it in enumerate(inst.items) if it.table in alt.rho]
     alt.any = _latency_factor(prob, inst, alt.rho, "comm_any")
     w = 1.0 / scale
     for n, d in enumerate(inst.devices):
-        own = pulp.lpSum(pooled[d])
-        prob += w * (comm.latency_s[d] * alt.any + comm.send_s_per_B[d] * own) <= Mc, f"comm_send_{n}"
-        prob += w * (comm.latency_s[d] * alt.any + comm.recv_s_per_B[d] * (total - own)) <= Mc, f"comm_recv_{n}"
+        lat = w * comm.latency_s[d]
+        lat_pairs, lat0 = ([(alt.any, lat)], 0.0) if isinstance(alt.any, pulp.LpVariable) else ([], lat * alt.any)
+        send, recv = w * comm.send_s_per_B[d], w * comm.recv_s_per_B[d]
+        own = pooled[d]
+        add_row(prob, lat_pairs + [(v, send * b) for v, b in own] + [(Mc, -1.0)], "<=", -lat0, f"comm_send_{n}")
+        add_row(prob, lat_pairs + [(v, recv * b) for v, b in total] + [(v, -recv * b) for v, b in own]
+                + [(Mc, -1.0)], "<=", -(lat0 + recv * total0), f"comm_recv_{n}")
     if isinstance(alt.any, int):
         alt.any = None
     return Mc

@@ -67,6 +67,8 @@ def _polish(inst, pl, go_on):
             own = {i: _time_of(inst, pl, [i]) for i in on[d_max]}
             cand = sorted((i for i in on[d_max] if 0 < own[i] < room), key=lambda i: abs(own[i] - room / 2))
             for i in cand[:CANDIDATES]:
+                if not go_on(moves):     # a candidate is two tier fills: the deadline is checked before each
+                    break
                 dev = list(pl.device)
                 dev[i] = d_to
                 a = [j for j in on[d_max] if j != i]

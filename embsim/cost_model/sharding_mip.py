@@ -69,6 +69,7 @@ from .decomposed_types import (assignment_all_to_all, assignment_alternatives, c
                                warm as warm_types)
 from .local_search import polish
 from .shard_output import add_output_terms, output_s
+from .build_budget import BuildBudget, OverBudget
 from .lp_rows import add_row, expr
 from .solvers import SolveReport, solve
 
@@ -400,38 +401,56 @@ def _rescale(rep, scale):
 
 def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
     """Step 1: pooled-device LP.  Returns (per item: rep index, shares per rank; bytes per rank), bound.
-    ``time_limit_s`` counts building the LP too; with nothing left for the solver, no solve (None, a
-    no_solution report with a note).  Rows are built from (variable, coefficient) pairs (``lp_rows``)."""
+    ``time_limit_s`` counts building the LP too, and the build keeps it (:mod:`.build_budget`): when the
+    build cannot end with MIN_SOLVER_S left, it is abandoned and there is no solve (None, a no_solution
+    report whose note says why).  Rows are built from (variable, coefficient) pairs (``lp_rows``)."""
     t0 = time.perf_counter()
-    classes = device_classes(inst)
-    prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
-    M = prob.add_variable("makespan", lowBound=0)
-    class_time = {c: [] for c in range(len(classes))}      # PuLP terms of the alternatives (decomposed_types)
-    energy, cap_terms = [], {}
-    alt = lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale)
-    rows = _AggregateRows({c: [] for c in range(len(classes))}, {}, [], {})
-    item_vars = [_aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale)
-                 for i in range(len(inst.items))]
-    for (c, n), pairs in rows.cap.items():
-        pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
-        row = expr(pairs) + pulp.lpSum(cap_terms.pop((c, n), []))
-        prob += row <= sum(inst.pools[p] for p in pools)          # full capacity: the LP must stay a relaxation
-    for (c, n), terms in cap_terms.items():                         # slots only the alternatives use
-        pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
-        prob += pulp.lpSum(terms) <= sum(inst.pools[p] for p in pools)
-    for c, pairs in rows.time.items():     # a class's devices share its work; none exceeds M
-        prob += expr(pairs + [(M, -float(len(classes[c])))], rows.time0.get(c, 0.0)) \
-            + pulp.lpSum(class_time[c]) <= 0
-    class_pooled = {c: [expr(rows.pooled.get(c, []), rows.pooled0.get(c, 0.0))]
-                    for c in set(rows.pooled) | set(rows.pooled0)}
-    Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
-    prob += M + (Mc if Mc is not None else 0) + expr(rows.energy) + pulp.lpSum(energy)
+    budget = BuildBudget(t0 + time_limit_s, MIN_SOLVER_S, "the aggregate LP's build")
+    try:
+        prob, item_vars = _aggregate_model(inst, energy_weight, scale, budget)
+    except OverBudget as e:
+        return None, SolveReport("no_solution", None, None, None, 0.0, solver, f"no aggregate LP solve: {e}")
     built_s = time.perf_counter() - t0
     if time_limit_s - built_s < MIN_SOLVER_S:
         return None, SolveReport("no_solution", None, None, None, 0.0, solver,
                                  f"no aggregate LP solve: building it took {built_s:.2f} s of {time_limit_s:.2f} s")
-    time_limit_s -= built_s
-    rep = _rescale(solve(prob, solver, time_limit_s), scale)
+    rep = _rescale(solve(prob, solver, time_limit_s - built_s), scale)
+    return _aggregate_shares(inst, item_vars, rep)
+
+
+def _aggregate_model(inst, energy_weight, scale, budget):
+    """The aggregate LP and its items' variables, built item by item within ``budget`` (OverBudget if not)."""
+    classes = device_classes(inst)
+    prob = pulp.LpProblem("aggregate", pulp.LpMinimize)
+    M = prob.add_variable("makespan", lowBound=0)
+    class_time = {c: [] for c in range(len(classes))}      # pairs of the alternatives (decomposed_types)
+    energy, cap_terms = [], {}
+    alt = lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale)
+    rows = _AggregateRows({c: [] for c in range(len(classes))}, {}, [], {})
+    item_vars = []
+    for i in range(len(inst.items)):
+        item_vars.append(_aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale))
+        budget.check(i + 1, len(inst.items))
+    for (c, n), pairs in rows.cap.items():      # full capacity: the LP must stay a relaxation
+        add_row(prob, pairs + cap_terms.pop((c, n), []), "<=", _class_capacity(inst, classes, c, n))
+    for (c, n), pairs in cap_terms.items():     # slots only the alternatives use
+        add_row(prob, pairs, "<=", _class_capacity(inst, classes, c, n))
+    for c, pairs in rows.time.items():     # a class's devices share its work; none exceeds M
+        add_row(prob, pairs + class_time[c] + [(M, -float(len(classes[c])))], "<=", -rows.time0.get(c, 0.0))
+    class_pooled = {c: (rows.pooled.get(c, []), rows.pooled0.get(c, 0.0)) for c in set(rows.pooled) | set(rows.pooled0)}
+    Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
+    prob += expr([(M, 1.0)] + ([(Mc, 1.0)] if Mc is not None else []) + rows.energy + energy)
+    return prob, item_vars
+
+
+def _class_capacity(inst, classes, c, n):
+    """Bytes of the pools that rank n of class c's devices use (a shared pool once)."""
+    pools = {inst.slots[inst.dev_slots[d][n]].pool_key for d in classes[c]}
+    return sum(inst.pools[p] for p in pools)
+
+
+def _aggregate_shares(inst, item_vars, rep):
+    """(per item: rep index, shares per rank, bytes per rank) of a solved aggregate LP (None if not optimal), rep."""
     if rep.status != "optimal":
         return None, rep
     out = []
@@ -517,7 +536,7 @@ def _aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale):
             if xc is None:
                 _share_row(prob, vs, xr)
     if len(it.reps) > 1 or instead:
-        prob += pulp.lpSum(xs) + pulp.lpSum(instead) == 1
+        add_row(prob, [(v, 1.0) for v in xs + list(instead)], "==", 1.0)
     _one_device_cuts(prob, inst, classes, it, vars_i)
     return vars_i
 
@@ -571,27 +590,45 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
         return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
+    pl, rep = _assigned(inst, agg, start, solver, deadline, gap_rel, scale)
+    pl, moves = _polished(inst, pl, deadline, energy_weight)
+    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+
+
+def _assigned(inst, agg, start, solver, deadline, gap_rel, scale):
+    """Steps 2-3: the assignment MIP on the LP's shares, its refill, and the better of it and ``start``:
+    (placement or None, the MIP's SolveReport).  Its build keeps the budget (:mod:`.build_budget`): one that
+    cannot end with MIN_SOLVER_S for the solve (POLISH_SPLIT of what is left) is abandoned, and the
+    capacity-keeping LPT start is refilled instead, with a note saying so."""
     reps, cost, rank_bytes = _assignment_costs(inst, agg)
     # LPT on the same costs: the warm start
     order = sorted(range(len(inst.items)), key=lambda i: (-cost[i].min(), i))
     lpt_dev = _capacity_lpt(inst, order, cost, rank_bytes)
     allowed = _symmetry_allowed(inst, order)
-    prob, M, x, over_var, alt = _assignment_mip(inst, cost, rank_bytes, allowed, scale)
     warm_pl = None
     if lpt_dev is not None:      # warm start: LPT relabelled to satisfy symmetry breaking
         warm_pl = warm_start_compatible(inst, Placement(reps, [inst.devices[di] for di in lpt_dev],
                                                         [[] for _ in inst.items]), allowed, order)
+    try:
+        budget = BuildBudget(deadline, MIN_SOLVER_S / POLISH_SPLIT, "the assignment MIP's build")
+        prob, M, x, over_var, alt = _assignment_mip(inst, cost, rank_bytes, allowed, scale, budget)
+    except OverBudget as e:
+        rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment solve: {e}; the plan is "
+                          "the refilled LPT start on the LP's shares or the start, whichever is better")
+        return _better(inst, _refilled_assignment(inst, rep, {}, reps, warm_pl, None), start), rep
     if warm_pl is not None:
         _warm_assignment(inst, warm_pl, x, M, over_var, cost, rank_bytes, scale, alt)
     left = POLISH_SPLIT * (deadline - time.perf_counter())     # the rest: the refill and the polish
     rep = _rescale(solve(prob, solver, left, gap_rel=gap_rel, warm=warm_pl is not None), scale) \
         if left >= MIN_SOLVER_S else SolveReport("no_solution", None, None, None, 0.0, solver,
                                                  "no assignment solve: the limit was spent building it")
-    pl = _refilled_assignment(inst, rep, x, reps, warm_pl, alt)
+    return _better(inst, _refilled_assignment(inst, rep, x, reps, warm_pl, alt), start), rep
+
+
+def _better(inst, pl, start):
+    """The one of ``pl`` and ``start`` (either may be None) with the lower objective (the first on a tie)."""
     cands = [q for q in (pl, start) if q is not None]
-    pl, moves = _polished(inst, min(cands, key=lambda q: objective(inst, q)) if cands else None, deadline,
-                          energy_weight)
-    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+    return min(cands, key=lambda q: objective(inst, q)) if cands else None
 
 
 def _polished(inst, pl, deadline, energy_weight):
@@ -624,73 +661,79 @@ def _assignment_costs(inst, agg):
     return [a[0] for a in agg], cost, rank_bytes
 
 
-def _assignment_mip(inst, cost, rank_bytes, allowed, scale):
+def _assignment_mip(inst, cost, rank_bytes, allowed, scale, budget):
     """Step 2: items to devices (binary x) within the tiers' capacities, with copies, column shards and the
-    all-to-all (:mod:`.decomposed_types`).  (problem, M, x, over-booking vars, Alternatives)."""
+    all-to-all (:mod:`.decomposed_types`), built item by item within ``budget`` (OverBudget if not).
+    (problem, M, x, over-booking vars, Alternatives)."""
     devs, n_items = inst.devices, len(inst.items)
     prob = pulp.LpProblem("assignment", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
-    alt, alt_time, alt_B = assignment_alternatives(prob, inst, scale)
+    alt, dev_time, alt_B = assignment_alternatives(prob, inst, scale)
     x = {}
     pooled = {d: list(alt.pooled.get(d, [])) for d in devs}
     for i in range(n_items):
-        vs = []
+        vs = [(v, 1.0) for v in alt.instead.get(inst.items[i].table, [])]
         for di, d in enumerate(devs):
             if d in allowed[i]:
-                x[i, di] = prob.add_variable(f"x_{i}_{di}", cat="Binary")
-                vs.append(x[i, di])
-                pooled[d].append(inst.pooled_B[i] * x[i, di])
-        prob += pulp.lpSum(vs) == 1 - pulp.lpSum(alt.instead.get(inst.items[i].table, []))
+                x[i, di] = v = prob.add_variable(f"x_{i}_{di}", cat="Binary")
+                vs.append((v, 1.0))
+                pooled[d].append((v, inst.pooled_B[i]))
+                dev_time[di].append((v, cost[i, di] / scale))
+        add_row(prob, vs, "==", 1.0)
+        budget.check(i + 1, 2 * n_items)          # the capacity rows are the second half of the build
     for di in range(len(devs)):
-        prob += pulp.lpSum([cost[i, di] / scale * x[i, di] for i in range(n_items) if (i, di) in x]
-                           + alt_time[di]) <= M
-    over, over_var = _assignment_capacity(prob, inst, x, rank_bytes, alt_B)
+        add_row(prob, dev_time[di] + [(M, -1.0)], "<=", 0.0)
+    over, over_var = _assignment_capacity(prob, inst, x, rank_bytes, alt_B, budget)
     alt.Mc = assignment_all_to_all(prob, inst, pooled, alt, scale)
-    prob += M + (alt.Mc if alt.Mc is not None else 0) + pulp.lpSum(over)
+    prob += expr([(M, 1.0)] + ([(alt.Mc, 1.0)] if alt.Mc is not None else []) + over)
     return prob, M, x, over_var, alt
 
 
-def _assignment_capacity(prob, inst, x, rank_bytes, alt_B=None):
-    """The assignment MIP's capacity rows; (over-booking terms of the objective, pool -> over-booking var).
+def _assignment_capacity(prob, inst, x, rank_bytes, alt_B, budget):
+    """The assignment MIP's capacity rows; (over-booking pairs of the objective, pool -> over-booking var).
 
     Capacity per (device, rank) pool: the fixed tier bytes of the items placed there.  Fast tiers (all but
     a device's last) may be over-booked by ASSIGN_FAST_TIER_SLACK: the LP's shares fill them exactly, which
     whole items rarely pack into; the greedy refill then moves the coldest rows down.  All of a device's
-    bytes must fit in all of its tiers together.  ``alt_B``: per fastest-tier pool, the bytes of copies and
-    column shards there (:mod:`.decomposed_types`)."""
-    devs = inst.devices
+    bytes must fit in all of its tiers together.  ``alt_B``: per fastest-tier pool, the byte pairs of copies
+    and column shards there (:mod:`.decomposed_types`)."""
+    devs, n_items = inst.devices, len(inst.items)
     pool_terms, dev_terms = {}, {}
-    for p, terms in (alt_B or {}).items():      # once per pool (a shared fastest tier sums every device's)
+    for p, pairs in alt_B.items():      # once per pool (a shared fastest tier sums every device's)
         d = next(d for d in devs if inst.slots[inst.dev_slots[d][0]].pool_key == p)
         if len(inst.dev_slots[d]) > 1:
-            pool_terms.setdefault(p, []).extend(terms)
+            pool_terms.setdefault(p, []).extend(pairs)
         if inst.slots[inst.dev_slots[d][0]].pool is None:
-            dev_terms.setdefault(d, []).extend(terms)
+            dev_terms.setdefault(d, []).extend(pairs)
+    by_item = {}
     for (i, n), b in rank_bytes.items():
-        for di, d in enumerate(devs):
-            if (i, di) in x:
-                slots = inst.dev_slots[d]
-                if n < len(slots) - 1:
-                    p = inst.slots[slots[n]].pool_key
-                    pool_terms.setdefault(p, []).append(b * x[i, di])
-                dev_terms.setdefault(d, []).append(b * x[i, di])
+        by_item.setdefault(i, []).append((n, b))
+    for i in range(n_items):
+        for n, b in by_item.get(i, []):
+            for di, d in enumerate(devs):
+                if (i, di) in x:
+                    slots = inst.dev_slots[d]
+                    if n < len(slots) - 1:
+                        pool_terms.setdefault(inst.slots[slots[n]].pool_key, []).append((x[i, di], b))
+                    dev_terms.setdefault(d, []).append((x[i, di], b))
+        budget.check(n_items + i + 1, 2 * n_items)
     over, over_var = [], {}
-    for p, terms in pool_terms.items():
+    for p, pairs in pool_terms.items():
         # soft: over-booking beyond the slack is allowed at a price (a whole tier's worth costs one
         # makespan), so a packing that cannot be exact still has a solution for the refill to repair
         o = prob.add_variable(f"over_{len(over)}", lowBound=0)
-        over.append(o / inst.pools[p])
+        over.append((o, 1.0 / inst.pools[p]))
         over_var[p] = o
-        prob += pulp.lpSum(terms) <= inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK) + o
-    for d, terms in dev_terms.items():
+        add_row(prob, pairs + [(o, -1.0)], "<=", inst.pools[p] * (1 + ASSIGN_FAST_TIER_SLACK))
+    for d, pairs in dev_terms.items():
         if all(inst.slots[k].pool is None for k in inst.dev_slots[d]):
-            prob += pulp.lpSum(terms) <= sum(inst.slots[k].capacity_B for k in inst.dev_slots[d])
+            add_row(prob, pairs, "<=", sum(inst.slots[k].capacity_B for k in inst.dev_slots[d]))
     shared = {inst.slots[k].pool_key for d in devs for k in inst.dev_slots[d] if inst.slots[k].pool is not None}
-    for p in shared:     # a shared pool holds what its devices' private tiers cannot
-        ds = [d for d in devs if any(inst.slots[k].pool_key == p for k in inst.dev_slots[d])]
+    for p in (p for p in inst.pools if p in shared):     # a shared pool holds what its devices' private tiers
+        ds = [d for d in devs if any(inst.slots[k].pool_key == p for k in inst.dev_slots[d])]   # cannot
         private = sum(inst.pools[inst.slots[k].pool_key] for d in ds for k in inst.dev_slots[d]
                       if inst.slots[k].pool is None)
-        prob += pulp.lpSum(t for d in ds for t in dev_terms.get(d, [])) <= inst.pools[p] + private
+        add_row(prob, [t for d in ds for t in dev_terms.get(d, [])], "<=", inst.pools[p] + private)
     return over, over_var
 
 

@@ -55,4 +55,5 @@ def test_aggregate_lp_limit_counts_its_build():
     t0 = time.perf_counter()
     agg, rep = aggregate_lp(inst, "highs", 1e-3)        # less than the build takes: no solve, a note
     assert time.perf_counter() - t0 < 1.0
-    assert agg is None and rep.status == "no_solution" and "building it took" in rep.note
+    assert agg is None and rep.status == "no_solution"
+    assert "build abandoned" in rep.note or "building it took" in rep.note, rep.note

@@ -35,11 +35,10 @@ def test_the_whole_solve_keeps_its_time_limit(solver, method, monkeypatch):
     assert plan.objective <= min(b["objective"] for b in plan.baselines.values() if b.get("objective"))
 
 
-@pytest.mark.xfail(strict=False, reason="known defect (issue 14, open): the aggregate LP's build cannot be stopped "
-                   "midway; on a fresh-clone CI run it took 2.15 s with 0.52 s left, 3.60 s for a 3 s limit")
 def test_the_decomposed_solve_keeps_its_limit_when_building_the_aggregate_lp_is_most_of_it(monkeypatch):
-    # 856 tables on SCRec's two device classes: the aggregate LP's build is ~1 s of the 3 s (7.7 s in all
-    # when it was built with PuLP's operators and its limit did not count the build)
+    # 856 tables on SCRec's two device classes: building the aggregate LP is most of what the 3 s leave it
+    # (3.60 s in all on CI when the build was checked only once finished); the build measures its rate and
+    # is abandoned early (build_budget), the plan then being the polished start
     monkeypatch.setenv("EMBSIM_DETERMINISTIC", "0")
     model, system = load_model("dlrm_datasets_like"), load_system("screc_4x_smartssd")
     limit = 3.0
