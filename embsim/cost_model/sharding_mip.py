@@ -119,10 +119,11 @@ def _item_order(inst):
 
 
 # ------------------------------------------------------------------ full ---
-def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
+def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0, budget=None):
     """The full MIP; time and energy coefficients are divided by ``scale`` (seconds) so that the
     objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them.
-    Rows are built from (variable, coefficient) pairs (:mod:`.lp_rows`), not PuLP's operators."""
+    Rows are built from (variable, coefficient) pairs (:mod:`.lp_rows`), not PuLP's operators; with a
+    ``budget`` (:mod:`.build_budget`), item by item within it (OverBudget if not)."""
     w = 1.0 / scale
     prob = pulp.LpProblem("sharding", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
@@ -146,6 +147,8 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0):
                     choose += _full_item_on(prob, inst, V, i, r, d, w, dev_time, energy, pool_use, pooled)
         other = ([(rho[it.table], 1.0)] if it.table in rho else []) + cut.get(it.table, [])
         add_row(prob, choose + other, "==", 1.0)
+        if budget is not None:
+            budget.check(i + 1, len(inst.items))
     _same_representation(prob, inst, V)
     add_output_terms(inst, pooled, w, dev_time)     # every shard writes the pooled bytes it sends
     for d, terms in dev_time.items():
@@ -377,10 +380,15 @@ def extract_full(inst, V):
 
 def solve_full(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-4):
     """The full MIP warm-started from ``start``: (placement or None, SolveReport).  ``time_limit_s`` counts
-    building the model too; with nothing left for the solver, no solve (status no_solution, a note)."""
+    building the model too, and the build keeps it (:mod:`.build_budget`); with nothing left for the
+    solver, no solve (status no_solution, a note)."""
     t0 = time.perf_counter()
     scale = objective(inst, start, energy_weight) or 1.0
-    prob, V, M, allowed = build_full(inst, energy_weight, scale=scale)
+    try:
+        prob, V, M, allowed = build_full(inst, energy_weight, scale=scale,
+                                         budget=BuildBudget(t0 + time_limit_s, MIN_SOLVER_S, "the full MIP's build"))
+    except OverBudget as e:
+        return None, SolveReport("no_solution", None, None, None, 0.0, solver, f"no solve: {e}")
     warm = warm_start_compatible(inst, start, allowed)
     warm_full(inst, V, M, warm, scale)
     built_s = time.perf_counter() - t0
