@@ -68,6 +68,7 @@ from .placement import Placement, comm_times, elsewhere_reserve, evaluate, fill_
 from .decomposed_types import (assignment_all_to_all, assignment_alternatives, chosen as chosen_types, lp_all_to_all, lp_alternatives,
                                warm as warm_types)
 from .local_search import polish
+from .mip_cuts import add_count_cuts, add_heavy_cuts, warm_count_cuts
 from .shard_output import add_output_terms, output_s
 from .build_budget import BuildBudget, OverBudget
 from .lp_rows import add_row, expr
@@ -119,11 +120,12 @@ def _item_order(inst):
 
 
 # ------------------------------------------------------------------ full ---
-def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0, budget=None):
+def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0, budget=None, cuts=True):
     """The full MIP; time and energy coefficients are divided by ``scale`` (seconds) so that the
     objective is near 1: CBC's tolerances are absolute, and a makespan of 1e-3 s would sit below them.
     Rows are built from (variable, coefficient) pairs (:mod:`.lp_rows`), not PuLP's operators; with a
-    ``budget`` (:mod:`.build_budget`), item by item within it (OverBudget if not)."""
+    ``budget`` (:mod:`.build_budget`), item by item within it (OverBudget if not).  ``cuts``: add the
+    valid cuts of :mod:`.mip_cuts`."""
     w = 1.0 / scale
     prob = pulp.LpProblem("sharding", pulp.LpMinimize)
     M = prob.add_variable("makespan", lowBound=0)
@@ -156,8 +158,11 @@ def build_full(inst, energy_weight=0.0, symmetry=True, scale=1.0, budget=None):
     for n, (p, terms) in enumerate(pool_use.items()):
         if terms:
             add_row(prob, terms, "<=", inst.pools[p], f"cap_{n}")
-    Mc = _all_to_all(prob, inst, pooled, w, rho)
+    Mc, any_sent = _all_to_all(prob, inst, pooled, w, rho)
     V["Mc"] = Mc
+    if cuts:              # valid pigeonhole cuts (:mod:`.mip_cuts`): the same optimum, a tighter LP
+        add_heavy_cuts(prob, inst, M, rho, w)
+        V["count_cut"] = add_count_cuts(prob, inst, Mc, pooled, w, any_sent)
     prob.setObjective(expr([(M, 1.0)] + ([(Mc, 1.0)] if Mc is not None else [])
                            + ([(v, energy_weight * c) for v, c in energy] if energy_weight else [])))
     return prob, V, M, allowed
@@ -248,14 +253,15 @@ def _column_shards(prob, inst, w, dev_time, energy, pool_use, pooled):
 
 
 def _all_to_all(prob, inst, pooled, w, rho):
-    """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others')).
+    """Mc >= every device's all-to-all time (:mod:`.comm`: latency + max(send x own, recv x others')); (Mc, the
+    "anything sent" variable or None).
 
     ``pooled``: per device the (variable, pooled bytes) pairs of what it may send.  The latency is paid
     when anything is sent: always, unless every table may be replicated, and then ``a`` >= 1 - rho[t] for
     each table says whether one is not."""
     comm = getattr(inst, "comm", None)
     if comm is None:
-        return None
+        return None, None
     Mc = prob.add_variable("comm_makespan", lowBound=0)
     total = [term for terms in pooled.values() for term in terms]
     a = None
@@ -271,7 +277,7 @@ def _all_to_all(prob, inst, pooled, w, rho):
         recv = [(v, w * comm.recv_s_per_B[d] * b) for v, b in total if id(v) not in others] + [(Mc, -1.0)]
         for name, pairs in ((f"comm_send_{n}", send), (f"comm_recv_{n}", recv)):
             add_row(prob, pairs + ([(a, lat)] if a is not None else []), "<=", 0.0 if a is not None else -lat, name)
-    return Mc
+    return Mc, a
 
 
 def _rep_vars(V, i, r):
@@ -302,6 +308,7 @@ def warm_full(inst, V, M, pl, scale=1.0):
         for k, lo, hi in pl.ranges[i]:
             V["y"][i, r, k].setInitialValue(V["y"][i, r, k].varValue + (hi - lo))
             V["u"][i, r, k].setInitialValue(V["u"][i, r, k].varValue + float(it.curve(hi) - it.curve(lo)))
+    warm_count_cuts(V.get("count_cut"), len(inst.devices))
     M.setInitialValue(evaluate(inst, pl)[2] / scale)
     if V.get("Mc") is not None:
         V["Mc"].setInitialValue(max(comm_times(inst, pl).values()) / scale)

@@ -57,6 +57,7 @@ FINISH_SCORINGS = 5         # plans scored after the solve's deadline: _polished
 #                             baseline's is known), fill_idle_fast_tiers 1, _to_plan 1 (a count, not a tuning)
 FINISH_FILLS = 1            # tier fills of every item after it: fill_idle_fast_tiers' (the polish begins
 #                             no candidate that, as long as its last, would end past the deadline)
+START_SHARE = 0.1           # share of the solve's time the full MIP's warm start may take (replica_moves.py)
 MIN_SOLVE_S = 0.3           # assumption: below this a model cannot even be built and written on a busy machine
 OBJECTIVES = ("makespan", "makespan+energy")
 
@@ -295,7 +296,10 @@ def partition(inst, method, best, baselines, solver, left, energy_weight, gap_re
         if start is None:
             raise InputError(f"no baseline fits model '{inst.model.name}' on system '{inst.system.name}': "
                              + "; ".join(v["infeasible"] for v in baselines.values()))
-        name, start = best_start(inst, start, lambda q: placement_objective(inst, q, energy_weight))
+        t_start = time.perf_counter()
+        name, start = best_start(inst, start, lambda q: placement_objective(inst, q, energy_weight),
+                                 deadline=t_start + START_SHARE * left)
+        left -= time.perf_counter() - t_start
         if name is not None:
             notes.append(f"warm start: {name} (comm-aware LPT, :mod:`warm_start`), objective "
                          f"{placement_objective(inst, start, energy_weight):.4g} s below the best baseline's "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..errors import InputError
 from .baselines import _capacity, aggregate_cost, baseline_reps
 from .placement import Placement, fill_tiers, replica_slots
+from .replica_moves import improve_replicas
 
 
 def warm_starts(inst) -> list:
@@ -96,12 +97,17 @@ def _grown(inst, load, pooled, d, cost_s, pooled_B):
     return makespan + max(inst.comm.times(after).values())
 
 
-def best_start(inst, start, score):
-    """``start`` or a comm-aware start that scores lower: (name or None, Placement)."""
+def best_start(inst, start, score, deadline=None):
+    """``start`` or a comm-aware start that scores lower: (name or None, Placement).  With a ``deadline``
+    (perf_counter seconds) the winner then takes the copy / un-copy moves of :mod:`.replica_moves`."""
     best = (None, start)
     for name, pl in warm_starts(inst):
         if start is None or score(pl) < score(best[1]):
             best = (name, pl)
+    if deadline is not None and best[1] is not None:
+        moved = improve_replicas(inst, best[1], score, deadline)
+        if moved is not best[1]:
+            best = (f"{best[0] or 'best baseline'} + replica moves", moved)
     return best
 
 
