@@ -160,3 +160,23 @@ def _block_moves(run: np.ndarray, count: np.ndarray, size: np.ndarray) -> np.nda
         moves[b] = nxt and size[b + 1] >= size[b] and vacated_next
         vacated_next = moves[b] or count[b] == 1
     return moves
+
+
+def unseen_shares(profile, evaluation) -> list:
+    """Per table, the share of the evaluation's lookups to rows the profile never saw: Good-Turing's
+    estimate from the profile alone (:func:`unseen_lookup_share`) beside the share measured.
+
+    The estimate assumes the evaluation's samples are drawn as the profile's are (exchangeable).  A
+    measured share well above the estimate says the trace drifts: it reads rows its profile could not
+    know of (a time-ordered log whose later half brings new users and items, for instance), and every
+    held-out figure of the cost model is optimistic by as much.  Returns
+    ``[{"table", "predicted", "measured"}]``, in table order."""
+    from ..workloads.hotsketch import table_ids
+    out = []
+    for t in range(profile.n_tables):
+        ids, ev = table_ids(profile, t), table_ids(evaluation, t)
+        rows, counts = np.unique(ids, return_counts=True)
+        predicted = unseen_lookup_share(counts, samples_per_row(ids, table_samples(profile, t), rows))
+        measured = float(np.mean(~np.isin(ev, rows))) if ev.size else 0.0
+        out.append({"table": t, "predicted": predicted, "measured": measured})
+    return out

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from embsim.cost_model.leave_one_out import (left_out_partners, new_rows_per_batch, samples_per_row,
-                                             unseen_lookup_share)
+                                             unseen_lookup_share, unseen_shares)
 from embsim.workloads.generators import generate_trace
 from embsim.workloads.model import model_from_dict
 
@@ -65,3 +65,25 @@ def test_partners_are_distinct_rows_of_one_count_less():
     assert np.all(counts[partner[moved]] == counts[moved] - 1) and np.all(part[partner[moved]] == part[moved])
     assert np.unique(partner[samples >= 2]).size == int((samples >= 2).sum())    # never two rows read as one
     assert not moved[samples == 1].any()
+
+
+def _trace_of(ids_per_batch, rows):
+    """A one-table single-hot trace whose batch b reads ``ids_per_batch[b]``."""
+    from embsim.workloads.trace import Trace
+    ids = np.asarray(ids_per_batch, dtype=np.int64)
+    return Trace(lengths=np.ones((ids.shape[0], 1, ids.shape[1]), dtype=np.int32), indices=ids.reshape(-1),
+                 table_rows=np.array([rows]), table_names=["t0"])
+
+
+def test_unseen_shares_meet_on_an_exchangeable_trace_and_part_on_a_drifting_one():
+    """Draws of one distribution: estimate and measurement agree.  An evaluation whose ids all lie above the
+    profile's (a log whose later half brings new rows): measured 1, far above the estimate."""
+    G, B = 4000, 1000
+    rng = np.random.default_rng(1)
+    profile = _trace_of(rng.integers(0, G, (8, B)), 2 * G)
+    same = _trace_of(rng.integers(0, G, (8, B)), 2 * G)
+    (s,) = unseen_shares(profile, same)
+    assert s["measured"] == pytest.approx(s["predicted"], rel=0.10)
+    assert s["measured"] == pytest.approx((1 - 1 / G) ** (8 * B), rel=0.10)
+    (d,) = unseen_shares(profile, _trace_of(rng.integers(G, 2 * G, (8, B)), 2 * G))
+    assert d["measured"] == 1.0 and d["predicted"] == s["predicted"]
