@@ -2,8 +2,10 @@
 
 For DCNv2 and RM2 on 8 x A100 80 GB (row-wise parts on): one seeded trace of
 2N batches is cut in two; the plan is solved from the statistics of the first
-N batches (the *profile*) and simulated on the last N (*held out*: the same
-rows are hot, the draws differ).  Printed per model:
+N batches (the *profile*, held out: its curves carry the lookups the rows it
+never saw will get) and simulated on the last N (*held out*: the same rows
+are hot, the draws differ), its hot rows ranked on the same profile.  Printed
+per model:
 
 - the plan's makespan beside the simulated embedding stage (closed loop, one
   batch in flight) and their ratio, for the planner with each part's share of
@@ -77,14 +79,15 @@ def main(argv=None):
         t = time.perf_counter()
         whole = generate_trace(model, batches=2 * a.batches, batch_size=a.batch_size, seed=0)
         profile, held = batches_of(whole, 0, a.batches), batches_of(whole, a.batches, 2 * a.batches)
-        stats = trace_stats(profile)
+        # held out: the profile's curves carry the lookups of the rows it never saw (coverage.with_unseen_rows)
+        stats = dataclasses.replace(trace_stats(profile), held_out=True)
         print(f"# {mname}: {whole.n_indices:,} lookups, profile {a.batches} batches, held out {a.batches} "
               f"({time.perf_counter() - t:.1f} s)", flush=True)
         for label, st in (("counted", stats), ("1/P", dataclasses.replace(stats, row_counts=None))):
             t = time.perf_counter()
             plan = plan_for(model, system, st, batch_size=a.batch_size, time_limit_s=a.time_limit, solver=a.solver)
             wall = time.perf_counter() - t
-            sim = Simulation(model, system, plan, held)
+            sim = Simulation(model, system, plan, held, profile=profile)    # hot rows ranked on the same profile
             cmp = compare_with_plan(sim)
             pred, meas = heaviest(sim)
             kinds = {}
