@@ -73,6 +73,7 @@ from .shard_output import add_output_terms, output_s
 from .build_budget import BuildBudget, OverBudget
 from .lp_rows import add_row, expr
 from .solvers import SolveReport, solve
+from .warm_start import copies_start as lp_copies_start
 
 FULL_MAX_PAIRS = 2500          # items x devices up to which method="auto" solves the full MIP
 MIN_SOLVER_S = 0.1            # assumption: a solver given less cannot read its model back on a busy machine
@@ -430,7 +431,9 @@ def aggregate_lp(inst, solver, time_limit_s, energy_weight=0.0, scale=1.0):
         return None, SolveReport("no_solution", None, None, None, 0.0, solver,
                                  f"no aggregate LP solve: building it took {built_s:.2f} s of {time_limit_s:.2f} s")
     rep = _rescale(solve(prob, solver, time_limit_s - built_s), scale)
-    return _aggregate_shares(inst, item_vars, rep)
+    agg, rep = _aggregate_shares(inst, item_vars, rep)
+    rep.copies = lp_copies(prob) if agg is not None else {}
+    return agg, rep
 
 
 def _aggregate_model(inst, energy_weight, scale, budget):
@@ -455,7 +458,13 @@ def _aggregate_model(inst, energy_weight, scale, budget):
     class_pooled = {c: (rows.pooled.get(c, []), rows.pooled0.get(c, 0.0)) for c in set(rows.pooled) | set(rows.pooled0)}
     Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
     prob += expr([(M, 1.0)] + ([(Mc, 1.0)] if Mc is not None else []) + rows.energy + energy)
+    prob.copies = alt.rho      # table -> the LP's replication variable (read by lp_copies)
     return prob, item_vars
+
+
+def lp_copies(prob) -> dict:
+    """{table: rho} of a solved aggregate LP: the share of each replicable table it copies."""
+    return {t: float(v.varValue or 0.0) for t, v in getattr(prob, "copies", {}).items()}
 
 
 def _class_capacity(inst, classes, c, n):
@@ -604,6 +613,8 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
         return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
+    # the LP's copies, rounded by a scan of how many the memory bears (warm_start.copies_start)
+    start = _better(inst, lp_copies_start(inst, lp_rep.copies, lambda q: objective(inst, q, energy_weight)), start)
     pl, rep = _assigned(inst, agg, start, solver, deadline, gap_rel, scale)
     pl, moves, _ = _polished(inst, pl, deadline, energy_weight)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pulp
@@ -45,6 +45,7 @@ class SolveReport:
     solve_time_s: float
     solver: str
     note: str = ""
+    copies: dict = field(default_factory=dict)    # the aggregate LP's {table: rho}: the share it copies
 
 
 class _HighsWarm(pulp.HiGHS):
