@@ -78,6 +78,7 @@ from .warm_start import copies_start as lp_copies_start
 FULL_MAX_PAIRS = 2500          # items x devices up to which method="auto" solves the full MIP
 MIN_SOLVER_S = 0.1            # assumption: a solver given less cannot read its model back on a busy machine
 POLISH_SPLIT = 0.6            # share of what is left after the LP that the assignment MIP gets (then refill, polish)
+COPY_SCAN_SHARE = 0.2         # assumption: of what is left after the LP, the rounding of its copies may take a fifth
 ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%; the refill moves the excess down
 
 
@@ -614,7 +615,9 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
     # the LP's copies, rounded by a scan of how many the memory bears (warm_start.copies_start)
-    start = _better(inst, lp_copies_start(inst, lp_rep.copies, lambda q: objective(inst, q, energy_weight)), start)
+    scan_end = time.perf_counter() + COPY_SCAN_SHARE * (deadline - time.perf_counter())
+    start = _better(inst, lp_copies_start(inst, lp_rep.copies, lambda q: objective(inst, q, energy_weight),
+                                          scan_end), start)
     pl, rep = _assigned(inst, agg, start, solver, deadline, gap_rel, scale)
     pl, moves, _ = _polished(inst, pl, deadline, energy_weight)
     return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}

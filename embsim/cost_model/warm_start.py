@@ -13,6 +13,8 @@ starts, not baselines: the plan's ``baselines`` stay what people use.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..errors import InputError
@@ -95,7 +97,7 @@ def _replicas(inst, rep, replicate, candidates=None):
 COPY_PREFIXES = 12     # assumption: a dozen prefix lengths find the knee of memory against the all-to-all
 
 
-def copies_start(inst, copies: dict, score):
+def copies_start(inst, copies: dict, score, deadline=None):
     """The comm-aware start copying a prefix of what a relaxation copies, the prefix that ``score``s lowest,
     or None.  Candidates: the tables with ``copies[t] >= 0.5`` (the aggregate LP's rho,
     :func:`.sharding_mip.lp_copies`), those saving the most pooled bytes per byte of copy first; prefixes of
@@ -104,7 +106,8 @@ def copies_start(inst, copies: dict, score):
     Copying all of them fails where the LP packs the rest fractionally: on 856 tables x 64 GPUs the LP
     copies 752 tables (69.5 of 72 GB of every HBM), and the 10 GB tables left no longer fit any HBM whole
     (352 us a batch, against the LP's 45.5 us); the greedy start copying every table that fits did as
-    badly (580 copies, 3.05 ms).  The scan finds how many copies the memory bears."""
+    badly (580 copies, 3.05 ms).  The scan finds how many copies the memory bears.  With a ``deadline``
+    (perf_counter seconds) it tries no prefix that, as long as the last one took, would end past it."""
     items = {it.table: i for i, it in enumerate(inst.items)}
 
     def saving(t):
@@ -112,12 +115,17 @@ def copies_start(inst, copies: dict, score):
         return inst.pooled_B[i] / max(inst.items[i].bytes[0], 1.0)
 
     chosen = sorted((t for t, r in copies.items() if r >= 0.5 and t in items), key=lambda t: (-saving(t), t))
-    best = None
+    best, took = None, 0.0
     for n in sorted({int(round(x)) for x in np.geomspace(1, len(chosen), COPY_PREFIXES)} if chosen else []):
+        t0 = time.perf_counter()
+        if deadline is not None and t0 + took > deadline:
+            break
         try:
             pl = comm_lpt(inst, True, chosen[:n])
         except InputError:
             continue
+        finally:
+            took = time.perf_counter() - t0
         if pl is not None and (best is None or score(pl) < score(best)):
             best = pl
     return best
