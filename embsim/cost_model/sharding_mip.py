@@ -86,7 +86,9 @@ def device_classes(inst):
     """Lists of device names whose slots, capacities, pools-sharing and costs are identical.
 
     Each device's signature is its slots' (tier, capacity, rank), the bytes of every item's time and
-    energy columns on its slots and its output write rate; devices of one signature form a class (computed once per instance)."""
+    energy columns on its slots, its output write rate and its all-to-all latency and slopes (a GPU behind
+    a slower link is not interchangeable with one on NVSwitch); devices of one signature form a class
+    (computed once per instance)."""
     cached = getattr(inst, "_classes", None)
     if cached is not None:
         return [list(c) for c in cached]
@@ -98,7 +100,9 @@ def device_classes(inst):
         sd = inst.dev_slots[d]
         shape = tuple((inst.slots[k].tier, inst.slots[k].capacity_B, inst.slots[k].rank) for k in sd)
         write = getattr(inst, "output_s_per_B", {}).get(d, 0.0)      # its shards' output write (shard_output.py)
-        sig = (shape, time_all[:, sd].tobytes(), energy_all[:, sd].tobytes(), write)
+        comm = getattr(inst, "comm", None)
+        link = (comm.latency_s[d], comm.send_s_per_B[d], comm.recv_s_per_B[d]) if comm is not None else None
+        sig = (shape, time_all[:, sd].tobytes(), energy_all[:, sd].tobytes(), write, link)
         by_sig.setdefault(sig, []).append(d)
     classes = list(by_sig.values())
     inst._classes = [tuple(c) for c in classes]

@@ -57,3 +57,18 @@ def test_aggregate_lp_limit_counts_its_build():
     assert time.perf_counter() - t0 < 1.0
     assert agg is None and rep.status == "no_solution"
     assert "build abandoned" in rep.note or "building it took" in rep.note, rep.note
+
+
+def test_a_device_with_a_slower_link_is_a_class_of_its_own():
+    """Symmetry breaking and the aggregate LP treat a class's devices as interchangeable: one whose all-to-all
+    costs differ (a slower link) must not share a class, or the bound would hold only for the faster link."""
+    from embsim.cost_model.solve import instance_for
+    from embsim.hw_models.loader import load_system
+    from embsim.workloads.model import load_model
+    inst = instance_for(load_model("dlrm_dcnv2_criteo1tb"), load_system("gpu_8x_a100_80g"), None, batch_size=1024)
+    assert inst.comm is not None and len(device_classes(inst)) == 1
+    slow = inst.devices[3]
+    inst.comm.send_s_per_B[slow] *= 2.0
+    inst._classes = None
+    classes = device_classes(inst)
+    assert sorted(map(len, classes)) == [1, 7] and [slow] in classes
