@@ -49,17 +49,20 @@ def comm_lpt(inst, replicate: bool = True, candidates=None):
     for k in replica_slots(inst) if replicated else []:
         free[inst.slots[k].device] -= sum(inst.items[i].bytes[0] for i, it in enumerate(inst.items)
                                           if it.table in replicated)
-    load, pooled = dict(base), {d: 0.0 for d in inst.devices}
+    load = np.array([base[d] for d in inst.devices], dtype=np.float64)
+    pooled = np.zeros(len(inst.devices))
+    room = np.array([free[d] for d in inst.devices], dtype=np.float64)
     dev = [inst.devices[0]] * len(inst.items)
     for i in sorted(keep, key=lambda i: (-est[i].min(), i)):
         b = inst.items[i].bytes[rep[i]]
-        ok = [d for d in inst.devices if free[d] >= b] or [max(inst.devices, key=lambda d: free[d])]
-        d = min(ok, key=lambda d: (_grown(inst, load, pooled, d, est[i, inst.dev_index[d]], inst.pooled_B[i]),
-                                   load[d] + est[i, inst.dev_index[d]], inst.dev_index[d]))
-        load[d] += est[i, inst.dev_index[d]]
-        pooled[d] += inst.pooled_B[i]
-        free[d] -= b
-        dev[i] = d
+        ok = np.flatnonzero(room >= b)
+        if ok.size == 0:
+            ok = np.array([int(np.argmax(room))])
+        k = _least_grown(inst, load, pooled, ok, est[i], inst.pooled_B[i])
+        load[k] += est[i, k]
+        pooled[k] += inst.pooled_B[i]
+        room[k] -= b
+        dev[i] = inst.devices[k]
     pl = fill_tiers(inst, rep, dev, reserve=reserve, subset=keep)
     return Placement(pl.rep, pl.device, pl.ranges, replicated, {})
 
@@ -95,13 +98,15 @@ def _replicas(inst, rep, replicate, candidates=None):
 
 
 COPY_PREFIXES = 12     # assumption: a dozen prefix lengths find the knee of memory against the all-to-all
+COPY_REFINES = 6       # then as many rounds halving the intervals beside the best (assumption: the knee is one)
 
 
 def copies_start(inst, copies: dict, score, deadline=None):
     """The comm-aware start copying a prefix of what a relaxation copies, the prefix that ``score``s lowest,
     or None.  Candidates: the tables with ``copies[t] >= 0.5`` (the aggregate LP's rho,
     :func:`.sharding_mip.lp_copies`), those saving the most pooled bytes per byte of copy first; prefixes of
-    COPY_PREFIXES lengths, geometric from one to all, each placed by :func:`comm_lpt` and scored whole.
+    COPY_PREFIXES lengths, geometric from one to all, then up to COPY_REFINES rounds halving the intervals
+    beside the best, each placed by :func:`comm_lpt` and scored whole.
 
     Copying all of them fails where the LP packs the rest fractionally: on 856 tables x 64 GPUs the LP
     copies 752 tables (69.5 of 72 GB of every HBM), and the 10 GB tables left no longer fit any HBM whole
@@ -115,30 +120,65 @@ def copies_start(inst, copies: dict, score, deadline=None):
         return inst.pooled_B[i] / max(inst.items[i].bytes[0], 1.0)
 
     chosen = sorted((t for t, r in copies.items() if r >= 0.5 and t in items), key=lambda t: (-saving(t), t))
-    best, took = None, 0.0
-    for n in sorted({int(round(x)) for x in np.geomspace(1, len(chosen), COPY_PREFIXES)} if chosen else []):
+    if not chosen:
+        return None
+    tried: dict = {}          # prefix length -> (score, placement)
+    took = [0.0]
+
+    def attempt(n):
         t0 = time.perf_counter()
-        if deadline is not None and t0 + took > deadline:
-            break
+        if n in tried or (deadline is not None and t0 + took[0] > deadline):
+            return False
         try:
             pl = comm_lpt(inst, True, chosen[:n])
         except InputError:
-            continue
-        finally:
-            took = time.perf_counter() - t0
-        if pl is not None and (best is None or score(pl) < score(best)):
-            best = pl
-    return best
+            pl = None
+        took[0] = time.perf_counter() - t0
+        tried[n] = (score(pl) if pl is not None else float("inf"), pl)
+        return True
+
+    for n in sorted({int(round(x)) for x in np.geomspace(1, len(chosen), COPY_PREFIXES)}):
+        attempt(n)
+    for _ in range(COPY_REFINES):    # then halve the intervals beside the best prefix
+        if not tried:
+            break
+        lengths = sorted(tried)
+        k = min(range(len(lengths)), key=lambda j: (tried[lengths[j]][0], lengths[j]))
+        mids = [(lengths[k] + lengths[j]) // 2 for j in (k - 1, k + 1) if 0 <= j < len(lengths)]
+        if not any([attempt(m) for m in mids if m not in tried]):
+            break
+    best = min(tried.values(), key=lambda v: v[0], default=(float("inf"), None))
+    return best[1]
 
 
-def _grown(inst, load, pooled, d, cost_s, pooled_B):
-    """The objective estimate (makespan + all-to-all makespan) with one more item of ``cost_s`` on ``d``."""
-    makespan = max(max(load.values()), load[d] + cost_s)
-    if inst.comm is None:
-        return makespan
-    after = dict(pooled)
-    after[d] += pooled_B
-    return makespan + max(inst.comm.times(after).values())
+def _least_grown(inst, load, pooled, ok, cost_s, pooled_B):
+    """Index among ``ok`` (device indices) of the device where one more item (``cost_s`` per device, sending
+    ``pooled_B``) grows the objective estimate least (makespan + all-to-all makespan, :mod:`.comm`); ties to
+    the lower load after it, then the lower index.  Vectorised over the devices: the all-to-all of every other
+    device is the largest (or, on the largest itself, the second largest) of the times without the item."""
+    after = load[ok] + cost_s[ok]
+    grown = np.maximum(load.max(), after)
+    comm = inst.comm
+    if comm is not None:
+        total = float(pooled.sum()) + pooled_B
+        if total > 0:
+            lat, send, recv = _comm_arrays(inst)
+            others = lat + np.maximum(send * pooled, recv * (total - pooled))
+            top = np.argsort(-others, kind="stable")[:2]
+            rest = np.where(ok == top[0], others[top[1]] if top.size > 1 else 0.0, others[top[0]])
+            own = lat[ok] + np.maximum(send[ok] * (pooled[ok] + pooled_B), recv[ok] * (total - pooled[ok] - pooled_B))
+            grown = grown + np.maximum(own, rest)
+    return int(ok[np.lexsort((ok, after, grown))[0]])
+
+
+def _comm_arrays(inst):
+    """(latency, send, receive) of the all-to-all per device index, as arrays (computed once per instance)."""
+    cached = inst.__dict__.get("_comm_arrays")
+    if cached is None:
+        cached = tuple(np.array([getattr(inst.comm, f)[d] for d in inst.devices], dtype=np.float64)
+                       for f in ("latency_s", "send_s_per_B", "recv_s_per_B"))
+        inst._comm_arrays = cached
+    return cached
 
 
 def best_start(inst, start, score, deadline=None):
