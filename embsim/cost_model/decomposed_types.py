@@ -30,7 +30,7 @@ import pulp
 
 from .lp_rows import add_row
 from .placement import replica_slots
-from .shard_output import output_s
+from .shard_output import copy_s, output_s
 
 COLUMN_TABLES = 16     # assumption: column cuts pay off for a few hot wide tables; bounds the binaries
 
@@ -69,7 +69,7 @@ def lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_w
         alt.instead.setdefault(t, []).append(v)
         for c, cls in enumerate(classes):
             k = inst.dev_slots[cls[0]][0]
-            class_time[c].append((v, len(cls) / N * it.accesses * inst.time[i][0, k] / scale))
+            class_time[c].append((v, len(cls) * copy_s(inst, i, 0, k) / scale))     # the class's copies' work
             cap_terms.setdefault((c, 0), []).append((v, len(cls) * it.bytes[0]))
             if energy_weight:
                 energy.append((v, len(cls) / N * it.accesses * energy_weight * inst.energy[i][0, k] / scale))
@@ -151,7 +151,7 @@ def assignment_alternatives(prob, inst, scale):
         alt.rho[t] = v = prob.add_variable(f"rho_{t}", cat="Binary")
         alt.instead.setdefault(t, []).append(v)
         for di, k in enumerate(fast):
-            times[di].append((v, it.accesses / N * inst.time[i][0, k] / scale))
+            times[di].append((v, copy_s(inst, i, 0, k) / scale))
             fast_B.setdefault(inst.slots[k].pool_key, []).append((v, it.bytes[0]))
     for t, ks in column_tables(inst).items():
         for K in ks:

@@ -18,7 +18,7 @@ devices and slots, ``accesses x (fastest slot's time) + its output write``.
    Among the ``j*N + 1`` largest, some device holds ``j + 1`` (N devices), so
    its time is at least the sum ``S_j`` of the ``j + 1`` smallest of them; every
    copied table t adds its 1/N share to every device too, at least
-   ``c_t = min over devices of (accesses / N x time in the copy's slot)``:
+   ``c_t = min over devices of (accesses / N x time in the copy's slot + its output write)``:
 
        M >= S_j + sum_t c_t rho[t]          for j = 0, 1, ... while j*N + 1 <= rigid items
 
@@ -46,7 +46,7 @@ import math
 
 from .lp_rows import add_row
 from .placement import replica_slots
-from .shard_output import output_s
+from .shard_output import copy_s, output_s
 
 
 def rigid_item_times(inst) -> list:
@@ -74,8 +74,7 @@ def heavy_sums(p_desc: list, n_devices: int) -> list:
 
 def copy_share_s(inst, i) -> float:
     """``c_t`` of the table of item i: the least time its copy adds to any device (module doc, cut 1)."""
-    N = len(inst.devices)
-    return min(inst.items[i].accesses / N * inst.time[i][0, k] for k in replica_slots(inst))
+    return min(copy_s(inst, i, 0, k) for k in replica_slots(inst))
 
 
 def add_heavy_cuts(prob, inst, M, rho, w: float) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .shard_output import output_s
+from .shard_output import copy_s, output_s
 
 
 @dataclass
@@ -146,7 +146,7 @@ def evaluate(inst, pl):
         r = pl.rep[i]
         if it.table in pl.replicated:        # every device serves its 1/N of the samples from its copy
             for k in replica_slots(inst):
-                t[inst.slots[k].device] += it.accesses / N * inst.time[i][r, k]
+                t[inst.slots[k].device] += copy_s(inst, i, r, k)
                 energy += it.accesses / N * inst.energy[i][r, k]
             continue
         if it.table in pl.columns:           # every column shard reads every lookup, dim/K wide

@@ -10,9 +10,10 @@ write.  The time is linear in the bytes, so one probe per device gives its
 seconds per byte; a system without the method writes for free (0, stated:
 its batch cost charges no such write either).
 
-Not priced: a replicated table's output (each copy pools its own samples; the
-simulator charges no pooled bytes for it either), and the energy of the write
-(the planner's energy is its lookups').  Two row-wise parts of one table on
+A replicated table's copy pools the samples it serves, 1/N of the batch, and
+writes them in place (:func:`copy_output_s`; the simulator's
+``DeviceLoad.local_bytes_out``); it sends nothing.  Not priced: the energy of
+the write (the planner's energy is its lookups').  Two row-wise parts of one table on
 one device count twice here (the simulator sums them into one vector), as
 they do in the all-to-all: an over-estimate that only discourages that plan.
 """
@@ -34,6 +35,18 @@ def output_s(inst, i: int, device: str, fraction: float = 1.0) -> float:
     """Seconds item ``i`` (``fraction`` of its pooled vector: 1/K for a column shard) takes to write on ``device``."""
     rate = getattr(inst, "output_s_per_B", None)
     return rate.get(device, 0.0) * inst.pooled_B[i] * fraction if rate else 0.0
+
+
+def copy_output_s(inst, i: int, device: str) -> float:
+    """Seconds a copy of replicated item ``i`` takes on ``device`` to write the pooled vectors of its own
+    1/N of the samples (module doc)."""
+    return output_s(inst, i, device, 1.0 / len(inst.devices))
+
+
+def copy_s(inst, i: int, r: int, k: int) -> float:
+    """Seconds per batch a copy of replicated item ``i`` (representation ``r``) in slot ``k`` adds to its device:
+    its 1/N of the lookups and their output write."""
+    return inst.items[i].accesses / len(inst.devices) * inst.time[i][r, k] + copy_output_s(inst, i, inst.slots[k].device)
 
 
 def add_output_terms(inst, pooled: dict, w: float, dev_time: dict) -> None:

@@ -69,7 +69,7 @@ from .decomposed_types import (assignment_all_to_all, assignment_alternatives, c
                                warm as warm_types)
 from .local_search import polish
 from .mip_cuts import add_count_cuts, add_heavy_cuts, warm_count_cuts
-from .shard_output import add_output_terms, output_s
+from .shard_output import add_output_terms, copy_s, output_s
 from .build_budget import BuildBudget, OverBudget
 from .lp_rows import add_row, expr
 from .solvers import SolveReport, solve
@@ -229,7 +229,7 @@ def _replicas(prob, inst, w, dev_time, energy, pool_use):
         it = inst.items[i]
         rho[ti] = v = prob.add_variable(f"rho_{ti}", cat="Binary")
         for k in replica_slots(inst):
-            dev_time[inst.slots[k].device].append((v, w * it.accesses / N * inst.time[i][0, k]))
+            dev_time[inst.slots[k].device].append((v, w * copy_s(inst, i, 0, k)))
             energy.append((v, w * it.accesses / N * inst.energy[i][0, k]))
             pool_use[inst.slots[k].pool_key].append((v, it.bytes[0]))
     return rho
@@ -587,7 +587,6 @@ def lower_bound(inst, lp_objective):
     An item "alone" takes its cheapest way to be held: whole on one device, a copy's 1/N of the lookups
     on every device (replicable tables), or one of K column shards (columnable tables)."""
     lb = lp_objective if lp_objective is not None else 0.0
-    N = len(inst.devices)
     for i, it in enumerate(inst.items):
         best = math.inf
         for r, rep in enumerate(it.reps):
@@ -596,7 +595,7 @@ def lower_bound(inst, lp_objective):
                 best = min(best, it.accesses * inst.time[i][r, k0] + output_s(inst, i, d)) if rep.kind != "dense" \
                     else min(best, it.accesses * min(inst.time[i][r, k] for k in inst.dev_slots[d]) + output_s(inst, i, d))
         if it.table in getattr(inst, "replicable", []):
-            best = min(best, max(it.accesses / N * inst.time[i][0, k] for k in replica_slots(inst)))
+            best = min(best, max(copy_s(inst, i, 0, k) for k in replica_slots(inst)))
         for K in getattr(inst, "columnable", {}).get(it.table, []):
             best = min(best, it.accesses * float(min(inst.col_time[it.table, K]))
                        + min(output_s(inst, i, d, 1.0 / K) for d in inst.devices))

@@ -165,8 +165,9 @@ def import_plan(data: dict, model, system, source: str = "torchrec plan", batch_
             slot = next(x for x in system.slots() if x.device == s.device and x.tier == s.tier)
             cost = system.lookup_cost(slot, rep.row_bytes / width, rep.dtype, spec.pooling)
             dev_t[s.device] += acc.accesses * s.access_share * cost.time_s
-            if tp.partition != "replicated":     # the shard writes its pooled vectors (shard_output.py)
-                dev_t[s.device] += write_s_per_B[s.device] * pooled_bytes(spec, batch_size) / width
+            # the shard writes its pooled vectors; a copy those of its own 1/N of the samples (shard_output.py)
+            share = 1.0 / len(devices) if tp.partition == "replicated" else 1.0 / width
+            dev_t[s.device] += write_s_per_B[s.device] * pooled_bytes(spec, batch_size) * share
     return ShardingPlan(model=model.name, system=system.name, tables=tables, device_time_s=dev_t,
                         makespan_s=max(dev_t.values()), solver="torchrec", status="imported", notes=notes,
                         batch_size=batch_size, method="imported", planner="torchrec")

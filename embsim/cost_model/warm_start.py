@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from .baselines import _capacity, aggregate_cost, baseline_reps
 from .placement import Placement, fill_tiers, replica_slots
+from .shard_output import copy_s
 from .replica_moves import improve_replicas
 
 
@@ -75,7 +76,6 @@ def _replicas(inst, rep, replicate, candidates=None):
     replicated: set = set()
     if not replicate:
         return reserve, base, replicated
-    N = len(inst.devices)
     fast = replica_slots(inst)
     items = {it.table: i for i, it in enumerate(inst.items)}
     order = sorted(inst.replicable, key=lambda t: (-inst.items[items[t]].accesses, t)) if candidates is None \
@@ -92,7 +92,7 @@ def _replicas(inst, rep, replicate, candidates=None):
         for p, b in need.items():
             reserve[p] -= b
         for k in fast:
-            base[inst.slots[k].device] += inst.items[i].accesses / N * inst.time[i][0, k]
+            base[inst.slots[k].device] += copy_s(inst, i, 0, k)
         replicated.add(t)
     return reserve, base, replicated
 

@@ -105,6 +105,8 @@ class DeviceLoad:
                                                        #   cost by table size, not only by lookups
     tt_macs: float = 0.0                               # tensor-train reconstruction work
     pooled_bytes_out: float = 0.0                      # pooled vectors sent to the dense stage
+    local_bytes_out: float = 0.0                       # pooled vectors of a data-parallel copy's own samples,
+                                                       #   written in place and never sent
 
 
 @dataclass

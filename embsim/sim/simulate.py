@@ -46,7 +46,9 @@ Decisions a user should know
   cache_hits); ``tt_macs`` = lookups x the representation's MACs per lookup;
   ``pooled_bytes_out`` = one fp32 pooled vector per sample per table the
   device serves (a table split over devices sends a partial sum from each);
-  a sequence table's rows are not pooled: one fp32 vector per lookup.
+  a sequence table's rows are not pooled: one fp32 vector per lookup;
+  ``local_bytes_out`` = a data-parallel copy's pooled vectors of the samples
+  it serves (1/copies of the batch), written in place, never sent.
 * **Attention** (sequence models): each batch's HSTU FLOPs follow from its
   history lengths (``workloads.sequence``); ``System.attention_work`` charges
   them on the family's compute part, in the stage ``attention`` between
@@ -568,6 +570,13 @@ class Simulation:
                 dims.setdefault(sh.device, set()).add(sh.table)
         self.pooled_per_sample = {d: sum(self._sent_dim(t) for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
+        # a copy pools the samples it serves (1/copies of the batch) and writes them where the dense part runs
+        copies = {t: sum(1 for sh in self.shards if sh.table == t) for t in self.replicated}
+        self.local_per_sample = {}
+        for sh in self.shards:
+            if sh.table in self.replicated and sh.table not in seq:
+                self.local_per_sample[sh.device] = self.local_per_sample.get(sh.device, 0.0) + \
+                    self._sent_dim(sh.table) * POOLED_BYTES_PER_VALUE / copies[sh.table]
         # a sequence table sends one vector per position, not one pooled vector per sample
         self.vector_B_per_lookup = {i: self._sent_dim(sh.table) * POOLED_BYTES_PER_VALUE
                                     for i, sh in enumerate(self.shards) if sh.table in seq and sh.table not in self.replicated}
@@ -587,6 +596,7 @@ class Simulation:
         for dev, idx in self.device_shards.items():
             dl = DeviceLoad()
             dl.pooled_bytes_out = self.pooled_per_sample.get(dev, 0.0) * n
+            dl.local_bytes_out = self.local_per_sample.get(dev, 0.0) * n
             for i in idx:
                 sh = self.shards[i]
                 look = float(self.tier_lookups[k, i]) * f

@@ -63,7 +63,9 @@ def every_plan(inst):
             if opt[0] == "copy":
                 copied.add(it.table)
                 for d in inst.devices:
-                    whole[d].append((fast[d], it.bytes[0], it.accesses / N * inst.time[i][0, fast[d]]))
+                    # a copy serves 1/N of the samples: their lookups and the write of their pooled vectors
+                    whole[d].append((fast[d], it.bytes[0], it.accesses / N * inst.time[i][0, fast[d]]
+                                     + _write_s(inst, d, inst.pooled_B[i] / N)))
             elif opt[0] == "whole":
                 held[opt[1]].append((i, opt[2], None))
                 pooled[opt[1]] += inst.pooled_B[i]

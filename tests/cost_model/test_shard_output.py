@@ -73,3 +73,36 @@ def test_a_system_without_the_write_prices_none():
     model = toy_model(4, 1)
     inst = instance_for(model, toy_system(2), Stats(model, 1), split=False)
     assert inst.output_s_per_B == {d: 0.0 for d in inst.devices}
+
+
+def test_a_copy_writes_its_own_samples_vectors_on_both_sides_and_sends_none(a100):
+    """Data parallel: each of N copies pools 1/N of the samples.  The plan's device time holds that write, the
+    simulator's load carries it as ``local_bytes_out`` (charged at the same rate) and the all-to-all none of it."""
+    model = toy_model(10, 5)
+    plan = solve_plan(model, a100, batch_size=BATCH, time_limit_s=2, split=False, torchrec_baseline=False)
+    copied = [tp.table for tp in plan.tables if tp.sharding == "data_parallel"]
+    assert copied, "small tables on 8 x A100: the plan copies some"
+    N = len(a100.devices)
+    dims = {t.name: t.dim for t in model.tables}
+    local = sum(dims[t] for t in copied) * 4.0 * BATCH / N          # bytes each copy's device writes per batch
+    sim = Simulation(model, a100, plan, generate_trace(model, batches=2, batch_size=BATCH, seed=0),
+                     profile="in-sample")
+    load = sim.batch_load(0)
+    rate = output_s_per_B(a100, a100.devices)
+    for d in a100.devices:
+        dl = load.devices[d]
+        assert dl.local_bytes_out == pytest.approx(local, rel=1e-12)
+        assert dl.pooled_bytes_out == pytest.approx(_tables_on(plan, model).get(d, 0.0) * BATCH)
+        bare = replace(load, devices={**load.devices, d: replace(dl, local_bytes_out=0.0)})
+        cost, cost0 = a100.batch_cost(load), a100.batch_cost(bare)
+        emb = {w.resource: w.time_s for w in cost.work if w.stage == "embedding"}
+        emb0 = {w.resource: w.time_s for w in cost0.work if w.stage == "embedding"}
+        assert emb[d] - emb0[d] == pytest.approx(rate[d] * local, rel=1e-9)
+        assert [w.time_s for w in cost.work if w.stage == "transfer"] == \
+            [w.time_s for w in cost0.work if w.stage == "transfer"]
+    # the planner prices the same write: its device time less the copies' writes is what it was before
+    inst = instance_for(model, a100, None, batch_size=BATCH, split=False)
+    from embsim.cost_model.shard_output import copy_output_s
+    i = next(i for i, it in enumerate(inst.items) if it.name == copied[0])
+    assert copy_output_s(inst, i, a100.devices[0]) == pytest.approx(
+        rate[a100.devices[0]] * dims[copied[0]] * 4.0 * BATCH / N, rel=1e-12)

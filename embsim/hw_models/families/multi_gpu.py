@@ -24,8 +24,8 @@ Decisions:
   ``host_ddr`` slot are cached in HBM; the replay simulates it as level
   ``"hbm_cache"``.  A hit costs an HBM gather; a miss the host-DDR gather
   plus writing the row into HBM.
-* **Output write**: each GPU's shards write their pooled vectors (``pooled_bytes_out``) into HBM at
-  its peak bandwidth in the embedding stage (``shard_output_time_s``, which the planner prices too).
+* **Output write**: each GPU's shards and copies write their pooled vectors (``pooled_bytes_out``,
+  ``local_bytes_out``) into HBM at its peak in the embedding stage (``shard_output_time_s``, as priced).
 * **All-to-all** (transfer): GPU i keeps 1/N of its pooled vectors and sends
   the rest; its link time is latency + max(sent, received) / (bandwidth x
   efficiency).  With NVSwitch every GPU's links run at once.  No
@@ -219,16 +219,16 @@ class MultiGpu(System):
             if dl is None:
                 work.append(StageWork("embedding", dev, 0.0))
                 continue
-            groups = shard_rows(self, dev, dl)
-            idx_B = sum(g.lookups + sum(g.hits.values()) for g in groups) * self.p.index_bytes.value
+            idx_B = sum(g.lookups + sum(g.hits.values()) for g in shard_rows(self, dev, dl)) * self.p.index_bytes.value
             work.append(StageWork("host", f"{dev}.pcie", self.pcie[dev].transfer_time_s(idx_B)))
             self.switches.transfer_one(work, "host", dev, idx_B, nbytes)
             add(actions, (f"{dev}.pcie", "transfer_B"), idx_B), add(nbytes, f"{dev}.pcie", idx_B)
             t, host_B = gpu_embedding(self, dev, dl, actions, nbytes)
-            if dl.pooled_bytes_out:    # the shards write their pooled vectors before the all-to-all
-                t += self.shard_output_time_s(dev, dl.pooled_bytes_out)
-                add(actions, (f"{dev}.hbm", "write_B"), dl.pooled_bytes_out)
-                add(nbytes, f"{dev}.hbm", dl.pooled_bytes_out)
+            out_B = dl.pooled_bytes_out + dl.local_bytes_out    # shards' vectors and copies' own samples'
+            if out_B:    # written before the all-to-all (which sends the shards' only)
+                t += self.shard_output_time_s(dev, out_B)
+                add(actions, (f"{dev}.hbm", "write_B"), out_B)
+                add(nbytes, f"{dev}.hbm", out_B)
             work.append(StageWork("embedding", dev, t))
             if host_B:   # the shared host DDR and switch uplink, at once with the GPU
                 work.append(StageWork("embedding", self.HOST_POOL, host_B / self.host_ddr.peak_Bps))
