@@ -2,7 +2,7 @@
 
 A PuLP model is Python objects built row by row, and a build once started cannot be stopped from outside:
 on the 856-table instance the aggregate LP's build alone is seconds, most of a 3 s limit.  So the builders
-of the decomposed method (:mod:`.sharding_mip`) call :meth:`BuildBudget.check` after every item; it
+of the decomposed method (:mod:`.decomposed`) call :meth:`BuildBudget.check` after every item; it
 measures the build's own rate so far (seconds per item, on this machine at its present load) and raises
 :class:`OverBudget` as soon as
 

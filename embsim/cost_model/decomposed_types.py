@@ -1,4 +1,4 @@
-"""Replication, column-wise shards and the all-to-all in the decomposed formulation (:mod:`.sharding_mip`).
+"""Replication, column-wise shards and the all-to-all in the decomposed formulation (:mod:`.decomposed`).
 
 The full MIP's sharding types (``_replicas``, ``_column_shards``, ``_all_to_all``), in the two models of
 the decomposed method.

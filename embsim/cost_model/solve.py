@@ -48,7 +48,8 @@ from .placement import comm_times, evaluate, objective as placement_objective, r
 from .plan import Shard, ShardingPlan, TablePlan
 from .representations import parse_allowed, saving
 from .decomposed_types import COLUMN_TABLES
-from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_decomposed, solve_full
+from .decomposed import solve_decomposed
+from .sharding_mip import FULL_MAX_PAIRS, lower_bound, solve_full
 from .solvers import SOLVERS
 from .warm_start import best_start
 

@@ -104,7 +104,7 @@ COPY_REFINES = 6       # then as many rounds halving the intervals beside the be
 def copies_start(inst, copies: dict, score, deadline=None):
     """The comm-aware start copying a prefix of what a relaxation copies, the prefix that ``score``s lowest,
     or None.  Candidates: the tables with ``copies[t] >= 0.5`` (the aggregate LP's rho,
-    :func:`.sharding_mip.lp_copies`), those saving the most pooled bytes per byte of copy first; prefixes of
+    :func:`.decomposed.lp_copies`), those saving the most pooled bytes per byte of copy first; prefixes of
     COPY_PREFIXES lengths, geometric from one to all, then up to COPY_REFINES rounds halving the intervals
     beside the best, each placed by :func:`comm_lpt` and scored whole.
 

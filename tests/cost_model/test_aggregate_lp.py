@@ -7,7 +7,8 @@ import pytest
 
 from cm_toys import Stats, toy_model, toy_system
 from test_replication import _linked
-from embsim.cost_model.sharding_mip import aggregate_lp, device_classes
+from embsim.cost_model.decomposed import aggregate_lp
+from embsim.cost_model.sharding_mip import device_classes
 from embsim.cost_model.solve import instance_for
 from embsim.cost_model.synthetic import SyntheticSystem
 from embsim.hw_models.loader import load_system

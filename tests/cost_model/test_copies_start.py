@@ -1,7 +1,7 @@
 """The decomposed solve's start from the aggregate LP's copies: a scanned prefix, never worse than copying all."""
 import pytest
 
-from embsim.cost_model import sharding_mip as sm
+from embsim.cost_model import decomposed as sm
 from embsim.cost_model.placement import objective
 from embsim.cost_model.solve import instance_for
 from embsim.cost_model.warm_start import comm_lpt, copies_start
