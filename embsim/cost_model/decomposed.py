@@ -47,6 +47,7 @@ from .warm_start import copies_start as lp_copies_start
 
 POLISH_SPLIT = 0.6            # share of what is left after the LP that the assignment MIP gets (then refill, polish)
 COPY_SCAN_SHARE = 0.2         # assumption: of what is left after the LP, the rounding of its copies may take a fifth
+COPIES_UNIT_B = 1e9           # the copies' bytes variable counts GB (numerics: coefficients near 1)
 ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%; the refill moves the excess down
 
 
@@ -79,6 +80,7 @@ def _aggregate_model(inst, energy_weight, scale, budget):
     class_time = {c: [] for c in range(len(classes))}      # pairs of the alternatives (decomposed_types)
     energy, cap_terms = [], {}
     alt = lp_alternatives(prob, inst, classes, class_time, cap_terms, energy, energy_weight, scale)
+    alt.copies_B = _copies_bytes(prob, inst, alt)
     rows = _AggregateRows({c: [] for c in range(len(classes))}, {}, [], {})
     item_vars = []
     for i in range(len(inst.items)):
@@ -196,19 +198,36 @@ def _aggregate_item(prob, inst, classes, i, alt, rows, energy_weight, scale):
                 _share_row(prob, vs, xr)
     if len(it.reps) > 1 or instead:
         add_row(prob, [(v, 1.0) for v in xs + list(instead)], "==", 1.0)
-    _one_device_cuts(prob, inst, classes, it, vars_i)
+    _one_device_cuts(prob, inst, classes, it, vars_i, alt.copies_B)
     return vars_i
 
 
-def _one_device_cuts(prob, inst, classes, it, vars_i):
-    """An item lives on one device: its bytes in a class's tier fit one device's slot (valid cut)."""
+def _one_device_cuts(prob, inst, classes, it, vars_i, copies=None):
+    """An item lives on one device: its bytes in a class's tier fit one device's slot, beside every copy in
+    the fastest (``copies``: (variable, its largest value) of the copies' bytes per device; valid cuts)."""
     per = {}
     for r, c, n, _s, w, v in vars_i:
         per.setdefault((c, n), []).append((v, w * it.bytes[r]))
     for (c, n), pairs in per.items():
         cap1 = inst.pools[inst.slots[inst.dev_slots[classes[c][0]][n]].pool_key]
-        if max(it.bytes) > cap1:          # otherwise the cut is redundant
-            add_row(prob, pairs, "<=", cap1)
+        with_copies = copies is not None and n == 0
+        if max(it.bytes) + (copies[1] if with_copies else 0.0) > cap1:      # otherwise the cut is redundant
+            add_row(prob, pairs + ([(copies[0], COPIES_UNIT_B)] if with_copies else []), "<=", cap1)
+
+
+def _copies_bytes(prob, inst, alt):
+    """(variable, largest value) of the bytes the copies take in every device's fastest slot: sum rho_t bytes_t;
+    None without copies or where a fastest slot's pool is shared (the per-device cut would not hold)."""
+    if not alt.rho:
+        return None
+    fast_pools = [inst.slots[inst.dev_slots[d][0]].pool_key for d in inst.devices]
+    if len(set(fast_pools)) < len(fast_pools):
+        return None
+    # in GB in its own row (bytes against a coefficient of 1 left HiGHS claiming an optimum 30% above a plan)
+    pairs = [(v, float(inst.items[inst.column_item(t)].bytes[0]) / COPIES_UNIT_B) for t, v in alt.rho.items()]
+    C = prob.add_variable("copies_GB", lowBound=0)
+    add_row(prob, pairs + [(C, -1.0)], "==", 0.0)
+    return C, sum(b for _, b in pairs) * COPIES_UNIT_B
 
 
 def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_rel=1e-3):

@@ -45,6 +45,7 @@ class Alternatives:
     pooled: dict = field(default_factory=dict)    # device or class -> pooled-bytes terms of column shards
     Mc: object = None                             # the all-to-all makespan (None: no transfer stage)
     any: object = None                            # 1 if anything is sent (a variable only if every table may be copied)
+    copies_B: object = None                       # aggregate LP: (variable, largest value) of the copies' bytes a device
 
 
 def _latency_factor(prob, inst, rho, name):
