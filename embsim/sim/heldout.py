@@ -105,3 +105,16 @@ def placer(seen_by_table, place_table_rows):
         return place_table_rows(rows, counts, mine, table_rows, labels, part_shares,
                                 seen=seen_by_table[mine[0].table])
     return place
+
+
+def unseen_share_report(profile, evaluation) -> dict | None:
+    """Per table, the share of the evaluation's lookups to rows the profile never saw, Good-Turing's estimate
+    from the profile beside the share measured (``cost_model.leave_one_out.unseen_shares``); None for traces
+    not in memory (a streamed trace would need a pass of its own).  Where measured stands well above
+    predicted, the trace drifts and the plan's held-out figures are optimistic by as much."""
+    if not (hasattr(profile, "indices") and hasattr(evaluation, "indices")):
+        return None
+    from ..cost_model.leave_one_out import unseen_shares
+    shares = unseen_shares(profile, evaluation)
+    return {"tables": list(evaluation.table_names), "predicted": [round(s["predicted"], 6) for s in shares],
+            "measured": [round(s["measured"], 6) for s in shares]}

@@ -97,7 +97,7 @@ from ..workloads import profile as profiles
 from .batch_costs import BatchCosts
 from .engine import poisson_arrivals, run_engine, trace_arrivals
 from .layout_plan import coalesced_loads, plan_row_addresses, tier_unit_sizes_B
-from .heldout import placer, profile_rows
+from .heldout import placer, profile_rows, unseen_share_report
 from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from .columns import column_lookups, column_tables
@@ -702,6 +702,18 @@ class Simulation:
                 "plan": {"planner": self.plan.planner, "solver": self.plan.solver, "status": self.plan.status,
                          "predicted_makespan_s": self.plan.makespan_s,
                          "part_shares": self._part_share_report()}}
+
+    def unseen_lookup_shares(self):
+        """Per table, the evaluation's lookups to rows the profile never saw: Good-Turing's estimate from the
+        profile beside the share measured (``heldout.unseen_share_report``; measured well above estimated:
+        the trace drifts, and the plan's held-out figures are optimistic).  None in-sample, and for a
+        streamed profile or evaluation (it would need passes of its own), so it is not part of a run's
+        result, which must not depend on how the trace is stored."""
+        if self.held_out.kind == profiles.IN_SAMPLE:
+            return None
+        if not hasattr(self, "_unseen"):
+            self._unseen = unseen_share_report(self.profile, self.trace)
+        return self._unseen
 
     def _run_once(self, arrival, qps, queries, batch_timeout_s, in_flight, warmup, seed, query_sizes, variability):
         tr, B = self.trace, self.batch_size
