@@ -38,6 +38,7 @@ from .placement import Placement, comm_times, elsewhere_reserve, evaluate, fill_
 from .decomposed_types import (assignment_all_to_all, assignment_alternatives, chosen as chosen_types, lp_all_to_all, lp_alternatives,
                                warm as warm_types)
 from .local_search import polish
+from .mip_cuts import add_heavy_cuts
 from .shard_output import output_s
 from .build_budget import BuildBudget, OverBudget
 from .lp_rows import add_row, expr
@@ -46,7 +47,7 @@ from .sharding_mip import MIN_SOLVER_S, device_classes, lower_bound, rescaled, s
 from .warm_start import copies_start as lp_copies_start
 
 POLISH_SPLIT = 0.6            # share of what is left after the LP that the assignment MIP gets (then refill, polish)
-COPY_SCAN_SHARE = 0.2         # assumption: of what is left after the LP, the rounding of its copies may take a fifth
+COPY_SCAN_SHARE = 0.4         # assumption: of what is left after the LP, the rounding of its copies may take 40%
 COPIES_UNIT_B = 1e9           # the copies' bytes variable counts GB (numerics: coefficients near 1)
 ASSIGN_FAST_TIER_SLACK = 0.02  # the assignment may over-book a fast tier by 2%; the refill moves the excess down
 
@@ -93,6 +94,7 @@ def _aggregate_model(inst, energy_weight, scale, budget):
     for c, pairs in rows.time.items():     # a class's devices share its work; none exceeds M
         add_row(prob, pairs + class_time[c] + [(M, -float(len(classes[c])))], "<=", -rows.time0.get(c, 0.0))
     class_pooled = {c: (rows.pooled.get(c, []), rows.pooled0.get(c, 0.0)) for c in set(rows.pooled) | set(rows.pooled0)}
+    add_heavy_cuts(prob, inst, M, alt.rho, 1.0 / scale)     # valid for every plan, so for the bound too
     Mc = lp_all_to_all(prob, inst, classes, class_pooled, alt, scale)
     prob += expr([(M, 1.0)] + ([(Mc, 1.0)] if Mc is not None else []) + rows.energy + energy)
     prob.copies = alt.rho      # table -> the LP's replication variable (read by lp_copies)

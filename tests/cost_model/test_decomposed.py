@@ -1,7 +1,8 @@
-"""The aggregate LP's copies cut: an item's bytes in a device's fastest slot fit beside every copy there.
+"""The aggregate LP's cuts: an item's bytes in a device's fastest slot fit beside every copy there, and the
+heavy items' pigeonhole (mip_cuts, cut 1).
 
-Valid (the LP stays below the full MIP's proven optimum) and active (without it the LP is lower): a big table
-that wants most of a fast tier and thirty small tables that would rather be copied than sent."""
+Valid (the LP stays below the full MIP's proven optimum) and active (without the copies cut the LP is
+lower): a big table that wants most of a fast tier and thirty small tables that would rather be copied."""
 import pytest
 
 from embsim.cost_model import decomposed
@@ -24,14 +25,17 @@ def _case(big_rows):
     return model, SyntheticSystem("linked", base.params, links={"latency_s": 1e-6, "bandwidth_Bps": 2e8})
 
 
-def _bounds(big_rows, monkeypatch):
-    """(full MIP optimum, aggregate LP with the cut, without it), all in seconds."""
+def _bounds(big_rows, monkeypatch, heavy=True):
+    """(full MIP optimum, aggregate LP with the cut, without it), all in seconds; ``heavy=False``: both LPs
+    without the heavy-items cut, so that the copies cut is seen alone."""
     model, system = _case(big_rows)
     inst = instance_for(model, system, None, batch_size=64, split=False)
     assert len(inst.replicable) == 30
     full = solve_plan(model, system, None, batch_size=64, solver="highs", time_limit_s=60, gap_rel=1e-9,
                       method="full", split=False, torchrec_baseline=False)
     assert full.status == "optimal"
+    if not heavy:
+        monkeypatch.setattr(decomposed, "add_heavy_cuts", lambda *a: 0)
     _, with_cut = aggregate_lp(inst, "highs", 30.0, scale=full.objective)
     with monkeypatch.context() as m:
         m.setattr(decomposed, "_copies_bytes", lambda *a: None)
@@ -47,5 +51,21 @@ def test_the_cut_keeps_the_lp_below_the_optimum(big_rows, monkeypatch):
 
 
 def test_the_cut_binds_where_the_big_table_and_the_copies_compete(monkeypatch):
-    opt, with_cut, without = _bounds(24_000, monkeypatch)
+    opt, with_cut, without = _bounds(24_000, monkeypatch, heavy=False)
     assert with_cut > without * (1 + 1e-3), (opt, with_cut, without)
+
+
+def test_the_heavy_items_cut_lifts_dcnv2s_lp_and_stays_below_its_optimum(monkeypatch):
+    """DCNv2 on 8 x A100: the heavy-items cut raises the aggregate LP, which stays below the full MIP's optimum."""
+    from embsim.hw_models.loader import load_system
+    from embsim.workloads.model import load_model
+    model, system = load_model("dlrm_dcnv2_criteo1tb"), load_system("gpu_8x_a100_80g")
+    full = solve_plan(model, system, None, batch_size=1024, solver="highs", time_limit_s=30, method="full",
+                      torchrec_baseline=False)
+    assert full.status == "optimal"
+    _, with_cut = aggregate_lp(instance_for(model, system, None, batch_size=1024), "highs", 30.0,
+                               scale=full.objective)
+    monkeypatch.setattr(decomposed, "add_heavy_cuts", lambda *a: 0)
+    _, without = aggregate_lp(instance_for(model, system, None, batch_size=1024), "highs", 30.0,
+                              scale=full.objective)
+    assert without.objective < with_cut.objective <= full.objective * (1 + 1e-6)

@@ -74,3 +74,36 @@ def test_the_scanned_prefix_scores_no_worse_than_copying_all_the_lp_copies(inst)
 
 def test_no_copies_no_start(inst):
     assert copies_start(inst, {t: 0.0 for t in inst.replicable}, lambda q: 0.0) is None
+
+
+def test_levelling_never_raises_the_estimate_and_keeps_every_room():
+    """The levelling pass of comm_lpt: from a lopsided assignment (everything on one device), moves and swaps
+    lower makespan + all-to-all by the estimate, every device keeps its room, and every item stays placed once."""
+    import numpy as np
+
+    from embsim.cost_model.baselines import _capacity, aggregate_cost, baseline_reps
+    from embsim.cost_model.warm_start import _comm_max, _level
+    inst = _instance()
+    rep = baseline_reps(inst)
+    est = aggregate_cost(inst, rep)
+    keep = list(range(len(inst.items)))
+    dev = [inst.devices[0]] * len(keep)
+    load = np.zeros(len(inst.devices))
+    pooled = np.zeros(len(inst.devices))
+    load[0] = sum(est[i, 0] for i in keep)
+    pooled[0] = sum(inst.pooled_B[i] for i in keep)
+    cap = _capacity(inst)
+    room = np.array([cap[d] for d in inst.devices], dtype=float)
+    room[0] -= sum(inst.items[i].bytes[rep[i]] for i in keep)
+    before = load.max() + _comm_max(inst, pooled)
+    _level(inst, est, rep, keep, dev, load, pooled, room)
+    after = load.max() + _comm_max(inst, pooled)
+    assert after < before
+    index = {d: n for n, d in enumerate(inst.devices)}
+    for n in range(len(inst.devices)):     # the books agree with the assignment
+        mine = [i for i in keep if index[dev[i]] == n]
+        assert load[n] == pytest.approx(sum(est[i, n] for i in mine), rel=1e-9, abs=1e-15)
+        assert pooled[n] == pytest.approx(sum(inst.pooled_B[i] for i in mine), rel=1e-9, abs=1e-6)
+        assert room[n] == pytest.approx(cap[inst.devices[n]] - sum(inst.items[i].bytes[rep[i]] for i in mine),
+                                        rel=1e-9, abs=1.0)
+        assert n == 0 or room[n] >= -1e-6
