@@ -225,7 +225,8 @@ def _copies_bytes(prob, inst, alt):
     fast_pools = [inst.slots[inst.dev_slots[d][0]].pool_key for d in inst.devices]
     if len(set(fast_pools)) < len(fast_pools):
         return None
-    # in GB in its own row (bytes against a coefficient of 1 left HiGHS claiming an optimum 30% above a plan)
+    # in GB, so that the row's coefficients sit near 1 beside the capacity rows' bytes (a precaution: the one
+    # false "optimum" seen, 30% above a plan, came from an unscaled LP, scale 1 s, not from this row)
     pairs = [(v, float(inst.items[inst.column_item(t)].bytes[0]) / COPIES_UNIT_B) for t, v in alt.rho.items()]
     C = prob.add_variable("copies_GB", lowBound=0)
     add_row(prob, pairs + [(C, -1.0)], "==", 0.0)
