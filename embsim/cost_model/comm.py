@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..hw_models.protocols import CostsBatches
 
 POOLED_BYTES_PER_VALUE = 4.0
@@ -40,17 +42,23 @@ class AllToAll:
     send_s_per_B: dict
     recv_s_per_B: dict
 
+    def arrays(self):
+        """(latency, send, receive) per device in ``devices`` order, as float arrays."""
+        return tuple(np.array([getattr(self, f)[d] for d in self.devices], dtype=np.float64)
+                     for f in ("latency_s", "send_s_per_B", "recv_s_per_B"))
+
+    def times_array(self, pooled: np.ndarray) -> np.ndarray:
+        """:meth:`times` for the pooled bytes per device as an array in ``devices`` order."""
+        total = float(pooled.sum())
+        if total <= 0:
+            return np.zeros(len(self.devices))
+        lat, send, recv = self.arrays()
+        return lat + np.maximum(send * pooled, recv * (total - pooled))
+
     def times(self, pooled_B: dict) -> dict:
         """Transfer-stage seconds per device for the pooled bytes each device produces."""
-        total = sum(pooled_B.values())
-        out = {}
-        for d in self.devices:
-            mine = pooled_B.get(d, 0.0)
-            if total <= 0:
-                out[d] = 0.0
-                continue
-            out[d] = self.latency_s[d] + max(self.send_s_per_B[d] * mine, self.recv_s_per_B[d] * (total - mine))
-        return out
+        pooled = np.array([pooled_B.get(d, 0.0) for d in self.devices], dtype=np.float64)
+        return dict(zip(self.devices, self.times_array(pooled).tolist()))
 
 
 def _transfer_s(system, devices, batch_size, producer, pooled_B):

@@ -27,7 +27,7 @@ The reported bound is the bound of step 1 (for the whole problem, not the
 restricted one), so the reported gap is honest even though step 2 fixes the
 tier shares.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 
 import numpy as np
@@ -245,7 +245,7 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
         pl = pl if better else None     # nothing better than the start: the caller keeps the best baseline
         why = lp_rep.note or f"the aggregate LP stopped {lp_rep.status}"
         rep = SolveReport("no_solution", None, None, None, 0.0, solver, f"no assignment MIP: {why}")
-        return pl, rep, {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
+        return pl, _of_the_plan(pl, rep), {"bound": lower_bound(inst, None), "lp": lp_rep, "moves": moves}
     bound = lower_bound(inst, lp_rep.objective)
     # the LP's copies, rounded by a scan of how many the memory bears (warm_start.copies_start)
     scan_end = time.perf_counter() + COPY_SCAN_SHARE * (deadline - time.perf_counter())
@@ -253,7 +253,17 @@ def solve_decomposed(inst, start, solver, time_limit_s, energy_weight=0.0, gap_r
                                           scan_end), start)
     pl, rep = _assigned(inst, agg, start, solver, deadline, gap_rel, scale)
     pl, moves, _ = _polished(inst, pl, deadline, energy_weight)
-    return pl, rep, {"bound": bound, "lp": lp_rep, "moves": moves}
+    return pl, _of_the_plan(pl, rep), {"bound": bound, "lp": lp_rep, "moves": moves}
+
+
+def _of_the_plan(pl, rep):
+    """``rep`` saying what the plan is: "feasible" where the assignment MIP gave nothing but the start (the
+    best baseline or the LP's copies) or the polish did, not the solver's "no_solution"."""
+    if pl is None or rep.status != "no_solution":
+        return rep
+    return replace(rep, status="feasible", note=(rep.note + "; " if rep.note else "")
+                   + "the plan is the decomposed solve's start (the best baseline or the LP's copies), polished, "
+                   "not the assignment MIP's")
 
 
 def _assigned(inst, agg, start, solver, deadline, gap_rel, scale):

@@ -177,7 +177,7 @@ class Instance:
                 total += self.pools[p] / len(sharers)
         return total
 
-    def _has_shared_pool(self):
+    def has_shared_pool(self):
         """Whether some memory pool is shared by several devices (host DDR over every GPU's UVM port)."""
         return any(len({self.slots[j].device for j in ks}) > 1 for ks in self.pool_slots.values())
 
@@ -186,7 +186,7 @@ class Instance:
         total_acc = sum(a.accesses for a in access) or 1.0
         n_dev = len(self.devices)
         min_cap = min(self._device_capacity(d) for d in self.devices)
-        min_own = min(self._device_capacity(d, own=True) for d in self.devices) if self._has_shared_pool() else 0.0
+        min_own = min(self._device_capacity(d, own=True) for d in self.devices) if self.has_shared_pool() else 0.0
         items = []
         for ti, (t, a) in enumerate(zip(tables, access)):
             reps = candidates(t, allowed, self.distinct[ti], a.coverage, self.max_collision_share)

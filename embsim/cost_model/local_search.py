@@ -25,7 +25,7 @@ DETERMINISTIC_MAX_MOVES = 64   # assumption: a pass levels a plan in a few moves
 
 
 def private_pools(inst):
-    return all(len({inst.slots[k].device for k in ks}) == 1 for ks in inst.pool_slots.values())
+    return not inst.has_shared_pool()
 
 
 def _time_of(inst, pl, items):

@@ -38,7 +38,6 @@ constraint, e.g. "tables need 104.5 GB at fp32, the system holds 64.0 GB;
 allow int8 or add devices".
 """
 import math
-from dataclasses import replace
 import time
 
 from ..errors import InputError
@@ -315,10 +314,6 @@ def partition(inst, method, best, baselines, solver, left, energy_weight, gap_re
         pl, rep, extra = solve_decomposed(inst, best[1] if best else None, solver, left, energy_weight,
                                           gap_rel or 1e-3)
         bound = extra["bound"] if extra else None
-        if pl is not None and rep.status == "no_solution":     # the plan is the start, the LP's copies or the
-            rep = replace(rep, status="feasible",               # polish's: a plan, not the solver's, unproven
-                          note=(rep.note + "; " if rep.note else "") + "the plan is the decomposed solve's start "
-                          "(the best baseline or the LP's copies, polished), not the assignment MIP's")
         if extra:
             notes.append(f"decomposed: aggregate LP {extra['lp'].solve_time_s:.2f} s, assignment MIP "
                          f"{rep.solve_time_s:.2f} s ({rep.status}), {extra['moves']} polishing moves; bound = max(aggregate LP, slowest item "

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from .baselines import _capacity, aggregate_cost, baseline_reps
 from .placement import Placement, fill_tiers, replica_slots
+from .mip_cuts import copy_share_s
 from .shard_output import copy_s
 from .replica_moves import improve_replicas
 
@@ -121,14 +122,8 @@ def _level(inst, est, rep, keep, dev, load, pooled, room):
 
 
 def _comm_max(inst, pooled) -> float:
-    """The all-to-all makespan (:mod:`.comm`) of the pooled bytes per device index, vectorised."""
-    if inst.comm is None:
-        return 0.0
-    total = float(pooled.sum())
-    if total <= 0:
-        return 0.0
-    lat, send, recv = _comm_arrays(inst)
-    return float(np.max(lat + np.maximum(send * pooled, recv * (total - pooled))))
+    """The all-to-all makespan (:mod:`.comm`) of the pooled bytes per device index."""
+    return float(inst.comm.times_array(pooled).max()) if inst.comm is not None else 0.0
 
 
 def _replicas(inst, rep, replicate, candidates=None):
@@ -179,11 +174,9 @@ def copies_start(inst, copies: dict, score, deadline=None):
     badly (580 copies, 3.05 ms).  The scan finds how many copies the memory bears.  With a ``deadline``
     (perf_counter seconds) it tries no prefix that, as long as the last one took, would end past it."""
     items = {it.table: i for i, it in enumerate(inst.items)}
-    fast = replica_slots(inst)
 
     def saving(t):       # pooled bytes the copy keeps off the links per second it adds to every device
-        i = items[t]
-        return inst.pooled_B[i] / max(min(copy_s(inst, i, 0, k) for k in fast), 1e-18)
+        return inst.pooled_B[items[t]] / max(copy_share_s(inst, items[t]), 1e-18)
 
     chosen = sorted((t for t, r in copies.items() if r >= 0.5 and t in items), key=lambda t: (-saving(t), t))
     if not chosen:
@@ -228,23 +221,13 @@ def _least_grown(inst, load, pooled, ok, cost_s, pooled_B):
     if comm is not None:
         total = float(pooled.sum()) + pooled_B
         if total > 0:
-            lat, send, recv = _comm_arrays(inst)
+            lat, send, recv = comm.arrays()
             others = lat + np.maximum(send * pooled, recv * (total - pooled))
             top = np.argsort(-others, kind="stable")[:2]
             rest = np.where(ok == top[0], others[top[1]] if top.size > 1 else 0.0, others[top[0]])
             own = lat[ok] + np.maximum(send[ok] * (pooled[ok] + pooled_B), recv[ok] * (total - pooled[ok] - pooled_B))
             grown = grown + np.maximum(own, rest)
     return int(ok[np.lexsort((ok, after, grown))[0]])
-
-
-def _comm_arrays(inst):
-    """(latency, send, receive) of the all-to-all per device index, as arrays (computed once per instance)."""
-    cached = inst.__dict__.get("_comm_arrays")
-    if cached is None:
-        cached = tuple(np.array([getattr(inst.comm, f)[d] for d in inst.devices], dtype=np.float64)
-                       for f in ("latency_s", "send_s_per_B", "recv_s_per_B"))
-        inst._comm_arrays = cached
-    return cached
 
 
 def best_start(inst, start, score, deadline=None):

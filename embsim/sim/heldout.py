@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost_model.leave_one_out import unseen_shares
 from ..workloads.stats import row_frequencies
 
 
@@ -114,7 +115,6 @@ def unseen_share_report(profile, evaluation) -> dict | None:
     predicted, the trace drifts and the plan's held-out figures are optimistic by as much."""
     if not (hasattr(profile, "indices") and hasattr(evaluation, "indices")):
         return None
-    from ..cost_model.leave_one_out import unseen_shares
     shares = unseen_shares(profile, evaluation)
     return {"tables": list(evaluation.table_names), "predicted": [round(s["predicted"], 6) for s in shares],
             "measured": [round(s["measured"], 6) for s in shares]}

@@ -73,6 +73,7 @@ Decisions a user should know
   part's static power x window, once per part (static); per query = each of
   them / queries completed in the window.
 """
+import collections
 import copy
 import functools
 import hashlib
@@ -571,7 +572,7 @@ class Simulation:
         self.pooled_per_sample = {d: sum(self._sent_dim(t) for t in ts if t not in seq) * POOLED_BYTES_PER_VALUE
                                   for d, ts in dims.items()}
         # a copy pools the samples it serves (1/copies of the batch) and writes them where the dense part runs
-        copies = {t: sum(1 for sh in self.shards if sh.table == t) for t in self.replicated}
+        copies = collections.Counter(sh.table for sh in self.shards if sh.table in self.replicated)
         self.local_per_sample = {}
         for sh in self.shards:
             if sh.table in self.replicated and sh.table not in seq:
