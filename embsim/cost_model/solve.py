@@ -195,6 +195,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                      f"(a solve needs {MIN_SOLVE_S:g} s); raise --time-limit for a solved plan")
         pl, bound, status = None, lower_bound(inst, None), "not_solved"
     chosen, status, method_used = _keep_better(inst, pl, best, score, status, notes, time_limit_s, method)
+    chosen = levelled(inst, chosen, score, energy_weight, t0 + time_limit_s - reserve_s, notes)
     if len(inst.devices) > 1 and torchrec_baseline:    # False: without TorchRec's plan (minutes on 856 tables)
         t0 += torchrec_baseline_after_solve(model, system, stats, batch_size, energy_weight, baselines, notes,
                                             split, replicate and not coalescing, columns and not coalescing)
@@ -336,6 +337,27 @@ def _keep_better(inst, pl, best, score, status, notes, time_limit_s, method):
     notes.append(f"the solver found nothing better than the {best[0]} baseline within the time limit; "
                  f"the plan is that baseline")
     return best[1], f"{status} (baseline {best[0]} kept)", "baseline"
+
+
+def levelled(inst, pl, score, energy_weight, deadline, notes):
+    """``pl`` with the devices below its slowest levelled (:func:`.local_search.polish`, ``level=True``) until
+    ``deadline``, the solver's own (the finish keeps its reserve), if that scores no worse; makespan only
+    (the moves do not price energy)."""
+    from .local_search import polish
+    if energy_weight != 0 or time.perf_counter() >= deadline:
+        return pl
+    t = time.perf_counter()
+    out, moves = polish(inst, pl, deadline, level=True)
+    if moves == 0 or score(out) > score(pl) * (1 + 1e-12):
+        return pl
+    dev_before, dev_after = evaluate(inst, pl)[0], evaluate(inst, out)[0]
+    notes.append(f"levelled the devices below the slowest: {moves} moves in {time.perf_counter() - t:.2f} s, "
+                 f"device times {_us_range(dev_before)} -> {_us_range(dev_after)} us")
+    return out
+
+
+def _us_range(times: dict) -> str:
+    return f"{min(times.values()) * 1e6:.1f}-{max(times.values()) * 1e6:.1f}"
 
 
 def fill_idle_fast_tiers(inst, pl, score):

@@ -84,3 +84,26 @@ def test_a_move_onto_the_busiest_sender_is_refused(monkeypatch):
                         lambda *a: [(i, j) for i, j in full(*a) if j is None])
     better, moves = polish(inst, start, time.perf_counter() + 5)
     assert moves == 0 and comm_times(inst, better) == comm_times(inst, start)
+
+
+def test_levelling_lowers_the_devices_below_a_bottleneck_that_cannot_move():
+    """The heaviest table alone on dev0 (no move can lower it: it would be as slow elsewhere), the rest on
+    dev1, dev2 empty.  The plain polish stops at once; levelling moves dev1's tables onto dev2, so the
+    sorted device times fall lexicographically and the makespan stays."""
+    from embsim.cost_model.placement import fill_tiers
+    from dataclasses import replace
+    model = toy_model(8, 3)
+    pooled = sum(t.pooling for t in model.tables)
+    model = replace(model, tables=(replace(model.tables[0], pooling=2 * pooled),) + model.tables[1:])
+    inst = instance_for(model, toy_system(3, fast_B=1e9, slow_B=1e9), split=False, replicate=False)
+    n = len(inst.items)
+    start = fill_tiers(inst, [0] * n, ["dev0" if inst.items[i].table == 0 else "dev1" for i in range(n)])
+    t0 = evaluate(inst, start)[0]
+    assert t0["dev0"] > t0["dev1"] > t0["dev2"] == 0.0
+    assert polish(inst, start, time.perf_counter() + 5)[1] == 0
+    better, moves = polish(inst, start, time.perf_counter() + 5, level=True)
+    t1 = evaluate(inst, better)[0]
+    assert moves > 0
+    assert max(t1.values()) == max(t0.values())
+    assert sorted(t1.values(), reverse=True) < sorted(t0.values(), reverse=True)
+    assert t1["dev1"] < t0["dev1"] and t1["dev2"] > 0.0
