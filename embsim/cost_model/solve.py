@@ -1,4 +1,4 @@
-"""solve_plan: the sharding planner's entry point (enumerate, estimate, propose, partition).
+"""solve_plan: the sharding planner's entry point (enumerate, estimate, propose, partition, level).
 
     plan = solve_plan(model, system)                        # stats from the model's access distributions
     plan = solve_plan(model, system, stats=trace_stats(t))  # or from a trace
@@ -14,7 +14,10 @@ Stages, as in TorchRec's planner:
 4. *partition*: the MIP (:mod:`.sharding_mip`), warm-started from the best
    baseline.  ``method="auto"`` solves the full MIP when items x devices <=
    FULL_MAX_PAIRS, and the decomposed one (aggregate LP, assignment MIP,
-   greedy tier refill) beyond.
+   greedy tier refill) beyond;
+5. *level*: moves and swaps that relieve the devices below the slowest, one
+   after another (:func:`levelled`, :mod:`.local_search`), within the
+   solver's deadline, kept if the objective does not rise.
 
 With torchrec installed, TorchRec's own plan (:mod:`.torchrec_planner`)
 is a further baseline on every multi-device instance, scored by embsim's cost
