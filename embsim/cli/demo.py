@@ -26,6 +26,7 @@ a later step (a sweep and its report) can be appended to the demo.
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -71,7 +72,7 @@ TB_BATCH_SIZE = 64
 TB_BATCHES = 4
 # Its plans: the sharding MIP without TorchRec's plan beside it (a baseline for the plan's table, minutes
 # on 856 tables) and with a 5 s limit (as `embsim reproduce --quick`).
-TB_RUN = {"batch_size": TB_BATCH_SIZE, "time_limit_s": 5.0, "planner": {"torchrec_baseline": False}}
+TB_RUN: dict[str, Any] = {"batch_size": TB_BATCH_SIZE, "time_limit_s": 5.0, "planner": {"torchrec_baseline": False}}
 SWEEP_SPACE = Path(__file__).resolve().parents[1] / "explorer" / "spaces" / "demo.yaml"   # SmartSSD count x TT rank
 
 
@@ -117,19 +118,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     """
     from ..workloads.model import load_model
 
-    out = Path(out_dir)
-    targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
-        [out / "results" / f"{_result_name(s)}.json" for s in systems]
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file, expected a folder for the demo's outputs")
-    if not out.exists():
-        check_output(out)                # the folder can be made: its parent exists and is writable
-    for t in targets:
-        if t.parent.is_dir():
-            check_output(t, force)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results").mkdir(exist_ok=True)
-
+    out = _prepared_folder(Path(out_dir), systems, force)
     t0 = time.perf_counter()
     model = load_model(model) if isinstance(model, str) else model
     run = dict(batch_size=batch_size, time_limit_s=time_limit_s, seed=seed, planner=planner,
@@ -141,15 +130,7 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     table = format_table(rows, failed)
     echo("")
     echo(table)
-    regimes = []
-    for heading, tb_model, tb_systems, baselines in (tb_regimes if tb_regimes is not None else TB_REGIMES):
-        echo(f"\n{heading}")
-        tb = evaluate_systems(load_model(tb_model) if isinstance(tb_model, str) else tb_model, tb_systems,
-                              batches=TB_BATCHES, sla=False,
-                              **{**run, **TB_RUN, "planner": {**(planner or {}), **TB_RUN["planner"]}})
-        _ratios(tb[0], *baselines)
-        echo(format_table(tb[0], tb[2]))
-        regimes.append((heading, tb[0], tb[2]))
+    regimes = _tb_regimes(tb_regimes if tb_regimes is not None else TB_REGIMES, run, planner, echo)
 
     for r in rows:
         results[r["system"]].save(out / "results" / f"{r['result']}.json", force=force)
@@ -162,19 +143,53 @@ def run_demo(out_dir, force=False, batch_size=BATCH_SIZE, batches=BATCHES, time_
     drivers = screc_drivers(rows, sims, seed)
     write_html(out / "demo.html", rows, table, force=force, plans=plans, results=results, drivers=drivers,
                failed=failed, model_name=model.name, regimes=regimes)
-    sweep = None
-    if sweep_space is not None:
-        # The closing sweep: a small design space through the explorer, resumable in its store.
-        from ..explorer.sweep import explore_file
-        t2 = time.perf_counter()
-        echo(f"\nsweep {sweep_space.name}: into {out / 'demo_sweep.sqlite'} ...")
-        sweep = explore_file(sweep_space, out / "demo_sweep.sqlite", report=out / "demo_sweep.html", force=force)
-        echo(f"  {sweep.points} designs: {sweep.ok} ok, {sweep.infeasible} infeasible, {sweep.errors} failed, "
-             f"{sweep.skipped} already stored ({sweep.executor}) in {time.perf_counter() - t2:.0f} s")
+    sweep = _closing_sweep(sweep_space, out, force, echo) if sweep_space is not None else None
     echo(f"\nwrote {out / 'demo.html'}, {out / 'demo.json'}, {len(rows)} results in {out / 'results'}"
          + (f" and the sweep report {out / 'demo_sweep.html'}" if sweep is not None else "")
          + f" ({time.perf_counter() - t0:.0f} s in all)")
     return {"rows": rows, "results": results, "table": table, "not_planned": failed, "sweep": sweep}
+
+
+def _prepared_folder(out: Path, systems, force: bool) -> Path:
+    """``out`` made (with its results folder) once every file the demo writes there may be written."""
+    targets = [out / "demo.html", out / "demo.json", out / "demo_sweep.html"] + \
+        [out / "results" / f"{_result_name(s)}.json" for s in systems]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file, expected a folder for the demo's outputs")
+    if not out.exists():
+        check_output(out)                # the folder can be made: its parent exists and is writable
+    for t in targets:
+        if t.parent.is_dir():
+            check_output(t, force)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(exist_ok=True)
+    return out
+
+
+def _tb_regimes(regimes, run, planner, echo) -> list:
+    """(heading, rows, not planned) of every TB-scale regime, each printed as its table."""
+    from ..workloads.model import load_model
+    out = []
+    for heading, tb_model, tb_systems, baselines in regimes:
+        echo(f"\n{heading}")
+        tb = evaluate_systems(load_model(tb_model) if isinstance(tb_model, str) else tb_model, tb_systems,
+                              batches=TB_BATCHES, sla=False,
+                              **{**run, **TB_RUN, "planner": {**(planner or {}), **TB_RUN["planner"]}})
+        _ratios(tb[0], *baselines)
+        echo(format_table(tb[0], tb[2]))
+        out.append((heading, tb[0], tb[2]))
+    return out
+
+
+def _closing_sweep(sweep_space, out: Path, force: bool, echo):
+    """The closing sweep: a small design space through the explorer, resumable in its store."""
+    from ..explorer.sweep import explore_file
+    t2 = time.perf_counter()
+    echo(f"\nsweep {sweep_space.name}: into {out / 'demo_sweep.sqlite'} ...")
+    sweep = explore_file(sweep_space, out / "demo_sweep.sqlite", report=out / "demo_sweep.html", force=force)
+    echo(f"  {sweep.points} designs: {sweep.ok} ok, {sweep.infeasible} infeasible, {sweep.errors} failed, "
+         f"{sweep.skipped} already stored ({sweep.executor}) in {time.perf_counter() - t2:.0f} s")
+    return sweep
 
 
 def _not_planned(failed):

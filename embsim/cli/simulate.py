@@ -179,7 +179,8 @@ def simulate(model_name, system_name, plan_path, trace_path, qps, closed_loop, a
         check_output(output, force, inputs=(model_name, system_name, plan_path, trace_path, profile["profile"]))
 
     from ..hw_models.loader import load_system
-    from ..sim.simulate import caches_from_system, simulate as run_simulation
+    from ..sim.shards import caches_from_system
+    from ..sim.simulate import simulate as run_simulation
     from ..workloads.model import load_model
     from ..workloads.store import open_trace
     from ..workloads.trace import check_matches

@@ -56,30 +56,46 @@ def elsewhere_reserve(inst, rep, replicated, columns):
 def fill_tiers(inst, rep, device, reserve=None, subset=None):
     """Greedy tier split for an assignment; returns Placement, or raises InputError when it does not fit.
 
-    ``subset``: fill only these items (their devices' pools must not be shared with other items' devices);
-    the other items get empty ranges.
+    ``subset``: fill only these items (their devices' pools must not be shared with other items' devices,
+    or ``reserve`` must leave them only what the others do not use); the other items get empty ranges.
     """
     left = dict(inst.pools) if reserve is None else dict(reserve)
-    ranges = [[] for _ in inst.items]
-    segs = []     # (key, item, lo, hi, bytes) for dense items
-    tt = []
-    for i in (range(len(inst.items)) if subset is None else subset):
+    ranges: list = [[] for _ in inst.items]
+    segs, whole = _segments(inst, rep, device, range(len(inst.items)) if subset is None else subset)
+    _place_whole(inst, device, whole, left, ranges)
+    pending = _fill_levels(inst, device, segs, left, ranges)
+    if pending:
+        over = sum(x[4] for x in pending)
+        devs = sorted({device[x[1]] for x in pending})
+        raise InputError(f"assignment does not fit: {over / 1e9:.3g} GB left over on {', '.join(devs)}")
+    return Placement(list(rep), list(device), ranges)
+
+
+def _segments(inst, rep, device, items):
+    """The dense items' coverage segments as (key, item, lo, hi, bytes), the most time saved per byte (key)
+    first; and the rest, placed whole (tensor-train cores), as (bytes, item)."""
+    segs, whole = [], []
+    for i in items:
         it = inst.items[i]
         r, d = rep[i], device[i]
-        r_obj = it.reps[r]
+        if it.reps[r].kind != "dense":
+            whole.append((it.bytes[r], i))
+            continue
         slots = inst.dev_slots[d]
         t = inst.time[i][r]
         gain = max(t[slots[-1]] - t[slots[0]], 1e-30)
-        if r_obj.kind != "dense":
-            tt.append((it.bytes[r], i))
-            continue
         f = np.asarray(it.curve.f)
         for j, (w, s) in enumerate(it.curve.segments()):
             b = w * it.bytes[r]
             key = it.accesses * s * gain / b if b > 0 else np.inf
             segs.append((key, i, f[j], f[j + 1], b))
-    # TT cores (whole, not splittable) take the fastest tier with room, largest first
-    for b, i in sorted(tt, key=lambda x: -x[0]):
+    segs.sort(key=lambda x: (-x[0], x[1], x[2]))
+    return segs, whole
+
+
+def _place_whole(inst, device, whole, left, ranges):
+    """TT cores (whole, not splittable) take the fastest tier with room, largest first."""
+    for b, i in sorted(whole, key=lambda x: -x[0]):
         for k in inst.dev_slots[device[i]]:
             p = inst.slots[k].pool_key
             if left[p] >= b - 1e-9:
@@ -88,7 +104,11 @@ def fill_tiers(inst, rep, device, reserve=None, subset=None):
                 break
         else:
             raise InputError(f"{inst.items[i].label}: tensor-train cores ({b:.3g} B) fit in no tier of {device[i]}")
-    segs.sort(key=lambda x: (-x[0], x[1], x[2]))
+
+
+def _fill_levels(inst, device, segs, left, ranges):
+    """Fill tier rank 0 of every device with the segments in order, cutting the first that does not fit,
+    then rank 1 with the rest, and so on; returns the segments nothing held."""
     pending = segs
     max_rank = max(len(v) for v in inst.dev_slots.values())
     for level in range(max_rank):
@@ -115,11 +135,7 @@ def fill_tiers(inst, rep, device, reserve=None, subset=None):
         pending = nxt
         if not pending:
             break
-    if pending:
-        over = sum(x[4] for x in pending)
-        devs = sorted({device[x[1]] for x in pending})
-        raise InputError(f"assignment does not fit: {over / 1e9:.3g} GB left over on {', '.join(devs)}")
-    return Placement(list(rep), list(device), ranges)
+    return pending
 
 
 def _add(rl, k, lo, hi):

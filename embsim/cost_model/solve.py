@@ -185,11 +185,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     # plan: the whole call keeps the limit
     reserve_s = max(0.3, OVERRUN_RESERVE * time_limit_s, finish_estimate_s(timings))
     left = time_limit_s - prepared_s - reserve_s
-    notes = [f"{len(inst.items)} items ({len(model.tables)} tables; row-wise parts of large or hot tables), "
-             f"{len(inst.devices)} devices, {len(inst.slots)} slots",
-             "representations other than a table's own dtype change model accuracy, which embsim does not model",
-             f"instance and baselines {prepared_s:.2f} s of the {time_limit_s:g} s limit; {reserve_s:.2f} s "
-             "kept for the solver's overrun and the finish"]
+    notes = _opening_notes(inst, prepared_s, time_limit_s, reserve_s)
     if left >= MIN_SOLVE_S or best is None:
         pl, bound, status = partition(inst, method, best, baselines, solver, max(left, MIN_SOLVE_S), energy_weight,
                                       gap_rel, notes)
@@ -204,6 +200,23 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
                                             split, replicate and not coalescing, columns and not coalescing)
     chosen = fill_idle_fast_tiers(inst, chosen, score)
     obj = score(chosen)
+    bound, gap = _bound_and_gap(inst, obj, bound, method, energy_weight, notes)
+    return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
+                    solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
+                    method=method_used, bound_rule=bound_rule(inst, method))
+
+
+def _opening_notes(inst, prepared_s, time_limit_s, reserve_s) -> list:
+    return [f"{len(inst.items)} items ({len(inst.model.tables)} tables; row-wise parts of large or hot tables), "
+            f"{len(inst.devices)} devices, {len(inst.slots)} slots",
+            "representations other than a table's own dtype change model accuracy, which embsim does not model",
+            f"instance and baselines {prepared_s:.2f} s of the {time_limit_s:g} s limit; {reserve_s:.2f} s "
+            "kept for the solver's overrun and the finish"]
+
+
+def _bound_and_gap(inst, obj, bound, method, energy_weight, notes):
+    """(bound, gap) of the chosen plan's objective ``obj`` (a bound above the plan is the plan's own
+    objective: the plan proves it); appends the notes on what the objective and the bound cover."""
     if bound is not None:
         bound = min(bound, obj)
     gap = (obj - bound) / obj if bound is not None and obj > 0 else (0.0 if bound is not None else None)
@@ -215,9 +228,7 @@ def solve_plan(model, system, stats=None, objective="makespan", energy_weight=0.
     if inst.comm is not None:
         notes.append("objective = embedding makespan + all-to-all makespan (pooled vectors over the system's "
                      "links, probed from its batch cost)" + (" + energy weight x energy" if energy_weight else ""))
-    return _to_plan(inst, chosen, model, system, best_bound_s=bound, gap=gap, objective=obj, solver=solver,
-                    solve_time_s=time.perf_counter() - t0, status=status, baselines=baselines, notes=notes,
-                    method=method_used, bound_rule=bound_rule(inst, method))
+    return bound, gap
 
 
 def finish_estimate_s(timings) -> float:

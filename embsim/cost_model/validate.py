@@ -20,6 +20,7 @@ Checks:
 raises InputError with the first of them (and how many there are).
 """
 from collections import defaultdict
+from dataclasses import dataclass
 
 from ..errors import InputError
 from ..hw_models.protocols import PerCoreStrategies
@@ -81,72 +82,92 @@ def _hot_rank_problems(t, rep, P, by_part):
 
 
 def plan_problems(plan, system, model=None):
-    out = []
     slots = {(s.device, s.tier): s for s in system.slots()}
-    used = defaultdict(float)
-    cap = {}
-    for s in slots.values():
-        cap[s.pool_key] = s.capacity_B
-    names = [t.table for t in plan.tables]
-    if model is not None:
-        want = [t.name for t in model.tables]
-        for n in sorted(set(want) - set(names)):
-            out.append(f"table '{n}': missing from the plan")
-        for n in sorted(set(names) - set(want)):
-            out.append(f"table '{n}': not a table of model '{model.name}'")
-    for n in sorted({n for n in names if names.count(n) > 1}):
-        out.append(f"table '{n}': appears more than once")
-    per_core = isinstance(system, PerCoreStrategies)
-    n_cores = system.n_cores if per_core else None
-    strategies = system.STRATEGIES if per_core else None
-    rows_of = {t.name: t.rows for t in model.tables} if model is not None else {}
-    dim_of = {t.name: t.dim for t in model.tables} if model is not None else {}
+    cap = {s.pool_key: s.capacity_B for s in slots.values()}
+    used: dict = defaultdict(float)
+    out = _table_set_problems(plan, model)
+    ctx = _Context(slots, system, isinstance(system, PerCoreStrategies),
+                   {t.name: t.rows for t in model.tables} if model is not None else {},
+                   {t.name: t.dim for t in model.tables} if model is not None else {})
     for t in plan.tables:
-        rep = t.representation
-        if not t.shards:
-            out.append(f"table '{t.table}': has no shards")
-            continue
-        if not (rep.bytes >= 0 and rep.row_bytes > 0):
-            out.append(f"table '{t.table}': representation bytes {rep.bytes} / row bytes {rep.row_bytes} "
-                       f"(expected >= 0 and > 0)")
-        parts = {s.parts for s in t.shards}
-        if len(parts) != 1 or min(parts) < 1:
-            out.append(f"table '{t.table}': shards disagree on the number of row-wise parts ({sorted(parts)})")
-            continue
-        P = parts.pop()
-        frac, why = _part_fractions(t, P, rows_of.get(t.table), dim_of.get(t.table))
-        if why:
-            out.append(f"table '{t.table}': {why}")
-            continue
-        if t.partition == "column" and (rep.kind != "dense" or len({s.device for s in t.shards}) != P):
-            out.append(f"table '{t.table}': column-wise as {rep.label} over devices "
-                       f"{[s.device for s in t.shards]} (expected dense, one shard per device)")
-        by_part = defaultdict(list)
-        share = 0.0
-        for s in t.shards:
-            if not 0 <= s.part < P:
-                out.append(f"table '{t.table}': shard part {s.part} outside 0..{P - 1}")
-            if not (-TOL <= s.access_share <= 1 + TOL):
-                out.append(f"table '{t.table}': access share {s.access_share} outside [0, 1]")
-            share += s.access_share
-            slot = slots.get((s.device, s.tier))
-            if slot is None:
-                out.append(f"table '{t.table}': slot {s.device}.{s.tier} does not exist in system '{system.name}'")
-            else:
-                b = rep.bytes if rep.kind == "tt" else (s.rank_hi - s.rank_lo) * rep.bytes * frac[s.part % P]
-                used[slot.pool_key] += b
-            if s.core is not None and n_cores is not None and not 0 <= s.core < n_cores:
-                out.append(f"table '{t.table}': core {s.core} outside 0..{n_cores - 1}")
-            if s.strategy is not None and strategies is not None and s.strategy not in strategies:
-                out.append(f"table '{t.table}': strategy '{s.strategy}' is not one of {', '.join(strategies)}")
-            by_part[s.part].append(s)
-        want = P if t.partition == "column" else 1       # each column shard reads every lookup
-        if abs(share - want) > 1e-6 * want:
-            out.append(f"table '{t.table}': access shares sum to {share:.9g}, expected {want}")
-        out += _hot_rank_problems(t, rep, P, by_part)
+        out += _table_problems(t, ctx, used)
     for p, b in used.items():
         if b > cap[p] * (1 + CAPACITY_RTOL) + 1e-6:
             out.append(f"pool {p}: plan places {b / 1e9:.6g} GB, capacity {cap[p] / 1e9:.6g} GB")
+    return out
+
+
+def _table_set_problems(plan, model) -> list:
+    """Tables missing from the plan, not in the model, or planned twice."""
+    out = []
+    names = [t.table for t in plan.tables]
+    if model is not None:
+        want = [t.name for t in model.tables]
+        out += [f"table '{n}': missing from the plan" for n in sorted(set(want) - set(names))]
+        out += [f"table '{n}': not a table of model '{model.name}'" for n in sorted(set(names) - set(want))]
+    return out + [f"table '{n}': appears more than once" for n in sorted({n for n in names if names.count(n) > 1})]
+
+
+@dataclass
+class _Context:
+    """What every table's check needs: the system's slots by (device, tier), the system, whether it maps
+    tables to cores, and the model's rows and dim per table (empty without a model)."""
+    slots: dict
+    system: object
+    per_core: bool
+    rows_of: dict
+    dim_of: dict
+
+
+def _table_problems(t, ctx, used) -> list:
+    """One table plan's problems; adds the bytes its shards place to ``used`` (per pool)."""
+    rep = t.representation
+    if not t.shards:
+        return [f"table '{t.table}': has no shards"]
+    out = []
+    if not (rep.bytes >= 0 and rep.row_bytes > 0):
+        out.append(f"table '{t.table}': representation bytes {rep.bytes} / row bytes {rep.row_bytes} "
+                   f"(expected >= 0 and > 0)")
+    parts = {s.parts for s in t.shards}
+    if len(parts) != 1 or min(parts) < 1:
+        return out + [f"table '{t.table}': shards disagree on the number of row-wise parts ({sorted(parts)})"]
+    P = parts.pop()
+    frac, why = _part_fractions(t, P, ctx.rows_of.get(t.table), ctx.dim_of.get(t.table))
+    if why:
+        return out + [f"table '{t.table}': {why}"]
+    if t.partition == "column" and (rep.kind != "dense" or len({s.device for s in t.shards}) != P):
+        out.append(f"table '{t.table}': column-wise as {rep.label} over devices "
+                   f"{[s.device for s in t.shards]} (expected dense, one shard per device)")
+    by_part = defaultdict(list)
+    for s in t.shards:
+        out += _shard_problems(t, s, P, frac, ctx, used)
+        by_part[s.part].append(s)
+    share = sum(s.access_share for s in t.shards)
+    want = P if t.partition == "column" else 1       # each column shard reads every lookup
+    if abs(share - want) > 1e-6 * want:
+        out.append(f"table '{t.table}': access shares sum to {share:.9g}, expected {want}")
+    return out + _hot_rank_problems(t, rep, P, by_part)
+
+
+def _shard_problems(t, s, P, frac, ctx, used) -> list:
+    """One shard's problems (its part, share, slot, core and strategy); adds its bytes to ``used``."""
+    out = []
+    rep = t.representation
+    if not 0 <= s.part < P:
+        out.append(f"table '{t.table}': shard part {s.part} outside 0..{P - 1}")
+    if not (-TOL <= s.access_share <= 1 + TOL):
+        out.append(f"table '{t.table}': access share {s.access_share} outside [0, 1]")
+    slot = ctx.slots.get((s.device, s.tier))
+    if slot is None:
+        out.append(f"table '{t.table}': slot {s.device}.{s.tier} does not exist in system '{ctx.system.name}'")
+    else:
+        used[slot.pool_key] += rep.bytes if rep.kind == "tt" else (s.rank_hi - s.rank_lo) * rep.bytes * frac[s.part % P]
+    if ctx.per_core:
+        n_cores, strategies = ctx.system.n_cores, ctx.system.STRATEGIES
+        if s.core is not None and not 0 <= s.core < n_cores:
+            out.append(f"table '{t.table}': core {s.core} outside 0..{n_cores - 1}")
+        if s.strategy is not None and s.strategy not in strategies:
+            out.append(f"table '{t.table}': strategy '{s.strategy}' is not one of {', '.join(strategies)}")
     return out
 
 

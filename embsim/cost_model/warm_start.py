@@ -187,43 +187,53 @@ def copies_start(inst, copies: dict, score, deadline=None):
     chosen = sorted((t for t, r in copies.items() if r >= 0.5 and t in items), key=lambda t: (-saving(t), t))
     if not chosen:
         return None
-    tried: dict = {}          # prefix length -> (score, placement)
-    took = [0.0]
-    lengths = sorted({int(round(x)) for x in np.geomspace(1, len(chosen), COPY_PREFIXES)})
-    planned = len(lengths) + 2 * COPY_REFINES
+    return _PrefixScan(inst, chosen, score, deadline).run()
 
-    def polish_until(t0):     # each prefix's polish gets an equal share of what is left for the rest
-        if deadline is None:
+
+class _PrefixScan:
+    """:func:`copies_start`'s scan over how many of ``chosen`` to copy; ``run`` returns the best placement."""
+
+    def __init__(self, inst, chosen, score, deadline):
+        self.inst, self.chosen, self.score, self.deadline = inst, chosen, score, deadline
+        self.tried: dict = {}          # prefix length -> (score, placement)
+        self.took = 0.0                # seconds the last attempt took
+        self.lengths = sorted({int(round(x)) for x in np.geomspace(1, len(chosen), COPY_PREFIXES)})
+        self.planned = len(self.lengths) + 2 * COPY_REFINES
+
+    def polish_until(self, t0):
+        """Each prefix's polish gets an equal share of what is left for the attempts still planned."""
+        if self.deadline is None:
             return t0 + PREFIX_POLISH_S
-        return t0 + max(0.0, deadline - t0) / max(1, planned - len(tried))
+        return t0 + max(0.0, self.deadline - t0) / max(1, self.planned - len(self.tried))
 
-    def attempt(n):
+    def attempt(self, n) -> bool:
+        """Place, polish and score the prefix of length n; False if tried already or past the deadline."""
         t0 = time.perf_counter()
-        if n in tried or (deadline is not None and t0 + took[0] > deadline):
+        if n in self.tried or (self.deadline is not None and t0 + self.took > self.deadline):
             return False
         try:
-            pl = comm_lpt(inst, True, chosen[:n])
+            pl = comm_lpt(self.inst, True, self.chosen[:n])
         except InputError:
             pl = None
         if pl is not None:
-            polished = polish(inst, pl, polish_until(t0))[0]
-            pl = polished if score(polished) <= score(pl) else pl
-        took[0] = time.perf_counter() - t0
-        tried[n] = (score(pl) if pl is not None else float("inf"), pl)
+            polished = polish(self.inst, pl, self.polish_until(t0))[0]
+            pl = polished if self.score(polished) <= self.score(pl) else pl
+        self.took = time.perf_counter() - t0
+        self.tried[n] = (self.score(pl) if pl is not None else float("inf"), pl)
         return True
 
-    for n in lengths:
-        attempt(n)
-    for _ in range(COPY_REFINES):    # then halve the intervals beside the best prefix
-        if not tried:
-            break
-        lengths = sorted(tried)
-        k = min(range(len(lengths)), key=lambda j: (tried[lengths[j]][0], lengths[j]))
-        mids = [(lengths[k] + lengths[j]) // 2 for j in (k - 1, k + 1) if 0 <= j < len(lengths)]
-        if not any([attempt(m) for m in mids if m not in tried]):
-            break
-    best = min(tried.values(), key=lambda v: v[0], default=(float("inf"), None))
-    return best[1]
+    def run(self):
+        for n in self.lengths:
+            self.attempt(n)
+        for _ in range(COPY_REFINES):    # then halve the intervals beside the best prefix
+            if not self.tried:
+                break
+            lengths = sorted(self.tried)
+            k = min(range(len(lengths)), key=lambda j: (self.tried[lengths[j]][0], lengths[j]))
+            mids = [(lengths[k] + lengths[j]) // 2 for j in (k - 1, k + 1) if 0 <= j < len(lengths)]
+            if not any([self.attempt(m) for m in mids if m not in self.tried]):
+                break
+        return min(self.tried.values(), key=lambda v: v[0], default=(float("inf"), None))[1]
 
 
 def _least_grown(inst, load, pooled, ok, cost_s, pooled_B):

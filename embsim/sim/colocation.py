@@ -53,7 +53,8 @@ from ..workloads.generators import generate_trace
 from ..workloads.model import load_model
 from .engine import EngineRun, form_batches, run_engine
 from .replay import CacheLevel, Location, replay
-from .simulate import DEFAULT_QUERY_SIZES, DEFAULT_WARMUP, Simulation, caches_from_system, poisson_requests
+from .shards import caches_from_system
+from .simulate import DEFAULT_QUERY_SIZES, DEFAULT_WARMUP, Simulation, poisson_requests
 from .summary import summarise
 
 MODES = ("shared", "partitioned")

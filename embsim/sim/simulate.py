@@ -8,8 +8,10 @@ The pipeline, left to right::
            --engine (simpy)-->  latency, throughput, utilisation  -->  SimResult
 
 Each arrow has its own module: ``row_map`` (rows to locations), ``replay``,
-``batch_costs``, ``engine`` and ``summary`` (the SimResult's figures); this
-module joins them in ``Simulation``.
+``batch_costs``, ``engine`` and ``summary`` (the SimResult's figures), with
+``shards`` (the plan's shards as the simulator reads them, the system's
+caches) and ``digest`` (the trace's hash for ``config_hash``); this module
+joins them in ``Simulation``.
 
 Decisions a user should know
 ----------------------------
@@ -76,14 +78,11 @@ Decisions a user should know
 import collections
 import copy
 import functools
-import hashlib
 import math
-import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-from typing import Optional
 
 import numpy as np
 
@@ -103,7 +102,9 @@ from .physical import Encoders, physical_trace, quality_report
 from .replay import CacheLevel, Location, replay
 from .columns import column_lookups, column_tables
 from .replicas import replicate_lookups, replicated_tables
-from .streamed import label_stream, replay_stream, stream_digest
+from .streamed import label_stream, replay_stream
+from .digest import TraceDigest
+from .shards import ShardInfo, granularities_B
 from .row_map import compact_rows, part_rows, per_read, place_table_rows, row_partition
 from .summary import PLAN_OUTPUT_FIELDS, summarise
 
@@ -120,98 +121,6 @@ STREAM_ABOVE_LOOKUPS = 1 << 26       # a stored trace longer than this is stream
 POOLED_BYTES_PER_VALUE = 4.0         # pooled vectors are fp32 sums whatever the table dtype
 DEFAULT_QUERY_SIZES = QuerySizes()  # DeepRecSys: lognormal candidates per request, mean 165, max 1024
 QUERY_SIZE_STREAM = 0x51E          # tag of the request-size stream in the seed sequence
-
-
-@dataclass
-class ShardInfo:
-    """One shard of the plan as the simulator uses it."""
-
-    table: int
-    table_name: str
-    device: str
-    tier: str
-    lo: int                 # hot-rank range [lo, hi) in rows
-    hi: int
-    row_bytes: float
-    macs_per_lookup: float
-    strategy: Optional[str] = None
-    core: Optional[int] = None
-    part: int = 0           # row-wise part: rows with id % parts == part; lo/hi are ranks within it
-    parts: int = 1
-    location: int = -1
-    partition: object = None    # cost_model.partition.RowPartition of the table (hash or range by id)
-    dtype: str = "fp32"         # the representation's storage dtype (a CPU widens it per value)
-    pooling: Optional[float] = None   # the table's mean lookups per bag (a CPU's per-bag work)
-
-    @property
-    def rows(self):
-        return self.hi - self.lo
-
-
-def _granularity_B(system, device, tier):
-    """Access granularity of a tier: the one its slot declares (from its tier part; no guessing)."""
-    return int(system.slot(device, tier).granularity_B)
-
-
-def _granularities_B(system) -> dict:
-    """{(device, tier): access granularity} of every slot, built once (``System.slot`` walks the
-    family's slots, which the family builds anew on every call)."""
-    return {(s.device, s.tier): int(s.granularity_B) for s in system.slots()}
-
-
-def caches_from_system(system, policy="lru"):
-    """The caches a system file declares (``System.cache_levels()``: an LLC, an HBM software
-    cache), as the ``caches`` argument of ``simulate``: each replayed with ``policy`` in front of
-    the tier it caches, at that tier's access granularity."""
-    out = {}
-    for c in system.cache_levels():
-        key = f"{c['device']}.{c['above_tier']}"
-        out.setdefault(key, []).append({"name": c["level"], "policy": policy, "capacity_B": c["capacity_B"],
-                                        "granularity_B": _granularity_B(system, c["device"], c["above_tier"])})
-    return out
-
-
-def _trace_digest(trace):
-    if not hasattr(trace, "indices"):            # a streamed trace: the same digest, chunk by chunk
-        return stream_digest(trace)
-    h = hashlib.blake2b(digest_size=16)
-    for a in (trace.lengths, trace.indices, trace.table_rows):
-        h.update(np.ascontiguousarray(a).view(np.uint8))
-    return h.hexdigest()
-
-
-class _Digest:
-    """The trace's digest (for ``config_hash``), computed once, in a thread beside the map and replay.
-
-    hashlib releases the GIL on large buffers and the map and replay kernels
-    run without it, so on a machine with a free core the 8 bytes per lookup
-    are hashed at no cost in wall time.  ``value`` waits for the thread.
-    """
-
-    def __init__(self, trace):
-        self._trace, self._value, self.cpu_s = trace, None, 0.0
-        self._thread = threading.Thread(target=self._compute, name="embsim-trace-digest", daemon=True)
-        self._thread.start()
-
-    def _compute(self):
-        t = time.thread_time()
-        self._value = _trace_digest(self._trace)
-        self.cpu_s = time.thread_time() - t
-
-    def __getstate__(self):                # a Simulation stays picklable: send the value, not the thread
-        return {"_trace": None, "_value": self.value, "cpu_s": self.cpu_s}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._thread = threading.Thread()  # already done
-        self._thread.start()
-
-    @property
-    def value(self):
-        self._thread.join()
-        if self._value is None:            # the thread failed: compute here (and raise here)
-            self._compute()
-        return self._value
 
 
 def generated_batches(model, batch_size: int, queries=None, held_out: bool = True) -> int:
@@ -263,8 +172,8 @@ class Simulation:
             self.trace, self.streamed = self.trace.load(), False
             self.notes.append("trace read whole: data-parallel and column-wise tables are not streamed")
         self._check_plan()
-        self.trace_digest = _Digest(self.trace)
-        self.profile_digest = None if self.held_out.kind == profiles.IN_SAMPLE else _Digest(self.profile)
+        self.trace_digest = TraceDigest(self.trace)
+        self.profile_digest = None if self.held_out.kind == profiles.IN_SAMPLE else TraceDigest(self.profile)
         self._map_and_replay(progress)
         with self._timed("loads"):
             self._loads()
@@ -415,7 +324,7 @@ class Simulation:
     def _locations(self):
         """One replay location per shard; shards of a cached (device, tier) share one."""
         locs, index = [], {}
-        grains = _granularities_B(self.system)
+        grains = granularities_B(self.system)
         for sh in self.shards:
             cache = self.caches.get(f"{sh.device}.{sh.tier}", self.caches.get(sh.tier))
             key = (sh.device, sh.tier) if cache else id(sh)
@@ -508,7 +417,7 @@ class Simulation:
         first (a capacity it no longer fits is an InputError).
         """
         check_plan(self.plan, system, self.model)
-        new, old = _granularities_B(system), _granularities_B(self.system)
+        new, old = granularities_B(system), granularities_B(self.system)
         same = not self.layout and not self.caches and all(
             new[loc.device, loc.tier] == old[loc.device, loc.tier] for loc in self.locations)
         if not same:

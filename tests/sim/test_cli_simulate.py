@@ -80,7 +80,7 @@ def test_system_caches_are_replayed_on_request(run_cli, tmp_path):
     """--caches lru replays the LLC the cpu_dram preset declares: hits appear and lookups are conserved."""
     import json
     from embsim.hw_models.loader import load_system
-    from embsim.sim.simulate import caches_from_system
+    from embsim.sim.shards import caches_from_system
     caches = caches_from_system(load_system("cpu_2s_spr_ddr5"))
     assert set(caches) == {"socket0.dram", "socket1.dram"} and caches["socket0.dram"][0]["granularity_B"] == 64
     args = ["simulate", "--model", "rm1", "--system", "cpu_2s_spr_ddr5", "--batch-size", "64", "--queries", "1280",

@@ -7,7 +7,8 @@ from simtoys import round_robin_plan, small_model, small_trace
 from embsim.errors import InputError
 from embsim.hw_models.loader import load_system
 from embsim.sim.colocation import Tenant, simulate_colocated
-from embsim.sim.simulate import caches_from_system, simulate
+from embsim.sim.shards import caches_from_system
+from embsim.sim.simulate import simulate
 
 FIGURES = ("throughput", "latency", "utilisation_fraction", "queueing_delay_s", "bytes_B", "stage_time_s")
 

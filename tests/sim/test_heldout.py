@@ -5,7 +5,8 @@ import pytest
 from embsim.cost_model.partition import RowPartition
 from embsim.hw_models.loader import load_system
 from embsim.sim.heldout import locate_heldout
-from embsim.sim.simulate import ShardInfo, Simulation
+from embsim.sim.shards import ShardInfo
+from embsim.sim.simulate import Simulation
 from embsim.workloads.model import model_from_dict
 from embsim.workloads.stats import row_frequencies
 from embsim.workloads.trace import Trace

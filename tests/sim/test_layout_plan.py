@@ -215,7 +215,7 @@ def test_heldout_coaccess_places_rows_by_the_profile_alone(parts):
     from embsim.cost_model.partition import RowPartition
     from embsim.sim.heldout import locate_heldout, profile_rows
     from embsim.cost_model.layout_units import heldout_coaccess_positions
-    from embsim.sim.simulate import ShardInfo
+    from embsim.sim.shards import ShardInfo
     rows = 3000
     m = _model(rows=rows, tables=1, pooling=8)
     prof = generate_trace(m, batches=3, batch_size=64, seed=3)

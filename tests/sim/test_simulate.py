@@ -205,7 +205,7 @@ def _locate_by_sorting(rows, counts, shards, P, table_rows):
 @given(st.integers(1, 3), st.integers(1, 400), st.integers(1, 5), st.integers(0, 2 ** 32))
 def test_locate_by_count_runs_equals_locate_by_sorting(P, table_rows, n_shards, seed):
     """_locate (histogram of counts, sorting only runs a shard boundary cuts) places rows as one full sort does."""
-    from embsim.sim.simulate import ShardInfo
+    from embsim.sim.shards import ShardInfo
     from embsim.sim.row_map import _locate, part_rows
     rng = np.random.default_rng(seed)
     rows = rng.permutation(table_rows)[:rng.integers(1, table_rows + 1)].astype(np.int64)   # first-touch order
