@@ -11,7 +11,7 @@ warm-up pass and the median of the repeats:
   per-line memory time, fitted the old way on fp32 rows of 64-1024 B at
   pooling 8 and 32, with no dtype or pooling in its prediction;
 
-then both predict ``calibrate.HELD_OUT`` (other rows, dtypes, pooling 1, 10,
+then both predict ``calibrate.held_out_shapes`` (other rows, dtypes, pooling 1, 10,
 100, other table sizes).  It prints the relative error of each per shape.
 
     python bench/calibration_holdout.py [--repeats 15] [--lookups 65536]
@@ -61,7 +61,7 @@ def main(argv=None):
     new = cal.fit_shapes()
     old = [cal.GatherShape(r, L) for r in cal.FIT_ROW_BYTES for L in OLD_POOLING]
     llc = [cal.GatherShape(r, cal.LLC_POOLING, "fp32", llc_table) for r in cal.FIT_ROW_BYTES]
-    held = list(cal.HELD_OUT)
+    held = cal.held_out_shapes(info.llc_bytes)
     bench = cal.GatherBench(max(a.table_MiB * MiB, 8 * info.llc_bytes), rng)
     every = new + old + llc + held
     t = dict(zip(every, bench.measure(every, a.lookups, a.repeats)))
