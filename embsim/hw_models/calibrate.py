@@ -16,7 +16,9 @@ without threads runs):
    measured round robin, repeat after repeat, and each keeps the median, so a
    busy neighbour slows every shape alike instead of one.
 4. **Bag sums alone**: the same reduce on a buffer already in cache, which
-   pins the core's own terms apart from the per-line memory wait.
+   pins the core's own terms apart from the per-line memory wait.  The
+   buffer holds rows the gather brought (numpy's fp16 widening runs faster on
+   zeros), and a call's rows and sums both fit in L2, in (3) and (4) alike.
 5. **Matrix multiply**: float32 ``a @ b`` for the MLP efficiency.
 
 The fit (see ``parts.cpu.CpuCores.core_time_s``): one lookup of a bag of
