@@ -85,7 +85,10 @@ def main(argv=None):
               f"({time.perf_counter() - t:.1f} s)", flush=True)
         for label, st in (("counted", stats), ("1/P", dataclasses.replace(stats, row_counts=None))):
             t = time.perf_counter()
-            plan = plan_for(model, system, st, batch_size=a.batch_size, time_limit_s=a.time_limit, solver=a.solver)
+            # TorchRec's plan, a baseline when torchrec is installed, is planned after the solve and outside its
+            # limit (solve.torchrec_baseline_after_solve); bench/vs_torchrec.py compares with it
+            plan = plan_for(model, system, st, batch_size=a.batch_size, time_limit_s=a.time_limit, solver=a.solver,
+                            torchrec_baseline=False)
             wall = time.perf_counter() - t
             sim = Simulation(model, system, plan, held, profile=profile)    # hot rows ranked on the same profile
             cmp = compare_with_plan(sim)
