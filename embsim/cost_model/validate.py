@@ -19,7 +19,7 @@ Checks:
 ``plan_problems`` returns the problems as one-line strings; ``check_plan``
 raises InputError with the first of them (and how many there are).
 """
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -105,7 +105,7 @@ def _table_set_problems(plan, model) -> list:
         want = [t.name for t in model.tables]
         out += [f"table '{n}': missing from the plan" for n in sorted(set(want) - set(names))]
         out += [f"table '{n}': not a table of model '{model.name}'" for n in sorted(set(names) - set(want))]
-    return out + [f"table '{n}': appears more than once" for n in sorted({n for n in names if names.count(n) > 1})]
+    return out + [f"table '{n}': appears more than once" for n in sorted(n for n, k in Counter(names).items() if k > 1)]
 
 
 @dataclass

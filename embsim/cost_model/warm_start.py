@@ -215,11 +215,14 @@ class _PrefixScan:
             pl = comm_lpt(self.inst, True, self.chosen[:n])
         except InputError:
             pl = None
+        value = float("inf")
         if pl is not None:
             polished = polish(self.inst, pl, self.polish_until(t0))[0]
-            pl = polished if self.score(polished) <= self.score(pl) else pl
+            value, polished_value = self.score(pl), self.score(polished)      # each placement scored once
+            if polished_value <= value:
+                pl, value = polished, polished_value
         self.took = time.perf_counter() - t0
-        self.tried[n] = (self.score(pl) if pl is not None else float("inf"), pl)
+        self.tried[n] = (value, pl)
         return True
 
     def run(self):
