@@ -29,7 +29,8 @@ executable specification; the tests require identical counters):
   hit adds 1.  Counts do NOT persist after eviction: they live only while the
   row is cached (a re-filled row starts again at 1).  O(1) per operation with
   frequency buckets (a list of buckets in increasing frequency, each a list of
-  rows in recency order).
+  rows in recency order); one LFU over one tier finds the same victims with a
+  ring of the rows of count 1 and a heap of the others (``_run_lfu``).
 * ``static``: a pinned set of global row ids; a pinned row always hits, any
   other row always misses; nothing is ever filled or evicted.
 * ``none``: every lookup misses (a pass-through level that only counts).
@@ -64,10 +65,11 @@ Data structures and their memory (the README quotes these):
 * LFU slots: the 16 bytes above + bucket int32, plus a pool of capacity+1
   buckets (freq int64, head, tail, prev, next int32 = 24 B) = **about 44
   bytes per cached row**.  One LFU over one tier (``_run_lfu``, rows < 2^31)
-  keeps a slot as one 16-byte record instead (row, prev, next, bucket int32:
-  one cache line per lookup; no key/link/bucket arrays), plus capacity+1
-  32-byte buckets (``RecBucket``: the 24 above and the next bucket's count):
-  **about 48 bytes per cached row**.
+  keeps no buckets and no key/link arrays: a 32-byte slot record (count,
+  last access, row: one cache line per lookup), a fill ring of int32 slots
+  (a power of two >= capacity: 4-8 B) and a heap of the rows hit since their
+  fill (24 B an entry, its pages touched as it grows): **at most 64 bytes per
+  cached row**.
 * static: nothing per cached row (a pinned row is marked in the row state).
 * Counters: 5 int64 per (batch, location, level) and 3 int64 per
   (table, location, level).
@@ -75,7 +77,7 @@ Data structures and their memory (the README quotes these):
   bytes per lookup of the chunk.
 
 So ``embsim replay`` (one shared cache over a tier) costs 8 B per table row,
-32-48 B (LRU: the ring and the unused slots) or 48 B (LFU) per cached row, and 8 B per lookup of a chunk:
+32-48 B (LRU: the ring and the unused slots) or up to 64 B (LFU) per cached row, and 8 B per lookup of a chunk:
 a trace of any length over 100M rows with a 1% LRU needs about 0.8 + 0.04 GB
 plus its chunks.
 
@@ -293,135 +295,134 @@ cdef inline void lfu_fill(Arrays *A, Level *L, int64_t g) noexcept nogil:
     bucket_row_append(A, b, s)
 
 
-# ------------------------------------------------- one-level LFU (records) ---
-# ``_run_lfu`` keeps a slot in one 16-byte record (row, prev, next, bucket), so
-# a lookup's slot is one cache line, not three (key, lnk, sbucket).  Record -1
-# exists and holds row -1 (a sentinel): a row state's "not cached" slot -1
-# then fails the ``row == g`` test like a stale slot, with no test of its own.
-cdef struct Slot:
-    int32_t row          # row held (a row's state may name a slot since reused: row != g)
-    int32_t prev         # previous (less recently used) slot of its bucket, or -1
-    int32_t next         # next slot of its bucket, or -1
-    int32_t bucket       # its bucket
+# ------------------------------------------ one-level LFU: ring and heap ---
+# ``_run_lfu`` (one LFU over one tier, rows < 2^31) evicts the rows ``lfu_hit`` / ``lfu_fill``
+# would, without their frequency buckets, so that a hit moves a row between no lists:
+#
+# * a slot is one 32-byte record (``LfuSlot``): its row, its count and the replay clock (lookup
+#   number) of its last access.  A hit adds 1 to the count and stamps the clock; nothing else.
+#   (A bucket hit moved the row to the bucket of count + 1, and whether that bucket existed went
+#   either way at random, a hot row alone at its count or a warm one joining others: 0.34
+#   mispredicted branches per lookup of the bench, callgrind.)
+# * the *fill ring* holds the slots of the rows of count 1 in fill order, and the rows hit since
+#   their fill that no victim search has reached yet;
+# * the *heap* holds the other rows (hit since their fill, *promoted* when a victim search reached
+#   them in the ring), keyed by (count, last access) as they were when keyed.  A key only grows,
+#   so a top whose row was accessed since (its clock differs) is re-keyed and sunk; a top whose key
+#   is current is the least (count, last access) of all promoted rows.
+#
+# Victim: the ring's oldest row of count 1, promoting the rows before it; when the ring runs empty
+# (every cached row was hit since its fill), the heap's top.  Count 1 is below every promoted row and
+# the ring holds every row of count 1 in fill order (their last access), so this is LFU with ties to
+# the least recent, the buckets' victim exactly.  A ring entry always names its slot's current row:
+# a row leaves the ring (victim, or promoted) before its slot can be reused, and a promoted row is
+# evicted from the heap only.  So the ring holds at most ``cap`` entries and a hit on a row at a
+# count of its own costs what a hit on a row among many does.
+cdef struct LfuSlot:
+    int64_t count        # accesses since the fill (the fill is 1)
+    int64_t last         # replay clock of the last access (unique per lookup)
+    int32_t row          # row held; the sentinel record -1 holds -1 (a row state's "not cached")
+    int32_t unused
+    int64_t unused2      # 32 bytes, 32-byte aligned: a lookup reads one cache line
 
 
-cdef struct RecBucket:
-    # ``Bucket`` plus the count of the next bucket, so that a hit learns from
-    # its own bucket whether the bucket of count + 1 exists (one dependent load
-    # less before its most mispredicted branch); 32 bytes, 32-byte aligned:
-    # never across two cache lines
-    int64_t freq         # access count of the rows in this bucket
-    int64_t nfreq        # count of the next bucket, 0 if none
-    int32_t head         # least recently used row (slot) of the bucket
-    int32_t tail         # most recently used row
-    int32_t prev         # bucket of the next lower frequency, or -1
-    int32_t next         # bucket of the next higher frequency, or -1
+cdef struct HeapKey:
+    int64_t count        # the row's (count, last access) when keyed: the heap's order
+    int64_t last
+    int64_t slot
 
 
-cdef inline void rec_bucket_drop(RecBucket *bk, Level *L, int32_t b) noexcept nogil:
-    """Unlink empty bucket b from the bucket list and free it (``bucket_drop``)."""
-    cdef int32_t p = bk[b].prev, n = bk[b].next
-    if p >= 0:
-        bk[p].next = n
-        bk[p].nfreq = bk[b].nfreq
-    else:
-        L.bhead = n
-    if n >= 0:
-        bk[n].prev = p
-    bk[b].next = L.bfree
-    L.bfree = b
+cdef struct LfuCache:
+    LfuSlot *S           # slot records (S[-1]: the sentinel)
+    int32_t *ring        # the fill ring: slots, oldest at rhead; a power of two >= cap entries
+    int64_t rmask, rhead, rtail
+    HeapKey *heap        # the promoted rows, least key at 0
+    int64_t hsize
+    int64_t cap, size    # capacity and rows cached (slots 0 .. size - 1 handed out)
 
 
-cdef inline int32_t rec_new_bucket(RecBucket *bk, Level *L, int64_t freq, int32_t prev, int32_t next) noexcept nogil:
-    """A free bucket of count ``freq`` linked in between buckets ``prev`` and ``next`` (-1: none)."""
-    cdef int32_t b
-    if L.bfree >= 0:
-        b = L.bfree
-        L.bfree = bk[b].next
-    else:
-        b = <int32_t> (L.bbase + L.bused)
-        L.bused += 1
-    bk[b].freq = freq
-    bk[b].head = -1
-    bk[b].tail = -1
-    bk[b].prev = prev
-    bk[b].next = next
-    if prev >= 0:
-        bk[prev].next = b
-        bk[prev].nfreq = freq
-    else:
-        L.bhead = b
-    if next >= 0:
-        bk[next].prev = b
-        bk[b].nfreq = bk[next].freq
-    else:
-        bk[b].nfreq = 0
-    return b
+cdef inline bint key_less(const HeapKey *a, const HeapKey *b) noexcept nogil:
+    return a.count < b.count or (a.count == b.count and a.last < b.last)
 
 
-cdef inline void rec_unlink(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
-    """Take slot s out of its bucket; drop the bucket if that empties it."""
-    cdef int32_t b = S[s].bucket, p = S[s].prev, n = S[s].next
-    if p >= 0:
-        S[p].next = n
-    else:
-        bk[b].head = n
-    if n >= 0:
-        S[n].prev = p
-    else:
-        bk[b].tail = p
-    if p < 0 and n < 0:
-        rec_bucket_drop(bk, L, b)
+cdef inline void heap_sink(HeapKey *H, int64_t n, int64_t i) noexcept nogil:
+    """Restore the heap below position i, whose key may have grown."""
+    cdef HeapKey e = H[i]
+    cdef int64_t c
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and key_less(&H[c + 1], &H[c]):
+            c += 1
+        if not key_less(&H[c], &e):
+            break
+        H[i] = H[c]
+        i = c
+    H[i] = e
 
 
-cdef inline void rec_append(Slot *S, RecBucket *bk, int32_t b, int32_t s) noexcept nogil:
-    """Make slot s the most recently used of bucket b."""
-    cdef int32_t t = bk[b].tail
-    S[s].prev = t
-    S[s].next = -1
-    S[s].bucket = b
-    if t >= 0:
-        S[t].next = s
-    else:
-        bk[b].head = s
-    bk[b].tail = s
+cdef inline void heap_promote(LfuCache *Q, int32_t s) noexcept nogil:
+    """Add slot s (hit since its fill) to the heap, keyed by its count and last access now."""
+    cdef HeapKey e
+    cdef int64_t i = Q.hsize, p
+    e.count, e.last, e.slot = Q.S[s].count, Q.S[s].last, s
+    Q.hsize += 1
+    while i > 0:
+        p = (i - 1) >> 1
+        if not key_less(&e, &Q.heap[p]):
+            break
+        Q.heap[i] = Q.heap[p]
+        i = p
+    Q.heap[i] = e
 
 
-cdef inline void rec_hit(Slot *S, RecBucket *bk, Level *L, int32_t s) noexcept nogil:
-    """``lfu_hit`` on records: move s to the bucket of its count + 1 (bump in place if alone)."""
-    cdef int32_t b = S[s].bucket, nb, p
-    cdef int64_t f = bk[b].freq
-    if bk[b].nfreq == f + 1:
-        nb = bk[b].next
-    else:
-        if S[s].prev < 0 and S[s].next < 0:
-            bk[b].freq = f + 1       # alone in its bucket and no bucket f+1: order kept
-            p = bk[b].prev
-            if p >= 0:
-                bk[p].nfreq = f + 1
-            return
-        nb = rec_new_bucket(bk, L, f + 1, b, bk[b].next)
-    rec_unlink(S, bk, L, s)
-    rec_append(S, bk, nb, s)
-
-
-cdef inline int32_t rec_fill(Slot *S, RecBucket *bk, Level *L, int32_t g) noexcept nogil:
-    """``lfu_fill`` on records: g takes a new slot or the victim's; return the slot."""
-    cdef int32_t s, b
-    if L.size == L.cap:
-        s = bk[L.bhead].head             # the least recently used row of the lowest count
-        rec_unlink(S, bk, L, s)          # its row state keeps a stale slot (row != its id)
-    else:
-        s = <int32_t> (L.base + L.used)  # one level: no back-invalidation, no free list
-        L.used += 1
-        L.size += 1
-    S[s].row = g
-    b = L.bhead
-    if b < 0 or bk[b].freq != 1:
-        b = rec_new_bucket(bk, L, 1, -1, b)
-    rec_append(S, bk, b, s)
+cdef inline int32_t heap_take(LfuCache *Q) noexcept nogil:
+    """Remove and return the promoted row of least (count, last access), re-keying stale tops first."""
+    cdef HeapKey *H = Q.heap
+    cdef int32_t s
+    while True:
+        s = <int32_t> H[0].slot
+        if Q.S[s].last == H[0].last:
+            break
+        H[0].count = Q.S[s].count     # accessed since keyed: its key grew
+        H[0].last = Q.S[s].last
+        heap_sink(H, Q.hsize, 0)
+    Q.hsize -= 1
+    if Q.hsize > 0:
+        H[0] = H[Q.hsize]
+        heap_sink(H, Q.hsize, 0)
     return s
 
+
+cdef inline int32_t lfu_victim(LfuCache *Q) noexcept nogil:
+    """The slot of the row to evict (see above); promotes the ring's rows hit since their fill."""
+    cdef int32_t s
+    while Q.rhead != Q.rtail:
+        s = Q.ring[Q.rhead & Q.rmask]
+        Q.rhead += 1
+        if Q.S[s].count == 1:
+            return s
+        heap_promote(Q, s)
+    return heap_take(Q)
+
+
+cdef inline int32_t lfu_ring_fill(LfuCache *Q, int32_t g, int64_t now) noexcept nogil:
+    """Cache row g (count 1, accessed at clock ``now``), evicting if full; return its slot.
+
+    The victim's row state keeps its slot number, stale (``S[slot].row`` is g now)."""
+    cdef int32_t s
+    if Q.size == Q.cap:
+        s = lfu_victim(Q)
+    else:
+        s = <int32_t> Q.size
+        Q.size += 1
+    Q.S[s].row = g
+    Q.S[s].count = 1
+    Q.S[s].last = now
+    Q.ring[Q.rtail & Q.rmask] = s
+    Q.rtail += 1
+    return s
 
 # --------------------------------------------------- probe / fill / evict ---
 cdef inline bint probe(Arrays *A, Level *L, int64_t g) noexcept nogil:
@@ -733,12 +734,11 @@ cdef enum:
 
 
 cdef struct LfuRun:
-    # what _run_lfu's spans share: the level, its records, and the current batch's counts
-    Level *L
-    Slot *S
-    RecBucket *bk
+    # what _run_lfu's spans share: the cache, the row state, and the current batch's counts
+    LfuCache *Q
     int32_t *rs
     uint8_t *reach       # per lookup: 1 if it reached the tier (coalescing), or NULL
+    int64_t tbase        # the replay clock of lookup i of the chunk is tbase + i
     int64_t h, u0, u1    # the batch's hits, and its rows new in the batch at the cache, at the tier
     int32_t b2           # batch << 1 (the row state's stamp, as in _run_lru_queue)
 
@@ -763,20 +763,19 @@ cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, 
     ``R.reach``.  The loop's state is locals the compiler keeps in registers.
     """
     cdef int64_t i, g, gn, h = R.h, u0 = R.u0, u1 = R.u1, tlo = C.tlo, tspan = C.tspan
-    cdef int64_t total_rows = C.total_rows
+    cdef int64_t total_rows = C.total_rows, tbase = R.tbase
     cdef int32_t s, x, b2 = R.b2
     cdef int32_t *st
     cdef int32_t *rs = R.rs
-    cdef Slot *S = R.S
-    cdef RecBucket *bk = R.bk
-    cdef Level lv = R.L[0]
+    cdef LfuCache q = R.Q[0]
+    cdef LfuSlot *S = q.S
     for i in range(lo, hi):
         g = gids[i]
         if ahead:
             EMBSIM_PREFETCH(rs + 2 * gids[i + LFU_AHEAD])
         if <uint64_t> (g - tlo) >= <uint64_t> tspan:   # a new table, or no row
             if not table_enter(C, i, h, g):
-                R.L[0] = lv
+                R.Q[0] = q
                 return i                 # not a row: the state is unusable from here
             tlo, tspan = C.tlo, C.tspan
         if ahead:
@@ -791,7 +790,8 @@ cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, 
         if S[s].row == <int32_t> g:      # a hit (else not cached: s = -1, the sentinel; or a stale slot)
             h += 1
             st[1] = x
-            rec_hit(S, bk, &lv, s)
+            S[s].count += 1
+            S[s].last = tbase + i
             if ReachMode is Recorded:
                 R.reach[i] = 0
         else:
@@ -799,11 +799,11 @@ cdef inline int64_t lfu_span(LfuRun *R, OneLevelCounts *C, const int64_t *gids, 
                 R.reach[i] = 1
             u1 += 1 - (x & 1)
             st[1] = x | 1
-            st[0] = rec_fill(S, bk, &lv, <int32_t> g)
-            if ahead and lv.size == lv.cap:      # the next victim (cached: its unlink writes it)
-                EMBSIM_PREFETCH(S + S[bk[lv.bhead].head].next)   # -1: harmless
+            st[0] = lfu_ring_fill(&q, <int32_t> g, tbase + i)
+            if ahead and q.size == q.cap:        # the next victim, most likely (ring entries: valid slots)
+                EMBSIM_PREFETCH(S + q.ring[q.rhead & q.rmask])
     R.h, R.u0, R.u1 = h, u0, u1
-    R.L[0] = lv
+    R.Q[0] = q
     return -1
 
 
@@ -824,9 +824,9 @@ cdef class ReplayState:
     cdef bint top_dynamic            # a single location whose top cache is lru/lfu (link prefetch pays)
     cdef bint one_level              # one location with one lru/lfu cache: the specialised loop
     cdef public bint lru_queue       # ... and it is an LRU: the recency ring (False before the first run: the list)
-    cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: 16-byte slot records (_run_lfu)
-    cdef Slot *slots                 # _run_lfu's records (record -1: the sentinel)
-    cdef RecBucket *rbk              # _run_lfu's buckets
+    cdef public bint lfu_records     # ... and it is an LFU over rows < 2^31: the ring and heap of _run_lfu
+    cdef LfuCache lfu                # _run_lfu's slot records, fill ring and heap
+    cdef int64_t lfu_clock           # lookups _run_lfu has replayed (its clock)
     cdef int32_t *queue              # LRU ring: row ids in the order of their accesses, -1 where dead
     cdef int64_t qhead, qtail, qcap
     cdef int64_t total_rows
@@ -997,11 +997,8 @@ cdef class ReplayState:
         v32 = own("level_of", lvl_of); self.level_of = &v32[0]
         # one LFU over rows < 2^31 (_run_lfu): its slots are 16-byte records, not these arrays
         self.lfu_records = single and policies[0] == P_LFU and total_rows < 2 ** 31
-        if self.lfu_records:   # record -1: the sentinel (row -1); the buckets 32-byte aligned
-            lb = own("slots", np.full((nslots + 1) * sizeof(Slot), 0xFF, dtype=np.uint8))
-            self.slots = (<Slot *> &lb[0]) + 1
-            lb = own("rec_buckets", np.zeros(nbuckets * sizeof(RecBucket) + 32, dtype=np.uint8))
-            self.rbk = <RecBucket *> ((<uintptr_t> &lb[0] + 31) & ~(<uintptr_t> 31))
+        if self.lfu_records:
+            self._lfu_alloc(own, capacities[0])
             nslots, nbuckets, any_lfu = 0, 0, False
         v64 = own("key", np.full(nslots, -1, np.int64)); self.A.key = &v64[0]
         v32 = own("lnk", np.zeros(2 * nslots, np.int32)); self.A.lnk = &v32[0]
@@ -1053,6 +1050,24 @@ cdef class ReplayState:
         v64 = own("ct_look", self.t_lookups.reshape(-1)); self.ct_look = &v64[0]
         v64 = own("ct_hit", self.t_hits.reshape(-1)); self.ct_hit = &v64[0]
         v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
+
+    def _lfu_alloc(self, own, int64_t cap):
+        """_run_lfu's state: ``cap`` slot records (and the sentinel -1, row -1), 32-byte aligned; the
+        fill ring (a power of two >= cap int32, zeros: a prefetch of its head is always a slot); the heap."""
+        cdef cnp.uint8_t[::1] lb
+        cdef int32_t[::1] v32
+        cdef int64_t rn = 1
+        lb = own("lfu_slots", np.zeros((cap + 2) * sizeof(LfuSlot), dtype=np.uint8))
+        self.lfu.S = (<LfuSlot *> ((<uintptr_t> &lb[0] + 31) & ~(<uintptr_t> 31))) + 1
+        (self.lfu.S - 1)[0].row = -1
+        while rn < cap:
+            rn *= 2
+        v32 = own("lfu_ring", np.zeros(rn, dtype=np.int32))
+        self.lfu.ring, self.lfu.rmask, self.lfu.rhead, self.lfu.rtail = &v32[0], rn - 1, 0, 0
+        lb = own("lfu_heap", np.empty(cap * sizeof(HeapKey), dtype=np.uint8))   # touched as it grows
+        self.lfu.heap, self.lfu.hsize = <HeapKey *> &lb[0], 0
+        self.lfu.cap, self.lfu.size = cap, 0
+        self.lfu_clock = 0
 
     def run(self, const int64_t[::1] gids_chunk, const int64_t[::1] bounds_chunk, int64_t b0):
         """Replay the next batches from one chunk of the id stream; return -1, or the bad id's position.
@@ -1242,26 +1257,27 @@ cdef class ReplayState:
     cdef int64_t _run_lfu(self, const int64_t *gids, const int64_t *bounds, int64_t b0, int64_t b1) noexcept:
         """``_run_one_level`` for an LFU: no branch on the policy, the LRU ring's counting.
 
-        Same buckets and victims as the general loop (``lfu_hit``,
-        ``lfu_fill``), but a slot is one 16-byte record (``Slot``: row, links,
-        bucket; ``rec_hit``, ``rec_fill``), so a lookup touches one cache line
-        of slot state.  A hit on a hot row is mostly a bump of its bucket's
-        count in place (it is alone at its count).  Needs row ids < 2^31
-        (``__init__`` checks).  Counting as ``_run_lru_queue``
-        (``OneLevelCounts``): per-batch counters in locals, per-table counts
-        added per run of lookups in one table, an id checked only where it
-        leaves its table's range (no pass of its own; returned as in ``run``).
-        A batch is one or two spans (``lfu_span``): the lookups whose ids
-        ``LFU_AHEAD`` further on exist, then the chunk's last ones, so the
-        loop tests no bound to prefetch and no flag to record reach.
-        Prefetched: the row state ``LFU_AHEAD`` ahead; half as far ahead the
-        row's slot record; the record after the next victim's (its unlink
-        writes it).
+        Same victims as the general loop (``lfu_hit``, ``lfu_fill``), kept by
+        a fill ring and a heap of promoted rows instead of frequency buckets
+        (``LfuCache``, ``lfu_ring_fill``): a hit adds 1 to its slot's count and
+        stamps its clock, and a lookup touches one cache line of slot state.
+        Needs row ids < 2^31 (``__init__`` checks).  Counting as
+        ``_run_lru_queue`` (``OneLevelCounts``): per-batch counters in locals,
+        per-table counts added per run of lookups in one table, an id checked
+        only where it leaves its table's range (no pass of its own; returned
+        as in ``run``).  A batch is one or two spans (``lfu_span``): the
+        lookups whose ids ``LFU_AHEAD`` further on exist, then the chunk's
+        last ones, so the loop tests no bound to prefetch and no flag to
+        record reach.  Prefetched: the row state ``LFU_AHEAD`` ahead; half as
+        far ahead the row's slot record; after a fill, the slot at the ring's
+        head (most often the next victim).
         """
         cdef int64_t b, lo, mid, hi, bad = -1, n_ids = bounds[b1 - b0]
         cdef OneLevelCounts C = self._one_level_counts(bounds[0])
         cdef LfuRun R
-        R.L, R.S, R.bk, R.rs, R.reach = self.levels, self.slots, self.rbk, self.rs, self.reach
+        R.Q, R.rs, R.reach = &self.lfu, self.rs, self.reach
+        R.tbase = self.lfu_clock - bounds[0]
+        self.lfu_clock += n_ids - bounds[0]
         with nogil:
             for b in range(b0, b1):
                 R.b2, R.h, R.u0, R.u1 = <int32_t> (2 * b), 0, 0, 0

@@ -169,6 +169,27 @@ def test_lfu_counts_do_not_survive_eviction():
     assert pat == [0, 1, 0, 1, 1, 0, 0, 0, 0, 1]
 
 
+def test_lfu_victim_when_every_cached_row_was_hit_since_its_fill():
+    # capacity 2: 1 1 2 2 leaves no row of count 1; 3 evicts 1 (count 2, less recent than 2);
+    # 3 3, then 1 evicts 2 (the count-2 tie's least recent) and 2 evicts 1 (count 1)
+    assert hit_pattern("lfu", 2, [1, 1, 2, 2, 3, 3, 1, 2]) == [0, 1, 0, 1, 0, 1, 0, 0]
+    # a row whose count grew after the victim search last saw it keeps its place: 1 1 2 2 3 (evicts
+    # 1; 2 at count 2), 2 2 2 (2 at 5), 3 3 (3 at 3), 4 evicts 3, not 2, so 2 hits and 3 misses
+    assert hit_pattern("lfu", 2, [1, 1, 2, 2, 3, 2, 2, 2, 3, 3, 4, 2, 3]) == \
+        [0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 24), st.integers(1, 4)), min_size=1, max_size=150),
+       st.integers(1, 12), st.integers(1, 9))
+def test_lfu_on_bursts_equals_reference(runs, cap, batch):
+    """Bursts (a row read 1-4 times in a row) raise counts before any victim search and can leave no
+    row of count 1 in the cache: every counter of the one-level LFU equals the reference's."""
+    g = np.repeat([r for r, _ in runs], [k for _, k in runs])
+    bounds = np.unique(np.append(np.arange(0, g.size, batch), g.size))
+    one("lfu", cap, g, bounds=bounds)
+
+
 def test_static_never_evicts_and_none_never_hits(rng):
     g = rng.integers(0, 50, 2000)
     pinned = np.array([3, 7, 11, 40])
