@@ -36,16 +36,12 @@ class TraceDigest:
         self.cpu_s = time.thread_time() - t
 
     def __getstate__(self):                # a Simulation stays picklable: send the value, not the thread
-        return {"_trace": None, "_value": self.value, "cpu_s": self.cpu_s}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._thread = threading.Thread()  # already done
-        self._thread.start()
+        return {"_trace": None, "_value": self.value, "cpu_s": self.cpu_s, "_thread": None}
 
     @property
     def value(self):
-        self._thread.join()
+        if self._thread is not None:       # None once unpickled: the value came with it
+            self._thread.join()
         if self._value is None:            # the thread failed: compute here (and raise here)
             self._compute()
         return self._value
