@@ -190,6 +190,22 @@ def test_lfu_on_bursts_equals_reference(runs, cap, batch):
     one("lfu", cap, g, bounds=bounds)
 
 
+@pytest.mark.parametrize("burst", [1, 3])
+def test_lone_lfu_equals_the_bucket_loop_on_a_long_zipf_trace(burst, rng):
+    """Too long for the reference: the lone LFU's ring and heap against the general loop's frequency
+    buckets (an LFU above a pass-through level runs that loop), cache counters per batch."""
+    rows, n = 50_000, 300_000
+    g = np.repeat((rng.zipf(1.1, n // burst) * 7919 % rows).astype(np.int64), burst)
+    bounds = np.append(np.arange(0, g.size, 4096), g.size)
+    lone = [Location("d", "dram", 64, [CacheLevel("c", "lfu", 500, 64)])]
+    above = [Location("d", "dram", 64, [CacheLevel("c", "lfu", 500, 64), CacheLevel("n", "none", 1, 64)])]
+    a = replay(g, bounds, [64.0], [0], lone, total_rows=rows)
+    b = replay(g, bounds, [64.0], [0], above, total_rows=rows)
+    for k in ("lookups", "unique_rows", "hits", "misses"):
+        np.testing.assert_array_equal(getattr(a, k)[:, 0, 0], getattr(b, k)[:, 0, 0], err_msg=k)
+    assert 0 < a.hits[:, 0, 0].sum() < g.size
+
+
 def test_static_never_evicts_and_none_never_hits(rng):
     g = rng.integers(0, 50, 2000)
     pinned = np.array([3, 7, 11, 40])
