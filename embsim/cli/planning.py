@@ -7,7 +7,8 @@
 ``embsim shard``, ``simulate``, ``explore`` and ``demo`` all plan through
 ``cost_model.planner.plan_for``, so they share one set of options with one
 meaning: ``--solver``, ``--time-limit``, ``--representations``,
-``--objective``, ``--energy-weight``, ``--max-collision-share`` and ``--columns``.  The command receives them as one
+``--objective``, ``--energy-weight``, ``--max-collision-share``, ``--columns`` and
+``--no-torchrec-baseline``.  The command receives them as one
 keyword ``planner``: a dict holding only the options given on the command
 line (keys as ``plan_for`` spells them), so each command keeps its own
 defaults (a design space's ``plan:`` settings, the demo's per-system
@@ -27,7 +28,8 @@ SOLVERS = ("cbc", "highs")
 OBJECTIVES = ("makespan", "makespan+energy")
 FLAGS = {"solver": "--solver", "time_limit_s": "--time-limit", "representations": "--representations",
          "objective": "--objective", "energy_weight": "--energy-weight",
-         "max_collision_share": "--max-collision-share", "columns": "--columns"}
+         "max_collision_share": "--max-collision-share", "columns": "--columns",
+         "torchrec_baseline": "--no-torchrec-baseline"}
 
 _OPTIONS = (
     click.option("--solver", type=click.Choice(SOLVERS), default=None,
@@ -50,11 +52,16 @@ _OPTIONS = (
                  help="Let the sharding MIP also cut whole dense tables column-wise (dim/K columns on each of K = 2 "
                       "or 4 devices, every shard reading every lookup); off by default.  Multi-device systems "
                       "planned by the sharding MIP only (not an SoC's core mapping)."),
+    click.option("--no-torchrec-baseline", "no_torchrec_baseline", is_flag=True, default=None,
+                 help="Do not plan TorchRec's own sharding as a baseline beside embsim's (done after the solve, "
+                      "outside --time-limit, when torchrec is installed: minutes on hundreds of tables).  An SoC's "
+                      "core mapping has no such baseline."),
 )
 
 
 def planner_settings(solver=None, time_limit_s=None, representations=None, objective=None,
-                     energy_weight=None, max_collision_share=None, columns=None) -> dict:
+                     energy_weight=None, max_collision_share=None, columns=None,
+                     no_torchrec_baseline=None) -> dict:
     """The options given, checked, as ``plan_for`` keywords (InputError naming the option)."""
     if time_limit_s is not None and not (time_limit_s > 0 and math.isfinite(time_limit_s)):
         raise InputError(f"--time-limit: {time_limit_s} (expected a finite number of seconds > 0)")
@@ -70,7 +77,8 @@ def planner_settings(solver=None, time_limit_s=None, representations=None, objec
         raise InputError(f"--max-collision-share: {max_collision_share} (expected a share of lookups in [0, 1])")
     given = {"solver": solver, "time_limit_s": time_limit_s, "representations": representations,
              "objective": objective, "energy_weight": energy_weight, "max_collision_share": max_collision_share,
-             "columns": True if columns else None}
+             "columns": True if columns else None,
+             "torchrec_baseline": False if no_torchrec_baseline else None}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -78,9 +86,9 @@ def planner_options(command):
     """Decorator: add the planner options; the command gets them as ``planner`` (see module doc)."""
     @functools.wraps(command)
     def wrapper(*args, solver, time_limit_s, representations, objective, energy_weight, max_collision_share,
-                columns, **kwargs):
+                columns, no_torchrec_baseline, **kwargs):
         planner = planner_settings(solver, time_limit_s, representations, objective, energy_weight,
-                                   max_collision_share, columns)
+                                   max_collision_share, columns, no_torchrec_baseline)
         return command(*args, planner=planner, **kwargs)
 
     for option in reversed(_OPTIONS):

@@ -57,6 +57,7 @@ def plan_for(model, system, stats=None, *, solver: str = "cbc", time_limit_s: fl
         if objective != "makespan" and energy_weight:
             raise InputError(f"objective {objective} (energy weight {energy_weight:g} s/J): the core mapping of "
                              f"system '{system.name}' minimises the makespan only; omit --objective/--energy-weight")
+        mip_options.pop("torchrec_baseline", None)     # nothing to skip: TorchRec plans no SoC cores
         core_options = {k: mip_options.pop(k) for k in CORE_ONLY if k in mip_options}
         options.update(core_options)
         unknown = sorted(set(mip_options))

@@ -72,6 +72,8 @@ def plan_for(model, system, plan_settings, batch_size):
     if p.get("tt_rank"):
         reps = ",".join(x for x in ((reps or "fp32"), f"tt{p['tt_rank']}") if x)
     extra = {k: p[k] for k in ("columns", "max_collision_share") if p.get(k) not in (None, False)}   # sharding MIP only
+    if p.get("torchrec_baseline") is False:
+        extra["torchrec_baseline"] = False
     return make_plan(model, system, solver=p["solver"], time_limit_s=p["time_limit_s"], objective=p["objective"],
                      energy_weight=p["energy_weight"], representations=reps, batch_size=batch_size, **extra)
 

@@ -108,7 +108,9 @@ class PlanSettings(config.Schema):
     adds tensor-train at that rank to them (a TT-rank knob); ``columns: true``
     lets the sharding MIP cut tables column-wise (``--columns``);
     ``max_collision_share`` caps each table's predicted collision share
-    (``--max-collision-share``).
+    (``--max-collision-share``); ``torchrec_baseline: false`` skips TorchRec's
+    own plan, a baseline planned after each solve when torchrec is installed
+    (``--no-torchrec-baseline``).
     """
 
     mode: Literal["solve", "none"] = "solve"
@@ -120,6 +122,7 @@ class PlanSettings(config.Schema):
     tt_rank: Optional[PositiveInt] = None
     columns: bool = False
     max_collision_share: Optional[float] = Field(None, ge=0, le=1)
+    torchrec_baseline: bool = True
 
     @model_validator(mode="after")
     def _weight(self):
@@ -545,7 +548,7 @@ class DesignSpace:
         where = f"{self.source}: point {values}"
         sim = config.validate(SimSettings, sim, where).model_dump()
         plan = config.validate(PlanSettings, plan, where).model_dump()
-        for k, off in (("columns", False), ("max_collision_share", None)):
+        for k, off in (("columns", False), ("max_collision_share", None), ("torchrec_baseline", True)):
             if plan[k] == off:           # absent when unset: points of stores written before the setting keep their keys
                 del plan[k]
         return {"system": self._system, "model": self._model,

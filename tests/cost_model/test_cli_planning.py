@@ -131,3 +131,45 @@ def test_explore_takes_the_sharding_mips_options(run_cli, files, tmp_path):
     rows = json.loads((tmp_path / "s.json").read_text())
     rows = rows["points"] if isinstance(rows, dict) else rows
     assert [row["status"] for row in rows] == ["ok"], [row.get("error") for row in rows]
+
+
+def test_no_torchrec_baseline_flag_reaches_every_planner(run_cli, files, tmp_path):
+    """--no-torchrec-baseline: shard plans without TorchRec's plan among the baselines (with torchrec
+    installed, the same command without the flag has it); an SoC's core mapping takes the flag (it has no
+    such baseline); explore's points take it as plan.torchrec_baseline."""
+    from embsim.cost_model import torchrec_planner
+    from embsim import config
+    from embsim.hw_models.loader import load_system_data
+    system = config.apply_overrides(load_system_data("gpu_8x_a100_80g"), {"params.gpus": 2}, source="test")
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump({**system, "name": "two_gpus"}))
+    (tmp_path / "five.yaml").write_text(yaml.safe_dump(FIVE_EQUAL))
+    plans = {}
+    for flag in ([], ["--no-torchrec-baseline"]):
+        out = tmp_path / f"p{len(flag)}.json"
+        r = run_cli("shard", "--model", tmp_path / "five.yaml", "--system", tmp_path / "two.yaml", *SOLVE, *flag,
+                    "-o", out, "--json")
+        assert r.code == 0, r
+        plans[bool(flag)] = load_plan(out)
+    assert "torchrec" not in plans[True].baselines
+    if torchrec_planner.unavailable() is None:
+        assert "torchrec" in plans[False].baselines
+    assert plans[True].makespan_s == pytest.approx(plans[False].makespan_s, rel=1e-9)   # the same solve
+    soc = _shard(run_cli, files, tmp_path / "soc.json", "--no-torchrec-baseline")
+    assert soc.planner == "core_mapping"
+    space = {"name": "gpu", "system": str(tmp_path / "two.yaml"), "model": str(tmp_path / "five.yaml"),
+             "simulation": {"queries": 1024, "batch_size": 64}, "plan": {"solver": "highs", "time_limit_s": 5},
+             "knobs": {"seed": {"path": "sim.seed", "values": [0]}}}
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
+    r = run_cli("explore", tmp_path / "space.yaml", "--db", tmp_path / "s.sqlite", "--workers", 1,
+                "--no-torchrec-baseline", "--export", tmp_path / "s.json")
+    assert r.code == 0, r
+    rows = json.loads((tmp_path / "s.json").read_text())
+    rows = rows["points"] if isinstance(rows, dict) else rows
+    assert [row["status"] for row in rows] == ["ok"], [row.get("error") for row in rows]
+    assert not any("torchrec" in k for k in rows[0]), [k for k in rows[0] if "torchrec" in k]
+
+
+def test_no_torchrec_baseline_flag_is_in_the_help_of_every_planning_command(run_cli):
+    for command in ("shard", "simulate", "explore", "demo"):
+        r = run_cli(command, "--help")
+        assert r.code == 0 and "--no-torchrec-baseline" in r.out, command
