@@ -85,21 +85,28 @@ FIVE_EQUAL = {"name": "five_equal", "source": "test",
               "dense": {"dense_features": 4, "bottom_mlp": [64, 16], "top_mlp": [16, 1], "interaction": "cat"}}
 
 
-def test_columns_flag_lets_shard_cut_tables_column_wise(run_cli, tmp_path):
-    """Five equal tables on two GPUs: whole, one GPU gets three (60% of the lookups); with --columns a table
-    cut in two column halves balances them, and only then does the plan hold column-wise tables."""
+def _five_on_two_gpus(run_cli, tmp_path, flag):
+    """Shard FIVE_EQUAL on two A100s without and with ``flag``: {False: plan, True: plan with the flag}
+    (the model and system files stay in ``tmp_path`` as five.yaml and two.yaml)."""
     from embsim import config
     from embsim.hw_models.loader import load_system_data
     system = config.apply_overrides(load_system_data("gpu_8x_a100_80g"), {"params.gpus": 2}, source="test")
     (tmp_path / "two.yaml").write_text(yaml.safe_dump({**system, "name": "two_gpus"}))
     (tmp_path / "five.yaml").write_text(yaml.safe_dump(FIVE_EQUAL))
     plans = {}
-    for flag in ([], ["--columns"]):
-        out = tmp_path / f"p{len(flag)}.json"
-        r = run_cli("shard", "--model", tmp_path / "five.yaml", "--system", tmp_path / "two.yaml", *SOLVE, *flag,
+    for extra in ([], [flag]):
+        out = tmp_path / f"p{len(extra)}.json"
+        r = run_cli("shard", "--model", tmp_path / "five.yaml", "--system", tmp_path / "two.yaml", *SOLVE, *extra,
                     "-o", out, "--json")
         assert r.code == 0, r
-        plans[bool(flag)] = load_plan(out)
+        plans[bool(extra)] = load_plan(out)
+    return plans
+
+
+def test_columns_flag_lets_shard_cut_tables_column_wise(run_cli, tmp_path):
+    """Five equal tables on two GPUs: whole, one GPU gets three (60% of the lookups); with --columns a table
+    cut in two column halves balances them, and only then does the plan hold column-wise tables."""
+    plans = _five_on_two_gpus(run_cli, tmp_path, "--columns")
     assert not any(tp.sharding == "column_wise" for tp in plans[False].tables)
     cut = [tp for tp in plans[True].tables if tp.sharding == "column_wise"]
     assert cut and all(sorted(s.device for s in tp.shards) == ["gpu0", "gpu1"] for tp in cut)
@@ -138,18 +145,7 @@ def test_no_torchrec_baseline_flag_reaches_every_planner(run_cli, files, tmp_pat
     installed, the same command without the flag has it); an SoC's core mapping takes the flag (it has no
     such baseline); explore's points take it as plan.torchrec_baseline."""
     from embsim.cost_model import torchrec_planner
-    from embsim import config
-    from embsim.hw_models.loader import load_system_data
-    system = config.apply_overrides(load_system_data("gpu_8x_a100_80g"), {"params.gpus": 2}, source="test")
-    (tmp_path / "two.yaml").write_text(yaml.safe_dump({**system, "name": "two_gpus"}))
-    (tmp_path / "five.yaml").write_text(yaml.safe_dump(FIVE_EQUAL))
-    plans = {}
-    for flag in ([], ["--no-torchrec-baseline"]):
-        out = tmp_path / f"p{len(flag)}.json"
-        r = run_cli("shard", "--model", tmp_path / "five.yaml", "--system", tmp_path / "two.yaml", *SOLVE, *flag,
-                    "-o", out, "--json")
-        assert r.code == 0, r
-        plans[bool(flag)] = load_plan(out)
+    plans = _five_on_two_gpus(run_cli, tmp_path, "--no-torchrec-baseline")
     assert "torchrec" not in plans[True].baselines
     if torchrec_planner.unavailable() is None:
         assert "torchrec" in plans[False].baselines
