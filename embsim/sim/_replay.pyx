@@ -1055,7 +1055,7 @@ cdef class ReplayState:
         v64 = own("ct_hit", self.t_hits.reshape(-1)); self.ct_hit = &v64[0]
         v64 = own("ct_miss", self.t_misses.reshape(-1)); self.ct_miss = &v64[0]
 
-    def _lfu_alloc(self, own, int64_t cap):
+    cdef _lfu_alloc(self, own, int64_t cap):
         """_run_lfu's state: ``cap`` slot records (and the sentinel -1, row -1), 32-byte aligned; the
         fill ring (a power of two >= cap int32, zeros: a prefetch of its head is always a slot); the heap."""
         cdef cnp.uint8_t[::1] lb
